@@ -1,0 +1,1 @@
+"""Emissions rights trading and incentive ledger: a double-entry registry for Hebei."""

@@ -1,0 +1,109 @@
+"""Instruments and exact amounts: integers of the smallest unit in storage, Decimal at the edges.
+
+An amount on the wire is a decimal string in the instrument's unit ("30.000" t of SO2-2026,
+"12.30" CNY). It converts to integer units only if it is no finer than the instrument's scale:
+nothing here ever rounds, and nothing is ever a float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Context, Decimal, Inexact, InvalidOperation, Rounded, localcontext
+from enum import Enum
+
+from moneyed import Money
+
+from ledger.domain.errors import AmountNotPositive, AmountTooLarge, AmountTooPrecise, InvalidField
+from ledger.domain.limits import SCALE_MAX, UNITS_MAX
+
+
+# Wide enough for any storable amount at any scale; traps make rounding impossible, not silent.
+_EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation])
+
+
+class InstrumentKind(Enum):
+    """What an instrument is; cash converts to and from py-moneyed `Money`."""
+
+    CASH = "cash"
+    EMISSION_RIGHT = "emission_right"
+    CARBON_ALLOWANCE = "carbon_allowance"
+    OFFSET = "offset"
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """What an account holds: CNY, SO2-2026 (t, scale 3), CEA-2025 (tCO2, scale 0), …
+
+    The scale is fixed when the instrument is registered: units = amount × 10**scale.
+    """
+
+    code: str
+    name: str
+    kind: InstrumentKind
+    unit: str
+    scale: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.scale <= SCALE_MAX:
+            raise InvalidField(
+                f"scale must be between 0 and {SCALE_MAX}, got {self.scale}", field="scale"
+            )
+        if self.kind is InstrumentKind.CASH and self.scale != 2:
+            raise InvalidField("cash instruments have scale 2 (fen)", field="scale")
+
+    def to_units(self, amount: Decimal, *, field: str = "amount") -> int:
+        """Exact conversion of a positive amount to integer units; refuses anything finer."""
+        return to_units(amount, self.scale, field=field)
+
+    def to_amount(self, units: int) -> Decimal:
+        """The amount that `units` stands for, exact, with the instrument's number of places."""
+        return Decimal(units).scaleb(-self.scale)
+
+    def format(self, units: int) -> str:
+        """Wire form of an amount: a decimal string with exactly `scale` places."""
+        return f"{self.to_amount(units):.{self.scale}f}"
+
+    def to_money(self, units: int) -> Money:
+        """Cash units as py-moneyed Money (only for cash instruments)."""
+        assert self.kind is InstrumentKind.CASH, self.code
+        return Money(self.to_amount(units), self.code)
+
+    def money_to_units(self, money: Money) -> int:
+        """Money in this cash instrument's currency to units; refuses other currencies."""
+        if money.currency.code != self.code:
+            raise InvalidField(
+                f"currency {money.currency.code} is not {self.code}", field="currency"
+            )
+        return self.to_units(money.amount)
+
+
+def parse_decimal(text: str, *, field: str = "amount") -> Decimal:
+    """A wire decimal string to Decimal; refuses floats' spellings like 'NaN', '1e3' or ' 1'."""
+    if not isinstance(text, str) or not text or text.strip() != text or len(text) > 40:
+        raise InvalidField("amount must be a decimal string such as '12.30'", field=field)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidField(f"{text!r} is not a decimal number", field=field) from None
+    if not value.is_finite() or "e" in text.lower():
+        raise InvalidField(f"{text!r} is not a plain decimal number", field=field)
+    return value
+
+
+def to_units(amount: Decimal, scale: int, *, field: str = "amount") -> int:
+    """Exact conversion of a positive decimal amount to integer units of `scale` places."""
+    if amount <= 0:
+        raise AmountNotPositive(f"{field} must be positive, got {amount}", field=field)
+    with localcontext(_EXACT):  # an inexact step raises instead of silently rounding
+        try:
+            scaled = amount.scaleb(scale)
+        except (Inexact, Rounded):
+            raise AmountTooLarge(f"{field} {amount} has too many digits", field=field) from None
+    if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
+        raise AmountTooPrecise(
+            f"{field} {amount} has more than {scale} decimal places", field=field, scale=scale
+        )
+    units = int(scaled)
+    if units > UNITS_MAX:
+        raise AmountTooLarge(f"{field} {amount} is too large to store", field=field)
+    return units

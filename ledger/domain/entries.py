@@ -1,0 +1,315 @@
+"""Journal entries and postings: drafts as clients ask for them, records as the ledger keeps them.
+
+A draft is validated here before any I/O (fixed order, one code per rule): posting count, then
+balance per instrument, then pending-specific shape. Booking a draft against locked balances
+(`book`) applies the account rules and limits and yields the running balance of every posting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from ledger.domain.accounts import Account, Balance, Side
+from ledger.domain.amounts import Instrument
+from ledger.domain.errors import (
+    DuplicatePostingKey,
+    EntryUnbalanced,
+    InvalidField,
+    PostExceedsPending,
+    TooFewPostings,
+    TooManyPostings,
+    UnknownInstrument,
+)
+from ledger.domain.limits import POSTINGS_PER_ENTRY_MAX
+
+BalanceKey = tuple[int, str]  # (account id, instrument code)
+
+
+class EntryStatus(Enum):
+    """What a journal record is, fixed when it is written (records are never updated).
+
+    A pending entry's *state* (pending, posted, voided, expired) is derived from the record
+    that resolves it, which points back through `pending_entry_id`.
+    """
+
+    POSTED = "posted"
+    PENDING = "pending"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The business record behind an entry: a permit, a trade, a verified report, a tax return."""
+
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostingDraft:
+    """One requested line: positive units of an instrument on one side of an account."""
+
+    account_code: str
+    instrument_code: str
+    side: Side
+    units: int
+
+    @property
+    def key(self) -> tuple[str, str, Side]:
+        return (self.account_code, self.instrument_code, self.side)
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRequest:
+    """One line as it arrives: an exact decimal amount in the instrument's unit."""
+
+    account_code: str
+    instrument_code: str
+    side: Side
+    amount: Decimal
+
+
+def to_posting_drafts(
+    requests: Sequence[PostingRequest], instruments: Mapping[str, Instrument]
+) -> tuple[PostingDraft, ...]:
+    """Decimal amounts to integer units, line by line: unknown instrument, then the amount rules."""
+    drafts = []
+    for index, line in enumerate(requests):
+        instrument = instruments.get(line.instrument_code)
+        if instrument is None:
+            raise UnknownInstrument(
+                f"no instrument {line.instrument_code!r}", field=f"postings[{index}].instrument"
+            )
+        units = instrument.to_units(line.amount, field=f"postings[{index}].amount")
+        drafts.append(PostingDraft(line.account_code, line.instrument_code, line.side, units))
+    return tuple(drafts)
+
+
+def check_posting_count(count: int) -> None:
+    """2 ≤ postings ≤ POSTINGS_PER_ENTRY_MAX (checked before any amount is converted)."""
+    if count < 2:
+        raise TooFewPostings(f"an entry needs at least 2 postings, got {count}", field="postings")
+    if count > POSTINGS_PER_ENTRY_MAX:
+        raise TooManyPostings(
+            f"at most {POSTINGS_PER_ENTRY_MAX} postings per entry, got {count}", field="postings"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """A journal entry as a client asks for it; `entry_id` is the idempotency key."""
+
+    entry_id: str
+    entry_type: str
+    postings: tuple[PostingDraft, ...]
+    effective_at: datetime | None = None
+    memo: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[Reference, ...] = ()
+    pending: bool = False
+    expires_at: datetime | None = None
+
+    def validate(self) -> None:
+        """Shape rules that need no database, in their documented order."""
+        check_posting_count(len(self.postings))
+        check_balanced(self.postings)
+        if self.pending:
+            check_unique_keys(self.postings)
+        elif self.expires_at is not None:
+            raise InvalidField("only pending entries can expire", field="expires_at")
+
+    def request_hash(self) -> str:
+        """SHA-256 of the canonical request: same id + same hash means a retry."""
+        canonical = {
+            "entry_id": self.entry_id,
+            "entry_type": self.entry_type,
+            "postings": [[p.account_code, p.instrument_code, p.side.value, p.units]
+                         for p in self.postings],
+            "effective_at": _instant(self.effective_at),
+            "memo": self.memo,
+            "metadata": self.metadata,
+            "references": [[r.kind, r.id] for r in self.references],
+            "pending": self.pending,
+            "expires_at": _instant(self.expires_at),
+        }
+        return canonical_hash(canonical)
+
+
+def canonical_hash(value: Any) -> str:
+    """SHA-256 of a JSON value with sorted keys and no insignificant whitespace."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def check_balanced(postings: Iterable[PostingDraft]) -> None:
+    """Σ debits = Σ credits for every instrument of the entry (never across instruments)."""
+    net: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        net[posting.instrument_code] += posting.units if posting.side is Side.DEBIT else -posting.units
+    for instrument_code, difference in sorted(net.items()):
+        if difference:
+            raise EntryUnbalanced(
+                f"{instrument_code}: debits exceed credits by {difference} units"
+                if difference > 0
+                else f"{instrument_code}: credits exceed debits by {-difference} units",
+                field="postings",
+                instrument=instrument_code,
+            )
+
+
+def check_unique_keys(postings: Iterable[PostingDraft]) -> None:
+    """A pending entry names each (account, instrument, side) once, so a partial post is unambiguous."""
+    seen: set[tuple[str, str, Side]] = set()
+    for posting in postings:
+        if posting.key in seen:
+            raise DuplicatePostingKey(
+                f"{posting.account_code} {posting.instrument_code} {posting.side.value} appears twice",
+                field="postings",
+            )
+        seen.add(posting.key)
+
+
+@dataclass(frozen=True, slots=True)
+class BookedPosting:
+    """A posting ready to store: resolved account id and, when posted, the balance after it."""
+
+    account_id: int
+    account_code: str
+    instrument_code: str
+    side: Side
+    units: int
+    debits_after: int | None
+    credits_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRecord:
+    """A stored posting as read back."""
+
+    account_code: str
+    instrument_code: str
+    side: Side
+    units: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """A stored journal record with its postings; never changes once written."""
+
+    seq: int
+    entry_id: str
+    request_hash: str
+    entry_type: str
+    status: EntryStatus
+    effective_at: datetime
+    recorded_at: datetime
+    memo: str
+    metadata: Mapping[str, Any]
+    references: tuple[Reference, ...]
+    postings: tuple[PostingRecord, ...]
+    reverses_entry_id: str | None = None
+    pending_entry_id: str | None = None
+    expires_at: datetime | None = None
+
+
+def book(
+    postings: Sequence[PostingDraft],
+    accounts: Mapping[str, Account],
+    balances: Mapping[BalanceKey, Balance],
+    *,
+    pending: bool,
+) -> list[BookedPosting]:
+    """Apply postings to locked balances: account rules per posting, then limits per balance.
+
+    Mutates `balances`; the caller writes them back only if this returns (a rejection raises
+    before anything is stored, so the transaction is rolled back whole).
+    """
+    booked = []
+    for posting in postings:
+        account = accounts[posting.account_code]
+        account.check_can_post(posting.side, posting.instrument_code)
+        balance = balances[(account.id, posting.instrument_code)]
+        balance.add(posting.side, posting.units, pending=pending)
+        booked.append(_booked(account, posting, balance, pending=pending))
+    check_limits(balances.values(), accounts)
+    return booked
+
+
+def _booked(account: Account, posting: PostingDraft, balance: Balance, *, pending: bool) -> BookedPosting:
+    return BookedPosting(
+        account_id=account.id,
+        account_code=account.code,
+        instrument_code=posting.instrument_code,
+        side=posting.side,
+        units=posting.units,
+        debits_after=None if pending else balance.debits_posted,
+        credits_after=None if pending else balance.credits_posted,
+    )
+
+
+def check_limits(balances: Iterable[Balance], accounts: Mapping[str, Account]) -> None:
+    """Every touched non-negative balance stays at or above zero (in account-id order)."""
+    code_of = {account.id: account.code for account in accounts.values()}
+    for balance in sorted(balances, key=lambda b: (b.account_id, b.instrument_code)):
+        balance.check_limit(code_of[balance.account_id])
+
+
+def release_pending(pending: Sequence[PostingRecord], accounts: Mapping[str, Account],
+                    balances: Mapping[BalanceKey, Balance]) -> None:
+    """Take every pending amount of a resolved pending entry out of the pending counters."""
+    for posting in pending:
+        balance = balances[(accounts[posting.account_code].id, posting.instrument_code)]
+        balance.release_pending(posting.side, posting.units)
+
+
+def reversal_postings(original: EntryRecord) -> tuple[PostingDraft, ...]:
+    """The original's postings with sides swapped: applied, they restore every balance."""
+    return tuple(
+        PostingDraft(p.account_code, p.instrument_code, p.side.opposite, p.units)
+        for p in original.postings
+    )
+
+
+def partial_post_postings(
+    pending: Sequence[PostingRecord], requested: Sequence[PostingDraft] | None
+) -> tuple[PostingDraft, ...]:
+    """What a post of a pending entry books: all of it, or the requested part of each line.
+
+    A partial post names lines by (account, instrument, side); each may take at most its pending
+    amount, lines it leaves out post nothing, and the result must still balance.
+    """
+    full = tuple(
+        PostingDraft(p.account_code, p.instrument_code, p.side, p.units) for p in pending
+    )
+    if requested is None:
+        return full
+    check_unique_keys(requested)
+    available = {p.key: p.units for p in full}
+    for posting in requested:
+        if posting.key not in available:
+            raise InvalidField(
+                f"{posting.account_code} {posting.instrument_code} {posting.side.value} "
+                "is not a line of the pending entry",
+                field="postings",
+            )
+        if posting.units > available[posting.key]:
+            raise PostExceedsPending(
+                f"{posting.account_code} {posting.instrument_code}: {posting.units} units "
+                f"requested, {available[posting.key]} pending",
+                field="postings",
+            )
+    check_balanced(requested)
+    return tuple(requested)

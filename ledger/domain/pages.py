@@ -1,0 +1,36 @@
+"""Opaque cursors for keyset pagination: a page ends with a cursor naming its last row."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ledger.domain.errors import InvalidCursor, InvalidField
+from ledger.domain.limits import PAGE_SIZE_MAX
+
+
+def encode_cursor(kind: str, position: int) -> str:
+    """A cursor string for the row at `position` in a listing of `kind`."""
+    return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int:
+    """The position a cursor names (0 = from the start); refuses cursors of other listings."""
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        position = int(number)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidCursor("the cursor is not one this listing issued", field="cursor") from None
+    if prefix != kind or position < 0:
+        raise InvalidCursor("the cursor belongs to another listing", field="cursor")
+    return position
+
+
+def check_page_size(limit: int) -> int:
+    """1 ≤ limit ≤ PAGE_SIZE_MAX."""
+    if not 1 <= limit <= PAGE_SIZE_MAX:
+        raise InvalidField(f"limit must be between 1 and {PAGE_SIZE_MAX}", field="limit")
+    return limit

@@ -1,0 +1,484 @@
+"""Repositories over one SQLAlchemy connection: instruments, accounts and the journal.
+
+The write path is Core statements, not the ORM (the ORM costs 2–4× on this path). Instruments
+and the fixed part of accounts never change, so they are cached per store; flags that do change
+(frozen, closed) are always read fresh, in the same statement that locks the balances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+
+from ledger.domain.accounts import Account, Balance, Side
+from ledger.domain.amounts import Instrument, InstrumentKind
+from ledger.domain.entries import (
+    BalanceKey,
+    EntryRecord,
+    EntryStatus,
+    PostingRecord,
+    Reference,
+)
+from ledger.persistence import tables as t
+from ledger.persistence.invariants import invariant_violations
+from ledger.services.ports import (
+    AccountDraft,
+    NewEntry,
+    StatementLine,
+    TrialBalanceLine,
+    Violation,
+)
+
+
+class Caches:
+    """Per-store caches of immutable rows: instruments and accounts' fixed columns."""
+
+    def __init__(self) -> None:
+        self.instruments: dict[str, Instrument] = {}
+        self.accounts: dict[str, Account] = {}
+
+
+class SqlInstrumentRepository:
+    """Instruments: registered once, never changed, so cached after the first read."""
+
+    def __init__(self, connection: Connection, caches: Caches) -> None:
+        self._connection = connection
+        self._cache = caches.instruments
+
+    def get_many(self, codes: Iterable[str]) -> dict[str, Instrument]:
+        wanted = set(codes)
+        missing = wanted - self._cache.keys()
+        if missing:
+            rows = self._connection.execute(
+                select(t.instruments).where(t.instruments.c.code.in_(missing))
+            )
+            for row in rows:
+                self._cache[row.code] = _instrument(row)
+        return {code: self._cache[code] for code in wanted if code in self._cache}
+
+    def add(self, instrument: Instrument, created_at: datetime) -> None:
+        self._connection.execute(
+            insert(t.instruments).values(
+                code=instrument.code, name=instrument.name, kind=instrument.kind.value,
+                unit=instrument.unit, scale=instrument.scale, created_at=created_at,
+            )
+        )
+
+    def list(self) -> list[Instrument]:
+        rows = self._connection.execute(select(t.instruments).order_by(t.instruments.c.code))
+        return [_instrument(row) for row in rows]
+
+
+def _instrument(row: Row[Any]) -> Instrument:
+    return Instrument(row.code, row.name, InstrumentKind(row.kind), row.unit, row.scale)
+
+
+class SqlAccountRepository:
+    """Accounts by code; the result always carries the current frozen and closed flags."""
+
+    def __init__(self, connection: Connection, caches: Caches) -> None:
+        self._connection = connection
+        self._cache = caches.accounts
+
+    def get_many(self, codes: Iterable[str]) -> dict[str, Account]:
+        rows = self._connection.execute(select(t.accounts).where(t.accounts.c.code.in_(set(codes))))
+        found = {row.code: _account(row) for row in rows}
+        self._cache.update(found)
+        return found
+
+    def cached(self, codes: Iterable[str]) -> dict[str, Account]:
+        """Accounts with possibly stale flags (fixed columns are exact); reads only misses."""
+        wanted = set(codes)
+        missing = wanted - self._cache.keys()
+        if missing:
+            self.get_many(missing)
+        return {code: self._cache[code] for code in wanted if code in self._cache}
+
+    def add(self, draft: AccountDraft, created_at: datetime) -> Account:
+        account_id = self._connection.execute(
+            insert(t.accounts)
+            .values(
+                code=draft.code, party=draft.party, name=draft.name,
+                normal_side=draft.normal_side.value, non_negative=draft.non_negative,
+                instrument_code=draft.instrument_code, frozen=False, closed=False,
+                created_at=created_at,
+            )
+            .returning(t.accounts.c.id)
+        ).scalar_one()
+        return Account(
+            account_id, draft.code, draft.party, draft.name, draft.normal_side,
+            draft.non_negative, draft.instrument_code, frozen=False, closed=False,
+        )
+
+    def set_flags(self, account_id: int, *, frozen: bool, closed: bool) -> None:
+        self._connection.execute(
+            update(t.accounts).where(t.accounts.c.id == account_id).values(frozen=frozen, closed=closed)
+        )
+
+    def list(self, party: str | None, after_id: int, limit: int) -> list[Account]:
+        query = select(t.accounts).where(t.accounts.c.id > after_id)
+        if party is not None:
+            query = query.where(t.accounts.c.party == party)
+        rows = self._connection.execute(query.order_by(t.accounts.c.id).limit(limit))
+        return [_account(row) for row in rows]
+
+
+def _account(row: Row[Any]) -> Account:
+    return Account(
+        id=row.id, code=row.code, party=row.party, name=row.name,
+        normal_side=Side(row.normal_side), non_negative=row.non_negative,
+        instrument_code=row.instrument_code, frozen=row.frozen, closed=row.closed,
+    )
+
+
+_BALANCE_COLUMNS = (
+    "debits_posted", "credits_posted", "debits_pending", "credits_pending", "version", "updated_at"
+)
+
+_LOCK = (
+    select(t.balances, t.accounts.c.frozen, t.accounts.c.closed)
+    .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
+    .where(
+        tuple_(t.balances.c.account_id, t.balances.c.instrument_code).in_(
+            bindparam("keys", expanding=True)
+        )
+    )
+    # One statement, one fixed order: concurrent writers queue instead of deadlocking.
+    .order_by(t.balances.c.account_id, t.balances.c.instrument_code)
+    .with_for_update(of=t.balances)
+)
+
+_SAVE_BALANCE = (
+    update(t.balances)
+    .where(
+        t.balances.c.account_id == bindparam("key_account_id"),
+        t.balances.c.instrument_code == bindparam("key_instrument_code"),
+    )
+    .values({name: bindparam(name) for name in _BALANCE_COLUMNS})
+)
+
+
+class SqlJournalRepository:
+    """Journal entries, postings and the balances they move."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._postgresql = connection.dialect.name == "postgresql"
+        self.written_seqs: list[int] = []
+
+    # -- the write path -------------------------------------------------------------------
+
+    def lock(
+        self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]
+    ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
+        keys = sorted(set(keys))
+        by_id = {account.id: account for account in accounts.values()}
+        rows = self._connection.execute(_LOCK, {"keys": keys}).all()
+        missing = set(keys) - {(row.account_id, row.instrument_code) for row in rows}
+        if missing:
+            self._create_balances(by_id, missing)
+            rows = self._connection.execute(_LOCK, {"keys": keys}).all()
+        fresh = {row.account_id: (row.frozen, row.closed) for row in rows}
+        refreshed = {
+            code: replace(account, frozen=fresh[account.id][0], closed=fresh[account.id][1])
+            if account.id in fresh else account
+            for code, account in accounts.items()
+        }
+        return refreshed, {(row.account_id, row.instrument_code): _balance(row) for row in rows}
+
+    def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
+        insert_ = postgresql_insert if self._postgresql else sqlite_insert
+        rows = [
+            {
+                "account_id": account_id, "instrument_code": instrument_code,
+                "normal_side": by_id[account_id].normal_side.value,
+                "non_negative": by_id[account_id].non_negative,
+                "debits_posted": 0, "credits_posted": 0, "debits_pending": 0,
+                "credits_pending": 0, "version": 0, "updated_at": _EPOCH,
+            }
+            for account_id, instrument_code in sorted(keys)
+        ]
+        self._connection.execute(insert_(t.balances).on_conflict_do_nothing(), rows)
+
+    def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:
+        params = [
+            {
+                "key_account_id": b.account_id, "key_instrument_code": b.instrument_code,
+                "debits_posted": b.debits_posted, "credits_posted": b.credits_posted,
+                "debits_pending": b.debits_pending, "credits_pending": b.credits_pending,
+                "version": b.version + 1, "updated_at": recorded_at,
+            }
+            for b in balances
+        ]
+        if params:
+            self._connection.execute(_SAVE_BALANCE, params)
+
+    def insert(self, new_entries: Sequence[NewEntry]) -> list[EntryRecord]:
+        seqs = self._insert_entries(new_entries)
+        self.written_seqs.extend(seqs)
+        posting_rows = [
+            {
+                "entry_seq": seq, "account_id": p.account_id, "instrument_code": p.instrument_code,
+                "side": p.side.value, "units": p.units,
+                "pending": new.status is EntryStatus.PENDING,
+                "recorded_at": new.recorded_at, "effective_at": new.effective_at,
+                "debits_after": p.debits_after, "credits_after": p.credits_after,
+            }
+            for seq, new in zip(seqs, new_entries, strict=True)
+            for p in new.postings
+        ]
+        if posting_rows:
+            self._connection.execute(insert(t.postings), posting_rows)
+        reference_rows = [
+            {"entry_seq": seq, "kind": r.kind, "reference": r.id}
+            for seq, new in zip(seqs, new_entries, strict=True)
+            for r in new.draft.references
+        ]
+        if reference_rows:
+            self._connection.execute(insert(t.entry_references), reference_rows)
+        return [_record_of_new(seq, new) for seq, new in zip(seqs, new_entries, strict=True)]
+
+    def _insert_entries(self, new_entries: Sequence[NewEntry]) -> list[int]:
+        rows = [
+            {
+                "entry_id": new.draft.entry_id, "request_hash": new.request_hash,
+                "entry_type": new.draft.entry_type, "status": new.status.value,
+                "effective_at": new.effective_at, "recorded_at": new.recorded_at,
+                "memo": new.draft.memo, "metadata": dict(new.draft.metadata),
+                "reverses_seq": new.reverses_seq, "pending_seq": new.pending_seq,
+                "expires_at": new.draft.expires_at,
+            }
+            for new in new_entries
+        ]
+        statement = insert(t.entries).returning(t.entries.c.seq, sort_by_parameter_order=True)
+        if len(rows) == 1:
+            return [self._connection.execute(statement, rows[0]).scalar_one()]
+        return list(self._connection.execute(statement, rows).scalars())
+
+    # -- reading entries ------------------------------------------------------------------
+
+    def get_many(self, entry_ids: Iterable[str]) -> dict[str, EntryRecord]:
+        records = self._records(t.entries.c.entry_id.in_(set(entry_ids)))
+        return {record.entry_id: record for record in records}
+
+    def get_by_seq(self, seq: int) -> EntryRecord:
+        (record,) = self._records(t.entries.c.seq == seq)
+        return record
+
+    def follower_of(self, seq: int, *, link: str) -> EntryRecord | None:
+        column = t.entries.c.reverses_seq if link == "reverses" else t.entries.c.pending_seq
+        records = self._records(column == seq)
+        return records[0] if records else None
+
+    def due_pending(self, now: datetime, limit: int) -> list[EntryRecord]:
+        resolver = t.entries.alias("resolver")
+        return self._records(
+            and_(
+                t.entries.c.status == EntryStatus.PENDING.value,
+                t.entries.c.expires_at <= now,
+                ~exists().where(resolver.c.pending_seq == t.entries.c.seq),
+            ),
+            limit=limit,
+        )
+
+    def _records(self, condition: Any, limit: int | None = None) -> list[EntryRecord]:
+        reversed_ = t.entries.alias("reversed_entry")
+        pending = t.entries.alias("pending_entry")
+        query = (
+            select(
+                t.entries,
+                reversed_.c.entry_id.label("reverses_entry_id"),
+                pending.c.entry_id.label("pending_entry_id"),
+            )
+            .outerjoin(reversed_, reversed_.c.seq == t.entries.c.reverses_seq)
+            .outerjoin(pending, pending.c.seq == t.entries.c.pending_seq)
+            .where(condition)
+            .order_by(t.entries.c.seq)
+            .limit(limit)
+        )
+        rows = self._connection.execute(query).all()
+        if not rows:
+            return []
+        seqs = [row.seq for row in rows]
+        postings = self._postings_of(seqs)
+        references = self._references_of(seqs)
+        return [_record(row, postings.get(row.seq, ()), references.get(row.seq, ())) for row in rows]
+
+    def _postings_of(self, seqs: list[int]) -> dict[int, tuple[PostingRecord, ...]]:
+        rows = self._connection.execute(
+            select(
+                t.postings.c.entry_seq, t.accounts.c.code, t.postings.c.instrument_code,
+                t.postings.c.side, t.postings.c.units,
+            )
+            .join(t.accounts, t.accounts.c.id == t.postings.c.account_id)
+            .where(t.postings.c.entry_seq.in_(seqs))
+            .order_by(t.postings.c.id)
+        )
+        grouped: dict[int, list[PostingRecord]] = {}
+        for row in rows:
+            grouped.setdefault(row.entry_seq, []).append(
+                PostingRecord(row.code, row.instrument_code, Side(row.side), row.units)
+            )
+        return {seq: tuple(lines) for seq, lines in grouped.items()}
+
+    def _references_of(self, seqs: list[int]) -> dict[int, tuple[Reference, ...]]:
+        rows = self._connection.execute(
+            select(t.entry_references).where(t.entry_references.c.entry_seq.in_(seqs))
+            .order_by(t.entry_references.c.kind, t.entry_references.c.reference)
+        )
+        grouped: dict[int, list[Reference]] = {}
+        for row in rows:
+            grouped.setdefault(row.entry_seq, []).append(Reference(row.kind, row.reference))
+        return {seq: tuple(refs) for seq, refs in grouped.items()}
+
+    # -- balances -------------------------------------------------------------------------
+
+    def balances_of(self, account_id: int) -> list[Balance]:
+        rows = self._connection.execute(
+            select(t.balances).where(t.balances.c.account_id == account_id)
+            .order_by(t.balances.c.instrument_code)
+        )
+        return [_balance(row) for row in rows]
+
+    def posted_as_of(
+        self, account_id: int, instrument_code: str, moment: datetime, *, axis: str
+    ) -> tuple[int, int]:
+        """Posted (debits, credits) as of `moment` on the recorded or the effective time axis."""
+        same_balance = and_(
+            t.postings.c.account_id == account_id,
+            t.postings.c.instrument_code == instrument_code,
+            ~t.postings.c.pending,
+        )
+        if axis == "recorded":
+            # Running balances make this one probe of ix_postings_account_recorded.
+            row = self._connection.execute(
+                select(t.postings.c.debits_after, t.postings.c.credits_after)
+                .where(same_balance, t.postings.c.recorded_at <= moment)
+                .order_by(t.postings.c.recorded_at.desc(), t.postings.c.id.desc())
+                .limit(1)
+            ).first()
+            return (row.debits_after, row.credits_after) if row else (0, 0)
+        # Effective time may be back-dated, so no running balance applies: sum the postings.
+        debit = t.postings.c.side == Side.DEBIT.value
+        row = self._connection.execute(
+            select(
+                func.coalesce(func.sum(case((debit, t.postings.c.units), else_=0)), 0),
+                func.coalesce(func.sum(case((debit, 0), else_=t.postings.c.units)), 0),
+            ).where(same_balance, t.postings.c.effective_at <= moment)
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def statement(
+        self, account_id: int, instrument_code: str, after_posting_id: int, limit: int
+    ) -> list[StatementLine]:
+        rows = self._connection.execute(
+            select(
+                t.postings.c.id, t.entries.c.entry_id, t.entries.c.entry_type,
+                t.postings.c.recorded_at, t.postings.c.effective_at, t.postings.c.side,
+                t.postings.c.units, t.postings.c.debits_after, t.postings.c.credits_after,
+            )
+            .join(t.entries, t.entries.c.seq == t.postings.c.entry_seq)
+            .where(
+                t.postings.c.account_id == account_id,
+                t.postings.c.instrument_code == instrument_code,
+                ~t.postings.c.pending,
+                *self._after(after_posting_id),
+            )
+            .order_by(t.postings.c.recorded_at, t.postings.c.id)
+            .limit(limit)
+        )
+        return [
+            StatementLine(
+                row.id, row.entry_id, row.entry_type, row.recorded_at, row.effective_at,
+                Side(row.side), row.units, row.debits_after, row.credits_after,
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    def _after(posting_id: int) -> list[Any]:
+        """Keyset condition: postings after `posting_id` in (recorded_at, id) order."""
+        if not posting_id:
+            return []
+        last = select(t.postings.c.recorded_at).where(t.postings.c.id == posting_id)
+        return [
+            tuple_(t.postings.c.recorded_at, t.postings.c.id)
+            > tuple_(last.scalar_subquery(), literal(posting_id))
+        ]
+
+    def trial_balance(self, instrument_code: str) -> list[TrialBalanceLine]:
+        rows = self._connection.execute(
+            select(
+                t.accounts.c.code, t.accounts.c.party, t.balances.c.normal_side,
+                t.balances.c.debits_posted, t.balances.c.credits_posted,
+            )
+            .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
+            .where(t.balances.c.instrument_code == instrument_code)
+            .order_by(t.accounts.c.code)
+        )
+        return [
+            TrialBalanceLine(row.code, row.party, Side(row.normal_side), row.debits_posted,
+                             row.credits_posted)
+            for row in rows
+        ]
+
+    def find_violations(self) -> list[Violation]:
+        return invariant_violations(self._connection)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "never changed" for a balance row just created
+
+
+def _balance(row: Row[Any]) -> Balance:
+    return Balance(
+        account_id=row.account_id, instrument_code=row.instrument_code,
+        normal_side=Side(row.normal_side), non_negative=row.non_negative,
+        debits_posted=row.debits_posted, credits_posted=row.credits_posted,
+        debits_pending=row.debits_pending, credits_pending=row.credits_pending,
+        version=row.version, updated_at=row.updated_at,
+    )
+
+
+def _record(row: Row[Any], postings: tuple[PostingRecord, ...],
+            references: tuple[Reference, ...]) -> EntryRecord:
+    return EntryRecord(
+        seq=row.seq, entry_id=row.entry_id, request_hash=row.request_hash,
+        entry_type=row.entry_type, status=EntryStatus(row.status),
+        effective_at=row.effective_at, recorded_at=row.recorded_at, memo=row.memo,
+        metadata=row.metadata, references=references, postings=postings,
+        reverses_entry_id=row.reverses_entry_id, pending_entry_id=row.pending_entry_id,
+        expires_at=row.expires_at,
+    )
+
+
+def _record_of_new(seq: int, new: NewEntry) -> EntryRecord:
+    return EntryRecord(
+        seq=seq, entry_id=new.draft.entry_id, request_hash=new.request_hash,
+        entry_type=new.draft.entry_type, status=new.status, effective_at=new.effective_at,
+        recorded_at=new.recorded_at, memo=new.draft.memo, metadata=dict(new.draft.metadata),
+        references=new.draft.references,
+        postings=tuple(
+            PostingRecord(p.account_code, p.instrument_code, p.side, p.units) for p in new.postings
+        ),
+        reverses_entry_id=new.reverses_entry_id, pending_entry_id=new.pending_entry_id,
+        expires_at=new.draft.expires_at,
+    )

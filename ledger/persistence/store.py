@@ -1,0 +1,147 @@
+"""The SQLAlchemy unit of work, and the store that makes one per use case.
+
+Database errors are translated here, in one place: a UNIQUE key taken becomes `StorageConflict`,
+deadlocks, serialization failures and a busy SQLite become `RetryableConflict`, and a breach of
+the non-negative CHECK (a locking bug if it ever happens) still reaches the client as a rejection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ledger.domain.errors import InsufficientBalance, RetryableConflict, StorageConflict
+from ledger.persistence import tables as t
+from ledger.persistence.repositories import (
+    Caches,
+    SqlAccountRepository,
+    SqlInstrumentRepository,
+    SqlJournalRepository,
+)
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+_UNIQUE_KEYS = {
+    "entry_id": "entry_id",
+    "reverses_seq": "reverses",
+    "pending_seq": "pending",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Engine, caches and clock of one process; calling it opens a unit of work."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.caches = Caches()
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, read_only=read_only)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class SqlUnitOfWork:
+    """One database transaction; repositories share its connection."""
+
+    instruments: SqlInstrumentRepository
+    accounts: SqlAccountRepository
+    journal: SqlJournalRepository
+
+    def __init__(self, store: Store, *, read_only: bool) -> None:
+        self._store = store
+        self._read_only = read_only
+        self._connection: Connection | None = None
+
+    def now(self) -> datetime:
+        return self._store.clock()
+
+    def __enter__(self) -> Self:
+        connection = self._store.engine.connect()
+        if connection.dialect.name == "sqlite":
+            # Readers need no write lock in WAL mode; writers take it up front.
+            mode = "DEFERRED" if self._read_only else "IMMEDIATE"
+            connection = connection.execution_options(sqlite_begin=mode)
+        self._connection = connection
+        try:
+            connection.begin()
+        except DBAPIError as error:
+            connection.close()
+            raise translate(error) from error
+        self.instruments = SqlInstrumentRepository(connection, self._store.caches)
+        self.accounts = SqlAccountRepository(connection, self._store.caches)
+        self.journal = SqlJournalRepository(connection)
+        return self
+
+    def commit(self) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.dialect.name == "sqlite":
+                # SQLite has no deferred constraint trigger: check before committing.
+                _assert_entries_balanced(self._connection, self.journal.written_seqs)
+            self._connection.commit()
+        except DBAPIError as error:
+            raise translate(error) from error
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._connection is not None
+        try:
+            if self._connection.in_transaction():
+                self._connection.rollback()
+        finally:
+            self._connection.close()
+            self._connection = None
+        if isinstance(exc, DBAPIError):
+            translated = translate(exc)
+            if translated is not exc:
+                raise translated from exc
+
+
+def _assert_entries_balanced(connection: Connection, seqs: list[int]) -> None:
+    if not seqs:
+        return
+    signed = case((t.postings.c.side == "debit", t.postings.c.units), else_=-t.postings.c.units)
+    unbalanced = connection.execute(
+        select(t.postings.c.entry_seq, t.postings.c.instrument_code)
+        .where(t.postings.c.entry_seq.in_(seqs))
+        .group_by(t.postings.c.entry_seq, t.postings.c.instrument_code)
+        .having(func.sum(signed) != 0)
+    ).all()
+    assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
+
+
+def translate(error: DBAPIError) -> Exception:
+    """The ledger's meaning of a database error, or the error itself if it has none."""
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    message = str(original)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return RetryableConflict(message)
+    if isinstance(error, OperationalError) and "database is locked" in message:
+        return RetryableConflict(message)
+    if isinstance(error, IntegrityError):
+        constraint = getattr(getattr(original, "diag", None), "constraint_name", None) or message
+        for column, what in _UNIQUE_KEYS.items():
+            if f"entries_{column}" in constraint or f"entries.{column}" in constraint:
+                return StorageConflict(what)
+        if "ck_balances_non_negative" in constraint:
+            return InsufficientBalance(
+                "the database refused a change that would take an account negative",
+                field="postings",
+            )
+    return error

@@ -1,0 +1,447 @@
+"""Use cases that write the journal: post, batch, bulk, reverse, and the two-phase lifecycle.
+
+Every write runs `_write`: build the records inside one locked transaction, commit, and on the
+way out turn a taken entry id into an idempotent replay (same request) or a 409 (another one).
+A rejected attempt stores nothing, so it does not pin its entry id: fix the request and retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ledger.domain.accounts import Account, Balance
+from ledger.domain.entries import (
+    BalanceKey,
+    EntryDraft,
+    EntryRecord,
+    EntryStatus,
+    PostingRequest,
+    Reference,
+    book,
+    canonical_hash,
+    check_posting_count,
+    partial_post_postings,
+    release_pending,
+    reversal_postings,
+    to_posting_drafts,
+)
+from ledger.domain.errors import (
+    BatchPartiallyExists,
+    BatchTooLarge,
+    DuplicateEntryInRequest,
+    EntryAlreadyReversed,
+    EntryExistsWithDifferentRequest,
+    EntryNotFound,
+    EntryNotReversible,
+    InvalidField,
+    LedgerError,
+    NotPending,
+    PendingAlreadyPosted,
+    PendingAlreadyVoided,
+    PendingExpired,
+    RetryableConflict,
+    StorageConflict,
+    TooFewPostings,
+    UnknownAccount,
+)
+from ledger.domain.limits import ENTRIES_PER_BATCH_MAX, ITEMS_PER_BULK_MAX
+from ledger.services.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
+from ledger.services.transactions import in_transaction, read
+
+REPLAY_ATTEMPTS_MAX = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PostEntry:
+    """Command: post an entry now, or place it pending (a hold) when `pending` is true."""
+
+    entry_id: str
+    entry_type: str
+    postings: tuple[PostingRequest, ...]
+    effective_at: datetime | None = None
+    memo: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[Reference, ...] = ()
+    pending: bool = False
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseEntry:
+    """Command: reverse a posted entry with a new entry `entry_id`."""
+
+    original_entry_id: str
+    entry_id: str
+    effective_at: datetime | None = None
+    memo: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvePending:
+    """Command: post (all, or the `postings` part of it) or void a pending entry."""
+
+    pending_entry_id: str
+    entry_id: str
+    postings: tuple[PostingRequest, ...] | None = None
+    effective_at: datetime | None = None
+    memo: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """A written record; `replayed` when a retry found it already written by the same request."""
+
+    entry: EntryRecord
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItemResult:
+    """Outcome of one bulk item: `created`, `replayed` or `rejected` with the rejection's code."""
+
+    index: int
+    entry_id: str
+    outcome: str
+    entry: EntryRecord | None = None
+    error: LedgerError | None = None
+
+
+Build = Callable[[UnitOfWork, dict[str, str]], list[NewEntry]]
+
+
+# -- use cases ---------------------------------------------------------------------------
+
+
+def post_entry(uow_factory: UnitOfWorkFactory, command: PostEntry) -> Posted:
+    """Post one entry (or place one pending entry) atomically and idempotently."""
+    return post_batch(uow_factory, [command])[0]
+
+
+def post_batch(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> list[Posted]:
+    """Post several entries in one database transaction: all of them or none."""
+    _check_batch(commands, ENTRIES_PER_BATCH_MAX)
+    return _write(uow_factory, [c.entry_id for c in commands], lambda uow, h: _build(uow, commands, h))
+
+
+def post_bulk(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> list[BulkItemResult]:
+    """Post each entry on its own: one failing item does not stop the others."""
+    _check_batch(commands, ITEMS_PER_BULK_MAX)
+    results = []
+    for index, command in enumerate(commands):
+        try:
+            posted = post_entry(uow_factory, command)
+        except LedgerError as error:
+            results.append(BulkItemResult(index, command.entry_id, "rejected", error=error))
+            continue
+        outcome = "replayed" if posted.replayed else "created"
+        results.append(BulkItemResult(index, command.entry_id, outcome, entry=posted.entry))
+    return results
+
+
+def reverse_entry(uow_factory: UnitOfWorkFactory, command: ReverseEntry) -> Posted:
+    """Reverse a posted entry once: a new entry with every side swapped."""
+    return _write(
+        uow_factory, [command.entry_id], lambda uow, h: [_build_reversal(uow, command, h)]
+    )[0]
+
+
+def post_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) -> Posted:
+    """Post a pending entry in full, or the part named in `command.postings`; the rest is released."""
+    return _write(
+        uow_factory, [command.entry_id],
+        lambda uow, h: [_build_resolution(uow, command, EntryStatus.POSTED, h)],
+    )[0]
+
+
+def void_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) -> Posted:
+    """Void a pending entry: its reserved amounts return to the accounts."""
+    if command.postings is not None:
+        raise InvalidField("a void takes no postings", field="postings")
+    return _write(
+        uow_factory, [command.entry_id],
+        lambda uow, h: [_build_resolution(uow, command, EntryStatus.VOIDED, h)],
+    )[0]
+
+
+def expire_pending_entries(uow_factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
+    """Expire pending entries whose deadline has passed; returns the ids of those expired."""
+    due = read(uow_factory, lambda uow: uow.journal.due_pending(uow.now(), limit))
+    expired = []
+    for pending in due:
+        command = ResolvePending(pending.entry_id, f"expiry:{pending.entry_id}")
+        try:
+            in_transaction(uow_factory, lambda uow, c=command: _insert_expiry(uow, c))  # type: ignore[misc]
+        except (StorageConflict, PendingAlreadyPosted, PendingAlreadyVoided):
+            continue  # resolved concurrently by someone else: nothing left to expire
+        expired.append(pending.entry_id)
+    return expired
+
+
+# -- idempotent writing ------------------------------------------------------------------
+
+
+def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -> list[Posted]:
+    # Builders record each request hash as soon as it is known, before any rule can refuse the
+    # request, so a retry of an already-applied request is recognised even when re-applying it
+    # would now be refused (say, the hold it posts is no longer pending).
+    hashes: dict[str, str] = {}
+    for _ in range(REPLAY_ATTEMPTS_MAX):
+        try:
+            records = in_transaction(
+                uow_factory, lambda uow: uow.journal.insert(build(uow, hashes))
+            )
+            return [Posted(record, replayed=False) for record in records]
+        except StorageConflict as clash:
+            replayed = _replay(uow_factory, entry_ids, hashes)
+            if replayed is not None:
+                return replayed
+            # The holder of the key rolled back, or a concurrent reversal or resolution won:
+            # the next attempt sees the winner after the lock and refuses with its own code.
+            del clash
+        except LedgerError:
+            replayed = _replay(uow_factory, entry_ids, hashes)
+            if replayed is None:
+                raise
+            return replayed
+    raise RetryableConflict("entry id contention did not settle")
+
+
+def _replay(
+    uow_factory: UnitOfWorkFactory, entry_ids: list[str], hashes: Mapping[str, str]
+) -> list[Posted] | None:
+    """The stored result of an earlier identical request, or None if nothing was stored."""
+    existing = read(uow_factory, lambda uow: uow.journal.get_many(entry_ids))
+    if not existing or not all(entry_id in hashes for entry_id in entry_ids):
+        return None
+    for entry_id in entry_ids:
+        record = existing.get(entry_id)
+        if record is not None and record.request_hash != hashes[entry_id]:
+            raise EntryExistsWithDifferentRequest(
+                f"entry {entry_id} was already written from a different request",
+                field="entry_id",
+                entry_id=entry_id,
+            )
+    if len(existing) < len(entry_ids):
+        missing = [entry_id for entry_id in entry_ids if entry_id not in existing]
+        raise BatchPartiallyExists(
+            f"entries {sorted(existing)} exist but {missing} do not", field="entries"
+        )
+    return [Posted(existing[entry_id], replayed=True) for entry_id in entry_ids]
+
+
+def _check_batch(commands: Sequence[PostEntry], limit: int) -> None:
+    if not commands:
+        raise InvalidField("at least one entry is required", field="entries")
+    if len(commands) > limit:
+        raise BatchTooLarge(f"at most {limit} entries per request, got {len(commands)}",
+                            field="entries")
+    seen: set[str] = set()
+    for index, command in enumerate(commands):
+        if command.entry_id in seen:
+            raise DuplicateEntryInRequest(
+                f"entry id {command.entry_id} appears twice", field=f"entries[{index}].entry_id"
+            )
+        seen.add(command.entry_id)
+
+
+# -- building records inside the locked transaction -------------------------------------
+
+
+def _build(uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str]) -> list[NewEntry]:
+    codes = {p.instrument_code for c in commands for p in c.postings}
+    instruments = uow.instruments.get_many(codes)
+    drafts = []
+    for command in commands:
+        check_posting_count(len(command.postings))
+        draft = _draft(command, to_posting_drafts(command.postings, instruments))
+        draft.validate()
+        hashes[draft.entry_id] = draft.request_hash()
+        drafts.append(draft)
+    now = uow.now()
+    for draft in drafts:
+        if draft.expires_at is not None and draft.expires_at <= now:
+            raise InvalidField("expires_at must be in the future", field="expires_at")
+    accounts, balances, recorded_at = _lock(
+        uow, [(p.account_code, p.instrument_code) for d in drafts for p in d.postings]
+    )
+    new_entries = [
+        _new_entry(
+            draft, hashes[draft.entry_id],
+            EntryStatus.PENDING if draft.pending else EntryStatus.POSTED,
+            book(draft.postings, accounts, balances, pending=draft.pending), recorded_at,
+        )
+        for draft in drafts
+    ]
+    uow.journal.save_balances(balances.values(), recorded_at)
+    return new_entries
+
+
+def _draft(command: PostEntry, postings: Iterable[Any]) -> EntryDraft:
+    return EntryDraft(
+        entry_id=command.entry_id, entry_type=command.entry_type, postings=tuple(postings),
+        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
+        references=command.references, pending=command.pending, expires_at=command.expires_at,
+    )
+
+
+def _lock(
+    uow: UnitOfWork, lines: Sequence[tuple[str, str]]
+) -> tuple[dict[str, Account], dict[BalanceKey, Balance], datetime]:
+    """Resolve account codes (unknown ones in posting order), lock their balances, pick the time.
+
+    The recorded time is never earlier than the last change of any locked balance, so running
+    balances stay in recorded-time order per account even if clocks step back.
+    """
+    accounts = uow.accounts.cached(code for code, _ in lines)
+    for index, (code, _) in enumerate(lines):
+        if code not in accounts:
+            raise UnknownAccount(f"no account {code!r}", field=f"postings[{index}].account")
+    keys = {(accounts[code].id, instrument) for code, instrument in lines}
+    accounts, balances = uow.journal.lock(accounts, keys)
+    changed = [b.updated_at for b in balances.values() if b.updated_at is not None]
+    return accounts, balances, max([uow.now(), *changed])
+
+
+def _new_entry(
+    draft: EntryDraft, request_hash: str, status: EntryStatus, postings: Sequence[Any],
+    recorded_at: datetime, **links: Any,
+) -> NewEntry:
+    return NewEntry(
+        draft=draft, request_hash=request_hash, status=status,
+        effective_at=draft.effective_at or recorded_at, recorded_at=recorded_at,
+        postings=postings, **links,
+    )
+
+
+def _get(uow: UnitOfWork, entry_id: str) -> EntryRecord:
+    record = uow.journal.get_many([entry_id]).get(entry_id)
+    if record is None:
+        raise EntryNotFound(f"no entry {entry_id!r}", field="entry_id", entry_id=entry_id)
+    return record
+
+
+def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, str]) -> NewEntry:
+    request_hash = canonical_hash(
+        {"reverses": command.original_entry_id, **_resolution_fields(command.entry_id, command)}
+    )
+    hashes[command.entry_id] = request_hash
+    original = _get(uow, command.original_entry_id)
+    if original.status is not EntryStatus.POSTED:
+        raise EntryNotReversible(
+            f"entry {original.entry_id} is {original.status.value}; only posted entries reverse",
+            field="entry_id",
+        )
+    draft = EntryDraft(
+        entry_id=command.entry_id, entry_type="reversal", postings=reversal_postings(original),
+        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
+        references=original.references,
+    )
+    accounts, balances, recorded_at = _lock(
+        uow, [(p.account_code, p.instrument_code) for p in draft.postings]
+    )
+    # Checked after the lock: a concurrent reversal has committed or is still waiting.
+    reversal = uow.journal.follower_of(original.seq, link="reverses")
+    if reversal is not None:
+        raise EntryAlreadyReversed(
+            f"entry {original.entry_id} was already reversed by {reversal.entry_id}",
+            field="entry_id",
+        )
+    booked = book(draft.postings, accounts, balances, pending=False)
+    uow.journal.save_balances(balances.values(), recorded_at)
+    return _new_entry(
+        draft, request_hash, EntryStatus.POSTED, booked, recorded_at,
+        reverses_seq=original.seq, reverses_entry_id=original.entry_id,
+    )
+
+
+def _resolution_fields(entry_id: str, command: ReverseEntry | ResolvePending) -> dict[str, Any]:
+    return {
+        "entry_id": entry_id, "memo": command.memo, "metadata": command.metadata,
+        "effective_at": None if command.effective_at is None else command.effective_at.isoformat(),
+    }
+
+
+def _build_resolution(
+    uow: UnitOfWork, command: ResolvePending, status: EntryStatus, hashes: dict[str, str]
+) -> NewEntry:
+    pending = _get(uow, command.pending_entry_id)
+    if pending.status is not EntryStatus.PENDING:
+        raise NotPending(f"entry {pending.entry_id} is not pending", field="entry_id")
+    requested = None
+    if command.postings is not None:
+        if not command.postings:
+            raise TooFewPostings("a partial post names at least two postings", field="postings")
+        instruments = uow.instruments.get_many(p.instrument_code for p in command.postings)
+        requested = to_posting_drafts(command.postings, instruments)
+    postings = partial_post_postings(pending.postings, requested)
+    if status is not EntryStatus.POSTED:
+        postings = ()
+    draft = EntryDraft(
+        entry_id=command.entry_id, entry_type=pending.entry_type, postings=postings,
+        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
+        references=pending.references,
+    )
+    request_hash = canonical_hash({
+        "resolves": pending.entry_id, "status": status.value,
+        "postings": None if requested is None else [
+            [p.account_code, p.instrument_code, p.side.value, p.units] for p in requested
+        ],
+        **_resolution_fields(command.entry_id, command),
+    })
+    hashes[command.entry_id] = request_hash
+    accounts, balances, recorded_at = _lock(
+        uow, [(p.account_code, p.instrument_code) for p in pending.postings]
+    )
+    _check_unresolved(uow, pending, recorded_at)
+    release_pending(pending.postings, accounts, balances)
+    booked = book(postings, accounts, balances, pending=False)
+    uow.journal.save_balances(balances.values(), recorded_at)
+    return _new_entry(
+        draft, request_hash, status, booked, recorded_at,
+        pending_seq=pending.seq, pending_entry_id=pending.entry_id,
+    )
+
+
+def _check_unresolved(uow: UnitOfWork, pending: EntryRecord, now: datetime) -> None:
+    """After the lock: the pending entry is still open and its deadline has not passed."""
+    resolution = uow.journal.follower_of(pending.seq, link="pending")
+    if resolution is not None:
+        error = {
+            EntryStatus.POSTED: PendingAlreadyPosted,
+            EntryStatus.VOIDED: PendingAlreadyVoided,
+            EntryStatus.EXPIRED: PendingExpired,
+        }[resolution.status]
+        raise error(
+            f"pending entry {pending.entry_id} was already {resolution.status.value} "
+            f"by {resolution.entry_id}",
+            field="entry_id",
+        )
+    if pending.expires_at is not None and pending.expires_at <= now:
+        raise PendingExpired(
+            f"pending entry {pending.entry_id} expired at {pending.expires_at.isoformat()}",
+            field="entry_id",
+        )
+
+
+def _insert_expiry(uow: UnitOfWork, command: ResolvePending) -> EntryRecord:
+    pending = _get(uow, command.pending_entry_id)
+    accounts, balances, recorded_at = _lock(
+        uow, [(p.account_code, p.instrument_code) for p in pending.postings]
+    )
+    resolution = uow.journal.follower_of(pending.seq, link="pending")
+    if resolution is not None:
+        raise StorageConflict("pending")
+    release_pending(pending.postings, accounts, balances)
+    uow.journal.save_balances(balances.values(), recorded_at)
+    draft = EntryDraft(command.entry_id, pending.entry_type, (), references=pending.references,
+                       memo="expired at its deadline")
+    new = _new_entry(
+        draft, canonical_hash({"expires": pending.entry_id}), EntryStatus.EXPIRED, [],
+        recorded_at, pending_seq=pending.seq, pending_entry_id=pending.entry_id,
+    )
+    return uow.journal.insert([new])[0]

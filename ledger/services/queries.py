@@ -1,0 +1,164 @@
+"""Read-only use cases: entries with their state, balances (now and as of), statements, trial
+balance and the invariant check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ledger.domain.accounts import Account, Balance
+from ledger.domain.amounts import Instrument
+from ledger.domain.entries import EntryRecord, EntryStatus
+from ledger.domain.errors import EntryNotFound, InvalidField, UnknownInstrument
+from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.services.ports import (
+    StatementLine,
+    TrialBalanceLine,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Violation,
+)
+from ledger.services.registry import find_account
+from ledger.services.transactions import read
+
+TIME_AXES = ("recorded", "effective")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """A journal record with what happened to it since: its state, reversal and resolution."""
+
+    record: EntryRecord
+    state: str  # posted | pending | voided | expired (for pending entries: their outcome)
+    reversed_by: str | None
+    resolved_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    """An account's balance in one instrument, now or as of an instant on one time axis."""
+
+    account: Account
+    instrument: Instrument
+    balance: Balance
+    as_of: datetime | None
+    axis: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    account: Account
+    instrument: Instrument
+    lines: list[StatementLine]
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    instrument: Instrument
+    lines: list[TrialBalanceLine]
+    debits_total: int
+    credits_total: int
+
+
+def get_entry(uow_factory: UnitOfWorkFactory, entry_id: str) -> EntryView:
+    """One journal record with its current state."""
+    return read(uow_factory, lambda uow: _entry_view(uow, entry_id))
+
+
+def _entry_view(uow: UnitOfWork, entry_id: str) -> EntryView:
+    record = uow.journal.get_many([entry_id]).get(entry_id)
+    if record is None:
+        raise EntryNotFound(f"no entry {entry_id!r}", field="entry_id", entry_id=entry_id)
+    reversal = uow.journal.follower_of(record.seq, link="reverses")
+    resolution = None
+    state = record.status.value
+    if record.status is EntryStatus.PENDING:
+        resolution = uow.journal.follower_of(record.seq, link="pending")
+        if resolution is not None:
+            state = resolution.status.value
+    return EntryView(
+        record, state, reversal.entry_id if reversal else None,
+        resolution.entry_id if resolution else None,
+    )
+
+
+def _instrument(uow: UnitOfWork, code: str) -> Instrument:
+    instrument = uow.instruments.get_many([code]).get(code)
+    if instrument is None:
+        raise UnknownInstrument(f"no instrument {code!r}", field="instrument")
+    return instrument
+
+
+def get_balances(uow_factory: UnitOfWorkFactory, account_code: str) -> list[BalanceView]:
+    """Current balances of an account in every instrument it has ever held."""
+
+    def work(uow: UnitOfWork) -> list[BalanceView]:
+        account = find_account(uow, account_code)
+        balances = uow.journal.balances_of(account.id)
+        instruments = uow.instruments.get_many(b.instrument_code for b in balances)
+        return [
+            BalanceView(account, instruments[b.instrument_code], b, None, None) for b in balances
+        ]
+
+    return read(uow_factory, work)
+
+
+def get_balance(
+    uow_factory: UnitOfWorkFactory, account_code: str, instrument_code: str,
+    as_of: datetime | None = None, axis: str = "recorded",
+) -> BalanceView:
+    """The balance now (one row), or the posted balance as of an instant on the named axis."""
+    if axis not in TIME_AXES:
+        raise InvalidField(f"time axis must be one of {TIME_AXES}", field="axis")
+
+    def work(uow: UnitOfWork) -> BalanceView:
+        account = find_account(uow, account_code)
+        instrument = _instrument(uow, instrument_code)
+        current = {b.instrument_code: b for b in uow.journal.balances_of(account.id)}
+        balance = current.get(instrument_code) or Balance(
+            account.id, instrument_code, account.normal_side, account.non_negative
+        )
+        if as_of is None:
+            return BalanceView(account, instrument, balance, None, None)
+        debits, credits = uow.journal.posted_as_of(account.id, instrument_code, as_of, axis=axis)
+        past = Balance(account.id, instrument_code, account.normal_side, account.non_negative,
+                       debits_posted=debits, credits_posted=credits)
+        return BalanceView(account, instrument, past, as_of, axis)
+
+    return read(uow_factory, work)
+
+
+def get_statement(
+    uow_factory: UnitOfWorkFactory, account_code: str, instrument_code: str,
+    cursor: str | None, limit: int,
+) -> Statement:
+    """Posted movements in recorded order with the running balance after each, one page."""
+    after = decode_cursor("statement", cursor)
+    check_page_size(limit)
+
+    def work(uow: UnitOfWork) -> Statement:
+        account = find_account(uow, account_code)
+        instrument = _instrument(uow, instrument_code)
+        lines = uow.journal.statement(account.id, instrument_code, after, limit)
+        return Statement(account, instrument, lines)
+
+    return read(uow_factory, work)
+
+
+def get_trial_balance(uow_factory: UnitOfWorkFactory, instrument_code: str) -> TrialBalance:
+    """Posted debits and credits of every account in one instrument, with the two totals."""
+
+    def work(uow: UnitOfWork) -> TrialBalance:
+        instrument = _instrument(uow, instrument_code)
+        lines = uow.journal.trial_balance(instrument_code)
+        return TrialBalance(
+            instrument, lines, sum(line.debits_posted for line in lines),
+            sum(line.credits_posted for line in lines),
+        )
+
+    return read(uow_factory, work)
+
+
+def check_invariants(uow_factory: UnitOfWorkFactory) -> list[Violation]:
+    """Every broken invariant of the whole ledger (empty when all hold)."""
+    return read(uow_factory, lambda uow: uow.journal.find_violations())

@@ -1,0 +1,38 @@
+"""Alembic environment: imports only the table metadata and the settings."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.tables import metadata
+from ledger.settings import Settings
+
+config = context.config
+
+
+def _url() -> str:
+    return config.get_main_option("sqlalchemy.url") or Settings.from_environment().database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=metadata, literal_binds=True,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_ledger_engine(_url())
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata,
+                          render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
