@@ -49,7 +49,9 @@ class Account:
     def check_can_post(self, side: Side, instrument_code: str) -> None:
         """Account-level rules, in their documented order: closed, frozen, instrument."""
         if self.closed:
-            raise AccountClosed(f"account {self.code} is closed", field="account", account=self.code)
+            raise AccountClosed(
+                f"account {self.code} is closed", field="account", account=self.code
+            )
         if self.frozen and side is Side.DEBIT:
             raise AccountFrozen(
                 f"account {self.code} is frozen: it accepts no debits",

@@ -16,7 +16,6 @@ from moneyed import Money
 from ledger.domain.errors import AmountNotPositive, AmountTooLarge, AmountTooPrecise, InvalidField
 from ledger.domain.limits import SCALE_MAX, UNITS_MAX
 
-
 # Wide enough for any storable amount at any scale; traps make rounding impossible, not silent.
 _EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation])
 

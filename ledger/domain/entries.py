@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from ledger.domain.accounts import Account, Balance, Side
-from ledger.domain.amounts import Instrument
+from ledger.domain.amounts import Instrument, parse_decimal
 from ledger.domain.errors import (
     DuplicatePostingKey,
     EntryUnbalanced,
@@ -70,12 +70,16 @@ class PostingDraft:
 
 @dataclass(frozen=True, slots=True)
 class PostingRequest:
-    """One line as it arrives: an exact decimal amount in the instrument's unit."""
+    """One line as it arrives: an exact decimal amount in the instrument's unit.
+
+    The amount may still be the wire's decimal string; it is parsed with the line's field path
+    so that a bad amount in one bulk item rejects that item only.
+    """
 
     account_code: str
     instrument_code: str
     side: Side
-    amount: Decimal
+    amount: Decimal | str
 
 
 def to_posting_drafts(
@@ -89,7 +93,11 @@ def to_posting_drafts(
             raise UnknownInstrument(
                 f"no instrument {line.instrument_code!r}", field=f"postings[{index}].instrument"
             )
-        units = instrument.to_units(line.amount, field=f"postings[{index}].amount")
+        field = f"postings[{index}].amount"
+        amount = line.amount
+        if isinstance(amount, str):
+            amount = parse_decimal(amount, field=field)
+        units = instrument.to_units(amount, field=field)
         drafts.append(PostingDraft(line.account_code, line.instrument_code, line.side, units))
     return tuple(drafts)
 
@@ -132,8 +140,9 @@ class EntryDraft:
         canonical = {
             "entry_id": self.entry_id,
             "entry_type": self.entry_type,
-            "postings": [[p.account_code, p.instrument_code, p.side.value, p.units]
-                         for p in self.postings],
+            "postings": [
+                [p.account_code, p.instrument_code, p.side.value, p.units] for p in self.postings
+            ],
             "effective_at": _instant(self.effective_at),
             "memo": self.memo,
             "metadata": self.metadata,
@@ -158,7 +167,9 @@ def check_balanced(postings: Iterable[PostingDraft]) -> None:
     """Σ debits = Σ credits for every instrument of the entry (never across instruments)."""
     net: dict[str, int] = defaultdict(int)
     for posting in postings:
-        net[posting.instrument_code] += posting.units if posting.side is Side.DEBIT else -posting.units
+        net[posting.instrument_code] += (
+            posting.units if posting.side is Side.DEBIT else -posting.units
+        )
     for instrument_code, difference in sorted(net.items()):
         if difference:
             raise EntryUnbalanced(
@@ -171,12 +182,13 @@ def check_balanced(postings: Iterable[PostingDraft]) -> None:
 
 
 def check_unique_keys(postings: Iterable[PostingDraft]) -> None:
-    """A pending entry names each (account, instrument, side) once, so a partial post is unambiguous."""
+    """A pending entry names each (account, instrument, side) once, for unambiguous partial posts."""
     seen: set[tuple[str, str, Side]] = set()
     for posting in postings:
         if posting.key in seen:
             raise DuplicatePostingKey(
-                f"{posting.account_code} {posting.instrument_code} {posting.side.value} appears twice",
+                f"{posting.account_code} {posting.instrument_code} {posting.side.value} "
+                "appears twice",
                 field="postings",
             )
         seen.add(posting.key)
@@ -248,7 +260,9 @@ def book(
     return booked
 
 
-def _booked(account: Account, posting: PostingDraft, balance: Balance, *, pending: bool) -> BookedPosting:
+def _booked(
+    account: Account, posting: PostingDraft, balance: Balance, *, pending: bool
+) -> BookedPosting:
     return BookedPosting(
         account_id=account.id,
         account_code=account.code,
@@ -267,8 +281,11 @@ def check_limits(balances: Iterable[Balance], accounts: Mapping[str, Account]) -
         balance.check_limit(code_of[balance.account_id])
 
 
-def release_pending(pending: Sequence[PostingRecord], accounts: Mapping[str, Account],
-                    balances: Mapping[BalanceKey, Balance]) -> None:
+def release_pending(
+    pending: Sequence[PostingRecord],
+    accounts: Mapping[str, Account],
+    balances: Mapping[BalanceKey, Balance],
+) -> None:
     """Take every pending amount of a resolved pending entry out of the pending counters."""
     for posting in pending:
         balance = balances[(accounts[posting.account_code].id, posting.instrument_code)]
@@ -291,9 +308,7 @@ def partial_post_postings(
     A partial post names lines by (account, instrument, side); each may take at most its pending
     amount, lines it leaves out post nothing, and the result must still balance.
     """
-    full = tuple(
-        PostingDraft(p.account_code, p.instrument_code, p.side, p.units) for p in pending
-    )
+    full = tuple(PostingDraft(p.account_code, p.instrument_code, p.side, p.units) for p in pending)
     if requested is None:
         return full
     check_unique_keys(requested)

@@ -58,7 +58,8 @@ DuplicateEntryInRequest = _error(
     "duplicate_entry_id_in_request", Kind.INVALID, "An entry id appears twice in one request"
 )
 DuplicatePostingKey = _error(
-    "duplicate_pending_posting", Kind.INVALID,
+    "duplicate_pending_posting",
+    Kind.INVALID,
     "A pending entry may name each account, instrument and side once",
 )
 
@@ -72,15 +73,18 @@ EntryNotFound = _error("entry_not_found", Kind.NOT_FOUND, "Journal entry not fou
 # Clashes with what already exists.
 InstrumentExists = _error("instrument_exists", Kind.CONFLICT, "Instrument already registered")
 InstrumentExistsWithDifferentScale = _error(
-    "instrument_exists_with_different_definition", Kind.CONFLICT,
+    "instrument_exists_with_different_definition",
+    Kind.CONFLICT,
     "Instrument already registered with another definition",
 )
 AccountExistsWithDifferentDefinition = _error(
-    "account_exists_with_different_definition", Kind.CONFLICT,
+    "account_exists_with_different_definition",
+    Kind.CONFLICT,
     "Account already opened with another definition",
 )
 EntryExistsWithDifferentRequest = _error(
-    "entry_exists_with_different_request", Kind.CONFLICT,
+    "entry_exists_with_different_request",
+    Kind.CONFLICT,
     "This entry id was already used for a different request",
 )
 BatchPartiallyExists = _error(
@@ -113,6 +117,7 @@ InsufficientBalance = _error(
 )
 BalanceOverflow = _error("balance_overflow", Kind.UNPROCESSABLE, "Balance would overflow")
 AccountNotEmpty = _error("account_not_empty", Kind.CONFLICT, "Account still holds value")
+PageSizeOutOfRange = _error("page_size_out_of_range", Kind.INVALID, "Page size out of range")
 InvalidCursor = _error("invalid_cursor", Kind.INVALID, "The page cursor is not valid")
 
 

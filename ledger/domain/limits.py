@@ -1,4 +1,4 @@
-"""Named bounds of the ledger (qualifier last, TigerBeetle style); each is enforced with its own code."""
+"""Named bounds of the ledger (qualifier last, TigerBeetle style), each enforced with a code."""
 
 from typing import Final
 

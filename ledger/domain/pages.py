@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ledger.domain.errors import InvalidCursor, InvalidField
+from ledger.domain.errors import InvalidCursor, PageSizeOutOfRange
 from ledger.domain.limits import PAGE_SIZE_MAX
 
 
@@ -32,5 +32,5 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
 def check_page_size(limit: int) -> int:
     """1 ≤ limit ≤ PAGE_SIZE_MAX."""
     if not 1 <= limit <= PAGE_SIZE_MAX:
-        raise InvalidField(f"limit must be between 1 and {PAGE_SIZE_MAX}", field="limit")
+        raise PageSizeOutOfRange(f"limit must be between 1 and {PAGE_SIZE_MAX}", field="limit")
     return limit

@@ -23,7 +23,9 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_ledger_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> Engine:
+def create_ledger_engine(
+    url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10
+) -> Engine:
     """An engine configured for the ledger's transactions on either database."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":

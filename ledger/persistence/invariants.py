@@ -14,8 +14,8 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, and_, case, exists, func, select
 
+from ledger.domain.ports import Violation
 from ledger.persistence import tables as t
-from ledger.services.ports import Violation
 
 _DEBIT = t.postings.c.side == "debit"
 _SIGNED = case((_DEBIT, t.postings.c.units), else_=-t.postings.c.units)
@@ -67,12 +67,17 @@ def _balance_mismatches(connection: Connection) -> list[Violation]:
     live = ~t.postings.c.pending
     sums = connection.execute(
         select(
-            t.postings.c.account_id, t.postings.c.instrument_code, t.postings.c.pending,
-            t.postings.c.side, func.sum(t.postings.c.units).label("units"),
+            t.postings.c.account_id,
+            t.postings.c.instrument_code,
+            t.postings.c.pending,
+            t.postings.c.side,
+            func.sum(t.postings.c.units).label("units"),
         )
         .where(live | unresolved)
         .group_by(
-            t.postings.c.account_id, t.postings.c.instrument_code, t.postings.c.pending,
+            t.postings.c.account_id,
+            t.postings.c.instrument_code,
+            t.postings.c.pending,
             t.postings.c.side,
         )
     )
@@ -89,7 +94,9 @@ def _balance_mismatches(connection: Connection) -> list[Violation]:
     return violations
 
 
-def _mismatch(key: tuple[int, str], actual: list[int] | None, wanted: list[int] | None) -> Violation:
+def _mismatch(
+    key: tuple[int, str], actual: list[int] | None, wanted: list[int] | None
+) -> Violation:
     return Violation(
         "balance_mismatch",
         f"account #{key[0]} {key[1]}: balance counters {actual} but postings sum to "
@@ -99,22 +106,32 @@ def _mismatch(key: tuple[int, str], actual: list[int] | None, wanted: list[int] 
 
 def _running_balance_mismatches(connection: Connection) -> list[Violation]:
     order = (t.postings.c.recorded_at, t.postings.c.id)
-    window = {"partition_by": (t.postings.c.account_id, t.postings.c.instrument_code),
-              "order_by": order}
+    partition = (t.postings.c.account_id, t.postings.c.instrument_code)
     running = (
         select(
-            t.postings.c.id, t.postings.c.debits_after, t.postings.c.credits_after,
-            func.sum(case((_DEBIT, t.postings.c.units), else_=0)).over(**window).label("debits"),
-            func.sum(case((_DEBIT, 0), else_=t.postings.c.units)).over(**window).label("credits"),
+            t.postings.c.id,
+            t.postings.c.debits_after,
+            t.postings.c.credits_after,
+            func.sum(case((_DEBIT, t.postings.c.units), else_=0))
+            .over(partition_by=partition, order_by=order)
+            .label("debits"),
+            func.sum(case((_DEBIT, 0), else_=t.postings.c.units))
+            .over(partition_by=partition, order_by=order)
+            .label("credits"),
         )
         .where(~t.postings.c.pending)
         .subquery()
     )
     rows = connection.execute(
-        select(running.c.id).where(
-            ~and_(running.c.debits == running.c.debits_after,
-                  running.c.credits == running.c.credits_after)
-        ).order_by(running.c.id).limit(100)
+        select(running.c.id)
+        .where(
+            ~and_(
+                running.c.debits == running.c.debits_after,
+                running.c.credits == running.c.credits_after,
+            )
+        )
+        .order_by(running.c.id)
+        .limit(100)
     )
     return [
         Violation("running_balance_mismatch", f"posting #{row.id}: running balance differs")

@@ -38,15 +38,15 @@ from ledger.domain.entries import (
     PostingRecord,
     Reference,
 )
-from ledger.persistence import tables as t
-from ledger.persistence.invariants import invariant_violations
-from ledger.services.ports import (
+from ledger.domain.ports import (
     AccountDraft,
     NewEntry,
     StatementLine,
     TrialBalanceLine,
     Violation,
 )
+from ledger.persistence import tables as t
+from ledger.persistence.invariants import invariant_violations
 
 
 class Caches:
@@ -78,8 +78,12 @@ class SqlInstrumentRepository:
     def add(self, instrument: Instrument, created_at: datetime) -> None:
         self._connection.execute(
             insert(t.instruments).values(
-                code=instrument.code, name=instrument.name, kind=instrument.kind.value,
-                unit=instrument.unit, scale=instrument.scale, created_at=created_at,
+                code=instrument.code,
+                name=instrument.name,
+                kind=instrument.kind.value,
+                unit=instrument.unit,
+                scale=instrument.scale,
+                created_at=created_at,
             )
         )
 
@@ -117,21 +121,35 @@ class SqlAccountRepository:
         account_id = self._connection.execute(
             insert(t.accounts)
             .values(
-                code=draft.code, party=draft.party, name=draft.name,
-                normal_side=draft.normal_side.value, non_negative=draft.non_negative,
-                instrument_code=draft.instrument_code, frozen=False, closed=False,
+                code=draft.code,
+                party=draft.party,
+                name=draft.name,
+                normal_side=draft.normal_side.value,
+                non_negative=draft.non_negative,
+                instrument_code=draft.instrument_code,
+                frozen=False,
+                closed=False,
                 created_at=created_at,
             )
             .returning(t.accounts.c.id)
         ).scalar_one()
         return Account(
-            account_id, draft.code, draft.party, draft.name, draft.normal_side,
-            draft.non_negative, draft.instrument_code, frozen=False, closed=False,
+            account_id,
+            draft.code,
+            draft.party,
+            draft.name,
+            draft.normal_side,
+            draft.non_negative,
+            draft.instrument_code,
+            frozen=False,
+            closed=False,
         )
 
     def set_flags(self, account_id: int, *, frozen: bool, closed: bool) -> None:
         self._connection.execute(
-            update(t.accounts).where(t.accounts.c.id == account_id).values(frozen=frozen, closed=closed)
+            update(t.accounts)
+            .where(t.accounts.c.id == account_id)
+            .values(frozen=frozen, closed=closed)
         )
 
     def list(self, party: str | None, after_id: int, limit: int) -> list[Account]:
@@ -144,14 +162,25 @@ class SqlAccountRepository:
 
 def _account(row: Row[Any]) -> Account:
     return Account(
-        id=row.id, code=row.code, party=row.party, name=row.name,
-        normal_side=Side(row.normal_side), non_negative=row.non_negative,
-        instrument_code=row.instrument_code, frozen=row.frozen, closed=row.closed,
+        id=row.id,
+        code=row.code,
+        party=row.party,
+        name=row.name,
+        normal_side=Side(row.normal_side),
+        non_negative=row.non_negative,
+        instrument_code=row.instrument_code,
+        frozen=row.frozen,
+        closed=row.closed,
     )
 
 
 _BALANCE_COLUMNS = (
-    "debits_posted", "credits_posted", "debits_pending", "credits_pending", "version", "updated_at"
+    "debits_posted",
+    "credits_posted",
+    "debits_pending",
+    "credits_pending",
+    "version",
+    "updated_at",
 )
 
 _LOCK = (
@@ -200,7 +229,8 @@ class SqlJournalRepository:
         fresh = {row.account_id: (row.frozen, row.closed) for row in rows}
         refreshed = {
             code: replace(account, frozen=fresh[account.id][0], closed=fresh[account.id][1])
-            if account.id in fresh else account
+            if account.id in fresh
+            else account
             for code, account in accounts.items()
         }
         return refreshed, {(row.account_id, row.instrument_code): _balance(row) for row in rows}
@@ -209,11 +239,16 @@ class SqlJournalRepository:
         insert_ = postgresql_insert if self._postgresql else sqlite_insert
         rows = [
             {
-                "account_id": account_id, "instrument_code": instrument_code,
+                "account_id": account_id,
+                "instrument_code": instrument_code,
                 "normal_side": by_id[account_id].normal_side.value,
                 "non_negative": by_id[account_id].non_negative,
-                "debits_posted": 0, "credits_posted": 0, "debits_pending": 0,
-                "credits_pending": 0, "version": 0, "updated_at": _EPOCH,
+                "debits_posted": 0,
+                "credits_posted": 0,
+                "debits_pending": 0,
+                "credits_pending": 0,
+                "version": 0,
+                "updated_at": _EPOCH,
             }
             for account_id, instrument_code in sorted(keys)
         ]
@@ -222,10 +257,14 @@ class SqlJournalRepository:
     def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:
         params = [
             {
-                "key_account_id": b.account_id, "key_instrument_code": b.instrument_code,
-                "debits_posted": b.debits_posted, "credits_posted": b.credits_posted,
-                "debits_pending": b.debits_pending, "credits_pending": b.credits_pending,
-                "version": b.version + 1, "updated_at": recorded_at,
+                "key_account_id": b.account_id,
+                "key_instrument_code": b.instrument_code,
+                "debits_posted": b.debits_posted,
+                "credits_posted": b.credits_posted,
+                "debits_pending": b.debits_pending,
+                "credits_pending": b.credits_pending,
+                "version": b.version + 1,
+                "updated_at": recorded_at,
             }
             for b in balances
         ]
@@ -237,11 +276,16 @@ class SqlJournalRepository:
         self.written_seqs.extend(seqs)
         posting_rows = [
             {
-                "entry_seq": seq, "account_id": p.account_id, "instrument_code": p.instrument_code,
-                "side": p.side.value, "units": p.units,
+                "entry_seq": seq,
+                "account_id": p.account_id,
+                "instrument_code": p.instrument_code,
+                "side": p.side.value,
+                "units": p.units,
                 "pending": new.status is EntryStatus.PENDING,
-                "recorded_at": new.recorded_at, "effective_at": new.effective_at,
-                "debits_after": p.debits_after, "credits_after": p.credits_after,
+                "recorded_at": new.recorded_at,
+                "effective_at": new.effective_at,
+                "debits_after": p.debits_after,
+                "credits_after": p.credits_after,
             }
             for seq, new in zip(seqs, new_entries, strict=True)
             for p in new.postings
@@ -260,11 +304,16 @@ class SqlJournalRepository:
     def _insert_entries(self, new_entries: Sequence[NewEntry]) -> list[int]:
         rows = [
             {
-                "entry_id": new.draft.entry_id, "request_hash": new.request_hash,
-                "entry_type": new.draft.entry_type, "status": new.status.value,
-                "effective_at": new.effective_at, "recorded_at": new.recorded_at,
-                "memo": new.draft.memo, "metadata": dict(new.draft.metadata),
-                "reverses_seq": new.reverses_seq, "pending_seq": new.pending_seq,
+                "entry_id": new.draft.entry_id,
+                "request_hash": new.request_hash,
+                "entry_type": new.draft.entry_type,
+                "status": new.status.value,
+                "effective_at": new.effective_at,
+                "recorded_at": new.recorded_at,
+                "memo": new.draft.memo,
+                "metadata": dict(new.draft.metadata),
+                "reverses_seq": new.reverses_seq,
+                "pending_seq": new.pending_seq,
                 "expires_at": new.draft.expires_at,
             }
             for new in new_entries
@@ -321,13 +370,18 @@ class SqlJournalRepository:
         seqs = [row.seq for row in rows]
         postings = self._postings_of(seqs)
         references = self._references_of(seqs)
-        return [_record(row, postings.get(row.seq, ()), references.get(row.seq, ())) for row in rows]
+        return [
+            _record(row, postings.get(row.seq, ()), references.get(row.seq, ())) for row in rows
+        ]
 
     def _postings_of(self, seqs: list[int]) -> dict[int, tuple[PostingRecord, ...]]:
         rows = self._connection.execute(
             select(
-                t.postings.c.entry_seq, t.accounts.c.code, t.postings.c.instrument_code,
-                t.postings.c.side, t.postings.c.units,
+                t.postings.c.entry_seq,
+                t.accounts.c.code,
+                t.postings.c.instrument_code,
+                t.postings.c.side,
+                t.postings.c.units,
             )
             .join(t.accounts, t.accounts.c.id == t.postings.c.account_id)
             .where(t.postings.c.entry_seq.in_(seqs))
@@ -342,7 +396,8 @@ class SqlJournalRepository:
 
     def _references_of(self, seqs: list[int]) -> dict[int, tuple[Reference, ...]]:
         rows = self._connection.execute(
-            select(t.entry_references).where(t.entry_references.c.entry_seq.in_(seqs))
+            select(t.entry_references)
+            .where(t.entry_references.c.entry_seq.in_(seqs))
             .order_by(t.entry_references.c.kind, t.entry_references.c.reference)
         )
         grouped: dict[int, list[Reference]] = {}
@@ -354,7 +409,8 @@ class SqlJournalRepository:
 
     def balances_of(self, account_id: int) -> list[Balance]:
         rows = self._connection.execute(
-            select(t.balances).where(t.balances.c.account_id == account_id)
+            select(t.balances)
+            .where(t.balances.c.account_id == account_id)
             .order_by(t.balances.c.instrument_code)
         )
         return [_balance(row) for row in rows]
@@ -392,9 +448,15 @@ class SqlJournalRepository:
     ) -> list[StatementLine]:
         rows = self._connection.execute(
             select(
-                t.postings.c.id, t.entries.c.entry_id, t.entries.c.entry_type,
-                t.postings.c.recorded_at, t.postings.c.effective_at, t.postings.c.side,
-                t.postings.c.units, t.postings.c.debits_after, t.postings.c.credits_after,
+                t.postings.c.id,
+                t.entries.c.entry_id,
+                t.entries.c.entry_type,
+                t.postings.c.recorded_at,
+                t.postings.c.effective_at,
+                t.postings.c.side,
+                t.postings.c.units,
+                t.postings.c.debits_after,
+                t.postings.c.credits_after,
             )
             .join(t.entries, t.entries.c.seq == t.postings.c.entry_seq)
             .where(
@@ -408,8 +470,15 @@ class SqlJournalRepository:
         )
         return [
             StatementLine(
-                row.id, row.entry_id, row.entry_type, row.recorded_at, row.effective_at,
-                Side(row.side), row.units, row.debits_after, row.credits_after,
+                row.id,
+                row.entry_id,
+                row.entry_type,
+                row.recorded_at,
+                row.effective_at,
+                Side(row.side),
+                row.units,
+                row.debits_after,
+                row.credits_after,
             )
             for row in rows
         ]
@@ -428,16 +497,20 @@ class SqlJournalRepository:
     def trial_balance(self, instrument_code: str) -> list[TrialBalanceLine]:
         rows = self._connection.execute(
             select(
-                t.accounts.c.code, t.accounts.c.party, t.balances.c.normal_side,
-                t.balances.c.debits_posted, t.balances.c.credits_posted,
+                t.accounts.c.code,
+                t.accounts.c.party,
+                t.balances.c.normal_side,
+                t.balances.c.debits_posted,
+                t.balances.c.credits_posted,
             )
             .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
             .where(t.balances.c.instrument_code == instrument_code)
             .order_by(t.accounts.c.code)
         )
         return [
-            TrialBalanceLine(row.code, row.party, Side(row.normal_side), row.debits_posted,
-                             row.credits_posted)
+            TrialBalanceLine(
+                row.code, row.party, Side(row.normal_side), row.debits_posted, row.credits_posted
+            )
             for row in rows
         ]
 
@@ -450,35 +523,56 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "never changed" for a balance row j
 
 def _balance(row: Row[Any]) -> Balance:
     return Balance(
-        account_id=row.account_id, instrument_code=row.instrument_code,
-        normal_side=Side(row.normal_side), non_negative=row.non_negative,
-        debits_posted=row.debits_posted, credits_posted=row.credits_posted,
-        debits_pending=row.debits_pending, credits_pending=row.credits_pending,
-        version=row.version, updated_at=row.updated_at,
+        account_id=row.account_id,
+        instrument_code=row.instrument_code,
+        normal_side=Side(row.normal_side),
+        non_negative=row.non_negative,
+        debits_posted=row.debits_posted,
+        credits_posted=row.credits_posted,
+        debits_pending=row.debits_pending,
+        credits_pending=row.credits_pending,
+        version=row.version,
+        updated_at=row.updated_at,
     )
 
 
-def _record(row: Row[Any], postings: tuple[PostingRecord, ...],
-            references: tuple[Reference, ...]) -> EntryRecord:
+def _record(
+    row: Row[Any], postings: tuple[PostingRecord, ...], references: tuple[Reference, ...]
+) -> EntryRecord:
     return EntryRecord(
-        seq=row.seq, entry_id=row.entry_id, request_hash=row.request_hash,
-        entry_type=row.entry_type, status=EntryStatus(row.status),
-        effective_at=row.effective_at, recorded_at=row.recorded_at, memo=row.memo,
-        metadata=row.metadata, references=references, postings=postings,
-        reverses_entry_id=row.reverses_entry_id, pending_entry_id=row.pending_entry_id,
+        seq=row.seq,
+        entry_id=row.entry_id,
+        request_hash=row.request_hash,
+        entry_type=row.entry_type,
+        status=EntryStatus(row.status),
+        effective_at=row.effective_at,
+        recorded_at=row.recorded_at,
+        memo=row.memo,
+        metadata=row.metadata,
+        references=references,
+        postings=postings,
+        reverses_entry_id=row.reverses_entry_id,
+        pending_entry_id=row.pending_entry_id,
         expires_at=row.expires_at,
     )
 
 
 def _record_of_new(seq: int, new: NewEntry) -> EntryRecord:
     return EntryRecord(
-        seq=seq, entry_id=new.draft.entry_id, request_hash=new.request_hash,
-        entry_type=new.draft.entry_type, status=new.status, effective_at=new.effective_at,
-        recorded_at=new.recorded_at, memo=new.draft.memo, metadata=dict(new.draft.metadata),
+        seq=seq,
+        entry_id=new.draft.entry_id,
+        request_hash=new.request_hash,
+        entry_type=new.draft.entry_type,
+        status=new.status,
+        effective_at=new.effective_at,
+        recorded_at=new.recorded_at,
+        memo=new.draft.memo,
+        metadata=dict(new.draft.metadata),
         references=new.draft.references,
         postings=tuple(
             PostingRecord(p.account_code, p.instrument_code, p.side, p.units) for p in new.postings
         ),
-        reverses_entry_id=new.reverses_entry_id, pending_entry_id=new.pending_entry_id,
+        reverses_entry_id=new.reverses_entry_id,
+        pending_entry_id=new.pending_entry_id,
         expires_at=new.draft.expires_at,
     )

@@ -87,9 +87,7 @@ accounts = Table(
     Column("name", String(200), nullable=False),
     Column("normal_side", String(6), nullable=False),
     Column("non_negative", Boolean, nullable=False),
-    Column(
-        "instrument_code", String(32), ForeignKey("instruments.code", ondelete="RESTRICT")
-    ),
+    Column("instrument_code", String(32), ForeignKey("instruments.code", ondelete="RESTRICT")),
     Column("frozen", Boolean, nullable=False),
     Column("closed", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -99,9 +97,7 @@ accounts = Table(
 balances = Table(
     "balances",
     metadata,
-    Column(
-        "account_id", Id, ForeignKey("accounts.id", ondelete="RESTRICT"), primary_key=True
-    ),
+    Column("account_id", Id, ForeignKey("accounts.id", ondelete="RESTRICT"), primary_key=True),
     Column(
         "instrument_code",
         String(32),
@@ -152,16 +148,18 @@ entries = Table(
     CheckConstraint(
         "status NOT IN ('voided', 'expired') OR pending_seq IS NOT NULL", name="resolves_pending"
     ),
-    Index("ix_entries_pending_expiry", "expires_at", postgresql_where=PENDING_ONLY,
-            sqlite_where=PENDING_ONLY),
+    Index(
+        "ix_entries_pending_expiry",
+        "expires_at",
+        postgresql_where=PENDING_ONLY,
+        sqlite_where=PENDING_ONLY,
+    ),
 )
 
 entry_references = Table(
     "entry_references",
     metadata,
-    Column(
-        "entry_seq", Id, ForeignKey("entries.seq", ondelete="RESTRICT"), primary_key=True
-    ),
+    Column("entry_seq", Id, ForeignKey("entries.seq", ondelete="RESTRICT"), primary_key=True),
     Column("kind", String(64), primary_key=True),
     Column("reference", String(128), primary_key=True),
     Index("ix_entry_references_kind_reference", "kind", "reference"),
@@ -172,7 +170,10 @@ postings = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column(
-        "entry_seq", Id, ForeignKey("entries.seq", ondelete="RESTRICT"), nullable=False,
+        "entry_seq",
+        Id,
+        ForeignKey("entries.seq", ondelete="RESTRICT"),
+        nullable=False,
         index=True,
     ),
     Column("account_id", Id, ForeignKey("accounts.id", ondelete="RESTRICT"), nullable=False),

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.domain.accounts import Account, Balance
+from ledger.domain.amounts import Instrument
 from ledger.domain.entries import (
     BalanceKey,
     EntryDraft,
@@ -48,7 +49,7 @@ from ledger.domain.errors import (
     UnknownAccount,
 )
 from ledger.domain.limits import ENTRIES_PER_BATCH_MAX, ITEMS_PER_BULK_MAX
-from ledger.services.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, read
 
 REPLAY_ATTEMPTS_MAX = 3
@@ -98,6 +99,7 @@ class Posted:
 
     entry: EntryRecord
     replayed: bool
+    instruments: Mapping[str, Instrument]  # of the entry's postings, to present amounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ class BulkItemResult:
     index: int
     entry_id: str
     outcome: str
-    entry: EntryRecord | None = None
+    posted: Posted | None = None
     error: LedgerError | None = None
 
 
@@ -125,10 +127,14 @@ def post_entry(uow_factory: UnitOfWorkFactory, command: PostEntry) -> Posted:
 def post_batch(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> list[Posted]:
     """Post several entries in one database transaction: all of them or none."""
     _check_batch(commands, ENTRIES_PER_BATCH_MAX)
-    return _write(uow_factory, [c.entry_id for c in commands], lambda uow, h: _build(uow, commands, h))
+    return _write(
+        uow_factory, [c.entry_id for c in commands], lambda uow, h: _build(uow, commands, h)
+    )
 
 
-def post_bulk(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> list[BulkItemResult]:
+def post_bulk(
+    uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]
+) -> list[BulkItemResult]:
     """Post each entry on its own: one failing item does not stop the others."""
     _check_batch(commands, ITEMS_PER_BULK_MAX)
     results = []
@@ -139,7 +145,7 @@ def post_bulk(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> 
             results.append(BulkItemResult(index, command.entry_id, "rejected", error=error))
             continue
         outcome = "replayed" if posted.replayed else "created"
-        results.append(BulkItemResult(index, command.entry_id, outcome, entry=posted.entry))
+        results.append(BulkItemResult(index, command.entry_id, outcome, posted=posted))
     return results
 
 
@@ -151,9 +157,10 @@ def reverse_entry(uow_factory: UnitOfWorkFactory, command: ReverseEntry) -> Post
 
 
 def post_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) -> Posted:
-    """Post a pending entry in full, or the part named in `command.postings`; the rest is released."""
+    """Post a pending entry in full or the part named in `command.postings`; release the rest."""
     return _write(
-        uow_factory, [command.entry_id],
+        uow_factory,
+        [command.entry_id],
         lambda uow, h: [_build_resolution(uow, command, EntryStatus.POSTED, h)],
     )[0]
 
@@ -163,7 +170,8 @@ def void_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) 
     if command.postings is not None:
         raise InvalidField("a void takes no postings", field="postings")
     return _write(
-        uow_factory, [command.entry_id],
+        uow_factory,
+        [command.entry_id],
         lambda uow, h: [_build_resolution(uow, command, EntryStatus.VOIDED, h)],
     )[0]
 
@@ -192,10 +200,9 @@ def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -
     hashes: dict[str, str] = {}
     for _ in range(REPLAY_ATTEMPTS_MAX):
         try:
-            records = in_transaction(
-                uow_factory, lambda uow: uow.journal.insert(build(uow, hashes))
+            return in_transaction(
+                uow_factory, lambda uow: _posted(uow, uow.journal.insert(build(uow, hashes)), False)
             )
-            return [Posted(record, replayed=False) for record in records]
         except StorageConflict as clash:
             replayed = _replay(uow_factory, entry_ids, hashes)
             if replayed is not None:
@@ -218,6 +225,7 @@ def _replay(
     existing = read(uow_factory, lambda uow: uow.journal.get_many(entry_ids))
     if not existing or not all(entry_id in hashes for entry_id in entry_ids):
         return None
+    records = [existing[entry_id] for entry_id in entry_ids if entry_id in existing]
     for entry_id in entry_ids:
         record = existing.get(entry_id)
         if record is not None and record.request_hash != hashes[entry_id]:
@@ -231,15 +239,23 @@ def _replay(
         raise BatchPartiallyExists(
             f"entries {sorted(existing)} exist but {missing} do not", field="entries"
         )
-    return [Posted(existing[entry_id], replayed=True) for entry_id in entry_ids]
+    return read(uow_factory, lambda uow: _posted(uow, records, True))
+
+
+def _posted(uow: UnitOfWork, records: Sequence[EntryRecord], replayed: bool) -> list[Posted]:
+    instruments = uow.instruments.get_many(
+        {p.instrument_code for record in records for p in record.postings}
+    )
+    return [Posted(record, replayed, instruments) for record in records]
 
 
 def _check_batch(commands: Sequence[PostEntry], limit: int) -> None:
     if not commands:
         raise InvalidField("at least one entry is required", field="entries")
     if len(commands) > limit:
-        raise BatchTooLarge(f"at most {limit} entries per request, got {len(commands)}",
-                            field="entries")
+        raise BatchTooLarge(
+            f"at most {limit} entries per request, got {len(commands)}", field="entries"
+        )
     seen: set[str] = set()
     for index, command in enumerate(commands):
         if command.entry_id in seen:
@@ -252,14 +268,21 @@ def _check_batch(commands: Sequence[PostEntry], limit: int) -> None:
 # -- building records inside the locked transaction -------------------------------------
 
 
-def _build(uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str]) -> list[NewEntry]:
+def _build(
+    uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str]
+) -> list[NewEntry]:
     codes = {p.instrument_code for c in commands for p in c.postings}
     instruments = uow.instruments.get_many(codes)
     drafts = []
-    for command in commands:
-        check_posting_count(len(command.postings))
-        draft = _draft(command, to_posting_drafts(command.postings, instruments))
-        draft.validate()
+    for index, command in enumerate(commands):
+        try:
+            check_posting_count(len(command.postings))
+            draft = _draft(command, to_posting_drafts(command.postings, instruments))
+            draft.validate()
+        except LedgerError as error:
+            if len(commands) > 1:  # name the entry of the batch that is to blame
+                error.field = f"entries[{index}].{error.field}"
+            raise
         hashes[draft.entry_id] = draft.request_hash()
         drafts.append(draft)
     now = uow.now()
@@ -271,9 +294,11 @@ def _build(uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str
     )
     new_entries = [
         _new_entry(
-            draft, hashes[draft.entry_id],
+            draft,
+            hashes[draft.entry_id],
             EntryStatus.PENDING if draft.pending else EntryStatus.POSTED,
-            book(draft.postings, accounts, balances, pending=draft.pending), recorded_at,
+            book(draft.postings, accounts, balances, pending=draft.pending),
+            recorded_at,
         )
         for draft in drafts
     ]
@@ -283,9 +308,15 @@ def _build(uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str
 
 def _draft(command: PostEntry, postings: Iterable[Any]) -> EntryDraft:
     return EntryDraft(
-        entry_id=command.entry_id, entry_type=command.entry_type, postings=tuple(postings),
-        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
-        references=command.references, pending=command.pending, expires_at=command.expires_at,
+        entry_id=command.entry_id,
+        entry_type=command.entry_type,
+        postings=tuple(postings),
+        effective_at=command.effective_at,
+        memo=command.memo,
+        metadata=command.metadata,
+        references=command.references,
+        pending=command.pending,
+        expires_at=command.expires_at,
     )
 
 
@@ -308,13 +339,21 @@ def _lock(
 
 
 def _new_entry(
-    draft: EntryDraft, request_hash: str, status: EntryStatus, postings: Sequence[Any],
-    recorded_at: datetime, **links: Any,
+    draft: EntryDraft,
+    request_hash: str,
+    status: EntryStatus,
+    postings: Sequence[Any],
+    recorded_at: datetime,
+    **links: Any,
 ) -> NewEntry:
     return NewEntry(
-        draft=draft, request_hash=request_hash, status=status,
-        effective_at=draft.effective_at or recorded_at, recorded_at=recorded_at,
-        postings=postings, **links,
+        draft=draft,
+        request_hash=request_hash,
+        status=status,
+        effective_at=draft.effective_at or recorded_at,
+        recorded_at=recorded_at,
+        postings=postings,
+        **links,
     )
 
 
@@ -337,8 +376,12 @@ def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, st
             field="entry_id",
         )
     draft = EntryDraft(
-        entry_id=command.entry_id, entry_type="reversal", postings=reversal_postings(original),
-        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
+        entry_id=command.entry_id,
+        entry_type="reversal",
+        postings=reversal_postings(original),
+        effective_at=command.effective_at,
+        memo=command.memo,
+        metadata=command.metadata,
         references=original.references,
     )
     accounts, balances, recorded_at = _lock(
@@ -354,14 +397,21 @@ def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, st
     booked = book(draft.postings, accounts, balances, pending=False)
     uow.journal.save_balances(balances.values(), recorded_at)
     return _new_entry(
-        draft, request_hash, EntryStatus.POSTED, booked, recorded_at,
-        reverses_seq=original.seq, reverses_entry_id=original.entry_id,
+        draft,
+        request_hash,
+        EntryStatus.POSTED,
+        booked,
+        recorded_at,
+        reverses_seq=original.seq,
+        reverses_entry_id=original.entry_id,
     )
 
 
 def _resolution_fields(entry_id: str, command: ReverseEntry | ResolvePending) -> dict[str, Any]:
     return {
-        "entry_id": entry_id, "memo": command.memo, "metadata": command.metadata,
+        "entry_id": entry_id,
+        "memo": command.memo,
+        "metadata": command.metadata,
         "effective_at": None if command.effective_at is None else command.effective_at.isoformat(),
     }
 
@@ -382,17 +432,24 @@ def _build_resolution(
     if status is not EntryStatus.POSTED:
         postings = ()
     draft = EntryDraft(
-        entry_id=command.entry_id, entry_type=pending.entry_type, postings=postings,
-        effective_at=command.effective_at, memo=command.memo, metadata=command.metadata,
+        entry_id=command.entry_id,
+        entry_type=pending.entry_type,
+        postings=postings,
+        effective_at=command.effective_at,
+        memo=command.memo,
+        metadata=command.metadata,
         references=pending.references,
     )
-    request_hash = canonical_hash({
-        "resolves": pending.entry_id, "status": status.value,
-        "postings": None if requested is None else [
-            [p.account_code, p.instrument_code, p.side.value, p.units] for p in requested
-        ],
-        **_resolution_fields(command.entry_id, command),
-    })
+    request_hash = canonical_hash(
+        {
+            "resolves": pending.entry_id,
+            "status": status.value,
+            "postings": None
+            if requested is None
+            else [[p.account_code, p.instrument_code, p.side.value, p.units] for p in requested],
+            **_resolution_fields(command.entry_id, command),
+        }
+    )
     hashes[command.entry_id] = request_hash
     accounts, balances, recorded_at = _lock(
         uow, [(p.account_code, p.instrument_code) for p in pending.postings]
@@ -402,8 +459,13 @@ def _build_resolution(
     booked = book(postings, accounts, balances, pending=False)
     uow.journal.save_balances(balances.values(), recorded_at)
     return _new_entry(
-        draft, request_hash, status, booked, recorded_at,
-        pending_seq=pending.seq, pending_entry_id=pending.entry_id,
+        draft,
+        request_hash,
+        status,
+        booked,
+        recorded_at,
+        pending_seq=pending.seq,
+        pending_entry_id=pending.entry_id,
     )
 
 
@@ -438,10 +500,20 @@ def _insert_expiry(uow: UnitOfWork, command: ResolvePending) -> EntryRecord:
         raise StorageConflict("pending")
     release_pending(pending.postings, accounts, balances)
     uow.journal.save_balances(balances.values(), recorded_at)
-    draft = EntryDraft(command.entry_id, pending.entry_type, (), references=pending.references,
-                       memo="expired at its deadline")
+    draft = EntryDraft(
+        command.entry_id,
+        pending.entry_type,
+        (),
+        references=pending.references,
+        memo="expired at its deadline",
+    )
     new = _new_entry(
-        draft, canonical_hash({"expires": pending.entry_id}), EntryStatus.EXPIRED, [],
-        recorded_at, pending_seq=pending.seq, pending_entry_id=pending.entry_id,
+        draft,
+        canonical_hash({"expires": pending.entry_id}),
+        EntryStatus.EXPIRED,
+        [],
+        recorded_at,
+        pending_seq=pending.seq,
+        pending_entry_id=pending.entry_id,
     )
     return uow.journal.insert([new])[0]

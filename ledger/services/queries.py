@@ -3,6 +3,7 @@ balance and the invariant check."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from ledger.domain.amounts import Instrument
 from ledger.domain.entries import EntryRecord, EntryStatus
 from ledger.domain.errors import EntryNotFound, InvalidField, UnknownInstrument
 from ledger.domain.pages import check_page_size, decode_cursor
-from ledger.services.ports import (
+from ledger.domain.ports import (
     StatementLine,
     TrialBalanceLine,
     UnitOfWork,
@@ -32,6 +33,7 @@ class EntryView:
     state: str  # posted | pending | voided | expired (for pending entries: their outcome)
     reversed_by: str | None
     resolved_by: str | None
+    instruments: Mapping[str, Instrument]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ class BalanceView:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
+    """One page of an account's posted movements in one instrument."""
+
     account: Account
     instrument: Instrument
     lines: list[StatementLine]
@@ -54,10 +58,16 @@ class Statement:
 
 @dataclass(frozen=True, slots=True)
 class TrialBalance:
+    """Net balances of every account in one instrument; the two column totals must agree."""
+
     instrument: Instrument
     lines: list[TrialBalanceLine]
     debits_total: int
     credits_total: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.debits_total == self.credits_total
 
 
 def get_entry(uow_factory: UnitOfWorkFactory, entry_id: str) -> EntryView:
@@ -77,8 +87,11 @@ def _entry_view(uow: UnitOfWork, entry_id: str) -> EntryView:
         if resolution is not None:
             state = resolution.status.value
     return EntryView(
-        record, state, reversal.entry_id if reversal else None,
+        record,
+        state,
+        reversal.entry_id if reversal else None,
         resolution.entry_id if resolution else None,
+        uow.instruments.get_many(p.instrument_code for p in record.postings),
     )
 
 
@@ -104,8 +117,11 @@ def get_balances(uow_factory: UnitOfWorkFactory, account_code: str) -> list[Bala
 
 
 def get_balance(
-    uow_factory: UnitOfWorkFactory, account_code: str, instrument_code: str,
-    as_of: datetime | None = None, axis: str = "recorded",
+    uow_factory: UnitOfWorkFactory,
+    account_code: str,
+    instrument_code: str,
+    as_of: datetime | None = None,
+    axis: str = "recorded",
 ) -> BalanceView:
     """The balance now (one row), or the posted balance as of an instant on the named axis."""
     if axis not in TIME_AXES:
@@ -121,16 +137,25 @@ def get_balance(
         if as_of is None:
             return BalanceView(account, instrument, balance, None, None)
         debits, credits = uow.journal.posted_as_of(account.id, instrument_code, as_of, axis=axis)
-        past = Balance(account.id, instrument_code, account.normal_side, account.non_negative,
-                       debits_posted=debits, credits_posted=credits)
+        past = Balance(
+            account.id,
+            instrument_code,
+            account.normal_side,
+            account.non_negative,
+            debits_posted=debits,
+            credits_posted=credits,
+        )
         return BalanceView(account, instrument, past, as_of, axis)
 
     return read(uow_factory, work)
 
 
 def get_statement(
-    uow_factory: UnitOfWorkFactory, account_code: str, instrument_code: str,
-    cursor: str | None, limit: int,
+    uow_factory: UnitOfWorkFactory,
+    account_code: str,
+    instrument_code: str,
+    cursor: str | None,
+    limit: int,
 ) -> Statement:
     """Posted movements in recorded order with the running balance after each, one page."""
     after = decode_cursor("statement", cursor)
@@ -152,11 +177,18 @@ def get_trial_balance(uow_factory: UnitOfWorkFactory, instrument_code: str) -> T
         instrument = _instrument(uow, instrument_code)
         lines = uow.journal.trial_balance(instrument_code)
         return TrialBalance(
-            instrument, lines, sum(line.debits_posted for line in lines),
-            sum(line.credits_posted for line in lines),
+            instrument,
+            lines,
+            sum(line.debit for line in lines),
+            sum(line.credit for line in lines),
         )
 
     return read(uow_factory, work)
+
+
+def check_health(uow_factory: UnitOfWorkFactory) -> None:
+    """Open and close a read transaction: raises if the database cannot be reached."""
+    read(uow_factory, lambda uow: None)
 
 
 def check_invariants(uow_factory: UnitOfWorkFactory) -> list[Violation]:

@@ -17,11 +17,13 @@ from ledger.domain.errors import (
     UnknownInstrument,
 )
 from ledger.domain.pages import check_page_size, decode_cursor
-from ledger.services.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, read
 
 
-def register_instrument(uow_factory: UnitOfWorkFactory, instrument: Instrument) -> tuple[Instrument, bool]:
+def register_instrument(
+    uow_factory: UnitOfWorkFactory, instrument: Instrument
+) -> tuple[Instrument, bool]:
     """Register an instrument; returns it and whether it was created now."""
 
     def work(uow: UnitOfWork) -> tuple[Instrument, bool]:
@@ -73,7 +75,11 @@ def open_account(uow_factory: UnitOfWorkFactory, draft: AccountDraft) -> tuple[A
 
 def _definition(account: Account) -> AccountDraft:
     return AccountDraft(
-        account.code, account.party, account.name, account.normal_side, account.non_negative,
+        account.code,
+        account.party,
+        account.name,
+        account.normal_side,
+        account.non_negative,
         account.instrument_code,
     )
 

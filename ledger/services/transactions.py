@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ledger.domain.errors import RetryableConflict
-from ledger.services.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 
 ATTEMPTS_MAX = 10
 BACKOFF_BASE_SECONDS = 0.002

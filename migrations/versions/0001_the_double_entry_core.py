@@ -14,7 +14,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 PENDING_ONLY = sa.text("status = 'pending'")
 JOURNAL_TABLES = ("entries", "postings", "entry_references")
@@ -146,11 +145,14 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "NOT non_negative OR (normal_side = 'debit' AND debits_posted - credits_posted - credits_pending >= 0) OR (normal_side = 'credit' AND credits_posted - debits_posted - debits_pending >= 0)",
+            "NOT non_negative"
+            " OR (normal_side = 'debit' AND debits_posted - credits_posted - credits_pending >= 0)"
+            " OR (normal_side = 'credit' AND credits_posted - debits_posted - debits_pending >= 0)",
             name=op.f("ck_balances_non_negative"),
         ),
         sa.CheckConstraint(
-            "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0 AND credits_pending >= 0",
+            "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0"
+            " AND credits_pending >= 0",
             name=op.f("ck_balances_counters_not_negative"),
         ),
         sa.ForeignKeyConstraint(

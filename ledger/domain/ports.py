@@ -69,6 +69,16 @@ class TrialBalanceLine:
     debits_posted: int
     credits_posted: int
 
+    @property
+    def debit(self) -> int:
+        """The net balance if it is a debit balance, else 0 (the trial balance's debit column)."""
+        return max(self.debits_posted - self.credits_posted, 0)
+
+    @property
+    def credit(self) -> int:
+        """The net balance if it is a credit balance, else 0 (the credit column)."""
+        return max(self.credits_posted - self.debits_posted, 0)
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -125,9 +135,12 @@ class JournalRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 
-    instruments: InstrumentRepository
-    accounts: AccountRepository
-    journal: JournalRepository
+    @property
+    def instruments(self) -> InstrumentRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def journal(self) -> JournalRepository: ...
 
     def now(self) -> datetime: ...
     def commit(self) -> None: ...

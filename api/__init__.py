@@ -1,0 +1,1 @@
+"""HTTP API of the ledger (FastAPI): schemas, one error table, routers per resource."""

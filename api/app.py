@@ -1,0 +1,89 @@
+"""Composition root: `create_app(settings)` wires storage, services and routers together.
+
+With `sweep_expired_holds`, a background thread expires pending entries past their deadline
+every `settings.expiry_sweep_seconds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors, schemas
+from api.dependencies import Store as StoreDependency
+from api.middleware import BodySizeLimit
+from api.routers import balances, registry
+from api.routers import journal as journal_routes
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.store import Store
+from ledger.services import journal, queries
+from ledger.settings import Settings
+
+logger = logging.getLogger("api")
+
+DESCRIPTION = """
+A double-entry ledger for pollutant emission rights, carbon allowances and environmental-tax
+incentives. Amounts are decimal strings in the instrument's unit; every rejection is an
+`application/problem+json` document with a stable `code`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    sweep_expired_holds: bool = False,
+) -> FastAPI:
+    """The FastAPI application over the configured database (or the given store)."""
+    settings = settings or Settings.from_environment()
+    store = store or Store(
+        create_ledger_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        sweeper = None
+        if sweep_expired_holds:
+            sweeper = threading.Thread(
+                target=_sweep,
+                args=(store, stop, settings.expiry_sweep_seconds),
+                name="expiry-sweeper",
+                daemon=True,
+            )
+            sweeper.start()
+        yield
+        stop.set()
+        if sweeper is not None:
+            sweeper.join(timeout=10)
+        store.dispose()
+
+    app = FastAPI(title="Emissions ledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.store = store
+    errors.install(app)
+    app.add_middleware(BodySizeLimit)
+    for router in (registry.router, journal_routes.router, balances.router):
+        app.include_router(router)
+
+    @app.get("/v1/health", response_model=schemas.HealthOut, tags=["operations"])
+    def health(uow_factory: StoreDependency) -> schemas.HealthOut:
+        """The service is up and its database answers."""
+        queries.check_health(uow_factory)
+        return schemas.HealthOut(status="ok", database=store.engine.dialect.name)
+
+    return app
+
+
+def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
+    while not stop.wait(every_seconds):
+        try:
+            expired = journal.expire_pending_entries(store)
+        except Exception:  # keep sweeping: a failed round is retried on the next one
+            logger.exception("expiry sweep failed")
+            continue
+        if expired:
+            logger.info("expired %d pending entries", len(expired))

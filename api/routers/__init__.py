@@ -1,0 +1,1 @@
+"""Routers, one per resource; each route only translates and calls one service."""

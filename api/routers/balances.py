@@ -1,0 +1,120 @@
+"""Balances now and as of a past instant, account statements, trial balance, invariant check."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from api import schemas
+from api.convert import balance_out
+from api.dependencies import Store
+from api.routers.registry import AccountCode, InstrumentCodePath
+from ledger.domain.accounts import Side
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.pages import encode_cursor
+from ledger.services import queries
+
+router = APIRouter(prefix="/v1")
+
+InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._-]*$")]
+
+
+@router.get("/accounts/{code}/balances", response_model=schemas.BalanceList, tags=["balances"])
+def list_balances(code: AccountCode, store: Store) -> schemas.BalanceList:
+    """Current balances of an account in every instrument it has held."""
+    return schemas.BalanceList(balances=[balance_out(v) for v in queries.get_balances(store, code)])
+
+
+@router.get(
+    "/accounts/{code}/balances/{instrument}", response_model=schemas.BalanceOut, tags=["balances"]
+)
+def get_balance(
+    code: AccountCode,
+    instrument: InstrumentCodePath,
+    store: Store,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="an instant with a timezone; omit for the current balance (one row read)"
+        ),
+    ] = None,
+    axis: Annotated[
+        Literal["recorded", "effective"],
+        Query(
+            description="recorded: what the ledger had booked by then; effective: what had taken "
+            "effect by then, back-dated entries included"
+        ),
+    ] = "recorded",
+) -> schemas.BalanceOut:
+    """The balance now, or the posted balance as of an instant on the recorded or effective axis."""
+    return balance_out(queries.get_balance(store, code, instrument, as_of, axis))
+
+
+@router.get("/accounts/{code}/statement", response_model=schemas.StatementOut, tags=["balances"])
+def get_statement(
+    code: AccountCode,
+    instrument: InstrumentQuery,
+    store: Store,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> schemas.StatementOut:
+    """Posted movements in recorded order with the running balance; follow `next_cursor`."""
+    statement = queries.get_statement(store, code, instrument, cursor, limit)
+    fmt = statement.instrument.format
+    debit_normal = statement.account.normal_side is Side.DEBIT
+    lines = [
+        schemas.StatementLineOut(
+            posting_id=line.posting_id,
+            entry_id=line.entry_id,
+            entry_type=line.entry_type,
+            recorded_at=line.recorded_at,
+            effective_at=line.effective_at,
+            side=line.side.value,
+            amount=fmt(line.units),
+            balance=fmt((line.debits_after - line.credits_after) * (1 if debit_normal else -1)),
+        )
+        for line in statement.lines
+    ]
+    last = statement.lines[-1].posting_id if len(statement.lines) == limit else None
+    return schemas.StatementOut(
+        account=code,
+        instrument=instrument,
+        lines=lines,
+        next_cursor=None if last is None else encode_cursor("statement", last),
+    )
+
+
+@router.get("/trial-balance", response_model=schemas.TrialBalanceOut, tags=["balances"])
+def get_trial_balance(instrument: InstrumentQuery, store: Store) -> schemas.TrialBalanceOut:
+    """Every account's net balance in one instrument in its debit or credit column."""
+    trial = queries.get_trial_balance(store, instrument)
+    fmt = trial.instrument.format
+    lines = [
+        schemas.TrialBalanceLineOut(
+            account=line.account_code,
+            party=line.party,
+            normal_side=line.normal_side.value,
+            debit=fmt(line.debit),
+            credit=fmt(line.credit),
+        )
+        for line in trial.lines
+    ]
+    return schemas.TrialBalanceOut(
+        instrument=instrument,
+        lines=lines,
+        debits_total=fmt(trial.debits_total),
+        credits_total=fmt(trial.credits_total),
+        balanced=trial.balanced,
+    )
+
+
+@router.get("/invariants", response_model=schemas.InvariantReport, tags=["operations"])
+def check_invariants(store: Store) -> schemas.InvariantReport:
+    """Recompute every invariant: the journal balances and every balance equals its postings."""
+    violations = queries.check_invariants(store)
+    return schemas.InvariantReport(
+        ok=not violations,
+        violations=[schemas.ViolationOut(rule=v.rule, detail=v.detail) for v in violations],
+    )

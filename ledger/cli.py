@@ -1,0 +1,65 @@
+"""The `emissions-ledger` command: serve, migrate, check, expire."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ledger.persistence import migrate
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.store import Store
+from ledger.services import journal, queries
+from ledger.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="emissions-ledger",
+        description="Emissions rights ledger. The database is LEDGER_DATABASE_URL "
+        "(default: sqlite:///emissions-ledger.db in the working directory).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the HTTP API (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    commands.add_parser("check", help="verify the ledger's invariants; exit 1 if any is broken")
+    commands.add_parser("expire", help="expire pending entries past their deadline")
+    arguments = parser.parse_args(argv)
+    settings = Settings.from_environment()
+    if arguments.command == "serve":
+        return _serve(settings, arguments.host, arguments.port, arguments.workers)
+    if arguments.command == "migrate":
+        migrate.upgrade(settings.database_url)
+        print("database is at the latest schema revision")
+        return 0
+    store = Store(create_ledger_engine(settings.database_url))
+    try:
+        if arguments.command == "check":
+            return _check(store)
+        expired = journal.expire_pending_entries(store, limit=10_000)
+        print(f"expired {len(expired)} pending entries")
+        return 0
+    finally:
+        store.dispose()
+
+
+def _check(store: Store) -> int:
+    violations = queries.check_invariants(store)
+    for violation in violations:
+        print(f"{violation.rule}: {violation.detail}")
+    print("ledger invariants hold" if not violations else f"{len(violations)} violations")
+    return 1 if violations else 0
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    migrate.upgrade(settings.database_url)
+    uvicorn.run("api.main:app", host=host, port=port, workers=workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

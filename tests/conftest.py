@@ -1,0 +1,113 @@
+"""Shared fixtures: a migrated ledger on SQLite and on PostgreSQL for every test that asks.
+
+PostgreSQL is `LEDGER_TEST_POSTGRES_URL` (default: the local server's `test` database). Each
+test session creates its own database there, migrates it once and truncates it between tests.
+With CI=true an unreachable PostgreSQL fails the run; on a laptop without one those tests skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ledger.persistence import migrate
+from ledger.persistence.engine import create_ledger_engine, normalize_url
+from ledger.persistence.store import Store
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ("sqlite", "postgresql")
+TABLES = "postings, entry_references, balances, entries, accounts, instruments"
+
+
+def _postgres_reachable() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    engine = create_engine(normalize_url(POSTGRES_ADMIN_URL))
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        return str(error).splitlines()[0]
+    finally:
+        engine.dispose()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable ({problem}); CI runs these tests")
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name)
+    url_text = url.render_as_string(hide_password=False)
+    migrate.upgrade(url_text)
+    yield url_text
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (cheaper than migrating per test)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def fresh_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of `backend` for one test."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "ledger.db"
+        shutil.copyfile(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    truncate_postgres(url)
+    return url
+
+
+def truncate_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty migrated database, once on SQLite and once on PostgreSQL."""
+    return fresh_database_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """The ledger's store over an empty database of each backend."""
+    store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"))
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The ledger's store over an empty PostgreSQL database (concurrency tests)."""
+    url = fresh_database_url("postgresql", request, tmp_path)
+    store = Store(create_ledger_engine(url, pool_size=20))
+    yield store
+    store.dispose()
