@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from api import schemas
 from ledger.domain.accounts import Account, Balance, Side
-from ledger.domain.amounts import Instrument
+from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.services.journal import Posted, PostEntry, ResolvePending, ReverseEntry
 from ledger.services.queries import BalanceView, EntryView
@@ -144,7 +144,16 @@ def balance_out(view: BalanceView) -> schemas.BalanceOut:
         credits_posted=fmt(balance.credits_posted),
         debits_pending=fmt(balance.debits_pending),
         credits_pending=fmt(balance.credits_pending),
+        money=_money(view.instrument, balance.posted),
         version=None if view.as_of else balance.version,
         as_of=view.as_of,
         axis=view.axis,
     )
+
+
+def _money(instrument: Instrument, units: int) -> schemas.MoneyOut | None:
+    """Cash balances also as py-moneyed Money, rendered in the wire's money format."""
+    if instrument.kind is not InstrumentKind.CASH:
+        return None
+    money = instrument.to_money(units)
+    return schemas.MoneyOut(amount=instrument.format(units), currency=money.currency.code)

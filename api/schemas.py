@@ -193,6 +193,11 @@ class BulkOut(Strict):
     results: list[BulkItemOut]
 
 
+class MoneyOut(Strict):
+    amount: str
+    currency: str
+
+
 class BalanceOut(Strict):
     account: str
     instrument: str
@@ -203,6 +208,9 @@ class BalanceOut(Strict):
     credits_posted: str
     debits_pending: str
     credits_pending: str
+    money: MoneyOut | None = Field(
+        default=None, description="for cash instruments: the balance as money"
+    )
     version: int | None = Field(description="changes counted so far (current balance only)")
     as_of: datetime | None
     axis: Literal["recorded", "effective"] | None

@@ -182,7 +182,7 @@ def check_balanced(postings: Iterable[PostingDraft]) -> None:
 
 
 def check_unique_keys(postings: Iterable[PostingDraft]) -> None:
-    """A pending entry names each (account, instrument, side) once, for unambiguous partial posts."""
+    """A pending entry names each (account, instrument, side) once: no ambiguous partial post."""
     seen: set[tuple[str, str, Side]] = set()
     for posting in postings:
         if posting.key in seen:

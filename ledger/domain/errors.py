@@ -71,8 +71,7 @@ AccountNotFound = _error("account_not_found", Kind.NOT_FOUND, "Account not found
 EntryNotFound = _error("entry_not_found", Kind.NOT_FOUND, "Journal entry not found")
 
 # Clashes with what already exists.
-InstrumentExists = _error("instrument_exists", Kind.CONFLICT, "Instrument already registered")
-InstrumentExistsWithDifferentScale = _error(
+InstrumentExistsWithDifferentDefinition = _error(
     "instrument_exists_with_different_definition",
     Kind.CONFLICT,
     "Instrument already registered with another definition",

@@ -12,7 +12,7 @@ from ledger.domain.errors import (
     AccountExistsWithDifferentDefinition,
     AccountNotEmpty,
     AccountNotFound,
-    InstrumentExistsWithDifferentScale,
+    InstrumentExistsWithDifferentDefinition,
     InstrumentNotFound,
     UnknownInstrument,
 )
@@ -32,7 +32,7 @@ def register_instrument(
             uow.instruments.add(instrument, uow.now())
             return instrument, True
         if existing != instrument:
-            raise InstrumentExistsWithDifferentScale(
+            raise InstrumentExistsWithDifferentDefinition(
                 f"instrument {instrument.code} exists as {existing}", field="code"
             )
         return existing, False

@@ -1,0 +1,86 @@
+"""Helpers shared by the integration tests: a hand-driven clock, snapshots and amounts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ledger.domain.errors import LedgerError
+from ledger.persistence.store import Store
+from ledger.services import queries
+
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+class ManualClock:
+    """A clock that moves only when the test moves it."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+Snapshot = tuple[int, int, list[tuple[Any, ...]]]
+
+
+def snapshot(store: Store) -> Snapshot:
+    """Entry count, posting count and every balance row exactly as stored."""
+    with store.engine.connect() as connection:
+        entries = connection.execute(text("SELECT count(*) FROM entries")).scalar_one()
+        postings = connection.execute(text("SELECT count(*) FROM postings")).scalar_one()
+        balances = connection.execute(
+            text(
+                "SELECT account_id, instrument_code, debits_posted, credits_posted, "
+                "debits_pending, credits_pending, version, updated_at "
+                "FROM balances ORDER BY account_id, instrument_code"
+            )
+        ).all()
+    return int(entries), int(postings), [tuple(row) for row in balances]
+
+
+def entry_count(store: Store) -> int:
+    return snapshot(store)[0]
+
+
+def assert_rejected(store: Store, code: str, action: Callable[[], object]) -> LedgerError:
+    """`action` is refused with `code` and leaves balances and the journal exactly as they were."""
+    before = snapshot(store)
+    with pytest.raises(LedgerError) as caught:
+        action()
+    assert caught.value.code == code, caught.value
+    assert snapshot(store) == before
+    return caught.value
+
+
+def posted(store: Store, account: str, instrument: str = "SO2-2026") -> Decimal:
+    """The account's posted balance on its normal side, in the instrument's unit."""
+    view = queries.get_balance(store, account, instrument)
+    return view.instrument.to_amount(view.balance.posted)
+
+
+def available(store: Store, account: str, instrument: str = "SO2-2026") -> Decimal:
+    """The account's posted balance less what open holds may still take."""
+    view = queries.get_balance(store, account, instrument)
+    return view.instrument.to_amount(view.balance.available)
+
+
+def as_of(
+    store: Store, account: str, moment: datetime, axis: str, instrument: str = "SO2-2026"
+) -> Decimal:
+    view = queries.get_balance(store, account, instrument, as_of=moment, axis=axis)
+    return view.instrument.to_amount(view.balance.posted)
+
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)

@@ -1,0 +1,16 @@
+"""One helper for the unit tests: run a call that the ledger must refuse and return the refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ledger.domain.errors import LedgerError
+
+
+def refusal(call: Callable[[], object]) -> LedgerError:
+    """The `LedgerError` that `call` raises (the test fails if it raises nothing)."""
+    with pytest.raises(LedgerError) as caught:
+        call()
+    return caught.value
