@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import create_engine
 
-from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.engine import normalize_url
 from ledger.persistence.tables import metadata
 from ledger.settings import Settings
 
@@ -24,7 +25,9 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_ledger_engine(_url())
+    # A plain engine: on SQLite that leaves foreign keys unenforced during migrations (SQLite's
+    # default), which table rebuilds and dropping self-referencing tables both need.
+    engine = create_engine(normalize_url(_url()))
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -20,6 +20,7 @@ from typing import Any
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument, parse_decimal
 from ledger.domain.errors import (
+    AmountTooLarge,
     DuplicatePostingKey,
     EntryUnbalanced,
     InvalidField,
@@ -28,7 +29,7 @@ from ledger.domain.errors import (
     TooManyPostings,
     UnknownInstrument,
 )
-from ledger.domain.limits import POSTINGS_PER_ENTRY_MAX
+from ledger.domain.limits import POSTINGS_PER_ENTRY_MAX, UNITS_MAX
 
 BalanceKey = tuple[int, str]  # (account id, instrument code)
 
@@ -165,17 +166,22 @@ def _instant(moment: datetime | None) -> str | None:
 
 def check_balanced(postings: Iterable[PostingDraft]) -> None:
     """Σ debits = Σ credits for every instrument of the entry (never across instruments)."""
-    net: dict[str, int] = defaultdict(int)
+    totals: dict[tuple[str, Side], int] = defaultdict(int)
     for posting in postings:
-        net[posting.instrument_code] += (
-            posting.units if posting.side is Side.DEBIT else -posting.units
-        )
-    for instrument_code, difference in sorted(net.items()):
-        if difference:
+        totals[(posting.instrument_code, posting.side)] += posting.units
+    for instrument_code in sorted({code for code, _ in totals}):
+        debits = totals[(instrument_code, Side.DEBIT)]
+        credits = totals[(instrument_code, Side.CREDIT)]
+        if max(debits, credits) > UNITS_MAX:
+            raise AmountTooLarge(
+                f"{instrument_code}: the entry moves more than {UNITS_MAX} units", field="postings"
+            )
+        if debits != credits:
+            excess, side = (
+                (debits - credits, "debits") if debits > credits else (credits - debits, "credits")
+            )
             raise EntryUnbalanced(
-                f"{instrument_code}: debits exceed credits by {difference} units"
-                if difference > 0
-                else f"{instrument_code}: credits exceed debits by {-difference} units",
+                f"{instrument_code}: {side} exceed the other side by {excess} units",
                 field="postings",
                 instrument=instrument_code,
             )

@@ -145,6 +145,13 @@ class SqlAccountRepository:
             closed=False,
         )
 
+    def lock(self, code: str) -> Account | None:
+        """The account with its row locked: no balance row can be created for it meanwhile."""
+        row = self._connection.execute(
+            select(t.accounts).where(t.accounts.c.code == code).with_for_update()
+        ).first()
+        return None if row is None else _account(row)
+
     def set_flags(self, account_id: int, *, frozen: bool, closed: bool) -> None:
         self._connection.execute(
             update(t.accounts)
@@ -184,8 +191,7 @@ _BALANCE_COLUMNS = (
 )
 
 _LOCK = (
-    select(t.balances, t.accounts.c.frozen, t.accounts.c.closed)
-    .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
+    select(t.balances)
     .where(
         tuple_(t.balances.c.account_id, t.balances.c.instrument_code).in_(
             bindparam("keys", expanding=True)
@@ -194,6 +200,10 @@ _LOCK = (
     # One statement, one fixed order: concurrent writers queue instead of deadlocking.
     .order_by(t.balances.c.account_id, t.balances.c.instrument_code)
     .with_for_update(of=t.balances)
+)
+
+_FLAGS = select(t.accounts.c.id, t.accounts.c.frozen, t.accounts.c.closed).where(
+    t.accounts.c.id.in_(bindparam("ids", expanding=True))
 )
 
 _SAVE_BALANCE = (
@@ -226,11 +236,12 @@ class SqlJournalRepository:
         if missing:
             self._create_balances(by_id, missing)
             rows = self._connection.execute(_LOCK, {"keys": keys}).all()
-        fresh = {row.account_id: (row.frozen, row.closed) for row in rows}
+        # Flags are read only now, in a statement of their own: under READ COMMITTED it sees a
+        # freeze or close that committed while this transaction waited for the balance locks.
+        flags = self._connection.execute(_FLAGS, {"ids": sorted(by_id)}).all()
+        fresh = {row.id: (row.frozen, row.closed) for row in flags}
         refreshed = {
             code: replace(account, frozen=fresh[account.id][0], closed=fresh[account.id][1])
-            if account.id in fresh
-            else account
             for code, account in accounts.items()
         }
         return refreshed, {(row.account_id, row.instrument_code): _balance(row) for row in rows}

@@ -53,6 +53,7 @@ from ledger.domain.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, read
 
 REPLAY_ATTEMPTS_MAX = 3
+SYSTEM_ENTRY_ID_PREFIX = "~"  # records the ledger writes itself (expiries); clients cannot
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +182,9 @@ def expire_pending_entries(uow_factory: UnitOfWorkFactory, limit: int = 100) -> 
     due = read(uow_factory, lambda uow: uow.journal.due_pending(uow.now(), limit))
     expired = []
     for pending in due:
-        command = ResolvePending(pending.entry_id, f"expiry:{pending.entry_id}")
         try:
-            in_transaction(uow_factory, lambda uow, c=command: _insert_expiry(uow, c))  # type: ignore[misc]
-        except (StorageConflict, PendingAlreadyPosted, PendingAlreadyVoided):
+            in_transaction(uow_factory, lambda uow, p=pending: _insert_expiry(uow, p))  # type: ignore[misc]
+        except StorageConflict:
             continue  # resolved concurrently by someone else: nothing left to expire
         expired.append(pending.entry_id)
     return expired
@@ -194,6 +194,12 @@ def expire_pending_entries(uow_factory: UnitOfWorkFactory, limit: int = 100) -> 
 
 
 def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -> list[Posted]:
+    for entry_id in entry_ids:
+        if entry_id.startswith(SYSTEM_ENTRY_ID_PREFIX):
+            raise InvalidField(
+                f"entry ids starting with {SYSTEM_ENTRY_ID_PREFIX!r} are the ledger's own",
+                field="entry_id",
+            )
     # Builders record each request hash as soon as it is known, before any rule can refuse the
     # request, so a retry of an already-applied request is recognised even when re-applying it
     # would now be refused (say, the hold it posts is no longer pending).
@@ -490,8 +496,7 @@ def _check_unresolved(uow: UnitOfWork, pending: EntryRecord, now: datetime) -> N
         )
 
 
-def _insert_expiry(uow: UnitOfWork, command: ResolvePending) -> EntryRecord:
-    pending = _get(uow, command.pending_entry_id)
+def _insert_expiry(uow: UnitOfWork, pending: EntryRecord) -> EntryRecord:
     accounts, balances, recorded_at = _lock(
         uow, [(p.account_code, p.instrument_code) for p in pending.postings]
     )
@@ -501,7 +506,7 @@ def _insert_expiry(uow: UnitOfWork, command: ResolvePending) -> EntryRecord:
     release_pending(pending.postings, accounts, balances)
     uow.journal.save_balances(balances.values(), recorded_at)
     draft = EntryDraft(
-        command.entry_id,
+        f"{SYSTEM_ENTRY_ID_PREFIX}expiry-{pending.seq}",
         pending.entry_type,
         (),
         references=pending.references,

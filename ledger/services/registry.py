@@ -120,8 +120,11 @@ def close_account(uow_factory: UnitOfWorkFactory, code: str) -> Account:
     """Close an account for good; only an empty one (nothing posted or pending) may close."""
 
     def work(uow: UnitOfWork) -> Account:
-        account = find_account(uow, code)
-        # Lock the balances so no entry lands between the emptiness check and the close.
+        # Lock the account row (no new balance row can be created for it: the foreign key
+        # check waits) and its balances, so no entry lands between the check and the close.
+        account = uow.accounts.lock(code)
+        if account is None:
+            raise AccountNotFound(f"no account {code!r}", field="code", account=code)
         keys = [(account.id, b.instrument_code) for b in uow.journal.balances_of(account.id)]
         _, balances = uow.journal.lock({code: account}, keys)
         for balance in balances.values():

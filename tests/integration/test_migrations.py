@@ -1,0 +1,151 @@
+"""Alembic migrations on brand-new databases: up, no drift, down to nothing, and up again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from ledger.persistence import migrate
+from ledger.persistence.engine import create_ledger_engine, normalize_url
+from ledger.persistence.store import Store
+from ledger.services import journal, queries
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.factories import setup_registry, transfer
+
+LEDGER_TABLES = {"instruments", "accounts", "balances", "entries", "postings", "entry_references"}
+JOURNAL_TABLES = ("entries", "postings", "entry_references")
+
+
+@pytest.fixture
+def brand_new_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A database that has never been migrated, dropped afterwards (`postgres_url` skips or fails
+    the test the usual way when PostgreSQL is unreachable)."""
+    del postgres_url
+    name = f"ledger_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name)
+        yield url.render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def brand_new_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'brand-new.db'}"
+    url: str = request.getfixturevalue("brand_new_postgres_url")
+    return url
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine(normalize_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def guards(url: str) -> set[str]:
+    """Names of the ledger's triggers and trigger functions in the database."""
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            else:
+                query = (
+                    "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal UNION ALL "
+                    "SELECT proname FROM pg_proc WHERE proname LIKE 'ledger\\_%'"
+                )
+            return set(connection.execute(text(query)).scalars())
+    finally:
+        engine.dispose()
+
+
+def post_and_check(url: str) -> list[str]:
+    """Use the ledger on the database; the invariant violations found afterwards."""
+    store = Store(create_ledger_engine(url))
+    try:
+        setup_registry(store, "ALPHA")
+        journal.post_entry(store, transfer("fund-alpha", "ISSUANCE", "ALPHA", "10"))
+        journal.reverse_entry(store, journal.ReverseEntry("fund-alpha", "r-1"))
+        return [violation.rule for violation in queries.check_invariants(store)]
+    finally:
+        store.dispose()
+
+
+def test_upgrading_a_brand_new_database_creates_every_ledger_table(brand_new_url: str) -> None:
+    migrate.upgrade(brand_new_url)
+
+    assert table_names(brand_new_url) == LEDGER_TABLES | {"alembic_version"}
+
+
+def test_upgrading_installs_the_journal_guards(brand_new_url: str) -> None:
+    migrate.upgrade(brand_new_url)
+
+    installed = guards(brand_new_url)
+
+    if make_url(brand_new_url).get_backend_name() == "sqlite":
+        expected = {f"{t}_no_{op}" for t in JOURNAL_TABLES for op in ("update", "delete")}
+    else:
+        expected = {f"{t}_immutable" for t in JOURNAL_TABLES} | {
+            "postings_balanced", "ledger_refuse_change", "ledger_check_entry_balanced",
+        }
+    assert installed == expected
+
+
+def test_the_migrated_schema_has_no_drift_from_the_table_definitions(brand_new_url: str) -> None:
+    migrate.upgrade(brand_new_url)
+
+    migrate.check(brand_new_url)  # raises if autogenerate would find anything to change
+
+
+def test_a_migrated_database_holds_a_working_ledger(brand_new_url: str) -> None:
+    migrate.upgrade(brand_new_url)
+
+    assert post_and_check(brand_new_url) == []
+
+
+def test_downgrading_to_base_leaves_no_ledger_tables_triggers_or_functions(
+    brand_new_url: str,
+) -> None:
+    migrate.upgrade(brand_new_url)
+
+    migrate.downgrade(brand_new_url)
+
+    assert table_names(brand_new_url) == {"alembic_version"}  # Alembic keeps its own, empty
+    assert guards(brand_new_url) == set()
+
+
+def test_downgrading_to_base_works_with_entries_that_reverse_other_entries(
+    brand_new_url: str,
+) -> None:
+    migrate.upgrade(brand_new_url)
+    post_and_check(brand_new_url)  # leaves a reversal pointing at the entry it reverses
+
+    migrate.downgrade(brand_new_url)
+
+    assert table_names(brand_new_url) == {"alembic_version"}
+
+
+def test_upgrading_again_after_a_downgrade_gives_a_working_ledger_without_drift(
+    brand_new_url: str,
+) -> None:
+    migrate.upgrade(brand_new_url)
+    migrate.downgrade(brand_new_url)
+
+    migrate.upgrade(brand_new_url)
+
+    migrate.check(brand_new_url)
+    assert table_names(brand_new_url) == LEDGER_TABLES | {"alembic_version"}
+    assert post_and_check(brand_new_url) == []
