@@ -7,6 +7,7 @@ nothing here ever rounds, and nothing is ever a float.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal, Inexact, InvalidOperation, Rounded, localcontext
 from enum import Enum
@@ -16,6 +17,7 @@ from moneyed import Money
 from ledger.domain.errors import AmountNotPositive, AmountTooLarge, AmountTooPrecise, InvalidField
 from ledger.domain.limits import SCALE_MAX, UNITS_MAX
 
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?", flags=re.ASCII)
 # Wide enough for any storable amount at any scale; traps make rounding impossible, not silent.
 _EXACT = Context(prec=60, traps=[Inexact, Rounded, InvalidOperation])
 
@@ -77,20 +79,20 @@ class Instrument:
 
 
 def parse_decimal(text: str, *, field: str = "amount") -> Decimal:
-    """A wire decimal string to Decimal; refuses floats' spellings like 'NaN', '1e3' or ' 1'."""
-    if not isinstance(text, str) or not text or text.strip() != text or len(text) > 40:
-        raise InvalidField("amount must be a decimal string such as '12.30'", field=field)
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidField(f"{text!r} is not a decimal number", field=field) from None
-    if not value.is_finite() or "e" in text.lower():
-        raise InvalidField(f"{text!r} is not a plain decimal number", field=field)
-    return value
+    """A wire decimal string to Decimal: ASCII digits, an optional sign and decimal point only.
+
+    Refuses what Python's Decimal would accept but a ledger should not: 'NaN', '1e3', ' 1',
+    '1_000', non-ASCII digits.
+    """
+    if not isinstance(text, str) or len(text) > 40 or not _PLAIN_DECIMAL.fullmatch(text):
+        raise InvalidField(f"{text!r} is not a plain decimal string such as '12.30'", field=field)
+    return Decimal(text)
 
 
 def to_units(amount: Decimal, scale: int, *, field: str = "amount") -> int:
     """Exact conversion of a positive decimal amount to integer units of `scale` places."""
+    if not amount.is_finite():
+        raise InvalidField(f"{field} must be a finite number, got {amount}", field=field)
     if amount <= 0:
         raise AmountNotPositive(f"{field} must be positive, got {amount}", field=field)
     with localcontext(_EXACT):  # an inexact step raises instead of silently rounding

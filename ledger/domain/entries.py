@@ -12,7 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -144,12 +144,12 @@ class EntryDraft:
             "postings": [
                 [p.account_code, p.instrument_code, p.side.value, p.units] for p in self.postings
             ],
-            "effective_at": _instant(self.effective_at),
+            "effective_at": instant_text(self.effective_at),
             "memo": self.memo,
             "metadata": self.metadata,
             "references": [[r.kind, r.id] for r in self.references],
             "pending": self.pending,
-            "expires_at": _instant(self.expires_at),
+            "expires_at": instant_text(self.expires_at),
         }
         return canonical_hash(canonical)
 
@@ -160,8 +160,9 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _instant(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+def instant_text(moment: datetime | None) -> str | None:
+    """An instant in canonical form (UTC), so one instant always hashes the same."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
 def check_balanced(postings: Iterable[PostingDraft]) -> None:

@@ -6,7 +6,7 @@ import base64
 import binascii
 
 from ledger.domain.errors import InvalidCursor, PageSizeOutOfRange
-from ledger.domain.limits import PAGE_SIZE_MAX
+from ledger.domain.limits import PAGE_SIZE_MAX, UNITS_MAX
 
 
 def encode_cursor(kind: str, position: int) -> str:
@@ -24,7 +24,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
         position = int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidCursor("the cursor is not one this listing issued", field="cursor") from None
-    if prefix != kind or position < 0:
+    if prefix != kind or not 0 <= position <= UNITS_MAX:
         raise InvalidCursor("the cursor belongs to another listing", field="cursor")
     return position
 

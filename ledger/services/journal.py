@@ -24,6 +24,7 @@ from ledger.domain.entries import (
     book,
     canonical_hash,
     check_posting_count,
+    instant_text,
     partial_post_postings,
     release_pending,
     reversal_postings,
@@ -418,7 +419,7 @@ def _resolution_fields(entry_id: str, command: ReverseEntry | ResolvePending) ->
         "entry_id": entry_id,
         "memo": command.memo,
         "metadata": command.metadata,
-        "effective_at": None if command.effective_at is None else command.effective_at.isoformat(),
+        "effective_at": instant_text(command.effective_at),
     }
 
 

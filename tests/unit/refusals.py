@@ -14,3 +14,12 @@ def refusal(call: Callable[[], object]) -> LedgerError:
     with pytest.raises(LedgerError) as caught:
         call()
     return caught.value
+
+
+def accepted(call: Callable[[], object]) -> bool:
+    """Whether `call` passes the ledger's rules (returns without raising a `LedgerError`)."""
+    try:
+        call()
+    except LedgerError:
+        return False
+    return True
