@@ -23,7 +23,7 @@ run: install
 
 ## Lint, type-check, check layer contracts, then run the whole test suite.
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

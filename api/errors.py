@@ -75,7 +75,8 @@ def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
         {
-            "field": field_path(item["loc"]),
+            # A JSON syntax error's location is a character position, not a field.
+            "field": "body" if item["type"] == "json_invalid" else field_path(item["loc"]),
             "code": VALIDATION_CODES.get(item["type"], "invalid_field"),
             "detail": item["msg"],
         }
@@ -105,9 +106,13 @@ def _retryable(_: Request, error: Exception) -> JSONResponse:
 
 def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    code = {404: "route_not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
-        error.status_code, "http_error"
-    )
+    # FastAPI answers 400 itself when it cannot parse a body at all (e.g. nesting too deep).
+    code = {
+        400: "malformed_json",
+        404: "route_not_found",
+        405: "method_not_allowed",
+        413: "request_too_large",
+    }.get(error.status_code, "http_error")
     return problem(error.status_code, code, str(error.detail), str(error.detail))
 
 

@@ -7,10 +7,18 @@ Unknown fields are refused too, so a misspelt field cannot be silently ignored.
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from ledger.domain import limits
 
@@ -24,8 +32,27 @@ InstrumentCode = Annotated[
     str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._-]*$")
 ]
 EntryType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_LENGTH_MAX)]
-Memo = Annotated[str, Field(max_length=limits.MEMO_LENGTH_MAX)]
+
+
+def _no_nul(text: str) -> str:
+    # PostgreSQL text cannot hold U+0000; refuse it on both databases alike.
+    if "\x00" in text:
+        raise ValueError("text may not contain the NUL character")
+    return text
+
+
+def _utc_representable(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is outside the representable range") from None
+    return moment
+
+
+NO_NUL = AfterValidator(_no_nul)
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_LENGTH_MAX), NO_NUL]
+Memo = Annotated[str, Field(max_length=limits.MEMO_LENGTH_MAX), NO_NUL]
 AmountText = Annotated[str, Field(min_length=1, max_length=40)]
 SideName = Literal["debit", "credit"]
 
@@ -38,7 +65,7 @@ class InstrumentIn(Strict):
     code: InstrumentCode
     name: Name
     kind: Literal["cash", "emission_right", "carbon_allowance", "offset"]
-    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    unit: Annotated[str, Field(min_length=1, max_length=32), NO_NUL]
     scale: Annotated[int, Field(ge=0, le=limits.SCALE_MAX)]
 
 
@@ -77,7 +104,7 @@ class AccountPage(Strict):
 
 class ReferenceModel(Strict):
     kind: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-    id: Annotated[str, Field(min_length=1, max_length=128)]
+    id: Annotated[str, Field(min_length=1, max_length=128), NO_NUL]
 
 
 class PostingIn(Strict):
@@ -91,7 +118,7 @@ Metadata = Annotated[dict[str, Any], Field(default_factory=dict)]
 
 
 class _Described(Strict):
-    effective_at: AwareDatetime | None = Field(
+    effective_at: Instant | None = Field(
         default=None, description="when it takes effect in the business sense (default: now)"
     )
     memo: Memo = ""
@@ -100,9 +127,11 @@ class _Described(Strict):
     @field_validator("metadata")
     @classmethod
     def _metadata_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
-        import json  # noqa: PLC0415 - only needed here
-
-        if len(json.dumps(value).encode()) > limits.METADATA_BYTES_MAX:
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError("metadata may not contain NaN or Infinity") from None
+        if len(text.encode()) > limits.METADATA_BYTES_MAX:
             raise ValueError(
                 f"metadata must serialize to at most {limits.METADATA_BYTES_MAX} bytes"
             )
@@ -119,7 +148,7 @@ class EntryIn(_Described):
 
 
 class PendingEntryIn(EntryIn):
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Instant | None = Field(
         default=None, description="after this instant the hold can no longer be posted"
     )
 

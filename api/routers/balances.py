@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api import schemas
 from api.convert import balance_out
@@ -35,7 +34,7 @@ def get_balance(
     instrument: InstrumentCodePath,
     store: Store,
     as_of: Annotated[
-        AwareDatetime | None,
+        schemas.Instant | None,
         Query(
             description="an instant with a timezone; omit for the current balance (one row read)"
         ),

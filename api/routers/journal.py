@@ -24,6 +24,8 @@ from ledger.services import journal, queries
 router = APIRouter(prefix="/v1")
 
 EntryId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+# Records the ledger writes itself (expiries) have ids starting with '~'; they can be read.
+AnyEntryId = Annotated[str, Path(max_length=64, pattern=r"^~?[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 REPLAYED = "Idempotent-Replayed"
 
 
@@ -40,7 +42,7 @@ def post_entry(body: schemas.EntryIn, store: Store, response: Response) -> schem
 
 
 @router.get("/entries/{entry_id}", response_model=schemas.EntryOut, tags=["entries"])
-def get_entry(entry_id: EntryId, store: Store) -> schemas.EntryOut:
+def get_entry(entry_id: AnyEntryId, store: Store) -> schemas.EntryOut:
     """One journal record with its current state (pending entries: posted, voided, expired…)."""
     return entry_view_out(queries.get_entry(store, entry_id))
 

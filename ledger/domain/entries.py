@@ -24,6 +24,7 @@ from ledger.domain.errors import (
     DuplicatePostingKey,
     EntryUnbalanced,
     InvalidField,
+    LedgerError,
     PostExceedsPending,
     TooFewPostings,
     TooManyPostings,
@@ -257,11 +258,15 @@ def book(
     before anything is stored, so the transaction is rolled back whole).
     """
     booked = []
-    for posting in postings:
+    for index, posting in enumerate(postings):
         account = accounts[posting.account_code]
-        account.check_can_post(posting.side, posting.instrument_code)
         balance = balances[(account.id, posting.instrument_code)]
-        balance.add(posting.side, posting.units, pending=pending)
+        try:
+            account.check_can_post(posting.side, posting.instrument_code)
+            balance.add(posting.side, posting.units, pending=pending)
+        except LedgerError as error:
+            error.field = f"postings[{index}].{error.field}"  # name the line that broke the rule
+            raise
         booked.append(_booked(account, posting, balance, pending=pending))
     check_limits(balances.values(), accounts)
     return booked

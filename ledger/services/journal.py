@@ -7,7 +7,8 @@ A rejected attempt stores nothing, so it does not pin its entry id: fix the requ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from ledger.domain.entries import (
     EntryDraft,
     EntryRecord,
     EntryStatus,
+    PostingDraft,
     PostingRequest,
     Reference,
     book,
@@ -278,39 +280,51 @@ def _check_batch(commands: Sequence[PostEntry], limit: int) -> None:
 def _build(
     uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str]
 ) -> list[NewEntry]:
-    codes = {p.instrument_code for c in commands for p in c.postings}
-    instruments = uow.instruments.get_many(codes)
+    blame = _blame if len(commands) > 1 else _blame_nobody
+    instruments = uow.instruments.get_many(
+        {p.instrument_code for c in commands for p in c.postings}
+    )
+    now = uow.now()
     drafts = []
     for index, command in enumerate(commands):
-        try:
+        with blame(index):
             check_posting_count(len(command.postings))
             draft = _draft(command, to_posting_drafts(command.postings, instruments))
             draft.validate()
-        except LedgerError as error:
-            if len(commands) > 1:  # name the entry of the batch that is to blame
-                error.field = f"entries[{index}].{error.field}"
-            raise
-        hashes[draft.entry_id] = draft.request_hash()
+            hashes[draft.entry_id] = draft.request_hash()  # before any rule that time can break
+            if draft.expires_at is not None and draft.expires_at <= now:
+                raise InvalidField("expires_at must be in the future", field="expires_at")
         drafts.append(draft)
-    now = uow.now()
-    for draft in drafts:
-        if draft.expires_at is not None and draft.expires_at <= now:
-            raise InvalidField("expires_at must be in the future", field="expires_at")
-    accounts, balances, recorded_at = _lock(
-        uow, [(p.account_code, p.instrument_code) for d in drafts for p in d.postings]
+    accounts = uow.accounts.cached(p.account_code for d in drafts for p in d.postings)
+    for index, draft in enumerate(drafts):
+        with blame(index):
+            _check_known(accounts, draft.postings)
+    accounts, balances, recorded_at = _lock_balances(
+        uow, accounts, [p for d in drafts for p in d.postings]
     )
-    new_entries = [
-        _new_entry(
-            draft,
-            hashes[draft.entry_id],
-            EntryStatus.PENDING if draft.pending else EntryStatus.POSTED,
-            book(draft.postings, accounts, balances, pending=draft.pending),
-            recorded_at,
-        )
-        for draft in drafts
-    ]
+    new_entries = []
+    for index, draft in enumerate(drafts):
+        with blame(index):
+            booked = book(draft.postings, accounts, balances, pending=draft.pending)
+        status = EntryStatus.PENDING if draft.pending else EntryStatus.POSTED
+        new_entries.append(_new_entry(draft, hashes[draft.entry_id], status, booked, recorded_at))
     uow.journal.save_balances(balances.values(), recorded_at)
     return new_entries
+
+
+@contextmanager
+def _blame(index: int) -> Iterator[None]:
+    """Prefix the field of a rejection with the batch entry it comes from."""
+    try:
+        yield
+    except LedgerError as error:
+        error.field = f"entries[{index}]" + (f".{error.field}" if error.field else "")
+        raise
+
+
+@contextmanager
+def _blame_nobody(_: int) -> Iterator[None]:
+    yield
 
 
 def _draft(command: PostEntry, postings: Iterable[Any]) -> EntryDraft:
@@ -328,21 +342,40 @@ def _draft(command: PostEntry, postings: Iterable[Any]) -> EntryDraft:
 
 
 def _lock(
-    uow: UnitOfWork, lines: Sequence[tuple[str, str]]
+    uow: UnitOfWork, postings: Sequence[PostingDraft]
 ) -> tuple[dict[str, Account], dict[BalanceKey, Balance], datetime]:
-    """Resolve account codes (unknown ones in posting order), lock their balances, pick the time.
+    """Resolve the postings' accounts (unknown ones refused), lock their balances, pick the time."""
+    accounts = uow.accounts.cached(p.account_code for p in postings)
+    _check_known(accounts, postings)
+    return _lock_balances(uow, accounts, postings)
+
+
+def _check_known(accounts: Mapping[str, Account], postings: Sequence[PostingDraft]) -> None:
+    for index, posting in enumerate(postings):
+        if posting.account_code not in accounts:
+            raise UnknownAccount(
+                f"no account {posting.account_code!r}", field=f"postings[{index}].account"
+            )
+
+
+def _lock_balances(
+    uow: UnitOfWork, accounts: Mapping[str, Account], postings: Sequence[PostingDraft]
+) -> tuple[dict[str, Account], dict[BalanceKey, Balance], datetime]:
+    """Lock every balance the postings touch; the recorded time of the write.
 
     The recorded time is never earlier than the last change of any locked balance, so running
     balances stay in recorded-time order per account even if clocks step back.
     """
-    accounts = uow.accounts.cached(code for code, _ in lines)
-    for index, (code, _) in enumerate(lines):
-        if code not in accounts:
-            raise UnknownAccount(f"no account {code!r}", field=f"postings[{index}].account")
-    keys = {(accounts[code].id, instrument) for code, instrument in lines}
-    accounts, balances = uow.journal.lock(accounts, keys)
+    keys = {(accounts[p.account_code].id, p.instrument_code) for p in postings}
+    locked_accounts, balances = uow.journal.lock(accounts, keys)
     changed = [b.updated_at for b in balances.values() if b.updated_at is not None]
-    return accounts, balances, max([uow.now(), *changed])
+    return locked_accounts, balances, max([uow.now(), *changed])
+
+
+def _drafts_of(record: EntryRecord) -> tuple[PostingDraft, ...]:
+    return tuple(
+        PostingDraft(p.account_code, p.instrument_code, p.side, p.units) for p in record.postings
+    )
 
 
 def _new_entry(
@@ -391,9 +424,7 @@ def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, st
         metadata=command.metadata,
         references=original.references,
     )
-    accounts, balances, recorded_at = _lock(
-        uow, [(p.account_code, p.instrument_code) for p in draft.postings]
-    )
+    accounts, balances, recorded_at = _lock(uow, draft.postings)
     # Checked after the lock: a concurrent reversal has committed or is still waiting.
     reversal = uow.journal.follower_of(original.seq, link="reverses")
     if reversal is not None:
@@ -458,9 +489,7 @@ def _build_resolution(
         }
     )
     hashes[command.entry_id] = request_hash
-    accounts, balances, recorded_at = _lock(
-        uow, [(p.account_code, p.instrument_code) for p in pending.postings]
-    )
+    accounts, balances, recorded_at = _lock(uow, _drafts_of(pending))
     _check_unresolved(uow, pending, recorded_at)
     release_pending(pending.postings, accounts, balances)
     booked = book(postings, accounts, balances, pending=False)
@@ -498,9 +527,7 @@ def _check_unresolved(uow: UnitOfWork, pending: EntryRecord, now: datetime) -> N
 
 
 def _insert_expiry(uow: UnitOfWork, pending: EntryRecord) -> EntryRecord:
-    accounts, balances, recorded_at = _lock(
-        uow, [(p.account_code, p.instrument_code) for p in pending.postings]
-    )
+    accounts, balances, recorded_at = _lock(uow, _drafts_of(pending))
     resolution = uow.journal.follower_of(pending.seq, link="pending")
     if resolution is not None:
         raise StorageConflict("pending")
