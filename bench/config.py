@@ -39,9 +39,9 @@ class Config:
 
 
 FULL = {
-    "seconds": 5.0,
+    "seconds": 4.0,
     "warmup_seconds": 1.0,
-    "rounds": 2,
+    "rounds": 4,
     "accounts": 10_000,
     "asof_postings": 1_000_000,
     "asof_hot_postings": 100_000,

@@ -33,7 +33,8 @@ class BenchDatabase:
     raw: str  # psycopg conninfo, or the SQLite file path
 
 
-def _conninfo(url: str, database: str | None = None) -> str:
+def conninfo(url: str, database: str | None = None) -> str:
+    """A psycopg connection string for the server of `url` (its database, or `database`)."""
     parsed = make_url(normalize_url(url)).set(drivername="postgresql")
     if database is not None:
         parsed = parsed.set(database=database)
@@ -60,13 +61,13 @@ def fresh_database(backend: str, purpose: str, postgres_url: str) -> Iterator[Be
             shutil.rmtree(directory, ignore_errors=True)
         return
     name = f"ledger_bench_{purpose}_{uuid.uuid4().hex[:8]}"
-    admin = _conninfo(postgres_url)
+    admin = conninfo(postgres_url)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         url = make_url(normalize_url(postgres_url)).set(database=name)
         database = BenchDatabase(
-            "postgresql", url.render_as_string(hide_password=False), _conninfo(postgres_url, name)
+            "postgresql", url.render_as_string(hide_password=False), conninfo(postgres_url, name)
         )
         migrate.upgrade(database.url)
         yield database
@@ -78,6 +79,6 @@ def fresh_database(backend: str, purpose: str, postgres_url: str) -> Iterator[Be
 
 
 def server_version(postgres_url: str) -> str:
-    with psycopg.connect(_conninfo(postgres_url), autocommit=True) as connection:
+    with psycopg.connect(conninfo(postgres_url), autocommit=True) as connection:
         row = connection.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "?"

@@ -258,6 +258,7 @@ def book(
     before anything is stored, so the transaction is rolled back whole).
     """
     booked = []
+    touched: dict[BalanceKey, Balance] = {}
     for index, posting in enumerate(postings):
         account = accounts[posting.account_code]
         balance = balances[(account.id, posting.instrument_code)]
@@ -267,8 +268,9 @@ def book(
         except LedgerError as error:
             error.field = f"postings[{index}].{error.field}"  # name the line that broke the rule
             raise
+        touched[(account.id, posting.instrument_code)] = balance
         booked.append(_booked(account, posting, balance, pending=pending))
-    check_limits(balances.values(), accounts)
+    check_limits(touched.values(), accounts)
     return booked
 
 
@@ -288,9 +290,11 @@ def _booked(
 
 def check_limits(balances: Iterable[Balance], accounts: Mapping[str, Account]) -> None:
     """Every touched non-negative balance stays at or above zero (in account-id order)."""
-    code_of = {account.id: account.code for account in accounts.values()}
-    for balance in sorted(balances, key=lambda b: (b.account_id, b.instrument_code)):
-        balance.check_limit(code_of[balance.account_id])
+    ordered = sorted(balances, key=lambda b: (b.account_id, b.instrument_code))
+    if any(b.non_negative and b.available < 0 for b in ordered):
+        code_of = {account.id: account.code for account in accounts.values()}
+        for balance in ordered:
+            balance.check_limit(code_of[balance.account_id])
 
 
 def release_pending(

@@ -30,7 +30,9 @@ def create_ledger_engine(
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, sqlite_synchronous)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip per checkout): a dead connection surfaces as a disconnect error,
+    # which the unit of work turns into a retry on a fresh connection.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _sqlite_engine(url: str, synchronous: str) -> Engine:

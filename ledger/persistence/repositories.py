@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
@@ -66,7 +67,7 @@ class SqlInstrumentRepository:
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Instrument]:
         wanted = set(codes)
-        missing = wanted - self._cache.keys()
+        missing = wanted.difference(self._cache)
         if missing:
             rows = self._connection.execute(
                 select(t.instruments).where(t.instruments.c.code.in_(missing))
@@ -112,7 +113,7 @@ class SqlAccountRepository:
     def cached(self, codes: Iterable[str]) -> dict[str, Account]:
         """Accounts with possibly stale flags (fixed columns are exact); reads only misses."""
         wanted = set(codes)
-        missing = wanted - self._cache.keys()
+        missing = wanted.difference(self._cache)
         if missing:
             self.get_many(missing)
         return {code: self._cache[code] for code in wanted if code in self._cache}
@@ -190,20 +191,34 @@ _BALANCE_COLUMNS = (
     "updated_at",
 )
 
-_LOCK = (
-    select(t.balances)
+# PostgreSQL: lock every affected balance row in one statement, in one fixed order, so that
+# concurrent writers queue instead of deadlocking. Keys travel as two arrays so the statement
+# text never changes with their number (psycopg prepares it once).
+_LOCK_POSTGRESQL = text(
+    "SELECT b.* FROM balances AS b"
+    " JOIN unnest(CAST(:ids AS bigint[]), CAST(:codes AS varchar[])) AS k(account_id, code)"
+    " ON b.account_id = k.account_id AND b.instrument_code = k.code"
+    " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
+)
+# ... and read the flags in a statement of their own, after the locks: under READ COMMITTED it
+# sees a freeze or close that committed while this transaction waited for them.
+_FLAGS_POSTGRESQL = text(
+    "SELECT id AS account_id, frozen, closed FROM accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
+)
+# SQLite: BEGIN IMMEDIATE already gave this transaction the only write lock, so nothing can
+# change underneath it; one read (by primary-key prefix) fetches balances and flags together.
+# It may return a few rows too many (account × instrument), which `lock` drops.
+_LOCK_SQLITE = (
+    select(t.balances, t.accounts.c.frozen, t.accounts.c.closed)
+    .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
     .where(
-        tuple_(t.balances.c.account_id, t.balances.c.instrument_code).in_(
-            bindparam("keys", expanding=True)
-        )
+        t.balances.c.account_id.in_(bindparam("ids", expanding=True)),
+        t.balances.c.instrument_code.in_(bindparam("codes", expanding=True)),
     )
-    # One statement, one fixed order: concurrent writers queue instead of deadlocking.
-    .order_by(t.balances.c.account_id, t.balances.c.instrument_code)
-    .with_for_update(of=t.balances)
 )
 
-_FLAGS = select(t.accounts.c.id, t.accounts.c.frozen, t.accounts.c.closed).where(
-    t.accounts.c.id.in_(bindparam("ids", expanding=True))
+_RESERVE_SEQS = text(
+    "SELECT nextval(pg_get_serial_sequence('entries', 'seq')) FROM generate_series(1, :n)"
 )
 
 _SAVE_BALANCE = (
@@ -214,6 +229,30 @@ _SAVE_BALANCE = (
     )
     .values({name: bindparam(name) for name in _BALANCE_COLUMNS})
 )
+
+
+_CURRENT = select(t.balances).where(
+    t.balances.c.account_id == bindparam("account_id"),
+    t.balances.c.instrument_code == bindparam("instrument_code"),
+)
+_SAME_BALANCE = and_(
+    t.postings.c.account_id == bindparam("account_id"),
+    t.postings.c.instrument_code == bindparam("instrument_code"),
+    ~t.postings.c.pending,
+)
+# Recorded axis: running balances make this one probe of ix_postings_account_recorded.
+_AS_OF_RECORDED = (
+    select(t.postings.c.debits_after, t.postings.c.credits_after)
+    .where(_SAME_BALANCE, t.postings.c.recorded_at <= bindparam("moment"))
+    .order_by(t.postings.c.recorded_at.desc(), t.postings.c.id.desc())
+    .limit(1)
+)
+# Effective axis: effective time may be back-dated, so no running balance applies: sum.
+_IS_DEBIT = t.postings.c.side == Side.DEBIT.value
+_AS_OF_EFFECTIVE = select(
+    func.coalesce(func.sum(case((_IS_DEBIT, t.postings.c.units), else_=0)), 0),
+    func.coalesce(func.sum(case((_IS_DEBIT, 0), else_=t.postings.c.units)), 0),
+).where(_SAME_BALANCE, t.postings.c.effective_at <= bindparam("moment"))
 
 
 class SqlJournalRepository:
@@ -229,22 +268,40 @@ class SqlJournalRepository:
     def lock(
         self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
-        keys = sorted(set(keys))
-        by_id = {account.id: account for account in accounts.values()}
-        rows = self._connection.execute(_LOCK, {"keys": keys}).all()
-        missing = set(keys) - {(row.account_id, row.instrument_code) for row in rows}
+        wanted = set(keys)
+        rows, flags = self._lock_rows(wanted)
+        missing = wanted - rows.keys()
         if missing:
+            by_id = {account.id: account for account in accounts.values()}
             self._create_balances(by_id, missing)
-            rows = self._connection.execute(_LOCK, {"keys": keys}).all()
-        # Flags are read only now, in a statement of their own: under READ COMMITTED it sees a
-        # freeze or close that committed while this transaction waited for the balance locks.
-        flags = self._connection.execute(_FLAGS, {"ids": sorted(by_id)}).all()
-        fresh = {row.id: (row.frozen, row.closed) for row in flags}
-        refreshed = {
-            code: replace(account, frozen=fresh[account.id][0], closed=fresh[account.id][1])
+            rows, flags = self._lock_rows(wanted)
+        refreshed = {  # accounts none of whose balances were asked for keep their flags
+            code: replace(account, frozen=flags[account.id][0], closed=flags[account.id][1])
+            if account.id in flags
+            else account
             for code, account in accounts.items()
         }
-        return refreshed, {(row.account_id, row.instrument_code): _balance(row) for row in rows}
+        return refreshed, {key: _balance(row) for key, row in rows.items()}
+
+    def _lock_rows(
+        self, keys: set[BalanceKey]
+    ) -> tuple[dict[BalanceKey, Row[Any]], dict[int, tuple[bool, bool]]]:
+        ids = sorted({account_id for account_id, _ in keys})
+        codes = sorted({code for _, code in keys})
+        if self._postgresql:
+            pairs = sorted(keys)
+            found = self._connection.execute(
+                _LOCK_POSTGRESQL,
+                {"ids": [key[0] for key in pairs], "codes": [key[1] for key in pairs]},
+            ).all()
+            flag_rows = self._connection.execute(_FLAGS_POSTGRESQL, {"ids": ids}).all()
+        else:
+            found = flag_rows = self._connection.execute(
+                _LOCK_SQLITE, {"ids": ids, "codes": codes}
+            ).all()
+        rows = {(row.account_id, row.instrument_code): row for row in found}
+        flags = {row.account_id: (row.frozen, row.closed) for row in flag_rows}
+        return {key: row for key, row in rows.items() if key in keys}, flags
 
     def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
         insert_ = postgresql_insert if self._postgresql else sqlite_insert
@@ -329,9 +386,19 @@ class SqlJournalRepository:
             }
             for new in new_entries
         ]
-        statement = insert(t.entries).returning(t.entries.c.seq, sort_by_parameter_order=True)
         if len(rows) == 1:
+            statement = insert(t.entries).returning(t.entries.c.seq)
             return [self._connection.execute(statement, rows[0]).scalar_one()]
+        if self._postgresql:
+            # Reserve the sequence numbers first: then the rows go in as one pipelined
+            # executemany instead of one huge multi-row INSERT … RETURNING parsed every time.
+            seqs = list(self._connection.execute(_RESERVE_SEQS, {"n": len(rows)}).scalars())
+            self._connection.execute(
+                insert(t.entries),
+                [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)],
+            )
+            return seqs
+        statement = insert(t.entries).returning(t.entries.c.seq, sort_by_parameter_order=True)
         return list(self._connection.execute(statement, rows).scalars())
 
     # -- reading entries ------------------------------------------------------------------
@@ -426,32 +493,21 @@ class SqlJournalRepository:
         )
         return [_balance(row) for row in rows]
 
+    def balance_of(self, account_id: int, instrument_code: str) -> Balance | None:
+        row = self._connection.execute(
+            _CURRENT, {"account_id": account_id, "instrument_code": instrument_code}
+        ).first()
+        return None if row is None else _balance(row)
+
     def posted_as_of(
         self, account_id: int, instrument_code: str, moment: datetime, *, axis: str
     ) -> tuple[int, int]:
         """Posted (debits, credits) as of `moment` on the recorded or the effective time axis."""
-        same_balance = and_(
-            t.postings.c.account_id == account_id,
-            t.postings.c.instrument_code == instrument_code,
-            ~t.postings.c.pending,
-        )
+        key = {"account_id": account_id, "instrument_code": instrument_code, "moment": moment}
         if axis == "recorded":
-            # Running balances make this one probe of ix_postings_account_recorded.
-            row = self._connection.execute(
-                select(t.postings.c.debits_after, t.postings.c.credits_after)
-                .where(same_balance, t.postings.c.recorded_at <= moment)
-                .order_by(t.postings.c.recorded_at.desc(), t.postings.c.id.desc())
-                .limit(1)
-            ).first()
+            row = self._connection.execute(_AS_OF_RECORDED, key).first()
             return (row.debits_after, row.credits_after) if row else (0, 0)
-        # Effective time may be back-dated, so no running balance applies: sum the postings.
-        debit = t.postings.c.side == Side.DEBIT.value
-        row = self._connection.execute(
-            select(
-                func.coalesce(func.sum(case((debit, t.postings.c.units), else_=0)), 0),
-                func.coalesce(func.sum(case((debit, 0), else_=t.postings.c.units)), 0),
-            ).where(same_balance, t.postings.c.effective_at <= moment)
-        ).one()
+        row = self._connection.execute(_AS_OF_EFFECTIVE, key).one()
         return int(row[0]), int(row[1])
 
     def statement(

@@ -7,12 +7,13 @@ the non-negative CHECK (a locking bug if it ever happens) still reaches the clie
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, bindparam, case, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.domain.errors import InsufficientBalance, RetryableConflict, StorageConflict
@@ -43,6 +44,9 @@ class Store:
         self.engine = engine
         self.clock = clock
         self.caches = Caches()
+        # SQLite admits one writer; queueing this process's writers here is fair and cheap,
+        # where SQLite's busy handler would make them sleep and poll.
+        self.sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, read_only=read_only)
@@ -62,11 +66,27 @@ class SqlUnitOfWork:
         self._store = store
         self._read_only = read_only
         self._connection: Connection | None = None
+        self._writer: threading.Lock | None = None
 
     def now(self) -> datetime:
         return self._store.clock()
 
     def __enter__(self) -> Self:
+        self._writer = None if self._read_only else self._store.sqlite_writer
+        if self._writer is not None:
+            self._writer.acquire()
+        try:
+            return self._begin()
+        except BaseException:
+            self._release_writer()
+            raise
+
+    def _release_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def _begin(self) -> Self:
         connection = self._store.engine.connect()
         if connection.dialect.name == "sqlite":
             # Readers need no write lock in WAL mode; writers take it up front.
@@ -106,23 +126,26 @@ class SqlUnitOfWork:
         finally:
             self._connection.close()
             self._connection = None
+            self._release_writer()
         if isinstance(exc, DBAPIError):
             translated = translate(exc)
             if translated is not exc:
                 raise translated from exc
 
 
+_SIGNED = case((t.postings.c.side == "debit", t.postings.c.units), else_=-t.postings.c.units)
+_UNBALANCED = (
+    select(t.postings.c.entry_seq, t.postings.c.instrument_code)
+    .where(t.postings.c.entry_seq.in_(bindparam("seqs", expanding=True)))
+    .group_by(t.postings.c.entry_seq, t.postings.c.instrument_code)
+    .having(func.sum(_SIGNED) != 0)
+)
+
+
 def _assert_entries_balanced(connection: Connection, seqs: list[int]) -> None:
-    if not seqs:
-        return
-    signed = case((t.postings.c.side == "debit", t.postings.c.units), else_=-t.postings.c.units)
-    unbalanced = connection.execute(
-        select(t.postings.c.entry_seq, t.postings.c.instrument_code)
-        .where(t.postings.c.entry_seq.in_(seqs))
-        .group_by(t.postings.c.entry_seq, t.postings.c.instrument_code)
-        .having(func.sum(signed) != 0)
-    ).all()
-    assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
+    if seqs:
+        unbalanced = connection.execute(_UNBALANCED, {"seqs": seqs}).all()
+        assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
 
 
 def translate(error: DBAPIError) -> Exception:
@@ -133,6 +156,10 @@ def translate(error: DBAPIError) -> Exception:
     if sqlstate in RETRYABLE_SQLSTATES:
         return RetryableConflict(message)
     if isinstance(error, OperationalError) and "database is locked" in message:
+        return RetryableConflict(message)
+    if error.connection_invalidated:
+        # The connection died (say, the server restarted). The pool has dropped it; a retry
+        # gets a fresh one, and a write whose commit was lost replays by its entry id.
         return RetryableConflict(message)
     if isinstance(error, IntegrityError):
         constraint = getattr(getattr(original, "diag", None), "constraint_name", None) or message

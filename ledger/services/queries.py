@@ -128,13 +128,15 @@ def get_balance(
         raise InvalidField(f"time axis must be one of {TIME_AXES}", field="axis")
 
     def work(uow: UnitOfWork) -> BalanceView:
-        account = find_account(uow, account_code)
+        # Normal side and the non-negative flag never change: the cached account is exact.
+        account = uow.accounts.cached([account_code]).get(account_code)
+        if account is None:
+            account = find_account(uow, account_code)  # raises account_not_found
         instrument = _instrument(uow, instrument_code)
-        current = {b.instrument_code: b for b in uow.journal.balances_of(account.id)}
-        balance = current.get(instrument_code) or Balance(
-            account.id, instrument_code, account.normal_side, account.non_negative
-        )
         if as_of is None:
+            balance = uow.journal.balance_of(account.id, instrument_code) or Balance(
+                account.id, instrument_code, account.normal_side, account.non_negative
+            )
             return BalanceView(account, instrument, balance, None, None)
         debits, credits = uow.journal.posted_as_of(account.id, instrument_code, as_of, axis=axis)
         past = Balance(
