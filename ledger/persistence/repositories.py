@@ -46,6 +46,7 @@ from ledger.domain.ports import (
     TrialBalanceLine,
     Violation,
 )
+from ledger.persistence import sqlite_write_path
 from ledger.persistence import tables as t
 from ledger.persistence.invariants import invariant_violations
 
@@ -205,18 +206,6 @@ _LOCK_POSTGRESQL = text(
 _FLAGS_POSTGRESQL = text(
     "SELECT id AS account_id, frozen, closed FROM accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
 )
-# SQLite: BEGIN IMMEDIATE already gave this transaction the only write lock, so nothing can
-# change underneath it; one read (by primary-key prefix) fetches balances and flags together.
-# It may return a few rows too many (account × instrument), which `lock` drops.
-_LOCK_SQLITE = (
-    select(t.balances, t.accounts.c.frozen, t.accounts.c.closed)
-    .join(t.accounts, t.accounts.c.id == t.balances.c.account_id)
-    .where(
-        t.balances.c.account_id.in_(bindparam("ids", expanding=True)),
-        t.balances.c.instrument_code.in_(bindparam("codes", expanding=True)),
-    )
-)
-
 _RESERVE_SEQS = text(
     "SELECT nextval(pg_get_serial_sequence('entries', 'seq')) FROM generate_series(1, :n)"
 )
@@ -261,7 +250,17 @@ class SqlJournalRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._postgresql = connection.dialect.name == "postgresql"
+        # SQLite's hot statements go straight to the driver (see sqlite_write_path).
+        self._sqlite_cursor = (
+            None if self._postgresql else connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        )
         self.written_seqs: list[int] = []
+
+    def unbalanced_written_entries(self) -> list[tuple[int, str]]:
+        """Entries written in this transaction that do not balance (SQLite's pre-commit check)."""
+        if self._sqlite_cursor is None or not self.written_seqs:
+            return []
+        return sqlite_write_path.unbalanced_entries(self._sqlite_cursor, self.written_seqs)
 
     # -- the write path -------------------------------------------------------------------
 
@@ -281,27 +280,22 @@ class SqlJournalRepository:
             else account
             for code, account in accounts.items()
         }
-        return refreshed, {key: _balance(row) for key, row in rows.items()}
+        return refreshed, rows
 
     def _lock_rows(
         self, keys: set[BalanceKey]
-    ) -> tuple[dict[BalanceKey, Row[Any]], dict[int, tuple[bool, bool]]]:
+    ) -> tuple[dict[BalanceKey, Balance], dict[int, tuple[bool, bool]]]:
+        if self._sqlite_cursor is not None:
+            return sqlite_write_path.lock_rows(self._sqlite_cursor, keys)
+        pairs = sorted(keys)
+        found = self._connection.execute(
+            _LOCK_POSTGRESQL,
+            {"ids": [key[0] for key in pairs], "codes": [key[1] for key in pairs]},
+        ).all()
         ids = sorted({account_id for account_id, _ in keys})
-        codes = sorted({code for _, code in keys})
-        if self._postgresql:
-            pairs = sorted(keys)
-            found = self._connection.execute(
-                _LOCK_POSTGRESQL,
-                {"ids": [key[0] for key in pairs], "codes": [key[1] for key in pairs]},
-            ).all()
-            flag_rows = self._connection.execute(_FLAGS_POSTGRESQL, {"ids": ids}).all()
-        else:
-            found = flag_rows = self._connection.execute(
-                _LOCK_SQLITE, {"ids": ids, "codes": codes}
-            ).all()
-        rows = {(row.account_id, row.instrument_code): row for row in found}
-        flags = {row.account_id: (row.frozen, row.closed) for row in flag_rows}
-        return {key: row for key, row in rows.items() if key in keys}, flags
+        flag_rows = self._connection.execute(_FLAGS_POSTGRESQL, {"ids": ids}).all()
+        balances = {(row.account_id, row.instrument_code): _balance(row) for row in found}
+        return balances, {row.account_id: (row.frozen, row.closed) for row in flag_rows}
 
     def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
         insert_ = postgresql_insert if self._postgresql else sqlite_insert
@@ -323,6 +317,9 @@ class SqlJournalRepository:
         self._connection.execute(insert_(t.balances).on_conflict_do_nothing(), rows)
 
     def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:
+        if self._sqlite_cursor is not None:
+            sqlite_write_path.save_balances(self._sqlite_cursor, balances, recorded_at)
+            return
         params = [
             {
                 "key_account_id": b.account_id,
@@ -358,7 +355,9 @@ class SqlJournalRepository:
             for seq, new in zip(seqs, new_entries, strict=True)
             for p in new.postings
         ]
-        if posting_rows:
+        if posting_rows and self._sqlite_cursor is not None:
+            sqlite_write_path.insert_postings(self._sqlite_cursor, posting_rows)
+        elif posting_rows:
             self._connection.execute(insert(t.postings), posting_rows)
         reference_rows = [
             {"entry_seq": seq, "kind": r.kind, "reference": r.id}
@@ -386,20 +385,18 @@ class SqlJournalRepository:
             }
             for new in new_entries
         ]
+        if self._sqlite_cursor is not None:
+            return sqlite_write_path.insert_entries(self._sqlite_cursor, rows)
         if len(rows) == 1:
             statement = insert(t.entries).returning(t.entries.c.seq)
             return [self._connection.execute(statement, rows[0]).scalar_one()]
-        if self._postgresql:
-            # Reserve the sequence numbers first: then the rows go in as one pipelined
-            # executemany instead of one huge multi-row INSERT … RETURNING parsed every time.
-            seqs = list(self._connection.execute(_RESERVE_SEQS, {"n": len(rows)}).scalars())
-            self._connection.execute(
-                insert(t.entries),
-                [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)],
-            )
-            return seqs
-        statement = insert(t.entries).returning(t.entries.c.seq, sort_by_parameter_order=True)
-        return list(self._connection.execute(statement, rows).scalars())
+        # Reserve the sequence numbers first: then the rows go in as one pipelined executemany
+        # instead of one huge multi-row INSERT … RETURNING parsed every time.
+        seqs = list(self._connection.execute(_RESERVE_SEQS, {"n": len(rows)}).scalars())
+        self._connection.execute(
+            insert(t.entries), [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)]
+        )
+        return seqs
 
     # -- reading entries ------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, bindparam, case, func, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.domain.errors import InsufficientBalance, RetryableConflict, StorageConflict
-from ledger.persistence import tables as t
+from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
     Caches,
     SqlAccountRepository,
@@ -61,6 +61,7 @@ class SqlUnitOfWork:
     instruments: SqlInstrumentRepository
     accounts: SqlAccountRepository
     journal: SqlJournalRepository
+    registry: SqlRegistryRepository
 
     def __init__(self, store: Store, *, read_only: bool) -> None:
         self._store = store
@@ -101,14 +102,15 @@ class SqlUnitOfWork:
         self.instruments = SqlInstrumentRepository(connection, self._store.caches)
         self.accounts = SqlAccountRepository(connection, self._store.caches)
         self.journal = SqlJournalRepository(connection)
+        self.registry = SqlRegistryRepository(connection)
         return self
 
     def commit(self) -> None:
         assert self._connection is not None
         try:
-            if self._connection.dialect.name == "sqlite":
-                # SQLite has no deferred constraint trigger: check before committing.
-                _assert_entries_balanced(self._connection, self.journal.written_seqs)
+            # SQLite has no deferred constraint trigger: check before committing.
+            unbalanced = self.journal.unbalanced_written_entries()
+            assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
             self._connection.commit()
         except DBAPIError as error:
             raise translate(error) from error
@@ -131,21 +133,6 @@ class SqlUnitOfWork:
             translated = translate(exc)
             if translated is not exc:
                 raise translated from exc
-
-
-_SIGNED = case((t.postings.c.side == "debit", t.postings.c.units), else_=-t.postings.c.units)
-_UNBALANCED = (
-    select(t.postings.c.entry_seq, t.postings.c.instrument_code)
-    .where(t.postings.c.entry_seq.in_(bindparam("seqs", expanding=True)))
-    .group_by(t.postings.c.entry_seq, t.postings.c.instrument_code)
-    .having(func.sum(_SIGNED) != 0)
-)
-
-
-def _assert_entries_balanced(connection: Connection, seqs: list[int]) -> None:
-    if seqs:
-        unbalanced = connection.execute(_UNBALANCED, {"seqs": seqs}).all()
-        assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
 
 
 def translate(error: DBAPIError) -> Exception:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 
@@ -201,4 +203,161 @@ postings = Table(
     ),
     Index("ix_postings_account_recorded", "account_id", "instrument_code", "recorded_at", "id"),
     Index("ix_postings_account_effective", "account_id", "instrument_code", "effective_at"),
+)
+
+# -- the registry's business records (migration 0002) ------------------------------------------
+# These may be updated (a trade's state, a pledge's release); `trade_events` is their history,
+# appended to only. Journal entries reference them by id.
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("code", String(32), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("credit_code", String(32), nullable=False),
+    Column("city", String(64), nullable=False),
+    Column("county", String(64), nullable=False),
+    Column("tax_tier", Integer),
+    Column("industry", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('enterprise', 'authority', 'exchange')", name="kind"),
+)
+
+outlets = Table(
+    "outlets",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("outlet_code", String(64), nullable=False),
+    Column("standards", JSON, nullable=False),
+    Column("reference_o2", String(16)),
+    UniqueConstraint("party_code", "outlet_code"),
+)
+
+cities = Table(
+    "cities",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("may_receive_air_rights", Boolean, nullable=False),
+    Column("basin", String(64), nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("pollutant", String(16), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("first_vintage", Integer, nullable=False),
+    Column("last_vintage", Integer, nullable=False),
+    Column("permit", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("units > 0", name="units_positive"),
+)
+
+pledges = Table(
+    "pledges",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("pollutant", String(16), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("first_vintage", Integer, nullable=False),
+    Column("last_vintage", Integer, nullable=False),
+    Column("released", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("units > 0", name="units_positive"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column("seller", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False),
+    Column("buyer", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False),
+    Column("proposer", String(32), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("first_vintage", Integer),
+    Column("last_vintage", Integer),
+    Column("trade_date", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("mode", String(64), nullable=False),
+    Column("zero_price_reason", String(500), nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("units > 0", name="units_positive"),
+    CheckConstraint("price_fen >= 0", name="price_not_negative"),
+    CheckConstraint(
+        "state IN ('proposed', 'accepted', 'settled', 'declined', 'rescinded', 'refused', "
+        "'expired')",
+        name="state",
+    ),
+)
+
+trade_events = Table(
+    "trade_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("trade_id", String(48), ForeignKey("trades.id", ondelete="RESTRICT"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("note", String(500), nullable=False),
+    Index("ix_trade_events_trade_id", "trade_id"),
+)
+
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("period", Integer, nullable=False),
+    Column("verified_units", BigInteger, nullable=False),
+    Column("deadline", Date, nullable=False),
+    Column("closed", Boolean, nullable=False),
+    Column("penalty_fen", BigInteger, nullable=False),
+    Column("deduction_units", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+surrenders = Table(
+    "surrenders",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "obligation_id",
+        String(48),
+        ForeignKey("obligations.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("instrument_code", String(32), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_surrenders_obligation_id", "obligation_id"),
 )

@@ -1,0 +1,389 @@
+"""The registry's business records over one SQLAlchemy connection (Core statements).
+
+Listings return (position, record) pairs: the position is the row's `seq`, which cursors name.
+`trade_events` is only ever inserted into: it is the append-only history of trade states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Select, insert, or_, select, update
+from sqlalchemy.engine import Row
+
+from ledger.domain.ports import Surrender, TradeEvent
+from ledger.domain.registry import (
+    City,
+    Entitlement,
+    Obligation,
+    Outlet,
+    Party,
+    PartyKind,
+    Pledge,
+    Trade,
+    TradeState,
+)
+from ledger.persistence import tables as t
+
+POLICY_KEY = "registry"
+
+
+class SqlRegistryRepository:
+    """Parties, outlets, cities, policy, entitlements, pledges, trades, obligations."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def _page(self, query: Select[Any], seq: Any, after: int, limit: int) -> list[Row[Any]]:
+        return list(self._connection.execute(query.where(seq > after).order_by(seq).limit(limit)))
+
+    # -- parties, outlets, cities, policy ---------------------------------------------------
+
+    def add_party(self, party: Party, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.parties).values(
+                code=party.code,
+                kind=party.kind.value,
+                name=party.name,
+                credit_code=party.credit_code,
+                city=party.city,
+                county=party.county,
+                tax_tier=party.tax_tier,
+                industry=party.industry,
+                created_at=at,
+            )
+        )
+
+    def get_party(self, code: str) -> Party | None:
+        row = self._connection.execute(select(t.parties).where(t.parties.c.code == code)).first()
+        return None if row is None else _party(row)
+
+    def list_parties(
+        self, kind: PartyKind | None, city: str | None, after: int, limit: int
+    ) -> list[tuple[int, Party]]:
+        query = select(t.parties)
+        if kind is not None:
+            query = query.where(t.parties.c.kind == kind.value)
+        if city is not None:
+            query = query.where(t.parties.c.city == city)
+        return [(r.seq, _party(r)) for r in self._page(query, t.parties.c.seq, after, limit)]
+
+    def add_outlet(self, outlet: Outlet) -> None:
+        self._connection.execute(
+            insert(t.outlets).values(
+                party_code=outlet.party_code,
+                outlet_code=outlet.outlet_code,
+                standards=dict(outlet.standards),
+                reference_o2=outlet.reference_o2,
+            )
+        )
+
+    def list_outlets(self, party: str | None, after: int, limit: int) -> list[tuple[int, Outlet]]:
+        query = select(t.outlets)
+        if party is not None:
+            query = query.where(t.outlets.c.party_code == party)
+        return [
+            (r.seq, Outlet(r.party_code, r.outlet_code, dict(r.standards), r.reference_o2))
+            for r in self._page(query, t.outlets.c.seq, after, limit)
+        ]
+
+    def put_city(self, city: City) -> None:
+        values = {"may_receive_air_rights": city.may_receive_air_rights, "basin": city.basin}
+        updated = self._connection.execute(
+            update(t.cities).where(t.cities.c.name == city.name).values(**values)
+        )
+        if updated.rowcount == 0:
+            self._connection.execute(insert(t.cities).values(name=city.name, **values))
+
+    def get_city(self, name: str) -> City | None:
+        row = self._connection.execute(select(t.cities).where(t.cities.c.name == name)).first()
+        return None if row is None else City(row.name, row.may_receive_air_rights, row.basin)
+
+    def get_policy(self) -> dict[str, object] | None:
+        value = self._connection.execute(
+            select(t.policies.c.value).where(t.policies.c.key == POLICY_KEY)
+        ).scalar()
+        return None if value is None else dict(value)
+
+    def put_policy(self, values: Mapping[str, object]) -> None:
+        stored = {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+        updated = self._connection.execute(
+            update(t.policies).where(t.policies.c.key == POLICY_KEY).values(value=stored)
+        )
+        if updated.rowcount == 0:
+            self._connection.execute(insert(t.policies).values(key=POLICY_KEY, value=stored))
+
+    # -- entitlements and pledges --------------------------------------------------------------
+
+    def add_entitlement(self, entitlement: Entitlement, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.entitlements).values(
+                id=entitlement.id,
+                party_code=entitlement.party_code,
+                pollutant=entitlement.pollutant,
+                units=entitlement.units,
+                first_vintage=entitlement.first_vintage,
+                last_vintage=entitlement.last_vintage,
+                permit=entitlement.permit,
+                created_at=at,
+            )
+        )
+
+    def get_entitlement(self, entitlement_id: str) -> Entitlement | None:
+        row = self._connection.execute(
+            select(t.entitlements).where(t.entitlements.c.id == entitlement_id)
+        ).first()
+        return None if row is None else _entitlement(row)
+
+    def list_entitlements(
+        self, party: str | None, pollutant: str | None, after: int, limit: int
+    ) -> list[tuple[int, Entitlement]]:
+        query = select(t.entitlements)
+        if party is not None:
+            query = query.where(t.entitlements.c.party_code == party)
+        if pollutant is not None:
+            query = query.where(t.entitlements.c.pollutant == pollutant)
+        rows = self._page(query, t.entitlements.c.seq, after, limit)
+        return [(r.seq, _entitlement(r)) for r in rows]
+
+    def add_pledge(self, pledge: Pledge, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.pledges).values(
+                id=pledge.id,
+                party_code=pledge.party_code,
+                pollutant=pledge.pollutant,
+                units=pledge.units,
+                holder=pledge.holder,
+                first_vintage=pledge.first_vintage,
+                last_vintage=pledge.last_vintage,
+                released=pledge.released,
+                created_at=at,
+            )
+        )
+
+    def get_pledge(self, pledge_id: str) -> Pledge | None:
+        row = self._connection.execute(select(t.pledges).where(t.pledges.c.id == pledge_id)).first()
+        return None if row is None else _pledge(row)
+
+    def release_pledge(self, pledge_id: str) -> None:
+        self._connection.execute(
+            update(t.pledges).where(t.pledges.c.id == pledge_id).values(released=True)
+        )
+
+    def list_pledges(
+        self, party: str | None, pollutant: str | None, after: int, limit: int
+    ) -> list[tuple[int, Pledge]]:
+        query = select(t.pledges)
+        if party is not None:
+            query = query.where(t.pledges.c.party_code == party)
+        if pollutant is not None:
+            query = query.where(t.pledges.c.pollutant == pollutant)
+        return [(r.seq, _pledge(r)) for r in self._page(query, t.pledges.c.seq, after, limit)]
+
+    # -- trades --------------------------------------------------------------------------------
+
+    def add_trade(self, trade: Trade, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.trades).values(
+                id=trade.id,
+                seller=trade.seller,
+                buyer=trade.buyer,
+                proposer=trade.proposer,
+                family=trade.family,
+                units=trade.units,
+                price_fen=trade.price_fen,
+                first_vintage=trade.first_vintage,
+                last_vintage=trade.last_vintage,
+                trade_date=trade.trade_date,
+                state=trade.state.value,
+                mode=trade.mode,
+                zero_price_reason=trade.zero_price_reason,
+                expires_at=trade.expires_at,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+
+    def get_trade(self, trade_id: str, *, lock: bool = False) -> Trade | None:
+        query = select(t.trades).where(t.trades.c.id == trade_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._connection.execute(query).first()
+        return None if row is None else _trade(row)
+
+    def set_trade_state(self, trade_id: str, state: TradeState, at: datetime) -> None:
+        self._connection.execute(
+            update(t.trades)
+            .where(t.trades.c.id == trade_id)
+            .values(state=state.value, updated_at=at)
+        )
+
+    def add_trade_event(self, event: TradeEvent) -> None:
+        self._connection.execute(
+            insert(t.trade_events).values(
+                trade_id=event.trade_id,
+                state=event.state.value,
+                actor=event.actor,
+                at=event.at,
+                note=event.note,
+            )
+        )
+
+    def trade_events(self, trade_id: str) -> list[TradeEvent]:
+        rows = self._connection.execute(
+            select(t.trade_events)
+            .where(t.trade_events.c.trade_id == trade_id)
+            .order_by(t.trade_events.c.id)
+        )
+        return [TradeEvent(r.trade_id, TradeState(r.state), r.actor, r.at, r.note) for r in rows]
+
+    def list_trades(
+        self,
+        party: str | None,
+        family: str | None,
+        state: TradeState | None,
+        after: int,
+        limit: int,
+    ) -> list[tuple[int, Trade]]:
+        query = select(t.trades)
+        if party is not None:
+            query = query.where(or_(t.trades.c.seller == party, t.trades.c.buyer == party))
+        if family is not None:
+            query = query.where(t.trades.c.family == family)
+        if state is not None:
+            query = query.where(t.trades.c.state == state.value)
+        return [(r.seq, _trade(r)) for r in self._page(query, t.trades.c.seq, after, limit)]
+
+    # -- compliance ----------------------------------------------------------------------------
+
+    def add_obligation(self, obligation: Obligation, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.obligations).values(
+                id=obligation.id,
+                party_code=obligation.party_code,
+                period=obligation.period,
+                verified_units=obligation.verified_units,
+                deadline=obligation.deadline,
+                closed=obligation.closed,
+                penalty_fen=obligation.penalty_fen,
+                deduction_units=obligation.deduction_units,
+                created_at=at,
+            )
+        )
+
+    def get_obligation(self, obligation_id: str, *, lock: bool = False) -> Obligation | None:
+        query = select(t.obligations).where(t.obligations.c.id == obligation_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._connection.execute(query).first()
+        return None if row is None else _obligation(row)
+
+    def close_obligation(self, obligation_id: str, penalty_fen: int, deduction_units: int) -> None:
+        self._connection.execute(
+            update(t.obligations)
+            .where(t.obligations.c.id == obligation_id)
+            .values(closed=True, penalty_fen=penalty_fen, deduction_units=deduction_units)
+        )
+
+    def list_obligations(
+        self, party: str | None, period: int | None, after: int, limit: int
+    ) -> list[tuple[int, Obligation]]:
+        query = select(t.obligations)
+        if party is not None:
+            query = query.where(t.obligations.c.party_code == party)
+        if period is not None:
+            query = query.where(t.obligations.c.period == period)
+        rows = self._page(query, t.obligations.c.seq, after, limit)
+        return [(r.seq, _obligation(r)) for r in rows]
+
+    def add_surrender(self, surrender: Surrender, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.surrenders).values(
+                id=surrender.id,
+                obligation_id=surrender.obligation_id,
+                instrument_code=surrender.instrument_code,
+                units=surrender.units,
+                created_at=at,
+            )
+        )
+
+    def surrenders_of(self, obligation_id: str) -> list[Surrender]:
+        rows = self._connection.execute(
+            select(t.surrenders)
+            .where(t.surrenders.c.obligation_id == obligation_id)
+            .order_by(t.surrenders.c.created_at, t.surrenders.c.id)
+        )
+        return [Surrender(r.id, r.obligation_id, r.instrument_code, r.units) for r in rows]
+
+
+def _party(row: Row[Any]) -> Party:
+    return Party(
+        row.code,
+        PartyKind(row.kind),
+        row.name,
+        row.credit_code,
+        row.city,
+        row.county,
+        row.tax_tier,
+        row.industry,
+    )
+
+
+def _entitlement(row: Row[Any]) -> Entitlement:
+    return Entitlement(
+        row.id,
+        row.party_code,
+        row.pollutant,
+        row.units,
+        row.first_vintage,
+        row.last_vintage,
+        row.permit,
+    )
+
+
+def _pledge(row: Row[Any]) -> Pledge:
+    return Pledge(
+        row.id,
+        row.party_code,
+        row.pollutant,
+        row.units,
+        row.holder,
+        row.first_vintage,
+        row.last_vintage,
+        row.released,
+    )
+
+
+def _trade(row: Row[Any]) -> Trade:
+    return Trade(
+        id=row.id,
+        seller=row.seller,
+        buyer=row.buyer,
+        proposer=row.proposer,
+        family=row.family,
+        units=row.units,
+        price_fen=row.price_fen,
+        first_vintage=row.first_vintage,
+        last_vintage=row.last_vintage,
+        trade_date=row.trade_date,
+        state=TradeState(row.state),
+        mode=row.mode,
+        zero_price_reason=row.zero_price_reason,
+        expires_at=row.expires_at,
+    )
+
+
+def _obligation(row: Row[Any]) -> Obligation:
+    return Obligation(
+        row.id,
+        row.party_code,
+        row.period,
+        row.verified_units,
+        row.deadline,
+        row.closed,
+        row.penalty_fen,
+        row.deduction_units,
+    )

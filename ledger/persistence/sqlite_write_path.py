@@ -1,0 +1,190 @@
+"""The write path's statements on SQLite, run on the driver's cursor directly.
+
+SQLite executes these statements in microseconds, so SQLAlchemy's per-statement work (compiled
+cache look-ups, parameter processing, result set-up) was most of the cost of a write; here the
+SQL is fixed text and the few type conversions SQLAlchemy would do are written out: instants as
+the same sortable UTC text SQLAlchemy stores, booleans as 0/1, metadata as JSON. The statements
+run inside the unit of work's transaction (BEGIN IMMEDIATE), on its connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+from ledger.domain.accounts import Balance, Side
+from ledger.domain.entries import BalanceKey
+
+_BALANCE_COLUMNS = (
+    "b.account_id, b.instrument_code, b.normal_side, b.non_negative, b.debits_posted,"
+    " b.credits_posted, b.debits_pending, b.credits_pending, b.version, b.updated_at,"
+    " a.frozen, a.closed"
+)
+_SAVE_BALANCE = (
+    "UPDATE balances SET debits_posted = ?, credits_posted = ?, debits_pending = ?,"
+    " credits_pending = ?, version = ?, updated_at = ? WHERE account_id = ? AND instrument_code = ?"
+)
+_INSERT_ENTRY = (
+    "INSERT INTO entries (entry_id, request_hash, entry_type, status, effective_at, recorded_at,"
+    " memo, metadata, reverses_seq, pending_seq, expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq"
+)
+_INSERT_POSTING = (
+    "INSERT INTO postings (entry_seq, account_id, instrument_code, side, units, pending,"
+    " recorded_at, effective_at, debits_after, credits_after)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _as_sqlalchemy_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Driver errors as SQLAlchemy's, so the unit of work translates them in its one place."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(
+                function.__name__, None, error, sqlite3.Error, dialect=None
+            ) from error
+
+    return wrapper
+
+
+def instant(moment: datetime | None) -> str | None:
+    """An instant as SQLAlchemy's SQLite DateTime stores it: naive UTC, microseconds."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _parse_instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+@_as_sqlalchemy_errors
+def lock_rows(
+    cursor: Any, keys: set[BalanceKey]
+) -> tuple[dict[BalanceKey, Balance], dict[int, tuple[bool, bool]]]:
+    """Balances of `keys` and the flags of their accounts (the write lock is already held)."""
+    ids = sorted({account_id for account_id, _ in keys})
+    codes = sorted({code for _, code in keys})
+    cursor.execute(
+        f"SELECT {_BALANCE_COLUMNS} FROM balances AS b JOIN accounts AS a ON a.id = b.account_id"  # noqa: S608 - placeholders only
+        f" WHERE b.account_id IN ({_placeholders(len(ids))})"
+        f" AND b.instrument_code IN ({_placeholders(len(codes))})",
+        (*ids, *codes),
+    )
+    balances: dict[BalanceKey, Balance] = {}
+    flags: dict[int, tuple[bool, bool]] = {}
+    for row in cursor.fetchall():
+        flags[row[0]] = (bool(row[10]), bool(row[11]))
+        if (row[0], row[1]) in keys:
+            balances[(row[0], row[1])] = Balance(
+                account_id=row[0],
+                instrument_code=row[1],
+                normal_side=Side(row[2]),
+                non_negative=bool(row[3]),
+                debits_posted=row[4],
+                credits_posted=row[5],
+                debits_pending=row[6],
+                credits_pending=row[7],
+                version=row[8],
+                updated_at=_parse_instant(row[9]),
+            )
+    return balances, flags
+
+
+@_as_sqlalchemy_errors
+def save_balances(cursor: Any, balances: Iterable[Balance], recorded_at: datetime) -> None:
+    moment = instant(recorded_at)
+    cursor.executemany(
+        _SAVE_BALANCE,
+        [
+            (
+                b.debits_posted,
+                b.credits_posted,
+                b.debits_pending,
+                b.credits_pending,
+                b.version + 1,
+                moment,
+                b.account_id,
+                b.instrument_code,
+            )
+            for b in balances
+        ],
+    )
+
+
+@_as_sqlalchemy_errors
+def insert_entries(cursor: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert entry rows (as built by the journal repository); their sequence numbers."""
+    seqs = []
+    for row in rows:
+        cursor.execute(
+            _INSERT_ENTRY,
+            (
+                row["entry_id"],
+                row["request_hash"],
+                row["entry_type"],
+                row["status"],
+                instant(row["effective_at"]),
+                instant(row["recorded_at"]),
+                row["memo"],
+                json.dumps(row["metadata"]),
+                row["reverses_seq"],
+                row["pending_seq"],
+                instant(row["expires_at"]),
+            ),
+        )
+        seqs.append(cursor.fetchone()[0])
+    return seqs
+
+
+@_as_sqlalchemy_errors
+def insert_postings(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+    cursor.executemany(
+        _INSERT_POSTING,
+        [
+            (
+                row["entry_seq"],
+                row["account_id"],
+                row["instrument_code"],
+                row["side"],
+                row["units"],
+                int(row["pending"]),
+                instant(row["recorded_at"]),
+                instant(row["effective_at"]),
+                row["debits_after"],
+                row["credits_after"],
+            )
+            for row in rows
+        ],
+    )
+
+
+@_as_sqlalchemy_errors
+def unbalanced_entries(cursor: Any, seqs: Sequence[int]) -> list[tuple[int, str]]:
+    """Entries among `seqs` whose postings do not balance per instrument."""
+    cursor.execute(
+        "SELECT entry_seq, instrument_code FROM postings"  # noqa: S608 - placeholders only
+        f" WHERE entry_seq IN ({_placeholders(len(seqs))})"
+        " GROUP BY entry_seq, instrument_code"
+        " HAVING sum(CASE side WHEN 'debit' THEN units ELSE -units END) != 0",
+        tuple(seqs),
+    )
+    return [(row[0], row[1]) for row in cursor.fetchall()]
