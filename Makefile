@@ -17,9 +17,10 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 
 install: $(INSTALLED)
 
-## Migrate the embedded SQLite database and serve the API on http://127.0.0.1:8000 (docs at /docs).
+## Migrate the embedded SQLite database, load the demo registry on first start, and serve the API
+## on http://127.0.0.1:8000 (docs at /docs).
 run: install
-	$(BIN)/emissions-ledger serve --host 127.0.0.1 --port 8000
+	$(BIN)/emissions-ledger serve --demo-if-empty --host 127.0.0.1 --port 8000
 
 ## Lint, type-check, check layer contracts, then run the whole test suite.
 test: install lint

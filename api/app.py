@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from api import errors, schemas
 from api.dependencies import Store as StoreDependency
 from api.middleware import BodySizeLimit
-from api.routers import balances, registry
+from api.routers import balances, parties, registry, trades
 from api.routers import journal as journal_routes
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import journal, queries
+from ledger.services import journal, queries, trading
 from ledger.settings import Settings
 
 logger = logging.getLogger("api")
@@ -66,7 +66,14 @@ def create_app(
     app.state.store = store
     errors.install(app)
     app.add_middleware(BodySizeLimit)
-    for router in (registry.router, journal_routes.router, balances.router):
+    routers = (
+        registry.router,
+        journal_routes.router,
+        balances.router,
+        parties.router,
+        trades.router,
+    )
+    for router in routers:
         app.include_router(router)
 
     @app.get("/v1/health", response_model=schemas.HealthOut, tags=["operations"])
@@ -87,3 +94,10 @@ def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
             continue
         if expired:
             logger.info("expired %d pending entries", len(expired))
+        try:
+            lapsed = trading.expire_due(store)
+        except Exception:
+            logger.exception("trade expiry sweep failed")
+            continue
+        if lapsed:
+            logger.info("expired %d trades past their deadline", len(lapsed))

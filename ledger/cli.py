@@ -1,14 +1,15 @@
-"""The `emissions-ledger` command: serve, migrate, check, expire."""
+"""The `emissions-ledger` command: serve, migrate, check, expire, demo."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ledger import demo
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import journal, queries
+from ledger.services import journal, queries, trading
 from ledger.settings import Settings
 
 
@@ -23,26 +24,56 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--demo-if-empty",
+        action="store_true",
+        help="load the synthetic demo registry first if the database holds no registry yet",
+    )
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     commands.add_parser("check", help="verify the ledger's invariants; exit 1 if any is broken")
-    commands.add_parser("expire", help="expire pending entries past their deadline")
+    commands.add_parser("expire", help="expire pending entries and trades past their deadline")
+    commands.add_parser(
+        "demo", help="load the synthetic demo registry (parties, rights, trades T1–T6) if absent"
+    )
     arguments = parser.parse_args(argv)
     settings = Settings.from_environment()
     if arguments.command == "serve":
+        if arguments.demo_if_empty:
+            _demo(settings)
         return _serve(settings, arguments.host, arguments.port, arguments.workers)
     if arguments.command == "migrate":
         migrate.upgrade(settings.database_url)
         print("database is at the latest schema revision")
         return 0
+    if arguments.command == "demo":
+        return _demo(settings)
     store = Store(create_ledger_engine(settings.database_url))
     try:
         if arguments.command == "check":
             return _check(store)
         expired = journal.expire_pending_entries(store, limit=10_000)
         print(f"expired {len(expired)} pending entries")
+        lapsed = trading.expire_due(store, limit=10_000)
+        print(f"expired {len(lapsed)} trades past their deadline")
         return 0
     finally:
         store.dispose()
+
+
+def _demo(settings: Settings) -> int:
+    """Migrate, then load the demo registry unless a registry is there already."""
+    migrate.upgrade(settings.database_url)
+    store = Store(create_ledger_engine(settings.database_url))
+    try:
+        if demo.is_loaded(store):
+            print("a registry is already loaded; the demo was not loaded again")
+            return 0
+        outcomes = demo.load(store)
+    finally:
+        store.dispose()
+    print("demo registry loaded; trades:")
+    print(demo.summary(outcomes))
+    return 0
 
 
 def _check(store: Store) -> int:

@@ -26,7 +26,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgresql")
-TABLES = "postings, entry_references, balances, entries, accounts, instruments"
+TABLES = (
+    "postings, entry_references, balances, entries, accounts, instruments, trade_events, "
+    "trades, surrenders, obligations, pledges, entitlements, outlets, parties, cities, policies"
+)
 
 
 def _postgres_reachable() -> str | None:

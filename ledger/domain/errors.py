@@ -134,3 +134,48 @@ class StorageConflict(Exception):
 
 class RetryableConflict(Exception):
     """Infrastructure: a deadlock, serialization failure or busy database; safe to retry whole."""
+
+
+# The registry's rules (parties, rights, trades, compliance).
+PartyNotFound = _error("party_not_found", Kind.NOT_FOUND, "Party not found")
+UnknownParty = _error("unknown_party", Kind.UNPROCESSABLE, "Unknown party")
+RecordNotFound = _error("record_not_found", Kind.NOT_FOUND, "Registry record not found")
+RecordExists = _error(
+    "record_exists_with_different_definition",
+    Kind.CONFLICT,
+    "A registry record with this id already exists with another definition",
+)
+RightsPledged = _error(
+    "rights_pledged",
+    Kind.UNPROCESSABLE,
+    "The rights are pledged and may not be sold or surrendered",
+)
+PriceBelowFloor = _error("price_below_floor", Kind.UNPROCESSABLE, "Price below the floor price")
+PriceZeroWithoutReason = _error(
+    "price_zero_without_reason", Kind.UNPROCESSABLE, "A zero price needs a stated reason"
+)
+CityMayNotReceive = _error(
+    "city_may_not_receive", Kind.UNPROCESSABLE, "The buyer's city may not receive air rights"
+)
+BasinMismatch = _error(
+    "basin_mismatch", Kind.UNPROCESSABLE, "Water rights trade only within one river basin"
+)
+HoldingLimitExceeded = _error(
+    "holding_limit_exceeded", Kind.UNPROCESSABLE, "The buyer would exceed its holding limit"
+)
+CcerCapExceeded = _error(
+    "ccer_cap_exceeded", Kind.UNPROCESSABLE, "CCER may cover at most 5% of the obligation"
+)
+TradeStateInvalid = _error(
+    "trade_state_invalid", Kind.CONFLICT, "The trade's state does not allow this action"
+)
+TradePartyInvalid = _error(
+    "trade_party_invalid", Kind.UNPROCESSABLE, "This party may not take this action on the trade"
+)
+VintageExpired = _error("vintage_expired", Kind.UNPROCESSABLE, "The vintage has expired")
+PledgeAlreadyReleased = _error(
+    "pledge_already_released", Kind.CONFLICT, "The pledge was already released"
+)
+ObligationClosed = _error(
+    "obligation_closed", Kind.CONFLICT, "The obligation's deadline has been closed"
+)

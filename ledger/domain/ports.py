@@ -14,6 +14,17 @@ from typing import Protocol, Self
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
+from ledger.domain.registry import (
+    City,
+    Entitlement,
+    Obligation,
+    Outlet,
+    Party,
+    PartyKind,
+    Pledge,
+    Trade,
+    TradeState,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +148,91 @@ class JournalRepository(Protocol):
     def find_violations(self) -> list[Violation]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TradeEvent:
+    """One line of a trade's append-only history: the state it entered, who, when, why."""
+
+    trade_id: str
+    state: TradeState
+    actor: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Surrender:
+    """Units of an instrument surrendered against an obligation (its journal entry: `id`)."""
+
+    id: str
+    obligation_id: str
+    instrument_code: str
+    units: int
+
+
+class RegistryRepository(Protocol):
+    """The registry's business records; listings return (position, record) for cursors."""
+
+    def add_party(self, party: Party, at: datetime) -> None: ...
+    def get_party(self, code: str) -> Party | None: ...
+    def list_parties(
+        self, kind: PartyKind | None, city: str | None, after: int, limit: int
+    ) -> list[tuple[int, Party]]: ...
+    def add_outlet(self, outlet: Outlet) -> None: ...
+    def list_outlets(
+        self, party: str | None, after: int, limit: int
+    ) -> list[tuple[int, Outlet]]: ...
+    def put_city(self, city: City) -> None: ...
+    def get_city(self, name: str) -> City | None: ...
+    def get_policy(self) -> dict[str, object] | None: ...
+    def put_policy(self, values: Mapping[str, object]) -> None: ...
+    def add_entitlement(self, entitlement: Entitlement, at: datetime) -> None: ...
+    def get_entitlement(self, entitlement_id: str) -> Entitlement | None: ...
+    def list_entitlements(
+        self, party: str | None, pollutant: str | None, after: int, limit: int
+    ) -> list[tuple[int, Entitlement]]: ...
+    def add_pledge(self, pledge: Pledge, at: datetime) -> None: ...
+    def get_pledge(self, pledge_id: str) -> Pledge | None: ...
+    def release_pledge(self, pledge_id: str) -> None: ...
+    def list_pledges(
+        self, party: str | None, pollutant: str | None, after: int, limit: int
+    ) -> list[tuple[int, Pledge]]: ...
+    def add_trade(self, trade: Trade, at: datetime) -> None: ...
+    def get_trade(self, trade_id: str, *, lock: bool = False) -> Trade | None: ...
+    def set_trade_state(self, trade_id: str, state: TradeState, at: datetime) -> None: ...
+    def add_trade_event(self, event: TradeEvent) -> None: ...
+    def trade_events(self, trade_id: str) -> list[TradeEvent]: ...
+    def list_trades(
+        self,
+        party: str | None,
+        family: str | None,
+        state: TradeState | None,
+        after: int,
+        limit: int,
+    ) -> list[tuple[int, Trade]]: ...
+    def due_trades(self, now: datetime, limit: int) -> list[str]:
+        """Ids of proposed or accepted trades whose `expires_at` has passed."""
+        ...
+
+    def add_obligation(self, obligation: Obligation, at: datetime) -> None: ...
+    def get_obligation(self, obligation_id: str, *, lock: bool = False) -> Obligation | None: ...
+    def close_obligation(
+        self, obligation_id: str, penalty_fen: int, deduction_units: int
+    ) -> None: ...
+
+    def list_obligations(
+        self, party: str | None, period: int | None, after: int, limit: int
+    ) -> list[tuple[int, Obligation]]: ...
+    def add_surrender(self, surrender: Surrender, at: datetime) -> None: ...
+    def surrenders_of(self, obligation_id: str) -> list[Surrender]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 
     @property
     def instruments(self) -> InstrumentRepository: ...
+    @property
+    def registry(self) -> RegistryRepository: ...
     @property
     def accounts(self) -> AccountRepository: ...
     @property

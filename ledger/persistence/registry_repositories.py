@@ -257,6 +257,15 @@ class SqlRegistryRepository:
             query = query.where(t.trades.c.state == state.value)
         return [(r.seq, _trade(r)) for r in self._page(query, t.trades.c.seq, after, limit)]
 
+    def due_trades(self, now: datetime, limit: int) -> list[str]:
+        rows = self._connection.execute(
+            select(t.trades.c.id)
+            .where(t.trades.c.state.in_(["proposed", "accepted"]), t.trades.c.expires_at <= now)
+            .order_by(t.trades.c.seq)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
     # -- compliance ----------------------------------------------------------------------------
 
     def add_obligation(self, obligation: Obligation, at: datetime) -> None:

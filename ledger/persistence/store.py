@@ -16,7 +16,12 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ledger.domain.errors import InsufficientBalance, RetryableConflict, StorageConflict
+from ledger.domain.errors import (
+    InsufficientBalance,
+    RecordExists,
+    RetryableConflict,
+    StorageConflict,
+)
 from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
     Caches,
@@ -137,25 +142,31 @@ class SqlUnitOfWork:
 
 def translate(error: DBAPIError) -> Exception:
     """The ledger's meaning of a database error, or the error itself if it has none."""
-    original = error.orig
-    sqlstate = getattr(original, "sqlstate", None)
-    message = str(original)
-    if sqlstate in RETRYABLE_SQLSTATES:
-        return RetryableConflict(message)
-    if isinstance(error, OperationalError) and "database is locked" in message:
+    message = str(error.orig)
+    busy = isinstance(error, OperationalError) and "database is locked" in message
+    # A dead connection (say, the server restarted) is dropped from the pool: a retry gets a
+    # fresh one, and a write whose commit was lost replays by its entry id.
+    if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES or busy:
         return RetryableConflict(message)
     if error.connection_invalidated:
-        # The connection died (say, the server restarted). The pool has dropped it; a retry
-        # gets a fresh one, and a write whose commit was lost replays by its entry id.
         return RetryableConflict(message)
     if isinstance(error, IntegrityError):
-        constraint = getattr(getattr(original, "diag", None), "constraint_name", None) or message
-        for column, what in _UNIQUE_KEYS.items():
-            if f"entries_{column}" in constraint or f"entries.{column}" in constraint:
-                return StorageConflict(what)
-        if "ck_balances_non_negative" in constraint:
-            return InsufficientBalance(
-                "the database refused a change that would take an account negative",
-                field="postings",
-            )
+        return _integrity(error, message) or error
     return error
+
+
+def _integrity(error: IntegrityError, message: str) -> Exception | None:
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None) or message
+    for column, what in _UNIQUE_KEYS.items():
+        if f"entries_{column}" in constraint or f"entries.{column}" in constraint:
+            return StorageConflict(what)
+    if "ck_balances_non_negative" in constraint:
+        return InsufficientBalance(
+            "the database refused a change that would take an account negative",
+            field="postings",
+        )
+    if getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in message:
+        # A registry record created concurrently under the same id: the loser's check before
+        # its insert could not see the winner's uncommitted row.
+        return RecordExists("a record with this id was created at the same time", field="id")
+    return None

@@ -193,6 +193,31 @@ def expire_pending_entries(uow_factory: UnitOfWorkFactory, limit: int = 100) -> 
     return expired
 
 
+def write_in(
+    uow: UnitOfWork,
+    commands: Sequence[PostEntry] = (),
+    *,
+    resolve: ResolvePending | None = None,
+    void: bool = False,
+) -> list[EntryRecord]:
+    """Inside the caller's unit of work (the caller commits): resolve one pending entry (post it
+    in full, or void it), then post `commands`, all in that one transaction.
+
+    For use cases that change a business record and the journal atomically (a trade is recorded:
+    its hold is posted and its state changes together). There is no idempotent replay here: the
+    caller makes a retry safe through its record's state, and entry ids stay unique in any case.
+    """
+    hashes: dict[str, str] = {}
+    records: list[EntryRecord] = []
+    if resolve is not None:
+        status = EntryStatus.VOIDED if void else EntryStatus.POSTED
+        records += uow.journal.insert([_build_resolution(uow, resolve, status, hashes)])
+    if commands:
+        _check_batch(commands, ENTRIES_PER_BATCH_MAX)
+        records += uow.journal.insert(_build(uow, commands, hashes))
+    return records
+
+
 # -- idempotent writing ------------------------------------------------------------------
 
 

@@ -84,10 +84,13 @@ def test_racing_transfers_never_overdraw_a_non_negative_account(postgres_store: 
         outcomes: list[Decimal | str] = []
         for number in range(8):
             amount = Decimal(rng.randint(1_000, 150_000)).scaleb(-3)
-            command = transfer(f"spend-{thread}-{number}", "SPENDER", f"SINK-{thread:02d}",
-                               str(amount))
-            result = attempt(lambda c=command: journal.post_entry(store, c),  # type: ignore[misc]
-                             ["insufficient_balance"])
+            command = transfer(
+                f"spend-{thread}-{number}", "SPENDER", f"SINK-{thread:02d}", str(amount)
+            )
+            result = attempt(
+                lambda c=command: journal.post_entry(store, c),  # type: ignore[misc]
+                ["insufficient_balance"],
+            )
             outcomes.append(amount if isinstance(result, Posted) else result)
         return outcomes
 
@@ -128,10 +131,13 @@ def test_racing_holds_never_reserve_more_than_the_balance_and_settle_consistentl
             return 0
         if choice == "part":
             amount = rng.randint(1, amount)
-            command = dataclasses.replace(command, postings=(
-                PostingRequest("HOLDER", SO2, Side.DEBIT, Decimal(amount)),
-                PostingRequest(sink, SO2, Side.CREDIT, Decimal(amount)),
-            ))
+            command = dataclasses.replace(
+                command,
+                postings=(
+                    PostingRequest("HOLDER", SO2, Side.DEBIT, Decimal(amount)),
+                    PostingRequest(sink, SO2, Side.CREDIT, Decimal(amount)),
+                ),
+            )
         journal.post_pending_entry(store, command)
         return amount
 
@@ -258,10 +264,14 @@ def test_sixteen_concurrent_requests_with_one_id_and_different_bodies_write_one_
     setup_registry(store, "ALPHA", "BETA")
     journal.post_entry(store, transfer("fund", "ISSUANCE", "ALPHA", "1000"))
 
-    results = race(lambda thread: attempt(
-        lambda: journal.post_entry(store, transfer("contested", "ALPHA", "BETA", str(thread + 1))),
-        ["entry_exists_with_different_request"],
-    ))
+    results = race(
+        lambda thread: attempt(
+            lambda: journal.post_entry(
+                store, transfer("contested", "ALPHA", "BETA", str(thread + 1))
+            ),
+            ["entry_exists_with_different_request"],
+        )
+    )
 
     winners = [r for r in results if isinstance(r, Posted)]
     assert len(winners) == 1
@@ -311,22 +321,27 @@ def test_transfers_racing_in_opposite_directions_never_surface_a_deadlock(
     store = postgres_store
     accounts = [f"ACC-{index:02d}" for index in range(8)]
     setup_registry(store, *accounts)
-    journal.post_batch(store, [
-        transfer(f"fund-{code}", "ISSUANCE", code, "100") for code in accounts
-    ])
+    journal.post_batch(
+        store, [transfer(f"fund-{code}", "ISSUANCE", code, "100") for code in accounts]
+    )
     for index in range(0, len(accounts), 2):  # half start with CEA, the others get it later
-        journal.post_entry(store, transfer(f"cea-{index}", "ISSUANCE", accounts[index], "50",
-                                           instrument=CEA))
+        journal.post_entry(
+            store, transfer(f"cea-{index}", "ISSUANCE", accounts[index], "50", instrument=CEA)
+        )
 
     def swap(entry_id: str, left: str, right: str, rng: random.Random) -> PostEntry:
         """Delivery versus payment: SO2 one way, CEA the other, in one entry."""
         so2, cea = Decimal(rng.randint(1, 20)), Decimal(rng.randint(1, 20))
-        return PostEntry(entry_id, "swap", (
-            PostingRequest(left, SO2, Side.DEBIT, so2),
-            PostingRequest(right, SO2, Side.CREDIT, so2),
-            PostingRequest(right, CEA, Side.DEBIT, cea),
-            PostingRequest(left, CEA, Side.CREDIT, cea),
-        ))
+        return PostEntry(
+            entry_id,
+            "swap",
+            (
+                PostingRequest(left, SO2, Side.DEBIT, so2),
+                PostingRequest(right, SO2, Side.CREDIT, so2),
+                PostingRequest(right, CEA, Side.DEBIT, cea),
+                PostingRequest(left, CEA, Side.CREDIT, cea),
+            ),
+        )
 
     def churn(thread: int) -> list[str]:
         rng = random.Random(2000 + thread)
@@ -339,13 +354,16 @@ def test_transfers_racing_in_opposite_directions_never_surface_a_deadlock(
             kind = number % 3
             if kind == 0:
                 call: Callable[[], Posted] = lambda e=entry_id, x=a, y=b: journal.post_entry(  # type: ignore[misc]  # noqa: E731
-                    store, transfer(e, x, y, str(rng.randint(1, 30))))
+                    store, transfer(e, x, y, str(rng.randint(1, 30)))
+                )
             elif kind == 1:
                 call = lambda e=entry_id, x=a, y=b, z=c, w=d: journal.post_batch(  # type: ignore[misc]  # noqa: E731
-                    store, [transfer(f"{e}-1", x, y, "3"), transfer(f"{e}-2", w, z, "2")])[0]
+                    store, [transfer(f"{e}-1", x, y, "3"), transfer(f"{e}-2", w, z, "2")]
+                )[0]
             else:
                 call = lambda e=entry_id, x=a, y=b: journal.post_entry(  # type: ignore[misc]  # noqa: E731
-                    store, swap(e, x, y, rng))
+                    store, swap(e, x, y, rng)
+                )
             result = attempt(call, ["insufficient_balance"])
             outcomes.append("written" if isinstance(result, Posted) else result)
         return outcomes
@@ -378,7 +396,8 @@ def test_freezing_an_account_while_transfers_race_out_of_it_stops_every_later_de
             after_freeze = frozen_at.is_set()
             result = attempt(
                 lambda n=number: journal.post_entry(  # type: ignore[misc]
-                    store, transfer(f"spend-{thread}-{n}", "SPENDER", "SINK", "1")),
+                    store, transfer(f"spend-{thread}-{n}", "SPENDER", "SINK", "1")
+                ),
                 ["account_frozen"],
             )
             outcome = "written" if isinstance(result, Posted) else result
@@ -405,8 +424,9 @@ def test_closing_an_account_while_a_transfer_races_into_it_never_leaves_value_in
     closed_with_value = []
     for trial in range(20):
         code = f"NEW-{trial:02d}"  # opened, never posted to: it has no balance row yet
-        registry.open_account(store, AccountDraft(code, code, "new holdings", Side.CREDIT,
-                                                  True, None))
+        registry.open_account(
+            store, AccountDraft(code, code, "new holdings", Side.CREDIT, True, None)
+        )
 
         def close_or_pay(thread: int, code: str = code, trial: int = trial) -> str:
             try:
@@ -443,8 +463,9 @@ def test_a_transfer_that_waited_for_a_closing_account_is_refused_as_account_clos
 
     with store.engine.connect() as closer:
         closer.begin()
-        closer.execute(text("SELECT 1 FROM balances WHERE account_id = :id FOR UPDATE"),
-                       {"id": gamma})
+        closer.execute(
+            text("SELECT 1 FROM balances WHERE account_id = :id FOR UPDATE"), {"id": gamma}
+        )
 
         def pay() -> None:
             result = attempt(
@@ -467,10 +488,12 @@ def test_a_transfer_that_waited_for_a_closing_account_is_refused_as_account_clos
 def _wait_until_a_session_waits_for_a_lock(store: Store) -> None:
     with store.engine.connect() as watcher:
         for _ in range(500):
-            waiting = watcher.execute(text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )).scalar_one()
+            waiting = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
             watcher.rollback()
             if waiting:
                 return
@@ -485,10 +508,13 @@ def test_racing_expiry_sweeps_expire_each_hold_exactly_once(postgres_store: Stor
     journal.post_entry(store, transfer("fund", "ISSUANCE", "HOLDER", "1000"))
     holds = [f"hold-{number:02d}" for number in range(24)]
     for hold_id in holds:
-        journal.post_entry(store, dataclasses.replace(
-            transfer(hold_id, "HOLDER", "SINK", "10", pending=True),
-            expires_at=START + HOUR,
-        ))
+        journal.post_entry(
+            store,
+            dataclasses.replace(
+                transfer(hold_id, "HOLDER", "SINK", "10", pending=True),
+                expires_at=START + HOUR,
+            ),
+        )
     clock.advance(2 * HOUR)
 
     swept = race(lambda _: journal.expire_pending_entries(store), threads=4)

@@ -49,9 +49,12 @@ def _ledger(store: Store) -> Store:
     """ALPHA funded with 100 t, 30 t of it moved to BETA by entry t-1 (with a reference)."""
     setup_registry(store, "ALPHA", "BETA")
     journal.post_entry(store, transfer("fund-alpha", "ISSUANCE", "ALPHA", "100"))
-    journal.post_entry(store, dataclasses.replace(
-        transfer("t-1", "ALPHA", "BETA", "30"), references=(Reference("trade", "TR-1"),)
-    ))
+    journal.post_entry(
+        store,
+        dataclasses.replace(
+            transfer("t-1", "ALPHA", "BETA", "30"), references=(Reference("trade", "TR-1"),)
+        ),
+    )
     return store
 
 
@@ -81,13 +84,25 @@ def insert_entry(connection: Connection, entry_id: str) -> int:
 
 
 def insert_posting(
-    connection: Connection, seq: int, account: int, side: str, units: int,
-    *, after: tuple[int, int] = (0, 0),
+    connection: Connection,
+    seq: int,
+    account: int,
+    side: str,
+    units: int,
+    *,
+    after: tuple[int, int] = (0, 0),
 ) -> None:
-    connection.execute(text(NEW_POSTING), {
-        "seq": seq, "account_id": account, "side": side, "units": units,
-        "debits_after": after[0], "credits_after": after[1],
-    })
+    connection.execute(
+        text(NEW_POSTING),
+        {
+            "seq": seq,
+            "account_id": account,
+            "side": side,
+            "units": units,
+            "debits_after": after[0],
+            "credits_after": after[1],
+        },
+    )
 
 
 def rules(store: Store) -> set[str]:
@@ -99,7 +114,8 @@ def rules(store: Store) -> set[str]:
 
 @pytest.mark.parametrize("statement", IMMUTABLE_STATEMENTS.values(), ids=IMMUTABLE_STATEMENTS)
 def test_the_database_refuses_to_change_or_remove_a_journal_record(
-    ledger: Store, statement: str,
+    ledger: Store,
+    statement: str,
 ) -> None:
     before = snapshot(ledger)
 
@@ -141,8 +157,10 @@ def test_the_database_refuses_a_reservation_beyond_the_balance_written_directly(
 
 def test_the_database_refuses_a_negative_balance_counter(ledger: Store) -> None:
     # ISSUANCE may go negative as a balance, but no counter of any account may.
-    with pytest.raises(DBAPIError, match="counters_not_negative"), \
-            ledger.engine.begin() as connection:
+    with (
+        pytest.raises(DBAPIError, match="counters_not_negative"),
+        ledger.engine.begin() as connection,
+    ):
         connection.execute(
             text("UPDATE balances SET credits_pending = -1 WHERE account_id = :id"),
             {"id": account_id(ledger, "ISSUANCE")},

@@ -69,8 +69,12 @@ def timed(store: Store, clock: ManualClock) -> Store:
 
 
 def hold(
-    entry_id: str, source: str, destination: str, amount: str,
-    *, expires_at: datetime | None = None,
+    entry_id: str,
+    source: str,
+    destination: str,
+    amount: str,
+    *,
+    expires_at: datetime | None = None,
 ) -> PostEntry:
     """A pending transfer: reserves `amount` of `source` until posted, voided or expired."""
     return dataclasses.replace(
@@ -115,7 +119,8 @@ def test_a_posted_entry_can_be_read_back_with_its_postings_and_references(
 ) -> None:
     command = dataclasses.replace(
         transfer("t-1", "ALPHA", "BETA", "7"),
-        memo="permit trade", metadata={"desk": "north"},
+        memo="permit trade",
+        metadata={"desk": "north"},
         references=(Reference("trade", "TR-1"),),
     )
     journal.post_entry(funded, command)
@@ -127,7 +132,8 @@ def test_a_posted_entry_can_be_read_back_with_its_postings_and_references(
     assert dict(view.record.metadata) == {"desk": "north"}
     assert view.record.references == (Reference("trade", "TR-1"),)
     assert [(p.account_code, p.side, p.units) for p in view.record.postings] == [
-        ("ALPHA", Side.DEBIT, 7000), ("BETA", Side.CREDIT, 7000),
+        ("ALPHA", Side.DEBIT, 7000),
+        ("BETA", Side.CREDIT, 7000),
     ]
 
 
@@ -236,8 +242,10 @@ def test_an_entry_whose_debits_add_up_beyond_the_largest_amount_gets_a_ledger_an
     largest = str(Decimal(UNITS_MAX).scaleb(-3))
     command = entry(
         "huge",
-        line("ISSUER-X", Side.DEBIT, largest), line("ISSUER-Y", Side.DEBIT, largest),
-        line("GAMMA", Side.CREDIT, largest), line("DELTA", Side.CREDIT, largest),
+        line("ISSUER-X", Side.DEBIT, largest),
+        line("ISSUER-Y", Side.DEBIT, largest),
+        line("GAMMA", Side.CREDIT, largest),
+        line("DELTA", Side.CREDIT, largest),
     )
 
     try:
@@ -287,7 +295,8 @@ def test_reversing_an_entry_twice_is_refused_as_entry_already_reversed(funded: S
     journal.reverse_entry(funded, ReverseEntry("t-1", "r-1"))
 
     assert_rejected(
-        funded, "entry_already_reversed",
+        funded,
+        "entry_already_reversed",
         lambda: journal.reverse_entry(funded, ReverseEntry("t-1", "r-2")),
     )
 
@@ -296,14 +305,16 @@ def test_reversing_a_pending_entry_is_refused_as_entry_not_reversible(funded: St
     journal.post_entry(funded, hold("h-1", "ALPHA", "BETA", "30"))
 
     assert_rejected(
-        funded, "entry_not_reversible",
+        funded,
+        "entry_not_reversible",
         lambda: journal.reverse_entry(funded, ReverseEntry("h-1", "r-1")),
     )
 
 
 def test_reversing_an_unknown_entry_is_refused_as_entry_not_found(funded: Store) -> None:
     assert_rejected(
-        funded, "entry_not_found",
+        funded,
+        "entry_not_found",
         lambda: journal.reverse_entry(funded, ReverseEntry("nope", "r-1")),
     )
 
@@ -358,7 +369,8 @@ def test_posting_a_voided_hold_is_refused_as_pending_entry_already_voided(funded
     journal.void_pending_entry(funded, ResolvePending("h-1", "h-1-void"))
 
     assert_rejected(
-        funded, "pending_entry_already_voided",
+        funded,
+        "pending_entry_already_voided",
         lambda: journal.post_pending_entry(funded, ResolvePending("h-1", "h-1-post")),
     )
 
@@ -368,32 +380,37 @@ def test_voiding_a_posted_hold_is_refused_as_pending_entry_already_posted(funded
     journal.post_pending_entry(funded, ResolvePending("h-1", "h-1-post"))
 
     assert_rejected(
-        funded, "pending_entry_already_posted",
+        funded,
+        "pending_entry_already_posted",
         lambda: journal.void_pending_entry(funded, ResolvePending("h-1", "h-1-void")),
     )
 
 
 def test_posting_a_hold_past_its_deadline_is_refused_as_pending_entry_expired(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     journal.post_entry(timed, hold("h-1", "ALPHA", "BETA", "30", expires_at=START + HOUR))
     clock.advance(2 * HOUR)
 
     assert_rejected(
-        timed, "pending_entry_expired",
+        timed,
+        "pending_entry_expired",
         lambda: journal.post_pending_entry(timed, ResolvePending("h-1", "h-1-post")),
     )
 
 
 def test_posting_a_hold_the_sweep_expired_is_refused_as_pending_entry_expired(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     journal.post_entry(timed, hold("h-1", "ALPHA", "BETA", "30", expires_at=START + HOUR))
     clock.advance(2 * HOUR)
     journal.expire_pending_entries(timed)
 
     assert_rejected(
-        timed, "pending_entry_expired",
+        timed,
+        "pending_entry_expired",
         lambda: journal.post_pending_entry(timed, ResolvePending("h-1", "h-1-post")),
     )
 
@@ -422,7 +439,8 @@ def test_a_partial_post_beyond_the_pending_amount_is_refused_as_post_exceeds_pen
     too_much = (line("ALPHA", Side.DEBIT, "30.001"), line("BETA", Side.CREDIT, "30.001"))
 
     assert_rejected(
-        funded, "post_exceeds_pending",
+        funded,
+        "post_exceeds_pending",
         lambda: journal.post_pending_entry(
             funded, ResolvePending("h-1", "h-1-post", postings=too_much)
         ),
@@ -435,7 +453,8 @@ def test_posting_an_entry_that_is_not_a_hold_is_refused_as_entry_not_pending(
     journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "1"))
 
     assert_rejected(
-        funded, "entry_not_pending",
+        funded,
+        "entry_not_pending",
         lambda: journal.post_pending_entry(funded, ResolvePending("t-1", "t-1-post")),
     )
 
@@ -454,17 +473,19 @@ def test_a_batch_whose_second_entry_fails_writes_not_even_the_first(funded: Stor
 def test_bulk_reports_created_replayed_and_rejected_items_one_by_one(funded: Store) -> None:
     journal.post_entry(funded, transfer("b-1", "ALPHA", "BETA", "1"))
 
-    results = journal.post_bulk(funded, [
-        transfer("b-1", "ALPHA", "BETA", "1"),
-        transfer("b-2", "ALPHA", "BETA", "2"),
-        transfer("b-3", "ALPHA", "BETA", "500"),
-        transfer("b-4", "NOBODY", "BETA", "1"),
-        transfer("b-5", "ALPHA", "BETA", "3"),
-    ])
+    results = journal.post_bulk(
+        funded,
+        [
+            transfer("b-1", "ALPHA", "BETA", "1"),
+            transfer("b-2", "ALPHA", "BETA", "2"),
+            transfer("b-3", "ALPHA", "BETA", "500"),
+            transfer("b-4", "NOBODY", "BETA", "1"),
+            transfer("b-5", "ALPHA", "BETA", "3"),
+        ],
+    )
 
     outcomes = [
-        (r.index, r.entry_id, r.outcome, None if r.error is None else r.error.code)
-        for r in results
+        (r.index, r.entry_id, r.outcome, None if r.error is None else r.error.code) for r in results
     ]
     assert outcomes == [
         (0, "b-1", "replayed", None),
@@ -553,7 +574,8 @@ def test_the_same_id_for_a_different_request_is_refused_as_entry_exists_with_dif
     journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "30"))
 
     assert_rejected(
-        funded, "entry_exists_with_different_request",
+        funded,
+        "entry_exists_with_different_request",
         lambda: journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "31")),
     )
 
@@ -592,7 +614,8 @@ def test_a_retried_reversal_after_it_succeeded_replays_instead_of_failing(funded
 
 
 def test_a_retried_hold_after_its_deadline_passed_replays_instead_of_failing(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     command = hold("h-1", "ALPHA", "BETA", "30", expires_at=START + HOUR)
     first = journal.post_entry(timed, command)
@@ -605,7 +628,8 @@ def test_a_retried_hold_after_its_deadline_passed_replays_instead_of_failing(
 
 def test_a_rejected_attempt_does_not_pin_its_entry_id(funded: Store) -> None:
     assert_rejected(
-        funded, "insufficient_balance",
+        funded,
+        "insufficient_balance",
         lambda: journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "500")),
     )
 
@@ -619,7 +643,8 @@ def test_a_rejected_attempt_does_not_pin_its_entry_id(funded: Store) -> None:
 
 
 def test_the_sweep_expires_holds_past_their_deadline_exactly_once(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     journal.post_entry(timed, hold("h-soon", "ALPHA", "BETA", "10", expires_at=START + HOUR))
     journal.post_entry(timed, hold("h-late", "ALPHA", "BETA", "20", expires_at=START + 5 * HOUR))
@@ -639,7 +664,8 @@ def test_the_sweep_expires_holds_past_their_deadline_exactly_once(
 
 
 def test_the_sweep_leaves_a_hold_that_was_posted_before_its_deadline(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     journal.post_entry(timed, hold("h-1", "ALPHA", "BETA", "10", expires_at=START + HOUR))
     journal.post_pending_entry(timed, ResolvePending("h-1", "h-1-post"))
@@ -650,7 +676,8 @@ def test_the_sweep_leaves_a_hold_that_was_posted_before_its_deadline(
 
 
 def test_a_hold_expires_even_if_a_client_entry_already_took_the_id_its_expiry_would_use(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     # Expiry records get ids from the ledger's own namespace ('~'), which no client id can enter.
     journal.post_entry(timed, hold("h-1", "ALPHA", "BETA", "10", expires_at=START + HOUR))
@@ -667,7 +694,8 @@ def test_a_hold_expires_even_if_a_client_entry_already_took_the_id_its_expiry_wo
 
 
 def test_a_hold_with_the_longest_allowed_entry_id_expires(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     longest = "h" * 64  # limits.CODE_LENGTH_MAX, the longest id a client may choose
     journal.post_entry(timed, hold(longest, "ALPHA", "BETA", "10", expires_at=START + HOUR))
@@ -683,7 +711,8 @@ def test_a_hold_with_the_longest_allowed_entry_id_expires(
 
 
 def test_the_balance_as_of_a_recorded_instant_counts_what_was_recorded_by_then(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     t1 = clock.advance(HOUR)
     journal.post_entry(timed, transfer("t-1", "ALPHA", "BETA", "30"))
@@ -699,7 +728,8 @@ def test_the_balance_as_of_a_recorded_instant_counts_what_was_recorded_by_then(
 
 
 def test_the_balance_as_of_an_effective_instant_counts_back_dated_entries(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     clock.advance(DAY)
     back_dated = dataclasses.replace(
@@ -716,7 +746,8 @@ def test_the_balance_as_of_an_effective_instant_counts_back_dated_entries(
 
 
 def test_recorded_times_of_an_account_never_run_backwards_when_the_clock_steps_back(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     clock.advance(HOUR)
     journal.post_entry(timed, transfer("t-1", "ALPHA", "BETA", "30"))
@@ -733,7 +764,8 @@ def test_recorded_times_of_an_account_never_run_backwards_when_the_clock_steps_b
 
 def test_an_unknown_time_axis_is_refused_as_invalid_field(funded: Store) -> None:
     assert_rejected(
-        funded, "invalid_field",
+        funded,
+        "invalid_field",
         lambda: queries.get_balance(funded, "ALPHA", SO2, as_of=START, axis="booked"),
     )
 
@@ -752,7 +784,10 @@ def test_a_statement_shows_each_movement_with_the_running_balance_after_it(
 
     assert [line.entry_id for line in statement.lines] == ["fund-alpha", "t-1", "t-2", "t-3"]
     assert [line.side for line in statement.lines] == [
-        Side.CREDIT, Side.DEBIT, Side.CREDIT, Side.DEBIT,
+        Side.CREDIT,
+        Side.DEBIT,
+        Side.CREDIT,
+        Side.DEBIT,
     ]
     assert running(statement.lines) == [100_000, 70_000, 75_000, 74_750]
 
@@ -794,7 +829,8 @@ def test_a_statement_cursor_from_another_listing_is_refused_as_invalid_cursor(
     cursor = encode_cursor("accounts", 1)
 
     assert_rejected(
-        funded, "invalid_cursor",
+        funded,
+        "invalid_cursor",
         lambda: queries.get_statement(funded, "ALPHA", SO2, cursor, 10),
     )
 
@@ -809,7 +845,9 @@ def test_the_trial_balance_debits_equal_its_credits(funded: Store) -> None:
     assert trial.debits_total == trial.credits_total
     assert trial.debits_total > 0
     assert [(t.account_code, t.debits_posted, t.credits_posted) for t in trial.lines] == [
-        ("ALPHA", 30_000, 112_000), ("BETA", 12_000, 30_000), ("ISSUANCE", 100_000, 0),
+        ("ALPHA", 30_000, 112_000),
+        ("BETA", 12_000, 30_000),
+        ("ISSUANCE", 100_000, 0),
     ]
 
 
@@ -817,26 +855,33 @@ def test_the_trial_balance_debits_equal_its_credits(funded: Store) -> None:
 
 
 def test_the_invariant_check_finds_nothing_after_every_kind_of_write(
-    timed: Store, clock: ManualClock,
+    timed: Store,
+    clock: ManualClock,
 ) -> None:
     journal.post_entry(timed, transfer("t-1", "ALPHA", "BETA", "30"))
     journal.reverse_entry(timed, ReverseEntry("t-1", "r-1"))
-    journal.post_batch(timed, [transfer("t-2", "ALPHA", "BETA", "5"),
-                               transfer("t-3", "BETA", "ALPHA", "1")])
+    journal.post_batch(
+        timed, [transfer("t-2", "ALPHA", "BETA", "5"), transfer("t-3", "BETA", "ALPHA", "1")]
+    )
     journal.post_entry(timed, hold("h-post", "ALPHA", "BETA", "10"))
     journal.post_entry(timed, hold("h-part", "ALPHA", "BETA", "10"))
     journal.post_entry(timed, hold("h-void", "ALPHA", "BETA", "10"))
     journal.post_entry(timed, hold("h-exp", "ALPHA", "BETA", "10", expires_at=START + HOUR))
     journal.post_pending_entry(timed, ResolvePending("h-post", "h-post-1"))
-    journal.post_pending_entry(timed, ResolvePending(
-        "h-part", "h-part-1",
-        postings=(line("ALPHA", Side.DEBIT, "4"), line("BETA", Side.CREDIT, "4")),
-    ))
+    journal.post_pending_entry(
+        timed,
+        ResolvePending(
+            "h-part",
+            "h-part-1",
+            postings=(line("ALPHA", Side.DEBIT, "4"), line("BETA", Side.CREDIT, "4")),
+        ),
+    )
     journal.void_pending_entry(timed, ResolvePending("h-void", "h-void-1"))
     clock.advance(2 * HOUR)
     journal.expire_pending_entries(timed)
-    journal.post_bulk(timed, [transfer("b-1", "BETA", "ALPHA", "2"),
-                              transfer("b-2", "BETA", "ALPHA", "900")])
+    journal.post_bulk(
+        timed, [transfer("b-1", "BETA", "ALPHA", "2"), transfer("b-2", "BETA", "ALPHA", "900")]
+    )
 
     assert queries.check_invariants(timed) == []
     assert posted(timed, "ALPHA") == Decimal("100") - 5 + 1 - 10 - 4 + 2

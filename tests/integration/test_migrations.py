@@ -18,6 +18,18 @@ from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import setup_registry, transfer
 
 LEDGER_TABLES = {"instruments", "accounts", "balances", "entries", "postings", "entry_references"}
+REGISTRY_TABLES = {
+    "parties",
+    "outlets",
+    "cities",
+    "policies",
+    "entitlements",
+    "pledges",
+    "trades",
+    "trade_events",
+    "obligations",
+    "surrenders",
+}
 JOURNAL_TABLES = ("entries", "postings", "entry_references")
 
 
@@ -87,7 +99,7 @@ def post_and_check(url: str) -> list[str]:
 def test_upgrading_a_brand_new_database_creates_every_ledger_table(brand_new_url: str) -> None:
     migrate.upgrade(brand_new_url)
 
-    assert table_names(brand_new_url) == LEDGER_TABLES | {"alembic_version"}
+    assert table_names(brand_new_url) == LEDGER_TABLES | REGISTRY_TABLES | {"alembic_version"}
 
 
 def test_upgrading_installs_the_journal_guards(brand_new_url: str) -> None:
@@ -99,7 +111,9 @@ def test_upgrading_installs_the_journal_guards(brand_new_url: str) -> None:
         expected = {f"{t}_no_{op}" for t in JOURNAL_TABLES for op in ("update", "delete")}
     else:
         expected = {f"{t}_immutable" for t in JOURNAL_TABLES} | {
-            "postings_balanced", "ledger_refuse_change", "ledger_check_entry_balanced",
+            "postings_balanced",
+            "ledger_refuse_change",
+            "ledger_check_entry_balanced",
         }
     assert installed == expected
 
@@ -147,5 +161,5 @@ def test_upgrading_again_after_a_downgrade_gives_a_working_ledger_without_drift(
     migrate.upgrade(brand_new_url)
 
     migrate.check(brand_new_url)
-    assert table_names(brand_new_url) == LEDGER_TABLES | {"alembic_version"}
+    assert table_names(brand_new_url) == LEDGER_TABLES | REGISTRY_TABLES | {"alembic_version"}
     assert post_and_check(brand_new_url) == []

@@ -140,35 +140,65 @@ ACCOUNT_INDEXES = st.integers(min_value=0, max_value=len(ROLES) - 1)
 
 funding = st.one_of(
     # Issuance to a holder, or a deposit that raises the bank account (debit-normal).
-    st.builds(Move, debit=st.just(ISSUANCE), credit=st.sampled_from(HOLDERS),
-              instrument=INSTRUMENT_CODES, units=st.integers(min_value=1, max_value=10_000),
-              pending=st.just(False)),
-    st.builds(Move, debit=st.just(BANK), credit=st.just(ISSUANCE), instrument=INSTRUMENT_CODES,
-              units=st.integers(min_value=1, max_value=10_000), pending=st.just(False)),
+    st.builds(
+        Move,
+        debit=st.just(ISSUANCE),
+        credit=st.sampled_from(HOLDERS),
+        instrument=INSTRUMENT_CODES,
+        units=st.integers(min_value=1, max_value=10_000),
+        pending=st.just(False),
+    ),
+    st.builds(
+        Move,
+        debit=st.just(BANK),
+        credit=st.just(ISSUANCE),
+        instrument=INSTRUMENT_CODES,
+        units=st.integers(min_value=1, max_value=10_000),
+        pending=st.just(False),
+    ),
 )
 valid_moves = st.builds(
-    Move, debit=ACCOUNT_INDEXES, credit=ACCOUNT_INDEXES, instrument=INSTRUMENT_CODES, units=UNITS,
+    Move,
+    debit=ACCOUNT_INDEXES,
+    credit=ACCOUNT_INDEXES,
+    instrument=INSTRUMENT_CODES,
+    units=UNITS,
     pending=st.booleans(),
 )
 moves = st.one_of(
     valid_moves,
     st.builds(
-        Move, debit=ACCOUNT_INDEXES, credit=ACCOUNT_INDEXES, instrument=INSTRUMENT_CODES,
-        units=UNITS, pending=st.booleans(), flaw=st.sampled_from(["too_precise", "unbalanced"]),
+        Move,
+        debit=ACCOUNT_INDEXES,
+        credit=ACCOUNT_INDEXES,
+        instrument=INSTRUMENT_CODES,
+        units=UNITS,
+        pending=st.booleans(),
+        flaw=st.sampled_from(["too_precise", "unbalanced"]),
     ),
 )
 holds = st.builds(
-    Move, debit=st.sampled_from((*HOLDERS, BANK)), credit=ACCOUNT_INDEXES,
-    instrument=INSTRUMENT_CODES, units=UNITS, pending=st.just(True),
+    Move,
+    debit=st.sampled_from((*HOLDERS, BANK)),
+    credit=ACCOUNT_INDEXES,
+    instrument=INSTRUMENT_CODES,
+    units=UNITS,
+    pending=st.just(True),
 )
 trades = st.builds(
-    Trade, seller=st.sampled_from(HOLDERS), buyer_offset=st.integers(min_value=1, max_value=2),
-    so2_units=UNITS, cny_units=UNITS, pending=st.booleans(),
+    Trade,
+    seller=st.sampled_from(HOLDERS),
+    buyer_offset=st.integers(min_value=1, max_value=2),
+    so2_units=UNITS,
+    cny_units=UNITS,
+    pending=st.booleans(),
 )
 resolutions = st.builds(
-    Resolve, hold=st.integers(min_value=0, max_value=50),
+    Resolve,
+    hold=st.integers(min_value=0, max_value=50),
     how=st.sampled_from(["full", "partial", "partial", "exceed", "void"]),
-    permille=st.integers(min_value=1, max_value=1000), first_instrument_only=st.booleans(),
+    permille=st.integers(min_value=1, max_value=1000),
+    first_instrument_only=st.booleans(),
 )
 reversals = st.builds(Reverse, entry=st.integers(min_value=0, max_value=50))
 freezes = st.builds(Freeze, account=st.sampled_from((*HOLDERS, BANK)), frozen=st.booleans())
@@ -180,20 +210,45 @@ batches = st.builds(
 reuses = st.builds(Reuse, write=st.integers(min_value=0, max_value=50))
 
 operations: st.SearchStrategy[Operation] = st.one_of(
-    funding, moves, holds, holds, trades, resolutions, resolutions, resolutions, reversals,
-    freezes, replays, batches, reuses,
+    funding,
+    moves,
+    holds,
+    holds,
+    trades,
+    resolutions,
+    resolutions,
+    resolutions,
+    reversals,
+    freezes,
+    replays,
+    batches,
+    reuses,
 )
 # Every holder and the bank start with some of every instrument, so that transfers, trades and
 # holds have something to move (and overdrafts are a matter of amounts, not of empty accounts).
-opening = st.tuples(*(
-    st.builds(Move, debit=st.just(BANK), credit=st.just(ISSUANCE), instrument=st.just(code),
-              units=st.integers(min_value=1, max_value=10_000), pending=st.just(False))
-    if account == BANK else
-    st.builds(Move, debit=st.just(ISSUANCE), credit=st.just(account), instrument=st.just(code),
-              units=st.integers(min_value=1, max_value=10_000), pending=st.just(False))
-    for account in (*HOLDERS, BANK)
-    for code in sorted(INSTRUMENTS)
-))
+opening = st.tuples(
+    *(
+        st.builds(
+            Move,
+            debit=st.just(BANK),
+            credit=st.just(ISSUANCE),
+            instrument=st.just(code),
+            units=st.integers(min_value=1, max_value=10_000),
+            pending=st.just(False),
+        )
+        if account == BANK
+        else st.builds(
+            Move,
+            debit=st.just(ISSUANCE),
+            credit=st.just(account),
+            instrument=st.just(code),
+            units=st.integers(min_value=1, max_value=10_000),
+            pending=st.just(False),
+        )
+        for account in (*HOLDERS, BANK)
+        for code in sorted(INSTRUMENTS)
+    )
+)
 programs = st.builds(
     lambda opening, rest: [*opening, *rest], opening, st.lists(operations, min_size=3, max_size=20)
 )
@@ -281,8 +336,12 @@ class World:
             for code in codes:
                 account = registry.find_account(uow, code)
                 for b in uow.journal.balances_of(account.id):
-                    counters = (b.debits_posted, b.credits_posted, b.debits_pending,
-                                b.credits_pending)
+                    counters = (
+                        b.debits_posted,
+                        b.credits_posted,
+                        b.debits_pending,
+                        b.credits_pending,
+                    )
                     if any(counters):
                         found[(code, b.instrument_code)] = counters
             return found
@@ -291,9 +350,7 @@ class World:
 
     def expected(self) -> dict[Key, Counters]:
         """What the model says the balances must be."""
-        return {
-            key: (c[0], c[1], c[2], c[3]) for key, c in self.counters.items() if any(c)
-        }
+        return {key: (c[0], c[1], c[2], c[3]) for key, c in self.counters.items() if any(c)}
 
     def available(self, key: Key, counters: Sequence[int] | None = None) -> int:
         if counters is None:
@@ -310,7 +367,11 @@ class World:
     # -- the rules, as the model understands them --
 
     def refusal(
-        self, lines: Sequence[Line], *, pending: bool, released: Sequence[Line] = (),
+        self,
+        lines: Sequence[Line],
+        *,
+        pending: bool,
+        released: Sequence[Line] = (),
         counters: dict[Key, list[int]] | None = None,
     ) -> str:
         """Which rule refuses booking `lines` (after releasing `released` holds), or "accepted"."""
@@ -370,17 +431,24 @@ class World:
     def attempt(self, operation: Operation) -> Attempt | None:
         """The operation ready to send, or None if it has nothing to act on yet."""
         handlers: dict[type, Callable[[Any], Attempt | None]] = {
-            Move: self._move, Trade: self._trade, Resolve: self._resolve,
-            Reverse: self._reverse, Freeze: self._freeze, Replay: self._replay,
-            Batch: self._batch, Reuse: self._reuse,
+            Move: self._move,
+            Trade: self._trade,
+            Resolve: self._resolve,
+            Reverse: self._reverse,
+            Freeze: self._freeze,
+            Replay: self._replay,
+            Batch: self._batch,
+            Reuse: self._reuse,
         }
         return handlers[type(operation)](operation)
 
     def _batch(self, batch: Batch) -> Attempt:
         entries = []
         for move in batch.entries:
-            lines = ((self.code(move.debit), move.instrument, DEBIT, move.units),
-                     (self.code(move.credit), move.instrument, CREDIT, move.units))
+            lines = (
+                (self.code(move.debit), move.instrument, DEBIT, move.units),
+                (self.code(move.credit), move.instrument, CREDIT, move.units),
+            )
             entries.append((self.new_id(), lines, move.pending))
         commands = [
             journal.PostEntry(entry_id, "transfer", _requests(lines), pending=pending)
@@ -404,11 +472,16 @@ class World:
         if not self.records:
             return None
         taken = self.records[reuse.write % len(self.records)].entry_id
-        lines = ((self.code(ISSUANCE), CEA.code, DEBIT, 1), (self.code(HOLDERS[0]), CEA.code,
-                                                             CREDIT, 1))
+        lines = (
+            (self.code(ISSUANCE), CEA.code, DEBIT, 1),
+            (self.code(HOLDERS[0]), CEA.code, CREDIT, 1),
+        )
         command = journal.PostEntry(taken, "issuance", _requests(lines))
-        return Attempt("entry_exists_with_different_request",
-                       lambda: journal.post_entry(self.store, command), _nothing)
+        return Attempt(
+            "entry_exists_with_different_request",
+            lambda: journal.post_entry(self.store, command),
+            _nothing,
+        )
 
     def _freeze(self, freeze: Freeze) -> Attempt:
         code = self.code(freeze.account)
@@ -441,15 +514,19 @@ class World:
         instrument = INSTRUMENTS[move.instrument]
         debit, credit = self.code(move.debit), self.code(move.credit)
         credit_units = move.units + (1 if move.flaw == "unbalanced" else 0)
-        lines = ((debit, move.instrument, DEBIT, move.units),
-                 (credit, move.instrument, CREDIT, credit_units))
+        lines = (
+            (debit, move.instrument, DEBIT, move.units),
+            (credit, move.instrument, CREDIT, credit_units),
+        )
         if not move.flaw:
             return self._post(lines, move.pending, "transfer")
         debit_amount = instrument.to_amount(move.units)
         if move.flaw == "too_precise":
             debit_amount += Decimal(1).scaleb(-instrument.scale - 1)
         command = journal.PostEntry(
-            entry_id=self.new_id(), entry_type="transfer", pending=move.pending,
+            entry_id=self.new_id(),
+            entry_type="transfer",
+            pending=move.pending,
             postings=(
                 PostingRequest(debit, move.instrument, DEBIT, debit_amount),
                 PostingRequest(credit, move.instrument, CREDIT, instrument.to_amount(credit_units)),
@@ -460,7 +537,9 @@ class World:
 
     def _post(self, lines: tuple[Line, ...], pending: bool, entry_type: str) -> Attempt:
         command = journal.PostEntry(
-            entry_id=self.new_id(), entry_type=entry_type, postings=_requests(lines),
+            entry_id=self.new_id(),
+            entry_type=entry_type,
+            postings=_requests(lines),
             pending=pending,
         )
 
@@ -491,8 +570,9 @@ class World:
                 hold.resolution = "voided"
                 self.records.append(Record(entry_id, "voided", ()))
 
-            return Attempt(already or "accepted",
-                           lambda: journal.void_pending_entry(self.store, command), void)
+            return Attempt(
+                already or "accepted", lambda: journal.void_pending_entry(self.store, command), void
+            )
         lines, predicted = hold.lines, already
         requested = None
         if resolve.how != "full":

@@ -1,0 +1,454 @@
+"""Wire format of the registry: parties, outlets, cities, entitlements, pledges, reserve
+operations, trades, obligations and surrenders; and their conversions to and from the domain.
+
+Quantities are decimal strings in t (scale 3) or tCO2 (scale 0); prices and cash in CNY with
+2 places. Nothing is rounded on the way in: a finer amount is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from api.schemas import NO_NUL, AmountText, Instant, Name, Strict
+from ledger.domain.amounts import parse_decimal, to_units
+from ledger.domain.ports import TradeEvent
+from ledger.domain.registry import (
+    ComplianceStatus,
+    Entitlement,
+    Obligation,
+    Outlet,
+    Party,
+    Pledge,
+    Trade,
+    scale_of,
+)
+
+PartyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+RecordId = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+Family = Literal["SO2", "NOx", "PM", "VOCs", "COD", "NH3-N", "CEA", "CCER"]
+Pollutant = Literal["SO2", "NOx", "PM", "VOCs", "COD", "NH3-N"]
+Year = Annotated[int, Field(ge=2000, le=2100)]
+Text = Annotated[str, Field(max_length=200), NO_NUL]
+
+
+def quantity_units(text: str, family: str, field: str = "quantity") -> int:
+    """A positive quantity of a family's unit (t: 3 places, tCO2: none) as integer units."""
+    return to_units(parse_decimal(text, field=field), scale_of(family), field=field)
+
+
+def fen(text: str, field: str = "price", *, zero_allowed: bool = False) -> int:
+    """CNY to fen; zero only where `zero_allowed` (a trade price with a stated reason)."""
+    value = parse_decimal(text, field=field)
+    if zero_allowed and value == 0:
+        return 0
+    return to_units(value, 2, field=field)
+
+
+def tonnes(units: int, family: str) -> str:
+    scale = scale_of(family)
+    return f"{Decimal(units).scaleb(-scale):.{scale}f}"
+
+
+def cny(units: int) -> str:
+    return f"{Decimal(units).scaleb(-2):.2f}"
+
+
+# -- parties ---------------------------------------------------------------------------------
+
+
+class PartyIn(Strict):
+    code: PartyCode
+    kind: Literal["enterprise", "authority", "exchange"]
+    name: Name
+    credit_code: Annotated[str, Field(max_length=32), NO_NUL] = ""
+    city: Annotated[str, Field(max_length=64), NO_NUL] = ""
+    county: Annotated[str, Field(max_length=64), NO_NUL] = ""
+    tax_tier: Annotated[int, Field(ge=1, le=3)] | None = None
+    industry: Annotated[str, Field(max_length=64), NO_NUL] = ""
+
+
+class PartyOut(PartyIn):
+    accounts: list[str]
+
+
+class PartyPage(Strict):
+    parties: list[PartyOut]
+    next_cursor: str | None
+
+
+class OutletIn(Strict):
+    outlet_code: Annotated[str, Field(min_length=1, max_length=64), NO_NUL]
+    standards: dict[Annotated[str, Field(max_length=16)], AmountText] = Field(
+        default_factory=dict, description="pollutant → limit in mg/Nm³"
+    )
+    reference_o2: AmountText | None = None
+
+
+class OutletOut(OutletIn):
+    party: str
+
+
+class OutletPage(Strict):
+    outlets: list[OutletOut]
+    next_cursor: str | None
+
+
+class CityIn(Strict):
+    may_receive_air_rights: bool
+    basin: Annotated[str, Field(max_length=64), NO_NUL] = ""
+
+
+class CityOut(CityIn):
+    name: str
+
+
+def _default_floors() -> dict[Pollutant, str]:
+    return {"SO2": "5000.00", "NOx": "6000.00", "COD": "4000.00", "NH3-N": "8000.00"}
+
+
+class PolicyModel(Strict):
+    floor_cny_per_t: dict[Pollutant, AmountText] = Field(default_factory=_default_floors)
+    fee_rate: AmountText = "0.015"
+    check_city_eligibility: bool = True
+    check_basin: bool = True
+    holding_limit_t: dict[Pollutant, AmountText] = Field(default_factory=dict)
+    ccer_cap: AmountText = "0.05"
+    penalty_multiplier: AmountText = "5"
+
+
+# -- rights ----------------------------------------------------------------------------------
+
+
+class EntitlementIn(Strict):
+    id: RecordId
+    party: PartyCode
+    pollutant: Pollutant
+    quantity_t_per_year: AmountText
+    first_vintage: Year
+    permit: Annotated[str, Field(max_length=64), NO_NUL] = ""
+
+    def to_domain(self) -> Entitlement:
+        return Entitlement(
+            self.id,
+            self.party,
+            self.pollutant,
+            quantity_units(self.quantity_t_per_year, self.pollutant, "quantity_t_per_year"),
+            self.first_vintage,
+            self.first_vintage + 4,
+            self.permit,
+        )
+
+
+class EntitlementOut(Strict):
+    id: str
+    party: str
+    pollutant: str
+    quantity_t_per_year: str
+    first_vintage: int
+    last_vintage: int
+    permit: str
+
+
+def entitlement_out(e: Entitlement) -> EntitlementOut:
+    return EntitlementOut(
+        id=e.id,
+        party=e.party_code,
+        pollutant=e.pollutant,
+        quantity_t_per_year=tonnes(e.units, e.pollutant),
+        first_vintage=e.first_vintage,
+        last_vintage=e.last_vintage,
+        permit=e.permit,
+    )
+
+
+class EntitlementPage(Strict):
+    entitlements: list[EntitlementOut]
+    next_cursor: str | None
+
+
+class PledgeIn(Strict):
+    id: RecordId
+    party: PartyCode
+    pollutant: Pollutant
+    quantity_t_per_year: AmountText
+    holder: Name
+    first_vintage: Year
+    last_vintage: Year
+
+    def to_domain(self) -> Pledge:
+        units = quantity_units(self.quantity_t_per_year, self.pollutant, "quantity_t_per_year")
+        return Pledge(
+            self.id,
+            self.party,
+            self.pollutant,
+            units,
+            self.holder,
+            self.first_vintage,
+            self.last_vintage,
+        )
+
+
+class PledgeOut(Strict):
+    id: str
+    party: str
+    pollutant: str
+    quantity_t_per_year: str
+    holder: str
+    first_vintage: int
+    last_vintage: int
+    released: bool
+
+
+def pledge_out(p: Pledge) -> PledgeOut:
+    return PledgeOut(
+        id=p.id,
+        party=p.party_code,
+        pollutant=p.pollutant,
+        quantity_t_per_year=tonnes(p.units, p.pollutant),
+        holder=p.holder,
+        first_vintage=p.first_vintage,
+        last_vintage=p.last_vintage,
+        released=p.released,
+    )
+
+
+class PledgePage(Strict):
+    pledges: list[PledgeOut]
+    next_cursor: str | None
+
+
+class ReserveOperationIn(Strict):
+    id: RecordId
+    action: Literal["reserve_sale", "buy_back", "reclaim", "confiscation", "cancellation"]
+    authority: PartyCode
+    party: PartyCode | None = None
+    pollutant: Pollutant
+    quantity_t_per_year: AmountText
+    first_vintage: Year
+    last_vintage: Year
+    price_cny_per_t: AmountText = "0"
+
+
+class EntriesOut(Strict):
+    entry_ids: list[str]
+
+
+class DepositIn(Strict):
+    id: RecordId
+    party: PartyCode
+    amount_cny: AmountText
+
+
+class CarbonIssueIn(Strict):
+    id: RecordId
+    party: PartyCode
+    family: Literal["CEA", "CCER"]
+    year: Year | None = None
+    quantity_tco2: AmountText
+
+
+class CarbonIssueOut(Strict):
+    issued_tco2: str
+
+
+# -- trades ----------------------------------------------------------------------------------
+
+
+class TradeIn(Strict):
+    id: RecordId
+    seller: PartyCode
+    buyer: PartyCode
+    proposer: PartyCode
+    family: Family
+    quantity: AmountText = Field(description="t/a (moved in every remaining vintage) or tCO2")
+    price_cny_per_t: AmountText = Field(description="mandatory; zero needs zero_price_reason")
+    trade_date: date
+    vintage: Year | None = Field(default=None, description="compliance year of a CEA trade")
+    mode: Annotated[str, Field(max_length=64), NO_NUL] = "negotiated"
+    zero_price_reason: Text = ""
+    expires_at: Instant | None = None
+
+    def to_domain(self) -> Trade:
+        return Trade(
+            id=self.id,
+            seller=self.seller,
+            buyer=self.buyer,
+            proposer=self.proposer,
+            family=self.family,
+            units=quantity_units(self.quantity, self.family),
+            price_fen=fen(self.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
+            first_vintage=None,
+            last_vintage=None,
+            trade_date=self.trade_date,
+            mode=self.mode,
+            zero_price_reason=self.zero_price_reason,
+            expires_at=self.expires_at,
+        )
+
+
+class TradeActionIn(Strict):
+    actor: PartyCode
+    reason: Text = ""
+
+
+class TradeEventOut(Strict):
+    state: str
+    actor: str
+    at: str
+    note: str
+
+
+class TradeOut(Strict):
+    id: str
+    state: str
+    seller: str
+    buyer: str
+    proposer: str
+    family: str
+    quantity: str
+    price_cny_per_t: str
+    first_vintage: int | None
+    last_vintage: int | None
+    trade_date: date
+    mode: str
+    zero_price_reason: str
+    history: list[TradeEventOut] | None = None
+
+
+def trade_out(trade: Trade, events: list[TradeEvent] | None = None) -> TradeOut:
+    return TradeOut(
+        id=trade.id,
+        state=trade.state.value,
+        seller=trade.seller,
+        buyer=trade.buyer,
+        proposer=trade.proposer,
+        family=trade.family,
+        quantity=tonnes(trade.units, trade.family),
+        price_cny_per_t=cny(trade.price_fen),
+        first_vintage=trade.first_vintage,
+        last_vintage=trade.last_vintage,
+        trade_date=trade.trade_date,
+        mode=trade.mode,
+        zero_price_reason=trade.zero_price_reason,
+        history=None
+        if events is None
+        else [
+            TradeEventOut(state=e.state.value, actor=e.actor, at=e.at.isoformat(), note=e.note)
+            for e in events
+        ],
+    )
+
+
+class TradePage(Strict):
+    trades: list[TradeOut]
+    next_cursor: str | None
+
+
+# -- compliance ------------------------------------------------------------------------------
+
+
+class ObligationIn(Strict):
+    id: RecordId
+    party: PartyCode
+    period: Year
+    verified_emissions_tco2: AmountText
+    deadline: date
+
+    def to_domain(self) -> Obligation:
+        verified = quantity_units(self.verified_emissions_tco2, "CEA", "verified_emissions_tco2")
+        return Obligation(self.id, self.party, self.period, verified, self.deadline)
+
+
+class ObligationOut(Strict):
+    id: str
+    party: str
+    period: int
+    verified_emissions_tco2: str
+    deadline: date
+    closed: bool
+    penalty_cny: str
+    deducted_from_next_allocation_tco2: str
+
+
+def obligation_out(o: Obligation) -> ObligationOut:
+    return ObligationOut(
+        id=o.id,
+        party=o.party_code,
+        period=o.period,
+        verified_emissions_tco2=str(o.verified_units),
+        deadline=o.deadline,
+        closed=o.closed,
+        penalty_cny=cny(o.penalty_fen),
+        deducted_from_next_allocation_tco2=str(o.deduction_units),
+    )
+
+
+class ObligationPage(Strict):
+    obligations: list[ObligationOut]
+    next_cursor: str | None
+
+
+class SurrenderIn(Strict):
+    id: RecordId
+    quantity_tco2: AmountText
+    instrument: Annotated[str, Field(max_length=32, pattern=r"^(CEA-[0-9]{4}|CCER)$")] | None = None
+
+
+class SurrenderOut(Strict):
+    instrument: str
+    quantity_tco2: str
+
+
+class DeadlineIn(Strict):
+    average_price_cny: AmountText = Field(
+        description="the month's average price before the deadline"
+    )
+
+
+class StatusOut(Strict):
+    obligation: ObligationOut
+    surrendered_tco2: str
+    ccer_tco2: str
+    shortfall_tco2: str
+    holdings_tco2: str
+    projected_shortfall_tco2: str
+
+
+def status_out(s: ComplianceStatus) -> StatusOut:
+    return StatusOut(
+        obligation=obligation_out(s.obligation),
+        surrendered_tco2=str(s.surrendered_units),
+        ccer_tco2=str(s.ccer_units),
+        shortfall_tco2=str(s.shortfall_units),
+        holdings_tco2=str(s.holdings_units),
+        projected_shortfall_tco2=str(s.projected_shortfall_units),
+    )
+
+
+def outlet_out(o: Outlet) -> OutletOut:
+    return OutletOut(
+        party=o.party_code,
+        outlet_code=o.outlet_code,
+        standards=dict(o.standards),
+        reference_o2=o.reference_o2,
+    )
+
+
+def party_out(p: Party, accounts: list[str]) -> PartyOut:
+    return PartyOut(
+        code=p.code,
+        kind=p.kind.value,
+        name=p.name,
+        credit_code=p.credit_code,
+        city=p.city,
+        county=p.county,
+        tax_tier=p.tax_tier,
+        industry=p.industry,
+        accounts=accounts,
+    )

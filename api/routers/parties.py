@@ -1,0 +1,247 @@
+"""The registry's parties and rights: parties (with their chart of accounts), outlets, cities,
+the policy, entitlements, pledges, reserve operations, cash deposits, carbon issuance and
+vintage expiry. Translation only: every rule lives in the services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from api import registry_schemas as rs
+from api.dependencies import Store
+from ledger.domain.amounts import parse_decimal
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.pages import encode_cursor
+from ledger.domain.registry import CHART, City, Outlet, Party, PartyKind, Policy, account_code
+from ledger.services import parties, rights
+
+router = APIRouter(prefix="/v1")
+
+PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Filter = Annotated[str | None, Query(max_length=64)]
+
+
+def _next(kind: str, page: list[tuple[int, object]], limit: int) -> str | None:
+    return encode_cursor(kind, page[-1][0]) if len(page) == limit else None
+
+
+def _party_out(party: Party) -> rs.PartyOut:
+    return rs.party_out(party, [account_code(party.code, line) for line in CHART[party.kind]])
+
+
+@router.post("/parties", response_model=rs.PartyOut, status_code=201, tags=["parties"])
+def register_party(body: rs.PartyIn, store: Store, response: Response) -> rs.PartyOut:
+    """Register a party; its chart of accounts opens with it. Same definition again: 200."""
+    party, created = parties.register_party(
+        store,
+        Party(
+            body.code,
+            PartyKind(body.kind),
+            body.name,
+            body.credit_code,
+            body.city,
+            body.county,
+            body.tax_tier,
+            body.industry,
+        ),
+    )
+    response.status_code = 201 if created else 200
+    return _party_out(party)
+
+
+@router.get("/parties", response_model=rs.PartyPage, tags=["parties"])
+def list_parties(
+    store: Store,
+    kind: Annotated[str | None, Query(pattern="^(enterprise|authority|exchange)$")] = None,
+    city: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.PartyPage:
+    """Parties in registration order, filtered by kind and city; follow `next_cursor`."""
+    page = parties.list_parties(store, PartyKind(kind) if kind else None, city, cursor, limit)
+    return rs.PartyPage(
+        parties=[_party_out(p) for _, p in page], next_cursor=_next("parties", list(page), limit)
+    )
+
+
+@router.get("/parties/{code}", response_model=rs.PartyOut, tags=["parties"])
+def get_party(code: PartyPath, store: Store) -> rs.PartyOut:
+    """One party and its accounts."""
+    return _party_out(parties.get_party(store, code))
+
+
+@router.post(
+    "/parties/{code}/outlets", response_model=rs.OutletOut, status_code=201, tags=["parties"]
+)
+def add_outlet(code: PartyPath, body: rs.OutletIn, store: Store) -> rs.OutletOut:
+    """Register an outlet of an enterprise with its standards and reference O2."""
+    outlet = Outlet(code, body.outlet_code, dict(body.standards), body.reference_o2)
+    return rs.outlet_out(parties.add_outlet(store, outlet))
+
+
+@router.get("/outlets", response_model=rs.OutletPage, tags=["parties"])
+def list_outlets(
+    store: Store, party: Filter = None, cursor: Cursor = None, limit: int = PAGE_SIZE_DEFAULT
+) -> rs.OutletPage:
+    """Outlets, filtered by party; follow `next_cursor`."""
+    page = parties.list_outlets(store, party, cursor, limit)
+    return rs.OutletPage(
+        outlets=[rs.outlet_out(o) for _, o in page], next_cursor=_next("outlets", list(page), limit)
+    )
+
+
+@router.put("/cities/{name}", response_model=rs.CityOut, tags=["parties"])
+def set_city(
+    name: Annotated[str, Path(max_length=64)], body: rs.CityIn, store: Store
+) -> rs.CityOut:
+    """Whether a city may receive air-pollutant rights this year, and its river basin."""
+    city = parties.set_city(store, City(name, body.may_receive_air_rights, body.basin))
+    return rs.CityOut(
+        name=city.name, may_receive_air_rights=city.may_receive_air_rights, basin=city.basin
+    )
+
+
+@router.get("/policy", response_model=rs.PolicyModel, tags=["parties"])
+def get_policy(store: Store) -> rs.PolicyModel:
+    """The registry's configurable rules."""
+    policy = parties.get_policy(store)
+    return rs.PolicyModel(
+        floor_cny_per_t={k: rs.cny(v) for k, v in policy.floor_fen_per_t.items()},
+        fee_rate=str(policy.fee_rate),
+        check_city_eligibility=policy.check_city_eligibility,
+        check_basin=policy.check_basin,
+        holding_limit_t={k: rs.tonnes(v, k) for k, v in policy.holding_limit_units.items()},
+        ccer_cap=str(policy.ccer_cap),
+        penalty_multiplier=str(policy.penalty_multiplier),
+    )
+
+
+@router.put("/policy", response_model=rs.PolicyModel, tags=["parties"])
+def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
+    """Replace the registry's configurable rules."""
+    parties.set_policy(
+        store,
+        Policy(
+            floor_fen_per_t={
+                k: rs.fen(v, "floor_cny_per_t") for k, v in body.floor_cny_per_t.items()
+            },
+            fee_rate=parse_decimal(body.fee_rate, field="fee_rate"),
+            check_city_eligibility=body.check_city_eligibility,
+            check_basin=body.check_basin,
+            holding_limit_units={
+                k: rs.quantity_units(v, k, "holding_limit_t")
+                for k, v in body.holding_limit_t.items()
+            },
+            ccer_cap=parse_decimal(body.ccer_cap, field="ccer_cap"),
+            penalty_multiplier=parse_decimal(body.penalty_multiplier, field="penalty_multiplier"),
+        ),
+    )
+    return get_policy(store)
+
+
+# -- rights ----------------------------------------------------------------------------------
+
+
+@router.post("/entitlements", response_model=rs.EntitlementOut, status_code=201, tags=["rights"])
+def confirm_entitlement(body: rs.EntitlementIn, store: Store) -> rs.EntitlementOut:
+    """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically."""
+    return rs.entitlement_out(rights.confirm_entitlement(store, body.to_domain()))
+
+
+@router.get("/entitlements", response_model=rs.EntitlementPage, tags=["rights"])
+def list_entitlements(
+    store: Store,
+    party: Filter = None,
+    pollutant: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.EntitlementPage:
+    """Entitlements, filtered by party and pollutant; follow `next_cursor`."""
+    page = rights.list_entitlements(store, party, pollutant, cursor, limit)
+    return rs.EntitlementPage(
+        entitlements=[rs.entitlement_out(e) for _, e in page],
+        next_cursor=_next("entitlements", list(page), limit),
+    )
+
+
+@router.post("/pledges", response_model=rs.PledgeOut, status_code=201, tags=["rights"])
+def pledge(body: rs.PledgeIn, store: Store) -> rs.PledgeOut:
+    """Pledge rights: they move to the pledged account and can be neither sold nor surrendered."""
+    return rs.pledge_out(rights.pledge(store, body.to_domain()))
+
+
+@router.post("/pledges/{pledge_id}/release", response_model=rs.PledgeOut, tags=["rights"])
+def release_pledge(pledge_id: IdPath, store: Store) -> rs.PledgeOut:
+    """Release a pledge: the rights return to the holdings account."""
+    return rs.pledge_out(rights.release_pledge(store, pledge_id))
+
+
+@router.get("/pledges", response_model=rs.PledgePage, tags=["rights"])
+def list_pledges(
+    store: Store,
+    party: Filter = None,
+    pollutant: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.PledgePage:
+    """Pledges, filtered by party and pollutant; follow `next_cursor`."""
+    page = rights.list_pledges(store, party, pollutant, cursor, limit)
+    return rs.PledgePage(
+        pledges=[rs.pledge_out(p) for _, p in page], next_cursor=_next("pledges", list(page), limit)
+    )
+
+
+@router.post("/reserve-operations", response_model=rs.EntriesOut, status_code=201, tags=["rights"])
+def reserve_operation(body: rs.ReserveOperationIn, store: Store) -> rs.EntriesOut:
+    """Reserve sale, buy-back, reclaim, confiscation or cancellation: one entry of that type."""
+    records = rights.reserve_operation(
+        store,
+        rights.ReserveOperation(
+            id=body.id,
+            action=rights.ReserveAction(body.action),
+            authority=body.authority,
+            pollutant=body.pollutant,
+            units=rs.quantity_units(
+                body.quantity_t_per_year, body.pollutant, "quantity_t_per_year"
+            ),
+            first_vintage=body.first_vintage,
+            last_vintage=body.last_vintage,
+            party=body.party,
+            price_fen=rs.fen(body.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
+        ),
+    )
+    return rs.EntriesOut(entry_ids=[r.entry_id for r in records])
+
+
+@router.post("/deposits", status_code=204, tags=["rights"])
+def deposit(body: rs.DepositIn, store: Store) -> Response:
+    """Cash paid in by a party at the exchange (a `deposit` entry)."""
+    rights.deposit_cash(store, body.id, body.party, rs.fen(body.amount_cny, "amount_cny"))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/carbon-issuances", response_model=rs.CarbonIssueOut, status_code=201, tags=["rights"]
+)
+def issue_carbon(body: rs.CarbonIssueIn, store: Store) -> rs.CarbonIssueOut:
+    """Allocate CEA of a year (less any shortfall deducted at last year's deadline) or CCER."""
+    issued = rights.issue_carbon(
+        store,
+        body.id,
+        party_code=body.party,
+        family=body.family,
+        year=body.year,
+        units=rs.quantity_units(body.quantity_tco2, body.family, "quantity_tco2"),
+    )
+    return rs.CarbonIssueOut(issued_tco2=str(issued))
+
+
+@router.post("/vintages/{family}/{year}/expire", response_model=dict[str, int], tags=["rights"])
+def expire_vintage(
+    family: Annotated[str, Path(max_length=16)], year: int, store: Store
+) -> dict[str, int]:
+    """Retire every unit still held of a past vintage; it can no longer move afterwards."""
+    return {"accounts_emptied": rights.expire_vintage(store, family, year)}

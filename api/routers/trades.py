@@ -1,0 +1,156 @@
+"""Trades and compliance: propose and act on trades; obligations, surrenders, status, deadline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api import registry_schemas as rs
+from api.dependencies import Store
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.pages import encode_cursor
+from ledger.domain.registry import TradeState
+from ledger.services import compliance, trading
+
+router = APIRouter(prefix="/v1")
+
+IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Filter = Annotated[str | None, Query(max_length=64)]
+STATES = "^(" + "|".join(s.value for s in TradeState) + ")$"
+
+
+@router.post("/trades", response_model=rs.TradeOut, status_code=201, tags=["trades"])
+def propose(body: rs.TradeIn, store: Store) -> rs.TradeOut:
+    """Propose a trade (by the seller or the buyer); nothing is held yet."""
+    return rs.trade_out(trading.propose(store, body.to_domain(), vintage=body.vintage))
+
+
+@router.get("/trades", response_model=rs.TradePage, tags=["trades"])
+def list_trades(  # noqa: PLR0917 - query parameters
+    store: Store,
+    party: Filter = None,
+    instrument: Filter = None,
+    state: Annotated[str | None, Query(pattern=STATES)] = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.TradePage:
+    """Trades, filtered by party (seller or buyer), pollutant or carbon unit, and state."""
+    page = trading.list_trades(
+        store,
+        party=party,
+        family=instrument,
+        state=TradeState(state) if state else None,
+        cursor=cursor,
+        limit=limit,
+    )
+    next_cursor = encode_cursor("trades", page[-1][0]) if len(page) == limit else None
+    return rs.TradePage(trades=[rs.trade_out(t) for _, t in page], next_cursor=next_cursor)
+
+
+@router.get("/trades/{trade_id}", response_model=rs.TradeOut, tags=["trades"])
+def get_trade(trade_id: IdPath, store: Store) -> rs.TradeOut:
+    """A trade and its history of states."""
+    return rs.trade_out(*trading.get_trade(store, trade_id))
+
+
+@router.post("/trades/{trade_id}/accept", response_model=rs.TradeOut, tags=["trades"])
+def accept(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+    """The counterparty accepts: every rule is checked and the seller's rights are held."""
+    return rs.trade_out(trading.accept(store, trade_id, body.actor))
+
+
+@router.post("/trades/{trade_id}/decline", response_model=rs.TradeOut, tags=["trades"])
+def decline(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+    """The counterparty declines the proposal."""
+    return rs.trade_out(trading.decline(store, trade_id, body.actor))
+
+
+@router.post("/trades/{trade_id}/rescind", response_model=rs.TradeOut, tags=["trades"])
+def rescind(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+    """The proposer withdraws; a hold is released."""
+    return rs.trade_out(trading.rescind(store, trade_id, body.actor))
+
+
+@router.post("/trades/{trade_id}/record", response_model=rs.TradeOut, tags=["trades"])
+def record(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+    """The authority records the trade: rights, cash and fees settle atomically."""
+    return rs.trade_out(trading.record(store, trade_id, body.actor))
+
+
+@router.post("/trades/{trade_id}/refuse", response_model=rs.TradeOut, tags=["trades"])
+def refuse(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+    """The authority refuses the trade; a hold is released."""
+    return rs.trade_out(trading.refuse(store, trade_id, body.actor, body.reason))
+
+
+@router.post("/trades/{trade_id}/expire", response_model=rs.TradeOut, tags=["trades"])
+def expire(trade_id: IdPath, store: Store) -> rs.TradeOut:
+    """A trade past its `expires_at` lapses; a hold is released."""
+    return rs.trade_out(trading.expire(store, trade_id))
+
+
+# -- compliance ------------------------------------------------------------------------------
+
+
+@router.post("/obligations", response_model=rs.ObligationOut, status_code=201, tags=["compliance"])
+def set_obligation(body: rs.ObligationIn, store: Store) -> rs.ObligationOut:
+    """A regulator enters verified emissions for a period: the enterprise's obligation."""
+    return rs.obligation_out(compliance.set_obligation(store, body.to_domain()))
+
+
+@router.get("/obligations", response_model=rs.ObligationPage, tags=["compliance"])
+def list_obligations(
+    store: Store,
+    party: Filter = None,
+    period: int | None = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.ObligationPage:
+    """Obligations, filtered by party and period; follow `next_cursor`."""
+    page = compliance.list_obligations(store, party, period, cursor, limit)
+    next_cursor = encode_cursor("obligations", page[-1][0]) if len(page) == limit else None
+    return rs.ObligationPage(
+        obligations=[rs.obligation_out(o) for _, o in page], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/obligations/{obligation_id}/surrenders",
+    response_model=list[rs.SurrenderOut],
+    status_code=201,
+    tags=["compliance"],
+)
+def surrender(obligation_id: IdPath, body: rs.SurrenderIn, store: Store) -> list[rs.SurrenderOut]:
+    """Surrender allowances (oldest vintage first unless `instrument` is named) or CCER."""
+    family = "CCER" if body.instrument == "CCER" else "CEA"
+    request = compliance.SurrenderRequest(
+        body.id,
+        obligation_id,
+        rs.quantity_units(body.quantity_tco2, family, "quantity_tco2"),
+        body.instrument,
+    )
+    return [
+        rs.SurrenderOut(instrument=s.instrument_code, quantity_tco2=str(s.units))
+        for s in compliance.surrender(store, request)
+    ]
+
+
+@router.get("/obligations/{obligation_id}/status", response_model=rs.StatusOut, tags=["compliance"])
+def status(obligation_id: IdPath, store: Store) -> rs.StatusOut:
+    """Obligation, surrendered, shortfall, and the shortfall left after current holdings."""
+    return rs.status_out(compliance.status(store, obligation_id))
+
+
+@router.post("/obligations/{obligation_id}/close", response_model=rs.StatusOut, tags=["compliance"])
+def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store) -> rs.StatusOut:
+    """At the deadline: book the shortfall penalty and deduct the shortfall from next year."""
+    price = rs.fen(body.average_price_cny, "average_price_cny")
+    return rs.status_out(compliance.close_deadline(store, obligation_id, price))
+
+
+@router.get("/parties/{code}/compliance", response_model=list[rs.StatusOut], tags=["compliance"])
+def party_compliance(code: Annotated[str, Path(max_length=32)], store: Store) -> list[rs.StatusOut]:
+    """Every obligation of an enterprise with what it surrendered and its (projected) shortfall."""
+    return [rs.status_out(s) for s in compliance.statuses_of(store, code)]

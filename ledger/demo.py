@@ -1,0 +1,235 @@
+"""The synthetic demo registry (ledger/demo_data/*.csv), loaded through the real use cases.
+
+`load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
+positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
+the seller → accept by the buyer → record by the province; a rule violation at acceptance makes
+the province refuse the trade with the violation's code). Every id is deterministic, so the
+loader refuses nothing on an already-loaded database only if `is_loaded` is checked first.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+from ledger.domain.errors import LedgerError
+from ledger.domain.ports import UnitOfWorkFactory
+from ledger.domain.registry import (
+    CARBON,
+    PROVINCE,
+    City,
+    Entitlement,
+    Obligation,
+    Outlet,
+    Party,
+    PartyKind,
+    Pledge,
+    Trade,
+    TradeState,
+    scale_of,
+)
+from ledger.services import compliance, parties, rights, trading
+
+FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
+CITIES = ("Tangshan", "Handan", "Xingtai", "Shijiazhuang", "Langfang")
+BASIN = "Hai River"  # every demo city lies in the Hai River basin
+RESERVE_STOCK = {"TANGSHAN": {"SO2": "100", "NOx": "200"}}  # t/a in the city's reserve
+EXCHANGE_CEA_2024 = 100_000  # tCO2 consigned to the exchange for sale (T6)
+DEPOSIT_FEN = 500_000_000  # 5,000,000.00 CNY paid in by every enterprise
+REFERENCE_O2 = {"steel": "16", "thermal_power": "6", "cement": "10"}
+POLLUTANT_NAMES = {"SO2": "SO2", "NOx": "NOx", "CEA": CARBON}
+
+
+def rows(name: str) -> list[dict[str, str]]:
+    """The rows of one demo CSV file shipped inside the package."""
+    text = resources.files("ledger").joinpath("demo_data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def units(quantity: str, scale: int) -> int:
+    return int(Decimal(quantity).scaleb(scale))
+
+
+def is_loaded(store: UnitOfWorkFactory) -> bool:
+    """Whether the demo's province is registered already."""
+    return bool(parties.list_parties(store, PartyKind.AUTHORITY, None, None, 1))
+
+
+def load(store: UnitOfWorkFactory) -> dict[str, str]:
+    """The whole demo: reference data, then the trades; returns each trade's outcome."""
+    load_reference_data(store)
+    return replay_trades(store)
+
+
+def load_reference_data(store: UnitOfWorkFactory) -> None:
+    _authorities(store)
+    for row in rows("enterprises.csv"):
+        _enterprise(store, row)
+    for row in rows("outlets.csv"):
+        _outlet(store, row)
+    for row in rows("encumbrances.csv"):
+        _pledge(store, row)
+    _carbon(store)
+
+
+def _authorities(store: UnitOfWorkFactory) -> None:
+    parties.register_party(store, Party(PROVINCE, PartyKind.AUTHORITY, "Hebei Province"))
+    parties.register_party(store, Party("EXCHANGE", PartyKind.EXCHANGE, "DEMO Hebei Exchange"))
+    eligible = {row["city"]: row["may_receive_air_rights"] == "yes" for row in rows("cities.csv")}
+    for city in CITIES:
+        code = city.upper()
+        parties.register_party(store, Party(code, PartyKind.AUTHORITY, f"{city} city", city=city))
+        parties.set_city(store, City(city, eligible.get(city, True), BASIN))
+        for pollutant, quantity in RESERVE_STOCK.get(code, {}).items():
+            _entitle(store, code, pollutant, quantity)
+
+
+def _entitle(store: UnitOfWorkFactory, party: str, pollutant: str, quantity: str) -> None:
+    rights.confirm_entitlement(
+        store,
+        Entitlement(
+            f"{party}-{pollutant}-{FIRST_VINTAGE}",
+            party,
+            pollutant,
+            units(quantity, 3),
+            FIRST_VINTAGE,
+            FIRST_VINTAGE + 4,
+            permit=f"PERMIT-{party}",
+        ),
+    )
+
+
+def _enterprise(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
+    city, _, county = row["city_county"].partition("/")
+    code = row["enterprise_id"]
+    party = Party(
+        code,
+        PartyKind.ENTERPRISE,
+        row["name"],
+        credit_code=f"DEMO91130000{code}XX",
+        city=city,
+        county=county,
+        tax_tier=int(row["tax_tier"]),
+        industry=row["industry"],
+    )
+    parties.register_party(store, party)
+    _entitle(store, code, "SO2", row["so2_entitlement_t_per_year"])
+    _entitle(store, code, "NOx", row["nox_entitlement_t_per_year"])
+    rights.deposit_cash(store, f"{code}-initial", code, DEPOSIT_FEN)
+
+
+def _outlet(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
+    standards = {
+        pollutant: row[f"standard_{key}_mg_m3"]
+        for pollutant, key in (("PM", "pm"), ("SO2", "so2"), ("NOx", "nox"))
+    }
+    industry = parties.get_party(store, row["enterprise_id"]).industry
+    o2 = REFERENCE_O2.get(industry)
+    if industry == "steel" and not row["outlet_id"].startswith("SINTER"):
+        o2 = None  # steel's other sources are corrected at the measured O2
+    parties.add_outlet(store, Outlet(row["enterprise_id"], row["outlet_id"], standards, o2))
+
+
+def _pledge(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
+    first, last = int(row["from"][:4]), int(row["until"][:4])
+    rights.pledge(
+        store,
+        Pledge(
+            f"{row['enterprise_id']}-{row['pollutant']}-{first}",
+            row["enterprise_id"],
+            row["pollutant"],
+            units(row["quantity_t_per_year"], 3),
+            row["holder"],
+            first,
+            last,
+        ),
+    )
+
+
+def _carbon(store: UnitOfWorkFactory) -> None:
+    rights.issue_carbon(
+        store,
+        "EXCHANGE-CEA-2024",
+        party_code="EXCHANGE",
+        family=CARBON,
+        year=2024,
+        units=EXCHANGE_CEA_2024,
+    )
+    for row in rows("carbon.csv"):
+        code, year = row["enterprise_id"], int(row["compliance_year"])
+        rights.issue_carbon(
+            store,
+            f"{code}-CEA-{year}",
+            party_code=code,
+            family=CARBON,
+            year=year,
+            units=int(row["free_allocation_tco2"]),
+        )
+        compliance.set_obligation(
+            store,
+            Obligation(
+                f"{code}-{year}",
+                code,
+                year,
+                int(row["verified_emissions_tco2"]),
+                date(year + 1, 12, 31),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    """One line of trades.csv as a proposal."""
+
+    trade: Trade
+    vintage: int | None
+
+
+def trade_rows() -> list[TradeRow]:
+    found = []
+    for row in rows("trades.csv"):
+        family = POLLUTANT_NAMES[row["pollutant"]]
+        seller = "TANGSHAN" if row["seller"] == "RESERVE-TANGSHAN" else row["seller"]
+        trade_date = date.fromisoformat(row["trade_date"])
+        trade = Trade(
+            id=row["trade_id"],
+            seller=seller,
+            buyer=row["buyer"],
+            proposer=seller,
+            family=family,
+            units=units(row["quantity_t_per_year"], scale_of(family)),
+            price_fen=units(row["price_cny_per_t"], 2),
+            first_vintage=None,
+            last_vintage=None,
+            trade_date=trade_date,
+            mode=row["mode"],
+        )
+        # A carbon purchase is of the compliance year the buyer is short in.
+        found.append(TradeRow(trade, 2024 if family == CARBON else None))
+    return found
+
+
+def replay_trades(store: UnitOfWorkFactory) -> dict[str, str]:
+    """Every demo trade through the workflow; its final state, or `refused: <code>`."""
+    outcomes = {}
+    for row in trade_rows():
+        outcomes[row.trade.id] = replay_trade(store, row)
+    return outcomes
+
+
+def replay_trade(store: UnitOfWorkFactory, row: TradeRow) -> str:
+    trade = trading.propose(store, row.trade, vintage=row.vintage)
+    try:
+        trading.accept(store, trade.id, trade.buyer)
+    except LedgerError as error:
+        trading.refuse(store, trade.id, PROVINCE, error.code)
+        return f"{TradeState.REFUSED.value}: {error.code}"
+    return trading.record(store, trade.id, PROVINCE).state.value
+
+
+def summary(outcomes: dict[str, Any]) -> str:
+    return "\n".join(f"{trade_id}: {outcome}" for trade_id, outcome in outcomes.items())

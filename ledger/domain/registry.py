@@ -1,0 +1,396 @@
+"""The registry's business records and rules: parties, their chart of accounts, instruments per
+pollutant and vintage, entitlements, pledges, trades and their state machine, obligations, and
+the money arithmetic (each rounding stated once, in a named function).
+
+Pure: no I/O. The services load records through `ports.RegistryRepository`, decide with the
+functions here, and write journal entries through the journal use cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
+
+from ledger.domain.accounts import Side
+from ledger.domain.amounts import Instrument, InstrumentKind
+from ledger.domain.errors import (
+    InvalidField,
+    PriceBelowFloor,
+    PriceZeroWithoutReason,
+    TradePartyInvalid,
+    TradeStateInvalid,
+)
+
+CASH = "CNY"
+CCER = "CCER"
+CARBON = "CEA"
+VALIDITY_YEARS = 5  # an entitlement is confirmed for 5 vintages
+AIR_POLLUTANTS = frozenset({"SO2", "NOx", "PM", "VOCs"})
+WATER_POLLUTANTS = frozenset({"COD", "NH3-N"})
+POLLUTANTS = AIR_POLLUTANTS | WATER_POLLUTANTS
+RIGHTS_SCALE = 3  # tonnes to the kilogram
+CARBON_SCALE = 0  # whole tCO2
+
+
+class PartyKind(Enum):
+    ENTERPRISE = "enterprise"
+    AUTHORITY = "authority"
+    EXCHANGE = "exchange"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An enterprise, an authority (the province or a city) or the exchange."""
+
+    code: str
+    kind: PartyKind
+    name: str
+    credit_code: str = ""  # unified social credit code (enterprises)
+    city: str = ""
+    county: str = ""
+    tax_tier: int | None = None
+    industry: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    """A discharge outlet of an enterprise, with its pollutants' standards (mg/Nm³)."""
+
+    party_code: str
+    outlet_code: str
+    standards: dict[str, str] = field(default_factory=dict)
+    reference_o2: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """A city's eligibility to receive air-pollutant rights and its river basin."""
+
+    name: str
+    may_receive_air_rights: bool
+    basin: str = ""
+
+
+# -- the chart of accounts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChartLine:
+    """One account every party of a kind gets: `{party}:{suffix}`."""
+
+    suffix: str
+    name: str
+    normal_side: Side
+    non_negative: bool
+
+
+HOLDINGS = ChartLine("holdings", "holdings", Side.CREDIT, True)
+CASH_ACCOUNT = ChartLine("cash", "cash", Side.CREDIT, True)
+PLEDGED = ChartLine("pledged", "pledged holdings", Side.CREDIT, True)
+SURRENDERED = ChartLine("surrendered", "surrendered for compliance", Side.CREDIT, True)
+PENALTIES = ChartLine("penalties", "penalties owed", Side.DEBIT, False)
+ISSUANCE = ChartLine("issuance", "issuance", Side.DEBIT, False)
+RESERVE = ChartLine("reserve", "government reserve", Side.CREDIT, True)
+RETIREMENT = ChartLine("retirement", "retirement", Side.CREDIT, True)
+CANCELLATION = ChartLine("cancellation", "cancellation", Side.CREDIT, True)
+REVENUE = ChartLine("revenue", "revenue", Side.CREDIT, True)
+BUDGET = ChartLine("cash", "budget cash", Side.CREDIT, False)  # may be drawn below zero
+DEPOSITS = ChartLine("deposits", "members' cash deposits", Side.DEBIT, False)
+
+CHART: dict[PartyKind, tuple[ChartLine, ...]] = {
+    PartyKind.ENTERPRISE: (HOLDINGS, CASH_ACCOUNT, PLEDGED, SURRENDERED, PENALTIES),
+    PartyKind.AUTHORITY: (ISSUANCE, RESERVE, RETIREMENT, CANCELLATION, REVENUE, BUDGET),
+    PartyKind.EXCHANGE: (HOLDINGS, CASH_ACCOUNT, REVENUE, DEPOSITS),
+}
+PROVINCE = "HEBEI"  # the issuing authority of every instrument
+
+
+def account_code(party: str, line: ChartLine | str) -> str:
+    """`E01:holdings`, `TANGSHAN:reserve`, …"""
+    suffix = line if isinstance(line, str) else line.suffix
+    return f"{party}:{suffix}"
+
+
+def rights_account(party: Party) -> str:
+    """Where a party keeps rights it may sell: an authority's reserve, else its holdings."""
+    return account_code(party.code, RESERVE if party.kind is PartyKind.AUTHORITY else HOLDINGS)
+
+
+def proceeds_account(party: Party) -> str:
+    """Where a seller's sale proceeds go: an authority's revenue (non-tax), else its cash."""
+    return account_code(party.code, REVENUE if party.kind is PartyKind.AUTHORITY else CASH_ACCOUNT)
+
+
+# -- instruments -----------------------------------------------------------------------------
+
+
+def check_pollutant(pollutant: str) -> str:
+    if pollutant not in POLLUTANTS and pollutant != CARBON:
+        raise InvalidField(f"unknown pollutant {pollutant!r}", field="pollutant")
+    return pollutant
+
+
+def instrument_code(family: str, vintage: int | None) -> str:
+    """`SO2-2026`, `CEA-2024`; CCER and CNY carry no vintage."""
+    return family if vintage is None else f"{family}-{vintage}"
+
+
+def instrument_for(family: str, vintage: int | None) -> Instrument:
+    """The instrument of a pollutant's right (t, scale 3) or carbon unit (tCO2, scale 0)."""
+    code = instrument_code(family, vintage)
+    if family == CASH:
+        return Instrument(CASH, "Chinese yuan", InstrumentKind.CASH, "CNY", 2)
+    if family == CCER:
+        return Instrument(code, "CCER offset", InstrumentKind.OFFSET, "tCO2", CARBON_SCALE)
+    if family == CARBON:
+        name = f"Carbon emission allowance {vintage}"
+        return Instrument(code, name, InstrumentKind.CARBON_ALLOWANCE, "tCO2", CARBON_SCALE)
+    check_pollutant(family)
+    name = f"{family} emission right, vintage {vintage}"
+    return Instrument(code, name, InstrumentKind.EMISSION_RIGHT, "t", RIGHTS_SCALE)
+
+
+def scale_of(family: str) -> int:
+    return CARBON_SCALE if family in (CARBON, CCER) else RIGHTS_SCALE
+
+
+def validity(first_vintage: int) -> tuple[int, ...]:
+    """The vintages an entitlement confirmed from `first_vintage` covers (5 years)."""
+    return tuple(range(first_vintage, first_vintage + VALIDITY_YEARS))
+
+
+# -- entitlements and pledges ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entitlement:
+    """Rights confirmed for a party: `units` per year of each vintage in its validity."""
+
+    id: str
+    party_code: str
+    pollutant: str
+    units: int
+    first_vintage: int
+    last_vintage: int
+    permit: str = ""
+
+    @property
+    def vintages(self) -> tuple[int, ...]:
+        return tuple(range(self.first_vintage, self.last_vintage + 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """Rights pledged as collateral: moved to the pledged account until released."""
+
+    id: str
+    party_code: str
+    pollutant: str
+    units: int
+    holder: str
+    first_vintage: int
+    last_vintage: int
+    released: bool = False
+
+    @property
+    def vintages(self) -> tuple[int, ...]:
+        return tuple(range(self.first_vintage, self.last_vintage + 1))
+
+
+# -- policy ------------------------------------------------------------------------------------
+
+DEFAULT_FLOORS_FEN = {"SO2": 500_000, "NOx": 600_000, "COD": 400_000, "NH3-N": 800_000}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Configurable rules of the registry (stored in the `policies` table, these are defaults)."""
+
+    floor_fen_per_t: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_FLOORS_FEN))
+    fee_rate: Decimal = Decimal("0.015")  # of the trade value, split between buyer and seller
+    check_city_eligibility: bool = True
+    check_basin: bool = True
+    holding_limit_units: dict[str, int] = field(default_factory=dict)  # per pollutant per vintage
+    ccer_cap: Decimal = Decimal("0.05")  # of the carbon obligation
+    penalty_multiplier: Decimal = Decimal(5)
+
+    def __post_init__(self) -> None:
+        if not Decimal(5) <= self.penalty_multiplier <= Decimal(10):
+            raise InvalidField("the penalty multiplier is between 5 and 10", field="multiplier")
+
+
+# -- money: every rounding is stated here ------------------------------------------------------
+
+
+def trade_value_fen(price_fen: int, units: int, scale: int) -> int:
+    """price (fen per t or tCO2) × quantity (units of `scale` places), half-up to the fen."""
+    exact = Decimal(price_fen) * Decimal(units).scaleb(-scale)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fee_split_fen(value_fen: int, rate: Decimal) -> tuple[int, int]:
+    """(buyer's fee, seller's fee): value × rate half-up to the fen, split in two halves.
+
+    An odd fen goes to the buyer: the buyer pays ⌈fee/2⌉, the seller ⌊fee/2⌋.
+    """
+    fee = int((Decimal(value_fen) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return fee - fee // 2, fee // 2
+
+
+def penalty_fen(shortfall_units: int, average_price_fen: int, multiplier: Decimal) -> int:
+    """multiplier × the month's average price × shortfall (tCO2), half-up to the fen."""
+    exact = multiplier * Decimal(average_price_fen) * shortfall_units
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def ccer_cap_units(obligation_units: int, cap: Decimal) -> int:
+    """CCER that may count against an obligation: ⌊cap × obligation⌋ (rounded down)."""
+    return int(Decimal(obligation_units) * cap)
+
+
+# -- trades ------------------------------------------------------------------------------------
+
+
+class TradeState(Enum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    SETTLED = "settled"
+    DECLINED = "declined"
+    RESCINDED = "rescinded"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+
+
+class TradeAction(Enum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    RESCIND = "rescind"
+    RECORD = "record"
+    REFUSE = "refuse"
+    EXPIRE = "expire"
+
+
+_P, _A = TradeState.PROPOSED, TradeState.ACCEPTED
+TRANSITIONS: dict[TradeAction, tuple[frozenset[TradeState], TradeState]] = {
+    TradeAction.ACCEPT: (frozenset({_P}), TradeState.ACCEPTED),
+    TradeAction.DECLINE: (frozenset({_P}), TradeState.DECLINED),
+    TradeAction.RESCIND: (frozenset({_P, _A}), TradeState.RESCINDED),
+    TradeAction.RECORD: (frozenset({_A}), TradeState.SETTLED),
+    TradeAction.REFUSE: (frozenset({_P, _A}), TradeState.REFUSED),
+    TradeAction.EXPIRE: (frozenset({_P, _A}), TradeState.EXPIRED),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A transfer of rights (t/a in every vintage from first to last) for CNY at a price per t."""
+
+    id: str
+    seller: str
+    buyer: str
+    proposer: str
+    family: str  # pollutant, or CEA / CCER
+    units: int  # per vintage
+    price_fen: int  # per t (or tCO2), for the whole range of vintages
+    first_vintage: int | None
+    last_vintage: int | None
+    trade_date: date
+    state: TradeState = TradeState.PROPOSED
+    mode: str = "negotiated"
+    zero_price_reason: str = ""
+    expires_at: datetime | None = None
+
+    @property
+    def vintages(self) -> tuple[int | None, ...]:
+        if self.first_vintage is None or self.last_vintage is None:
+            return (None,)
+        return tuple(range(self.first_vintage, self.last_vintage + 1))
+
+    @property
+    def counterparty(self) -> str:
+        return self.buyer if self.proposer == self.seller else self.seller
+
+    def instrument_codes(self) -> list[str]:
+        return [instrument_code(self.family, vintage) for vintage in self.vintages]
+
+    def next_state(self, action: TradeAction, actor: str | None = None) -> TradeState:
+        """The state after `action`, or trade_state_invalid / trade_party_invalid."""
+        allowed, target = TRANSITIONS[action]
+        if self.state not in allowed:
+            raise TradeStateInvalid(
+                f"trade {self.id} is {self.state.value}: {action.value} is not allowed",
+                field="state",
+                trade=self.id,
+            )
+        expected = {
+            TradeAction.ACCEPT: self.counterparty,
+            TradeAction.DECLINE: self.counterparty,
+            TradeAction.RESCIND: self.proposer,
+        }.get(action)
+        if expected is not None and actor is not None and actor != expected:
+            raise TradePartyInvalid(
+                f"only {expected} may {action.value} trade {self.id}", field="actor"
+            )
+        return target
+
+
+def check_price(trade: Trade, policy: Policy) -> None:
+    """Price is mandatory; zero needs a stated reason; otherwise at least the floor."""
+    if trade.price_fen == 0:
+        if not trade.zero_price_reason.strip():
+            raise PriceZeroWithoutReason(
+                "a zero price needs a stated reason", field="zero_price_reason"
+            )
+        return
+    floor = policy.floor_fen_per_t.get(trade.family, 0)
+    if trade.price_fen < floor:
+        raise PriceBelowFloor(
+            f"{trade.price_fen / 100:.2f} CNY/t is below the {trade.family} floor "
+            f"of {floor / 100:.2f} CNY/t",
+            field="price",
+        )
+
+
+def remaining_vintages(first: int, last: int, trade_year: int) -> tuple[int, int]:
+    """Vintages a trade in t/a moves: from the trade's year to the end of the validity."""
+    start = max(first, trade_year)
+    if start > last:
+        raise InvalidField(f"no vintage of {first}–{last} remains in {trade_year}", field="vintage")
+    return start, last
+
+
+# -- compliance --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """What an enterprise must surrender for a period: its verified emissions (tCO2)."""
+
+    id: str
+    party_code: str
+    period: int
+    verified_units: int
+    deadline: date
+    closed: bool = False
+    penalty_fen: int = 0
+    deduction_units: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceStatus:
+    """Obligation, what was surrendered, the shortfall, and the shortfall after current holdings."""
+
+    obligation: Obligation
+    surrendered_units: int
+    ccer_units: int
+    holdings_units: int
+
+    @property
+    def shortfall_units(self) -> int:
+        return max(self.obligation.verified_units - self.surrendered_units, 0)
+
+    @property
+    def projected_shortfall_units(self) -> int:
+        return max(self.shortfall_units - self.holdings_units, 0)

@@ -1,0 +1,386 @@
+"""Regulator operations on rights: confirm entitlements, issue carbon units, deposit cash,
+pledge and release, reserve sale, buy-back, reclaim, confiscation, cancellation, vintage expiry.
+
+Each is one journal entry (or one atomic batch) of its own entry type, with a deterministic entry
+id derived from the business record and references naming it. Every record is written in the
+same transaction as its entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from ledger.domain.entries import EntryRecord, PostingRequest, Reference
+from ledger.domain.errors import (
+    InvalidField,
+    PledgeAlreadyReleased,
+    PriceBelowFloor,
+    RecordExists,
+    RecordNotFound,
+)
+from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import (
+    BUDGET,
+    CANCELLATION,
+    CARBON,
+    CASH,
+    CASH_ACCOUNT,
+    DEPOSITS,
+    HOLDINGS,
+    ISSUANCE,
+    PLEDGED,
+    PROVINCE,
+    RESERVE,
+    RETIREMENT,
+    REVENUE,
+    Entitlement,
+    PartyKind,
+    Pledge,
+    Policy,
+    account_code,
+    check_pollutant,
+    instrument_code,
+    rights_account,
+    scale_of,
+    trade_value_fen,
+)
+from ledger.services import journal
+from ledger.services.parties import (
+    check_can_give,
+    check_not_expired,
+    ensure_instruments,
+    mark_expired,
+    move,
+    party_of,
+    policy_of,
+)
+from ledger.services.transactions import in_transaction, read
+
+EXCHANGE = "EXCHANGE"
+
+
+def _post(uow: UnitOfWork, commands: Sequence[journal.PostEntry]) -> list[EntryRecord]:
+    return journal.write_in(uow, commands)
+
+
+# -- entitlements, carbon issuance, cash deposits ---------------------------------------------
+
+
+def confirm_entitlement(uow_factory: UnitOfWorkFactory, entitlement: Entitlement) -> Entitlement:
+    """Confirm rights in t/a for their validity: one allocation entry per vintage, one batch.
+
+    An authority's entitlement stocks its government reserve.
+    """
+
+    def work(uow: UnitOfWork) -> Entitlement:
+        existing = uow.registry.get_entitlement(entitlement.id)
+        if existing is not None:
+            if existing != entitlement:
+                raise RecordExists(f"entitlement {entitlement.id} exists", field="id")
+            return existing
+        party = party_of(uow, entitlement.party_code)
+        check_pollutant(entitlement.pollutant)
+        if entitlement.last_vintage < entitlement.first_vintage:
+            raise InvalidField("the validity ends before it starts", field="last_vintage")
+        codes = ensure_instruments(uow, entitlement.pollutant, entitlement.vintages)
+        check_not_expired(uow, codes)
+        uow.registry.add_entitlement(entitlement, uow.now())
+        references = [Reference("entitlement", entitlement.id)]
+        if entitlement.permit:
+            references.append(Reference("permit", entitlement.permit))
+        source = account_code(PROVINCE, ISSUANCE)
+        _post(
+            uow,
+            [
+                journal.PostEntry(
+                    entry_id=f"entitlement-{entitlement.id}-{vintage}",
+                    entry_type="allocation",
+                    postings=tuple(move(source, rights_account(party), code, entitlement.units, 3)),
+                    references=tuple(references),
+                )
+                for vintage, code in zip(entitlement.vintages, codes, strict=True)
+            ],
+        )
+        return entitlement
+
+    return in_transaction(uow_factory, work)
+
+
+def list_entitlements(
+    uow_factory: UnitOfWorkFactory,
+    party: str | None,
+    pollutant: str | None,
+    cursor: str | None,
+    limit: int,
+) -> list[tuple[int, Entitlement]]:
+    after = decode_cursor("entitlements", cursor)
+    check_page_size(limit)
+    return read(
+        uow_factory, lambda uow: uow.registry.list_entitlements(party, pollutant, after, limit)
+    )
+
+
+def issue_carbon(
+    uow_factory: UnitOfWorkFactory,
+    allocation_id: str,
+    *,
+    party_code: str,
+    family: str,
+    year: int | None,
+    units: int,
+) -> int:
+    """Allocate CEA of a compliance year (less any shortfall deducted at last year's deadline)
+    or issue CCER; returns the units issued (0 if the deduction takes it all)."""
+
+    def work(uow: UnitOfWork) -> int:
+        party = party_of(uow, party_code)
+        if family not in (CARBON, "CCER"):
+            raise InvalidField(f"{family} is not a carbon unit", field="family")
+        deduction = _deduction(uow, party_code, year) if family == CARBON else 0
+        issued = max(units - deduction, 0)
+        codes = ensure_instruments(uow, family, [year if family == CARBON else None])
+        if issued:
+            source = account_code(PROVINCE, ISSUANCE)
+            _post(
+                uow,
+                [
+                    journal.PostEntry(
+                        entry_id=f"allocation-{allocation_id}",
+                        entry_type="allocation" if family == CARBON else "offset_issuance",
+                        postings=tuple(move(source, rights_account(party), codes[0], issued, 0)),
+                        references=(Reference("allocation", allocation_id),),
+                        metadata={"free_allocation": units, "deducted": deduction},
+                    )
+                ],
+            )
+        return issued
+
+    return in_transaction(uow_factory, work)
+
+
+def _deduction(uow: UnitOfWork, party_code: str, year: int | None) -> int:
+    if year is None:
+        return 0
+    previous = uow.registry.list_obligations(party_code, year - 1, 0, 100)
+    return sum(obligation.deduction_units for _, obligation in previous)
+
+
+def deposit_cash(
+    uow_factory: UnitOfWorkFactory, deposit_id: str, party_code: str, fen: int
+) -> None:
+    """Cash paid into a party's account at the exchange (its members' deposits)."""
+
+    def work(uow: UnitOfWork) -> None:
+        party = party_of(uow, party_code)
+        party_of(uow, EXCHANGE, field="exchange")
+        cash = account_code(party.code, BUDGET if party.kind is PartyKind.AUTHORITY else "cash")
+        ensure_instruments(uow, CASH, [None])
+        _post(
+            uow,
+            [
+                journal.PostEntry(
+                    entry_id=f"deposit-{deposit_id}",
+                    entry_type="deposit",
+                    postings=tuple(move(account_code(EXCHANGE, DEPOSITS), cash, CASH, fen, 2)),
+                    references=(Reference("deposit", deposit_id),),
+                )
+            ],
+        )
+
+    in_transaction(uow_factory, work)
+
+
+# -- pledges ------------------------------------------------------------------------------------
+
+
+def pledge(uow_factory: UnitOfWorkFactory, record: Pledge) -> Pledge:
+    """Pledge rights (t/a in each vintage of the pledge): they move to the pledged account."""
+
+    def work(uow: UnitOfWork) -> Pledge:
+        existing = uow.registry.get_pledge(record.id)
+        if existing is not None:
+            if existing != record:
+                raise RecordExists(f"pledge {record.id} exists", field="id")
+            return existing
+        party = party_of(uow, record.party_code)
+        codes = ensure_instruments(uow, check_pollutant(record.pollutant), record.vintages)
+        check_not_expired(uow, codes)
+        holdings = account_code(party.code, HOLDINGS)
+        check_can_give(uow, party.code, holdings, codes, record.units)
+        uow.registry.add_pledge(record, uow.now())
+        pledged = account_code(party.code, PLEDGED)
+        postings = [p for c in codes for p in move(holdings, pledged, c, record.units, 3)]
+        _post(uow, [_entry(f"pledge-{record.id}", "pledge", postings, "pledge", record.id)])
+        return record
+
+    return in_transaction(uow_factory, work)
+
+
+def release_pledge(uow_factory: UnitOfWorkFactory, pledge_id: str) -> Pledge:
+    """Release a pledge: the rights return to the holdings account."""
+
+    def work(uow: UnitOfWork) -> Pledge:
+        record = uow.registry.get_pledge(pledge_id)
+        if record is None:
+            raise RecordNotFound(f"no pledge {pledge_id!r}", field="pledge_id")
+        if record.released:
+            raise PledgeAlreadyReleased(f"pledge {pledge_id} was already released", field="state")
+        codes = [instrument_code(record.pollutant, v) for v in record.vintages]
+        holdings = account_code(record.party_code, HOLDINGS)
+        pledged = account_code(record.party_code, PLEDGED)
+        postings = [p for c in codes for p in move(pledged, holdings, c, record.units, 3)]
+        _post(
+            uow,
+            [
+                _entry(
+                    f"pledge-{pledge_id}-release", "pledge_release", postings, "pledge", pledge_id
+                )
+            ],
+        )
+        uow.registry.release_pledge(pledge_id)
+        return uow.registry.get_pledge(pledge_id) or record
+
+    return in_transaction(uow_factory, work)
+
+
+def list_pledges(
+    uow_factory: UnitOfWorkFactory,
+    party: str | None,
+    pollutant: str | None,
+    cursor: str | None,
+    limit: int,
+) -> list[tuple[int, Pledge]]:
+    after = decode_cursor("pledges", cursor)
+    check_page_size(limit)
+    return read(uow_factory, lambda uow: uow.registry.list_pledges(party, pollutant, after, limit))
+
+
+def _entry(
+    entry_id: str, entry_type: str, postings: Sequence[PostingRequest], kind: str, record: str
+) -> journal.PostEntry:
+    return journal.PostEntry(
+        entry_id=entry_id,
+        entry_type=entry_type,
+        postings=tuple(postings),
+        references=(Reference(kind, record),),
+    )
+
+
+# -- reserve operations ---------------------------------------------------------------------
+
+
+class ReserveAction(Enum):
+    """What a regulator does with rights, and the entry type it books."""
+
+    SALE = "reserve_sale"  # reserve → enterprise, enterprise pays the authority (revenue)
+    BUY_BACK = "buy_back"  # enterprise → reserve, the authority pays from its budget
+    RECLAIM = "reclaim"  # free surplus: enterprise → reserve, no payment
+    CONFISCATION = "confiscation"  # enterprise → cancellation
+    CANCELLATION = "cancellation"  # reserve → cancellation
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveOperation:
+    """A regulator's decision `id` moving `units` per vintage of a pollutant."""
+
+    id: str
+    action: ReserveAction
+    authority: str
+    pollutant: str
+    units: int
+    first_vintage: int
+    last_vintage: int
+    party: str | None = None  # the enterprise (none for a cancellation from the reserve)
+    price_fen: int = 0  # per t, for sales and buy-backs
+
+
+def reserve_operation(uow_factory: UnitOfWorkFactory, op: ReserveOperation) -> list[EntryRecord]:
+    """Book a regulator's reserve operation as one entry referencing its decision."""
+
+    def work(uow: UnitOfWork) -> list[EntryRecord]:
+        authority = party_of(uow, op.authority, field="authority")
+        if authority.kind is not PartyKind.AUTHORITY:
+            raise InvalidField(f"{op.authority} is not an authority", field="authority")
+        party = op.party or op.authority
+        if op.action is not ReserveAction.CANCELLATION:
+            party_of(uow, party)
+        vintages = range(op.first_vintage, op.last_vintage + 1)
+        codes = ensure_instruments(uow, check_pollutant(op.pollutant), vintages)
+        check_not_expired(uow, codes)
+        source, destination = _route(op, party)
+        giver = op.authority if source.endswith(RESERVE.suffix) else party
+        check_can_give(uow, giver, source, codes, op.units)
+        postings = [p for c in codes for p in move(source, destination, c, op.units, 3)]
+        postings += _payment(op, party, policy_of(uow))
+        entry = _entry(f"{op.action.value}-{op.id}", op.action.value, postings, "decision", op.id)
+        return _post(uow, [entry])
+
+    return in_transaction(uow_factory, work)
+
+
+def _route(op: ReserveOperation, party: str) -> tuple[str, str]:
+    reserve = account_code(op.authority, RESERVE)
+    holdings = account_code(party, HOLDINGS)
+    return {
+        ReserveAction.SALE: (reserve, holdings),
+        ReserveAction.BUY_BACK: (holdings, reserve),
+        ReserveAction.RECLAIM: (holdings, reserve),
+        ReserveAction.CONFISCATION: (holdings, account_code(op.authority, CANCELLATION)),
+        ReserveAction.CANCELLATION: (reserve, account_code(op.authority, CANCELLATION)),
+    }[op.action]
+
+
+def _payment(op: ReserveOperation, party: str, policy: Policy) -> list[PostingRequest]:
+    """The CNY leg of a sale or buy-back: price × t/a, once for all the vintages."""
+    floor = policy.floor_fen_per_t.get(op.pollutant, 0)
+    if op.action is ReserveAction.SALE and op.price_fen < floor:
+        raise PriceBelowFloor(
+            f"{op.price_fen / 100:.2f} CNY/t is below the {op.pollutant} floor", field="price"
+        )
+    if op.action not in (ReserveAction.SALE, ReserveAction.BUY_BACK) or op.price_fen == 0:
+        return []
+    fen = trade_value_fen(op.price_fen, op.units, scale_of(op.pollutant))
+    enterprise_cash = account_code(party, CASH_ACCOUNT)
+    if op.action is ReserveAction.SALE:
+        return move(enterprise_cash, account_code(op.authority, REVENUE), CASH, fen, 2)
+    return move(account_code(op.authority, BUDGET), enterprise_cash, CASH, fen, 2)
+
+
+EXPIRING_SUFFIXES = (HOLDINGS.suffix, PLEDGED.suffix, RESERVE.suffix)
+HOLDERS_PER_EXPIRY_ENTRY = 30  # 2 postings each, within POSTINGS_PER_ENTRY_MAX
+
+
+def expire_vintage(uow_factory: UnitOfWorkFactory, family: str, vintage: int) -> int:
+    """Retire every unit of a past vintage still held (holdings, pledged, reserves) to the
+    province's retirement account, in one batch; afterwards the vintage can no longer move.
+    Returns the number of accounts emptied."""
+
+    def work(uow: UnitOfWork) -> int:
+        code = instrument_code(family, vintage)
+        if not uow.instruments.get_many([code]):
+            raise InvalidField(f"no instrument {code}", field="vintage")
+        retirement = account_code(PROVINCE, RETIREMENT)
+        holders = [
+            line
+            for line in uow.journal.trial_balance(code)
+            if line.credit > 0 and line.account_code.rsplit(":", 1)[-1] in EXPIRING_SUFFIXES
+        ]
+        entries = []
+        for start in range(0, len(holders), HOLDERS_PER_EXPIRY_ENTRY):
+            chunk = holders[start : start + HOLDERS_PER_EXPIRY_ENTRY]
+            postings = [
+                p
+                for line in chunk
+                for p in move(line.account_code, retirement, code, line.credit, scale_of(family))
+            ]
+            entry_id = f"expiry-{code}-{start // HOLDERS_PER_EXPIRY_ENTRY}"
+            entries.append(_entry(entry_id, "vintage_expiry", postings, "vintage", code))
+        if entries:
+            _post(uow, entries)
+        mark_expired(uow, code)
+        return len(holders)
+
+    return in_transaction(uow_factory, work)

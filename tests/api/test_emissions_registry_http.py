@@ -1,0 +1,244 @@
+"""The registry over HTTP: parties with their chart, entitlements, pledges, the trade workflow,
+compliance, listings with filters and cursors, and rule violations as problems with codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger import demo
+
+Json = dict[str, Any]
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def problem(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
+@pytest.fixture
+def registry(client: TestClient) -> TestClient:
+    """HEBEI, EXCHANGE; Tangshan (may receive) with E1, E2; Xingtai (may not) with E3;
+    E1 holds 100 t/a SO2 for 2026–2030; E2 and E3 have 1,000,000 CNY."""
+    for body in (
+        {"code": "HEBEI", "kind": "authority", "name": "Hebei"},
+        {"code": "EXCHANGE", "kind": "exchange", "name": "Exchange"},
+        {"code": "E1", "kind": "enterprise", "name": "E1", "city": "Tangshan", "tax_tier": 3},
+        {"code": "E2", "kind": "enterprise", "name": "E2", "city": "Tangshan"},
+        {"code": "E3", "kind": "enterprise", "name": "E3", "city": "Xingtai"},
+    ):
+        ok(client.post("/v1/parties", json=body), 201)
+    ok(client.put("/v1/cities/Tangshan", json={"may_receive_air_rights": True}))
+    ok(client.put("/v1/cities/Xingtai", json={"may_receive_air_rights": False}))
+    ok(
+        client.post(
+            "/v1/entitlements",
+            json={
+                "id": "E1-SO2",
+                "party": "E1",
+                "pollutant": "SO2",
+                "quantity_t_per_year": "100",
+                "first_vintage": 2026,
+                "permit": "P-E1",
+            },
+        ),
+        201,
+    )
+    for party in ("E2", "E3"):
+        deposit = {"id": f"{party}-cash", "party": party, "amount_cny": "1000000.00"}
+        assert client.post("/v1/deposits", json=deposit).status_code == 204
+    return client
+
+
+def trade(trade_id: str, buyer: str = "E2", **changes: Any) -> Json:
+    body: Json = {
+        "id": trade_id,
+        "seller": "E1",
+        "buyer": buyer,
+        "proposer": "E1",
+        "family": "SO2",
+        "quantity": "10",
+        "price_cny_per_t": "6200.00",
+        "trade_date": "2026-03-01",
+    }
+    body.update(changes)
+    return body
+
+
+def test_a_party_is_registered_with_its_chart_of_accounts(registry: TestClient) -> None:
+    party = ok(registry.get("/v1/parties/E1"))
+
+    assert party["accounts"] == [
+        "E1:holdings",
+        "E1:cash",
+        "E1:pledged",
+        "E1:surrendered",
+        "E1:penalties",
+    ]
+    assert ok(registry.get("/v1/accounts/E1:holdings"))["normal_side"] == "credit"
+    assert ok(registry.get("/v1/accounts/HEBEI:issuance"))["normal_side"] == "debit"
+
+
+def test_a_trade_settles_through_propose_accept_record(registry: TestClient) -> None:
+    proposed = ok(registry.post("/v1/trades", json=trade("X1")), 201)
+    assert (proposed["state"], proposed["first_vintage"], proposed["last_vintage"]) == (
+        "proposed",
+        2026,
+        2030,
+    )
+
+    ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}))
+    settled = ok(registry.post("/v1/trades/X1/record", json={"actor": "HEBEI"}))
+
+    assert settled["state"] == "settled"
+    balance = ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2030"))
+    assert balance["balance"] == "10.000"
+    history = ok(registry.get("/v1/trades/X1"))["history"]
+    assert [event["state"] for event in history] == ["proposed", "accepted", "settled"]
+
+
+def test_rule_violations_are_problems_with_their_own_codes(registry: TestClient) -> None:
+    problem(
+        registry.post("/v1/trades", json=trade("X1", price_cny_per_t="4999.99")),
+        422,
+        "price_below_floor",
+    )
+    problem(
+        registry.post("/v1/trades", json=trade("X1", price_cny_per_t="0")),
+        422,
+        "price_zero_without_reason",
+    )
+    ok(registry.post("/v1/trades", json=trade("X2", buyer="E3")), 201)
+    problem(
+        registry.post("/v1/trades/X2/accept", json={"actor": "E3"}), 422, "city_may_not_receive"
+    )
+    problem(
+        registry.post("/v1/trades/X2/record", json={"actor": "HEBEI"}), 409, "trade_state_invalid"
+    )
+    ok(registry.post("/v1/trades", json=trade("X3", quantity="100.001")), 201)
+    problem(
+        registry.post("/v1/trades/X3/accept", json={"actor": "E2"}), 422, "insufficient_balance"
+    )
+    problem(registry.get("/v1/trades/NOPE"), 404, "record_not_found")
+
+
+def test_a_pledge_blocks_the_sale_until_released(registry: TestClient) -> None:
+    pledge = {
+        "id": "PL1",
+        "party": "E1",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "95",
+        "holder": "Bank",
+        "first_vintage": 2026,
+        "last_vintage": 2030,
+    }
+    ok(registry.post("/v1/pledges", json=pledge), 201)
+    ok(registry.post("/v1/trades", json=trade("X1")), 201)
+
+    problem(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}), 422, "rights_pledged")
+    ok(registry.post("/v1/pledges/PL1/release"))
+    assert ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}))["state"] == "accepted"
+
+
+def test_the_demo_registry_answers_filtered_and_paginated_listings(client: TestClient) -> None:
+    demo.load(client.app.state.store)  # type: ignore[attr-defined]
+
+    first = ok(client.get("/v1/parties", params={"kind": "enterprise", "limit": 5}))
+    rest = ok(
+        client.get("/v1/parties", params={"kind": "enterprise", "cursor": first["next_cursor"]})
+    )
+    settled = ok(client.get("/v1/trades", params={"state": "settled"}))
+    e01 = ok(client.get("/v1/trades", params={"party": "E01"}))
+    status = ok(client.get("/v1/obligations/E07-2024/status"))
+    pledges = ok(client.get("/v1/pledges", params={"party": "E05"}))
+
+    codes = [p["code"] for p in first["parties"] + rest["parties"]]
+    assert codes == [f"E0{n}" for n in range(1, 9)]
+    assert [t["id"] for t in settled["trades"]] == ["T1", "T2", "T3", "T6"]
+    assert [t["id"] for t in e01["trades"]] == ["T1", "T5"]
+    assert status["shortfall_tco2"] == "3200000"
+    assert status["projected_shortfall_tco2"] == "30000"
+    assert pledges["pledges"][0]["quantity_t_per_year"] == "90.000"
+    e07 = ok(client.get("/v1/parties/E07/compliance"))
+    assert [(s["obligation"]["period"], s["holdings_tco2"]) for s in e07] == [(2024, "3170000")]
+
+
+def test_compliance_surrender_status_and_deadline_over_http(registry: TestClient) -> None:
+    issue = {
+        "id": "E1-CEA-2026",
+        "party": "E1",
+        "family": "CEA",
+        "year": 2026,
+        "quantity_tco2": "900",
+    }
+    ok(registry.post("/v1/carbon-issuances", json=issue), 201)
+    obligation = {
+        "id": "O1",
+        "party": "E1",
+        "period": 2026,
+        "verified_emissions_tco2": "1000",
+        "deadline": "2027-12-31",
+    }
+    ok(registry.post("/v1/obligations", json=obligation), 201)
+
+    surrendered = ok(
+        registry.post("/v1/obligations/O1/surrenders", json={"id": "S1", "quantity_tco2": "900"}),
+        201,
+    )
+    closed = ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
+
+    assert surrendered == [{"instrument": "CEA-2026", "quantity_tco2": "900"}]
+    assert closed["shortfall_tco2"] == "100"
+    assert closed["obligation"]["penalty_cny"] == "49000.00"  # 5 × 98 × 100
+    problem(
+        registry.post("/v1/obligations/O1/surrenders", json={"id": "S2", "quantity_tco2": "1"}),
+        409,
+        "obligation_closed",
+    )
+
+
+def test_the_policy_is_configurable_and_applies_to_the_next_acceptance(
+    registry: TestClient,
+) -> None:
+    policy = ok(registry.get("/v1/policy"))
+    assert policy["floor_cny_per_t"]["SO2"] == "5000.00"
+
+    changed = ok(registry.put("/v1/policy", json={**policy, "holding_limit_t": {"SO2": "5"}}))
+    ok(registry.post("/v1/trades", json=trade("X1")), 201)
+
+    assert changed["holding_limit_t"] == {"SO2": "5.000"}
+    problem(
+        registry.post("/v1/trades/X1/accept", json={"actor": "E2"}), 422, "holding_limit_exceeded"
+    )
+
+
+def test_a_reserve_operation_books_one_entry_of_its_type(registry: TestClient) -> None:
+    ok(
+        registry.post("/v1/parties", json={"code": "TANGSHAN", "kind": "authority", "name": "T"}),
+        201,
+    )
+    reclaim = {
+        "id": "D1",
+        "action": "reclaim",
+        "authority": "TANGSHAN",
+        "party": "E1",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "2.5",
+        "first_vintage": 2026,
+        "last_vintage": 2026,
+    }
+
+    created = ok(registry.post("/v1/reserve-operations", json=reclaim), 201)
+
+    assert created == {"entry_ids": ["reclaim-D1"]}
+    assert ok(registry.get("/v1/entries/reclaim-D1"))["entry_type"] == "reclaim"
+    reserve = ok(registry.get("/v1/accounts/TANGSHAN:reserve/balances/SO2-2026"))
+    assert reserve["balance"] == "2.500"

@@ -1,0 +1,87 @@
+"""A small registry for the registry's integration tests, and a fingerprint of the whole ledger
+(every balance row and every record) to show that a refused request changed nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import text
+
+from ledger.domain.registry import City, Entitlement, Party, PartyKind, Trade
+from ledger.persistence.store import Store
+from ledger.services import parties, rights
+
+TRADE_DAY = date(2026, 3, 1)
+TABLES = (
+    "balances",
+    "entries",
+    "trades",
+    "trade_events",
+    "pledges",
+    "entitlements",
+    "obligations",
+    "surrenders",
+)
+
+
+def build_registry(store: Store) -> None:
+    """HEBEI and EXCHANGE; Tangshan (may receive, Hai River), Xingtai (may not), Chengde (Luan
+    River); E1, E2 in Tangshan, E3 in Xingtai, E4 in Chengde; 100 t/a SO2 and 50 t/a COD
+    (2026–2030) for E1 and 10 t/a SO2 for E2; 1,000,000 CNY each."""
+    parties.register_party(store, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
+    parties.register_party(store, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
+    for city, may, basin in (
+        ("Tangshan", True, "Hai River"),
+        ("Xingtai", False, "Hai River"),
+        ("Chengde", True, "Luan River"),
+    ):
+        parties.set_city(store, City(city, may, basin))
+        parties.register_party(
+            store, Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
+        )
+    for code, city in (
+        ("E1", "Tangshan"),
+        ("E2", "Tangshan"),
+        ("E3", "Xingtai"),
+        ("E4", "Chengde"),
+    ):
+        parties.register_party(store, Party(code, PartyKind.ENTERPRISE, code, city=city))
+        rights.deposit_cash(store, f"{code}-start", code, 100_000_000)
+    entitle(store, "E1", "SO2", 100_000)
+    entitle(store, "E1", "COD", 50_000)
+    entitle(store, "E2", "SO2", 10_000)
+
+
+def entitle(store: Store, party: str, pollutant: str, units: int, first: int = 2026) -> None:
+    rights.confirm_entitlement(
+        store,
+        Entitlement(f"{party}-{pollutant}", party, pollutant, units, first, first + 4),
+    )
+
+
+def so2_trade(trade_id: str = "X1", **changes: Any) -> Trade:
+    """E1 sells 10 t/a of SO2 to E2 at 6,000 CNY/t, proposed by E1."""
+    values: dict[str, Any] = {
+        "id": trade_id,
+        "seller": "E1",
+        "buyer": "E2",
+        "proposer": "E1",
+        "family": "SO2",
+        "units": 10_000,
+        "price_fen": 600_000,
+        "first_vintage": None,
+        "last_vintage": None,
+        "trade_date": TRADE_DAY,
+    }
+    values.update(changes)
+    return Trade(**values)
+
+
+def fingerprint(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the ledger's balances and the registry's records."""
+    with store.engine.connect() as connection:
+        return {
+            table: [tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}"))]
+            for table in TABLES
+        }

@@ -1,0 +1,24 @@
+"""`emissions-ledger demo`: loads the demo registry once into a fresh database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger import cli
+
+
+def test_the_demo_command_loads_the_registry_once_and_the_invariants_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
+
+    assert cli.main(["demo"]) == 0
+    assert cli.main(["demo"]) == 0
+    assert cli.main(["check"]) == 0
+
+    output = capsys.readouterr().out
+    assert "T4: refused: city_may_not_receive" in output
+    assert "already loaded" in output
+    assert "ledger invariants hold" in output

@@ -1,0 +1,159 @@
+"""One rejection per registry rule: each is refused with its own code and the ledger (balances,
+entries and records) is exactly as it was before."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+
+from ledger.domain.errors import LedgerError
+from ledger.domain.registry import Obligation, Pledge, Policy
+from ledger.persistence.store import Store
+from ledger.services import compliance, parties, registry, rights, trading
+from tests.integration.registry_support import build_registry, entitle, fingerprint, so2_trade
+
+
+@pytest.fixture
+def built(store: Store) -> Store:
+    build_registry(store)
+    return store
+
+
+def refused(store: Store, code: str, action: Callable[[], object]) -> None:
+    """`action` is refused with `code` and nothing in the ledger changed."""
+    before = fingerprint(store)
+    with pytest.raises(LedgerError) as caught:
+        action()
+    assert caught.value.code == code, caught.value.detail
+    assert fingerprint(store) == before
+
+
+def proposed(store: Store, trade_id: str = "X1", **changes: object) -> str:
+    return trading.propose(store, so2_trade(trade_id, **changes)).id
+
+
+def test_selling_more_than_held_is_insufficient_balance(built: Store) -> None:
+    trade = proposed(built, units=100_001)
+
+    refused(built, "insufficient_balance", lambda: trading.accept(built, trade, "E2"))
+
+
+def test_selling_pledged_rights_is_rights_pledged(built: Store) -> None:
+    rights.pledge(built, Pledge("P1", "E1", "SO2", 95_000, "Bank", 2026, 2030))
+    trade = proposed(built)
+
+    refused(built, "rights_pledged", lambda: trading.accept(built, trade, "E2"))
+
+
+def test_selling_from_a_frozen_account_is_account_frozen(built: Store) -> None:
+    trade = proposed(built)
+    registry.set_frozen(built, "E1:holdings", frozen=True)
+
+    refused(built, "account_frozen", lambda: trading.accept(built, trade, "E2"))
+
+
+def test_recording_a_trade_whose_seller_was_frozen_meanwhile_is_account_frozen(
+    built: Store,
+) -> None:
+    trade = proposed(built)
+    trading.accept(built, trade, "E2")
+    registry.set_frozen(built, "E1:holdings", frozen=True)
+
+    refused(built, "account_frozen", lambda: trading.record(built, trade, "HEBEI"))
+
+
+def test_a_price_under_the_floor_is_price_below_floor(built: Store) -> None:
+    refused(built, "price_below_floor", lambda: proposed(built, price_fen=499_999))
+
+
+def test_a_zero_price_without_a_reason_is_price_zero_without_reason(built: Store) -> None:
+    refused(built, "price_zero_without_reason", lambda: proposed(built, price_fen=0))
+
+
+def test_a_zero_price_with_a_reason_settles_without_a_cash_leg(built: Store) -> None:
+    trade = proposed(built, price_fen=0, zero_price_reason="transfer within the group")
+    trading.accept(built, trade, "E2")
+
+    assert trading.record(built, trade, "HEBEI").state.value == "settled"
+
+
+def test_a_buyer_in_a_city_that_may_not_receive_is_city_may_not_receive(built: Store) -> None:
+    trade = proposed(built, buyer="E3")
+
+    refused(built, "city_may_not_receive", lambda: trading.accept(built, trade, "E3"))
+
+
+def test_water_rights_across_river_basins_are_basin_mismatch(built: Store) -> None:
+    trade = proposed(built, buyer="E4", family="COD", price_fen=400_000)
+
+    refused(built, "basin_mismatch", lambda: trading.accept(built, trade, "E4"))
+
+
+def test_a_buyer_over_its_holding_limit_is_holding_limit_exceeded(built: Store) -> None:
+    parties.set_policy(built, Policy(holding_limit_units={"SO2": 15_000}))
+    trade = proposed(built)
+
+    refused(built, "holding_limit_exceeded", lambda: trading.accept(built, trade, "E2"))
+
+
+def test_trading_an_expired_vintage_is_vintage_expired(built: Store) -> None:
+    rights.expire_vintage(built, "SO2", 2026)
+    trade = proposed(built)
+
+    refused(built, "vintage_expired", lambda: trading.accept(built, trade, "E2"))
+
+
+def test_accepting_for_the_wrong_party_is_trade_party_invalid(built: Store) -> None:
+    trade = proposed(built)
+
+    refused(built, "trade_party_invalid", lambda: trading.accept(built, trade, "E1"))
+
+
+def test_surrendering_more_ccer_than_the_cap_is_ccer_cap_exceeded(built: Store) -> None:
+    rights.issue_carbon(built, "E1-CCER", party_code="E1", family="CCER", year=None, units=1000)
+    compliance.set_obligation(built, Obligation("O1", "E1", 2026, 10_000, date(2027, 12, 31)))
+    compliance.surrender(built, compliance.SurrenderRequest("S1", "O1", 400, "CCER"))
+
+    refused(
+        built,
+        "ccer_cap_exceeded",
+        lambda: compliance.surrender(built, compliance.SurrenderRequest("S2", "O1", 101, "CCER")),
+    )
+
+
+def test_surrendering_against_a_closed_obligation_is_obligation_closed(built: Store) -> None:
+    rights.issue_carbon(built, "E1-CEA", party_code="E1", family="CEA", year=2026, units=1000)
+    compliance.set_obligation(built, Obligation("O1", "E1", 2026, 10_000, date(2027, 12, 31)))
+    compliance.close_deadline(built, "O1", 9_800)
+
+    refused(
+        built,
+        "obligation_closed",
+        lambda: compliance.surrender(built, compliance.SurrenderRequest("S1", "O1", 10)),
+    )
+
+
+def test_selling_rights_pledged_in_only_one_vintage_is_rights_pledged(built: Store) -> None:
+    entitle(built, "E2", "NOx", 5_000)
+    rights.pledge(built, Pledge("P2", "E2", "NOx", 5_000, "Bank", 2026, 2026))
+    trade = proposed(built, "X2", seller="E2", buyer="E1", proposer="E2", family="NOx")
+
+    refused(built, "rights_pledged", lambda: trading.accept(built, trade, "E1"))
+
+
+def test_a_reserve_sale_under_the_floor_is_price_below_floor(built: Store) -> None:
+    entitle(built, "TANGSHAN", "SO2", 50_000)
+    sale = rights.ReserveOperation(
+        "D1", rights.ReserveAction.SALE, "TANGSHAN", "SO2", 1_000, 2026, 2030, "E2", 100
+    )
+
+    refused(built, "price_below_floor", lambda: rights.reserve_operation(built, sale))
+
+
+def test_releasing_a_pledge_twice_is_pledge_already_released(built: Store) -> None:
+    rights.pledge(built, Pledge("P1", "E1", "SO2", 5_000, "Bank", 2026, 2026))
+    rights.release_pledge(built, "P1")
+
+    refused(built, "pledge_already_released", lambda: rights.release_pledge(built, "P1"))

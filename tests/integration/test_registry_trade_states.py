@@ -1,0 +1,113 @@
+"""The trade workflow's state machine: every legal path, and every illegal transition refused
+with `trade_state_invalid` while the ledger stays unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from ledger.domain.errors import LedgerError
+from ledger.domain.registry import TRANSITIONS, TradeAction, TradeState
+from ledger.persistence.store import Store
+from ledger.services import queries, trading
+from tests.integration.registry_support import build_registry, fingerprint, so2_trade
+
+PAST = datetime(2026, 1, 1, tzinfo=UTC)
+ACTIONS: dict[TradeAction, Callable[[Store, str], object]] = {
+    TradeAction.ACCEPT: lambda s, t: trading.accept(s, t, "E2"),
+    TradeAction.DECLINE: lambda s, t: trading.decline(s, t, "E2"),
+    TradeAction.RESCIND: lambda s, t: trading.rescind(s, t, "E1"),
+    TradeAction.RECORD: lambda s, t: trading.record(s, t, "HEBEI"),
+    TradeAction.REFUSE: lambda s, t: trading.refuse(s, t, "HEBEI"),
+    TradeAction.EXPIRE: trading.expire,
+}
+PATHS: dict[TradeState, tuple[TradeAction, ...]] = {
+    TradeState.PROPOSED: (),
+    TradeState.ACCEPTED: (TradeAction.ACCEPT,),
+    TradeState.SETTLED: (TradeAction.ACCEPT, TradeAction.RECORD),
+    TradeState.DECLINED: (TradeAction.DECLINE,),
+    TradeState.RESCINDED: (TradeAction.ACCEPT, TradeAction.RESCIND),
+    TradeState.REFUSED: (TradeAction.ACCEPT, TradeAction.REFUSE),
+    TradeState.EXPIRED: (TradeAction.ACCEPT, TradeAction.EXPIRE),
+}
+ILLEGAL = [
+    (state, action)
+    for state in TradeState
+    for action, (allowed, _) in TRANSITIONS.items()
+    if state not in allowed
+]
+
+
+def reach(store: Store, state: TradeState) -> str:
+    """A trade of E1 to E2 (deadline already past) driven into `state`."""
+    build_registry(store)
+    trade = trading.propose(store, so2_trade(expires_at=PAST)).id
+    for action in PATHS[state]:
+        ACTIONS[action](store, trade)
+    return trade
+
+
+@pytest.mark.parametrize("state", list(TradeState), ids=lambda s: s.value)
+def test_every_state_is_reachable_and_holds_rights_only_while_accepted(
+    store: Store, state: TradeState
+) -> None:
+    trade = reach(store, state)
+
+    assert trading.get_trade(store, trade)[0].state is state
+    held = queries.get_balance(store, "E1:holdings", "SO2-2026").balance
+    assert held.debits_pending == (10_000 if state is TradeState.ACCEPTED else 0)
+    moved = 10_000 if state is TradeState.SETTLED else 0
+    assert held.posted == 100_000 - moved
+
+
+@pytest.mark.parametrize(("state", "action"), ILLEGAL, ids=lambda x: getattr(x, "value", str(x)))
+def test_every_illegal_transition_is_trade_state_invalid_and_changes_nothing(
+    store: Store, state: TradeState, action: TradeAction
+) -> None:
+    trade = reach(store, state)
+    before = fingerprint(store)
+
+    with pytest.raises(LedgerError) as caught:
+        ACTIONS[action](store, trade)
+
+    assert caught.value.code == "trade_state_invalid"
+    assert fingerprint(store) == before
+
+
+def test_a_trade_not_yet_past_its_deadline_cannot_expire(store: Store) -> None:
+    build_registry(store)
+    trade = trading.propose(store, so2_trade()).id
+
+    with pytest.raises(LedgerError) as caught:
+        trading.expire(store, trade)
+    assert caught.value.code == "trade_state_invalid"
+
+
+def test_the_history_of_a_trade_lists_every_state_it_entered(store: Store) -> None:
+    trade = reach(store, TradeState.SETTLED)
+
+    events = trading.get_trade(store, trade)[1]
+
+    assert [(e.state, e.actor) for e in events] == [
+        (TradeState.PROPOSED, "E1"),
+        (TradeState.ACCEPTED, "E2"),
+        (TradeState.SETTLED, "HEBEI"),
+    ]
+
+
+def test_the_sweep_expires_trades_past_their_deadline_and_releases_their_holds(
+    store: Store,
+) -> None:
+    build_registry(store)
+    trading.propose(store, so2_trade("LATE", expires_at=PAST))
+    trading.accept(store, "LATE", "E2")
+    trading.propose(store, so2_trade("OPEN"))
+
+    assert trading.expire_due(store) == ["LATE"]
+    assert trading.get_trade(store, "LATE")[0].state is TradeState.EXPIRED
+    assert trading.get_trade(store, "OPEN")[0].state is TradeState.PROPOSED
+    held = queries.get_balance(store, "E1:holdings", "SO2-2026").balance
+    assert (held.posted, held.debits_pending) == (100_000, 0)
+    assert trading.expire_due(store) == []

@@ -1,0 +1,163 @@
+"""The demo registry replayed: trades T1–T6 through the real workflow on both databases, each
+outcome as trades.csv expects, the final holdings of every party, and supply conservation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from ledger import demo
+from ledger.domain.errors import TradeStateInvalid
+from ledger.domain.registry import PROVINCE
+from ledger.persistence.store import Store
+from ledger.services import queries, trading
+
+VINTAGES = range(2025, 2030)
+RIGHTS_SUFFIXES = ("holdings", "pledged", "reserve", "surrendered")
+
+# What trades.csv says about each trade, as the workflow reports it.
+EXPECTED_OUTCOMES = {
+    "T1": "settled",
+    "T2": "settled",
+    "T3": "settled",
+    "T4": "refused: city_may_not_receive",
+    "T5": "refused: rights_pledged",
+    "T6": "settled",
+}
+
+
+def held(store: Store, account: str, instrument: str) -> Decimal:
+    view = queries.get_balance(store, account, instrument)
+    return view.instrument.to_amount(view.balance.posted)
+
+
+@pytest.fixture
+def outcomes(store: Store) -> dict[str, str]:
+    demo.load_reference_data(store)
+    return demo.replay_trades(store)
+
+
+def expected_rights() -> dict[tuple[str, str], Decimal]:
+    """t/a per vintage in each rights account: entitlements, then the settled trades."""
+    expected: dict[tuple[str, str], Decimal] = {}
+    for row in demo.rows("enterprises.csv"):
+        code = row["enterprise_id"]
+        expected[(f"{code}:holdings", "SO2")] = Decimal(row["so2_entitlement_t_per_year"])
+        expected[(f"{code}:holdings", "NOx")] = Decimal(row["nox_entitlement_t_per_year"])
+    for code, stock in demo.RESERVE_STOCK.items():
+        for pollutant, quantity in stock.items():
+            expected[(f"{code}:reserve", pollutant)] = Decimal(quantity)
+    for trade_id, seller, buyer, pollutant, quantity in (
+        ("T1", "E01:holdings", "E06:holdings", "SO2", "30"),
+        ("T2", "E07:holdings", "E08:holdings", "NOx", "150"),
+        ("T3", "TANGSHAN:reserve", "E04:holdings", "NOx", "40"),
+    ):
+        assert EXPECTED_OUTCOMES[trade_id] == "settled"
+        expected[(seller, pollutant)] -= Decimal(quantity)
+        expected[(buyer, pollutant)] += Decimal(quantity)
+    return expected
+
+
+def test_every_demo_trade_ends_as_trades_csv_expects(outcomes: dict[str, str]) -> None:
+    assert outcomes == EXPECTED_OUTCOMES
+
+
+def test_settled_and_refused_trades_keep_their_state_and_history(
+    store: Store, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    t1, t1_history = trading.get_trade(store, "T1")
+    t4, t4_history = trading.get_trade(store, "T4")
+
+    assert t1.state.value == "settled"
+    assert [e.state.value for e in t1_history] == ["proposed", "accepted", "settled"]
+    assert t4.state.value == "refused"
+    assert [(e.state.value, e.note) for e in t4_history] == [
+        ("proposed", ""),
+        ("refused", "city_may_not_receive"),
+    ]
+
+
+def test_e01_holds_1470_t_of_so2_2026_and_the_ledger_says_why(
+    store: Store, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    assert held(store, "E01:holdings", "SO2-2026") == Decimal("1470")
+
+    allocation = queries.get_entry(store, "entitlement-E01-SO2-2025-2026").record
+    settlement = queries.get_entry(store, "trade-T1-settlement").record
+    assert [(r.kind, r.id) for r in allocation.references] == [
+        ("entitlement", "E01-SO2-2025"),
+        ("permit", "PERMIT-E01"),
+    ]
+    assert [(r.kind, r.id) for r in settlement.references] == [("trade", "T1")]
+
+
+def test_every_party_holds_its_entitlement_moved_by_the_settled_trades_in_every_vintage(
+    store: Store, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    expected = expected_rights()
+    # E05's SO2 is pledged for 2025–2027: it sits in the pledged account in those vintages.
+    for vintage in VINTAGES:
+        for (account, pollutant), quantity in expected.items():
+            want = quantity
+            if account == "E05:holdings" and pollutant == "SO2" and vintage <= 2027:
+                want = Decimal(0)
+            assert held(store, account, f"{pollutant}-{vintage}") == want, (account, vintage)
+        pledged = Decimal(90) if vintage <= 2027 else Decimal(0)
+        assert held(store, "E05:pledged", f"SO2-{vintage}") == pledged
+
+
+def test_the_carbon_purchase_and_every_cash_leg_settle_with_their_fees(
+    store: Store, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    assert held(store, "E07:holdings", "CEA-2024") == Decimal(3_170_000)
+    assert held(store, "EXCHANGE:holdings", "CEA-2024") == Decimal(80_000)
+    start = Decimal(5_000_000)
+    # T1: 30 t × 6,200 = 186,000.00; fee 1.5% = 2,790.00, half each.
+    assert held(store, "E06:cash", "CNY") == start - Decimal("187395.00")
+    assert held(store, "E01:cash", "CNY") == start + Decimal("184605.00")
+    # T3 is a reserve sale: no fee, the proceeds are the city's non-tax revenue.
+    assert held(store, "E04:cash", "CNY") == start - Decimal("240000.00")
+    assert held(store, "TANGSHAN:revenue", "CNY") == Decimal("240000.00")
+    # T6: 20,000 tCO2 × 98 = 1,960,000.00; fee 29,400.00.
+    assert held(store, "E07:cash", "CNY") == start + Decimal("1161225.00") - Decimal("1974700.00")
+    assert held(store, "EXCHANGE:cash", "CNY") == Decimal("1945300.00")
+    assert held(store, "EXCHANGE:revenue", "CNY") == Decimal("2790") + Decimal("17550") + Decimal(
+        "29400"
+    )
+    # Refused trades moved nothing.
+    assert held(store, "E02:cash", "CNY") == start
+    assert held(store, "E05:cash", "CNY") == start
+
+
+def test_supply_is_conserved_per_instrument_after_the_scenario(
+    store: Store, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    codes = [f"{p}-{v}" for p in ("SO2", "NOx") for v in VINTAGES] + ["CEA-2024"]
+    for code in codes:
+        lines = queries.get_trial_balance(store, code).lines
+        by_account = {line.account_code: line for line in lines}
+        issued = by_account[f"{PROVINCE}:issuance"].debit
+        gone = sum(
+            line.credit
+            for line in lines
+            if line.account_code.endswith((":cancellation", ":retirement"))
+        )
+        holdings = sum(line.credit for line in lines if line.account_code.endswith(RIGHTS_SUFFIXES))
+        assert issued - gone == holdings, code
+    assert queries.check_invariants(store) == []
+
+
+def test_replaying_a_settled_trade_changes_nothing(store: Store, outcomes: dict[str, str]) -> None:
+    del outcomes
+    before = held(store, "E06:holdings", "SO2-2025")
+
+    with pytest.raises(TradeStateInvalid, match="settled"):
+        trading.record(store, "T1", PROVINCE)
+    assert held(store, "E06:holdings", "SO2-2025") == before
+    assert queries.get_entry(store, "trade-T1-hold").state == "posted"
