@@ -32,6 +32,7 @@ from ledger.domain.registry import (
     CASH,
     CCER,
     REVENUE,
+    TRANSITIONS,
     WATER_POLLUTANTS,
     Party,
     PartyKind,
@@ -123,6 +124,8 @@ def accept(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
 
     def work(uow: UnitOfWork) -> Trade:
         trade = _locked(uow, trade_id)
+        if _retried(uow, trade, TradeAction.ACCEPT, actor):
+            return trade
         state = trade.next_state(TradeAction.ACCEPT, actor)
         seller = party_of(uow, trade.seller)
         codes = trade.instrument_codes()
@@ -148,6 +151,8 @@ def record(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
 
     def work(uow: UnitOfWork) -> Trade:
         trade = _locked(uow, trade_id)
+        if _retried(uow, trade, TradeAction.RECORD, actor):
+            return trade
         state = trade.next_state(TradeAction.RECORD, actor)
         seller = party_of(uow, trade.seller)
         _check_rules(uow, trade, seller)
@@ -200,9 +205,23 @@ def expire_due(uow_factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
 def _close(
     uow_factory: UnitOfWorkFactory, trade_id: str, action: TradeAction, actor: str, note: str = ""
 ) -> Trade:
-    return in_transaction(
-        uow_factory, lambda uow: _close_in(uow, _locked(uow, trade_id), action, actor, note)
-    )
+    def work(uow: UnitOfWork) -> Trade:
+        trade = _locked(uow, trade_id)
+        if _retried(uow, trade, action, actor):
+            return trade
+        return _close_in(uow, trade, action, actor, note)
+
+    return in_transaction(uow_factory, work)
+
+
+def _retried(uow: UnitOfWork, trade: Trade, action: TradeAction, actor: str) -> bool:
+    """Whether this is a retry of the action that brought the trade into its current state, by
+    the same actor (say, after a lost response): it then answers with the trade, changing
+    nothing, instead of refusing the retry as an illegal transition."""
+    if trade.state is not TRANSITIONS[action][1]:
+        return False
+    events = uow.registry.trade_events(trade.id)
+    return bool(events) and events[-1].actor == actor
 
 
 def _close_in(uow: UnitOfWork, trade: Trade, action: TradeAction, actor: str, note: str) -> Trade:

@@ -32,11 +32,16 @@ PATHS: dict[TradeState, tuple[TradeAction, ...]] = {
     TradeState.REFUSED: (TradeAction.ACCEPT, TradeAction.REFUSE),
     TradeState.EXPIRED: (TradeAction.ACCEPT, TradeAction.EXPIRE),
 }
+# An action by a party (not the sweeper) repeated on the state it led to is a retry, answered
+# without change (see the test below), not an illegal transition.
+RETRIES = {(target, action) for action, (_, target) in TRANSITIONS.items()} - {
+    (TradeState.EXPIRED, TradeAction.EXPIRE)
+}
 ILLEGAL = [
     (state, action)
     for state in TradeState
     for action, (allowed, _) in TRANSITIONS.items()
-    if state not in allowed
+    if state not in allowed and (state, action) not in RETRIES
 ]
 
 
@@ -74,6 +79,31 @@ def test_every_illegal_transition_is_trade_state_invalid_and_changes_nothing(
 
     assert caught.value.code == "trade_state_invalid"
     assert fingerprint(store) == before
+
+
+@pytest.mark.parametrize(
+    ("state", "action"), sorted(RETRIES, key=str), ids=lambda x: getattr(x, "value", str(x))
+)
+def test_a_retried_action_by_the_same_party_answers_with_the_trade_and_changes_nothing(
+    store: Store, state: TradeState, action: TradeAction
+) -> None:
+    trade = reach(store, state)
+    before = fingerprint(store)
+    history = trading.get_trade(store, trade)[1]
+
+    ACTIONS[action](store, trade)
+
+    assert fingerprint(store) == before
+    assert trading.get_trade(store, trade)[1] == history
+
+
+def test_the_same_action_by_another_party_is_still_refused(store: Store) -> None:
+    trade = reach(store, TradeState.REFUSED)
+
+    with pytest.raises(LedgerError) as caught:
+        trading.refuse(store, trade, "TANGSHAN")
+
+    assert caught.value.code == "trade_state_invalid"
 
 
 def test_a_trade_not_yet_past_its_deadline_cannot_expire(store: Store) -> None:
