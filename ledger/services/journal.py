@@ -237,13 +237,12 @@ def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -
             return in_transaction(
                 uow_factory, lambda uow: _posted(uow, uow.journal.insert(build(uow, hashes)), False)
             )
-        except StorageConflict as clash:
+        except StorageConflict:
             replayed = _replay(uow_factory, entry_ids, hashes)
             if replayed is not None:
                 return replayed
             # The holder of the key rolled back, or a concurrent reversal or resolution won:
             # the next attempt sees the winner after the lock and refuses with its own code.
-            del clash
         except LedgerError:
             replayed = _replay(uow_factory, entry_ids, hashes)
             if replayed is None:
