@@ -1,7 +1,7 @@
 """Composition root: `create_app(settings)` wires storage, services and routers together.
 
 With `sweep_expired_holds`, a background thread expires pending entries past their deadline
-every `settings.expiry_sweep_seconds`.
+and seals new journal entries into the hash chain every `settings.expiry_sweep_seconds`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from api.routers import balances, parties, registry, trades
 from api.routers import journal as journal_routes
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import journal, queries, trading
+from ledger.services import chain, journal, queries, trading
 from ledger.settings import Settings
 
 logger = logging.getLogger("api")
@@ -87,6 +87,10 @@ def create_app(
 
 def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
     while not stop.wait(every_seconds):
+        try:
+            chain.seal_all(store)
+        except Exception:  # sealed on the next round: the chain resumes from its tail
+            logger.exception("sealing the journal failed")
         try:
             expired = journal.expire_pending_entries(store)
         except Exception:  # keep sweeping: a failed round is retried on the next one

@@ -293,6 +293,20 @@ class InvariantReport(Strict):
     violations: list[ViolationOut]
 
 
+class ChainBreakOut(Strict):
+    chain_seq: int | None
+    entry_id: str | None
+    problem: str
+    detail: str
+
+
+class VerifyReport(Strict):
+    ok: bool
+    chained: int
+    first_break: ChainBreakOut | None
+    violations: list[ViolationOut]
+
+
 class ExpiryOut(Strict):
     expired: list[str]
 

@@ -36,6 +36,8 @@ class Config:
     seed: int
     profile: bool  # also profile the service runs with cProfile (separate, unmeasured runs)
     results_path: Path
+    # a journal sealer in a background thread during the service runs (None: no sealer)
+    seal_every_seconds: float | None = None
 
 
 FULL = {

@@ -71,6 +71,9 @@ def parse(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument("--profile", action="store_true",
                         help="also run each service mode under cProfile (unmeasured) and write "
                              "bench/results/profile-<database>-mode<N>.{txt,pstats}")
+    parser.add_argument("--seal-every", type=float, metavar="SECONDS",
+                        help="run the journal sealer (hash chain) in a background thread during "
+                             "the service runs, sealing everything unchained every SECONDS")
     parser.add_argument("--output", default=str(RESULTS_DIR / "latest.txt"))
     arguments = parser.parse_args(argv)
     preset: dict[str, float | int] = dict(QUICK if arguments.quick else FULL)
@@ -103,6 +106,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
         seed=arguments.seed,
         profile=arguments.profile,
         results_path=Path(arguments.output),
+        seal_every_seconds=arguments.seal_every,
     )
 
 
@@ -120,6 +124,9 @@ def environment(config: Config) -> list[str]:
         f"runs: {config.rounds} x {config.seconds:g} s per side and mode (best kept, ABBA order)"
         f" after a {config.warmup_seconds:g} s warm-up; SQLite synchronous="
         f"{config.sqlite_synchronous}, WAL",
+        "journal sealer during service runs: "
+        + ("off" if config.seal_every_seconds is None
+           else f"every {config.seal_every_seconds:g} s (background thread)"),
     ]
 
 

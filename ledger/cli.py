@@ -1,4 +1,4 @@
-"""The `emissions-ledger` command: serve, migrate, check, expire, demo."""
+"""The `emissions-ledger` command: serve, migrate, check, expire, seal, verify, demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ledger import demo
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import journal, queries, trading
+from ledger.services import chain, journal, queries, trading
 from ledger.settings import Settings
 
 
@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="upgrade the database schema to the latest revision")
     commands.add_parser("check", help="verify the ledger's invariants; exit 1 if any is broken")
     commands.add_parser("expire", help="expire pending entries and trades past their deadline")
+    commands.add_parser("seal", help="chain every committed entry not chained yet")
+    commands.add_parser(
+        "verify",
+        help="seal, then recompute the hash chain and every invariant; exit 1 on any problem",
+    )
     commands.add_parser(
         "demo", help="load the synthetic demo registry (parties, rights, trades T1–T6) if absent"
     )
@@ -49,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(settings)
     store = Store(create_ledger_engine(settings.database_url))
     try:
-        if arguments.command == "check":
-            return _check(store)
+        if arguments.command in ("check", "seal", "verify"):
+            return _audit(store, arguments.command)
         expired = journal.expire_pending_entries(store, limit=10_000)
         print(f"expired {len(expired)} pending entries")
         lapsed = trading.expire_due(store, limit=10_000)
@@ -82,6 +87,30 @@ def _check(store: Store) -> int:
         print(f"{violation.rule}: {violation.detail}")
     print("ledger invariants hold" if not violations else f"{len(violations)} violations")
     return 1 if violations else 0
+
+
+def _audit(store: Store, command: str) -> int:
+    if command == "check":
+        return _check(store)
+    if command == "seal":
+        print(f"chained {chain.seal_all(store)} entries")
+        return 0
+    return _verify(store)
+
+
+def _verify(store: Store) -> int:
+    report = chain.verify_journal(store)
+    print(f"chained entries verified: {report.chained}")
+    broken = report.first_break
+    if broken is not None:
+        print(
+            f"first broken link: chain_seq {broken.chain_seq}, entry {broken.entry_id}: "
+            f"{broken.problem.value} ({broken.detail})"
+        )
+    for violation in report.violations:
+        print(f"{violation.rule}: {violation.detail}")
+    print("journal chain and invariants hold" if report.ok else "verification FAILED")
+    return 0 if report.ok else 1
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:

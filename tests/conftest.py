@@ -27,8 +27,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgresql")
 TABLES = (
-    "postings, entry_references, balances, entries, accounts, instruments, trade_events, "
-    "trades, surrenders, obligations, pledges, entitlements, outlets, parties, cities, policies"
+    "journal_chain, postings, entry_references, balances, entries, accounts, instruments, "
+    "trade_events, trades, surrenders, obligations, pledges, entitlements, outlets, parties, "
+    "cities, policies"
 )
 
 

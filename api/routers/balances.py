@@ -1,4 +1,5 @@
-"""Balances now and as of a past instant, account statements, trial balance, invariant check."""
+"""Balances now and as of a past instant, account statements, trial balance, invariant check,
+verification of the journal's hash chain."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from api.routers.registry import AccountCode, InstrumentCodePath
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import encode_cursor
-from ledger.services import queries
+from ledger.services import chain, queries
 
 router = APIRouter(prefix="/v1")
 
@@ -116,4 +117,25 @@ def check_invariants(store: Store) -> schemas.InvariantReport:
     return schemas.InvariantReport(
         ok=not violations,
         violations=[schemas.ViolationOut(rule=v.rule, detail=v.detail) for v in violations],
+    )
+
+
+@router.get("/verify", response_model=schemas.VerifyReport, tags=["operations"])
+def verify_journal(store: Store) -> schemas.VerifyReport:
+    """Seal, then recompute the hash chain from its start and every invariant: the first broken
+    link (a hash mismatch, a missing entry, a gap, an entry left unchained) and any violation."""
+    report = chain.verify_journal(store)
+    broken = report.first_break
+    return schemas.VerifyReport(
+        ok=report.ok,
+        chained=report.chained,
+        first_break=None
+        if broken is None
+        else schemas.ChainBreakOut(
+            chain_seq=broken.chain_seq,
+            entry_id=broken.entry_id,
+            problem=broken.problem.value,
+            detail=broken.detail,
+        ),
+        violations=[schemas.ViolationOut(rule=v.rule, detail=v.detail) for v in report.violations],
     )

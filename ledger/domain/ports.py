@@ -13,6 +13,7 @@ from typing import Protocol, Self
 
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument
+from ledger.domain.chain import ChainLink
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
 from ledger.domain.registry import (
     City,
@@ -226,6 +227,29 @@ class RegistryRepository(Protocol):
     def surrenders_of(self, obligation_id: str) -> list[Surrender]: ...
 
 
+class ChainRepository(Protocol):
+    """The hash chain over the journal (`journal_chain`); sealing is its only writer."""
+
+    def tail(self, *, lock: bool = False) -> ChainLink | None:
+        """The last link (None: nothing chained yet); with `lock`, sealers queue behind it."""
+        ...
+
+    def unchained(self, limit: int) -> list[EntryRecord]:
+        """Committed entries not yet chained, by seq."""
+        ...
+
+    def append(self, links: Sequence[ChainLink], sealed_at: datetime) -> None: ...
+    def links(
+        self, after_chain_seq: int, limit: int
+    ) -> list[tuple[ChainLink, EntryRecord | None]]:
+        """Links after `after_chain_seq` in order, each with its entry (None if it is gone)."""
+        ...
+
+    def first_unchained_before(self, moment: datetime) -> EntryRecord | None:
+        """The first entry recorded before `moment` that is still not chained."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 
@@ -237,6 +261,8 @@ class UnitOfWork(Protocol):
     def accounts(self) -> AccountRepository: ...
     @property
     def journal(self) -> JournalRepository: ...
+    @property
+    def chain(self) -> ChainRepository: ...
 
     def now(self) -> datetime: ...
     def commit(self) -> None: ...

@@ -22,6 +22,7 @@ from ledger.domain.errors import (
     RetryableConflict,
     StorageConflict,
 )
+from ledger.persistence.chain_repository import SqlChainRepository
 from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
     Caches,
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
     instruments: SqlInstrumentRepository
     accounts: SqlAccountRepository
     journal: SqlJournalRepository
+    chain: SqlChainRepository
     registry: SqlRegistryRepository
 
     def __init__(self, store: Store, *, read_only: bool) -> None:
@@ -107,6 +109,7 @@ class SqlUnitOfWork:
         self.instruments = SqlInstrumentRepository(connection, self._store.caches)
         self.accounts = SqlAccountRepository(connection, self._store.caches)
         self.journal = SqlJournalRepository(connection)
+        self.chain = SqlChainRepository(connection, self.journal)
         self.registry = SqlRegistryRepository(connection)
         return self
 

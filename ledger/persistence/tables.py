@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CHAR,
     JSON,
     BigInteger,
     Boolean,
@@ -203,6 +204,27 @@ postings = Table(
     ),
     Index("ix_postings_account_recorded", "account_id", "instrument_code", "recorded_at", "id"),
     Index("ix_postings_account_effective", "account_id", "instrument_code", "effective_at"),
+)
+
+# -- tamper evidence (migration 0003) ---------------------------------------------------------
+# Entries chained by hash in sealing order: chain_seq is gap-free 1, 2, 3…, never the entry's seq
+# (an autoincrement with gaps, and committed out of order). Appended to only, by the sealer.
+
+journal_chain = Table(
+    "journal_chain",
+    metadata,
+    Column("chain_seq", Id, primary_key=True, autoincrement=False),
+    Column(
+        "entry_seq",
+        Id,
+        ForeignKey("entries.seq", ondelete="RESTRICT"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("previous_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    Column("sealed_at", UtcDateTime, nullable=False),
+    CheckConstraint("chain_seq >= 1", name="chain_seq_positive"),
 )
 
 # -- the registry's business records (migration 0002) ------------------------------------------

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from api.app import create_app
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.store import Store
+from ledger.settings import Settings
 from tests.api.support import (
     CEA,
     CNY,
@@ -15,6 +21,7 @@ from tests.api.support import (
     assert_problem,
     balance,
     post_entry,
+    seed_registry,
     transfer,
 )
 
@@ -256,3 +263,33 @@ def test_recorded_times_are_reported_in_utc(funded: TestClient) -> None:
 
     recorded = datetime.fromisoformat(entry["recorded_at"])
     assert recorded.utcoffset() == timedelta(0)
+
+
+def test_verify_seals_and_recomputes_the_chain_and_the_invariants(funded: TestClient) -> None:
+    response = funded.get("/v1/verify")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"ok": True, "chained": 3, "first_break": None, "violations": []}
+
+
+def test_the_background_sweeper_seals_new_entries_into_the_chain(
+    database_url: str, clock: Clock
+) -> None:
+    store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"), clock=clock)
+    settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02)
+    app = create_app(settings, store=store, sweep_expired_holds=True)
+    with TestClient(app) as sweeping:
+        seed_registry(sweeping)
+        post_entry(sweeping, transfer("fund", "ISSUANCE", "E01", "10"))
+
+        give_up = time.monotonic() + 5
+        while _chained(store) < 1:
+            assert time.monotonic() < give_up, "the sweeper never sealed the entry"
+            time.sleep(0.02)
+
+        assert sweeping.get("/v1/verify").json()["chained"] == 1
+
+
+def _chained(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM journal_chain")).scalar_one())

@@ -13,11 +13,19 @@ from sqlalchemy.engine import make_url
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
-from ledger.services import journal, queries
+from ledger.services import chain, journal, queries
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import setup_registry, transfer
 
-LEDGER_TABLES = {"instruments", "accounts", "balances", "entries", "postings", "entry_references"}
+LEDGER_TABLES = {
+    "instruments",
+    "accounts",
+    "balances",
+    "entries",
+    "postings",
+    "entry_references",
+    "journal_chain",
+}
 REGISTRY_TABLES = {
     "parties",
     "outlets",
@@ -30,7 +38,7 @@ REGISTRY_TABLES = {
     "obligations",
     "surrenders",
 }
-JOURNAL_TABLES = ("entries", "postings", "entry_references")
+JOURNAL_TABLES = ("entries", "postings", "entry_references", "journal_chain")
 
 
 @pytest.fixture
@@ -91,6 +99,8 @@ def post_and_check(url: str) -> list[str]:
         setup_registry(store, "ALPHA")
         journal.post_entry(store, transfer("fund-alpha", "ISSUANCE", "ALPHA", "10"))
         journal.reverse_entry(store, journal.ReverseEntry("fund-alpha", "r-1"))
+        report = chain.verify_journal(store)  # seals first: the chain has rows to downgrade
+        assert (report.chained, report.first_break) == (2, None)
         return [violation.rule for violation in queries.check_invariants(store)]
     finally:
         store.dispose()
