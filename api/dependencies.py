@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from ledger.domain.ports import UnitOfWorkFactory
 
@@ -15,3 +15,8 @@ def get_store(request: Request) -> UnitOfWorkFactory:
 
 
 Store = Annotated[UnitOfWorkFactory, Depends(get_store)]
+
+# Path and query parameters the registry's routers share.
+IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Cursor = Annotated[str | None, Query(max_length=200)]
+Filter = Annotated[str | None, Query(max_length=64)]

@@ -13,7 +13,7 @@ from api.dependencies import Store
 from api.routers.registry import AccountCode, InstrumentCodePath
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import encode_cursor
+from ledger.domain.pages import next_cursor
 from ledger.services import chain, queries
 
 router = APIRouter(prefix="/v1")
@@ -77,12 +77,11 @@ def get_statement(
         )
         for line in statement.lines
     ]
-    last = statement.lines[-1].posting_id if len(statement.lines) == limit else None
     return schemas.StatementOut(
         account=code,
         instrument=instrument,
         lines=lines,
-        next_cursor=None if last is None else encode_cursor("statement", last),
+        next_cursor=next_cursor("statement", [line.posting_id for line in statement.lines], limit),
     )
 
 

@@ -9,23 +9,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
-from api.dependencies import Store
+from api.dependencies import Cursor, Filter, IdPath, Store
 from ledger.domain.amounts import parse_decimal
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import encode_cursor
+from ledger.domain.pages import next_cursor
 from ledger.domain.registry import CHART, City, Outlet, Party, PartyKind, Policy, account_code
 from ledger.services import parties, rights
 
 router = APIRouter(prefix="/v1")
 
 PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
-IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-Cursor = Annotated[str | None, Query(max_length=200)]
-Filter = Annotated[str | None, Query(max_length=64)]
 
 
 def _next(kind: str, page: list[tuple[int, object]], limit: int) -> str | None:
-    return encode_cursor(kind, page[-1][0]) if len(page) == limit else None
+    return next_cursor(kind, [position for position, _ in page], limit)
 
 
 def _party_out(party: Party) -> rs.PartyOut:

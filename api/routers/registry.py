@@ -12,7 +12,7 @@ from api.dependencies import Store
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import encode_cursor
+from ledger.domain.pages import next_cursor
 from ledger.domain.ports import AccountDraft
 from ledger.services import registry
 
@@ -75,8 +75,8 @@ def list_accounts(
 ) -> schemas.AccountPage:
     """Accounts in opening order, optionally of one party; follow `next_cursor` for more."""
     accounts = registry.list_accounts(store, party, cursor, limit)
-    next_cursor = encode_cursor("accounts", accounts[-1].id) if len(accounts) == limit else None
-    return schemas.AccountPage(accounts=[account_out(a) for a in accounts], next_cursor=next_cursor)
+    following = next_cursor("accounts", [account.id for account in accounts], limit)
+    return schemas.AccountPage(accounts=[account_out(a) for a in accounts], next_cursor=following)
 
 
 @router.get("/accounts/{code}", response_model=schemas.AccountOut, tags=["accounts"])

@@ -7,17 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api import registry_schemas as rs
-from api.dependencies import Store
+from api.dependencies import Cursor, Filter, IdPath, Store
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import encode_cursor
+from ledger.domain.pages import next_cursor
 from ledger.domain.registry import TradeState
 from ledger.services import compliance, trading
 
 router = APIRouter(prefix="/v1")
 
-IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-Cursor = Annotated[str | None, Query(max_length=200)]
-Filter = Annotated[str | None, Query(max_length=64)]
 STATES = "^(" + "|".join(s.value for s in TradeState) + ")$"
 
 
@@ -45,8 +42,10 @@ def list_trades(  # noqa: PLR0917 - query parameters
         cursor=cursor,
         limit=limit,
     )
-    next_cursor = encode_cursor("trades", page[-1][0]) if len(page) == limit else None
-    return rs.TradePage(trades=[rs.trade_out(t) for _, t in page], next_cursor=next_cursor)
+    return rs.TradePage(
+        trades=[rs.trade_out(t) for _, t in page],
+        next_cursor=next_cursor("trades", [position for position, _ in page], limit),
+    )
 
 
 @router.get("/trades/{trade_id}", response_model=rs.TradeOut, tags=["trades"])
@@ -110,9 +109,9 @@ def list_obligations(
 ) -> rs.ObligationPage:
     """Obligations, filtered by party and period; follow `next_cursor`."""
     page = compliance.list_obligations(store, party, period, cursor, limit)
-    next_cursor = encode_cursor("obligations", page[-1][0]) if len(page) == limit else None
+    following = next_cursor("obligations", [position for position, _ in page], limit)
     return rs.ObligationPage(
-        obligations=[rs.obligation_out(o) for _, o in page], next_cursor=next_cursor
+        obligations=[rs.obligation_out(o) for _, o in page], next_cursor=following
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 
 from ledger.domain.errors import InvalidCursor, PageSizeOutOfRange
 from ledger.domain.limits import PAGE_SIZE_MAX, UNITS_MAX
@@ -12,6 +13,11 @@ from ledger.domain.limits import PAGE_SIZE_MAX, UNITS_MAX
 def encode_cursor(kind: str, position: int) -> str:
     """A cursor string for the row at `position` in a listing of `kind`."""
     return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode().rstrip("=")
+
+
+def next_cursor(kind: str, positions: Sequence[int], limit: int) -> str | None:
+    """The cursor of the page after one whose rows sit at `positions` (None after the last)."""
+    return encode_cursor(kind, positions[-1]) if len(positions) == limit else None
 
 
 def decode_cursor(kind: str, cursor: str | None) -> int:
