@@ -20,17 +20,14 @@ from sqlalchemy.engine import make_url
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
+from ledger.persistence.tables import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ("sqlite", "postgresql")
-TABLES = (
-    "journal_chain, postings, entry_references, balances, entries, accounts, instruments, "
-    "trade_events, trades, surrenders, obligations, pledges, entitlements, outlets, parties, "
-    "cities, policies"
-)
+TABLES = ", ".join(table.name for table in reversed(metadata.sorted_tables))
 
 
 def _postgres_reachable() -> str | None:
