@@ -198,3 +198,12 @@ def assert_refused(  # noqa: PLR0917 - reads like the problem it expects
     for entry_id in absent:
         assert_entry_absent(client, entry_id)
     return problem
+
+
+def headers_for(
+    client: TestClient, role: str, *, party: str | None = None, city: str | None = None
+) -> dict[str, str]:
+    """Authorization headers of a principal with `role` acting as `party` (an enterprise or
+    authority code), created on the fly. Scaffolding: wired to real tokens with access control."""
+    del client, role, party, city
+    return {}
