@@ -1,24 +1,204 @@
-"""Authentication: the bearer token of each request becomes the `Caller` (a `Principal`).
+"""Authentication and authorization of every request, from the one permission table.
+
+`authorize` is a dependency of the whole application: it finds the matched route's line in
+`api.permissions.PERMISSIONS`, authenticates the bearer token (unless the operation is public),
+checks the role, and sets the request's `Caller` and audit context (`ledger.domain.access.acting`)
+so that a write is audited in its own transaction. Denials and failed authentications are
+audited and logged by token id, never by token.
 
 Handlers take `caller: Caller` and pass `caller.scope` to the services for reads (a scoped
-principal sees only its party or city; out of scope is not found) and `caller` for writes
-(the actor of a write is the caller's party).
+principal sees only its party or city; out of scope is not found) and `caller` for writes.
+
+Verified tokens are cached for `TOKEN_CACHE_SECONDS` (a lookup per request would double the
+cost of a balance read); revocation and deactivation through this process clear the cache at
+once, other processes see them within that time.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
-from ledger.domain.access import Principal, Role
+from api.permissions import PERMISSIONS
+from ledger.domain.access import (
+    Acting,
+    ActorMismatch,
+    AuditRecord,
+    Forbidden,
+    Principal,
+    Unauthenticated,
+    acting,
+)
+from ledger.domain.ports import UnitOfWorkFactory
+from ledger.services import access
+
+logger = logging.getLogger("api.auth")
+
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    principal: Principal
+    until: float  # time.monotonic()
+
+
+class TokenCache:
+    """Presented token → principal, for a few seconds; bounded, cleared on any revocation."""
+
+    def __init__(self, store: UnitOfWorkFactory, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+        self._entries: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, presented: str) -> Principal | None:
+        cached = self._entries.get(presented)
+        if cached is None or cached.until < time.monotonic():
+            return None
+        return cached.principal
+
+    def authenticate(self, presented: str) -> Principal:
+        principal = access.authenticate(self._store, presented, self._clock())
+        with self._lock:
+            if len(self._entries) >= TOKEN_CACHE_MAX:
+                self._entries.clear()
+            self._entries[presented] = _Cached(principal, time.monotonic() + TOKEN_CACHE_SECONDS)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def check_permission_table(routers: Iterable[APIRouter], extra: Iterable[str] = ()) -> None:
+    """Refuse to start when a route has no permission, or the table names a missing route."""
+    keys = {
+        f"{method} {route.path}"
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    } | set(extra)
+    missing = sorted(keys - PERMISSIONS.keys())
+    stale = sorted(PERMISSIONS.keys() - keys)
+    if missing or stale:
+        raise RuntimeError(f"permission table out of date: missing {missing}, stale {stale}")
+
+
+def operation_of(request: Request) -> str:
+    route = request.scope.get("route")
+    path = route.path_format if isinstance(route, APIRoute) else request.url.path
+    return f"{request.method} {path}"
+
+
+async def authorize(request: Request) -> None:
+    """The application-wide dependency: who is calling, and may they call this?"""
+    operation = operation_of(request)
+    roles = PERMISSIONS[operation]
+    if not roles:
+        return
+    cache: TokenCache = request.app.state.tokens
+    principal = await _authenticate(request, cache, operation)
+    if principal.role not in roles:
+        await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
+        raise Forbidden(f"a {principal.role.value} may not call {operation}")
+    request.state.principal = principal
+    route = request.scope.get("route")
+    status = route.status_code if isinstance(route, APIRoute) and route.status_code else 200
+    acting.set(Acting(principal.id, principal.token_id, operation, request.url.path, status))
+
+
+async def _authenticate(request: Request, cache: TokenCache, operation: str) -> Principal:
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented:
+        raise Unauthenticated("send `Authorization: Bearer <token>`")
+    principal = cache.lookup(presented)
+    if principal is not None:
+        return principal
+    try:
+        return await run_in_threadpool(cache.authenticate, presented)
+    except Unauthenticated as error:
+        token_id = error.context.get("token_id")
+        logger.warning("authentication failed for %s (token id %s)", operation, token_id)
+        record = _record(None, token_id, operation, request, "unauthenticated", 401, error.code)
+        await run_in_threadpool(access.record_audit, request.app.state.store, [record])
+        raise
+
+
+async def _audit_refusal(  # noqa: PLR0917 - one audit line
+    request: Request, principal: Principal, operation: str, outcome: str, status: int, code: str
+) -> None:
+    logger.warning("%s %s for %s", outcome, operation, principal.id)
+    record = _record(principal.id, principal.token_id, operation, request, outcome, status, code)
+    await run_in_threadpool(access.record_audit, request.app.state.store, [record])
+
+
+def _record(  # noqa: PLR0917 - one audit line
+    principal_id: str | None,
+    token_id: str | None,
+    operation: str,
+    request: Request,
+    outcome: str,
+    status: int,
+    code: str | None,
+) -> AuditRecord:
+    store = request.app.state.store
+    return AuditRecord(
+        at=store.clock(),
+        principal_id=principal_id,
+        token_id=token_id,
+        action=operation,
+        target=request.url.path,
+        outcome=outcome,
+        status=status,
+        code=code,
+    )
+
+
+def audit_rejection(request: Request, code: str, status: int) -> None:
+    """Called by the error handlers: a refused write is audited too (reads are not)."""
+    current = acting.get()
+    if current is None or request.method == "GET":
+        return
+    record = AuditRecord(
+        at=request.app.state.store.clock(),
+        principal_id=current.principal_id,
+        token_id=current.token_id,
+        action=current.action,
+        target=current.target,
+        outcome="rejected",
+        status=status,
+        code=code,
+    )
+    access.record_audit(request.app.state.store, [record])
 
 
 def current_principal(request: Request) -> Principal:
     principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:  # scaffolding until token authentication is wired in
-        return Principal(id="system", name="system", role=Role.REGULATOR, party=None, city=None)
+    if principal is None:
+        raise Unauthenticated("this operation needs a bearer token")
     return principal
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def acting_party(caller: Principal, named: str | None) -> str:
+    """The party a write acts as: the caller's own; naming another is refused."""
+    if caller.party is None:
+        raise ActorMismatch(f"a {caller.role.value} principal acts as no party", field="actor")
+    if named is not None and named != caller.party:
+        raise ActorMismatch(f"you act as {caller.party}, not {named}", field="actor")
+    return caller.party

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import audit_rejection
 from ledger.domain.errors import Kind, LedgerError, RetryableConflict
 
 logger = logging.getLogger("api")
@@ -25,6 +26,8 @@ STATUS_OF_KIND = {
     Kind.UNPROCESSABLE: 422,
     Kind.NOT_FOUND: 404,
     Kind.CONFLICT: 409,
+    Kind.UNAUTHENTICATED: 401,
+    Kind.FORBIDDEN: 403,
 }
 
 # Pydantic error types with a code of their own; every other one is `invalid_field`.
@@ -66,12 +69,14 @@ def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
     return path or "body"
 
 
-def _ledger_error(_: Request, error: Exception) -> JSONResponse:
+def _ledger_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LedgerError)
-    return problem(STATUS_OF_KIND[error.kind], error.code, error.title, error.detail, error.field)
+    status = STATUS_OF_KIND[error.kind]
+    audit_rejection(request, error.code, status)
+    return problem(status, error.code, error.title, error.detail, error.field)
 
 
-def _validation_error(_: Request, error: Exception) -> JSONResponse:
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
         {
@@ -84,6 +89,7 @@ def _validation_error(_: Request, error: Exception) -> JSONResponse:
     ]
     first = errors[0]
     status = 400 if first["code"] == "malformed_json" else 422
+    audit_rejection(request, first["code"], status)
     return problem(
         status,
         first["code"],

@@ -28,6 +28,8 @@ AUTHORITIES = frozenset({REGULATOR, CITY})
 # Everyone with a stake in registry data; city and enterprise see their own scope only.
 READERS = frozenset({REGULATOR, CITY, ENTERPRISE, VERIFIER, FINANCE})
 OVERSIGHT = frozenset({REGULATOR, FINANCE})
+APPROVERS = frozenset({REGULATOR, CITY, FINANCE})
+ALL_ROLES = frozenset(Role)
 
 
 def only(*roles: Role) -> frozenset[Role]:
@@ -36,6 +38,21 @@ def only(*roles: Role) -> frozenset[Role]:
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /v1/health": PUBLIC,
+    # Access control: principals and tokens are the administrators' business.
+    "GET /v1/me": ALL_ROLES,
+    "POST /v1/principals": only(ADMINISTRATOR),
+    "GET /v1/principals": only(ADMINISTRATOR),
+    "GET /v1/principals/{principal_id}": only(ADMINISTRATOR),
+    "POST /v1/principals/{principal_id}/tokens": only(ADMINISTRATOR),
+    "POST /v1/principals/{principal_id}/deactivate": only(ADMINISTRATOR),
+    "POST /v1/principals/{principal_id}/activate": only(ADMINISTRATOR),
+    "POST /v1/tokens/{token_id}/revoke": only(ADMINISTRATOR),
+    "GET /v1/audit-log": only(ADMINISTRATOR, REGULATOR, FINANCE),
+    # Four-eyes requests: decided within the requesting authority.
+    "GET /v1/approvals": APPROVERS,
+    "GET /v1/approvals/{request_id}": APPROVERS,
+    "POST /v1/approvals/{request_id}/approve": APPROVERS,
+    "POST /v1/approvals/{request_id}/reject": APPROVERS,
     # Instruments and accounts (the chart of the ledger).
     "GET /v1/instruments": READERS,
     "POST /v1/instruments": only(REGULATOR),
@@ -99,4 +116,53 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /v1/obligations/{obligation_id}/status": READERS,
     "POST /v1/obligations/{obligation_id}/close": only(REGULATOR),
     "GET /v1/parties/{code}/compliance": READERS,
+    # Finance (issue 6): reports read by oversight (party statements by the party's readers);
+    # finance staff alone close periods, request reopening and reconcile; the market is public.
+    "GET /v1/finance/trial-balance": OVERSIGHT,
+    "GET /v1/finance/supply": OVERSIGHT,
+    "GET /v1/finance/parties/{code}/holdings": READERS,
+    "GET /v1/finance/parties/{code}/statement": READERS,
+    "GET /v1/finance/trades": OVERSIGHT,
+    "GET /v1/finance/tax-returns": OVERSIGHT,
+    "GET /v1/market-report": PUBLIC,
+    "GET /v1/periods": OVERSIGHT,
+    "GET /v1/periods/{label}": OVERSIGHT,
+    "POST /v1/periods/{label}/close": only(FINANCE),
+    "POST /v1/periods/{label}/reopen": only(FINANCE),
+    "POST /v1/statement-imports": only(FINANCE),
+    "POST /v1/reconciliations": only(FINANCE),
+    "GET /v1/reconciliations/{reconciliation_id}": OVERSIGHT,
+    "POST /v1/reconciliations/{reconciliation_id}/matches": only(FINANCE),
+    "POST /v1/reconciliations/{reconciliation_id}/matches/{match_id}/unmatch": only(FINANCE),
+    "POST /v1/reconciliations/{reconciliation_id}/confirm": only(FINANCE),
+    # Monitoring and emission reports (issue 4): enterprises import and submit for their own
+    # outlets; verifiers verify or reject (never their own submission); regulators invalidate.
+    "POST /v1/cems/imports": only(ENTERPRISE, REGULATOR),
+    "POST /v1/cems/records": only(ENTERPRISE, REGULATOR),
+    "GET /v1/cems/months": READERS,
+    "POST /v1/reports": only(ENTERPRISE, REGULATOR),
+    "GET /v1/reports": READERS,
+    "GET /v1/reports/{report_id}": READERS,
+    "POST /v1/reports/{report_id}/submit": only(ENTERPRISE),
+    "POST /v1/reports/{report_id}/verify": only(VERIFIER),
+    "POST /v1/reports/{report_id}/reject": only(VERIFIER),
+    "POST /v1/reports/{report_id}/corrections": only(ENTERPRISE, REGULATOR),
+    "POST /v1/reports/{report_id}/invalidate": only(REGULATOR),
+    # Environmental tax and incentives (issue 4): enterprises file their own returns; the
+    # province books incentives, credits, clawbacks and verified reductions.
+    "GET /v1/tax/parties/{code}/quarters/{quarter}": READERS,
+    "POST /v1/tax/returns": only(ENTERPRISE, REGULATOR),
+    "GET /v1/tax/returns": READERS,
+    "GET /v1/tax/returns/{return_id}": READERS,
+    "GET /v1/tax/policy": READERS,
+    "PUT /v1/tax/policy": only(REGULATOR),
+    "GET /v1/incentives": READERS,
+    "GET /v1/incentives/{incentive_id}": READERS,
+    "POST /v1/incentives": only(REGULATOR),
+    "POST /v1/equipment-credits": only(REGULATOR),
+    "POST /v1/equipment-credits/{equipment_id}/clawback": only(REGULATOR),
+    "GET /v1/parties/{code}/equipment-credit-schedule": READERS,
+    "POST /v1/reductions": only(REGULATOR),
+    "GET /v1/reductions": READERS,
+    "GET /v1/rights-obligations": READERS,
 }

@@ -26,6 +26,7 @@ from ledger.domain.registry import (
     Trade,
     scale_of,
 )
+from ledger.services import rights
 
 PartyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 RecordId = Annotated[
@@ -87,7 +88,14 @@ class OutletIn(Strict):
     standards: dict[Annotated[str, Field(max_length=16)], AmountText] = Field(
         default_factory=dict, description="pollutant → limit in mg/Nm³"
     )
-    reference_o2: AmountText | None = None
+    # At most 16 characters (the column's width) and a plain decimal: the CEMS import reads it.
+    reference_o2: (
+        Annotated[
+            str,
+            Field(max_length=16, pattern=r"^\d{1,2}(\.\d{1,6})?$", description="O2 % (e.g. 16)"),
+        ]
+        | None
+    ) = None
 
 
 class OutletOut(OutletIn):
@@ -264,7 +272,7 @@ class TradeIn(Strict):
     id: RecordId
     seller: PartyCode
     buyer: PartyCode
-    proposer: PartyCode
+    proposer: PartyCode | None = Field(default=None, description="optional: the caller's party")
     family: Family
     quantity: AmountText = Field(description="t/a (moved in every remaining vintage) or tCO2")
     price_cny_per_t: AmountText = Field(description="mandatory; zero needs zero_price_reason")
@@ -279,7 +287,7 @@ class TradeIn(Strict):
             id=self.id,
             seller=self.seller,
             buyer=self.buyer,
-            proposer=self.proposer,
+            proposer=self.proposer or "",
             family=self.family,
             units=quantity_units(self.quantity, self.family),
             price_fen=fen(self.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
@@ -293,7 +301,7 @@ class TradeIn(Strict):
 
 
 class TradeActionIn(Strict):
-    actor: PartyCode
+    actor: PartyCode | None = Field(default=None, description="optional: always the caller's party")
     reason: Text = ""
 
 
@@ -451,4 +459,18 @@ def party_out(p: Party, accounts: list[str]) -> PartyOut:
         tax_tier=p.tax_tier,
         industry=p.industry,
         accounts=accounts,
+    )
+
+
+def reserve_command(body: ReserveOperationIn) -> rights.ReserveOperation:
+    return rights.ReserveOperation(
+        id=body.id,
+        action=rights.ReserveAction(body.action),
+        authority=body.authority,
+        pollutant=body.pollutant,
+        units=quantity_units(body.quantity_t_per_year, body.pollutant, "quantity_t_per_year"),
+        first_vintage=body.first_vintage,
+        last_vintage=body.last_vintage,
+        party=body.party,
+        price_fen=fen(body.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
     )

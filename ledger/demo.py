@@ -16,6 +16,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
+from ledger.domain.access import Role
 from ledger.domain.errors import LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import (
@@ -32,7 +33,7 @@ from ledger.domain.registry import (
     TradeState,
     scale_of,
 )
-from ledger.services import compliance, parties, rights, trading
+from ledger.services import access, compliance, parties, rights, trading
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
 CITIES = ("Tangshan", "Handan", "Xingtai", "Shijiazhuang", "Langfang")
@@ -233,3 +234,27 @@ def replay_trade(store: UnitOfWorkFactory, row: TradeRow) -> str:
 
 def summary(outcomes: dict[str, Any]) -> str:
     return "\n".join(f"{trade_id}: {outcome}" for trade_id, outcome in outcomes.items())
+
+
+# One principal per role (two provincial regulators, for four-eyes), each acting as a demo party.
+DEMO_PRINCIPALS = (
+    ("demo-admin", Role.ADMINISTRATOR, None),
+    ("demo-regulator", Role.REGULATOR, PROVINCE),
+    ("demo-regulator-2", Role.REGULATOR, PROVINCE),
+    ("demo-tangshan", Role.CITY_AUTHORITY, "TANGSHAN"),
+    ("demo-e01", Role.ENTERPRISE, "E01"),
+    ("demo-e02", Role.ENTERPRISE, "E02"),
+    ("demo-verifier", Role.VERIFIER, None),
+    ("demo-finance", Role.FINANCE, None),
+)
+
+
+def create_principals(store: UnitOfWorkFactory) -> list[tuple[str, Role, str]]:
+    """The demo principals and a fresh token each: (principal, role, token), shown once."""
+    issued = []
+    for principal_id, role, party in DEMO_PRINCIPALS:
+        new = access.NewPrincipal(principal_id, principal_id, role, party)
+        access.create_principal(store, new, created_by=None)
+        token = access.issue_token(store, principal_id, "demo")
+        issued.append((principal_id, role, token.secret))
+    return issued

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
+FOUR_EYES_DEFAULT = frozenset({"allocation", "cancellation", "confiscation", "reversal"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,10 @@ class Settings:
     # SQLite only: FULL survives power loss, NORMAL only process crashes (WAL either way).
     sqlite_synchronous: str = "FULL"
     expiry_sweep_seconds: float = 5.0
+    # Operations that need a second principal's approval (four-eyes), and the allocation size
+    # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
+    four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
+    four_eyes_allocation_t: Decimal = Decimal(1000)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -23,4 +29,12 @@ class Settings:
             database_url=os.environ.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
             sqlite_synchronous=os.environ.get("LEDGER_SQLITE_SYNCHRONOUS", "FULL").upper(),
             expiry_sweep_seconds=float(os.environ.get("LEDGER_EXPIRY_SWEEP_SECONDS", "5")),
+            four_eyes=_names(os.environ.get("LEDGER_FOUR_EYES"), FOUR_EYES_DEFAULT),
+            four_eyes_allocation_t=Decimal(os.environ.get("LEDGER_FOUR_EYES_ALLOCATION_T", "1000")),
         )
+
+
+def _names(value: str | None, default: frozenset[str]) -> frozenset[str]:
+    if value is None:
+        return default
+    return frozenset(name.strip() for name in value.split(",") if name.strip())

@@ -11,6 +11,7 @@ from api import schemas
 from api.convert import balance_out
 from api.dependencies import Store
 from api.routers.registry import AccountCode, InstrumentCodePath
+from api.scoping import View
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
@@ -18,22 +19,24 @@ from ledger.services import chain, queries
 
 router = APIRouter(prefix="/v1")
 
-InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._-]*$")]
+InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 @router.get("/accounts/{code}/balances", response_model=schemas.BalanceList, tags=["balances"])
-def list_balances(code: AccountCode, store: Store) -> schemas.BalanceList:
+def list_balances(code: AccountCode, store: Store, view: View) -> schemas.BalanceList:
     """Current balances of an account in every instrument it has held."""
+    view.require_account(code)
     return schemas.BalanceList(balances=[balance_out(v) for v in queries.get_balances(store, code)])
 
 
 @router.get(
     "/accounts/{code}/balances/{instrument}", response_model=schemas.BalanceOut, tags=["balances"]
 )
-def get_balance(
+def get_balance(  # noqa: PLR0917 - path and query parameters
     code: AccountCode,
     instrument: InstrumentCodePath,
     store: Store,
+    view: View,
     as_of: Annotated[
         schemas.Instant | None,
         Query(
@@ -49,18 +52,21 @@ def get_balance(
     ] = "recorded",
 ) -> schemas.BalanceOut:
     """The balance now, or the posted balance as of an instant on the recorded or effective axis."""
+    view.require_account(code)
     return balance_out(queries.get_balance(store, code, instrument, as_of, axis))
 
 
 @router.get("/accounts/{code}/statement", response_model=schemas.StatementOut, tags=["balances"])
-def get_statement(
+def get_statement(  # noqa: PLR0917 - path and query parameters
     code: AccountCode,
     instrument: InstrumentQuery,
     store: Store,
+    view: View,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> schemas.StatementOut:
     """Posted movements in recorded order with the running balance; follow `next_cursor`."""
+    view.require_account(code)
     statement = queries.get_statement(store, code, instrument, cursor, limit)
     fmt = statement.instrument.format
     debit_normal = statement.account.normal_side is Side.DEBIT

@@ -5,11 +5,12 @@ A retried request gets the original response with the header `Idempotent-Replaye
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
-from api import schemas
+from api import four_eyes, schemas
+from api.auth import Caller
 from api.convert import (
     batch_commands,
     entry_view_out,
@@ -52,11 +53,22 @@ def get_entry(entry_id: AnyEntryId, store: Store) -> schemas.EntryOut:
     response_model=schemas.EntryOut,
     status_code=201,
     tags=["entries"],
+    responses={202: {"description": "Needs a second principal: the pending approval request"}},
 )
-def reverse_entry(
-    entry_id: EntryId, body: schemas.ReverseIn, store: Store, response: Response
-) -> schemas.EntryOut:
-    """Reverse a posted entry (once) with a new entry that swaps every side."""
+def reverse_entry(  # noqa: PLR0917 - path, body and context
+    entry_id: EntryId,
+    body: schemas.ReverseIn,
+    store: Store,
+    response: Response,
+    caller: Caller,
+    request: Request,
+) -> Any:
+    """Reverse a posted entry (once) with a new entry that swaps every side. With four-eyes on
+    for reversals: 202 and an approval request instead."""
+    payload = {"entry_id": entry_id, "body": body.model_dump(mode="json")}
+    pending = four_eyes.gate(request, caller, "reversal", payload)
+    if pending is not None:
+        return pending
     return _mark(response, journal.reverse_entry(store, reverse_command(entry_id, body)))
 
 

@@ -4,13 +4,17 @@ vintage expiry. Translation only: every rule lives in the services."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from api import four_eyes
 from api import registry_schemas as rs
+from api.auth import Caller, acting_party
 from api.dependencies import Cursor, Filter, IdPath, Store
+from api.scoping import View
 from ledger.domain.amounts import parse_decimal
+from ledger.domain.errors import PartyNotFound, RecordNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
 from ledger.domain.registry import CHART, City, Outlet, Party, PartyKind, Policy, account_code
@@ -18,6 +22,9 @@ from ledger.services import parties, rights
 
 router = APIRouter(prefix="/v1")
 
+FOUR_EYES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Needs a second principal: the pending approval request"}
+}
 PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 
 
@@ -29,7 +36,13 @@ def _party_out(party: Party) -> rs.PartyOut:
     return rs.party_out(party, [account_code(party.code, line) for line in CHART[party.kind]])
 
 
-@router.post("/parties", response_model=rs.PartyOut, status_code=201, tags=["parties"])
+@router.post(
+    "/parties",
+    response_model=rs.PartyOut,
+    status_code=201,
+    tags=["parties"],
+    responses={200: {"model": rs.PartyOut, "description": "Registered already, as defined"}},
+)
 def register_party(body: rs.PartyIn, store: Store, response: Response) -> rs.PartyOut:
     """Register a party; its chart of accounts opens with it. Same definition again: 200."""
     party, created = parties.register_party(
@@ -50,8 +63,9 @@ def register_party(body: rs.PartyIn, store: Store, response: Response) -> rs.Par
 
 
 @router.get("/parties", response_model=rs.PartyPage, tags=["parties"])
-def list_parties(
+def list_parties(  # noqa: PLR0917 - query parameters
     store: Store,
+    view: View,
     kind: Annotated[str | None, Query(pattern="^(enterprise|authority|exchange)$")] = None,
     city: Filter = None,
     cursor: Cursor = None,
@@ -60,33 +74,43 @@ def list_parties(
     """Parties in registration order, filtered by kind and city; follow `next_cursor`."""
     page = parties.list_parties(store, PartyKind(kind) if kind else None, city, cursor, limit)
     return rs.PartyPage(
-        parties=[_party_out(p) for _, p in page], next_cursor=_next("parties", list(page), limit)
+        parties=[_party_out(p) for _, p in page if view.sees(p.code)],
+        next_cursor=_next("parties", list(page), limit),
     )
 
 
 @router.get("/parties/{code}", response_model=rs.PartyOut, tags=["parties"])
-def get_party(code: PartyPath, store: Store) -> rs.PartyOut:
+def get_party(code: PartyPath, store: Store, view: View) -> rs.PartyOut:
     """One party and its accounts."""
+    view.require(PartyNotFound, f"party {code!r}", code)
     return _party_out(parties.get_party(store, code))
 
 
 @router.post(
     "/parties/{code}/outlets", response_model=rs.OutletOut, status_code=201, tags=["parties"]
 )
-def add_outlet(code: PartyPath, body: rs.OutletIn, store: Store) -> rs.OutletOut:
+def add_outlet(code: PartyPath, body: rs.OutletIn, store: Store, view: View) -> rs.OutletOut:
     """Register an outlet of an enterprise with its standards and reference O2."""
+    view.require(PartyNotFound, f"party {code!r}", code)
     outlet = Outlet(code, body.outlet_code, dict(body.standards), body.reference_o2)
     return rs.outlet_out(parties.add_outlet(store, outlet))
 
 
 @router.get("/outlets", response_model=rs.OutletPage, tags=["parties"])
 def list_outlets(
-    store: Store, party: Filter = None, cursor: Cursor = None, limit: int = PAGE_SIZE_DEFAULT
+    store: Store,
+    view: View,
+    party: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.OutletPage:
     """Outlets, filtered by party; follow `next_cursor`."""
-    page = parties.list_outlets(store, party, cursor, limit)
+    if view.excludes(party):
+        return rs.OutletPage(outlets=[], next_cursor=None)
+    page = parties.list_outlets(store, view.party_filter(party), cursor, limit)
     return rs.OutletPage(
-        outlets=[rs.outlet_out(o) for _, o in page], next_cursor=_next("outlets", list(page), limit)
+        outlets=[rs.outlet_out(o) for _, o in page if view.sees(o.party_code)],
+        next_cursor=_next("outlets", list(page), limit),
     )
 
 
@@ -142,74 +166,100 @@ def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
 # -- rights ----------------------------------------------------------------------------------
 
 
-@router.post("/entitlements", response_model=rs.EntitlementOut, status_code=201, tags=["rights"])
-def confirm_entitlement(body: rs.EntitlementIn, store: Store) -> rs.EntitlementOut:
-    """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically."""
+@router.post(
+    "/entitlements",
+    response_model=rs.EntitlementOut,
+    status_code=201,
+    tags=["rights"],
+    responses=FOUR_EYES,
+)
+def confirm_entitlement(
+    body: rs.EntitlementIn, store: Store, caller: Caller, view: View, request: Request
+) -> Any:
+    """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically.
+    Above the four-eyes threshold: 202 and an approval request instead."""
+    view.require(PartyNotFound, f"party {body.party!r}", body.party)
+    if four_eyes.allocation_needs_approval(request, body.quantity_t_per_year):
+        pending = four_eyes.gate(request, caller, "allocation", body.model_dump(mode="json"))
+        if pending is not None:
+            return pending
     return rs.entitlement_out(rights.confirm_entitlement(store, body.to_domain()))
 
 
 @router.get("/entitlements", response_model=rs.EntitlementPage, tags=["rights"])
-def list_entitlements(
+def list_entitlements(  # noqa: PLR0917 - query parameters
     store: Store,
+    view: View,
     party: Filter = None,
     pollutant: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.EntitlementPage:
     """Entitlements, filtered by party and pollutant; follow `next_cursor`."""
-    page = rights.list_entitlements(store, party, pollutant, cursor, limit)
+    if view.excludes(party):
+        return rs.EntitlementPage(entitlements=[], next_cursor=None)
+    page = rights.list_entitlements(store, view.party_filter(party), pollutant, cursor, limit)
     return rs.EntitlementPage(
-        entitlements=[rs.entitlement_out(e) for _, e in page],
+        entitlements=[rs.entitlement_out(e) for _, e in page if view.sees(e.party_code)],
         next_cursor=_next("entitlements", list(page), limit),
     )
 
 
 @router.post("/pledges", response_model=rs.PledgeOut, status_code=201, tags=["rights"])
-def pledge(body: rs.PledgeIn, store: Store) -> rs.PledgeOut:
+def pledge(body: rs.PledgeIn, store: Store, view: View) -> rs.PledgeOut:
     """Pledge rights: they move to the pledged account and can be neither sold nor surrendered."""
+    view.require(PartyNotFound, f"party {body.party!r}", body.party)
     return rs.pledge_out(rights.pledge(store, body.to_domain()))
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=rs.PledgeOut, tags=["rights"])
-def release_pledge(pledge_id: IdPath, store: Store) -> rs.PledgeOut:
+def release_pledge(pledge_id: IdPath, store: Store, view: View) -> rs.PledgeOut:
     """Release a pledge: the rights return to the holdings account."""
+    if not view.scope.unlimited:
+        found = rights.get_pledge(store, pledge_id)
+        view.require(RecordNotFound, f"pledge {pledge_id!r}", found.party_code)
     return rs.pledge_out(rights.release_pledge(store, pledge_id))
 
 
 @router.get("/pledges", response_model=rs.PledgePage, tags=["rights"])
-def list_pledges(
+def list_pledges(  # noqa: PLR0917 - query parameters
     store: Store,
+    view: View,
     party: Filter = None,
     pollutant: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.PledgePage:
     """Pledges, filtered by party and pollutant; follow `next_cursor`."""
-    page = rights.list_pledges(store, party, pollutant, cursor, limit)
+    if view.excludes(party):
+        return rs.PledgePage(pledges=[], next_cursor=None)
+    page = rights.list_pledges(store, view.party_filter(party), pollutant, cursor, limit)
     return rs.PledgePage(
-        pledges=[rs.pledge_out(p) for _, p in page], next_cursor=_next("pledges", list(page), limit)
+        pledges=[rs.pledge_out(p) for _, p in page if view.sees(p.party_code)],
+        next_cursor=_next("pledges", list(page), limit),
     )
 
 
-@router.post("/reserve-operations", response_model=rs.EntriesOut, status_code=201, tags=["rights"])
-def reserve_operation(body: rs.ReserveOperationIn, store: Store) -> rs.EntriesOut:
-    """Reserve sale, buy-back, reclaim, confiscation or cancellation: one entry of that type."""
-    records = rights.reserve_operation(
-        store,
-        rights.ReserveOperation(
-            id=body.id,
-            action=rights.ReserveAction(body.action),
-            authority=body.authority,
-            pollutant=body.pollutant,
-            units=rs.quantity_units(
-                body.quantity_t_per_year, body.pollutant, "quantity_t_per_year"
-            ),
-            first_vintage=body.first_vintage,
-            last_vintage=body.last_vintage,
-            party=body.party,
-            price_fen=rs.fen(body.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
-        ),
-    )
+@router.post(
+    "/reserve-operations",
+    response_model=rs.EntriesOut,
+    status_code=201,
+    tags=["rights"],
+    responses=FOUR_EYES,
+)
+def reserve_operation(
+    body: rs.ReserveOperationIn, store: Store, caller: Caller, view: View, request: Request
+) -> Any:
+    """Reserve sale, buy-back, reclaim, confiscation or cancellation: one entry of that type.
+    Confiscations and cancellations need four eyes: 202 and an approval request."""
+    if caller.party is not None:
+        acting_party(caller, body.authority)
+    if body.party is not None:
+        view.require(PartyNotFound, f"party {body.party!r}", body.party)
+    pending = four_eyes.gate(request, caller, body.action, body.model_dump(mode="json"))
+    if pending is not None:
+        return pending
+    records = rights.reserve_operation(store, rs.reserve_command(body))
     return rs.EntriesOut(entry_ids=[r.entry_id for r in records])
 
 

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Path, Query, Response
 from api import schemas
 from api.convert import account_out, instrument_out
 from api.dependencies import Store
+from api.scoping import View
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
+from ledger.domain.errors import AccountNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
 from ledger.domain.ports import AccountDraft
@@ -19,11 +21,15 @@ from ledger.services import registry
 router = APIRouter(prefix="/v1")
 
 AccountCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-InstrumentCodePath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9._-]*$")]
+InstrumentCodePath = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 @router.post(
-    "/instruments", response_model=schemas.InstrumentOut, status_code=201, tags=["instruments"]
+    "/instruments",
+    response_model=schemas.InstrumentOut,
+    status_code=201,
+    tags=["instruments"],
+    responses={200: {"model": schemas.InstrumentOut, "description": "Registered already"}},
 )
 def register_instrument(
     body: schemas.InstrumentIn, store: Store, response: Response
@@ -48,7 +54,13 @@ def get_instrument(code: InstrumentCodePath, store: Store) -> schemas.Instrument
     return instrument_out(registry.get_instrument(store, code))
 
 
-@router.post("/accounts", response_model=schemas.AccountOut, status_code=201, tags=["accounts"])
+@router.post(
+    "/accounts",
+    response_model=schemas.AccountOut,
+    status_code=201,
+    tags=["accounts"],
+    responses={200: {"model": schemas.AccountOut, "description": "Opened already, as defined"}},
+)
 def open_account(body: schemas.AccountIn, store: Store, response: Response) -> schemas.AccountOut:
     """Open an account; normal side and non-negative flag are fixed. Same definition again: 200."""
     account, created = registry.open_account(
@@ -69,31 +81,39 @@ def open_account(body: schemas.AccountIn, store: Store, response: Response) -> s
 @router.get("/accounts", response_model=schemas.AccountPage, tags=["accounts"])
 def list_accounts(
     store: Store,
+    view: View,
     party: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> schemas.AccountPage:
     """Accounts in opening order, optionally of one party; follow `next_cursor` for more."""
-    accounts = registry.list_accounts(store, party, cursor, limit)
+    if view.excludes(party):
+        return schemas.AccountPage(accounts=[], next_cursor=None)
+    accounts = registry.list_accounts(store, view.party_filter(party), cursor, limit)
     following = next_cursor("accounts", [account.id for account in accounts], limit)
-    return schemas.AccountPage(accounts=[account_out(a) for a in accounts], next_cursor=following)
+    visible = [account_out(a) for a in accounts if view.sees(a.party)]
+    return schemas.AccountPage(accounts=visible, next_cursor=following)
 
 
 @router.get("/accounts/{code}", response_model=schemas.AccountOut, tags=["accounts"])
-def get_account(code: AccountCode, store: Store) -> schemas.AccountOut:
+def get_account(code: AccountCode, store: Store, view: View) -> schemas.AccountOut:
     """One account with its current flags."""
-    return account_out(registry.get_account(store, code))
+    account = registry.get_account(store, code)
+    view.require(AccountNotFound, f"account {code!r}", account.party)
+    return account_out(account)
 
 
 @router.post("/accounts/{code}/freeze", response_model=schemas.AccountOut, tags=["accounts"])
-def freeze_account(code: AccountCode, store: Store) -> schemas.AccountOut:
+def freeze_account(code: AccountCode, store: Store, view: View) -> schemas.AccountOut:
     """Freeze: the account accepts no more debits until unfrozen."""
+    view.require_account(code)
     return account_out(registry.set_frozen(store, code, frozen=True))
 
 
 @router.post("/accounts/{code}/unfreeze", response_model=schemas.AccountOut, tags=["accounts"])
-def unfreeze_account(code: AccountCode, store: Store) -> schemas.AccountOut:
+def unfreeze_account(code: AccountCode, store: Store, view: View) -> schemas.AccountOut:
     """Unfreeze: debits are accepted again."""
+    view.require_account(code)
     return account_out(registry.set_frozen(store, code, frozen=False))
 
 

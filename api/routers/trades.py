@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from api import registry_schemas as rs
+from api.auth import Caller, acting_party
 from api.dependencies import Cursor, Filter, IdPath, Store
+from api.scoping import View
+from ledger.domain.errors import PartyNotFound, RecordNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
 from ledger.domain.registry import TradeState
@@ -19,14 +23,17 @@ STATES = "^(" + "|".join(s.value for s in TradeState) + ")$"
 
 
 @router.post("/trades", response_model=rs.TradeOut, status_code=201, tags=["trades"])
-def propose(body: rs.TradeIn, store: Store) -> rs.TradeOut:
+def propose(body: rs.TradeIn, store: Store, caller: Caller) -> rs.TradeOut:
     """Propose a trade (by the seller or the buyer); nothing is held yet."""
-    return rs.trade_out(trading.propose(store, body.to_domain(), vintage=body.vintage))
+    proposer = acting_party(caller, body.proposer)
+    trade = replace(body.to_domain(), proposer=proposer)
+    return rs.trade_out(trading.propose(store, trade, vintage=body.vintage))
 
 
 @router.get("/trades", response_model=rs.TradePage, tags=["trades"])
 def list_trades(  # noqa: PLR0917 - query parameters
     store: Store,
+    view: View,
     party: Filter = None,
     instrument: Filter = None,
     state: Annotated[str | None, Query(pattern=STATES)] = None,
@@ -34,60 +41,86 @@ def list_trades(  # noqa: PLR0917 - query parameters
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.TradePage:
     """Trades, filtered by party (seller or buyer), pollutant or carbon unit, and state."""
+    if view.excludes(party):
+        return rs.TradePage(trades=[], next_cursor=None)
     page = trading.list_trades(
         store,
-        party=party,
+        party=view.party_filter(party),
         family=instrument,
         state=TradeState(state) if state else None,
         cursor=cursor,
         limit=limit,
     )
     return rs.TradePage(
-        trades=[rs.trade_out(t) for _, t in page],
+        trades=[rs.trade_out(t) for _, t in page if view.sees(t.seller, t.buyer)],
         next_cursor=next_cursor("trades", [position for position, _ in page], limit),
     )
 
 
 @router.get("/trades/{trade_id}", response_model=rs.TradeOut, tags=["trades"])
-def get_trade(trade_id: IdPath, store: Store) -> rs.TradeOut:
+def get_trade(trade_id: IdPath, store: Store, view: View) -> rs.TradeOut:
     """A trade and its history of states."""
-    return rs.trade_out(*trading.get_trade(store, trade_id))
+    trade, history = trading.get_trade(store, trade_id)
+    view.require(RecordNotFound, f"trade {trade_id!r}", trade.seller, trade.buyer)
+    return rs.trade_out(trade, history)
 
 
 @router.post("/trades/{trade_id}/accept", response_model=rs.TradeOut, tags=["trades"])
-def accept(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+def accept(
+    trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
+) -> rs.TradeOut:
     """The counterparty accepts: every rule is checked and the seller's rights are held."""
-    return rs.trade_out(trading.accept(store, trade_id, body.actor))
+    _visible_trade(store, view, trade_id)
+    return rs.trade_out(trading.accept(store, trade_id, acting_party(caller, body.actor)))
 
 
 @router.post("/trades/{trade_id}/decline", response_model=rs.TradeOut, tags=["trades"])
-def decline(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+def decline(
+    trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
+) -> rs.TradeOut:
     """The counterparty declines the proposal."""
-    return rs.trade_out(trading.decline(store, trade_id, body.actor))
+    _visible_trade(store, view, trade_id)
+    return rs.trade_out(trading.decline(store, trade_id, acting_party(caller, body.actor)))
 
 
 @router.post("/trades/{trade_id}/rescind", response_model=rs.TradeOut, tags=["trades"])
-def rescind(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+def rescind(
+    trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
+) -> rs.TradeOut:
     """The proposer withdraws; a hold is released."""
-    return rs.trade_out(trading.rescind(store, trade_id, body.actor))
+    _visible_trade(store, view, trade_id)
+    return rs.trade_out(trading.rescind(store, trade_id, acting_party(caller, body.actor)))
 
 
 @router.post("/trades/{trade_id}/record", response_model=rs.TradeOut, tags=["trades"])
-def record(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+def record(
+    trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
+) -> rs.TradeOut:
     """The authority records the trade: rights, cash and fees settle atomically."""
-    return rs.trade_out(trading.record(store, trade_id, body.actor))
+    _visible_trade(store, view, trade_id)
+    return rs.trade_out(trading.record(store, trade_id, acting_party(caller, body.actor)))
 
 
 @router.post("/trades/{trade_id}/refuse", response_model=rs.TradeOut, tags=["trades"])
-def refuse(trade_id: IdPath, body: rs.TradeActionIn, store: Store) -> rs.TradeOut:
+def refuse(
+    trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
+) -> rs.TradeOut:
     """The authority refuses the trade; a hold is released."""
-    return rs.trade_out(trading.refuse(store, trade_id, body.actor, body.reason))
+    _visible_trade(store, view, trade_id)
+    actor = acting_party(caller, body.actor)
+    return rs.trade_out(trading.refuse(store, trade_id, actor, body.reason))
 
 
 @router.post("/trades/{trade_id}/expire", response_model=rs.TradeOut, tags=["trades"])
-def expire(trade_id: IdPath, store: Store) -> rs.TradeOut:
+def expire(trade_id: IdPath, store: Store, view: View) -> rs.TradeOut:
     """A trade past its `expires_at` lapses; a hold is released."""
+    _visible_trade(store, view, trade_id)
     return rs.trade_out(trading.expire(store, trade_id))
+
+
+def _visible_trade(store: Store, view: View, trade_id: str) -> None:
+    trade, _ = trading.get_trade(store, trade_id)
+    view.require(RecordNotFound, f"trade {trade_id!r}", trade.seller, trade.buyer)
 
 
 # -- compliance ------------------------------------------------------------------------------
@@ -100,18 +133,22 @@ def set_obligation(body: rs.ObligationIn, store: Store) -> rs.ObligationOut:
 
 
 @router.get("/obligations", response_model=rs.ObligationPage, tags=["compliance"])
-def list_obligations(
+def list_obligations(  # noqa: PLR0917 - query parameters
     store: Store,
+    view: View,
     party: Filter = None,
     period: int | None = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.ObligationPage:
     """Obligations, filtered by party and period; follow `next_cursor`."""
-    page = compliance.list_obligations(store, party, period, cursor, limit)
+    if view.excludes(party):
+        return rs.ObligationPage(obligations=[], next_cursor=None)
+    page = compliance.list_obligations(store, view.party_filter(party), period, cursor, limit)
     following = next_cursor("obligations", [position for position, _ in page], limit)
     return rs.ObligationPage(
-        obligations=[rs.obligation_out(o) for _, o in page], next_cursor=following
+        obligations=[rs.obligation_out(o) for _, o in page if view.sees(o.party_code)],
+        next_cursor=following,
     )
 
 
@@ -121,8 +158,11 @@ def list_obligations(
     status_code=201,
     tags=["compliance"],
 )
-def surrender(obligation_id: IdPath, body: rs.SurrenderIn, store: Store) -> list[rs.SurrenderOut]:
+def surrender(
+    obligation_id: IdPath, body: rs.SurrenderIn, store: Store, view: View
+) -> list[rs.SurrenderOut]:
     """Surrender allowances (oldest vintage first unless `instrument` is named) or CCER."""
+    _visible_obligation(store, view, obligation_id)
     family = "CCER" if body.instrument == "CCER" else "CEA"
     request = compliance.SurrenderRequest(
         body.id,
@@ -137,9 +177,11 @@ def surrender(obligation_id: IdPath, body: rs.SurrenderIn, store: Store) -> list
 
 
 @router.get("/obligations/{obligation_id}/status", response_model=rs.StatusOut, tags=["compliance"])
-def status(obligation_id: IdPath, store: Store) -> rs.StatusOut:
+def status(obligation_id: IdPath, store: Store, view: View) -> rs.StatusOut:
     """Obligation, surrendered, shortfall, and the shortfall left after current holdings."""
-    return rs.status_out(compliance.status(store, obligation_id))
+    found = compliance.status(store, obligation_id)
+    view.require(RecordNotFound, f"obligation {obligation_id!r}", found.obligation.party_code)
+    return rs.status_out(found)
 
 
 @router.post("/obligations/{obligation_id}/close", response_model=rs.StatusOut, tags=["compliance"])
@@ -150,6 +192,14 @@ def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store) -> rs.Status
 
 
 @router.get("/parties/{code}/compliance", response_model=list[rs.StatusOut], tags=["compliance"])
-def party_compliance(code: Annotated[str, Path(max_length=32)], store: Store) -> list[rs.StatusOut]:
+def party_compliance(
+    code: Annotated[str, Path(max_length=32)], store: Store, view: View
+) -> list[rs.StatusOut]:
     """Every obligation of an enterprise with what it surrendered and its (projected) shortfall."""
+    view.require(PartyNotFound, f"party {code!r}", code)
     return [rs.status_out(s) for s in compliance.statuses_of(store, code)]
+
+
+def _visible_obligation(store: Store, view: View, obligation_id: str) -> None:
+    found = compliance.status(store, obligation_id)
+    view.require(RecordNotFound, f"obligation {obligation_id!r}", found.obligation.party_code)

@@ -17,6 +17,8 @@ class Kind(Enum):
     NOT_FOUND = "not_found"  # the resource named in the path does not exist
     CONFLICT = "conflict"  # the request clashes with the ledger's current state
     UNPROCESSABLE = "unprocessable"  # well-formed, but the ledger's rules refuse it
+    UNAUTHENTICATED = "unauthenticated"  # no valid token
+    FORBIDDEN = "forbidden"  # the caller's role may not call this operation
 
 
 class LedgerError(Exception):
@@ -33,7 +35,7 @@ class LedgerError(Exception):
         self.context = context
 
 
-def _error(code: str, kind: Kind, title: str) -> type[LedgerError]:
+def rejection(code: str, kind: Kind, title: str) -> type[LedgerError]:
     return type(
         "".join(part.title() for part in code.split("_")) + "Error",
         (LedgerError,),
@@ -42,82 +44,82 @@ def _error(code: str, kind: Kind, title: str) -> type[LedgerError]:
 
 
 # Shape and values of the request (checked first, in the domain, before any I/O).
-InvalidField = _error("invalid_field", Kind.INVALID, "A field has an invalid value")
-AmountNotPositive = _error("amount_not_positive", Kind.INVALID, "Amounts must be positive")
-AmountTooPrecise = _error(
+InvalidField = rejection("invalid_field", Kind.INVALID, "A field has an invalid value")
+AmountNotPositive = rejection("amount_not_positive", Kind.INVALID, "Amounts must be positive")
+AmountTooPrecise = rejection(
     "amount_too_precise", Kind.INVALID, "Amount is finer than the instrument's scale"
 )
-AmountTooLarge = _error("amount_too_large", Kind.INVALID, "Amount exceeds the largest storable")
-TooManyPostings = _error("too_many_postings", Kind.INVALID, "Too many postings in one entry")
-TooFewPostings = _error("too_few_postings", Kind.INVALID, "An entry needs at least two postings")
-EntryUnbalanced = _error(
+AmountTooLarge = rejection("amount_too_large", Kind.INVALID, "Amount exceeds the largest storable")
+TooManyPostings = rejection("too_many_postings", Kind.INVALID, "Too many postings in one entry")
+TooFewPostings = rejection("too_few_postings", Kind.INVALID, "An entry needs at least two postings")
+EntryUnbalanced = rejection(
     "entry_unbalanced", Kind.INVALID, "Debits and credits differ for an instrument"
 )
-BatchTooLarge = _error("batch_too_large", Kind.INVALID, "Too many items in one request")
-DuplicateEntryInRequest = _error(
+BatchTooLarge = rejection("batch_too_large", Kind.INVALID, "Too many items in one request")
+DuplicateEntryInRequest = rejection(
     "duplicate_entry_id_in_request", Kind.INVALID, "An entry id appears twice in one request"
 )
-DuplicatePostingKey = _error(
+DuplicatePostingKey = rejection(
     "duplicate_pending_posting",
     Kind.INVALID,
     "A pending entry may name each account, instrument and side once",
 )
 
 # References to things that must exist.
-UnknownInstrument = _error("unknown_instrument", Kind.UNPROCESSABLE, "Unknown instrument")
-UnknownAccount = _error("unknown_account", Kind.UNPROCESSABLE, "Unknown account")
-InstrumentNotFound = _error("instrument_not_found", Kind.NOT_FOUND, "Instrument not found")
-AccountNotFound = _error("account_not_found", Kind.NOT_FOUND, "Account not found")
-EntryNotFound = _error("entry_not_found", Kind.NOT_FOUND, "Journal entry not found")
+UnknownInstrument = rejection("unknown_instrument", Kind.UNPROCESSABLE, "Unknown instrument")
+UnknownAccount = rejection("unknown_account", Kind.UNPROCESSABLE, "Unknown account")
+InstrumentNotFound = rejection("instrument_not_found", Kind.NOT_FOUND, "Instrument not found")
+AccountNotFound = rejection("account_not_found", Kind.NOT_FOUND, "Account not found")
+EntryNotFound = rejection("entry_not_found", Kind.NOT_FOUND, "Journal entry not found")
 
 # Clashes with what already exists.
-InstrumentExistsWithDifferentDefinition = _error(
+InstrumentExistsWithDifferentDefinition = rejection(
     "instrument_exists_with_different_definition",
     Kind.CONFLICT,
     "Instrument already registered with another definition",
 )
-AccountExistsWithDifferentDefinition = _error(
+AccountExistsWithDifferentDefinition = rejection(
     "account_exists_with_different_definition",
     Kind.CONFLICT,
     "Account already opened with another definition",
 )
-EntryExistsWithDifferentRequest = _error(
+EntryExistsWithDifferentRequest = rejection(
     "entry_exists_with_different_request",
     Kind.CONFLICT,
     "This entry id was already used for a different request",
 )
-BatchPartiallyExists = _error(
+BatchPartiallyExists = rejection(
     "batch_partially_exists", Kind.CONFLICT, "Some entries of this batch already exist, others not"
 )
-EntryAlreadyReversed = _error("entry_already_reversed", Kind.CONFLICT, "Entry already reversed")
-EntryNotReversible = _error(
+EntryAlreadyReversed = rejection("entry_already_reversed", Kind.CONFLICT, "Entry already reversed")
+EntryNotReversible = rejection(
     "entry_not_reversible", Kind.CONFLICT, "Only posted entries can be reversed"
 )
-NotPending = _error("entry_not_pending", Kind.CONFLICT, "Entry is not a pending entry")
-PendingAlreadyPosted = _error(
+NotPending = rejection("entry_not_pending", Kind.CONFLICT, "Entry is not a pending entry")
+PendingAlreadyPosted = rejection(
     "pending_entry_already_posted", Kind.CONFLICT, "Pending entry was already posted"
 )
-PendingAlreadyVoided = _error(
+PendingAlreadyVoided = rejection(
     "pending_entry_already_voided", Kind.CONFLICT, "Pending entry was already voided"
 )
-PendingExpired = _error("pending_entry_expired", Kind.CONFLICT, "Pending entry has expired")
-PostExceedsPending = _error(
+PendingExpired = rejection("pending_entry_expired", Kind.CONFLICT, "Pending entry has expired")
+PostExceedsPending = rejection(
     "post_exceeds_pending", Kind.UNPROCESSABLE, "Posted amount exceeds the pending amount"
 )
 
 # The ledger's rules on accounts and balances.
-AccountClosed = _error("account_closed", Kind.UNPROCESSABLE, "Account is closed")
-AccountFrozen = _error("account_frozen", Kind.UNPROCESSABLE, "Account is frozen: no debits")
-InstrumentMismatch = _error(
+AccountClosed = rejection("account_closed", Kind.UNPROCESSABLE, "Account is closed")
+AccountFrozen = rejection("account_frozen", Kind.UNPROCESSABLE, "Account is frozen: no debits")
+InstrumentMismatch = rejection(
     "instrument_mismatch", Kind.UNPROCESSABLE, "Account holds another instrument"
 )
-InsufficientBalance = _error(
+InsufficientBalance = rejection(
     "insufficient_balance", Kind.UNPROCESSABLE, "Account would go negative"
 )
-BalanceOverflow = _error("balance_overflow", Kind.UNPROCESSABLE, "Balance would overflow")
-AccountNotEmpty = _error("account_not_empty", Kind.CONFLICT, "Account still holds value")
-PageSizeOutOfRange = _error("page_size_out_of_range", Kind.INVALID, "Page size out of range")
-InvalidCursor = _error("invalid_cursor", Kind.INVALID, "The page cursor is not valid")
+BalanceOverflow = rejection("balance_overflow", Kind.UNPROCESSABLE, "Balance would overflow")
+AccountNotEmpty = rejection("account_not_empty", Kind.CONFLICT, "Account still holds value")
+PageSizeOutOfRange = rejection("page_size_out_of_range", Kind.INVALID, "Page size out of range")
+InvalidCursor = rejection("invalid_cursor", Kind.INVALID, "The page cursor is not valid")
 
 
 class StorageConflict(Exception):
@@ -137,45 +139,45 @@ class RetryableConflict(Exception):
 
 
 # The registry's rules (parties, rights, trades, compliance).
-PartyNotFound = _error("party_not_found", Kind.NOT_FOUND, "Party not found")
-UnknownParty = _error("unknown_party", Kind.UNPROCESSABLE, "Unknown party")
-RecordNotFound = _error("record_not_found", Kind.NOT_FOUND, "Registry record not found")
-RecordExists = _error(
+PartyNotFound = rejection("party_not_found", Kind.NOT_FOUND, "Party not found")
+UnknownParty = rejection("unknown_party", Kind.UNPROCESSABLE, "Unknown party")
+RecordNotFound = rejection("record_not_found", Kind.NOT_FOUND, "Registry record not found")
+RecordExists = rejection(
     "record_exists_with_different_definition",
     Kind.CONFLICT,
     "A registry record with this id already exists with another definition",
 )
-RightsPledged = _error(
+RightsPledged = rejection(
     "rights_pledged",
     Kind.UNPROCESSABLE,
     "The rights are pledged and may not be sold or surrendered",
 )
-PriceBelowFloor = _error("price_below_floor", Kind.UNPROCESSABLE, "Price below the floor price")
-PriceZeroWithoutReason = _error(
+PriceBelowFloor = rejection("price_below_floor", Kind.UNPROCESSABLE, "Price below the floor price")
+PriceZeroWithoutReason = rejection(
     "price_zero_without_reason", Kind.UNPROCESSABLE, "A zero price needs a stated reason"
 )
-CityMayNotReceive = _error(
+CityMayNotReceive = rejection(
     "city_may_not_receive", Kind.UNPROCESSABLE, "The buyer's city may not receive air rights"
 )
-BasinMismatch = _error(
+BasinMismatch = rejection(
     "basin_mismatch", Kind.UNPROCESSABLE, "Water rights trade only within one river basin"
 )
-HoldingLimitExceeded = _error(
+HoldingLimitExceeded = rejection(
     "holding_limit_exceeded", Kind.UNPROCESSABLE, "The buyer would exceed its holding limit"
 )
-CcerCapExceeded = _error(
+CcerCapExceeded = rejection(
     "ccer_cap_exceeded", Kind.UNPROCESSABLE, "CCER may cover at most 5% of the obligation"
 )
-TradeStateInvalid = _error(
+TradeStateInvalid = rejection(
     "trade_state_invalid", Kind.CONFLICT, "The trade's state does not allow this action"
 )
-TradePartyInvalid = _error(
+TradePartyInvalid = rejection(
     "trade_party_invalid", Kind.UNPROCESSABLE, "This party may not take this action on the trade"
 )
-VintageExpired = _error("vintage_expired", Kind.UNPROCESSABLE, "The vintage has expired")
-PledgeAlreadyReleased = _error(
+VintageExpired = rejection("vintage_expired", Kind.UNPROCESSABLE, "The vintage has expired")
+PledgeAlreadyReleased = rejection(
     "pledge_already_released", Kind.CONFLICT, "The pledge was already released"
 )
-ObligationClosed = _error(
+ObligationClosed = rejection(
     "obligation_closed", Kind.CONFLICT, "The obligation's deadline has been closed"
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from ledger.domain.errors import RetryableConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -41,3 +41,63 @@ def in_transaction(
 def read(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) -> T:
     """Run a query in a read-only unit of work."""
     return in_transaction(uow_factory, work, read_only=True)
+
+
+class _JoinedConflict(Exception):
+    """A retryable conflict inside a joined unit of work: only the outer one may retry."""
+
+    def __init__(self, conflict: RetryableConflict) -> None:
+        super().__init__(str(conflict))
+        self.conflict = conflict
+
+
+class _Borrowed:
+    """`outer` as seen by a joined use case: everything but `commit`, which is the outer's."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        self._outer = outer
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._outer, name)
+
+    def commit(self) -> None:
+        """The outer unit of work commits, once, with everything joined to it."""
+
+
+class _Joined:
+    """A unit-of-work factory whose every unit of work is `outer`: commits are the outer's."""
+
+    def __init__(self, outer: UnitOfWork) -> None:
+        self._outer = outer
+
+    def __call__(self, *, read_only: bool = False) -> _Joined:
+        del read_only
+        return self
+
+    def __enter__(self) -> UnitOfWork:
+        return cast(UnitOfWork, _Borrowed(self._outer))
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, RetryableConflict):
+            raise _JoinedConflict(exc) from exc
+
+
+def joined(outer: UnitOfWork) -> UnitOfWorkFactory:
+    """Run a use case written against a factory inside `outer`'s transaction (atomic with it).
+
+    A retryable conflict inside escapes the use case's own retry loop as `_JoinedConflict`, so
+    that `run_joined` makes the *outer* unit of work retry whole, never a half-aborted one.
+    """
+    return cast(UnitOfWorkFactory, _Joined(outer))
+
+
+def run_joined(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) -> T:
+    """`in_transaction`, for work that runs use cases through `joined(uow)`."""
+    for attempt in range(1, ATTEMPTS_MAX + 1):
+        try:
+            return in_transaction(uow_factory, work)
+        except _JoinedConflict as error:
+            if attempt == ATTEMPTS_MAX:
+                raise error.conflict from error
+            time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+    raise AssertionError("unreachable")

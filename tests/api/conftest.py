@@ -15,7 +15,7 @@ from api.app import create_app
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.settings import Settings
-from tests.api.support import CEA, CNY, Clock, post_entry, seed_registry, transfer
+from tests.api.support import CEA, CNY, Clock, headers_for, post_entry, seed_registry, transfer
 
 
 @pytest.fixture
@@ -27,8 +27,10 @@ def clock() -> Clock:
 def client(database_url: str, clock: Clock) -> Iterator[TestClient]:
     """The API over an empty migrated database (SQLite and PostgreSQL)."""
     store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"), clock=clock)
-    app = create_app(Settings(database_url=database_url), store=store)
+    # Four-eyes is off here: its own tests (test_access_http.py) turn it on.
+    app = create_app(Settings(database_url=database_url, four_eyes=frozenset()), store=store)
     with TestClient(app) as test_client:
+        test_client.headers.update(headers_for(test_client, "regulator"))
         yield test_client
 
 

@@ -5,11 +5,16 @@ Everything here talks to the ledger only through HTTP, the way a client would.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
 from fastapi.testclient import TestClient
+
+from ledger.domain.access import Role
+from ledger.domain.errors import RecordExists
+from ledger.services import access
 
 SO2 = "SO2-2026"
 CEA = "CEA-2025"
@@ -201,9 +206,15 @@ def assert_refused(  # noqa: PLR0917 - reads like the problem it expects
 
 
 def headers_for(
-    client: TestClient, role: str, *, party: str | None = None, city: str | None = None
+    client: TestClient, role: str, *, party: str | None = None, principal: str | None = None
 ) -> dict[str, str]:
     """Authorization headers of a principal with `role` acting as `party` (an enterprise or
-    authority code), created on the fly. Scaffolding: wired to real tokens with access control."""
-    del client, role, party, city
-    return {}
+    authority code, registered beforehand), created on first use."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    principal_id = principal or f"{role}-{party or 'all'}".lower().replace("_", "-")
+    with contextlib.suppress(RecordExists):  # created by an earlier call
+        access.create_principal(
+            store, access.NewPrincipal(principal_id, principal_id, Role(role), party), None
+        )
+    token = access.issue_token(store, principal_id, "test")
+    return {"Authorization": f"Bearer {token.secret}"}

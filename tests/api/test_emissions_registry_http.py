@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger import demo
+from tests.api.support import headers_for
 
 Json = dict[str, Any]
 
@@ -22,6 +23,13 @@ def problem(response: Any, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == code
+
+
+def as_(client: TestClient, party: str) -> dict[str, str]:
+    """Act as a party: HEBEI is the provincial regulator, every other party an enterprise."""
+    if party == "HEBEI":
+        return headers_for(client, "regulator", party=party)
+    return headers_for(client, "enterprise", party=party)
 
 
 @pytest.fixture
@@ -88,15 +96,19 @@ def test_a_party_is_registered_with_its_chart_of_accounts(registry: TestClient) 
 
 
 def test_a_trade_settles_through_propose_accept_record(registry: TestClient) -> None:
-    proposed = ok(registry.post("/v1/trades", json=trade("X1")), 201)
+    proposed = ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
     assert (proposed["state"], proposed["first_vintage"], proposed["last_vintage"]) == (
         "proposed",
         2026,
         2030,
     )
 
-    ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}))
-    settled = ok(registry.post("/v1/trades/X1/record", json={"actor": "HEBEI"}))
+    ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2")))
+    settled = ok(
+        registry.post(
+            "/v1/trades/X1/record", json={"actor": "HEBEI"}, headers=as_(registry, "HEBEI")
+        )
+    )
 
     assert settled["state"] == "settled"
     balance = ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2030"))
@@ -107,25 +119,42 @@ def test_a_trade_settles_through_propose_accept_record(registry: TestClient) -> 
 
 def test_rule_violations_are_problems_with_their_own_codes(registry: TestClient) -> None:
     problem(
-        registry.post("/v1/trades", json=trade("X1", price_cny_per_t="4999.99")),
+        registry.post(
+            "/v1/trades", json=trade("X1", price_cny_per_t="4999.99"), headers=as_(registry, "E1")
+        ),
         422,
         "price_below_floor",
     )
     problem(
-        registry.post("/v1/trades", json=trade("X1", price_cny_per_t="0")),
+        registry.post(
+            "/v1/trades", json=trade("X1", price_cny_per_t="0"), headers=as_(registry, "E1")
+        ),
         422,
         "price_zero_without_reason",
     )
-    ok(registry.post("/v1/trades", json=trade("X2", buyer="E3")), 201)
+    ok(registry.post("/v1/trades", json=trade("X2", buyer="E3"), headers=as_(registry, "E1")), 201)
     problem(
-        registry.post("/v1/trades/X2/accept", json={"actor": "E3"}), 422, "city_may_not_receive"
+        registry.post("/v1/trades/X2/accept", json={"actor": "E3"}, headers=as_(registry, "E3")),
+        422,
+        "city_may_not_receive",
     )
     problem(
-        registry.post("/v1/trades/X2/record", json={"actor": "HEBEI"}), 409, "trade_state_invalid"
+        registry.post(
+            "/v1/trades/X2/record", json={"actor": "HEBEI"}, headers=as_(registry, "HEBEI")
+        ),
+        409,
+        "trade_state_invalid",
     )
-    ok(registry.post("/v1/trades", json=trade("X3", quantity="100.001")), 201)
+    ok(
+        registry.post(
+            "/v1/trades", json=trade("X3", quantity="100.001"), headers=as_(registry, "E1")
+        ),
+        201,
+    )
     problem(
-        registry.post("/v1/trades/X3/accept", json={"actor": "E2"}), 422, "insufficient_balance"
+        registry.post("/v1/trades/X3/accept", json={"actor": "E2"}, headers=as_(registry, "E2")),
+        422,
+        "insufficient_balance",
     )
     problem(registry.get("/v1/trades/NOPE"), 404, "record_not_found")
 
@@ -141,11 +170,20 @@ def test_a_pledge_blocks_the_sale_until_released(registry: TestClient) -> None:
         "last_vintage": 2030,
     }
     ok(registry.post("/v1/pledges", json=pledge), 201)
-    ok(registry.post("/v1/trades", json=trade("X1")), 201)
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
 
-    problem(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}), 422, "rights_pledged")
+    problem(
+        registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2")),
+        422,
+        "rights_pledged",
+    )
     ok(registry.post("/v1/pledges/PL1/release"))
-    assert ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}))["state"] == "accepted"
+    assert (
+        ok(
+            registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2"))
+        )["state"]
+        == "accepted"
+    )
 
 
 def test_the_demo_registry_answers_filtered_and_paginated_listings(client: TestClient) -> None:
@@ -212,11 +250,13 @@ def test_the_policy_is_configurable_and_applies_to_the_next_acceptance(
     assert policy["floor_cny_per_t"]["SO2"] == "5000.00"
 
     changed = ok(registry.put("/v1/policy", json={**policy, "holding_limit_t": {"SO2": "5"}}))
-    ok(registry.post("/v1/trades", json=trade("X1")), 201)
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
 
     assert changed["holding_limit_t"] == {"SO2": "5.000"}
     problem(
-        registry.post("/v1/trades/X1/accept", json={"actor": "E2"}), 422, "holding_limit_exceeded"
+        registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2")),
+        422,
+        "holding_limit_exceeded",
     )
 
 

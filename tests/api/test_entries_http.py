@@ -19,6 +19,7 @@ from tests.api.support import (
     assert_entry_absent,
     assert_refused,
     balance,
+    headers_for,
     post_entry,
     posting,
     seed_registry,
@@ -351,6 +352,7 @@ def test_the_background_sweeper_expires_holds_while_the_app_runs(
     settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02)
     app = create_app(settings, store=store, sweep_expired_holds=True)
     with TestClient(app) as sweeping:
+        sweeping.headers.update(headers_for(sweeping, "regulator"))
         seed_registry(sweeping)
         post_entry(sweeping, transfer("fund", "ISSUANCE", "E01", "10"))
         deadline = (clock() + timedelta(hours=1)).isoformat()

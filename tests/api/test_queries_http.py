@@ -20,6 +20,7 @@ from tests.api.support import (
     Clock,
     assert_problem,
     balance,
+    headers_for,
     post_entry,
     seed_registry,
     transfer,
@@ -279,6 +280,7 @@ def test_the_background_sweeper_seals_new_entries_into_the_chain(
     settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02)
     app = create_app(settings, store=store, sweep_expired_holds=True)
     with TestClient(app) as sweeping:
+        sweeping.headers.update(headers_for(sweeping, "regulator"))
         seed_registry(sweeping)
         post_entry(sweeping, transfer("fund", "ISSUANCE", "E01", "10"))
 

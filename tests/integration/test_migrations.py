@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
+from ledger.persistence.tables import metadata
 from ledger.services import chain, journal, queries
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import setup_registry, transfer
@@ -38,7 +39,9 @@ REGISTRY_TABLES = {
     "obligations",
     "surrenders",
 }
-JOURNAL_TABLES = ("entries", "postings", "entry_references", "journal_chain")
+ACCESS_TABLES = {"principals", "api_tokens", "approval_requests", "audit_log"}
+# Append-only tables: triggers refuse UPDATE and DELETE on both databases.
+JOURNAL_TABLES = ("entries", "postings", "entry_references", "journal_chain", "audit_log")
 
 
 @pytest.fixture
@@ -109,7 +112,10 @@ def post_and_check(url: str) -> list[str]:
 def test_upgrading_a_brand_new_database_creates_every_ledger_table(brand_new_url: str) -> None:
     migrate.upgrade(brand_new_url)
 
-    assert table_names(brand_new_url) == LEDGER_TABLES | REGISTRY_TABLES | {"alembic_version"}
+    created = table_names(brand_new_url)
+
+    assert LEDGER_TABLES | REGISTRY_TABLES | ACCESS_TABLES | {"alembic_version"} <= created
+    assert created == {table.name for table in metadata.sorted_tables} | {"alembic_version"}
 
 
 def test_upgrading_installs_the_journal_guards(brand_new_url: str) -> None:
@@ -125,7 +131,7 @@ def test_upgrading_installs_the_journal_guards(brand_new_url: str) -> None:
             "ledger_refuse_change",
             "ledger_check_entry_balanced",
         }
-    assert installed == expected
+    assert expected <= installed  # later issues add guards of their own
 
 
 def test_the_migrated_schema_has_no_drift_from_the_table_definitions(brand_new_url: str) -> None:
@@ -171,5 +177,8 @@ def test_upgrading_again_after_a_downgrade_gives_a_working_ledger_without_drift(
     migrate.upgrade(brand_new_url)
 
     migrate.check(brand_new_url)
-    assert table_names(brand_new_url) == LEDGER_TABLES | REGISTRY_TABLES | {"alembic_version"}
+    created = table_names(brand_new_url)
+
+    assert LEDGER_TABLES | REGISTRY_TABLES | ACCESS_TABLES | {"alembic_version"} <= created
+    assert created == {table.name for table in metadata.sorted_tables} | {"alembic_version"}
     assert post_and_check(brand_new_url) == []

@@ -1,0 +1,243 @@
+"""Principals, tokens, four-eyes requests and the audit log over one SQLAlchemy connection.
+
+Tokens are stored as the SHA-256 of the presented token only. The audit log is append-only (a
+trigger refuses UPDATE and DELETE); a request's decision is a conditional UPDATE of a pending
+row, so two approvers racing cannot both apply it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.engine import Row
+
+from ledger.domain.access import (
+    ApprovalRequest,
+    AuditRecord,
+    PrincipalRecord,
+    RequestState,
+    Role,
+    StoredToken,
+)
+from ledger.persistence import tables as t
+
+
+class SqlAccessRepository:
+    """Who may act: principals and their tokens; what they asked: requests and the audit log."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    # -- principals and tokens --------------------------------------------------------------
+
+    def add_principal(self, principal: PrincipalRecord) -> None:
+        self._connection.execute(
+            insert(t.principals).values(
+                id=principal.id,
+                name=principal.name,
+                kind=principal.kind,
+                role=principal.role.value,
+                party_code=principal.party,
+                active=principal.active,
+                created_at=principal.created_at,
+                created_by=principal.created_by,
+            )
+        )
+
+    def get_principal(self, principal_id: str) -> PrincipalRecord | None:
+        row = self._connection.execute(
+            select(t.principals).where(t.principals.c.id == principal_id)
+        ).first()
+        return None if row is None else _principal(row)
+
+    def list_principals(self, after: str, limit: int) -> list[PrincipalRecord]:
+        query = select(t.principals).where(t.principals.c.id > after)
+        rows = self._connection.execute(query.order_by(t.principals.c.id).limit(limit))
+        return [_principal(row) for row in rows]
+
+    def set_active(self, principal_id: str, active: bool) -> None:
+        self._connection.execute(
+            update(t.principals).where(t.principals.c.id == principal_id).values(active=active)
+        )
+
+    def count_principals(self, role: Role) -> int:
+        query = select(func.count()).where(t.principals.c.role == role.value)
+        return int(self._connection.execute(query).scalar_one())
+
+    def add_token(self, token: StoredToken) -> None:
+        self._connection.execute(
+            insert(t.api_tokens).values(
+                id=token.id,
+                principal_id=token.principal_id,
+                secret_hash=token.secret_hash,
+                description=token.description,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                revoked_at=token.revoked_at,
+            )
+        )
+
+    def get_token(self, token_id: str) -> StoredToken | None:
+        row = self._connection.execute(
+            select(t.api_tokens).where(t.api_tokens.c.id == token_id)
+        ).first()
+        return None if row is None else _token(row)
+
+    def tokens_of(self, principal_id: str) -> list[StoredToken]:
+        query = select(t.api_tokens).where(t.api_tokens.c.principal_id == principal_id)
+        return [_token(row) for row in self._connection.execute(query.order_by(t.api_tokens.c.id))]
+
+    def city_of(self, party: str) -> str | None:
+        return self._connection.execute(
+            select(t.parties.c.city).where(t.parties.c.code == party)
+        ).scalar()
+
+    def revoke_token(self, token_id: str, at: datetime) -> None:
+        self._connection.execute(
+            update(t.api_tokens)
+            .where(t.api_tokens.c.id == token_id, t.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    # -- four-eyes requests -------------------------------------------------------------------
+
+    def add_request(self, request: ApprovalRequest) -> None:
+        self._connection.execute(
+            insert(t.approval_requests).values(
+                id=request.id,
+                operation=request.operation,
+                payload=dict(request.payload),
+                authority=request.authority,
+                initiator=request.initiator,
+                state=request.state.value,
+                created_at=request.created_at,
+                expires_at=request.expires_at,
+            )
+        )
+
+    def get_request(self, request_id: str, *, lock: bool = False) -> ApprovalRequest | None:
+        query = select(t.approval_requests).where(t.approval_requests.c.id == request_id)
+        row = self._connection.execute(query.with_for_update() if lock else query).first()
+        return None if row is None else _request(row)
+
+    def decide(  # noqa: PLR0917 - one row's decision
+        self,
+        request_id: str,
+        state: RequestState,
+        decided_by: str | None,
+        at: datetime,
+        result: Mapping[str, Any] | None,
+        reason: str | None,
+    ) -> bool:
+        """Move a pending request to `state`; False if it was no longer pending."""
+        outcome = self._connection.execute(
+            update(t.approval_requests)
+            .where(
+                t.approval_requests.c.id == request_id,
+                t.approval_requests.c.state == RequestState.PENDING.value,
+            )
+            .values(
+                state=state.value,
+                decided_by=decided_by,
+                decided_at=at,
+                result=None if result is None else dict(result),
+                reason=reason,
+            )
+        )
+        return outcome.rowcount == 1
+
+    def list_requests(
+        self, state: RequestState | None, authority: str | None, after: str, limit: int
+    ) -> list[ApprovalRequest]:
+        query = select(t.approval_requests).where(t.approval_requests.c.id > after)
+        if state is not None:
+            query = query.where(t.approval_requests.c.state == state.value)
+        if authority is not None:
+            query = query.where(t.approval_requests.c.authority == authority)
+        rows = self._connection.execute(query.order_by(t.approval_requests.c.id).limit(limit))
+        return [_request(row) for row in rows]
+
+    # -- audit log ------------------------------------------------------------------------------
+
+    def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        self._connection.execute(
+            insert(t.audit_log),
+            [
+                {
+                    "at": r.at,
+                    "principal_id": r.principal_id,
+                    "token_id": r.token_id,
+                    "action": r.action[:120],
+                    "target": r.target[:400],
+                    "outcome": r.outcome,
+                    "status": r.status,
+                    "code": r.code,
+                }
+                for r in records
+            ],
+        )
+
+    def list_audit(self, principal_id: str | None, after: int, limit: int) -> list[AuditRecord]:
+        query = select(t.audit_log).where(t.audit_log.c.seq > after)
+        if principal_id is not None:
+            query = query.where(t.audit_log.c.principal_id == principal_id)
+        rows = self._connection.execute(query.order_by(t.audit_log.c.seq).limit(limit))
+        return [
+            AuditRecord(
+                at=row.at,
+                principal_id=row.principal_id,
+                token_id=row.token_id,
+                action=row.action,
+                target=row.target,
+                outcome=row.outcome,
+                status=row.status,
+                code=row.code,
+                seq=row.seq,
+            )
+            for row in rows
+        ]
+
+
+def _principal(row: Row[Any]) -> PrincipalRecord:
+    return PrincipalRecord(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        role=Role(row.role),
+        party=row.party_code,
+        active=row.active,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def _token(row: Row[Any]) -> StoredToken:
+    return StoredToken(
+        id=row.id,
+        principal_id=row.principal_id,
+        description=row.description,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        secret_hash=row.secret_hash,
+    )
+
+
+def _request(row: Row[Any]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id,
+        operation=row.operation,
+        payload=row.payload,
+        authority=row.authority,
+        initiator=row.initiator,
+        state=RequestState(row.state),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        result=row.result,
+        reason=row.reason,
+    )

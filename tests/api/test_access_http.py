@@ -1,0 +1,230 @@
+"""Tokens, four-eyes approval and the audit log over HTTP (SQLite and PostgreSQL).
+
+- Tokens: shown once, refused when revoked, expired or of a deactivated principal, never in
+  logs or later responses.
+- Four-eyes: a configured operation becomes a pending request; the initiator cannot approve
+  it, an expired request cannot be approved, and an approval applies exactly once (racing
+  approvers: tests/integration/test_four_eyes.py).
+- Audit: every write and every refusal is recorded with its principal and token id; the
+  database refuses to edit the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from ledger.persistence.store import Store
+from ledger.settings import FOUR_EYES_DEFAULT, Settings
+from tests.api.support import Clock, headers_for, transfer
+
+
+@pytest.fixture
+def admin(client: TestClient) -> dict[str, str]:
+    return headers_for(client, "administrator")
+
+
+@pytest.fixture
+def four_eyes(funded: TestClient) -> TestClient:
+    """The funded ledger with four-eyes on for its default operations."""
+    settings: Settings = funded.app.state.settings  # type: ignore[attr-defined]
+    funded.app.state.settings = Settings(  # type: ignore[attr-defined]
+        database_url=settings.database_url, four_eyes=FOUR_EYES_DEFAULT
+    )
+    return funded
+
+
+def test_a_token_is_shown_once_and_works_until_revoked(
+    client: TestClient, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = client.post(
+        "/v1/principals",
+        json={"id": "ops-bot", "name": "Settlement bot", "role": "finance", "kind": "service"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    issued = client.post("/v1/principals/ops-bot/tokens", json={}, headers=admin).json()
+    bearer = {"Authorization": f"Bearer {issued['token']}"}
+
+    me = client.get("/v1/me", headers=bearer)
+    listed = client.get("/v1/principals/ops-bot", headers=admin)
+    revoked = client.post(f"/v1/tokens/{issued['id']}/revoke", headers=admin)
+    after = client.get("/v1/me", headers=bearer)
+
+    assert me.json()["id"] == "ops-bot"
+    assert [t["id"] for t in listed.json()["tokens"]] == [issued["id"]]
+    assert issued["token"] not in listed.text + revoked.text
+    assert revoked.json()["revoked_at"] is not None
+    assert (after.status_code, after.json()["code"]) == (401, "unauthenticated")
+    assert issued["token"] not in caplog.text
+    assert issued["id"] in caplog.text  # the failure is logged by token id
+
+
+def test_an_expired_token_is_refused(client: TestClient, clock: Clock) -> None:
+    bearer = headers_for(client, "verifier")
+    assert client.get("/v1/me", headers=bearer).status_code == 200
+
+    clock.advance(timedelta(days=91))
+    client.app.state.tokens.clear()  # type: ignore[attr-defined]  # cache entries live 5 s
+
+    assert client.get("/v1/me", headers=bearer).status_code == 401
+    client.headers.update(headers_for(client, "regulator"))  # a fresh token for the teardown
+
+
+def test_a_deactivated_principal_is_refused(client: TestClient, admin: dict[str, str]) -> None:
+    bearer = headers_for(client, "verifier")
+
+    client.post("/v1/principals/verifier-all/deactivate", headers=admin)
+
+    assert client.get("/v1/me", headers=bearer).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Basic dXNlcjpwdw==", "Bearer elt_000000000000_guess", "Bearer x" * 3],
+)
+def test_missing_or_forged_tokens_are_refused(client: TestClient, header: str) -> None:
+    response = client.get("/v1/accounts", headers={"Authorization": header})
+
+    assert (response.status_code, response.json()["code"]) == (401, "unauthenticated")
+
+
+def test_a_scoped_role_needs_its_party(client: TestClient, admin: dict[str, str]) -> None:
+    response = client.post(
+        "/v1/principals", json={"id": "lost", "name": "x", "role": "enterprise"}, headers=admin
+    )
+
+    assert (response.status_code, response.json()["field"]) == (422, "party")
+
+
+def test_an_enterprise_may_not_act_as_another_party(registry_parties: TestClient) -> None:
+    e1 = headers_for(registry_parties, "enterprise", party="E1")
+    body = {
+        "id": "X1",
+        "seller": "E2",
+        "buyer": "E1",
+        "proposer": "E2",
+        "family": "SO2",
+        "quantity": "1",
+        "price_cny_per_t": "6000",
+        "trade_date": "2026-03-01",
+    }
+
+    response = registry_parties.post("/v1/trades", json=body, headers=e1)
+
+    assert (response.status_code, response.json()["code"]) == (403, "actor_mismatch")
+
+
+@pytest.fixture
+def registry_parties(client: TestClient) -> TestClient:
+    for body in (
+        {"code": "E1", "kind": "enterprise", "name": "E1", "city": "Tangshan"},
+        {"code": "E2", "kind": "enterprise", "name": "E2", "city": "Tangshan"},
+    ):
+        assert client.post("/v1/parties", json=body).status_code == 201
+    return client
+
+
+# -- four-eyes ------------------------------------------------------------------------------
+
+
+def test_a_reversal_waits_for_a_second_regulator_and_applies_once(four_eyes: TestClient) -> None:
+    first = headers_for(four_eyes, "regulator", principal="reg-a")
+    second = headers_for(four_eyes, "regulator", principal="reg-b")
+    before = four_eyes.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"]
+
+    asked = four_eyes.post(
+        "/v1/entries/fund-so2/reverse", json={"entry_id": "undo-fund"}, headers=first
+    )
+    pending = asked.json()
+    untouched = four_eyes.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"]
+    self_approved = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=first)
+    approved = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=second)
+    again = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=second)
+
+    assert (asked.status_code, pending["state"], pending["initiator"]) == (202, "pending", "reg-a")
+    assert untouched == before == "1500.000"
+    assert (self_approved.status_code, self_approved.json()["code"]) == (422, "self_approval")
+    assert (approved.status_code, approved.json()["state"]) == (200, "applied")
+    assert approved.json()["result"]["entry_id"] == "undo-fund"
+    assert four_eyes.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"] == "0.000"
+    assert (again.status_code, again.json()["code"]) == (409, "approval_already_decided")
+
+
+def test_an_expired_request_cannot_be_approved(four_eyes: TestClient, clock: Clock) -> None:
+    first = headers_for(four_eyes, "regulator", principal="reg-a")
+    second = headers_for(four_eyes, "regulator", principal="reg-b")
+    pending = four_eyes.post(
+        "/v1/entries/fund-cny/reverse", json={"entry_id": "undo-cny"}, headers=first
+    ).json()
+
+    clock.advance(timedelta(days=4))
+    four_eyes.app.state.tokens.clear()  # type: ignore[attr-defined]
+    late = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=second)
+
+    assert (late.status_code, late.json()["code"]) == (409, "approval_expired")
+    assert four_eyes.get("/v1/accounts/E01/balances/CNY").json()["balance"] == "10000.00"
+
+
+def test_a_rejected_request_never_applies(four_eyes: TestClient) -> None:
+    first = headers_for(four_eyes, "regulator", principal="reg-a")
+    second = headers_for(four_eyes, "regulator", principal="reg-b")
+    pending = four_eyes.post(
+        "/v1/entries/fund-cea/reverse", json={"entry_id": "undo-cea"}, headers=first
+    ).json()
+
+    rejected = four_eyes.post(
+        f"/v1/approvals/{pending['id']}/reject", json={"reason": "no basis"}, headers=second
+    )
+    approved = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=first)
+
+    assert rejected.json()["state"] == "rejected"
+    assert approved.status_code == 409
+    assert four_eyes.get("/v1/accounts/E01/balances/CEA-2025").json()["balance"] == "1000"
+
+
+def test_only_the_requesting_authority_may_decide(four_eyes: TestClient) -> None:
+    first = headers_for(four_eyes, "regulator", principal="reg-a")
+    pending = four_eyes.post(
+        "/v1/entries/fund-so2/reverse", json={"entry_id": "undo-so2"}, headers=first
+    ).json()
+    finance = headers_for(four_eyes, "finance")
+
+    response = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=finance)
+
+    assert (response.status_code, response.json()["code"]) == (422, "approval_other_authority")
+
+
+# -- audit log ------------------------------------------------------------------------------
+
+
+def test_writes_and_refusals_are_audited_with_principal_and_token(
+    funded: TestClient, admin: dict[str, str]
+) -> None:
+    bearer = headers_for(funded, "regulator", principal="auditee")
+    token_id = bearer["Authorization"].split("_")[1]
+    posted = funded.post("/v1/entries", json=transfer("a-1", "E01", "E02", "1"), headers=bearer)
+    refused = funded.post("/v1/entries", json=transfer("a-2", "E02", "E01", "99"), headers=bearer)
+    denied = funded.post("/v1/principals", json={}, headers=bearer)
+
+    log = funded.get("/v1/audit-log", params={"principal": "auditee"}, headers=admin).json()
+
+    lines = [(r["action"], r["outcome"], r["status"], r["code"]) for r in log["records"]]
+    assert (posted.status_code, refused.status_code, denied.status_code) == (201, 422, 403)
+    assert lines == [
+        ("POST /v1/entries", "ok", 201, None),
+        ("POST /v1/entries", "rejected", 422, "insufficient_balance"),
+        ("POST /v1/principals", "denied", 403, "forbidden"),
+    ]
+    assert {r["token_id"] for r in log["records"]} == {token_id}
+
+
+def test_the_database_refuses_to_edit_the_audit_log(funded: TestClient) -> None:
+    store: Store = funded.app.state.store  # type: ignore[attr-defined]
+    with pytest.raises(Exception, match="audit"), store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_log SET outcome = 'ok'"))

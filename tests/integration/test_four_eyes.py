@@ -1,0 +1,48 @@
+"""Four-eyes under concurrency: approvers racing on one request apply it exactly once
+(PostgreSQL, real threads; the decision is a conditional UPDATE in the effect's transaction)."""
+
+from __future__ import annotations
+
+import threading
+
+from ledger.domain.access import Principal, Role
+from ledger.domain.errors import LedgerError
+from ledger.persistence.store import Store
+from ledger.services import access, approvals, journal, queries
+from tests.factories import setup_registry
+from tests.factories import transfer as factory_transfer
+
+
+def test_racing_approvers_apply_a_request_exactly_once(postgres_store: Store) -> None:
+    setup_registry(postgres_store, "ALPHA")
+    journal.post_entry(postgres_store, factory_transfer("fund", "ISSUANCE", "ALPHA", "10"))
+    people = [f"reg-{n}" for n in range(5)]
+    for person in people:
+        access.create_principal(
+            postgres_store, access.NewPrincipal(person, person, Role.REGULATOR), None
+        )
+    initiator, *approvers = [
+        Principal(person, person, Role.REGULATOR, None, None) for person in people
+    ]
+    pending = approvals.request(
+        postgres_store,
+        initiator,
+        "reversal",
+        {"entry_id": "fund", "body": {"entry_id": "undo"}},
+    )
+    outcomes: list[str] = []
+
+    def approve(approver: Principal) -> None:
+        try:
+            outcomes.append(approvals.approve(postgres_store, pending.id, approver).state.value)
+        except LedgerError as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=approve, args=(a,)) for a in approvers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["applied"] + ["approval_already_decided"] * 3
+    assert queries.get_entry(postgres_store, "fund").reversed_by == "undo"
