@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from ledger.domain.entries import EntryRecord, instant_text
 
 GENESIS_HASH = "0" * 64
+# Sorted keys, no whitespace, UTF-8 as is: json.dumps with these arguments, built once.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_entry(record: EntryRecord) -> dict[str, Any]:
@@ -43,9 +45,7 @@ def canonical_entry(record: EntryRecord) -> dict[str, Any]:
 
 def link_hash(previous_hash: str, record: EntryRecord) -> str:
     """SHA-256(previous_hash ‖ canonical entry), hex."""
-    text = json.dumps(
-        canonical_entry(record), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    text = _CANONICAL_JSON.encode(canonical_entry(record))
     return hashlib.sha256((previous_hash + text).encode()).hexdigest()
 
 
@@ -136,13 +136,15 @@ class ChainWalker:
                     f"entry seq {link.entry_seq} is chained but no longer exists",
                 )
             )
-        if link_hash(self._previous, record) != link.hash:
+        recomputed = link_hash(self._previous, record)
+        if recomputed != link.hash:
             return self._break(
                 ChainBreak(
                     link.chain_seq,
                     record.entry_id,
                     ChainProblem.HASH_MISMATCH,
-                    "the entry's content no longer matches its sealed hash",
+                    f"the entry (seq {record.seq}) hashes to {recomputed[:16]}… but the link "
+                    f"sealed {link.hash[:16]}…: its content or postings changed since sealing",
                 )
             )
         self.checked += 1
@@ -153,3 +155,18 @@ class ChainWalker:
     def _break(self, broken: ChainBreak) -> ChainBreak:
         self.broken = broken
         return broken
+
+
+def explain_hash_mismatch(
+    broken: ChainBreak, record: EntryRecord, following: Iterable[ChainLink]
+) -> ChainBreak:
+    """`broken` with a sharper detail if `record` is intact but was sealed at a later link
+    among `following`: then entries were moved (reordered) in the chain, not edited."""
+    for link in following:
+        if link.entry_seq != record.seq and link_hash(link.previous_hash, record) == link.hash:
+            return replace(
+                broken,
+                detail=f"the entry (seq {record.seq}) is intact but was sealed at chain_seq "
+                f"{link.chain_seq}: entries were reordered in the chain",
+            )
+    return broken

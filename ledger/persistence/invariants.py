@@ -88,8 +88,9 @@ def _balance_mismatches(connection: Connection) -> list[Violation]:
     for row in connection.execute(select(t.balances)):
         key = (row.account_id, row.instrument_code)
         actual = [row.debits_posted, row.credits_posted, row.debits_pending, row.credits_pending]
-        if actual != expected.pop(key, [0, 0, 0, 0]):
-            violations.append(_mismatch(key, actual, expected.get(key)))
+        wanted = expected.pop(key, [0, 0, 0, 0])
+        if actual != wanted:
+            violations.append(_mismatch(key, actual, wanted))
     violations += [_mismatch(key, None, sums_) for key, sums_ in expected.items() if any(sums_)]
     return violations
 

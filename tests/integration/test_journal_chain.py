@@ -1,8 +1,10 @@
-"""Tamper evidence: sealing chains every entry by hash along a gap-free chain_seq, and verify
-recomputes the chain and the balances and reports the first broken link.
+"""The hash chain's mechanics: sealing chains every entry once along a gap-free chain_seq, from
+the sealer's horizon (a fast round reads only what is new), under concurrent sealers, with
+stragglers (PostgreSQL entries committed below what is chained); the database refuses to change
+or fork the chain; verify reports gaps, rewritten hashes and entries left unchained.
 
-The tampering is raw SQL by someone with database access: the immutability triggers refuse it,
-so the attacker first drops (SQLite) or disables (PostgreSQL) them, as these tests do.
+The tampering tests proper (edited amounts, deleted postings, reordered entries, edited
+balances, through the service, the command and the endpoint) are in `test_tamper.py`.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ledger import cli
 from ledger.domain.chain import GENESIS_HASH, ChainProblem
+from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, journal
 from tests.factories import setup_registry, transfer
+from tests.integration.chain_support import chain_rows, chain_seq_of, tamper
 from tests.integration.support import entry_count
 
 ENTRY_IDS = ("fund-alpha", "t-1", "t-2", "t-3")
@@ -46,47 +48,6 @@ def sealed(ledger: Store) -> Store:
     return ledger
 
 
-def chain_rows(store: Store) -> list[tuple[int, str, str, str]]:
-    """(chain_seq, entry_id, previous_hash, hash) in chain order."""
-    with store.engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT c.chain_seq, e.entry_id, c.previous_hash, c.hash FROM journal_chain c"
-                " JOIN entries e ON e.seq = c.entry_seq ORDER BY c.chain_seq"
-            )
-        ).all()
-    return [(row[0], row[1], row[2].strip(), row[3].strip()) for row in rows]
-
-
-def chain_seq_of(store: Store, entry_id: str) -> int:
-    return next(seq for seq, entry, _, _ in chain_rows(store) if entry == entry_id)
-
-
-def tamper(store: Store, table: str, *statements: str) -> None:
-    """Run `statements` against `table` with its immutability triggers out of the way."""
-    postgresql = store.engine.dialect.name == "postgresql"
-    with store.engine.begin() as connection:
-        _guards(connection, table, enable=False, postgresql=postgresql)
-        for statement in statements:
-            connection.execute(text(statement))
-        # PostgreSQL: back on in the same transaction (the session's database is shared).
-        if postgresql:
-            _guards(connection, table, enable=True, postgresql=postgresql)
-
-
-def _guards(connection: Connection, table: str, *, enable: bool, postgresql: bool) -> None:
-    if postgresql:
-        action = "ENABLE" if enable else "DISABLE"
-        connection.execute(text(f"ALTER TABLE {table} {action} TRIGGER {table}_immutable"))
-    elif not enable:
-        for operation in ("update", "delete"):
-            connection.execute(text(f"DROP TRIGGER {table}_no_{operation}"))
-
-
-def seq_of(entry_id: str) -> str:
-    return f"(SELECT seq FROM entries WHERE entry_id = '{entry_id}')"
-
-
 def test_sealing_chains_every_entry_once_along_a_gap_free_sequence(ledger: Store) -> None:
     assert chain.seal_journal(ledger, limit=3) == 3
     assert chain.seal_journal(ledger, limit=3) == 1
@@ -107,73 +68,9 @@ def test_verify_of_an_untouched_ledger_is_clean(sealed: Store) -> None:
     assert (report.chained, report.first_break, report.violations) == (5, None, [])
 
 
-def test_verify_reports_an_edited_posting_amount(sealed: Store) -> None:
-    tamper(
-        sealed,
-        "postings",
-        f"UPDATE postings SET units = units + 1 WHERE entry_seq = {seq_of('t-2')}",
-    )
-
-    report = chain.verify_journal(sealed)
-
-    assert not report.ok
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.HASH_MISMATCH
-    assert (report.first_break.chain_seq, report.first_break.entry_id) == (
-        chain_seq_of(sealed, "t-2"),
-        "t-2",
-    )
-    assert report.chained == chain_seq_of(sealed, "t-2") - 1
-    assert report.violations  # the balances no longer equal their postings either
-
-
-def test_verify_reports_a_deleted_posting(sealed: Store) -> None:
-    tamper(
-        sealed,
-        "postings",
-        "DELETE FROM postings WHERE id = "
-        f"(SELECT min(id) FROM postings WHERE entry_seq = {seq_of('t-1')})",
-    )
-
-    report = chain.verify_journal(sealed)
-
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.HASH_MISMATCH
-    assert (report.first_break.chain_seq, report.first_break.entry_id) == (
-        chain_seq_of(sealed, "t-1"),
-        "t-1",
-    )
-    assert report.violations
-
-
-def test_verify_reports_two_entries_reordered_in_the_chain(sealed: Store) -> None:
-    first, second = chain_seq_of(sealed, "t-1"), chain_seq_of(sealed, "t-2")
-    rows = {seq: (prev, digest) for seq, _, prev, digest in chain_rows(sealed)}
-    swapped = []
-    for seq, entry in ((first, "t-2"), (second, "t-1")):
-        prev, digest = rows[seq]
-        swapped.append(
-            "INSERT INTO journal_chain (chain_seq, entry_seq, previous_hash, hash, sealed_at)"
-            f" VALUES ({seq}, {seq_of(entry)}, '{prev}', '{digest}', CURRENT_TIMESTAMP)"
-        )
-    tamper(
-        sealed,
-        "journal_chain",
-        f"DELETE FROM journal_chain WHERE chain_seq IN ({first}, {second})",
-        *swapped,
-    )
-
-    report = chain.verify_journal(sealed)
-
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.HASH_MISMATCH
-    assert (report.first_break.chain_seq, report.first_break.entry_id) == (first, "t-2")
-    assert report.violations == []  # the balances are untouched: only the chain sees it
-
-
 def test_verify_reports_a_link_removed_from_the_chain_as_a_gap(sealed: Store) -> None:
     removed = chain_seq_of(sealed, "t-1")
-    tamper(sealed, "journal_chain", f"DELETE FROM journal_chain WHERE chain_seq = {removed}")
+    tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {removed}")
 
     report = chain.verify_journal(sealed)  # seals t-1 again, at the end of the chain
 
@@ -185,11 +82,7 @@ def test_verify_reports_a_link_removed_from_the_chain_as_a_gap(sealed: Store) ->
 
 def test_verify_reports_a_link_whose_stored_hash_was_rewritten(sealed: Store) -> None:
     target = chain_seq_of(sealed, "t-2")
-    tamper(
-        sealed,
-        "journal_chain",
-        f"UPDATE journal_chain SET hash = '{'f' * 64}' WHERE chain_seq = {target}",
-    )
+    tamper(sealed, f"UPDATE journal_chain SET hash = '{'f' * 64}' WHERE chain_seq = {target}")
 
     report = chain.verify_journal(sealed)
 
@@ -224,56 +117,148 @@ def test_the_database_refuses_to_change_the_chain(sealed: Store, statement: str)
     assert len(chain_rows(sealed)) == len(ENTRY_IDS)
 
 
-def test_concurrent_sealers_never_fork_or_leave_a_gap(postgres_store: Store) -> None:
-    setup_registry(postgres_store, "ALPHA", "BETA")
-    journal.post_entry(postgres_store, transfer("fund", "ISSUANCE", "ALPHA", "1000"))
+def test_the_database_refuses_a_second_link_at_a_taken_place(sealed: Store) -> None:
+    """Two sealers that computed links on the same tail cannot both append: no fork."""
+    tail = chain_rows(sealed)[-1]
+    with pytest.raises(IntegrityError), sealed.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO journal_chain (chain_seq, entry_seq, previous_hash, hash, sealed_at)"
+                " VALUES (:chain_seq, (SELECT max(seq) FROM entries), :previous, :hash,"
+                " CURRENT_TIMESTAMP)"
+            ),
+            {"chain_seq": tail[0], "previous": tail[2], "hash": "e" * 64},
+        )
+
+
+def test_concurrent_sealers_never_fork_or_leave_a_gap(database_url: str, store: Store) -> None:
+    """Three sealers, each with its own engine (as separate processes would be), race one another
+    and a writer; the chain ends gap-free, every entry chained once, and verifies."""
+    setup_registry(store, "ALPHA", "BETA")
+    journal.post_entry(store, transfer("fund", "ISSUANCE", "ALPHA", "1000"))
     writing = threading.Event()
     errors: list[BaseException] = []
+    sealers = [
+        Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL")) for _ in "abc"
+    ]
 
     def write() -> None:
         try:
-            for number in range(150):
-                journal.post_entry(postgres_store, transfer(f"w-{number}", "ALPHA", "BETA", "1"))
+            for number in range(120):
+                journal.post_entry(store, transfer(f"w-{number}", "ALPHA", "BETA", "1"))
         except BaseException as error:
             errors.append(error)
         finally:
             writing.set()
 
-    def seal() -> None:
+    def seal(sealer_store: Store) -> None:
         try:
             while not writing.is_set():
-                chain.seal_journal(postgres_store, limit=7)
+                chain.seal_journal(sealer_store, limit=7)
         except BaseException as error:
             errors.append(error)
 
-    threads = [threading.Thread(target=write)] + [threading.Thread(target=seal) for _ in range(3)]
+    threads = [threading.Thread(target=write)] + [
+        threading.Thread(target=seal, args=(sealer_store,)) for sealer_store in sealers
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    chain.seal_all(postgres_store)
+    for sealer_store in sealers:
+        sealer_store.dispose()
+    chain.seal_all(store)
 
     assert errors == []
-    rows = chain_rows(postgres_store)
-    assert [seq for seq, _, _, _ in rows] == list(range(1, entry_count(postgres_store) + 1))
+    rows = chain_rows(store)
+    assert [seq for seq, _, _, _ in rows] == list(range(1, entry_count(store) + 1))
     assert len({entry for _, entry, _, _ in rows}) == len(rows)
-    report = chain.verify_journal(postgres_store)
+    assert all(rows[i][2] == rows[i - 1][3] for i in range(1, len(rows)))
+    report = chain.verify_journal(store)
     assert report.ok, report
 
 
-def test_the_verify_command_exits_1_and_names_the_first_broken_link(
-    sealed: Store,
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
-    assert cli.main(["verify"]) == 0
-    tamper(sealed, "postings", f"UPDATE postings SET units = 7 WHERE entry_seq = {seq_of('t-3')}")
+class Ticks:
+    """A monotonic clock the test moves."""
 
-    assert cli.main(["verify"]) == 1
+    def __init__(self) -> None:
+        self.now = 1_000.0
 
-    output = capsys.readouterr().out
-    assert f"first broken link: chain_seq {chain_seq_of(sealed, 't-3')}, entry t-3" in output
-    assert "hash_mismatch" in output
-    assert "verification FAILED" in output
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_round_reads_only_above_the_horizon(ledger: Store) -> None:
+    ticks = Ticks()
+    sealer = chain.Sealer(ledger, straggler_window=timedelta(seconds=10), clock=ticks)
+    assert sealer.horizon is None
+    assert sealer.seal_all() == len(ENTRY_IDS)  # a deep round first
+    highest = max(seq for seq in _entry_seqs(ledger))
+    if ledger.engine.dialect.name == "sqlite":
+        assert sealer.horizon == highest  # commits follow seq order: nothing can come below
+    else:
+        assert sealer.horizon is None  # a lower seq may still commit for a while
+        ticks.now += 11
+        assert sealer.seal_all() == 0
+        assert sealer.horizon == highest
+
+    journal.post_entry(ledger, transfer("t-4", "ALPHA", "BETA", "1"))
+    ticks.now += 1
+    assert sealer.seal_all() == 1
+    assert [entry for _, entry, _, _ in chain_rows(ledger)] == [*ENTRY_IDS, "t-4"]
+
+
+def test_a_postgresql_straggler_below_the_chained_seqs_is_chained(postgres_store: Store) -> None:
+    """An entry whose transaction got its seq first but committed after a later entry was
+    chained: the next round still chains it (the horizon trails by the straggler window)."""
+    _ledger(postgres_store)
+    ticks = Ticks()
+    sealer = chain.Sealer(postgres_store, straggler_window=timedelta(seconds=10), clock=ticks)
+    sealer.seal_all()
+    ticks.now += 11
+    sealer.seal_all()  # the horizon is now the highest seq
+    with postgres_store.engine.connect() as slow:
+        slow.execute(text(_BARE_ENTRY), {"entry_id": "slow"})  # seq allocated, not committed
+        journal.post_entry(postgres_store, transfer("fast", "ALPHA", "BETA", "1"))
+        ticks.now += 1
+        assert sealer.seal_all() == 1  # "fast" only: "slow" is not committed
+        slow.commit()
+    ticks.now += 1
+    assert sealer.seal_all() == 1
+
+    entries = [entry for _, entry, _, _ in chain_rows(postgres_store)]
+    assert entries == [*ENTRY_IDS, "fast", "slow"]  # the chain's order is the sealing order
+    assert chain.verify_journal(postgres_store).ok
+
+
+def test_a_deep_round_chains_what_fell_below_the_horizon(sealed: Store) -> None:
+    """A straggler that outlived the window (simulated: a link removed below the horizon) is
+    not seen by a fast round, but the deep round due every `deep_every` chains it."""
+    ticks = Ticks()
+    sealer = chain.Sealer(
+        sealed, straggler_window=timedelta(0), deep_every=timedelta(minutes=5), clock=ticks
+    )
+    sealer.seal_all()
+    ticks.now += 1
+    sealer.seal_all()
+    assert sealer.horizon == max(_entry_seqs(sealed))
+    last = chain_rows(sealed)[-1][0]
+    tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {last}")
+
+    ticks.now += 1
+    assert sealer.seal_all() == 0  # below the horizon: a fast round does not look there
+    ticks.now += 5 * 60
+    assert sealer.seal_all() == 1  # the deep round does
+    assert chain_rows(sealed)[-1][1] == ENTRY_IDS[-1]
+
+
+_BARE_ENTRY = (
+    "INSERT INTO entries (entry_id, request_hash, entry_type, status, effective_at,"
+    " recorded_at, memo, metadata) VALUES (:entry_id, 'x', 'note', 'posted', now(), now(), '',"
+    " '{}')"
+)
+
+
+def _entry_seqs(store: Store) -> list[int]:
+    with store.engine.connect() as connection:
+        return list(connection.execute(text("SELECT seq FROM entries")).scalars())
