@@ -1,0 +1,135 @@
+"""CEMS monitoring: import hourly records (a CSV body or JSON) and read monthly aggregates.
+
+`POST /v1/cems/imports` takes the CSV as the raw request body (`Content-Type: text/csv`),
+spooled to a temporary file while its SHA-256 is computed, then imported from it in a worker
+thread; the import itself streams, so memory stays bounded. A refused import is a 422
+problem+json whose `errors` list the first problems by line and `error_count` counts them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import monitoring_schemas as ms
+from api.auth import Caller
+from api.dependencies import Cursor, Filter, Store
+from api.errors import problem
+from ledger.domain.cems import RowProblem, csv_rows
+from ledger.domain.errors import InvalidField
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.pages import next_cursor
+from ledger.services import monitoring
+
+router = APIRouter(prefix="/v1", tags=["monitoring"])
+
+SPOOL_IN_MEMORY_BYTES = 8 << 20  # larger uploads spill to a temporary file
+CSV_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+Source = Annotated[str, Query(max_length=200)]
+
+
+@router.post(
+    "/cems/imports",
+    response_model=ms.CemsImportOut,
+    status_code=201,
+    openapi_extra=CSV_BODY,
+    responses={200: {"description": "the same file was imported before (a replay)"}},
+)
+async def import_csv(
+    request: Request, caller: Caller, store: Store, response: Response, source: Source = "upload"
+) -> ms.CemsImportOut | JSONResponse:
+    """Import a CEMS CSV (header: enterprise, outlet, pollutant, hour_start,
+    concentration_mg_nm3, dry_flow_nm3_h, o2_percent, valid_minutes, flag): all rows or none."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+        digest = hashlib.sha256()
+        async for chunk in request.stream():
+            digest.update(chunk)
+            spool.write(chunk)
+
+        def rows() -> Iterator[tuple[int, list[str]] | RowProblem]:
+            spool.seek(0)
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            try:
+                yield from csv_rows(text)
+            finally:
+                text.detach()  # leave the spool open for a retried attempt
+
+        return await run_in_threadpool(
+            _import, store, rows, digest.hexdigest(), source, caller, response, json_records=False
+        )
+
+
+@router.post("/cems/records", response_model=ms.CemsImportOut, status_code=201)
+def import_records(
+    body: ms.CemsRecordsIn, caller: Caller, store: Store, response: Response
+) -> ms.CemsImportOut | JSONResponse:
+    """Import hourly records as JSON (same fields and rules as the CSV): all or none."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    records = [(index, record.fields()) for index, record in enumerate(body.records)]
+    sha256 = hashlib.sha256(canonical).hexdigest()
+    return _import(store, lambda: records, sha256, "json", caller, response, json_records=True)
+
+
+def _import(  # noqa: PLR0917 - one import's inputs
+    store: Store,
+    rows: monitoring.RowsSource,
+    sha256: str,
+    source: str,
+    caller: Caller,
+    response: Response,
+    *,
+    json_records: bool,
+) -> ms.CemsImportOut | JSONResponse:
+    try:
+        outcome = monitoring.import_cems(store, rows, sha256, source, caller)
+    except monitoring.CemsImportRefused as refused:
+        return problem(
+            422,
+            refused.code,
+            refused.title,
+            refused.detail,
+            None if json_records else refused.field,
+            errors=[ms.problem_out(p, json_records=json_records) for p in refused.problems],
+            error_count=refused.count,
+        )
+    if outcome.replayed:
+        response.status_code = 200
+    return ms.import_out(outcome.record, outcome.replayed, outcome.months)
+
+
+@router.get("/cems/months", response_model=ms.MonthlyAggregatePage)
+def list_months(  # noqa: PLR0917 - query parameters
+    caller: Caller,
+    store: Store,
+    first: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
+    last: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$")],
+    enterprise: Filter = None,
+    outlet: Filter = None,
+    pollutant: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> ms.MonthlyAggregatePage:
+    """Monthly aggregates (valid-hour means, mass, validity, exceedances) the caller may see."""
+    wanted = monitoring.MonthFilter(
+        ms.month_of(first, "from"), ms.month_of(last, "to"), enterprise, outlet, pollutant
+    )
+    if wanted.last < wanted.first:
+        raise InvalidField("'to' is before 'from'", field="to")
+    page = monitoring.list_months(store, caller.scope, wanted, cursor, limit)
+    return ms.MonthlyAggregatePage(
+        months=[ms.month_out(m) for m in page],
+        next_cursor=next_cursor("cems-months", [m.seq for m in page], limit),
+    )

@@ -1,0 +1,395 @@
+"""Wire format of the environmental tax, incentives and verified reductions.
+
+Money is a decimal string in CNY with exactly two places (`"24680.94"`); masses are exact
+decimal strings in kg; equivalents and ratios are shown rounded for people (`equivalents`
+to 0.01, `ratio` to 0.0001) next to their exact fraction (`"n/d"`), which is what decided.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from api.schemas import NO_NUL, AmountText, Strict
+from ledger.domain.amounts import parse_decimal, to_units
+from ledger.domain.incentives import CreditYear, Incentive, VerifiedReduction
+from ledger.domain.monitoring import reported_mean
+from ledger.domain.tax import MonthlyTax, QuarterlyReturn, TaxLine, TaxPolicy
+from ledger.domain.tax_filing import FiledReturn, from_fen
+from ledger.services.reductions import RightsObligation
+from ledger.services.tax import Computation
+
+PartyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+RecordId = Annotated[
+    str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+QuarterText = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", examples=["2025Q1"])]
+Detail = Annotated[str, Field(max_length=400), NO_NUL]
+
+
+def fen(text: str, field: str = "amount") -> int:
+    """A positive CNY amount (at most 2 places) as fen; anything finer is refused."""
+    return to_units(parse_decimal(text, field=field), 2, field=field)
+
+
+def fen_or_zero(text: str, field: str) -> int:
+    """A CNY amount that may be zero (CIT payable) as fen."""
+    value = parse_decimal(text, field=field)
+    return 0 if value == 0 else to_units(value, 2, field=field)
+
+
+def cny(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def cny_fen(units: int) -> str:
+    return cny(from_fen(units))
+
+
+def _fraction(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+# -- computation and returns -------------------------------------------------------------------
+
+
+class TaxLineOut(Strict):
+    month: str = Field(examples=["2025-01"])
+    outlet: str
+    pollutant: str
+    mass_kg: str
+    equivalents: str = Field(description="rounded half-up to 0.01 for display")
+    equivalents_exact: str
+    rank: int
+    taxed: bool
+    rate: str = Field(description="CNY per pollution equivalent")
+    ratio: str | None = Field(description="monthly mean / standard, to 0.0001 for display")
+    ratio_exact: str | None
+    factor: str
+    disqualifications: list[str]
+    tax_before: str
+    reduction: str
+    tax_due: str
+
+
+class MonthOut(Strict):
+    month: str
+    tier: int
+    total_before: str
+    total_reduction: str
+    total_due: str
+    lines: list[TaxLineOut]
+
+
+class TaxComputationOut(Strict):
+    party: str
+    quarter: str
+    source: Literal["reports", "monitoring"]
+    policy: dict[str, object]
+    report_ids: list[str]
+    total_before: str
+    total_reduction: str
+    total_due: str
+    months: list[MonthOut]
+
+
+class TaxReturnIn(Strict):
+    party: PartyCode
+    quarter: QuarterText
+
+
+class TaxReturnOut(TaxComputationOut):
+    id: str
+    version: int
+    supersedes: str | None
+    void: bool
+    filed_by: str
+    filed_at: datetime
+
+
+class TaxReturnPage(Strict):
+    returns: list[TaxReturnOut]
+    next_cursor: str | None
+
+
+class TaxPolicyIn(Strict):
+    scope: Literal["taxpayer", "outlet", "outlet_pollutant"] | None = None
+    inclusive_thresholds: bool | None = None
+    air_taxed: Annotated[int, Field(ge=1, le=20)] | None = None
+    water_class_1_taxed: Annotated[int, Field(ge=1, le=20)] | None = None
+    water_other_taxed: Annotated[int, Field(ge=1, le=20)] | None = None
+
+
+class TaxPolicyOut(Strict):
+    scope: str
+    inclusive_thresholds: bool
+    air_taxed: int
+    water_class_1_taxed: int
+    water_other_taxed: int
+
+
+def line_out(line: TaxLine) -> TaxLineOut:
+    return TaxLineOut(
+        month=f"{line.month:%Y-%m}",
+        outlet=line.outlet,
+        pollutant=line.pollutant.value,
+        mass_kg=str(line.mass_kg),
+        equivalents=str(reported_mean(line.equivalents, 2)),
+        equivalents_exact=_fraction(line.equivalents) or "",
+        rank=line.rank,
+        taxed=line.taxed,
+        rate=str(line.rate),
+        ratio=None if line.ratio is None else str(reported_mean(line.ratio, 4)),
+        ratio_exact=_fraction(line.ratio),
+        factor=str(line.factor),
+        disqualifications=[reason.value for reason in line.disqualifications],
+        tax_before=cny(line.tax_before),
+        reduction=cny(line.reduction),
+        tax_due=cny(line.tax_due),
+    )
+
+
+def month_out(month: MonthlyTax) -> MonthOut:
+    return MonthOut(
+        month=f"{month.month:%Y-%m}",
+        tier=month.tier,
+        total_before=cny(month.total_before),
+        total_reduction=cny(month.total_reduction),
+        total_due=cny(month.total_due),
+        lines=[line_out(line) for line in month.lines],
+    )
+
+
+def policy_out(policy: TaxPolicy) -> TaxPolicyOut:
+    return TaxPolicyOut(
+        scope=policy.scope.value,
+        inclusive_thresholds=policy.inclusive_thresholds,
+        air_taxed=policy.air_taxed,
+        water_class_1_taxed=policy.water_class_1_taxed,
+        water_other_taxed=policy.water_other_taxed,
+    )
+
+
+def _common(
+    computed: QuarterlyReturn, source: str, policy: TaxPolicy, reports: tuple[str, ...]
+) -> dict[str, object]:
+    return {
+        "party": computed.taxpayer,
+        "quarter": f"{computed.year}Q{computed.quarter}",
+        "source": source,
+        "policy": policy_out(policy).model_dump(),
+        "report_ids": list(reports),
+        "total_before": cny(computed.total_before),
+        "total_reduction": cny(computed.total_reduction),
+        "total_due": cny(computed.total_due),
+        "months": [month_out(month) for month in computed.months],
+    }
+
+
+def computation_out(computation: Computation) -> TaxComputationOut:
+    return TaxComputationOut.model_validate(
+        _common(
+            computation.computed,
+            computation.source.value,
+            computation.policy,
+            computation.report_ids,
+        )
+    )
+
+
+def return_out(filed: FiledReturn) -> TaxReturnOut:
+    return TaxReturnOut.model_validate(
+        {
+            **_common(filed.computed, filed.source.value, filed.policy, filed.report_ids),
+            "id": filed.id,
+            "version": filed.version,
+            "supersedes": filed.supersedes,
+            "void": filed.void,
+            "filed_by": filed.filed_by,
+            "filed_at": filed.filed_at,
+        }
+    )
+
+
+# -- incentives ----------------------------------------------------------------------------------
+
+
+class IncentiveIn(Strict):
+    id: RecordId
+    basis_id: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: AmountText = Field(examples=["1000.00"])
+
+
+class EquipmentCreditIn(Strict):
+    id: RecordId = Field(description="the equipment's id")
+    party: PartyCode
+    investment: AmountText = Field(description="qualifying investment, CNY")
+    acquired_on: date
+    description: Detail = ""
+
+
+class ClawbackIn(Strict):
+    transferred_on: date
+    detail: Detail = ""
+
+
+class ReversalOut(Strict):
+    reason: str
+    entry_id: str
+    at: datetime
+    detail: str
+    report_id: str | None
+
+
+class IncentiveOut(Strict):
+    id: str
+    kind: str
+    party: str
+    basis_id: str
+    amount: str
+    basis: str
+    entry_id: str
+    booked_at: datetime
+    report_ids: list[str]
+    active: bool
+    reversal: ReversalOut | None
+
+
+class IncentivePage(Strict):
+    incentives: list[IncentiveOut]
+    next_cursor: str | None
+
+
+class CreditYearOut(Strict):
+    year: int
+    cit_payable: str
+    used: str
+    lapsed: str
+    left: str
+
+
+def incentive_out(incentive: Incentive) -> IncentiveOut:
+    reversal = incentive.reversal
+    return IncentiveOut(
+        id=incentive.id,
+        kind=incentive.kind.value,
+        party=incentive.party,
+        basis_id=incentive.basis_id,
+        amount=cny_fen(incentive.amount_fen),
+        basis=cny_fen(incentive.basis_fen),
+        entry_id=incentive.entry_id,
+        booked_at=incentive.booked_at,
+        report_ids=list(incentive.report_ids),
+        active=incentive.active,
+        reversal=None
+        if reversal is None
+        else ReversalOut(
+            reason=reversal.reason.value,
+            entry_id=reversal.entry_id,
+            at=reversal.at,
+            detail=reversal.detail,
+            report_id=reversal.report_id,
+        ),
+    )
+
+
+def credit_year_out(year: CreditYear) -> CreditYearOut:
+    return CreditYearOut(
+        year=year.year,
+        cit_payable=cny_fen(year.cit_payable_fen),
+        used=cny_fen(year.used_fen),
+        lapsed=cny_fen(year.lapsed_fen),
+        left=cny_fen(year.left_fen),
+    )
+
+
+# -- reductions and rights obligations ---------------------------------------------------------
+
+
+class ReductionIn(Strict):
+    id: RecordId
+    report_id: Annotated[str, Field(min_length=1, max_length=48)]
+    pollutant: Literal["SO2", "NOx", "COD", "NH3-N"]
+    baseline_kind: Literal["prior_entitlement", "cems_baseline"]
+    baseline_kg: AmountText
+    baseline_hours: Annotated[int, Field(gt=0, le=8784)]
+    actual_hours: Annotated[int, Field(ge=0, le=8784)]
+    release: Literal["reserve", "tradable", "none"] = "reserve"
+    authority: PartyCode = "HEBEI"
+    vintage: Annotated[int, Field(ge=2000, le=2100)] | None = None
+
+
+class ReductionOut(Strict):
+    id: str
+    party: str
+    pollutant: str
+    year: int
+    report_id: str | None
+    baseline_kind: str
+    baseline_kg: str
+    actual_kg: str
+    reduction_kg: int
+    released: str = Field(description="t released (kg precision)")
+    release: str
+    entry_id: str | None
+
+
+class ReductionPage(Strict):
+    reductions: list[ReductionOut]
+    next_cursor: str | None
+
+
+class RightsObligationOut(Strict):
+    report_id: str
+    party: str
+    pollutant: str
+    instrument: str
+    verified: str = Field(description="t, rounded up to the kg")
+    held: str
+    shortfall: str
+    exceedances: int
+
+
+def kg_decimal(text: str, field: str) -> Decimal:
+    value = parse_decimal(text, field=field)
+    to_units(value, 6, field=field)  # positive, finite, at most 6 places (mg)
+    return value
+
+
+def _tonnes(units: int) -> str:
+    return f"{Decimal(units).scaleb(-3):.3f}"
+
+
+def reduction_out(record: VerifiedReduction) -> ReductionOut:
+    claim = record.claim
+    return ReductionOut(
+        id=record.id,
+        party=claim.party,
+        pollutant=claim.pollutant,
+        year=claim.year,
+        report_id=record.report_id,
+        baseline_kind=claim.baseline_kind.value,
+        baseline_kg=str(claim.baseline_kg),
+        actual_kg=str(claim.actual_kg),
+        reduction_kg=record.reduction_kg,
+        released=_tonnes(record.released_units),
+        release=record.release.value,
+        entry_id=record.entry_id,
+    )
+
+
+def obligation_out(obligation: RightsObligation) -> RightsObligationOut:
+    return RightsObligationOut(
+        report_id=obligation.report_id,
+        party=obligation.party,
+        pollutant=obligation.pollutant,
+        instrument=obligation.instrument,
+        verified=_tonnes(obligation.verified_units),
+        held=_tonnes(obligation.held_units),
+        shortfall=_tonnes(obligation.shortfall_units),
+        exceedances=obligation.exceedances,
+    )

@@ -1,0 +1,320 @@
+"""Emission reports: what an enterprise declares for a period, and the workflow that verifies it.
+
+A report covers one enterprise and one period (a month `2025-03`, a quarter `2025Q1` or a year
+`2025`) and has one line per (month, outlet, pollutant) with the facts the tax needs
+(`ledger.domain.tax.PollutantMonth`) and the method that produced them (rules.md §1.1: CEMS,
+certified agency, coefficients / material balance, provincial estimate).
+
+Workflow (`TRANSITIONS`)::
+
+    draft ──submit──► submitted ──verify──► verified ──invalidate──► invalidated
+                          └──reject──► rejected
+    verified / rejected / invalidated ──correct──► a new draft, version n+1, `supersedes` = old;
+    when that version is verified, the old one becomes superseded.
+
+- The enterprise submits; a verifier verifies or rejects; the verifier is never the principal
+  that submitted (also a CHECK in the database). A regulator invalidates a verified report
+  (e.g. found fraudulent) and every incentive that rested on it is reversed with it.
+- Figures are fixed from submission on: the database refuses any change to a report's lines
+  unless the report is a draft, and any change to a verified report but its supersession or
+  invalidation. Corrections are new versions, never edits.
+- Report ids are `{party}-{period}-v{version}`: one chain of versions per enterprise and
+  period, and the periods of one enterprise's chains never overlap, so each month of an
+  enterprise has at most one verified report in force.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from ledger.domain.errors import InvalidField, Kind, LedgerError
+from ledger.domain.tax import PollutantMonth
+from ledger.domain.tax_tables import Pollutant
+
+
+class ReportNotFound(LedgerError):
+    """No such report, or not one the caller may see."""
+
+    code = "report_not_found"
+    kind = Kind.NOT_FOUND
+    title = "Emission report not found"
+
+
+class ReportTransitionRefused(LedgerError):
+    """The report is not in a state that allows this step."""
+
+    code = "report_transition_refused"
+    kind = Kind.CONFLICT
+    title = "The report's state does not allow this step"
+
+
+class VerifierIsSubmitter(LedgerError):
+    """A principal tried to verify or reject a report it submitted itself."""
+
+    code = "verifier_is_submitter"
+    kind = Kind.UNPROCESSABLE
+    title = "A report cannot be verified or rejected by its submitter"
+
+
+class ReportPeriodTaken(LedgerError):
+    """The enterprise already has a report for an overlapping period (correct it instead)."""
+
+    code = "report_period_taken"
+    kind = Kind.CONFLICT
+    title = "A report already covers this period"
+
+
+class ReportAlreadyCorrected(LedgerError):
+    """The report already has a newer version."""
+
+    code = "report_already_corrected"
+    kind = Kind.CONFLICT
+    title = "The report already has a corrected version"
+
+
+class ReportNotVerified(LedgerError):
+    """Facts were asked of a report that is not verified."""
+
+    code = "report_not_verified"
+    kind = Kind.CONFLICT
+    title = "The report is not verified"
+
+
+class NoReportData(LedgerError):
+    """A report would have no lines: no monitoring aggregates and no lines given."""
+
+    code = "no_report_data"
+    kind = Kind.UNPROCESSABLE
+    title = "No data for this enterprise and period"
+
+
+class InvalidReportLine(LedgerError):
+    """A report line is outside the period, duplicated, or names an unknown outlet."""
+
+    code = "invalid_report_line"
+    kind = Kind.INVALID
+    title = "A report line is not valid"
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+_PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A calendar month, quarter or year (months in China Standard Time)."""
+
+    kind: PeriodKind
+    year: int
+    number: int = 1  # month 1–12, quarter 1–4, 1 for a year
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """'2025-03', '2025Q1' or '2025'."""
+        match = _PERIOD.match(text)
+        if match is None:
+            raise InvalidField(f"period {text!r} is not YYYY, YYYYQn or YYYY-MM", field="period")
+        year, month, quarter = match.groups()
+        if month is not None:
+            if not 1 <= int(month) <= 12:
+                raise InvalidField(f"no month {month}", field="period")
+            return cls(PeriodKind.MONTH, int(year), int(month))
+        if quarter is not None:
+            return cls(PeriodKind.QUARTER, int(year), int(quarter))
+        return cls(PeriodKind.YEAR, int(year))
+
+    def __str__(self) -> str:
+        if self.kind is PeriodKind.MONTH:
+            return f"{self.year}-{self.number:02d}"
+        if self.kind is PeriodKind.QUARTER:
+            return f"{self.year}Q{self.number}"
+        return str(self.year)
+
+    def months(self) -> tuple[date, ...]:
+        """First days of the period's months, in order."""
+        if self.kind is PeriodKind.MONTH:
+            return (date(self.year, self.number, 1),)
+        if self.kind is PeriodKind.QUARTER:
+            first = 3 * (self.number - 1) + 1
+            return tuple(date(self.year, first + offset, 1) for offset in range(3))
+        return tuple(date(self.year, month, 1) for month in range(1, 13))
+
+    @property
+    def first_month(self) -> date:
+        return self.months()[0]
+
+    @property
+    def last_month(self) -> date:
+        return self.months()[-1]
+
+    def overlaps(self, other: Period) -> bool:
+        return self.first_month <= other.last_month and other.first_month <= self.last_month
+
+
+class ReportStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    INVALIDATED = "invalidated"
+
+
+TRANSITIONS: dict[str, tuple[frozenset[ReportStatus], ReportStatus]] = {
+    "submit": (frozenset({ReportStatus.DRAFT}), ReportStatus.SUBMITTED),
+    "verify": (frozenset({ReportStatus.SUBMITTED}), ReportStatus.VERIFIED),
+    "reject": (frozenset({ReportStatus.SUBMITTED}), ReportStatus.REJECTED),
+    "invalidate": (frozenset({ReportStatus.VERIFIED}), ReportStatus.INVALIDATED),
+    "supersede": (
+        frozenset({ReportStatus.VERIFIED, ReportStatus.REJECTED, ReportStatus.INVALIDATED}),
+        ReportStatus.SUPERSEDED,
+    ),
+}
+CORRECTABLE = TRANSITIONS["supersede"][0]
+
+
+class Method(StrEnum):
+    """Where a line's figures come from, in the law's order of priority (rules.md §1.1)."""
+
+    CEMS = "cems"  # automatic monitoring: the monthly aggregate of stored hours
+    AGENCY = "agency"  # a certified monitoring agency's measurement
+    COEFFICIENT = "coefficient"  # official emission coefficients or material balance
+    ESTIMATE = "estimate"  # the province's sampling estimate
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    """One (month, outlet, pollutant) of a report: the tax facts and where they come from.
+
+    `pollutant` is the tax identity (PM is `soot` or `general_dust`); `measured_as` is what the
+    analyser or agency reported ('PM'). `mean_concentration` is the valid-hour mean on the
+    standard's basis (O2-corrected where the standard names a reference O2), exact; None when
+    unknown (then no Article 13 reduction). CEMS lines also carry their validity counts.
+    """
+
+    month: date
+    outlet: str
+    pollutant: Pollutant
+    measured_as: str
+    method: Method
+    mass_kg: Decimal
+    mean_concentration: Fraction | None = None
+    standard_mg: Decimal | None = None
+    reference_o2: Decimal | None = None
+    exceedances: int = 0
+    month_valid: bool = True
+    valid_hours: int | None = None
+    valid_days: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.month.day != 1:
+            raise InvalidField("a line's month is its first day", field="month")
+        self.facts()  # the tax's own checks (mass, mean, standard, exceedances)
+
+    def facts(self) -> PollutantMonth:
+        """The line as the tax computes it."""
+        return PollutantMonth(
+            outlet=self.outlet,
+            pollutant=self.pollutant,
+            mass_kg=self.mass_kg,
+            mean_concentration=self.mean_concentration,
+            standard_mg=self.standard_mg,
+            exceedances=self.exceedances,
+            month_valid=self.month_valid,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An emission report's header: who, which period, which version, where in the workflow."""
+
+    id: str
+    party: str
+    period: Period
+    version: int
+    status: ReportStatus
+    created_by: str
+    created_at: datetime
+    supersedes: str | None = None
+    submitted_by: str | None = None
+    submitted_at: datetime | None = None
+    decided_by: str | None = None  # the verifier who verified or rejected it
+    decided_at: datetime | None = None
+    decision_note: str = ""
+    invalidated_by: str | None = None
+    invalidated_at: datetime | None = None
+    invalidation_reason: str = ""
+    superseded_by: str | None = None
+
+
+def report_id(party: str, period: Period, version: int) -> str:
+    """'E01-2025Q1-v1'."""
+    return f"{party}-{period}-v{version}"
+
+
+def check_transition(report: Report, step: str) -> ReportStatus:
+    """The status `step` leads to from the report's; refuses a step its status does not allow."""
+    allowed, target = TRANSITIONS[step]
+    if report.status not in allowed:
+        raise ReportTransitionRefused(
+            f"report {report.id} is {report.status.value}; {step} needs "
+            + " or ".join(sorted(status.value for status in allowed)),
+            field="status",
+        )
+    return target
+
+
+def check_decider(report: Report, principal_id: str) -> None:
+    """Four eyes: whoever verifies or rejects is not whoever submitted."""
+    if report.submitted_by == principal_id:
+        raise VerifierIsSubmitter(
+            f"{principal_id} submitted report {report.id} and cannot decide on it",
+            field="verifier",
+        )
+
+
+def check_lines(period: Period, outlets: frozenset[str], lines: tuple[ReportLine, ...]) -> None:
+    """Every line in the period, of a known outlet of the enterprise, and each key once."""
+    months = set(period.months())
+    seen: set[tuple[date, str, Pollutant]] = set()
+    for index, line in enumerate(lines):
+        where = f"lines[{index}]"
+        if line.month not in months:
+            raise InvalidReportLine(f"{line.month:%Y-%m} is outside {period}", field=where)
+        if line.outlet not in outlets:
+            raise InvalidReportLine(f"unknown outlet {line.outlet!r}", field=f"{where}.outlet")
+        key = (line.month, line.outlet, line.pollutant)
+        if key in seen:
+            raise InvalidReportLine(
+                f"{line.month:%Y-%m} {line.outlet} {line.pollutant.value} appears twice",
+                field=where,
+            )
+        seen.add(key)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedFacts:
+    """What a verified report says, month by month, in the tax's terms.
+
+    The tax (and incentives, reductions, obligations) computes from this and references
+    `report_id`; if the report is later invalidated, everything that rested on it is reversed.
+    """
+
+    report_id: str
+    party: str
+    period: Period
+    version: int
+    verified_by: str
+    verified_at: datetime
+    months: dict[date, tuple[PollutantMonth, ...]]
+    lines: tuple[ReportLine, ...]

@@ -1,0 +1,459 @@
+"""Environmental tax and incentives in SQL: policy settings, filed returns and their lines,
+incentive bases, incentives, reversals and verified reductions.
+
+Everything here is appended, never updated (the database refuses updates by trigger). Exact
+values (masses, equivalents, ratios) are stored as decimal or `n/d` fraction text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import Connection, Row, exists, func, insert, select, update
+
+from ledger.domain.incentives import (
+    BaselineKind,
+    Incentive,
+    IncentiveBasis,
+    IncentiveKind,
+    ReductionClaim,
+    Release,
+    Reversal,
+    ReversalReason,
+    VerifiedReduction,
+)
+from ledger.domain.tax import Disqualification, MonthlyTax, QuarterlyReturn, TaxLine
+from ledger.domain.tax_filing import (
+    FiledReturn,
+    Source,
+    from_fen,
+    policy_from_dict,
+    policy_to_dict,
+    to_fen,
+)
+from ledger.domain.tax_tables import Pollutant
+from ledger.persistence import tables as t
+
+TAX_POLICY_KEY = "tax_policy"
+_REVERSED = exists().where(t.incentive_reversals.c.incentive_id == t.incentives.c.id)
+_VOIDED = exists().where(t.incentive_basis_voids.c.basis_id == t.incentive_bases.c.id)
+
+
+def _fraction_text(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _fraction(text: str | None) -> Fraction | None:
+    return None if text is None else Fraction(text)
+
+
+class SqlTaxRepository:
+    """Tax returns, incentives and reductions over the unit of work's connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    def get_policy(self) -> dict[str, Any] | None:
+        value = self._connection.execute(
+            select(t.policies.c.value).where(t.policies.c.key == TAX_POLICY_KEY)
+        ).scalar()
+        return None if value is None else dict(value)
+
+    def put_policy(self, values: Mapping[str, Any]) -> None:
+        stored = dict(values)
+        updated = self._connection.execute(
+            update(t.policies).where(t.policies.c.key == TAX_POLICY_KEY).values(value=stored)
+        )
+        if updated.rowcount == 0:
+            self._connection.execute(insert(t.policies).values(key=TAX_POLICY_KEY, value=stored))
+
+    # -- returns --------------------------------------------------------------------------------
+
+    def add_return(self, filed: FiledReturn, report_of_month: Mapping[date, str]) -> None:
+        computed = filed.computed
+        self._connection.execute(
+            insert(t.tax_returns).values(
+                id=filed.id,
+                party_code=filed.party,
+                year=computed.year,
+                quarter=computed.quarter,
+                version=filed.version,
+                tier=computed.months[0].tier,
+                source=filed.source.value,
+                policy=policy_to_dict(filed.policy),
+                report_ids=list(filed.report_ids),
+                total_before_fen=to_fen(computed.total_before),
+                total_due_fen=to_fen(computed.total_due),
+                total_reduction_fen=to_fen(computed.total_reduction),
+                supersedes=filed.supersedes,
+                filed_by=filed.filed_by,
+                filed_at=filed.filed_at,
+            )
+        )
+        rows = [
+            _line_row(filed.id, number, line, report_of_month.get(line.month))
+            for number, line in enumerate(
+                (line for month in computed.months for line in month.lines), start=1
+            )
+        ]
+        if rows:
+            self._connection.execute(insert(t.tax_return_lines), rows)
+
+    def get_return(self, return_id: str) -> FiledReturn | None:
+        row = self._connection.execute(
+            _returns_query().where(t.tax_returns.c.id == return_id)
+        ).first()
+        return None if row is None else self._filed(row)
+
+    def latest_return(self, party: str, year: int, quarter: int) -> FiledReturn | None:
+        row = self._connection.execute(
+            _returns_query()
+            .where(
+                t.tax_returns.c.party_code == party,
+                t.tax_returns.c.year == year,
+                t.tax_returns.c.quarter == quarter,
+            )
+            .order_by(t.tax_returns.c.version.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else self._filed(row)
+
+    def list_returns(
+        self, parties: Sequence[str] | None, year: int | None, after: int, limit: int
+    ) -> list[tuple[int, FiledReturn]]:
+        query = _returns_query().where(t.tax_returns.c.seq > after)
+        if parties is not None:
+            query = query.where(t.tax_returns.c.party_code.in_(parties))
+        if year is not None:
+            query = query.where(t.tax_returns.c.year == year)
+        rows = self._connection.execute(query.order_by(t.tax_returns.c.seq).limit(limit))
+        return [(row.seq, self._filed(row)) for row in rows]
+
+    def _filed(self, row: Row[Any]) -> FiledReturn:
+        lines = self._connection.execute(
+            select(t.tax_return_lines)
+            .where(t.tax_return_lines.c.return_id == row.id)
+            .order_by(t.tax_return_lines.c.line_no)
+        )
+        by_month: dict[date, list[TaxLine]] = defaultdict(list)
+        for line in lines:
+            by_month[line.month].append(_line(line))
+        first = 3 * (row.quarter - 1) + 1
+        months = tuple(
+            MonthlyTax(row.party_code, m, row.tier, tuple(by_month[m]))
+            for m in (date(row.year, first + offset, 1) for offset in range(3))
+        )
+        computed = QuarterlyReturn(
+            row.party_code, row.year, row.quarter, (months[0], months[1], months[2])
+        )
+        return FiledReturn(
+            id=row.id,
+            version=row.version,
+            computed=computed,
+            source=Source(row.source),
+            policy=policy_from_dict(row.policy),
+            report_ids=tuple(row.report_ids),
+            filed_by=row.filed_by,
+            filed_at=row.filed_at,
+            supersedes=row.supersedes,
+            void=bool(row.void),
+        )
+
+    # -- incentive bases ------------------------------------------------------------------------
+
+    def add_basis(self, basis: IncentiveBasis, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.incentive_bases).values(
+                id=basis.id,
+                kind=basis.kind.value,
+                party_code=basis.party,
+                cap_fen=basis.cap_fen,
+                return_id=basis.return_id,
+                equipment_id=basis.equipment_id,
+                acquired_on=basis.acquired_on,
+                created_at=at,
+            )
+        )
+        if basis.report_ids:
+            self._connection.execute(
+                insert(t.incentive_basis_reports),
+                [{"basis_id": basis.id, "report_id": r} for r in basis.report_ids],
+            )
+
+    def get_basis(self, basis_id: str, *, lock: bool = False) -> IncentiveBasis | None:
+        query = select(t.incentive_bases, _VOIDED.label("void")).where(
+            t.incentive_bases.c.id == basis_id
+        )
+        if lock and self._connection.dialect.name == "postgresql":
+            query = query.with_for_update(of=t.incentive_bases)
+        row = self._connection.execute(query).first()
+        return None if row is None else self._basis(row)
+
+    def bases_of_report(self, report_id: str) -> list[IncentiveBasis]:
+        ids = select(t.incentive_basis_reports.c.basis_id).where(
+            t.incentive_basis_reports.c.report_id == report_id
+        )
+        rows = self._connection.execute(
+            select(t.incentive_bases, _VOIDED.label("void"))
+            .where(t.incentive_bases.c.id.in_(ids))
+            .order_by(t.incentive_bases.c.id)
+        )
+        return [self._basis(row) for row in rows]
+
+    def basis_of_return(self, return_id: str) -> IncentiveBasis | None:
+        row = self._connection.execute(
+            select(t.incentive_bases, _VOIDED.label("void")).where(
+                t.incentive_bases.c.return_id == return_id
+            )
+        ).first()
+        return None if row is None else self._basis(row)
+
+    def void_basis(self, basis_id: str, report_id: str | None, reason: str, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.incentive_basis_voids).values(
+                basis_id=basis_id, report_id=report_id, reason=reason[:400], at=at
+            )
+        )
+
+    def _basis(self, row: Row[Any]) -> IncentiveBasis:
+        return IncentiveBasis(
+            id=row.id,
+            kind=IncentiveKind(row.kind),
+            party=row.party_code,
+            cap_fen=row.cap_fen,
+            report_ids=self._reports_of([row.id]).get(row.id, ()),
+            return_id=row.return_id,
+            equipment_id=row.equipment_id,
+            acquired_on=row.acquired_on,
+            void=bool(row.void),
+        )
+
+    def _reports_of(self, basis_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        rows = self._connection.execute(
+            select(t.incentive_basis_reports)
+            .where(t.incentive_basis_reports.c.basis_id.in_(list(basis_ids)))
+            .order_by(t.incentive_basis_reports.c.report_id)
+        )
+        found: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            found[row.basis_id].append(row.report_id)
+        return {key: tuple(value) for key, value in found.items()}
+
+    # -- incentives -----------------------------------------------------------------------------
+
+    def active_fen(self, basis_id: str) -> int:
+        total = self._connection.execute(
+            select(func.coalesce(func.sum(t.incentives.c.amount_fen), 0)).where(
+                t.incentives.c.basis_id == basis_id, ~_REVERSED
+            )
+        ).scalar_one()
+        return int(total)
+
+    def add_incentive(self, incentive: Incentive) -> None:
+        self._connection.execute(
+            insert(t.incentives).values(
+                id=incentive.id,
+                basis_id=incentive.basis_id,
+                basis_fen=incentive.basis_fen,
+                kind=incentive.kind.value,
+                party_code=incentive.party,
+                amount_fen=incentive.amount_fen,
+                entry_id=incentive.entry_id,
+                booked_at=incentive.booked_at,
+            )
+        )
+
+    def get_incentive(self, incentive_id: str) -> Incentive | None:
+        found = self._incentives(t.incentives.c.id == incentive_id)
+        return found[0][1] if found else None
+
+    def incentives_of_basis(self, basis_id: str) -> list[Incentive]:
+        return [i for _, i in self._incentives(t.incentives.c.basis_id == basis_id)]
+
+    def list_incentives(
+        self, parties: Sequence[str] | None, kind: IncentiveKind | None, after: int, limit: int
+    ) -> list[tuple[int, Incentive]]:
+        conditions = [t.incentives.c.seq > after]
+        if parties is not None:
+            conditions.append(t.incentives.c.party_code.in_(parties))
+        if kind is not None:
+            conditions.append(t.incentives.c.kind == kind.value)
+        return self._incentives(*conditions, limit=limit)
+
+    def _incentives(
+        self, *conditions: Any, limit: int | None = None
+    ) -> list[tuple[int, Incentive]]:
+        query = (
+            select(
+                t.incentives,
+                t.incentive_reversals.c.incentive_id.label("reversed_id"),
+                t.incentive_reversals.c.reason.label("reversal_reason"),
+                t.incentive_reversals.c.report_id.label("reversal_report_id"),
+                t.incentive_reversals.c.entry_id.label("reversal_entry_id"),
+                t.incentive_reversals.c.detail.label("reversal_detail"),
+                t.incentive_reversals.c.at.label("reversed_at"),
+            )
+            .outerjoin(
+                t.incentive_reversals, t.incentive_reversals.c.incentive_id == t.incentives.c.id
+            )
+            .where(*conditions)
+            .order_by(t.incentives.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        rows = list(self._connection.execute(query))
+        reports = self._reports_of({row.basis_id for row in rows})
+        return [(row.seq, _incentive(row, reports.get(row.basis_id, ()))) for row in rows]
+
+    def add_reversal(self, incentive_id: str, reversal: Reversal) -> None:
+        self._connection.execute(
+            insert(t.incentive_reversals).values(
+                incentive_id=incentive_id,
+                reason=reversal.reason.value,
+                report_id=reversal.report_id,
+                entry_id=reversal.entry_id,
+                detail=reversal.detail[:400],
+                at=reversal.at,
+            )
+        )
+
+    # -- verified reductions --------------------------------------------------------------------
+
+    def add_reduction(self, record: VerifiedReduction) -> None:
+        claim = record.claim
+        self._connection.execute(
+            insert(t.verified_reductions).values(
+                id=record.id,
+                party_code=claim.party,
+                pollutant=claim.pollutant,
+                year=claim.year,
+                report_id=record.report_id,
+                baseline_kind=claim.baseline_kind.value,
+                baseline_kg=str(claim.baseline_kg),
+                baseline_hours=claim.baseline_hours,
+                actual_kg=str(claim.actual_kg),
+                actual_hours=claim.actual_hours,
+                reduction_kg=record.reduction_kg,
+                released_units=record.released_units,
+                release=record.release.value,
+                entry_id=record.entry_id,
+                created_at=record.created_at,
+            )
+        )
+
+    def get_reduction(self, reduction_id: str) -> VerifiedReduction | None:
+        row = self._connection.execute(
+            select(t.verified_reductions).where(t.verified_reductions.c.id == reduction_id)
+        ).first()
+        return None if row is None else _reduction(row)
+
+    def list_reductions(
+        self, parties: Sequence[str] | None, after: int, limit: int
+    ) -> list[tuple[int, VerifiedReduction]]:
+        query = select(t.verified_reductions).where(t.verified_reductions.c.seq > after)
+        if parties is not None:
+            query = query.where(t.verified_reductions.c.party_code.in_(parties))
+        rows = self._connection.execute(query.order_by(t.verified_reductions.c.seq).limit(limit))
+        return [(row.seq, _reduction(row)) for row in rows]
+
+
+def _returns_query() -> Any:
+    voided = (
+        exists()
+        .where(t.incentive_bases.c.return_id == t.tax_returns.c.id)
+        .where(t.incentive_basis_voids.c.basis_id == t.incentive_bases.c.id)
+    )
+    return select(t.tax_returns, voided.label("void"))
+
+
+def _line_row(return_id: str, number: int, line: TaxLine, report_id: str | None) -> dict[str, Any]:
+    return {
+        "return_id": return_id,
+        "line_no": number,
+        "month": line.month,
+        "report_id": report_id,
+        "outlet_code": line.outlet,
+        "pollutant": line.pollutant.value,
+        "mass_kg": str(line.mass_kg),
+        "equivalents": _fraction_text(line.equivalents),
+        "rank": line.rank,
+        "taxed": line.taxed,
+        "rate": str(line.rate),
+        "ratio": None if line.ratio is None else _fraction_text(line.ratio),
+        "factor": str(line.factor),
+        "disqualifications": [reason.value for reason in line.disqualifications],
+        "tax_before_fen": to_fen(line.tax_before),
+        "tax_due_fen": to_fen(line.tax_due),
+    }
+
+
+def _line(row: Row[Any]) -> TaxLine:
+    return TaxLine(
+        month=row.month,
+        outlet=row.outlet_code,
+        pollutant=Pollutant(row.pollutant),
+        mass_kg=Decimal(row.mass_kg),
+        equivalents=Fraction(row.equivalents),
+        rank=row.rank,
+        taxed=row.taxed,
+        rate=Decimal(row.rate),
+        ratio=_fraction(row.ratio),
+        factor=Decimal(row.factor),
+        disqualifications=tuple(Disqualification(value) for value in row.disqualifications),
+        tax_before=from_fen(row.tax_before_fen),
+        tax_due=from_fen(row.tax_due_fen),
+    )
+
+
+def _incentive(row: Row[Any], reports: tuple[str, ...]) -> Incentive:
+    reversal = None
+    if row.reversed_id is not None:
+        reversal = Reversal(
+            reason=ReversalReason(row.reversal_reason),
+            entry_id=row.reversal_entry_id,
+            at=row.reversed_at,
+            detail=row.reversal_detail,
+            report_id=row.reversal_report_id,
+        )
+    return Incentive(
+        id=row.id,
+        basis_id=row.basis_id,
+        kind=IncentiveKind(row.kind),
+        party=row.party_code,
+        amount_fen=row.amount_fen,
+        basis_fen=row.basis_fen,
+        entry_id=row.entry_id,
+        booked_at=row.booked_at,
+        report_ids=reports,
+        reversal=reversal,
+    )
+
+
+def _reduction(row: Row[Any]) -> VerifiedReduction:
+    claim = ReductionClaim(
+        party=row.party_code,
+        pollutant=row.pollutant,
+        year=row.year,
+        baseline_kind=BaselineKind(row.baseline_kind),
+        baseline_kg=Decimal(row.baseline_kg),
+        baseline_hours=row.baseline_hours,
+        actual_kg=Decimal(row.actual_kg),
+        actual_hours=row.actual_hours,
+    )
+    return VerifiedReduction(
+        id=row.id,
+        claim=claim,
+        report_id=row.report_id,
+        reduction_kg=row.reduction_kg,
+        released_units=row.released_units,
+        release=Release(row.release),
+        entry_id=row.entry_id,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,222 @@
+"""Verified reductions and rights compliance, from verified emission reports (rules.md §3–4).
+
+A verified reduction compares a documented baseline with the actual emissions of a verified
+report (same capacity, hours scaled) and, by policy, releases the surplus rights it frees:
+reclaimed free into a government reserve through the registry's reserve operation
+(`reclaim`, one entry referencing the decision), or left tradable in the enterprise's
+holdings. Rights compliance compares a report's verified emissions per rights pollutant with
+the rights the enterprise holds of that year's vintage: these are its obligations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from math import ceil
+
+from ledger.domain.access import Scope
+from ledger.domain.errors import InvalidField, RecordExists
+from ledger.domain.incentives import (
+    BaselineKind,
+    ReductionClaim,
+    Release,
+    VerifiedReduction,
+    reduction_kg,
+)
+from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import HOLDINGS, PROVINCE, account_code, instrument_code
+from ledger.domain.reports import Report, ReportNotFound, ReportNotVerified, ReportStatus
+from ledger.domain.tax_tables import Pollutant
+from ledger.services import rights
+from ledger.services.incentives import visible_parties
+from ledger.services.transactions import joined, read, run_joined
+
+# Rights pollutants (rules §4) and the tax pollutant their verified mass is reported as.
+RIGHTS_POLLUTANTS = {
+    "SO2": Pollutant.SO2,
+    "NOx": Pollutant.NOX,
+    "COD": Pollutant.COD,
+    "NH3-N": Pollutant.NH3_N,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReductionRequest:
+    """A regulator's verification of a reduction, resting on a verified report."""
+
+    id: str
+    report_id: str
+    pollutant: str
+    baseline_kind: BaselineKind
+    baseline_kg: Decimal
+    baseline_hours: int
+    actual_hours: int
+    release: Release = Release.RESERVE
+    authority: str = PROVINCE  # whose reserve takes reclaimed surplus
+    vintage: int | None = None  # the vintage released; default: the year after the report
+
+
+@dataclass(frozen=True, slots=True)
+class _Actual:
+    party: str
+    year: int
+    kg: Decimal
+    months_invalid: int
+    exceedances: int
+
+
+def _verified(uow: UnitOfWork, report_id: str, scope: Scope) -> Report:
+    report = uow.reports.get(report_id)
+    if report is None or visible_parties(uow, scope, report.party) == []:
+        raise ReportNotFound(f"no report {report_id!r}", field="report_id")
+    if report.status is not ReportStatus.VERIFIED:
+        raise ReportNotVerified(f"report {report_id} is {report.status.value}", field="report")
+    return report
+
+
+def _actual(uow: UnitOfWork, report: Report, pollutant: str) -> _Actual:
+    taxed_as = RIGHTS_POLLUTANTS.get(pollutant)
+    if taxed_as is None:
+        raise InvalidField(f"{pollutant!r} is not a rights pollutant", field="pollutant")
+    lines = [line for line in uow.reports.lines(report.id) if line.pollutant is taxed_as]
+    return _Actual(
+        party=report.party,
+        year=report.period.year,
+        kg=sum((line.mass_kg for line in lines), Decimal(0)),
+        months_invalid=sum(not line.month_valid for line in lines),
+        exceedances=sum(line.exceedances for line in lines),
+    )
+
+
+def verify_reduction(
+    uow_factory: UnitOfWorkFactory, scope: Scope, request: ReductionRequest
+) -> VerifiedReduction:
+    """Verify baseline − actual and release the surplus by policy, in one transaction."""
+
+    def work(uow: UnitOfWork) -> VerifiedReduction:
+        if uow.tax.get_reduction(request.id) is not None:
+            raise RecordExists(f"reduction {request.id} exists", field="id")
+        report = _verified(uow, request.report_id, scope)
+        actual = _actual(uow, report, request.pollutant)
+        claim = ReductionClaim(
+            party=actual.party,
+            pollutant=request.pollutant,
+            year=actual.year,
+            baseline_kind=request.baseline_kind,
+            baseline_kg=request.baseline_kg,
+            baseline_hours=request.baseline_hours,
+            actual_kg=actual.kg,
+            actual_hours=request.actual_hours,
+            months_invalid=actual.months_invalid,
+            exceedances=actual.exceedances,
+        )
+        kg = reduction_kg(claim)
+        entry_id = _release(uow, request, claim, kg)
+        record = VerifiedReduction(
+            id=request.id,
+            claim=claim,
+            report_id=report.id,
+            reduction_kg=kg,
+            released_units=kg if request.release is not Release.NONE else 0,
+            release=request.release,
+            entry_id=entry_id,
+            created_at=uow.now(),
+        )
+        uow.tax.add_reduction(record)
+        return record
+
+    return run_joined(uow_factory, work)
+
+
+def _release(
+    uow: UnitOfWork, request: ReductionRequest, claim: ReductionClaim, kg: int
+) -> str | None:
+    """Reclaim the surplus (kg = units of a t right, scale 3) into the reserve, if so decided."""
+    if request.release is not Release.RESERVE or kg == 0:
+        return None
+    vintage = request.vintage or claim.year + 1
+    operation = rights.ReserveOperation(
+        id=f"reduction-{request.id}",
+        action=rights.ReserveAction.RECLAIM,
+        authority=request.authority,
+        pollutant=claim.pollutant,
+        units=kg,
+        first_vintage=vintage,
+        last_vintage=vintage,
+        party=claim.party,
+    )
+    (entry,) = rights.reserve_operation(joined(uow), operation)
+    return entry.entry_id
+
+
+def list_reductions(
+    uow_factory: UnitOfWorkFactory, scope: Scope, party: str | None, cursor: str | None, limit: int
+) -> list[tuple[int, VerifiedReduction]]:
+    after = decode_cursor("reductions", cursor)
+    check_page_size(limit)
+
+    def work(uow: UnitOfWork) -> list[tuple[int, VerifiedReduction]]:
+        parties = visible_parties(uow, scope, party)
+        return [] if parties == [] else uow.tax.list_reductions(parties, after, limit)
+
+    return read(uow_factory, work)
+
+
+# -- rights compliance -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RightsObligation:
+    """A report's verified emissions of a rights pollutant against the rights held for its
+    year (kg = units): the enterprise complies when `shortfall_units` is 0."""
+
+    report_id: str
+    party: str
+    pollutant: str
+    instrument: str
+    verified_units: int  # kg, rounded up: an obligation is never understated
+    held_units: int
+    exceedances: int
+
+    @property
+    def shortfall_units(self) -> int:
+        return max(self.verified_units - self.held_units, 0)
+
+
+def rights_obligations(
+    uow_factory: UnitOfWorkFactory, scope: Scope, report_id: str
+) -> list[RightsObligation]:
+    """The obligations a verified report creates, one per rights pollutant it reports."""
+
+    def work(uow: UnitOfWork) -> list[RightsObligation]:
+        report = _verified(uow, report_id, scope)
+        found = []
+        for pollutant in RIGHTS_POLLUTANTS:
+            actual = _actual(uow, report, pollutant)
+            if actual.kg == 0:
+                continue
+            code = instrument_code(pollutant, actual.year)
+            found.append(
+                RightsObligation(
+                    report_id=report.id,
+                    party=report.party,
+                    pollutant=pollutant,
+                    instrument=code,
+                    verified_units=ceil(actual.kg),
+                    held_units=_held(uow, report.party, code),
+                    exceedances=actual.exceedances,
+                )
+            )
+        return found
+
+    return read(uow_factory, work)
+
+
+def _held(uow: UnitOfWork, party: str, instrument: str) -> int:
+    code = account_code(party, HOLDINGS)
+    account = uow.accounts.get_many([code]).get(code)
+    if account is None:
+        return 0
+    balance = uow.journal.balance_of(account.id, instrument)
+    return 0 if balance is None else balance.posted

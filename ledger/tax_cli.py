@@ -1,0 +1,194 @@
+"""Tax commands of `emissions-ledger`: tax, file-return, demo-tax.
+
+- `tax ENTERPRISE --quarter 2025Q1 [--source reports|monitoring]` prints the quarter's monthly
+  lines and totals (computed, not filed).
+- `file-return ENTERPRISE --quarter 2025Q1` files the return (and books its Article 13
+  incentive) as the `cli` regulator.
+- `demo-tax [--year 2025 --seed 2025]` computes every demo enterprise's annual tax from a year
+  of generated CEMS data (ledger.cems_generator), through the same CEMS parsing, monthly tally
+  and tax formula as the ledger, in memory (no database needed): the README's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from ledger import cems_generator
+from ledger.demo import rows
+from ledger.domain.access import Principal, Role
+from ledger.domain.cems import (
+    TAX_POLLUTANT,
+    MonthlyTally,
+    OutletKey,
+    StoredHour,
+    csv_rows,
+    local_month,
+    parse_row,
+)
+from ledger.domain.errors import LedgerError
+from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
+from ledger.domain.registry import PROVINCE
+from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
+from ledger.domain.tax_filing import Quarter, Source
+from ledger.persistence.store import Store
+from ledger.services import tax
+
+COMMANDS = ("tax", "file-return", "demo-tax")
+CLI_PRINCIPAL = Principal("cli", "command line", Role.REGULATOR, PROVINCE, None)
+ZERO = Decimal("0.00")
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the tax sub-commands on the CLI's parser."""
+    compute = commands.add_parser("tax", help="compute an enterprise's quarter (lines, totals)")
+    compute.add_argument("enterprise")
+    compute.add_argument("--quarter", required=True, help="e.g. 2025Q1")
+    compute.add_argument("--source", choices=("reports", "monitoring"), default="reports")
+    filing = commands.add_parser("file-return", help="file a quarter's return from reports")
+    filing.add_argument("enterprise")
+    filing.add_argument("--quarter", required=True)
+    demo = commands.add_parser(
+        "demo-tax", help="annual tax of the demo enterprises from generated CEMS data"
+    )
+    demo.add_argument("--year", type=int, default=2025)
+    demo.add_argument("--seed", type=int, default=2025)
+
+
+def run(store: Store, arguments: argparse.Namespace) -> int:
+    """Run one tax command; the exit status."""
+    if arguments.command == "demo-tax":
+        print(markdown_table(demo_annual_tax(arguments.year, arguments.seed)))
+        return 0
+    try:
+        quarter = Quarter.parse(arguments.quarter)
+        if arguments.command == "file-return":
+            filed = tax.file_return(store, CLI_PRINCIPAL, arguments.enterprise, quarter)
+            print(f"filed {filed.id}")
+            months = filed.computed.months
+        else:
+            source = Source(arguments.source)
+            computed = tax.compute_quarter(
+                store, CLI_PRINCIPAL.scope, arguments.enterprise, quarter, source
+            )
+            months = computed.computed.months
+    except LedgerError as error:
+        print(f"refused ({error.code}): {error.detail}", file=sys.stderr)
+        return 1
+    print(lines_table(months))
+    return 0
+
+
+def lines_table(months: Iterable[MonthlyTax]) -> str:
+    """The monthly lines as a plain-text table, with the quarter's totals."""
+    header = "month    outlet           pollutant  mass_kg         eq        rank taxed  rate "
+    header += "factor  tax_before    reduction     tax_due      disqualified"
+    out = [header]
+    before = reduction = due = ZERO
+    for month in months:
+        for line in month.lines:
+            out.append(
+                f"{line.month:%Y-%m}  {line.outlet:16} {line.pollutant.value:10} "
+                f"{line.mass_kg:>14.3f} {float(line.equivalents):>11.2f} {line.rank:>4} "
+                f"{'yes' if line.taxed else 'no':5} {line.rate:>4} {line.factor:>6} "
+                f"{line.tax_before:>12} {line.reduction:>12} {line.tax_due:>12}  "
+                + ",".join(reason.value for reason in line.disqualifications)
+            )
+        before += month.total_before
+        reduction += month.total_reduction
+        due += month.total_due
+    out.append(f"total: before {before} CNY, Article 13 reduction {reduction} CNY, due {due} CNY")
+    return "\n".join(out)
+
+
+# -- the demo's annual tax ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AnnualTax:
+    """One enterprise's year: Σ of its 12 months (sums of rounded lines)."""
+
+    enterprise: str
+    tier: int
+    before: Decimal = ZERO
+    reduction: Decimal = ZERO
+    due: Decimal = ZERO
+    exceedance_months: list[str] = field(default_factory=list)  # no reduction in them
+
+
+def _tallies(year: int, seed: int) -> dict[tuple[str, str, str, date], MonthlyTally]:
+    """Every (enterprise, outlet, pollutant, month) of the generated year, tallied."""
+    specs = cems_generator.demo_outlets()
+    keys = {(s.enterprise, s.outlet): OutletKey(i, s.enterprise) for i, s in enumerate(specs)}
+    tallies: dict[tuple[str, str, str, date], MonthlyTally] = {}
+    for spec in specs:
+        standards = {
+            pollutant: EmissionStandard(
+                Decimal(str(limit)),
+                None if spec.reference_o2 is None else Decimal(str(spec.reference_o2)),
+            )
+            for pollutant, limit in spec.standard_mg_nm3.items()
+        }
+        for row in csv_rows(cems_generator.generate([spec], year, seed=seed)):
+            assert not isinstance(row, Exception) and isinstance(row, tuple), row
+            hour = parse_row(row[1], row[0], keys)
+            assert not isinstance(hour, list), hour  # the generator writes only possible rows
+            month = local_month(hour.hour)
+            key = (spec.enterprise, spec.outlet, hour.pollutant, month)
+            if key not in tallies:
+                tallies[key] = MonthlyTally(
+                    spec.outlet, hour.pollutant, month, standards.get(hour.pollutant)
+                )
+            tallies[key].add(
+                StoredHour(
+                    hour.hour,
+                    hour.concentration,
+                    hour.dry_flow,
+                    hour.o2,
+                    hour.valid_minutes,
+                    hour.flag,
+                )
+            )
+    return tallies
+
+
+def demo_annual_tax(year: int, seed: int) -> list[AnnualTax]:
+    """Each demo enterprise's annual environmental tax from generated CEMS data (default policy)."""
+    tiers = {row["enterprise_id"]: int(row["tax_tier"]) for row in rows("enterprises.csv")}
+    by_month: dict[tuple[str, date], list[MonthlyAggregate]] = defaultdict(list)
+    for (enterprise, _, _, month), tally in _tallies(year, seed).items():
+        by_month[(enterprise, month)].append(tally.aggregate())
+    results = {code: AnnualTax(code, tier) for code, tier in tiers.items()}
+    for (enterprise, month), aggregates in sorted(by_month.items()):
+        facts = [PollutantMonth.from_aggregate(a, TAX_POLLUTANT[a.pollutant]) for a in aggregates]
+        result = monthly_tax(enterprise, month, tiers[enterprise], facts)
+        annual = results[enterprise]
+        annual.before += result.total_before
+        annual.reduction += result.total_reduction
+        annual.due += result.total_due
+        if any(Disqualification.OWN_EXCEEDANCE in line.disqualifications for line in result.lines):
+            annual.exceedance_months.append(f"{month:%m}")
+    return [results[code] for code in sorted(results)]
+
+
+def markdown_table(results: Iterable[AnnualTax]) -> str:
+    """The annual tax per enterprise as a Markdown table (CNY)."""
+    out = [
+        "| enterprise | tier | tax before reduction | Article 13 reduction | tax due | "
+        "months with an hourly exceedance |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    total = [ZERO, ZERO, ZERO]
+    for r in results:
+        months = ", ".join(r.exceedance_months) or "none"
+        out.append(
+            f"| {r.enterprise} | {r.tier} | {r.before:,} | {r.reduction:,} | {r.due:,} | {months} |"
+        )
+        total = [total[0] + r.before, total[1] + r.reduction, total[2] + r.due]
+    out.append(f"| all | | {total[0]:,} | {total[1]:,} | {total[2]:,} | |")
+    return "\n".join(out)

@@ -1,0 +1,110 @@
+"""Monitoring and emission reports over HTTP: CSV and JSON imports, aggregates, the workflow."""
+
+from __future__ import annotations
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.support import assert_problem, headers_for
+from tests.integration.monitoring_support import HEADER, build_outlets, full_month, line, stamp
+
+CSV = {"content-type": "text/csv"}
+
+
+@pytest.fixture
+def outlets(client: TestClient) -> TestClient:
+    build_outlets(client.app.state.store)  # type: ignore[attr-defined]
+    return client
+
+
+def upload(client: TestClient, lines: list[str], **headers: str) -> httpx2.Response:
+    body = (HEADER + "".join(lines)).encode()
+    return client.post("/v1/cems/imports?source=march.csv", content=body, headers=CSV | headers)
+
+
+def record(hour: int, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "enterprise": "E1",
+        "outlet": "SINTER-1",
+        "pollutant": "SO2",
+        "hour_start": stamp(1, hour),
+        "concentration_mg_nm3": "20",
+        "dry_flow_nm3_h": "1000000",
+        "o2_percent": "16",
+        "valid_minutes": 60,
+        "flag": "N",
+    }
+    body.update(changes)
+    return body
+
+
+def test_a_csv_upload_is_imported_then_replayed(outlets: TestClient) -> None:
+    response = upload(outlets, full_month())
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["rows"], body["inserted"], body["replayed"]) == (744, 744, False)
+    again = upload(outlets, full_month())
+    assert again.status_code == 200
+    assert again.json()["replayed"] is True
+
+
+def test_a_csv_with_bad_rows_is_refused_with_every_location(outlets: TestClient) -> None:
+    lines = [line(stamp(1, 0)), line(stamp(1, 1), o2="21.5"), line(stamp(1, 2), q="-3")]
+    problem = assert_problem(upload(outlets, lines), 422, "cems_import_refused")
+    assert problem["error_count"] == 2
+    assert [(e["line"], e["code"]) for e in problem["errors"]] == [
+        (3, "o2_at_or_above_21"),
+        (4, "negative_flow"),
+    ]
+    months = outlets.get("/v1/cems/months", params={"from": "2025-03", "to": "2025-03"})
+    assert months.json()["months"] == []
+
+
+def test_json_records_are_imported_and_located_by_index(outlets: TestClient) -> None:
+    bad = outlets.post("/v1/cems/records", json={"records": [record(0), record(1, flag="Z")]})
+    problem = assert_problem(bad, 422, "cems_import_refused")
+    assert problem["errors"][0]["field"] == "records[1].flag"
+    good = outlets.post("/v1/cems/records", json={"records": [record(0), record(1)]})
+    assert good.status_code == 201, good.text
+    months = outlets.get("/v1/cems/months", params={"from": "2025-01", "to": "2025-12"})
+    (march,) = months.json()["months"]
+    assert (march["month"], march["mass_kg"], march["valid_hours"]) == ("2025-03", "40", 2)
+    assert march["mean_on_standard_basis_mg_nm3"] == "20.000"
+
+
+def test_an_enterprise_drafts_and_submits_a_report_and_a_verifier_verifies_it(
+    outlets: TestClient,
+) -> None:
+    upload(outlets, full_month())
+    enterprise = headers_for(outlets, "enterprise", party="E1")
+    verifier = headers_for(outlets, "verifier")
+    created = outlets.post(
+        "/v1/reports", json={"enterprise": "E1", "period": "2025-03"}, headers=enterprise
+    )
+    assert created.status_code == 201, created.text
+    report = created.json()
+    assert (report["id"], report["status"]) == ("E1-2025-03-v1", "draft")
+    assert report["lines"][0]["mass_kg"] == "14880"
+    submitted = outlets.post(f"/v1/reports/{report['id']}/submit", headers=enterprise)
+    assert submitted.json()["status"] == "submitted"
+    verified = outlets.post(f"/v1/reports/{report['id']}/verify", json={}, headers=verifier)
+    assert verified.json()["status"] == "verified", verified.text
+
+
+def test_an_unknown_report_is_404(outlets: TestClient) -> None:
+    assert_problem(outlets.get("/v1/reports/E1-2025-03-v9"), 404, "report_not_found")
+
+
+def test_a_malformed_period_is_refused(outlets: TestClient) -> None:
+    response = outlets.post("/v1/reports", json={"enterprise": "E1", "period": "2025-13"})
+    assert_problem(response, 422, "invalid_field", "period")
+
+
+def test_an_enterprise_cannot_see_another_enterprises_report(outlets: TestClient) -> None:
+    upload(outlets, full_month())
+    created = outlets.post("/v1/reports", json={"enterprise": "E1", "period": "2025-03"})
+    assert created.status_code == 201, created.text
+    other = headers_for(outlets, "enterprise", party="E2")
+    response = outlets.get(f"/v1/reports/{created.json()['id']}", headers=other)
+    assert_problem(response, 404, "report_not_found")

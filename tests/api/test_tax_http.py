@@ -1,0 +1,186 @@
+"""Environmental tax and incentives over HTTP: the worked example filed end to end, scopes,
+refusals, and a report's invalidation reversing its incentive (the invariants hold: see the
+autouse fixture)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.domain.access import Principal, Role
+from ledger.domain.registry import Outlet
+from ledger.domain.reports import Method, Period
+from ledger.persistence.store import Store
+from ledger.services import parties, reports
+from tests.api.support import assert_problem, headers_for
+from tests.integration.tax_support import build_tax_registry, worked_example
+
+QUARTER = "2026Q2"
+MONTHS = (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1))
+
+
+def store_of(client: TestClient) -> Store:
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    return store
+
+
+def verified_quarter(client: TestClient, party: str = "E01") -> str:
+    """A verified quarterly report of the worked example for each month, through the workflow."""
+    store = store_of(client)
+    filer = Principal(f"{party}-filer", "filer", Role.ENTERPRISE, party, None)
+    verifier = Principal("verifier-1", "verifier", Role.VERIFIER, None, None)
+    # An agency's measurements: CEMS lines come only from stored aggregates.
+    lines = tuple(
+        replace(x, method=Method.AGENCY) for month in MONTHS for x in worked_example(month)
+    )
+    content = reports.Content(from_monitoring=False, lines=lines)
+    view = reports.draft_report(store, filer, party, Period.parse(QUARTER), content)
+    reports.submit_report(store, filer, view.report.id)
+    reports.verify_report(store, verifier, view.report.id)
+    return view.report.id
+
+
+@pytest.fixture
+def taxed(client: TestClient) -> TestClient:
+    build_tax_registry(store_of(client))
+    standards = {"SO2": "35", "NOx": "50", "PM": "10"}
+    for party in ("E01", "E02"):
+        parties.add_outlet(store_of(client), Outlet(party, "SINTER-1", standards, "16"))
+    return client
+
+
+def test_the_worked_example_is_computed_and_filed_to_the_fen_over_http(taxed: TestClient) -> None:
+    report = verified_quarter(taxed)
+    e01 = headers_for(taxed, "enterprise", party="E01")
+
+    computed = taxed.get(f"/v1/tax/parties/E01/quarters/{QUARTER}", headers=e01)
+    assert computed.status_code == 200, computed.text
+    april = computed.json()["months"][0]
+    assert (april["total_before"], april["total_due"], april["total_reduction"]) == (
+        "273342.73",
+        "248661.79",
+        "24680.94",
+    )
+    nox = next(x for x in april["lines"] if x["pollutant"] == "NOx")
+    assert (nox["equivalents"], nox["factor"], nox["tax_due"], nox["ratio"]) == (
+        "36378.95",
+        "1.00",
+        "174618.95",
+        "0.8000",
+    )
+
+    filed = taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER}, headers=e01)
+    assert filed.status_code == 201, filed.text
+    body = filed.json()
+    assert (body["id"], body["total_reduction"], body["report_ids"]) == (
+        "E01-2026Q2-r1",
+        "74042.82",
+        [report],
+    )
+    assert body["months"] == computed.json()["months"]
+
+    (incentive,) = taxed.get("/v1/incentives", headers=e01).json()["incentives"]
+    assert (incentive["amount"], incentive["basis"], incentive["active"]) == (
+        "74042.82",
+        "74042.82",
+        True,
+    )
+    listed = taxed.get("/v1/tax/returns", params={"party": "E01"}, headers=e01).json()
+    assert [r["id"] for r in listed["returns"]] == ["E01-2026Q2-r1"]
+
+
+def test_invalidating_the_report_reverses_the_incentive_over_http(taxed: TestClient) -> None:
+    report = verified_quarter(taxed)
+    e01 = headers_for(taxed, "enterprise", party="E01")
+    taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER}, headers=e01)
+
+    response = taxed.post(f"/v1/reports/{report}/invalidate", json={"reason": "tampered data"})
+    assert response.status_code == 200, response.text
+
+    (incentive,) = taxed.get("/v1/incentives").json()["incentives"]
+    assert incentive["active"] is False
+    assert incentive["reversal"]["reason"] == "report_invalidated"
+    assert taxed.get("/v1/tax/returns/E01-2026Q2-r1").json()["void"] is True
+    balance = taxed.get("/v1/accounts/E01:tax_incentives/balances/CNY").json()
+    assert balance["balance"] == "0.00"
+
+
+def test_another_enterprises_tax_does_not_exist_for_an_enterprise(taxed: TestClient) -> None:
+    verified_quarter(taxed)
+    e02 = headers_for(taxed, "enterprise", party="E02")
+
+    assert_problem(
+        taxed.get(f"/v1/tax/parties/E01/quarters/{QUARTER}", headers=e02), 404, "party_not_found"
+    )
+    assert_problem(
+        taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER}, headers=e02),
+        404,
+        "party_not_found",
+    )
+    taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER})
+    assert_problem(
+        taxed.get("/v1/tax/returns/E01-2026Q2-r1", headers=e02), 404, "tax_return_not_found"
+    )
+    assert taxed.get("/v1/incentives", headers=e02).json()["incentives"] == []
+
+
+def test_a_quarter_without_verified_data_is_a_clear_refusal(taxed: TestClient) -> None:
+    problem = assert_problem(
+        taxed.get(f"/v1/tax/parties/E01/quarters/{QUARTER}"), 422, "tax_data_missing", "quarter"
+    )
+    assert "2026-04" in problem["detail"]
+    assert_problem(
+        taxed.get(f"/v1/tax/parties/E01/quarters/{QUARTER}", params={"source": "monitoring"}),
+        422,
+        "tax_data_missing",
+    )
+
+
+def test_an_incentive_above_its_basis_is_refused_over_http(taxed: TestClient) -> None:
+    verified_quarter(taxed)
+    taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER})
+
+    body = {"id": "extra", "basis_id": "return-E01-2026Q2-r1", "amount": "0.01"}
+    assert_problem(taxed.post("/v1/incentives", json=body), 422, "incentive_exceeds_basis")
+
+
+def test_the_equipment_credit_and_its_clawback_over_http(taxed: TestClient) -> None:
+    body = {
+        "id": "DESOX-1",
+        "party": "E01",
+        "investment": "1000000.05",
+        "acquired_on": "2024-03-01",
+    }
+    granted = taxed.post("/v1/equipment-credits", json=body)
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["amount"] == "100000.00"  # 10% of 1,000,000.05, rounded down
+
+    schedule = taxed.get(
+        "/v1/parties/E01/equipment-credit-schedule",
+        params=[("cit_payable", "2024:30000.00"), ("cit_payable", "2025:0")],
+    )
+    assert schedule.status_code == 200, schedule.text
+    assert [y["left"] for y in schedule.json()] == ["70000.00", "70000.00"]
+
+    clawed = taxed.post(
+        "/v1/equipment-credits/DESOX-1/clawback", json={"transferred_on": "2026-01-01"}
+    )
+    assert clawed.status_code == 200, clawed.text
+    assert clawed.json()[0]["reversal"]["reason"] == "clawback"
+
+
+def test_the_tax_policy_is_readable_and_settable_by_the_regulator(taxed: TestClient) -> None:
+    assert taxed.get("/v1/tax/policy").json() == {
+        "scope": "taxpayer",
+        "inclusive_thresholds": False,
+        "air_taxed": 3,
+        "water_class_1_taxed": 5,
+        "water_other_taxed": 3,
+    }
+    changed = taxed.put("/v1/tax/policy", json={"scope": "outlet"})
+    assert changed.json()["scope"] == "outlet"
+    e01 = headers_for(taxed, "enterprise", party="E01")
+    assert taxed.put("/v1/tax/policy", json={"scope": "taxpayer"}, headers=e01).status_code == 403

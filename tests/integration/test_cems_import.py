@@ -1,0 +1,162 @@
+"""CEMS import on both databases: all or nothing, every problem located, idempotent, and the
+monthly aggregates recomputed from the stored hours."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import text
+
+from ledger.domain.access import EVERYTHING, Scope
+from ledger.domain.cems import PROBLEMS_SHOWN_MAX
+from ledger.persistence.store import Store
+from ledger.services import monitoring
+from tests.integration.monitoring_support import (
+    E1_USER,
+    MARCH,
+    build_outlets,
+    count,
+    full_month,
+    import_lines,
+    line,
+    stamp,
+)
+
+MARCH_ONLY = monitoring.MonthFilter(MARCH, MARCH)
+
+
+@pytest.fixture
+def outlets(store: Store) -> Store:
+    build_outlets(store)
+    return store
+
+
+def refused(store: Store, lines: list[str]) -> monitoring.CemsImportRefused:
+    with pytest.raises(monitoring.CemsImportRefused) as caught:
+        import_lines(store, lines)
+    assert count(store, "cems_hours") == 0
+    assert count(store, "cems_imports") == 0
+    return caught.value
+
+
+def located(error: monitoring.CemsImportRefused) -> list[tuple[int, str]]:
+    return [(p.line, p.code) for p in error.problems]
+
+
+def test_a_month_of_hours_is_stored_and_aggregated(outlets: Store) -> None:
+    outcome = import_lines(outlets, full_month(c="20"))
+    assert (outcome.record.rows, outcome.record.inserted, outcome.months) == (744, 744, 1)
+    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    month = stored.aggregate
+    # 744 h × 20 mg/Nm³ × 1,000,000 Nm³/h × 1e-6 = 14,880 kg; O2 = reference: mean 20 exactly.
+    assert month.mass_kg == Decimal(14880)
+    assert month.mean_on_standard_basis == Fraction(20)
+    assert (month.valid_hours, month.valid_days, month.month_valid) == (744, 31, True)
+    assert month.exceedances == 0
+
+
+def test_aggregates_follow_the_validity_rules_and_oxygen_correction(outlets: Store) -> None:
+    lines = [
+        line(stamp(1, 0), c="20", o2="16"),  # corrected 20
+        line(stamp(1, 1), c="40", o2="11"),  # corrected 40 × 5/10 = 20
+        line(stamp(1, 2), c="80", o2="18.5"),  # corrected 80 × 5/2.5 = 160: an exceedance
+        line(stamp(1, 3), c="99", minutes="44"),  # too few minutes: not valid
+        line(stamp(1, 4), c="99", flag="C"),  # calibration: not valid
+    ]
+    import_lines(outlets, lines)
+    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    month = stored.aggregate
+    assert month.mass_kg == Decimal(140)  # (20 + 40 + 80) × 1e6 × 1e-6
+    assert month.mean_measured == Fraction(140, 3)
+    assert month.mean_on_standard_basis == Fraction(200, 3)
+    assert (month.exceedances, month.valid_hours, month.hours_received) == (1, 3, 5)
+    assert not month.month_valid
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (line(stamp(2, 0), outlet="E1,NOPE"), "unknown_outlet"),
+        (line(stamp(2, 0), q="-1"), "negative_flow"),
+        (line(stamp(2, 0), o2="21"), "o2_at_or_above_21"),
+        (line(stamp(2, 0), c="5000"), "concentration_above_analyser_range"),
+        (line("2025-03-02 00:00"), "hour_start_without_timezone"),
+        ("E1,SINTER-1,SO2\n", "malformed_row"),
+    ],
+)
+def test_a_bad_row_refuses_the_whole_file_and_names_its_line(
+    outlets: Store, bad: str, code: str
+) -> None:
+    error = refused(outlets, [line(stamp(1, 0)), line(stamp(1, 1)), bad, line(stamp(3, 0))])
+    assert located(error) == [(4, code)]  # the header is line 1
+    assert error.count == 1
+
+
+def test_a_duplicate_hour_within_the_file_is_refused_at_its_second_line(outlets: Store) -> None:
+    error = refused(outlets, [line(stamp(1, 0)), line(stamp(1, 1)), line(stamp(1, 0), c="21")])
+    assert located(error) == [(4, "duplicate_hour")]
+    assert "line 2" in error.problems[0].detail
+
+
+def test_problems_are_listed_by_line_up_to_the_cap_and_all_counted(outlets: Store) -> None:
+    lines = [line(stamp(1 + h // 24, h % 24), q="-1") for h in range(150)]
+    lines += [line(stamp(9, 0)), line(stamp(9, 0))]  # and a duplicate, found in the database
+    error = refused(outlets, lines)
+    assert error.count == 151
+    assert len(error.problems) == PROBLEMS_SHOWN_MAX
+    assert [p.line for p in error.problems] == list(range(2, 2 + PROBLEMS_SHOWN_MAX))
+
+
+def test_importing_the_same_file_twice_changes_nothing(outlets: Store) -> None:
+    first = import_lines(outlets, full_month())
+    again = import_lines(outlets, full_month())
+    assert again.replayed and again.record == first.record
+    assert count(outlets, "cems_hours") == 744
+    assert count(outlets, "cems_imports") == 1
+
+
+def test_hours_stored_already_with_the_same_values_are_skipped(outlets: Store) -> None:
+    import_lines(outlets, [line(stamp(1, 0)), line(stamp(1, 1))])
+    outcome = import_lines(outlets, [line(stamp(1, 1)), line(stamp(1, 2))])  # another file
+    assert (outcome.record.inserted, outcome.record.unchanged) == (1, 1)
+    assert count(outlets, "cems_hours") == 3
+
+
+def test_an_hour_stored_already_with_other_values_is_a_conflict(outlets: Store) -> None:
+    import_lines(outlets, [line(stamp(1, 0))])
+    with pytest.raises(monitoring.CemsImportRefused) as caught:
+        import_lines(outlets, [line(stamp(1, 1)), line(stamp(1, 0), c="21")])
+    assert located(caught.value) == [(3, "hour_conflicts_with_stored")]
+    assert count(outlets, "cems_hours") == 1
+
+
+def test_a_later_import_re_aggregates_the_whole_month(outlets: Store) -> None:
+    import_lines(outlets, full_month()[:400])
+    import_lines(outlets, full_month()[400:])
+    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    assert (stored.aggregate.valid_hours, stored.aggregate.month_valid) == (744, True)
+
+
+def test_an_enterprise_cannot_import_for_another_enterprises_outlet(outlets: Store) -> None:
+    with pytest.raises(monitoring.CemsImportRefused) as caught:
+        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], actor=E1_USER)
+    assert located(caught.value) == [(2, "unknown_outlet")]
+
+
+def test_an_enterprise_sees_only_its_own_aggregates(outlets: Store) -> None:
+    import_lines(outlets, [line(stamp(1, 0)), line(stamp(1, 0), outlet="E2,UNIT-1")])
+    mine = monitoring.list_months(outlets, Scope(party="E1"), MARCH_ONLY, None, 100)
+    assert [m.party for m in mine] == ["E1"]
+    tangshan = monitoring.list_months(outlets, Scope(city="Handan"), MARCH_ONLY, None, 100)
+    assert [m.party for m in tangshan] == ["E2"]
+
+
+def test_the_database_refuses_to_change_a_stored_hour(outlets: Store) -> None:
+    import_lines(outlets, [line(stamp(1, 0))])
+    for statement in ("UPDATE cems_hours SET concentration = 1", "DELETE FROM cems_hours"):
+        with pytest.raises(sqlalchemy.exc.DatabaseError), outlets.engine.begin() as connection:
+            connection.execute(text(statement))
+    assert count(outlets, "cems_hours") == 1
