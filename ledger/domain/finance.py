@@ -1,0 +1,335 @@
+"""Finance: accounting periods and their close, report tables, supply categories, the public
+market report's arithmetic, the finance rejections, and the finance repository protocol.
+
+Periods are Beijing calendar periods (UTC+8, no daylight saving): a month `2026-03`, a quarter
+`2026-Q1`, a year `2026`, each the half-open instant range [start, end). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from enum import Enum
+
+from ledger.domain.accounts import Side
+from ledger.domain.errors import Kind, LedgerError
+
+BEIJING = timezone(timedelta(hours=8), "CST")  # the registry's accounting time zone
+
+
+# -- rejections -----------------------------------------------------------------------------
+
+
+class PeriodClosed(LedgerError):
+    """An entry effective in a closed period; its `period` names the period."""
+
+    code = "period_closed"
+    kind = Kind.UNPROCESSABLE
+    title = "The accounting period is closed"
+
+
+class PeriodNotEnded(LedgerError):
+    code = "period_not_ended"
+    kind = Kind.UNPROCESSABLE
+    title = "A period can only be closed after it has ended"
+
+
+class PeriodNotClosed(LedgerError):
+    code = "period_not_closed"
+    kind = Kind.CONFLICT
+    title = "The period is not closed"
+
+
+class PeriodNotFound(LedgerError):
+    code = "period_not_found"
+    kind = Kind.NOT_FOUND
+    title = "Period not found"
+
+
+class StatementInvalid(LedgerError):
+    """A statement file with bad lines; `errors` lists every one with its line number."""
+
+    code = "statement_invalid"
+    kind = Kind.INVALID
+    title = "The statement file has invalid lines"
+
+
+class UnknownCurrency(LedgerError):
+    code = "unknown_currency"
+    kind = Kind.INVALID
+    title = "The statement's currency is not a cash instrument of the ledger"
+
+
+class StatementLinesAlreadyImported(LedgerError):
+    code = "statement_lines_already_imported"
+    kind = Kind.CONFLICT
+    title = "Lines of this statement were already imported from another file"
+
+
+class ReconciliationNotFound(LedgerError):
+    code = "reconciliation_not_found"
+    kind = Kind.NOT_FOUND
+    title = "Reconciliation or statement not found"
+
+
+class ReconciliationConfirmed(LedgerError):
+    code = "reconciliation_confirmed"
+    kind = Kind.CONFLICT
+    title = "The reconciliation is confirmed and frozen"
+
+
+class MatchInvalid(LedgerError):
+    code = "match_invalid"
+    kind = Kind.UNPROCESSABLE
+    title = "These items cannot be matched"
+
+
+# -- periods ------------------------------------------------------------------------------
+
+
+class PeriodKind(Enum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+# Years 1000–2999: a period's bounds must be representable instants (no year 0, no 10000).
+_LABEL = re.compile(r"^([12]\d{3})(?:-(\d{2})|-Q([1-4]))?$", flags=re.ASCII)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A calendar month, quarter or year in Beijing time: instants in [starts_at, ends_at)."""
+
+    label: str
+    kind: PeriodKind
+    starts_at: datetime
+    ends_at: datetime
+
+    def contains(self, moment: datetime) -> bool:
+        return self.starts_at <= moment < self.ends_at
+
+
+def _beijing_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=BEIJING)
+
+
+def parse_period(label: str) -> Period:
+    """`2026-03` (month), `2026-Q1` (quarter) or `2026` (year)."""
+    found = _LABEL.match(label)
+    if found is None or (found.group(2) and not 1 <= int(found.group(2)) <= 12):
+        raise PeriodNotFound(
+            f"{label!r} is not a period: use 2026-03, 2026-Q1 or 2026", field="period"
+        )
+    year = int(found.group(1))
+    if found.group(2):
+        kind, first, months = PeriodKind.MONTH, int(found.group(2)), 1
+    elif found.group(3):
+        kind, first, months = PeriodKind.QUARTER, 3 * int(found.group(3)) - 2, 3
+    else:
+        kind, first, months = PeriodKind.YEAR, 1, 12
+    end_month = first + months
+    end = date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    return Period(label, kind, _beijing_midnight(date(year, first, 1)), _beijing_midnight(end))
+
+
+def quarter_label(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def beijing_date(moment: datetime) -> date:
+    """The Beijing calendar day of an instant (statements, matching and periods use it)."""
+    return moment.astimezone(BEIJING).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after the Beijing day `day`: 'as of 2026-03-31' means before it."""
+    return _beijing_midnight(day + timedelta(days=1))
+
+
+def day_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """The instants of the Beijing days first..last, both included: [start, end)."""
+    return _beijing_midnight(first), end_of_day(last)
+
+
+class PeriodState(Enum):
+    CLOSED = "closed"
+    OPEN = "open"  # reopened after a close
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRecord:
+    """A period that has been closed (and perhaps reopened since)."""
+
+    period: Period
+    state: PeriodState
+    closed_by: str
+    closed_at: datetime
+    entries_at_close: int  # entries effective in the period when it was closed
+    reopened_by: str | None = None
+    reopened_at: datetime | None = None
+    reason: str = ""
+
+
+def closed_period_error(label: str, *, field: str | None = "effective_at") -> PeriodClosed:
+    return PeriodClosed(
+        f"period {label} is closed: post the correction into an open period, referencing the "
+        "entry it corrects",
+        field=field,
+        period=label,
+    )
+
+
+# -- report tables ------------------------------------------------------------------------
+
+
+class ColumnKind(Enum):
+    TEXT = "text"
+    AMOUNT = "amount"  # an exact Decimal in the row's unit
+    INTEGER = "integer"
+    DATE = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    kind: ColumnKind = ColumnKind.TEXT
+    summed: bool = False  # totals are meaningful (one unit for every row)
+
+
+Cell = str | int | Decimal | date | datetime | None
+
+
+@dataclass
+class ReportTable:
+    """A report as named columns and lazily produced rows, with totals of the summed columns.
+
+    Rows are produced a page at a time, so a CSV or XLSX export holds one page in memory; the
+    totals are complete once `rows` has been exhausted.
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    rows: Iterable[tuple[Cell, ...]]
+    parameters: dict[str, str] = field(default_factory=dict)
+    totals: dict[str, Decimal | int] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[tuple[Cell, ...]]:
+        summed = [(i, c.name) for i, c in enumerate(self.columns) if c.summed]
+        totals: dict[str, Decimal | int] = {name: 0 for _, name in summed}
+        self.totals = totals
+        for row in self.rows:
+            for index, name in summed:
+                value = row[index]
+                if isinstance(value, Decimal | int):
+                    totals[name] += value
+            yield row
+
+
+# -- supply ---------------------------------------------------------------------------------
+
+SUPPLY_CATEGORIES = (
+    "held",
+    "pledged",
+    "surrendered",
+    "retired",
+    "cancelled",
+    "in_reserve",
+    "other",
+)
+_CATEGORY_OF_SUFFIX = {
+    "holdings": "held",
+    "pledged": "pledged",
+    "surrendered": "surrendered",
+    "retirement": "retired",
+    "cancellation": "cancelled",
+    "reserve": "in_reserve",
+}
+
+
+def supply_category(account_code: str) -> str:
+    """Where an account's balance counts in the supply report ('issued' for issuance)."""
+    suffix = account_code.rpartition(":")[2]
+    if suffix == "issuance":
+        return "issued"
+    return _CATEGORY_OF_SUFFIX.get(suffix, "other")
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyLine:
+    """Supply of one instrument in units: issued − Σ categories must be zero."""
+
+    instrument_code: str
+    issued: int
+    categories: Mapping[str, int]
+
+    @property
+    def difference(self) -> int:
+        return self.issued - sum(self.categories.values())
+
+
+def supply_line(instrument_code: str, nets: Iterable[tuple[str, Side, int, int]]) -> SupplyLine:
+    """From (account, normal side, debits, credits): issuance's debit balance is the issued
+    total; every other account counts its credit balance (credits − debits) in its category."""
+    issued = 0
+    categories = dict.fromkeys(SUPPLY_CATEGORIES, 0)
+    for account_code, _, debits, credits in nets:
+        category = supply_category(account_code)
+        if category == "issued":
+            issued += debits - credits
+        else:
+            categories[category] += credits - debits
+    return SupplyLine(instrument_code, issued, categories)
+
+
+# -- the public market report ---------------------------------------------------------------
+
+
+def volume_weighted_price_fen(value_fen: int, volume_units: int, scale: int) -> int | None:
+    """Σ value / Σ volume in fen per unit of the instrument (t or tCO2), half-up to the fen;
+    None without volume."""
+    if volume_units == 0:
+        return None
+    exact = Decimal(value_fen) / Decimal(volume_units).scaleb(-scale)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTrade:
+    """A settled trade without its parties: what the public report may know."""
+
+    trade_date: date
+    family: str
+    units: int
+    price_fen: int
+
+
+# -- the repository -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountNet:
+    """Posted debit and credit totals of one account in one instrument, as of an instant."""
+
+    account_code: str
+    party: str
+    normal_side: Side
+    instrument_code: str
+    debits: int
+    credits: int
+
+
+@dataclass(frozen=True, slots=True)
+class MovementLine:
+    """One posted movement of an account on the effective axis."""
+
+    posting_id: int
+    entry_id: str
+    entry_type: str
+    effective_at: datetime
+    recorded_at: datetime
+    side: Side
+    units: int

@@ -1,0 +1,81 @@
+"""What the finance use cases need from storage (`UnitOfWork.finance`), as a protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from ledger.domain.finance import AccountNet, MarketTrade, MovementLine, PeriodRecord
+from ledger.domain.reconciliation import (
+    LedgerItem,
+    Match,
+    MatchRecord,
+    Reconciliation,
+    StatementImport,
+    StatementLine,
+)
+from ledger.domain.registry import Trade
+
+
+class FinanceRepository(Protocol):
+    """Periods, statements and reconciliations, and the report queries."""
+
+    # -- periods
+    def closed_period_among(self, moments: Sequence[datetime]) -> str | None:
+        """The label of a closed period containing any of `moments`, if there is one."""
+        ...
+
+    def lock_journal_for_close(self) -> None:
+        """Wait for every transaction writing entries; hold new ones until this one ends."""
+        ...
+
+    def get_period(self, label: str, *, lock: bool = False) -> PeriodRecord | None: ...
+    def save_period(self, record: PeriodRecord) -> None: ...
+    def add_period_event(
+        self, label: str, action: str, actor: str, at: datetime, reason: str
+    ) -> None: ...
+    def list_periods(self) -> list[PeriodRecord]: ...
+    def count_entries_between(self, starts_at: datetime, ends_at: datetime) -> int: ...
+
+    # -- reports
+    def account_nets(
+        self, instrument_code: str | None, party: str | None, before: datetime, axis: str
+    ) -> list[AccountNet]: ...
+    def movements(
+        self,
+        account_id: int,
+        instrument_code: str,
+        between: tuple[datetime, datetime],
+        after_posting_id: int,
+        limit: int,
+    ) -> list[MovementLine]: ...
+    def trades_between(
+        self, first: date, last: date, state: str | None, after_seq: int, limit: int
+    ) -> list[tuple[int, Trade]]: ...
+    def market_trades(self, first: date, last: date) -> list[MarketTrade]: ...
+
+    # -- statements and reconciliations
+    def get_import(self, import_id: str) -> StatementImport | None: ...
+    def find_import(self, sha256: str) -> StatementImport | None: ...
+    def imported_fingerprints(self, fingerprints: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Of `fingerprints`, those already imported: (import id, line number) of each."""
+        ...
+
+    def add_import(
+        self, record: StatementImport, lines: Sequence[tuple[StatementLine, str]]
+    ) -> None: ...
+    def import_lines(self, import_id: str) -> list[tuple[int, StatementLine]]: ...
+    def add_reconciliation(self, record: Reconciliation) -> None: ...
+    def get_reconciliation(
+        self, reconciliation_id: str, *, lock: bool = False
+    ) -> Reconciliation | None: ...
+    def confirm_reconciliation(self, reconciliation_id: str, by: str, at: datetime) -> None: ...
+    def ledger_items(
+        self, account_id: int, instrument_code: str, between: tuple[datetime, datetime]
+    ) -> list[LedgerItem]: ...
+    def add_match(
+        self, reconciliation_id: str, match: Match, reason: str, by: str, at: datetime
+    ) -> int: ...
+    def active_matches(self, reconciliation_id: str) -> list[MatchRecord]: ...
+    def unmatch(self, match_id: int, by: str, at: datetime, reason: str) -> None: ...

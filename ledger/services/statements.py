@@ -1,0 +1,436 @@
+"""Finance reports as of any date: trial balance, supply per instrument, a party's holdings, an
+account's statement with running balances, trades per period and the public market report.
+
+Each returns a `ReportTable` whose rows are produced lazily, a page per read transaction, so an
+export of any size holds one page in memory. "As of D" means everything effective (or recorded,
+on the recorded axis) before the end of the Beijing day D; without D, everything so far.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+from ledger.domain.access import Scope
+from ledger.domain.accounts import Side
+from ledger.domain.amounts import Instrument
+from ledger.domain.errors import InvalidField, PartyNotFound, UnknownInstrument
+from ledger.domain.finance import (
+    Column,
+    ColumnKind,
+    ReportTable,
+    day_range,
+    end_of_day,
+    quarter_label,
+    supply_line,
+    volume_weighted_price_fen,
+)
+from ledger.domain.limits import PAGE_SIZE_MAX
+from ledger.domain.pages import encode_cursor
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import scale_of, trade_value_fen
+from ledger.services import tax
+from ledger.services.transactions import read
+
+AXES = ("effective", "recorded")
+_FAR_FUTURE = datetime(9999, 1, 1).astimezone()
+AMOUNT = ColumnKind.AMOUNT
+
+
+def _before(as_of: date | None) -> datetime:
+    return _FAR_FUTURE if as_of is None else end_of_day(as_of)
+
+
+def _instrument(uow: UnitOfWork, code: str) -> Instrument:
+    instrument = uow.instruments.get_many([code]).get(code)
+    if instrument is None:
+        raise UnknownInstrument(f"no instrument {code!r}", field="instrument")
+    return instrument
+
+
+def _party_filter(uow: UnitOfWork, scope: Scope) -> Callable[[str], bool]:
+    """Which parties' lines a principal may see (scoped principals: their party or city)."""
+    if scope.unlimited:
+        return lambda _: True
+    cities: dict[str, str | None] = {}
+
+    def sees(code: str) -> bool:
+        if code not in cities:
+            party = uow.registry.get_party(code)
+            cities[code] = None if party is None else party.city
+        return scope.sees(code, cities[code])
+
+    return sees
+
+
+def _check_visible(uow: UnitOfWork, scope: Scope, party: str) -> None:
+    if uow.registry.get_party(party) is None or not _party_filter(uow, scope)(party):
+        raise PartyNotFound(f"no party {party!r}", field="party")
+
+
+def _dated(name: str, as_of: date | None, axis: str, **more: str) -> dict[str, str]:
+    if axis not in AXES:
+        raise InvalidField(f"axis is one of {AXES}", field="axis")
+    return {"report": name, "as_of": as_of.isoformat() if as_of else "now", "axis": axis, **more}
+
+
+# -- trial balance, supply, holdings ---------------------------------------------------------
+
+
+def trial_balance(
+    uow_factory: UnitOfWorkFactory,
+    scope: Scope,
+    instrument_code: str,
+    as_of: date | None = None,
+    axis: str = "effective",
+) -> ReportTable:
+    """Every account's net balance in one instrument in its debit or credit column."""
+    parameters = _dated("trial_balance", as_of, axis, instrument=instrument_code)
+
+    def work(uow: UnitOfWork) -> list[tuple[str, str, str, Decimal, Decimal]]:
+        instrument = _instrument(uow, instrument_code)
+        sees = _party_filter(uow, scope)
+        nets = uow.finance.account_nets(instrument_code, None, _before(as_of), axis)
+        return [
+            (
+                n.account_code,
+                n.party,
+                n.normal_side.value,
+                instrument.to_amount(max(n.debits - n.credits, 0)),
+                instrument.to_amount(max(n.credits - n.debits, 0)),
+            )
+            for n in nets
+            if sees(n.party)
+        ]
+
+    rows = read(uow_factory, work)
+    columns = (
+        Column("account"),
+        Column("party"),
+        Column("normal_side"),
+        Column("debit", AMOUNT, summed=True),
+        Column("credit", AMOUNT, summed=True),
+    )
+    return ReportTable("trial_balance", columns, rows, parameters)
+
+
+SUPPLY_COLUMNS = (
+    Column("instrument"),
+    Column("unit"),
+    Column("issued", AMOUNT),
+    Column("held", AMOUNT),
+    Column("pledged", AMOUNT),
+    Column("surrendered", AMOUNT),
+    Column("retired", AMOUNT),
+    Column("cancelled", AMOUNT),
+    Column("in_reserve", AMOUNT),
+    Column("other", AMOUNT),
+    Column("difference", AMOUNT),
+)
+
+
+def supply(uow_factory: UnitOfWorkFactory, scope: Scope, as_of: date | None = None) -> ReportTable:
+    """Per instrument other than cash: issued = held + pledged + surrendered + retired +
+    cancelled + in reserve + other; `difference` (issued − the rest) must be zero."""
+    if not scope.unlimited:
+        raise PartyNotFound("the supply report covers every party", field="party")
+    parameters = _dated("supply", as_of, "effective")
+
+    def work(uow: UnitOfWork) -> list[tuple[str | Decimal, ...]]:
+        nets = uow.finance.account_nets(None, None, _before(as_of), "effective")
+        by_instrument: dict[str, list[tuple[str, Side, int, int]]] = defaultdict(list)
+        for n in nets:
+            by_instrument[n.instrument_code].append(
+                (n.account_code, n.normal_side, n.debits, n.credits)
+            )
+        instruments = uow.instruments.get_many(by_instrument)
+        rows: list[tuple[str | Decimal, ...]] = []
+        for code in sorted(by_instrument):
+            instrument = instruments[code]
+            if instrument.kind.value == "cash":
+                continue
+            line = supply_line(code, by_instrument[code])
+            amounts = [line.issued, *line.categories.values(), line.difference]
+            rows.append((code, instrument.unit, *map(instrument.to_amount, amounts)))
+        return rows
+
+    return ReportTable("supply", SUPPLY_COLUMNS, read(uow_factory, work), parameters)
+
+
+def holdings(
+    uow_factory: UnitOfWorkFactory, scope: Scope, party: str, as_of: date | None = None
+) -> ReportTable:
+    """A party's posted balance in every account and instrument, on its normal side."""
+    parameters = _dated("holdings", as_of, "effective", party=party)
+
+    def work(uow: UnitOfWork) -> list[tuple[str, str, str, Decimal]]:
+        _check_visible(uow, scope, party)
+        nets = uow.finance.account_nets(None, party, _before(as_of), "effective")
+        instruments = uow.instruments.get_many({n.instrument_code for n in nets})
+        return [
+            (
+                n.account_code,
+                n.instrument_code,
+                instruments[n.instrument_code].unit,
+                instruments[n.instrument_code].to_amount(
+                    n.debits - n.credits if n.normal_side is Side.DEBIT else n.credits - n.debits
+                ),
+            )
+            for n in nets
+        ]
+
+    columns = (Column("account"), Column("instrument"), Column("unit"), Column("balance", AMOUNT))
+    return ReportTable("holdings", columns, read(uow_factory, work), parameters)
+
+
+# -- an account's statement --------------------------------------------------------------------
+
+STATEMENT_COLUMNS = (
+    Column("effective_at", ColumnKind.DATE),
+    Column("recorded_at", ColumnKind.DATE),
+    Column("entry_id"),
+    Column("entry_type"),
+    Column("debit", AMOUNT, summed=True),
+    Column("credit", AMOUNT, summed=True),
+    Column("balance", AMOUNT),
+)
+
+
+def account_statement(  # noqa: PLR0917 - the statement's coordinates
+    uow_factory: UnitOfWorkFactory,
+    scope: Scope,
+    party: str,
+    account: str,
+    instrument_code: str,
+    first: date,
+    last: date,
+) -> ReportTable:
+    """Movements of `{party}:{account}` effective in first..last with the running balance on
+    the account's normal side after each; the first row is the opening balance."""
+    if first > last:
+        raise InvalidField("from must not be after to", field="from")
+    code = f"{party}:{account}"
+    starts_at, ends_at = day_range(first, last)
+
+    def header(uow: UnitOfWork) -> tuple[int, Side, Instrument, int]:
+        _check_visible(uow, scope, party)
+        found = uow.accounts.cached([code]).get(code)
+        if found is None:
+            raise PartyNotFound(f"{party} has no account {account!r}", field="account")
+        instrument = _instrument(uow, instrument_code)
+        nets = [
+            n
+            for n in uow.finance.account_nets(instrument_code, party, starts_at, "effective")
+            if n.account_code == code
+        ]
+        opening = sum(_signed(found.normal_side, n.debits, n.credits) for n in nets)
+        return found.id, found.normal_side, instrument, opening
+
+    account_id, normal, instrument, opening = read(uow_factory, header)
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        balance = opening
+        yield (None, None, "opening balance", "", None, None, instrument.to_amount(balance))
+        after = 0
+        while True:
+            page = read(
+                uow_factory,
+                lambda uow, a=after: uow.finance.movements(  # type: ignore[misc]
+                    account_id, instrument_code, (starts_at, ends_at), a, PAGE_SIZE_MAX
+                ),
+            )
+            for line in page:
+                debit = line.units if line.side is Side.DEBIT else 0
+                balance += _signed(normal, debit, line.units - debit)
+                yield (
+                    line.effective_at,
+                    line.recorded_at,
+                    line.entry_id,
+                    line.entry_type,
+                    instrument.to_amount(debit),
+                    instrument.to_amount(line.units - debit),
+                    instrument.to_amount(balance),
+                )
+            if len(page) < PAGE_SIZE_MAX:
+                return
+            after = page[-1].posting_id
+
+    parameters = {
+        "report": "statement",
+        "account": code,
+        "instrument": instrument_code,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+    }
+    return ReportTable("statement", STATEMENT_COLUMNS, rows(), parameters)  # type: ignore[arg-type]
+
+
+def _signed(normal: Side, debits: int, credits: int) -> int:
+    return debits - credits if normal is Side.DEBIT else credits - debits
+
+
+# -- trades and the market -------------------------------------------------------------------
+
+TRADE_COLUMNS = (
+    Column("trade_id"),
+    Column("trade_date", ColumnKind.DATE),
+    Column("state"),
+    Column("seller"),
+    Column("buyer"),
+    Column("pollutant"),
+    Column("vintages"),
+    Column("quantity", AMOUNT),
+    Column("price_cny", AMOUNT),
+    Column("value_cny", AMOUNT, summed=True),
+)
+
+
+def trades(
+    uow_factory: UnitOfWorkFactory,
+    scope: Scope,
+    first: date,
+    last: date,
+    state: str | None = "settled",
+) -> ReportTable:
+    """Trades dated first..last (settled ones by default) with their value in CNY."""
+    if first > last:
+        raise InvalidField("from must not be after to", field="from")
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        after = 0
+        while True:
+            page = read(
+                uow_factory,
+                lambda uow, a=after: _visible_trades(uow, scope, first, last, state, a),  # type: ignore[misc]
+            )
+            yield from page[1]
+            if page[0] is None:
+                return
+            after = page[0]
+
+    parameters = {
+        "report": "trades",
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "state": state or "any",
+    }
+    return ReportTable("trades", TRADE_COLUMNS, rows(), parameters)  # type: ignore[arg-type]
+
+
+def _visible_trades(  # noqa: PLR0917 - one page of the listing
+    uow: UnitOfWork, scope: Scope, first: date, last: date, state: str | None, after: int
+) -> tuple[int | None, list[tuple[object, ...]]]:
+    page = uow.finance.trades_between(first, last, state, after, PAGE_SIZE_MAX)
+    sees = _party_filter(uow, scope)
+    rows: list[tuple[object, ...]] = []
+    for _, trade in page:
+        if not (sees(trade.seller) or sees(trade.buyer)):
+            continue
+        scale = scale_of(trade.family)
+        vintages = (
+            "" if trade.first_vintage is None else f"{trade.first_vintage}-{trade.last_vintage}"
+        )
+        rows.append(
+            (
+                trade.id,
+                trade.trade_date,
+                trade.state.value,
+                trade.seller,
+                trade.buyer,
+                trade.family,
+                vintages,
+                Decimal(trade.units).scaleb(-scale),
+                Decimal(trade.price_fen).scaleb(-2),
+                Decimal(trade_value_fen(trade.price_fen, trade.units, scale)).scaleb(-2),
+            )
+        )
+    last_seq = page[-1][0] if len(page) == PAGE_SIZE_MAX else None
+    return last_seq, rows
+
+
+MARKET_COLUMNS = (
+    Column("quarter"),
+    Column("pollutant"),
+    Column("trades", ColumnKind.INTEGER),
+    Column("volume", AMOUNT),
+    Column("unit"),
+    Column("value_cny", AMOUNT),
+    Column("volume_weighted_price_cny", AMOUNT),
+)
+
+
+def market_report(uow_factory: UnitOfWorkFactory, first: date, last: date) -> ReportTable:
+    """Public: per quarter and pollutant, the settled trades' count, volume (t/a or tCO2),
+    value and volume-weighted price; no party is named."""
+    if first > last:
+        raise InvalidField("from must not be after to", field="from")
+    settled = read(uow_factory, lambda uow: uow.finance.market_trades(first, last))
+    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for trade in settled:
+        totals = sums[(quarter_label(trade.trade_date), trade.family)]
+        scale = scale_of(trade.family)
+        totals[0] += 1
+        totals[1] += trade.units
+        totals[2] += trade_value_fen(trade.price_fen, trade.units, scale)
+    rows = []
+    for (quarter, family), (count, volume, value) in sorted(sums.items()):
+        scale = scale_of(family)
+        price = volume_weighted_price_fen(value, volume, scale)
+        rows.append(
+            (
+                quarter,
+                family,
+                count,
+                Decimal(volume).scaleb(-scale),
+                "tCO2" if scale == 0 else "t",
+                Decimal(value).scaleb(-2),
+                None if price is None else Decimal(price).scaleb(-2),
+            )
+        )
+    parameters = {"report": "market", "from": first.isoformat(), "to": last.isoformat()}
+    return ReportTable("market", MARKET_COLUMNS, rows, parameters)
+
+
+# -- tax returns (from the tax service) -------------------------------------------------------
+
+TAX_COLUMNS = (
+    Column("return_id"),
+    Column("taxpayer"),
+    Column("quarter"),
+    Column("version", ColumnKind.INTEGER),
+    Column("filed_at", ColumnKind.DATE),
+    Column("void"),
+    Column("tax_before_reduction_cny", AMOUNT, summed=True),
+    Column("reduction_cny", AMOUNT, summed=True),
+    Column("tax_due_cny", AMOUNT, summed=True),
+)
+
+
+def tax_returns(uow_factory: UnitOfWorkFactory, scope: Scope, year: int) -> ReportTable:
+    """Filed environmental-tax returns of a year (the parties `scope` sees), filing order."""
+
+    def rows() -> Iterator[tuple[object, ...]]:
+        cursor = None
+        while True:
+            page = tax.list_returns(uow_factory, scope, None, year, cursor, PAGE_SIZE_MAX)
+            for _, filed in page:
+                computed = filed.computed
+                yield (
+                    filed.id,
+                    computed.taxpayer,
+                    f"{computed.year}-Q{computed.quarter}",
+                    filed.version,
+                    filed.filed_at,
+                    "yes" if filed.void else "no",
+                    computed.total_before,
+                    computed.total_reduction,
+                    computed.total_due,
+                )
+            if len(page) < PAGE_SIZE_MAX:
+                return
+            cursor = encode_cursor("tax_returns", page[-1][0])
+
+    parameters = {"report": "tax_returns", "year": str(year)}
+    return ReportTable("tax_returns", TAX_COLUMNS, rows(), parameters)  # type: ignore[arg-type]

@@ -1,0 +1,117 @@
+"""Finance reports on a small registry with a settled trade: supply reconciles to zero, a
+party's statement carries running balances, the trades report and the public market report
+(anonymised, volume-weighted) agree, and exports equal the rows they came from."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from ledger.domain.access import EVERYTHING, Scope
+from ledger.domain.errors import LedgerError
+from ledger.domain.finance import ReportTable
+from ledger.persistence.store import Store
+from ledger.services import exports, statements, trading
+from tests.integration.registry_support import TRADE_DAY, build_registry, so2_trade
+
+YEAR = (date(2026, 1, 1), date(2026, 12, 31))
+
+
+@pytest.fixture
+def registry(store: Store) -> Store:
+    build_registry(store)
+    trading.propose(store, so2_trade("X1"))
+    trading.accept(store, "X1", "E2")
+    trading.record(store, "X1", "HEBEI")
+    trading.propose(store, so2_trade("X2", units=5_000, price_fen=700_000))
+    trading.accept(store, "X2", "E2")
+    trading.record(store, "X2", "HEBEI")
+    return store
+
+
+def rows(table: ReportTable) -> list[dict[str, object]]:
+    names = [c.name for c in table.columns]
+    return [dict(zip(names, row, strict=True)) for row in table]
+
+
+def test_supply_reconciles_to_zero_for_every_instrument(registry: Store) -> None:
+    lines = rows(statements.supply(registry, EVERYTHING))
+    assert lines and all(line["difference"] == 0 for line in lines)
+    so2 = next(line for line in lines if line["instrument"] == "SO2-2026")
+    assert so2["issued"] == Decimal("110.000") == so2["held"]
+
+
+def test_supply_as_of_a_day_before_anything_is_empty(registry: Store) -> None:
+    assert rows(statements.supply(registry, EVERYTHING, date(2000, 1, 1))) == []
+
+
+def test_a_party_statement_runs_from_its_opening_balance(registry: Store) -> None:
+    table = statements.account_statement(
+        registry, EVERYTHING, "E2", "cash", "CNY", date(2000, 1, 1), date(2100, 1, 1)
+    )
+    lines = rows(table)
+    assert lines[0]["entry_id"] == "opening balance" and lines[0]["balance"] == 0
+    running = Decimal(0)
+    for line in lines[1:]:
+        running += Decimal(str(line["credit"])) - Decimal(str(line["debit"]))
+        assert line["balance"] == running
+    # 1,000,000 deposited, then two purchases: value + the buyer's half of the 1.5% fee.
+    assert running == Decimal("1000000.00") - Decimal("60450.00") - Decimal("35262.50")
+    assert table.totals["debit"] == Decimal("95712.50")
+
+
+def test_a_scoped_principal_sees_only_its_own_statement(registry: Store) -> None:
+    with pytest.raises(LedgerError) as caught:
+        statements.holdings(registry, Scope(party="E1"), "E2")
+    assert caught.value.code == "party_not_found"
+    assert rows(statements.holdings(registry, Scope(party="E2"), "E2"))
+
+
+def test_the_market_report_is_volume_weighted_and_names_no_party(registry: Store) -> None:
+    (line,) = rows(statements.market_report(registry, *YEAR))
+    assert line["quarter"] == "2026-Q1" and line["pollutant"] == "SO2"
+    assert line["trades"] == 2 and line["volume"] == Decimal("15.000")
+    # (10 t × 6,000 + 5 t × 7,000) / 15 t = 6,333.33 CNY/t (half-up to the fen)
+    assert line["volume_weighted_price_cny"] == Decimal("6333.33")
+    text = "".join(exports.json_chunks(statements.market_report(registry, *YEAR)))
+    assert "E1" not in text and "E2" not in text
+
+
+def test_the_trades_report_sums_the_values_of_settled_trades(registry: Store) -> None:
+    table = statements.trades(registry, EVERYTHING, TRADE_DAY, TRADE_DAY)
+    assert [line["trade_id"] for line in rows(table)] == ["X1", "X2"]
+    assert table.totals["value_cny"] == Decimal("95000.00")
+
+
+def test_csv_and_xlsx_exports_carry_the_totals_of_the_rows(registry: Store) -> None:
+    def table() -> ReportTable:
+        return statements.trial_balance(registry, EVERYTHING, "CNY")
+
+    reference = table()
+    all_rows = rows(reference)
+    debit = sum((Decimal(str(r["debit"])) for r in all_rows), Decimal(0))
+    assert reference.totals["debit"] == debit == reference.totals["credit"]
+
+    lines = list(csv.reader(io.StringIO("".join(exports.csv_chunks(table())))))
+    assert lines[-1][:1] == ["total"] and Decimal(lines[-1][3]) == debit
+
+    buffer = io.BytesIO()
+    exports.write_xlsx(table(), buffer)
+    sheet = load_workbook(io.BytesIO(buffer.getvalue())).active
+    assert sheet is not None
+    last = [cell.value for cell in sheet[sheet.max_row]]
+    assert last[0] == "total" and Decimal(str(last[3])) == debit
+
+
+def test_tax_returns_report_is_empty_without_filed_returns(registry: Store) -> None:
+    table = statements.tax_returns(registry, EVERYTHING, 2026)
+    assert rows(table) == [] and table.totals == {
+        "tax_before_reduction_cny": 0,
+        "reduction_cny": 0,
+        "tax_due_cny": 0,
+    }
