@@ -11,19 +11,29 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors, schemas
+from api import auth, errors, openapi, schemas
 from api.dependencies import Store as StoreDependency
 from api.middleware import BodySizeLimit
+from api.routers import access as access_routes
 from api.routers import balances, parties, registry, trades
+from api.routers import finance as finance_routes
 from api.routers import journal as journal_routes
+from api.routers import monitoring as monitoring_routes
+from api.routers import reports as report_routes
+from api.routers import tax as tax_routes
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, journal, queries, trading
 from ledger.settings import Settings
 
 logger = logging.getLogger("api")
+
+# PostgreSQL connections kept per process (as many again may open past it). The default 10 was
+# below the concurrency of a loaded server: 16 clients made it open and close ~24 connections a
+# second (bench/load.py); 20 keeps them open. Workers × 2 × this must fit max_connections.
+DATABASE_POOL_SIZE = 20
 
 DESCRIPTION = """
 A double-entry ledger for pollutant emission rights, carbon allowances and environmental-tax
@@ -41,7 +51,11 @@ def create_app(
     """The FastAPI application over the configured database (or the given store)."""
     settings = settings or Settings.from_environment()
     store = store or Store(
-        create_ledger_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        create_ledger_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=DATABASE_POOL_SIZE,
+        )
     )
 
     @asynccontextmanager
@@ -62,17 +76,32 @@ def create_app(
             sweeper.join(timeout=10)
         store.dispose()
 
-    app = FastAPI(title="Emissions ledger", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Emissions ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(auth.authorize)],
+    )
     app.state.store = store
+    app.state.settings = settings
+    app.state.tokens = auth.TokenCache(store, store.clock)
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(BodySizeLimit)
     routers = (
+        access_routes.router,
         registry.router,
         journal_routes.router,
         balances.router,
         parties.router,
         trades.router,
+        finance_routes.router,
+        tax_routes.router,
+        monitoring_routes.router,
+        report_routes.router,
     )
+    auth.check_permission_table(routers, extra=["GET /v1/health"])
     for router in routers:
         app.include_router(router)
 

@@ -14,6 +14,13 @@ Then (unless `--skip-asof`) the as-of latency benchmark of `bench.asof`.
 The table (mode, database, service tx/s, raw tx/s, ratio) is printed and written to
 `bench/results/latest.txt`; `--profile` also writes cProfile reports of the service runs there.
 The default run takes about 6 minutes on 2 cores, `--quick` about half a minute.
+
+`--chain-cost --seal-every SECONDS` measures instead what the hash chain costs the write path:
+per mode, service runs without a sealer and with the journal sealer running beside the writers
+(the server's sweeper: `seal_all` every SECONDS in a background thread), interleaved in ABBA
+order; it reports the median of each side, the median of the per-round ratios and how many of
+the run's entries were left unchained at its end (the sealer must keep up). Written to
+`bench/results/chain-cost.txt` unless `--output` says otherwise.
 """
 
 from __future__ import annotations
@@ -22,26 +29,34 @@ import argparse
 import os
 import platform
 import sqlite3
+import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import sqlalchemy
+from sqlalchemy import text
 
 from bench.asof import AsOfResult, run_asof
 from bench.config import BACKENDS, DEFAULT_POSTGRES_URL, FULL, MODES, QUICK, RESULTS_DIR, Config
-from bench.databases import fresh_database, server_version
-from bench.dataset import generate
-from bench.throughput import ModeResult, measure, mode_label, verify
+from bench.databases import BenchDatabase, fresh_database, server_version
+from bench.dataset import generate, load
+from bench.harness import RunResult
+from bench.throughput import ModeResult, _Bench, measure, mode_label, verify
+from ledger.persistence.store import Store
+from ledger.services.chain import seal_all
 
 TARGET_RATIO = 0.5
 TARGET_ASOF_MS = 1.0
+CHAIN_COST_MAX = 0.2  # the chain may cost at most 20% of the write throughput
 
 
-def parse(argv: Sequence[str] | None = None) -> Config:
+def parse(argv: Sequence[str] | None = None) -> tuple[Config, bool]:
+    """The run's configuration, and whether it measures the chain's cost."""
     parser = argparse.ArgumentParser(prog="python -m bench.transfers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
@@ -74,8 +89,16 @@ def parse(argv: Sequence[str] | None = None) -> Config:
     parser.add_argument("--seal-every", type=float, metavar="SECONDS",
                         help="run the journal sealer (hash chain) in a background thread during "
                              "the service runs, sealing everything unchained every SECONDS")
-    parser.add_argument("--output", default=str(RESULTS_DIR / "latest.txt"))
+    parser.add_argument("--chain-cost", action="store_true",
+                        help="measure service runs without and with the sealer (needs "
+                             "--seal-every) instead of service against raw; no as-of bench")
+    parser.add_argument("--output", help="report file (default: bench/results/latest.txt, "
+                                         "or chain-cost.txt with --chain-cost)")
     arguments = parser.parse_args(argv)
+    if arguments.chain_cost and arguments.seal_every is None:
+        parser.error("--chain-cost needs --seal-every SECONDS")
+    output = arguments.output or str(
+        RESULTS_DIR / ("chain-cost.txt" if arguments.chain_cost else "latest.txt"))
     preset: dict[str, float | int] = dict(QUICK if arguments.quick else FULL)
 
     def pick(name: str) -> float | int:
@@ -87,7 +110,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
     )
     if any(mode not in MODES for mode in modes):
         parser.error(f"modes are among {MODES}")
-    return Config(
+    config = Config(
         databases=BACKENDS if arguments.database == "both" else (arguments.database,),
         modes=modes,
         seconds=float(pick("seconds")),
@@ -96,7 +119,7 @@ def parse(argv: Sequence[str] | None = None) -> Config:
         threads=arguments.threads,
         batch_size=arguments.batch_size,
         accounts=int(pick("accounts")),
-        asof=not arguments.skip_asof,
+        asof=not arguments.skip_asof and not arguments.chain_cost,
         asof_postings=int(pick("asof_postings")),
         asof_hot_postings=int(pick("asof_hot_postings")),
         asof_samples=int(pick("asof_samples")),
@@ -105,9 +128,10 @@ def parse(argv: Sequence[str] | None = None) -> Config:
         postgres_url=arguments.postgres_url,
         seed=arguments.seed,
         profile=arguments.profile,
-        results_path=Path(arguments.output),
+        results_path=Path(output),
         seal_every_seconds=arguments.seal_every,
     )
+    return config, arguments.chain_cost
 
 
 # -- report --------------------------------------------------------------------------------
@@ -175,7 +199,9 @@ def asof_table(results: Sequence[AsOfResult]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = parse(argv)
+    config, chain_cost = parse(argv)
+    if chain_cost:
+        return chain_cost_main(config)
     started = time.perf_counter()
     profile_dir = config.results_path.parent if config.profile else None
     config.results_path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +235,132 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = "\n".join(report) + "\n"
     print(text, end="")
     config.results_path.write_text(text, encoding="utf-8")
+    return 0
+
+
+# -- what the hash chain costs the write path ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRun:
+    result: RunResult
+    unchained: int  # the run's entries still unchained when it ended (sealed runs)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCost:
+    mode: int
+    backend: str
+    without: tuple[ChainRun, ...]  # measured rounds, no sealer
+    with_chain: tuple[ChainRun, ...]  # measured rounds, sealer running
+
+    @property
+    def without_rate(self) -> float:
+        return statistics.median(run.result.rate for run in self.without)
+
+    @property
+    def with_rate(self) -> float:
+        return statistics.median(run.result.rate for run in self.with_chain)
+
+    @property
+    def ratio(self) -> float:
+        """Median of the per-round ratios (each round's two runs are adjacent in time)."""
+        return statistics.median(
+            sealed.result.rate / plain.result.rate
+            for plain, sealed in zip(self.without, self.with_chain, strict=True)
+            if plain.result.rate
+        )
+
+
+def _unchained(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(text(
+            "SELECT count(*) FROM entries e WHERE NOT EXISTS "
+            "(SELECT 1 FROM journal_chain c WHERE c.entry_seq = e.seq)"
+        )).scalar_one())
+
+
+def _chain_run(bench: _Bench, config: Config, *, sealed: bool, mode: int, seed: int,
+               seconds: float) -> ChainRun:
+    bench.config = replace(config, seal_every_seconds=config.seal_every_seconds if sealed
+                           else None)
+    result = bench.run("service", mode, seed, seconds)
+    # Unmeasured: what the sealer left behind, then the backlog sealed for the next run.
+    unchained = _unchained(bench.store) if sealed else 0
+    seal_all(bench.store)
+    return ChainRun(result, unchained)
+
+
+def measure_chain_cost(database: BenchDatabase, config: Config) -> list[ChainCost]:
+    data = generate(config.accounts, 0, 0, config.seed)
+    seconds = load(database.backend, database.raw, data)
+    print(f"[{database.backend}] seeded {config.accounts:,} funded accounts in {seconds:.1f} s",
+          file=sys.stderr, flush=True)
+    bench = _Bench(database, config)
+    results = []
+    try:
+        seal_all(bench.store)
+        for mode in config.modes:
+            base = config.seed * 100 + mode * 10
+            if config.warmup_seconds > 0:
+                for sealed in (False, True):
+                    _chain_run(bench, config, sealed=sealed, mode=mode, seed=base,
+                               seconds=config.warmup_seconds)
+            runs: dict[bool, list[ChainRun]] = {False: [], True: []}
+            for number in range(config.rounds):
+                order = (False, True) if number % 2 == 0 else (True, False)
+                for sealed in order:  # both sides of a round draw the same transfers
+                    run = _chain_run(bench, config, sealed=sealed, mode=mode,
+                                     seed=base + 1 + number, seconds=config.seconds)
+                    runs[sealed].append(run)
+                    print(f"[{database.backend}] mode {mode} round {number + 1} "
+                          f"{'with chain' if sealed else 'no chain'}: {run.result.rate:,.0f}"
+                          f" tx/s, {run.unchained} left unchained", file=sys.stderr, flush=True)
+            results.append(ChainCost(mode, database.backend, tuple(runs[False]),
+                                     tuple(runs[True])))
+    finally:
+        bench.store.dispose()
+    return results
+
+
+def chain_cost_table(results: Sequence[ChainCost], config: Config) -> list[str]:
+    lines = [
+        f"{'mode':<40} {'database':<11} {'no chain':>9} {'chain':>9} {'ratio':>6} {'cost':>6}",
+        "-" * 86,
+    ]
+    for result in results:
+        mark = "" if result.ratio >= 1 - CHAIN_COST_MAX else f"  > {CHAIN_COST_MAX:.0%} budget"
+        lines.append(
+            f"{result.mode}. {mode_label(result.mode, config):<37} {result.backend:<11} "
+            f"{result.without_rate:>9,.0f} {result.with_rate:>9,.0f} {result.ratio:>6.2f} "
+            f"{1 - result.ratio:>6.1%}{mark}"
+        )
+    lines += ["", "rounds (tx/s; with chain: entries left unchained at the end of the run):"]
+    for result in results:
+        plain = ", ".join(f"{run.result.rate:,.0f}" for run in result.without)
+        sealed = ", ".join(f"{run.result.rate:,.0f} ({run.unchained})"
+                           for run in result.with_chain)
+        lines.append(f"  {result.mode} {result.backend:<11} no chain [{plain}]"
+                     f"  chain [{sealed}]")
+    return lines
+
+
+def chain_cost_main(config: Config) -> int:
+    started = time.perf_counter()
+    config.results_path.parent.mkdir(parents=True, exist_ok=True)
+    results: list[ChainCost] = []
+    for backend in config.databases:
+        with fresh_database(backend, "chain", config.postgres_url) as database:
+            results += measure_chain_cost(database, config)
+    report = ["Ledger benchmark: what the hash chain costs the write path", ""]
+    report += [*environment(config), ""]
+    report += [f"Service transfers per second without and with the sealer (medians of "
+               f"{config.rounds} rounds; ratio = median of per-round with/without)"]
+    report += [*chain_cost_table(results, config), ""]
+    report.append(f"total time {time.perf_counter() - started:.0f} s")
+    text_ = "\n".join(report) + "\n"
+    print(text_, end="")
+    config.results_path.write_text(text_, encoding="utf-8")
     return 0
 
 

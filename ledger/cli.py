@@ -1,19 +1,21 @@
-"""The `emissions-ledger` command: serve, migrate, check, expire, seal, verify, demo."""
+"""The `emissions-ledger` command: serve, migrate, check, expire, seal, verify, demo,
+create-admin (and the monitoring, tax and finance commands)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ledger import demo
+from ledger import demo, finance_cli, monitoring_cli, tax_cli
+from ledger.domain.errors import LedgerError
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import chain, journal, queries, trading
+from ledger.services import access, chain, journal, queries, trading
 from ledger.settings import Settings
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one exit per command
     parser = argparse.ArgumentParser(
         prog="emissions-ledger",
         description="Emissions rights ledger. The database is LEDGER_DATABASE_URL "
@@ -24,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="do not log every request (load tests)"
+    )
     serve.add_argument(
         "--demo-if-empty",
         action="store_true",
@@ -40,20 +45,46 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "demo", help="load the synthetic demo registry (parties, rights, trades T1–T6) if absent"
     )
+    admin = commands.add_parser(
+        "create-admin", help="bootstrap the first administrator and print its token (once)"
+    )
+    admin.add_argument("--id", default="admin")
+    admin.add_argument("--name", default="Administrator")
+    finance_cli.add_commands(commands)
+    monitoring_cli.add_commands(commands)
+    tax_cli.add_commands(commands)
     arguments = parser.parse_args(argv)
     settings = Settings.from_environment()
     if arguments.command == "serve":
         if arguments.demo_if_empty:
             _demo(settings)
-        return _serve(settings, arguments.host, arguments.port, arguments.workers)
+        from ledger.server import serve_http  # noqa: PLC0415 - only the server needs uvicorn
+
+        migrate.upgrade(settings.database_url)
+        serve_http(
+            "api.main:app",
+            arguments.host,
+            arguments.port,
+            arguments.workers,
+            access_log=not arguments.no_access_log,
+        )
+        return 0
     if arguments.command == "migrate":
         migrate.upgrade(settings.database_url)
         print("database is at the latest schema revision")
         return 0
     if arguments.command == "demo":
         return _demo(settings)
+    if arguments.command == "create-admin":
+        return _create_admin(settings, arguments.id, arguments.name)
     store = Store(create_ledger_engine(settings.database_url))
     try:
+        if arguments.command in finance_cli.COMMANDS:
+            return finance_cli.run(store, arguments)
+        if arguments.command in monitoring_cli.COMMANDS:
+            return monitoring_cli.run(store, arguments)
+        if arguments.command in tax_cli.COMMANDS:
+            return tax_cli.run(store, arguments)
         if arguments.command in ("check", "seal", "verify"):
             return _audit(store, arguments.command)
         expired = journal.expire_pending_entries(store, limit=10_000)
@@ -74,10 +105,33 @@ def _demo(settings: Settings) -> int:
             print("a registry is already loaded; the demo was not loaded again")
             return 0
         outcomes = demo.load(store)
+        issued = demo.create_principals(store)
     finally:
         store.dispose()
     print("demo registry loaded; trades:")
     print(demo.summary(outcomes))
+    print("demo principals (tokens are shown once; send `Authorization: Bearer <token>`):")
+    for principal_id, role, token in issued:
+        print(f"  {principal_id:18} {role.value:15} {token}")
+    return 0
+
+
+def _create_admin(settings: Settings, principal_id: str, name: str) -> int:
+    """Migrate, then create the first administrator; refused once one exists."""
+    migrate.upgrade(settings.database_url)
+    store = Store(create_ledger_engine(settings.database_url))
+    try:
+        record, token = access.create_administrator(store, principal_id, name)
+    except LedgerError as error:
+        print(f"refused: {error.detail}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    print(
+        f"administrator {record.id} created; its token "
+        f"(shown once, expires {token.expires_at:%Y-%m-%d}):"
+    )
+    print(token.secret)
     return 0
 
 
@@ -111,14 +165,6 @@ def _verify(store: Store) -> int:
         print(f"{violation.rule}: {violation.detail}")
     print("journal chain and invariants hold" if report.ok else "verification FAILED")
     return 0 if report.ok else 1
-
-
-def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
-    import uvicorn  # noqa: PLC0415 - only the server needs it
-
-    migrate.upgrade(settings.database_url)
-    uvicorn.run("api.main:app", host=host, port=port, workers=workers)
-    return 0
 
 
 if __name__ == "__main__":

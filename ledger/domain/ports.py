@@ -7,14 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
+from ledger.domain.access import (
+    ApprovalRequest,
+    AuditRecord,
+    PrincipalRecord,
+    RequestState,
+    Role,
+    Scope,
+    StoredToken,
+)
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument
+from ledger.domain.cems import ImportRecord, OutletInfo, StoredHour, StoredMonth
 from ledger.domain.chain import ChainLink
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
+from ledger.domain.finance_ports import FinanceRepository
+from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.registry import (
     City,
     Entitlement,
@@ -26,6 +38,8 @@ from ledger.domain.registry import (
     Trade,
     TradeState,
 )
+from ledger.domain.reports import Report, ReportLine, ReportStatus
+from ledger.domain.tax_ports import TaxRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,20 +248,124 @@ class ChainRepository(Protocol):
         """The last link (None: nothing chained yet); with `lock`, sealers queue behind it."""
         ...
 
-    def unchained(self, limit: int) -> list[EntryRecord]:
-        """Committed entries not yet chained, by seq."""
+    @property
+    def commits_in_seq_order(self) -> bool:
+        """Whether entries always commit in seq order (then nothing can commit below the
+        highest seq a reader sees)."""
+        ...
+
+    def highest_chained_seq(self) -> int:
+        """The highest entry seq chained (0: none)."""
+        ...
+
+    def unchained(self, limit: int, *, above: int = 0) -> list[EntryRecord]:
+        """Up to `limit` committed entries with seq > `above` not yet chained, by seq."""
         ...
 
     def append(self, links: Sequence[ChainLink], sealed_at: datetime) -> None: ...
-    def links(
-        self, after_chain_seq: int, limit: int
-    ) -> list[tuple[ChainLink, EntryRecord | None]]:
+    def links(self, after_chain_seq: int, limit: int) -> list[tuple[ChainLink, EntryRecord | None]]:
         """Links after `after_chain_seq` in order, each with its entry (None if it is gone)."""
         ...
 
     def first_unchained_before(self, moment: datetime) -> EntryRecord | None:
         """The first entry recorded before `moment` that is still not chained."""
         ...
+
+
+class AccessRepository(Protocol):
+    """Principals, tokens, four-eyes requests and the append-only audit log."""
+
+    def add_principal(self, principal: PrincipalRecord) -> None: ...
+    def get_principal(self, principal_id: str) -> PrincipalRecord | None: ...
+    def list_principals(self, after: str, limit: int) -> list[PrincipalRecord]: ...
+    def set_active(self, principal_id: str, active: bool) -> None: ...
+    def count_principals(self, role: Role) -> int: ...
+    def add_token(self, token: StoredToken) -> None: ...
+    def get_token(self, token_id: str) -> StoredToken | None: ...
+    def tokens_of(self, principal_id: str) -> list[StoredToken]: ...
+    def city_of(self, party: str) -> str | None: ...
+    def revoke_token(self, token_id: str, at: datetime) -> None: ...
+    def add_request(self, request: ApprovalRequest) -> None: ...
+    def get_request(self, request_id: str, *, lock: bool = False) -> ApprovalRequest | None: ...
+    def decide(  # noqa: PLR0917
+        self,
+        request_id: str,
+        state: RequestState,
+        decided_by: str | None,
+        at: datetime,
+        result: Mapping[str, Any] | None,
+        reason: str | None,
+    ) -> bool: ...
+    def list_requests(
+        self, state: RequestState | None, authority: str | None, after: str, limit: int
+    ) -> list[ApprovalRequest]: ...
+    def append_audit(self, records: Sequence[AuditRecord]) -> None: ...
+    def list_audit(self, principal_id: str | None, after: int, limit: int) -> list[AuditRecord]: ...
+
+
+class MonitoringRepository(Protocol):
+    """CEMS hours (append-only), their imports and monthly aggregates (migration 0005).
+
+    An import stages its rows in a per-transaction staging table, checks them there with set
+    queries (duplicates within the file, clashes with stored hours), then inserts the new ones.
+    """
+
+    def outlets(self, party: str | None) -> list[OutletInfo]: ...
+    def find_import(self, sha256: str) -> ImportRecord | None: ...
+    def add_import(self, record: ImportRecord) -> int: ...
+    def start_staging(self) -> None: ...
+    def stage(self, rows: Sequence[tuple[int, int, str, int, int, int, int, int, str]]) -> None: ...
+    def duplicate_hours(self, limit: int) -> tuple[int, list[tuple[int, int]]]:
+        """(count, [(line, first line of the same hour)]) of staged hours staged twice."""
+        ...
+
+    def conflicting_hours(self, limit: int) -> tuple[int, list[tuple[int, int]]]:
+        """(count, [(line, import seq)]) of staged hours stored already with other values."""
+        ...
+
+    def unchanged_hours(self) -> int:
+        """Staged hours stored already with the same values."""
+        ...
+
+    def insert_staged(self, import_seq: int) -> int: ...
+    def end_staging(self) -> None: ...
+    def hours(
+        self, outlet_seq: int, pollutant: str, first_hour: int, end_hour: int
+    ) -> list[StoredHour]: ...
+    def put_month(self, outlet_seq: int, aggregate: MonthlyAggregate, at: datetime) -> None: ...
+    def months(
+        self,
+        party: str | None,
+        outlet: str | None,
+        pollutant: str | None,
+        first: date,
+        last: date,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        city: str | None = None,
+    ) -> list[StoredMonth]:
+        """Aggregates of months `first`..`last` (first days), by position (`seq`)."""
+        ...
+
+
+class ReportRepository(Protocol):
+    """Emission reports and their lines (migration 0005); the database guards the workflow."""
+
+    def add(self, report: Report, lines: Sequence[ReportLine]) -> None: ...
+    def get(self, report_id: str, *, lock: bool = False) -> Report | None: ...
+    def lines(self, report_id: str) -> list[ReportLine]: ...
+    def of_party(self, party: str) -> list[Report]: ...
+    def update(self, report: Report) -> None: ...
+    def verified_covering(self, party: str, month: date) -> Report | None: ...
+    def list(
+        self,
+        scope: Scope,
+        party: str | None,
+        status: ReportStatus | None,
+        after: int,
+        limit: int,
+    ) -> list[tuple[int, Report]]: ...
 
 
 class UnitOfWork(Protocol):
@@ -263,6 +381,16 @@ class UnitOfWork(Protocol):
     def journal(self) -> JournalRepository: ...
     @property
     def chain(self) -> ChainRepository: ...
+    @property
+    def finance(self) -> FinanceRepository: ...
+    @property
+    def monitoring(self) -> MonitoringRepository: ...
+    @property
+    def reports(self) -> ReportRepository: ...
+    @property
+    def access(self) -> AccessRepository: ...
+    @property
+    def tax(self) -> TaxRepository: ...
 
     def now(self) -> datetime: ...
     def commit(self) -> None: ...

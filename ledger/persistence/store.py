@@ -16,13 +16,20 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from ledger.domain.access import AuditRecord, acting
 from ledger.domain.errors import (
     InsufficientBalance,
     RecordExists,
     RetryableConflict,
     StorageConflict,
 )
+from ledger.persistence.access_repositories import SqlAccessRepository
 from ledger.persistence.chain_repository import SqlChainRepository
+from ledger.persistence.finance_repositories import SqlFinanceRepository, finance_error
+from ledger.persistence.monitoring_repositories import (
+    SqlMonitoringRepository,
+    SqlReportRepository,
+)
 from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
     Caches,
@@ -30,6 +37,7 @@ from ledger.persistence.repositories import (
     SqlInstrumentRepository,
     SqlJournalRepository,
 )
+from ledger.persistence.tax_repositories import SqlTaxRepository
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 _UNIQUE_KEYS = {
@@ -69,6 +77,11 @@ class SqlUnitOfWork:
     journal: SqlJournalRepository
     chain: SqlChainRepository
     registry: SqlRegistryRepository
+    monitoring: SqlMonitoringRepository
+    reports: SqlReportRepository
+    access: SqlAccessRepository
+    finance: SqlFinanceRepository
+    tax: SqlTaxRepository
 
     def __init__(self, store: Store, *, read_only: bool) -> None:
         self._store = store
@@ -111,6 +124,11 @@ class SqlUnitOfWork:
         self.journal = SqlJournalRepository(connection)
         self.chain = SqlChainRepository(connection, self.journal)
         self.registry = SqlRegistryRepository(connection)
+        self.monitoring = SqlMonitoringRepository(connection)
+        self.reports = SqlReportRepository(connection)
+        self.access = SqlAccessRepository(connection)
+        self.finance = SqlFinanceRepository(connection)
+        self.tax = SqlTaxRepository(connection)
         return self
 
     def commit(self) -> None:
@@ -119,9 +137,26 @@ class SqlUnitOfWork:
             # SQLite has no deferred constraint trigger: check before committing.
             unbalanced = self.journal.unbalanced_written_entries()
             assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
+            self._audit_write()
             self._connection.commit()
         except DBAPIError as error:
             raise translate(error) from error
+
+    def _audit_write(self) -> None:
+        """A write made for a principal is audited in its own transaction: committed ⇔ audited."""
+        request = acting.get()
+        if request is None or self._read_only:
+            return
+        record = AuditRecord(
+            at=self.now(),
+            principal_id=request.principal_id,
+            token_id=request.token_id,
+            action=request.action,
+            target=request.target,
+            outcome="ok",
+            status=request.status,
+        )
+        self.access.append_audit([record])
 
     def __exit__(
         self,
@@ -154,7 +189,7 @@ def translate(error: DBAPIError) -> Exception:
     if error.connection_invalidated:
         return RetryableConflict(message)
     if isinstance(error, IntegrityError):
-        return _integrity(error, message) or error
+        return finance_error(message) or _integrity(error, message) or error
     return error
 
 

@@ -20,11 +20,13 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     text,
@@ -382,4 +384,546 @@ surrenders = Table(
     Column("units", BigInteger, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_surrenders_obligation_id", "obligation_id"),
+)
+
+# --- Access control (issue "Who may do what"): principals, tokens, approvals, audit log. ---
+
+ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"
+
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT")),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(40)),
+    CheckConstraint(f"role IN ({ROLES})", name="role_known"),
+    CheckConstraint("kind IN ('user','service')", name="kind_known"),
+    CheckConstraint(
+        "party_code IS NOT NULL OR role NOT IN ('enterprise','city_authority')",
+        name="scoped_role_has_party",
+    ),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column(
+        "principal_id",
+        String(40),
+        ForeignKey("principals.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("secret_hash", CHAR(64), nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_api_tokens_principal_id", "principal_id"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("operation", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("authority", String(40), nullable=False),
+    Column("initiator", String(40), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(40)),
+    Column("decided_at", UtcDateTime),
+    Column("result", JSON),
+    Column("reason", String(400)),
+    CheckConstraint("state IN ('pending','applied','rejected','expired')", name="state_known"),
+    # Four-eyes in the database: whoever decides is never the initiator.
+    CheckConstraint("decided_by IS NULL OR decided_by <> initiator", name="four_eyes"),
+    CheckConstraint("(state = 'pending') = (decided_at IS NULL)", name="decided_unless_pending"),
+    Index("ix_approval_requests_state_authority", "state", "authority"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("principal_id", String(40)),
+    Column("token_id", String(24)),
+    Column("action", String(120), nullable=False),
+    Column("target", String(400), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("code", String(64)),
+    CheckConstraint(
+        "outcome IN ('ok','rejected','denied','unauthenticated')", name="outcome_known"
+    ),
+    Index("ix_audit_log_principal_id", "principal_id"),
+)
+
+# --- Finance (migration 0007): closed periods, outside statements and reconciliations. ---
+# A trigger refuses entries effective in a closed period; imported statements never change;
+# a confirmed reconciliation and its matches are frozen by trigger (both databases).
+
+periods = Table(
+    "periods",
+    metadata,
+    Column("label", String(8), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("closed_by", String(40), nullable=False),
+    Column("closed_at", UtcDateTime, nullable=False),
+    Column("entries_at_close", BigInteger, nullable=False),
+    Column("reopened_by", String(40)),
+    Column("reopened_at", UtcDateTime),
+    Column("reason", String(400), nullable=False),
+    CheckConstraint("state IN ('closed', 'open')", name="state"),
+    CheckConstraint("kind IN ('month', 'quarter', 'year')", name="kind"),
+    CheckConstraint("starts_at < ends_at", name="range"),
+    Index("ix_periods_state_starts_at", "state", "starts_at"),
+)
+
+period_events = Table(
+    "period_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("label", String(8), ForeignKey("periods.label", ondelete="RESTRICT"), nullable=False),
+    Column("action", String(8), nullable=False),
+    Column("actor", String(40), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("reason", String(400), nullable=False),
+    CheckConstraint("action IN ('close', 'reopen')", name="action"),
+)
+
+statement_imports = Table(
+    "statement_imports",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_code", String(64), nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("filename", String(200), nullable=False),
+    Column("sha256", CHAR(64), nullable=False, unique=True),
+    Column("line_count", Integer, nullable=False),
+    Column("first_date", Date, nullable=False),
+    Column("last_date", Date, nullable=False),
+    Column("imported_by", String(40), nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    CheckConstraint("source IN ('bank', 'exchange')", name="source"),
+)
+
+statement_lines = Table(
+    "statement_lines",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "import_id",
+        String(40),
+        ForeignKey("statement_imports.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("line_no", Integer, nullable=False),
+    Column("booked_on", Date, nullable=False),
+    Column("reference", String(128), nullable=False),
+    # Signed fen from the account holder's view: + money in, − money out (an outside record,
+    # not a posting; never zero).
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("counterparty", String(200), nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("fingerprint", CHAR(64), nullable=False, unique=True),
+    CheckConstraint("amount_fen <> 0", name="amount_not_zero"),
+    UniqueConstraint("import_id", "line_no"),
+)
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "import_id",
+        String(40),
+        ForeignKey("statement_imports.id", ondelete="RESTRICT"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("account_code", String(64), nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("amount_tolerance_fen", BigInteger, nullable=False),
+    Column("date_tolerance_days", Integer, nullable=False),
+    Column("window_start", Date, nullable=False),
+    Column("window_end", Date, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("confirmed_by", String(40)),
+    Column("confirmed_at", UtcDateTime),
+    CheckConstraint("state IN ('open', 'confirmed')", name="state"),
+    CheckConstraint("amount_tolerance_fen >= 0 AND date_tolerance_days >= 0", name="tolerance"),
+    CheckConstraint("(state = 'confirmed') = (confirmed_by IS NOT NULL)", name="confirmed_by"),
+)
+
+reconciliation_matches = Table(
+    "reconciliation_matches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "reconciliation_id",
+        String(40),
+        ForeignKey("reconciliations.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("method", String(12), nullable=False),
+    Column("difference_fen", BigInteger, nullable=False),
+    Column("reason", String(400), nullable=False),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("unmatched_by", String(40)),
+    Column("unmatched_at", UtcDateTime),
+    Column("unmatch_reason", String(400)),
+    CheckConstraint("method IN ('reference', 'amount_date', 'split', 'manual')", name="method"),
+)
+
+reconciliation_match_items = Table(
+    "reconciliation_match_items",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "match_id",
+        Id,
+        ForeignKey("reconciliation_matches.id", ondelete="RESTRICT"),
+        nullable=False,
+        index=True,
+    ),
+    Column("statement_line_id", Id, ForeignKey("statement_lines.id", ondelete="RESTRICT")),
+    Column("posting_id", Id, ForeignKey("postings.id", ondelete="RESTRICT")),
+    CheckConstraint("(statement_line_id IS NULL) <> (posting_id IS NULL)", name="line_or_posting"),
+)
+
+# -- monitoring and emission reports (migration 0005) -----------------------------------------
+# CEMS hours are stored raw (integer units, hour = whole hours since the epoch, UTC) and never
+# changed: aggregates and reports can always be recomputed and audited from them. `cems_months`
+# is a cache of their monthly aggregates, rewritten by each import that touches a month.
+# Report lines may change only while their report is a draft; a verified report may only be
+# superseded or invalidated (triggers on both databases, see the migration).
+
+CEMS_FLAGS = "'N','F','M','C','D','P','T','S','B'"
+REPORT_STATUSES = "'draft','submitted','verified','rejected','superseded','invalidated'"
+REPORT_METHODS = "'cems','agency','coefficient','estimate'"
+
+cems_imports = Table(
+    "cems_imports",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("sha256", CHAR(64), nullable=False, unique=True),
+    Column("source", String(200), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("imported_by", String(40), nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+)
+
+cems_hours = Table(
+    "cems_hours",
+    metadata,
+    Column("outlet_seq", Id, ForeignKey("outlets.seq", ondelete="RESTRICT"), primary_key=True),
+    Column("pollutant", String(16), primary_key=True),
+    Column("hour", BigInteger, primary_key=True, autoincrement=False),
+    Column("concentration", BigInteger, nullable=False),  # 0.001 mg/Nm³
+    Column("dry_flow", BigInteger, nullable=False),  # 0.01 Nm³/h
+    Column("o2", Integer, nullable=False),  # 0.01 %
+    Column("valid_minutes", Integer, nullable=False),
+    Column("flag", CHAR(1), nullable=False),
+    Column("import_seq", Id, ForeignKey("cems_imports.seq", ondelete="RESTRICT"), nullable=False),
+    CheckConstraint("concentration >= 0 AND dry_flow >= 0", name="values_not_negative"),
+    CheckConstraint("o2 >= 0 AND o2 < 2100", name="o2_below_ambient"),
+    CheckConstraint("valid_minutes BETWEEN 0 AND 60", name="valid_minutes"),
+    CheckConstraint(f"flag IN ({CEMS_FLAGS})", name="flag"),
+    sqlite_with_rowid=False,
+)
+
+cems_months = Table(
+    "cems_months",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("outlet_seq", Id, ForeignKey("outlets.seq", ondelete="RESTRICT"), nullable=False),
+    Column("pollutant", String(16), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("hours_received", Integer, nullable=False),
+    Column("valid_hours", Integer, nullable=False),
+    Column("valid_days", Integer, nullable=False),
+    Column("valid_days_required", Integer, nullable=False),
+    Column("month_valid", Boolean, nullable=False),
+    Column("mass_kg", String(48), nullable=False),  # exact decimal text
+    Column("mean_measured", Text),  # exact fraction text "p/q" (mg/Nm³)
+    Column("mean_on_standard_basis", Text),  # exact fraction text, O2-corrected if the standard is
+    Column("standard_mg", String(16)),
+    Column("reference_o2", String(16)),
+    Column("exceedances", Integer, nullable=False),
+    Column("first_exceedance", UtcDateTime),
+    Column("over_range_hours", Integer, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("outlet_seq", "pollutant", "month"),
+)
+
+emission_reports = Table(
+    "emission_reports",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("period", String(8), nullable=False),
+    Column("first_month", Date, nullable=False),
+    Column("last_month", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column(
+        "supersedes",
+        String(48),
+        ForeignKey("emission_reports.id", ondelete="RESTRICT"),
+        unique=True,
+    ),
+    Column("status", String(12), nullable=False),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("submitted_by", String(40)),
+    Column("submitted_at", UtcDateTime),
+    Column("decided_by", String(40)),
+    Column("decided_at", UtcDateTime),
+    Column("decision_note", String(500), nullable=False),
+    Column("invalidated_by", String(40)),
+    Column("invalidated_at", UtcDateTime),
+    Column("invalidation_reason", String(500), nullable=False),
+    CheckConstraint(f"status IN ({REPORT_STATUSES})", name="status"),
+    CheckConstraint("version >= 1 AND (version = 1) = (supersedes IS NULL)", name="version"),
+    # Four eyes in the database: whoever verifies or rejects is never the submitter.
+    CheckConstraint("decided_by IS NULL OR decided_by <> submitted_by", name="four_eyes"),
+    CheckConstraint(
+        "status IN ('draft') OR submitted_by IS NOT NULL", name="submitted_unless_draft"
+    ),
+    UniqueConstraint("party_code", "period", "version"),
+    Index("ix_emission_reports_party_code_first_month", "party_code", "first_month"),
+)
+
+emission_report_lines = Table(
+    "emission_report_lines",
+    metadata,
+    Column(
+        "report_id",
+        String(48),
+        ForeignKey("emission_reports.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("month", Date, nullable=False),
+    Column("outlet_code", String(64), nullable=False),
+    Column("pollutant", String(24), nullable=False),
+    Column("measured_as", String(16), nullable=False),
+    Column("method", String(12), nullable=False),
+    Column("mass_kg", String(48), nullable=False),
+    Column("mean_concentration", Text),
+    Column("standard_mg", String(16)),
+    Column("reference_o2", String(16)),
+    Column("exceedances", Integer, nullable=False),
+    Column("month_valid", Boolean, nullable=False),
+    Column("valid_hours", Integer),
+    Column("valid_days", Integer),
+    CheckConstraint(f"method IN ({REPORT_METHODS})", name="method"),
+    CheckConstraint("exceedances >= 0", name="exceedances_not_negative"),
+    UniqueConstraint("report_id", "month", "outlet_code", "pollutant"),
+)
+
+# -- environmental tax and incentives (migration 0006) ------------------------------------------
+# Filed returns, their lines, incentive bases and incentives are append-only (triggers refuse
+# UPDATE and DELETE); reversals and voids are their own append-only records. The database caps
+# the active incentives on a basis at the basis (CHECK per row, trigger over the sum).
+
+tax_returns = Table(
+    "tax_returns",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("policy", JSON, nullable=False),
+    Column("report_ids", JSON, nullable=False),
+    Column("total_before_fen", BigInteger, nullable=False),
+    Column("total_due_fen", BigInteger, nullable=False),
+    Column("total_reduction_fen", BigInteger, nullable=False),
+    Column("supersedes", String(48)),
+    Column("filed_by", String(40), nullable=False),
+    Column("filed_at", UtcDateTime, nullable=False),
+    UniqueConstraint("party_code", "year", "quarter", "version"),
+    CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter"),
+    CheckConstraint("total_due_fen >= 0 AND total_reduction_fen >= 0", name="not_negative"),
+    CheckConstraint(
+        "total_before_fen = total_due_fen + total_reduction_fen",
+        name="before_is_due_plus_reduction",
+    ),
+)
+
+tax_return_lines = Table(
+    "tax_return_lines",
+    metadata,
+    Column(
+        "return_id",
+        String(48),
+        ForeignKey("tax_returns.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("month", Date, nullable=False),
+    Column("report_id", String(48)),  # the verified report the month's facts come from
+    Column("outlet_code", String(64), nullable=False),
+    Column("pollutant", String(24), nullable=False),
+    Column("mass_kg", String(48), nullable=False),  # exact decimal text
+    Column("equivalents", String(200), nullable=False),  # exact fraction text "n/d"
+    Column("rank", Integer, nullable=False),
+    Column("taxed", Boolean, nullable=False),
+    Column("rate", String(16), nullable=False),
+    Column("ratio", String(1000)),  # exact fraction text, None without mean or standard
+    Column("factor", String(8), nullable=False),
+    Column("disqualifications", JSON, nullable=False),
+    Column("tax_before_fen", BigInteger, nullable=False),
+    Column("tax_due_fen", BigInteger, nullable=False),
+    CheckConstraint("tax_due_fen >= 0 AND tax_due_fen <= tax_before_fen", name="due_within"),
+    UniqueConstraint("return_id", "month", "outlet_code", "pollutant"),
+)
+
+incentive_bases = Table(
+    "incentive_bases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("cap_fen", BigInteger, nullable=False),
+    Column("return_id", String(48), ForeignKey("tax_returns.id", ondelete="RESTRICT")),
+    Column("equipment_id", String(64)),
+    Column("acquired_on", Date),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("cap_fen >= 0", name="cap_not_negative"),
+    CheckConstraint("kind IN ('article13_reduction', 'equipment_credit')", name="kind"),
+    # The target of incentives' composite foreign key: an incentive's basis_fen IS the cap.
+    UniqueConstraint("id", "cap_fen"),
+)
+
+incentive_basis_reports = Table(
+    "incentive_basis_reports",
+    metadata,
+    Column(
+        "basis_id",
+        String(64),
+        ForeignKey("incentive_bases.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column(
+        "report_id",
+        String(48),
+        ForeignKey("emission_reports.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Index("ix_incentive_basis_reports_report_id", "report_id"),
+)
+
+incentive_basis_voids = Table(
+    "incentive_basis_voids",
+    metadata,
+    Column(
+        "basis_id",
+        String(64),
+        ForeignKey("incentive_bases.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("report_id", String(48)),
+    Column("reason", String(400), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+incentives = Table(
+    "incentives",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("basis_id", String(64), nullable=False),
+    Column("basis_fen", BigInteger, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("entry_id", String(128), nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["basis_id", "basis_fen"],
+        ["incentive_bases.id", "incentive_bases.cap_fen"],
+        ondelete="RESTRICT",
+    ),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("amount_fen <= basis_fen", name="amount_within_basis"),
+    Index("ix_incentives_basis_id", "basis_id"),
+    Index("ix_incentives_party_code", "party_code"),
+)
+
+incentive_reversals = Table(
+    "incentive_reversals",
+    metadata,
+    Column(
+        "incentive_id",
+        String(64),
+        ForeignKey("incentives.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("reason", String(24), nullable=False),
+    Column("report_id", String(48)),
+    Column("entry_id", String(128), nullable=False),
+    Column("detail", String(400), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    CheckConstraint("reason IN ('report_invalidated', 'clawback')", name="reason"),
+)
+
+verified_reductions = Table(
+    "verified_reductions",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("pollutant", String(16), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("report_id", String(48), ForeignKey("emission_reports.id", ondelete="RESTRICT")),
+    Column("baseline_kind", String(24), nullable=False),
+    Column("baseline_kg", String(48), nullable=False),
+    Column("baseline_hours", Integer, nullable=False),
+    Column("actual_kg", String(48), nullable=False),
+    Column("actual_hours", Integer, nullable=False),
+    Column("reduction_kg", BigInteger, nullable=False),
+    Column("released_units", BigInteger, nullable=False),
+    Column("release", String(16), nullable=False),
+    Column("entry_id", String(128)),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("reduction_kg >= 0", name="reduction_not_negative"),
+    # Surplus released never exceeds the verified reduction (t to the kg: units are kg).
+    CheckConstraint(
+        "released_units >= 0 AND released_units <= reduction_kg", name="release_within_reduction"
+    ),
+    CheckConstraint("release IN ('reserve', 'tradable', 'none')", name="release"),
 )

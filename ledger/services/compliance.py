@@ -16,6 +16,7 @@ from ledger.domain.errors import (
     ObligationClosed,
     RecordExists,
     RecordNotFound,
+    UnknownInstrument,
 )
 from ledger.domain.pages import check_page_size, decode_cursor
 from ledger.domain.ports import Surrender, UnitOfWork, UnitOfWorkFactory
@@ -86,6 +87,9 @@ def surrender(uow_factory: UnitOfWorkFactory, request: SurrenderRequest) -> list
             raise AmountNotPositive("surrender a positive quantity", field="quantity")
         party = obligation.party_code
         parts = _choose(uow, obligation, request)
+        unknown = {code for code, _ in parts} - set(uow.instruments.get_many(c for c, _ in parts))
+        if unknown:  # a named vintage never issued: nothing to surrender (no balance row for it)
+            raise UnknownInstrument(f"no instrument {sorted(unknown)[0]!r}", field="instrument")
         postings: list[PostingRequest] = []
         for code, units in parts:
             holdings = account_code(party, HOLDINGS)

@@ -51,6 +51,7 @@ from ledger.domain.errors import (
     TooFewPostings,
     UnknownAccount,
 )
+from ledger.domain.finance import closed_period_error
 from ledger.domain.limits import ENTRIES_PER_BATCH_MAX, ITEMS_PER_BULK_MAX
 from ledger.domain.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, read
@@ -319,6 +320,9 @@ def _build(
             if draft.expires_at is not None and draft.expires_at <= now:
                 raise InvalidField("expires_at must be in the future", field="expires_at")
         drafts.append(draft)
+    for index, draft in enumerate(drafts):
+        with blame(index):
+            _check_period_open(uow, draft.effective_at)
     accounts = uow.accounts.cached(p.account_code for d in drafts for p in d.postings)
     for index, draft in enumerate(drafts):
         with blame(index):
@@ -334,6 +338,16 @@ def _build(
         new_entries.append(_new_entry(draft, hashes[draft.entry_id], status, booked, recorded_at))
     uow.journal.save_balances(balances.values(), recorded_at)
     return new_entries
+
+
+def _check_period_open(uow: UnitOfWork, effective_at: datetime | None) -> None:
+    """A back-dated entry into a closed period is refused here, naming the period. An entry
+    effective now costs no query: the database's trigger is its guard (and the race-safe guard of
+    every entry, since a close locks out writers until it commits)."""
+    if effective_at is not None:
+        label = uow.finance.closed_period_among([effective_at])
+        if label is not None:
+            raise closed_period_error(label)
 
 
 @contextmanager
@@ -434,6 +448,7 @@ def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, st
     )
     hashes[command.entry_id] = request_hash
     original = _get(uow, command.original_entry_id)
+    _check_period_open(uow, command.effective_at)
     if original.status is not EntryStatus.POSTED:
         raise EntryNotReversible(
             f"entry {original.entry_id} is {original.status.value}; only posted entries reverse",
@@ -513,6 +528,7 @@ def _build_resolution(
         }
     )
     hashes[command.entry_id] = request_hash
+    _check_period_open(uow, command.effective_at)
     accounts, balances, recorded_at = _lock(uow, _drafts_of(pending))
     _check_unresolved(uow, pending, recorded_at)
     release_pending(pending.postings, accounts, balances)

@@ -219,6 +219,16 @@ def pledge(uow_factory: UnitOfWorkFactory, record: Pledge) -> Pledge:
     return in_transaction(uow_factory, work)
 
 
+def get_pledge(uow_factory: UnitOfWorkFactory, pledge_id: str) -> Pledge:
+    def work(uow: UnitOfWork) -> Pledge:
+        record = uow.registry.get_pledge(pledge_id)
+        if record is None:
+            raise RecordNotFound(f"no pledge {pledge_id!r}", field="pledge_id")
+        return record
+
+    return read(uow_factory, work)
+
+
 def release_pledge(uow_factory: UnitOfWorkFactory, pledge_id: str) -> Pledge:
     """Release a pledge: the rights return to the holdings account."""
 
@@ -369,6 +379,11 @@ def expire_vintage(uow_factory: UnitOfWorkFactory, family: str, vintage: int) ->
             if line.credit > 0 and line.account_code.rsplit(":", 1)[-1] in EXPIRING_SUFFIXES
         ]
         entries = []
+        # Numbered on from any earlier expiry of this vintage (units can come back to holders
+        # afterwards, say by reversing the expiry entry), so a second expiry never reuses an id.
+        first = 0
+        while uow.journal.get_many([f"expiry-{code}-{first}"]):
+            first += 1
         for start in range(0, len(holders), HOLDERS_PER_EXPIRY_ENTRY):
             chunk = holders[start : start + HOLDERS_PER_EXPIRY_ENTRY]
             postings = [
@@ -376,7 +391,7 @@ def expire_vintage(uow_factory: UnitOfWorkFactory, family: str, vintage: int) ->
                 for line in chunk
                 for p in move(line.account_code, retirement, code, line.credit, scale_of(family))
             ]
-            entry_id = f"expiry-{code}-{start // HOLDERS_PER_EXPIRY_ENTRY}"
+            entry_id = f"expiry-{code}-{first + start // HOLDERS_PER_EXPIRY_ENTRY}"
             entries.append(_entry(entry_id, "vintage_expiry", postings, "vintage", code))
         if entries:
             _post(uow, entries)

@@ -11,27 +11,56 @@ from ledger.domain.limits import UNITS_MAX
 from tests.unit.refusals import accepted, refusal
 
 HOLDER = Account(
-    id=1, code="PLANT-A", party="PLANT-A", name="Plant A holdings", normal_side=Side.CREDIT,
-    non_negative=True, instrument_code=None, frozen=False, closed=False,
+    id=1,
+    code="PLANT-A",
+    party="PLANT-A",
+    name="Plant A holdings",
+    normal_side=Side.CREDIT,
+    non_negative=True,
+    instrument_code=None,
+    frozen=False,
+    closed=False,
 )
 
 
 def credit_normal(
-    *, debits_posted: int = 0, credits_posted: int = 0, debits_pending: int = 0,
+    *,
+    debits_posted: int = 0,
+    credits_posted: int = 0,
+    debits_pending: int = 0,
     credits_pending: int = 0,
 ) -> Balance:
     """A non-negative credit-normal balance (a holder's allowances) with the given counters."""
-    return Balance(1, "SO2-2026", Side.CREDIT, True, debits_posted, credits_posted,
-                   debits_pending, credits_pending)
+    return Balance(
+        1,
+        "SO2-2026",
+        Side.CREDIT,
+        True,
+        debits_posted,
+        credits_posted,
+        debits_pending,
+        credits_pending,
+    )
 
 
 def debit_normal(
-    *, debits_posted: int = 0, credits_posted: int = 0, debits_pending: int = 0,
+    *,
+    debits_posted: int = 0,
+    credits_posted: int = 0,
+    debits_pending: int = 0,
     credits_pending: int = 0,
 ) -> Balance:
     """A non-negative debit-normal balance (an asset account) with the given counters."""
-    return Balance(2, "SO2-2026", Side.DEBIT, True, debits_posted, credits_posted,
-                   debits_pending, credits_pending)
+    return Balance(
+        2,
+        "SO2-2026",
+        Side.DEBIT,
+        True,
+        debits_posted,
+        credits_posted,
+        debits_pending,
+        credits_pending,
+    )
 
 
 # -- sides and balances ---------------------------------------------------------------------

@@ -91,8 +91,9 @@ def test_a_hold_reserves_the_amount_without_moving_the_posted_balance() -> None:
 def test_selling_more_than_is_held_is_refused_as_insufficient() -> None:
     balances = funded(30_000)
 
-    error = refusal(lambda: book(move("PLANT-A", "PLANT-B", 30_001), ACCOUNTS, balances,
-                                 pending=False))
+    error = refusal(
+        lambda: book(move("PLANT-A", "PLANT-B", 30_001), ACCOUNTS, balances, pending=False)
+    )
 
     assert error.code == "insufficient_balance"
     assert error.context == {"account": "PLANT-A", "instrument": SO2}
@@ -110,8 +111,9 @@ def test_selling_what_is_already_on_hold_is_refused_as_insufficient() -> None:
     balances = funded(30_000)
     book(move("PLANT-A", "PLANT-B", 20_000), ACCOUNTS, balances, pending=True)
 
-    error = refusal(lambda: book(move("PLANT-A", "PLANT-B", 10_001), ACCOUNTS, balances,
-                                 pending=False))
+    error = refusal(
+        lambda: book(move("PLANT-A", "PLANT-B", 10_001), ACCOUNTS, balances, pending=False)
+    )
 
     assert error.code == "insufficient_balance"
 
@@ -139,8 +141,11 @@ def test_voiding_a_hold_makes_the_reserved_amount_available_again() -> None:
     hold = move("PLANT-A", "PLANT-B", 20_000)
     book(hold, ACCOUNTS, balances, pending=True)
 
-    release_pending([PostingRecord(p.account_code, p.instrument_code, p.side, p.units)
-                     for p in hold], ACCOUNTS, balances)
+    release_pending(
+        [PostingRecord(p.account_code, p.instrument_code, p.side, p.units) for p in hold],
+        ACCOUNTS,
+        balances,
+    )
 
     assert balances[(PLANT_A.id, SO2)].available == 30_000
 
@@ -157,15 +162,16 @@ class Scenario:
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
     """A few accounts of either normal side, some non-negative, and random balanced entries."""
-    shapes = draw(st.lists(st.tuples(st.sampled_from(Side), st.booleans()), min_size=2,
-                           max_size=5))
+    shapes = draw(st.lists(st.tuples(st.sampled_from(Side), st.booleans()), min_size=2, max_size=5))
     accounts = {
         f"A{i}": account(i + 1, f"A{i}", side, non_negative=non_negative)
         for i, (side, non_negative) in enumerate(shapes)
     }
     codes = sorted(accounts)
     legs = st.tuples(
-        st.sampled_from(codes), st.sampled_from(codes), st.sampled_from(INSTRUMENTS),
+        st.sampled_from(codes),
+        st.sampled_from(codes),
+        st.sampled_from(INSTRUMENTS),
         st.integers(min_value=1, max_value=10_000),
     )
     entries = []
@@ -175,16 +181,21 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         postings = [
             posting
             for debit, credit, instrument, units in chosen
-            for posting in (PostingDraft(debit, instrument, DEBIT, units),
-                            PostingDraft(credit, instrument, CREDIT, units))
+            for posting in (
+                PostingDraft(debit, instrument, DEBIT, units),
+                PostingDraft(credit, instrument, CREDIT, units),
+            )
         ]
         entries.append((pending, tuple(draw(st.permutations(postings)))))
     return Scenario(accounts, entries)
 
 
 def expected_short(
-    accounts: Mapping[str, Account], balances: Mapping[BalanceKey, Balance],
-    postings: tuple[PostingDraft, ...], *, pending: bool,
+    accounts: Mapping[str, Account],
+    balances: Mapping[BalanceKey, Balance],
+    postings: tuple[PostingDraft, ...],
+    *,
+    pending: bool,
 ) -> bool:
     """Computed independently of `book`: would a non-negative balance end up below zero?"""
     after: dict[BalanceKey, list[int]] = {

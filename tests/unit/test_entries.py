@@ -45,8 +45,10 @@ def transfer(units: int = 30_000) -> tuple[PostingDraft, ...]:
 def trade(so2: int = 30_000, cny: int = 1_230_000) -> tuple[PostingDraft, ...]:
     """PLANT-A delivers SO2 to PLANT-B, PLANT-B pays PLANT-A in CNY."""
     return (
-        line("PLANT-A", DEBIT, so2), line("PLANT-B", CREDIT, so2),
-        line("PLANT-B", DEBIT, cny, "CNY"), line("PLANT-A", CREDIT, cny, "CNY"),
+        line("PLANT-A", DEBIT, so2),
+        line("PLANT-B", CREDIT, so2),
+        line("PLANT-B", DEBIT, cny, "CNY"),
+        line("PLANT-A", CREDIT, cny, "CNY"),
     )
 
 
@@ -272,9 +274,17 @@ def test_a_partial_post_may_name_each_line_once() -> None:
 def record(postings: tuple[PostingDraft, ...]) -> EntryRecord:
     moment = datetime(2026, 3, 1, 9, tzinfo=UTC)
     return EntryRecord(
-        seq=1, entry_id="trade-1", request_hash="0" * 64, entry_type="transfer",
-        status=EntryStatus.POSTED, effective_at=moment, recorded_at=moment, memo="",
-        metadata={}, references=(), postings=as_records(postings),
+        seq=1,
+        entry_id="trade-1",
+        request_hash="0" * 64,
+        entry_type="transfer",
+        status=EntryStatus.POSTED,
+        effective_at=moment,
+        recorded_at=moment,
+        memo="",
+        metadata={},
+        references=(),
+        postings=as_records(postings),
     )
 
 
@@ -295,9 +305,14 @@ MARCH = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
 def full_draft() -> EntryDraft:
     return EntryDraft(
-        entry_id="trade-1", entry_type="transfer", postings=trade(), effective_at=MARCH,
-        memo="spot trade", metadata={"desk": "north", "lot": 7},
-        references=(Reference("trade", "T-1"),), pending=True,
+        entry_id="trade-1",
+        entry_type="transfer",
+        postings=trade(),
+        effective_at=MARCH,
+        memo="spot trade",
+        metadata={"desk": "north", "lot": 7},
+        references=(Reference("trade", "T-1"),),
+        pending=True,
         expires_at=MARCH + timedelta(days=1),
     )
 
@@ -335,10 +350,24 @@ def test_the_hash_does_not_depend_on_the_order_of_metadata_keys() -> None:
         {"expires_at": None},
     ],
     ids=[
-        "entry_id", "entry_type", "so2-amount", "cny-amount", "sides", "accounts",
-        "instrument", "effective_at", "no-effective_at", "memo", "metadata-value",
-        "metadata-key", "reference-id", "reference-kind", "no-references", "pending",
-        "expires_at", "no-expires_at",
+        "entry_id",
+        "entry_type",
+        "so2-amount",
+        "cny-amount",
+        "sides",
+        "accounts",
+        "instrument",
+        "effective_at",
+        "no-effective_at",
+        "memo",
+        "metadata-value",
+        "metadata-key",
+        "reference-id",
+        "reference-kind",
+        "no-references",
+        "pending",
+        "expires_at",
+        "no-expires_at",
     ],
 )
 def test_changing_any_field_of_a_request_changes_its_hash(change: dict[str, Any]) -> None:
@@ -350,7 +379,8 @@ def test_the_same_instant_written_in_another_time_zone_has_the_same_hash() -> No
     # 17:00+08:00 is the same request and must replay, not be refused as a different one.
     beijing = timezone(timedelta(hours=8))
     same_instant = replace(
-        full_draft(), effective_at=MARCH.astimezone(beijing),
+        full_draft(),
+        effective_at=MARCH.astimezone(beijing),
         expires_at=(MARCH + timedelta(days=1)).astimezone(beijing),
     )
 

@@ -61,8 +61,16 @@ def test_a_cursor_of_another_listing_is_refused() -> None:
         base64.urlsafe_b64encode(b"accounts:\xff\xfe").decode(),
     ],
     ids=[
-        "empty", "punctuation", "spaces", "non-ascii", "no-position", "empty-position",
-        "letters", "fraction", "negative", "not-utf8",
+        "empty",
+        "punctuation",
+        "spaces",
+        "non-ascii",
+        "no-position",
+        "empty-position",
+        "letters",
+        "fraction",
+        "negative",
+        "not-utf8",
     ],
 )
 def test_a_garbage_cursor_is_refused(cursor: str) -> None:

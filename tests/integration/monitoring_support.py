@@ -1,0 +1,80 @@
+"""A registry with two enterprises and their outlets, principals, and CSV builders for the
+monitoring and emission-report tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+
+from ledger.domain.access import Principal, Role
+from ledger.domain.cems import FIELDS, csv_rows
+from ledger.domain.monitoring import CHINA_STANDARD_TIME
+from ledger.domain.registry import City, Outlet, Party, PartyKind
+from ledger.persistence.store import Store
+from ledger.services import monitoring, parties
+
+REGULATOR = Principal("reg-1", "Regulator", Role.REGULATOR, "HEBEI", None)
+E1_USER = Principal("e1-user", "E1 clerk", Role.ENTERPRISE, "E1", None)
+E2_USER = Principal("e2-user", "E2 clerk", Role.ENTERPRISE, "E2", None)
+VERIFIER = Principal("ver-1", "Verifier", Role.VERIFIER, None, None)
+MARCH = date(2025, 3, 1)
+HEADER = ",".join(FIELDS) + "\n"
+
+
+def build_outlets(store: Store) -> None:
+    """E1 (Tangshan): SINTER-1, standards SO2 35 / NOx 50 / PM 10 at reference O2 16 %;
+    E2 (Handan): UNIT-1, SO2 35 without a reference O2."""
+    parties.register_party(store, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
+    for code, city in (("E1", "Tangshan"), ("E2", "Handan")):
+        parties.set_city(store, City(city, True, "Hai River"))
+        parties.register_party(store, Party(code, PartyKind.ENTERPRISE, code, city=city))
+    standards = {"SO2": "35", "NOx": "50", "PM": "10"}
+    parties.add_outlet(store, Outlet("E1", "SINTER-1", standards, "16"))
+    parties.add_outlet(store, Outlet("E2", "UNIT-1", {"SO2": "35"}, None))
+
+
+def stamp(day: int, hour: int, month: date = MARCH) -> str:
+    start = datetime(month.year, month.month, day, tzinfo=CHINA_STANDARD_TIME)
+    return (start + timedelta(hours=hour)).isoformat(timespec="minutes")
+
+
+def line(  # noqa: PLR0917 - a CSV row
+    hour_start: str,
+    c: str = "20",
+    q: str = "1000000",
+    o2: str = "16",
+    minutes: str = "60",
+    flag: str = "N",
+    pollutant: str = "SO2",
+    outlet: str = "E1,SINTER-1",
+) -> str:
+    return f"{outlet},{pollutant},{hour_start},{c},{q},{o2},{minutes},{flag}\n"
+
+
+def full_month(c: str = "20", month: date = MARCH, pollutant: str = "SO2") -> list[str]:
+    """Every hour of the month at one value: a valid month."""
+    days = ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - month).days
+    return [
+        line(stamp(day, hour, month), c=c, pollutant=pollutant)
+        for day in range(1, days + 1)
+        for hour in range(24)
+    ]
+
+
+def import_lines(
+    store: Store, lines: Sequence[str], actor: Principal = REGULATOR
+) -> monitoring.ImportOutcome:
+    """Import a CSV made of the header and `lines`."""
+    content = HEADER + "".join(lines)
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return monitoring.import_cems(
+        store, lambda: csv_rows(content.splitlines(keepends=True)), digest, "test.csv", actor
+    )
+
+
+def count(store: Store, table: str) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
