@@ -63,6 +63,11 @@ EXCHANGE = "EXCHANGE"
 
 
 def _post(uow: UnitOfWork, commands: Sequence[journal.PostEntry]) -> list[EntryRecord]:
+    # An operation's id names its entries: a second use of it is a clear conflict, not a
+    # unique-index failure surfacing as a 500.
+    taken = uow.journal.get_many(c.entry_id for c in commands)
+    if taken:
+        raise RecordExists(f"entry {sorted(taken)[0]!r} exists: use a new operation id", field="id")
     return journal.write_in(uow, commands)
 
 
