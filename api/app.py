@@ -1,14 +1,15 @@
 """Composition root: `create_app(settings)` wires storage, services and routers together.
 
-With `sweep_expired_holds`, a background thread expires pending entries past their deadline
-and seals new journal entries into the hash chain every `settings.expiry_sweep_seconds`.
+With `sweep_expired_holds`, a background thread runs `SWEEP_TASKS` every
+`settings.expiry_sweep_seconds`: it seals new journal entries into the hash chain and expires
+pending entries, trades and four-eyes requests past their deadline.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -25,7 +26,7 @@ from api.routers import reports as report_routes
 from api.routers import tax as tax_routes
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import chain, journal, queries, trading
+from ledger.services import approvals, chain, journal, queries, trading
 from ledger.settings import Settings
 
 logger = logging.getLogger("api")
@@ -114,23 +115,22 @@ def create_app(
     return app
 
 
+# What the background sweeper does each round, in order: (what, task returning a count).
+SWEEP_TASKS: tuple[tuple[str, Callable[[Store], int]], ...] = (
+    ("entries sealed into the chain", chain.seal_all),
+    ("pending entries expired", lambda store: len(journal.expire_pending_entries(store))),
+    ("trades expired past their deadline", lambda store: len(trading.expire_due(store))),
+    ("approval requests expired", approvals.expire_due),
+)
+
+
 def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
     while not stop.wait(every_seconds):
-        try:
-            chain.seal_all(store)
-        except Exception:  # sealed on the next round: the chain resumes from its tail
-            logger.exception("sealing the journal failed")
-        try:
-            expired = journal.expire_pending_entries(store)
-        except Exception:  # keep sweeping: a failed round is retried on the next one
-            logger.exception("expiry sweep failed")
-            continue
-        if expired:
-            logger.info("expired %d pending entries", len(expired))
-        try:
-            lapsed = trading.expire_due(store)
-        except Exception:
-            logger.exception("trade expiry sweep failed")
-            continue
-        if lapsed:
-            logger.info("expired %d trades past their deadline", len(lapsed))
+        for what, task in SWEEP_TASKS:
+            try:
+                done = task(store)
+            except Exception:  # keep sweeping: a failed task is retried on the next round
+                logger.exception("sweep failed: %s", what)
+                continue
+            if done:
+                logger.info("%d %s", done, what)

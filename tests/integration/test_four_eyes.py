@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
+import api.four_eyes  # noqa: F401 - registers the operations approvals can carry out
 from ledger.domain.access import Principal, Role
 from ledger.domain.errors import LedgerError
 from ledger.persistence.store import Store
@@ -46,3 +48,15 @@ def test_racing_approvers_apply_a_request_exactly_once(postgres_store: Store) ->
 
     assert sorted(outcomes) == ["applied"] + ["approval_already_decided"] * 3
     assert queries.get_entry(postgres_store, "fund").reversed_by == "undo"
+
+
+def test_the_sweep_marks_requests_past_their_deadline_expired(store: Store) -> None:
+    access.create_principal(store, access.NewPrincipal("reg-a", "a", Role.REGULATOR), None)
+    initiator = Principal("reg-a", "a", Role.REGULATOR, None, None)
+    pending = approvals.request(store, initiator, "reversal", {"entry_id": "x", "body": {}})
+    store.clock = lambda: pending.expires_at + timedelta(seconds=1)
+
+    expired = approvals.expire_due(store)
+
+    viewer = Principal("reg-b", "b", Role.REGULATOR, None, None)
+    assert (expired, approvals.get(store, pending.id, viewer).state.value) == (1, "expired")
