@@ -17,7 +17,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from ledger import cems_generator
 from ledger.demo import rows
@@ -94,7 +95,7 @@ def lines_table(months: Iterable[MonthlyTax]) -> str:
         for line in month.lines:
             out.append(
                 f"{line.month:%Y-%m}  {line.outlet:16} {line.pollutant.value:10} "
-                f"{line.mass_kg:>14.3f} {float(line.equivalents):>11.2f} {line.rank:>4} "
+                f"{line.mass_kg:>14.3f} {_shown(line.equivalents):>11} {line.rank:>4} "
                 f"{'yes' if line.taxed else 'no':5} {line.rate:>4} {line.factor:>6} "
                 f"{line.tax_before:>12} {line.reduction:>12} {line.tax_due:>12}  "
                 + ",".join(reason.value for reason in line.disqualifications)
@@ -192,3 +193,10 @@ def markdown_table(results: Iterable[AnnualTax]) -> str:
         total = [total[0] + r.before, total[1] + r.reduction, total[2] + r.due]
     out.append(f"| all | | {total[0]:,} | {total[1]:,} | {total[2]:,} | |")
     return "\n".join(out)
+
+
+def _shown(value: Fraction) -> Decimal:
+    """Equivalents for display only: exact Decimal division, half-up to 0.01 (never a float;
+    the tax itself is computed on the exact fraction)."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
