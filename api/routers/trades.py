@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -11,10 +12,12 @@ from api import registry_schemas as rs
 from api.auth import Caller, acting_party
 from api.dependencies import Cursor, Filter, IdPath, Store
 from api.scoping import View
+from ledger.domain.access import Principal
 from ledger.domain.errors import PartyNotFound, RecordNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
-from ledger.domain.registry import TradeState
+from ledger.domain.ports import UnitOfWorkFactory
+from ledger.domain.registry import Trade, TradeState
 from ledger.services import compliance, trading
 
 router = APIRouter(prefix="/v1")
@@ -70,8 +73,7 @@ def accept(
     trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
 ) -> rs.TradeOut:
     """The counterparty accepts: every rule is checked and the seller's rights are held."""
-    _visible_trade(store, view, trade_id)
-    return rs.trade_out(trading.accept(store, trade_id, acting_party(caller, body.actor)))
+    return _act(trading.accept, store, view, caller, trade_id, body.actor)
 
 
 @router.post("/trades/{trade_id}/decline", response_model=rs.TradeOut, tags=["trades"])
@@ -79,8 +81,7 @@ def decline(
     trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
 ) -> rs.TradeOut:
     """The counterparty declines the proposal."""
-    _visible_trade(store, view, trade_id)
-    return rs.trade_out(trading.decline(store, trade_id, acting_party(caller, body.actor)))
+    return _act(trading.decline, store, view, caller, trade_id, body.actor)
 
 
 @router.post("/trades/{trade_id}/rescind", response_model=rs.TradeOut, tags=["trades"])
@@ -88,8 +89,7 @@ def rescind(
     trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
 ) -> rs.TradeOut:
     """The proposer withdraws; a hold is released."""
-    _visible_trade(store, view, trade_id)
-    return rs.trade_out(trading.rescind(store, trade_id, acting_party(caller, body.actor)))
+    return _act(trading.rescind, store, view, caller, trade_id, body.actor)
 
 
 @router.post("/trades/{trade_id}/record", response_model=rs.TradeOut, tags=["trades"])
@@ -97,8 +97,7 @@ def record(
     trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
 ) -> rs.TradeOut:
     """The authority records the trade: rights, cash and fees settle atomically."""
-    _visible_trade(store, view, trade_id)
-    return rs.trade_out(trading.record(store, trade_id, acting_party(caller, body.actor)))
+    return _act(trading.record, store, view, caller, trade_id, body.actor)
 
 
 @router.post("/trades/{trade_id}/refuse", response_model=rs.TradeOut, tags=["trades"])
@@ -116,6 +115,19 @@ def expire(trade_id: IdPath, store: Store, view: View) -> rs.TradeOut:
     """A trade past its `expires_at` lapses; a hold is released."""
     _visible_trade(store, view, trade_id)
     return rs.trade_out(trading.expire(store, trade_id))
+
+
+def _act(  # noqa: PLR0917 - an action and its context
+    action: Callable[[UnitOfWorkFactory, str, str], Trade],
+    store: Store,
+    view: View,
+    caller: Principal,
+    trade_id: str,
+    named_actor: str | None,
+) -> rs.TradeOut:
+    """A trade action by the caller's party, on a trade the caller can see."""
+    _visible_trade(store, view, trade_id)
+    return rs.trade_out(action(store, trade_id, acting_party(caller, named_actor)))
 
 
 def _visible_trade(store: Store, view: View, trade_id: str) -> None:
