@@ -477,6 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         _print_run(result)
     summary = _summary(results, config)
     print("\n".join(summary))
+    Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     Path(config.output).write_text("\n".join(lines + summary) + "\n")
     print(f"written to {config.output}")
     return 0

@@ -524,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = report(options, comparisons, reads, time.perf_counter() - started)
     print(text, end="")
     options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(text, encoding="utf-8")
     return 0
 

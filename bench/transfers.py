@@ -234,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.append(f"total time {time.perf_counter() - started:.0f} s")
     text = "\n".join(report) + "\n"
     print(text, end="")
+    config.results_path.parent.mkdir(parents=True, exist_ok=True)
     config.results_path.write_text(text, encoding="utf-8")
     return 0
 
@@ -360,6 +361,7 @@ def chain_cost_main(config: Config) -> int:
     report.append(f"total time {time.perf_counter() - started:.0f} s")
     text_ = "\n".join(report) + "\n"
     print(text_, end="")
+    config.results_path.parent.mkdir(parents=True, exist_ok=True)
     config.results_path.write_text(text_, encoding="utf-8")
     return 0
 

@@ -1,8 +1,9 @@
 """Repositories over one SQLAlchemy connection: instruments, accounts and the journal.
 
-The write path is Core statements, not the ORM (the ORM costs 2–4× on this path). Instruments
+The write path is Core statements, not the ORM (the ORM costs 2–4× on this path), and its hot
+statements go to the driver directly (`sqlite_write_path`, `postgresql_write_path`). Instruments
 and the fixed part of accounts never change, so they are cached per store; flags that do change
-(frozen, closed) are always read fresh, in the same statement that locks the balances.
+(frozen, closed) are always read with the lock of the balances.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     tuple_,
     update,
 )
@@ -39,6 +39,7 @@ from ledger.domain.entries import (
     PostingRecord,
     Reference,
 )
+from ledger.domain.errors import RetryableConflict
 from ledger.domain.ports import (
     AccountDraft,
     NewEntry,
@@ -46,7 +47,7 @@ from ledger.domain.ports import (
     TrialBalanceLine,
     Violation,
 )
-from ledger.persistence import sqlite_write_path
+from ledger.persistence import postgresql_write_path, sqlite_write_path
 from ledger.persistence import tables as t
 from ledger.persistence.invariants import invariant_violations
 
@@ -192,34 +193,6 @@ _BALANCE_COLUMNS = (
     "updated_at",
 )
 
-# PostgreSQL: lock every affected balance row in one statement, in one fixed order, so that
-# concurrent writers queue instead of deadlocking. Keys travel as two arrays so the statement
-# text never changes with their number (psycopg prepares it once).
-_LOCK_POSTGRESQL = text(
-    "SELECT b.* FROM balances AS b"
-    " JOIN unnest(CAST(:ids AS bigint[]), CAST(:codes AS varchar[])) AS k(account_id, code)"
-    " ON b.account_id = k.account_id AND b.instrument_code = k.code"
-    " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
-)
-# ... and read the flags in a statement of their own, after the locks: under READ COMMITTED it
-# sees a freeze or close that committed while this transaction waited for them.
-_FLAGS_POSTGRESQL = text(
-    "SELECT id AS account_id, frozen, closed FROM accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
-)
-_RESERVE_SEQS = text(
-    "SELECT nextval(pg_get_serial_sequence('entries', 'seq')) FROM generate_series(1, :n)"
-)
-
-_SAVE_BALANCE = (
-    update(t.balances)
-    .where(
-        t.balances.c.account_id == bindparam("key_account_id"),
-        t.balances.c.instrument_code == bindparam("key_instrument_code"),
-    )
-    .values({name: bindparam(name) for name in _BALANCE_COLUMNS})
-)
-
-
 _CURRENT = select(t.balances).where(
     t.balances.c.account_id == bindparam("account_id"),
     t.balances.c.instrument_code == bindparam("instrument_code"),
@@ -250,10 +223,14 @@ class SqlJournalRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._postgresql = connection.dialect.name == "postgresql"
-        # SQLite's hot statements go straight to the driver (see sqlite_write_path).
-        self._sqlite_cursor = (
-            None if self._postgresql else connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        )
+        # The hot statements go straight to the driver (see sqlite_/postgresql_write_path).
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._sqlite_cursor = None if self._postgresql else cursor
+        self._pg_cursor = cursor if self._postgresql else None
+        # PostgreSQL: balances saved go out with the next insert, in its one statement; the
+        # flags each lock reported, to detect a freeze or close that committed during the wait.
+        self._unsaved: list[tuple[Balance, datetime]] = []
+        self._flags_locked: dict[int, tuple[bool, bool]] = {}
         self.written_seqs: list[int] = []
 
     def unbalanced_written_entries(self) -> list[tuple[int, str]]:
@@ -287,15 +264,11 @@ class SqlJournalRepository:
     ) -> tuple[dict[BalanceKey, Balance], dict[int, tuple[bool, bool]]]:
         if self._sqlite_cursor is not None:
             return sqlite_write_path.lock_rows(self._sqlite_cursor, keys)
-        pairs = sorted(keys)
-        found = self._connection.execute(
-            _LOCK_POSTGRESQL,
-            {"ids": [key[0] for key in pairs], "codes": [key[1] for key in pairs]},
-        ).all()
-        ids = sorted({account_id for account_id, _ in keys})
-        flag_rows = self._connection.execute(_FLAGS_POSTGRESQL, {"ids": ids}).all()
-        balances = {(row.account_id, row.instrument_code): _balance(row) for row in found}
-        return balances, {row.account_id: (row.frozen, row.closed) for row in flag_rows}
+        assert self._pg_cursor is not None
+        self.flush()
+        balances, flags = postgresql_write_path.lock_rows(self._pg_cursor, keys)
+        self._flags_locked.update(flags)
+        return balances, flags
 
     def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
         insert_ = postgresql_insert if self._postgresql else sqlite_insert
@@ -320,45 +293,20 @@ class SqlJournalRepository:
         if self._sqlite_cursor is not None:
             sqlite_write_path.save_balances(self._sqlite_cursor, balances, recorded_at)
             return
-        params = [
-            {
-                "key_account_id": b.account_id,
-                "key_instrument_code": b.instrument_code,
-                "debits_posted": b.debits_posted,
-                "credits_posted": b.credits_posted,
-                "debits_pending": b.debits_pending,
-                "credits_pending": b.credits_pending,
-                "version": b.version + 1,
-                "updated_at": recorded_at,
-            }
-            for b in balances
-        ]
-        if params:
-            self._connection.execute(_SAVE_BALANCE, params)
+        self._unsaved.extend((balance, recorded_at) for balance in balances)
+
+    def flush(self) -> None:
+        """Write balances saved since the last insert (PostgreSQL; before a lock or commit)."""
+        if self._unsaved:
+            self._write_postgresql([], [])
 
     def insert(self, new_entries: Sequence[NewEntry]) -> list[EntryRecord]:
-        seqs = self._insert_entries(new_entries)
+        entry_rows, posting_rows = _entry_rows(new_entries), _posting_rows(new_entries)
+        if self._sqlite_cursor is not None:
+            seqs = self._insert_sqlite(entry_rows, posting_rows)
+        else:
+            seqs = self._write_postgresql(entry_rows, posting_rows)
         self.written_seqs.extend(seqs)
-        posting_rows = [
-            {
-                "entry_seq": seq,
-                "account_id": p.account_id,
-                "instrument_code": p.instrument_code,
-                "side": p.side.value,
-                "units": p.units,
-                "pending": new.status is EntryStatus.PENDING,
-                "recorded_at": new.recorded_at,
-                "effective_at": new.effective_at,
-                "debits_after": p.debits_after,
-                "credits_after": p.credits_after,
-            }
-            for seq, new in zip(seqs, new_entries, strict=True)
-            for p in new.postings
-        ]
-        if posting_rows and self._sqlite_cursor is not None:
-            sqlite_write_path.insert_postings(self._sqlite_cursor, posting_rows)
-        elif posting_rows:
-            self._connection.execute(insert(t.postings), posting_rows)
         reference_rows = [
             {"entry_seq": seq, "kind": r.kind, "reference": r.id}
             for seq, new in zip(seqs, new_entries, strict=True)
@@ -368,35 +316,30 @@ class SqlJournalRepository:
             self._connection.execute(insert(t.entry_references), reference_rows)
         return [_record_of_new(seq, new) for seq, new in zip(seqs, new_entries, strict=True)]
 
-    def _insert_entries(self, new_entries: Sequence[NewEntry]) -> list[int]:
-        rows = [
-            {
-                "entry_id": new.draft.entry_id,
-                "request_hash": new.request_hash,
-                "entry_type": new.draft.entry_type,
-                "status": new.status.value,
-                "effective_at": new.effective_at,
-                "recorded_at": new.recorded_at,
-                "memo": new.draft.memo,
-                "metadata": dict(new.draft.metadata),
-                "reverses_seq": new.reverses_seq,
-                "pending_seq": new.pending_seq,
-                "expires_at": new.draft.expires_at,
-            }
-            for new in new_entries
-        ]
-        if self._sqlite_cursor is not None:
-            return sqlite_write_path.insert_entries(self._sqlite_cursor, rows)
-        if len(rows) == 1:
-            statement = insert(t.entries).returning(t.entries.c.seq)
-            return [self._connection.execute(statement, rows[0]).scalar_one()]
-        # Reserve the sequence numbers first: then the rows go in as one pipelined executemany
-        # instead of one huge multi-row INSERT … RETURNING parsed every time.
-        seqs = list(self._connection.execute(_RESERVE_SEQS, {"n": len(rows)}).scalars())
-        self._connection.execute(
-            insert(t.entries), [{**row, "seq": seq} for row, seq in zip(rows, seqs, strict=True)]
-        )
+    def _insert_sqlite(
+        self, entry_rows: list[dict[str, Any]], posting_rows: list[dict[str, Any]]
+    ) -> list[int]:
+        assert self._sqlite_cursor is not None
+        seqs = sqlite_write_path.insert_entries(self._sqlite_cursor, entry_rows)
+        if posting_rows:
+            seq_of = {row["entry_id"]: seq for row, seq in zip(entry_rows, seqs, strict=True)}
+            sqlite_write_path.insert_postings(self._sqlite_cursor, posting_rows, seq_of)
         return seqs
+
+    def _write_postgresql(
+        self, entry_rows: list[dict[str, Any]], posting_rows: list[dict[str, Any]]
+    ) -> list[int]:
+        """The saved balances, entries and postings in one statement; the entries' seqs.
+
+        Refused as retryable if an account is blocked now that its lock reported open.
+        """
+        assert self._pg_cursor is not None
+        unsaved, self._unsaved = self._unsaved, []
+        written = postgresql_write_path.write(self._pg_cursor, unsaved, entry_rows, posting_rows)
+        opened = {i for i, flags in self._flags_locked.items() if not any(flags)}
+        if written.blocked & opened:
+            raise RetryableConflict("an account was frozen or closed while this write waited")
+        return [written.seqs[row["entry_id"]] for row in entry_rows]
 
     # -- reading entries ------------------------------------------------------------------
 
@@ -647,3 +590,42 @@ def _record_of_new(seq: int, new: NewEntry) -> EntryRecord:
         pending_entry_id=new.pending_entry_id,
         expires_at=new.draft.expires_at,
     )
+
+
+def _entry_rows(new_entries: Sequence[NewEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "entry_id": new.draft.entry_id,
+            "request_hash": new.request_hash,
+            "entry_type": new.draft.entry_type,
+            "status": new.status.value,
+            "effective_at": new.effective_at,
+            "recorded_at": new.recorded_at,
+            "memo": new.draft.memo,
+            "metadata": dict(new.draft.metadata),
+            "reverses_seq": new.reverses_seq,
+            "pending_seq": new.pending_seq,
+            "expires_at": new.draft.expires_at,
+        }
+        for new in new_entries
+    ]
+
+
+def _posting_rows(new_entries: Sequence[NewEntry]) -> list[dict[str, Any]]:
+    """Postings naming their entry by id (PostgreSQL inserts both in one statement)."""
+    return [
+        {
+            "entry_id": new.draft.entry_id,
+            "account_id": p.account_id,
+            "instrument_code": p.instrument_code,
+            "side": p.side.value,
+            "units": p.units,
+            "pending": new.status is EntryStatus.PENDING,
+            "recorded_at": new.recorded_at,
+            "effective_at": new.effective_at,
+            "debits_after": p.debits_after,
+            "credits_after": p.credits_after,
+        }
+        for new in new_entries
+        for p in new.postings
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -156,12 +156,13 @@ def insert_entries(cursor: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
 
 
 @_as_sqlalchemy_errors
-def insert_postings(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+def insert_postings(cursor: Any, rows: Sequence[dict[str, Any]], seq_of: Mapping[str, int]) -> None:
+    """Insert posting rows, each naming its entry by id (`seq_of`: entry id -> seq)."""
     cursor.executemany(
         _INSERT_POSTING,
         [
             (
-                row["entry_seq"],
+                seq_of[row["entry_id"]],
                 row["account_id"],
                 row["instrument_code"],
                 row["side"],

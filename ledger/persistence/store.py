@@ -134,6 +134,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._connection is not None
         try:
+            self.journal.flush()
             # SQLite has no deferred constraint trigger: check before committing.
             unbalanced = self.journal.unbalanced_written_entries()
             assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
