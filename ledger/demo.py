@@ -223,7 +223,7 @@ def replay_trades(store: UnitOfWorkFactory) -> dict[str, str]:
 
 
 def replay_trade(store: UnitOfWorkFactory, row: TradeRow) -> str:
-    trade = trading.propose(store, row.trade, vintage=row.vintage)
+    trade, _ = trading.propose(store, row.trade, vintage=row.vintage)
     try:
         trading.accept(store, trade.id, trade.buyer)
     except LedgerError as error:

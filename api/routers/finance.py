@@ -224,6 +224,7 @@ def reopen_period(
     response_model=fs.StatementImportOut,
     status_code=201,
     tags=["reconciliation"],
+    responses={200: {"model": fs.StatementImportOut, "description": "Imported before: a replay"}},
 )
 def import_statement(  # noqa: PLR0917 - query parameters and the file
     response: Response,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
 from api.auth import Caller, acting_party
@@ -25,12 +25,21 @@ router = APIRouter(prefix="/v1")
 STATES = "^(" + "|".join(s.value for s in TradeState) + ")$"
 
 
-@router.post("/trades", response_model=rs.TradeOut, status_code=201, tags=["trades"])
-def propose(body: rs.TradeIn, store: Store, caller: Caller) -> rs.TradeOut:
-    """Propose a trade (by the seller or the buyer); nothing is held yet."""
+@router.post(
+    "/trades",
+    response_model=rs.TradeOut,
+    status_code=201,
+    tags=["trades"],
+    responses={200: {"model": rs.TradeOut, "description": "Proposed already, as defined"}},
+)
+def propose(body: rs.TradeIn, store: Store, caller: Caller, response: Response) -> rs.TradeOut:
+    """Propose a trade (by the seller or the buyer); nothing is held yet. The same proposal
+    again (a retry) answers 200 with the stored trade, in whatever state it is now."""
     proposer = acting_party(caller, body.proposer)
     trade = replace(body.to_domain(), proposer=proposer)
-    return rs.trade_out(trading.propose(store, trade, vintage=body.vintage))
+    proposed, created = trading.propose(store, trade, vintage=body.vintage)
+    response.status_code = 201 if created else 200
+    return rs.trade_out(proposed)
 
 
 @router.get("/trades", response_model=rs.TradePage, tags=["trades"])

@@ -4,8 +4,10 @@ rescind / expire (hold released).
 Acceptance places ONE pending `trade_settlement` entry holding the seller's rights in every
 remaining vintage and the buyer's cash (price and the buyer's fee); recording posts it whole, so
 the rights leg, the CNY leg and the fees settle in one transaction. Every rule is checked inside
-that transaction after the balances are locked, on acceptance and again on recording. Each
-state change appends a line to the trade's history.
+that transaction after the balances are locked (all in one ordered lock, so that concurrent
+trades never deadlock), on acceptance and again on recording. Each state change appends a line
+to the trade's history. Proposing the same trade again is a safe retry; another proposal under
+its id is a 409.
 """
 
 from __future__ import annotations
@@ -70,14 +72,18 @@ ENTRY_TYPE = "trade_settlement"
 # -- proposal -----------------------------------------------------------------------------------
 
 
-def propose(uow_factory: UnitOfWorkFactory, trade: Trade, *, vintage: int | None = None) -> Trade:
-    """Propose a trade (by its seller or its buyer). Rights trades move t/a in every vintage from
-    the trade's year to the end of the seller's latest entitlement; carbon trades name a year."""
+def propose(
+    uow_factory: UnitOfWorkFactory, trade: Trade, *, vintage: int | None = None
+) -> tuple[Trade, bool]:
+    """Propose a trade (by its seller or its buyer); returns it and whether it is new. Rights
+    trades move t/a in every vintage from the trade's year to the end of the seller's latest
+    entitlement; carbon trades name a year. The same proposal again (a retry) answers the stored
+    trade, whatever its state; another one under the same id is `RecordExists`."""
 
-    def work(uow: UnitOfWork) -> Trade:
+    def work(uow: UnitOfWork) -> tuple[Trade, bool]:
         existing = uow.registry.get_trade(trade.id)
         if existing is not None:
-            raise RecordExists(f"trade {trade.id} exists ({existing.state.value})", field="id")
+            return _replayed(existing, trade, vintage), False
         seller = party_of(uow, trade.seller, field="seller")
         party_of(uow, trade.buyer, field="buyer")
         if trade.seller == trade.buyer or trade.proposer not in (trade.seller, trade.buyer):
@@ -93,9 +99,33 @@ def propose(uow_factory: UnitOfWorkFactory, trade: Trade, *, vintage: int | None
         uow.registry.add_trade_event(
             TradeEvent(trade.id, TradeState.PROPOSED, trade.proposer, now, "")
         )
-        return proposed
+        return proposed, True
 
-    return in_transaction(uow_factory, work)
+    try:
+        return in_transaction(uow_factory, work)
+    except RecordExists:
+        # A concurrent proposal under this id won the insert (say, this is a client's retry
+        # while its first attempt still ran): if it is the same proposal, this is its replay.
+        existing = read(uow_factory, lambda uow: uow.registry.get_trade(trade.id))
+        if existing is None:
+            raise
+        return _replayed(existing, trade, vintage), False
+
+
+def _replayed(existing: Trade, trade: Trade, vintage: int | None) -> Trade:
+    """`existing` if `trade` proposes it again, else `RecordExists`. Compared: what a proposer
+    sends (a carbon trade's year included), not the state or the rights vintages the ledger
+    derived, which may have changed since."""
+    same = _as_sent(existing) == _as_sent(trade)
+    if trade.family == CARBON:
+        same = same and existing.first_vintage == vintage
+    if not same:
+        raise RecordExists(f"trade {trade.id} exists ({existing.state.value})", field="id")
+    return existing
+
+
+def _as_sent(trade: Trade) -> Trade:
+    return replace(trade, state=TradeState.PROPOSED, first_vintage=None, last_vintage=None)
 
 
 def _vintages(
@@ -132,11 +162,16 @@ def accept(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
         codes = trade.instrument_codes()
         check_not_expired(uow, codes)
         postings = _postings(uow, trade, seller)
-        _lock_first(uow, seller, codes, postings)
+        pledged = account_code(seller.code, PLEDGED)  # check_can_give reads it
+        _lock_first(
+            uow,
+            {(p.account_code, p.instrument_code) for p in postings}
+            | {(pledged, code) for code in codes},
+        )
         check_can_give(uow, seller.code, rights_account(seller), codes, trade.units)
         _check_rules(uow, trade, seller)
         hold = journal.PostEntry(
-            entry_id=f"trade-{trade.id}-hold",
+            entry_id=_hold_id(trade),
             entry_type=ENTRY_TYPE,
             postings=tuple(postings),
             references=(Reference("trade", trade.id),),
@@ -149,19 +184,18 @@ def accept(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
     return in_transaction(uow_factory, work)
 
 
-def _lock_first(
-    uow: UnitOfWork, seller: Party, codes: Sequence[str], postings: Sequence[PostingRequest]
-) -> None:
-    """Lock every balance an acceptance reads or writes in one ordered statement, before any
-    other lock, so that the later ones (the seller's check, the hold) wait for nothing.
+def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> None:
+    """Lock every balance a trade action reads or writes in one ordered statement, before any
+    other balance lock, so that the later ones (the seller's check, the holding limit, the
+    entry) find them held and wait for nothing. Accounts that do not exist are left out.
 
-    Locking the seller's rights first and the hold's other balances after deadlocked on
-    PostgreSQL: an acceptance held the seller's holdings and waited for the exchange's fee
-    account, which a settlement of the same seller held while waiting for those holdings
-    (found by `bench/load.py`'s mix of trades).
+    Locking in two steps deadlocked on PostgreSQL: an acceptance held the seller's holdings and
+    waited for the exchange's fee account, which a settlement of the same seller held while
+    waiting for those holdings (found by `bench/load.py`'s mix of trades); and a recording
+    locked its buyer's holdings for the holding limit before the settlement's other balances,
+    among them its seller's holdings, which a recording of a trade the other way had locked
+    first for its own limit (tests/integration/test_registry_concurrency.py).
     """
-    pairs = {(posting.account_code, posting.instrument_code) for posting in postings}
-    pairs |= {(account_code(seller.code, PLEDGED), code) for code in codes}  # check_can_give's
     known = uow.accounts.cached(code for code, _ in pairs)
     lock_balances(uow, sorted(pair for pair in pairs if pair[0] in known))
 
@@ -175,6 +209,9 @@ def record(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
             return trade
         state = trade.next_state(TradeAction.RECORD, actor)
         seller = party_of(uow, trade.seller)
+        holds = uow.journal.get_many([_hold_id(trade)]).values()
+        # The hold credits the buyer's holdings, so this also locks what the limit reads.
+        _lock_first(uow, {(p.account_code, p.instrument_code) for h in holds for p in h.postings})
         _check_rules(uow, trade, seller)
         journal.write_in(uow, resolve=_resolution(trade, "settlement"))
         return _transition(uow, trade, state, actor)
@@ -251,8 +288,12 @@ def _close_in(uow: UnitOfWork, trade: Trade, action: TradeAction, actor: str, no
     return _transition(uow, trade, state, actor, note)
 
 
+def _hold_id(trade: Trade) -> str:
+    return f"trade-{trade.id}-hold"
+
+
 def _resolution(trade: Trade, suffix: str) -> journal.ResolvePending:
-    return journal.ResolvePending(f"trade-{trade.id}-hold", f"trade-{trade.id}-{suffix}")
+    return journal.ResolvePending(_hold_id(trade), f"trade-{trade.id}-{suffix}")
 
 
 def _locked(uow: UnitOfWork, trade_id: str) -> Trade:
@@ -317,6 +358,8 @@ def _check_holding_limit(
     if limit is None:
         return
     holdings = rights_account(buyer)
+    # Locked already by `_lock_first` (the trade's entry credits them): locking again waits for
+    # nothing, and keeps the check race-safe should a caller ever not lock first.
     _, balances = lock_balances(uow, [(holdings, code) for code in codes])
     for code in codes:
         if balances[(holdings, code)].posted + trade.units > limit:

@@ -117,6 +117,39 @@ def test_a_trade_settles_through_propose_accept_record(registry: TestClient) -> 
     assert [event["state"] for event in history] == ["proposed", "accepted", "settled"]
 
 
+def test_a_proposal_retried_unchanged_answers_200_with_the_stored_trade(
+    registry: TestClient,
+) -> None:
+    # A deadline in another zone than the stored UTC: the same instant is the same proposal.
+    body = trade("X1", expires_at="2026-04-01T08:00:00+08:00")
+    first = ok(registry.post("/v1/trades", json=body, headers=as_(registry, "E1")), 201)
+    ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2")))
+
+    again = ok(registry.post("/v1/trades", json=body, headers=as_(registry, "E1")), 200)
+
+    assert again == {**first, "state": "accepted"}  # the stored trade, not a new proposal
+    history = ok(registry.get("/v1/trades/X1"))["history"]
+    assert [event["state"] for event in history] == ["proposed", "accepted"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"quantity": "11"}, {"price_cny_per_t": "6300.00"}, {"expires_at": "2026-04-01T00:00:00Z"}],
+    ids=["quantity", "price", "deadline"],
+)
+def test_a_proposal_retried_with_another_definition_is_record_exists(
+    registry: TestClient, change: Json
+) -> None:
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
+
+    problem(
+        registry.post("/v1/trades", json=trade("X1", **change), headers=as_(registry, "E1")),
+        409,
+        "record_exists_with_different_definition",
+    )
+    assert ok(registry.get("/v1/trades/X1"))["quantity"] == "10.000"
+
+
 def test_rule_violations_are_problems_with_their_own_codes(registry: TestClient) -> None:
     problem(
         registry.post(

@@ -1,4 +1,5 @@
-"""Real concurrent writers on PostgreSQL: two buyers race for the same seller's last tonnes."""
+"""Real concurrent writers on PostgreSQL: buyers race for the same seller's last tonnes; trades
+recorded both ways between two parties under a holding limit lock in one order (no deadlock)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.registry import Policy
 from ledger.persistence.store import Store
-from ledger.services import queries, trading
-from tests.integration.registry_support import build_registry, so2_trade
+from ledger.services import parties, queries, trading
+from tests.integration.registry_support import build_registry, entitle, so2_trade
 
 pytestmark = pytest.mark.postgres_only
 
 ROUNDS = 5
+DEADLOCK_DETECTED = "40P01"
 
 
 def race(store: Store, trades: list[tuple[str, str]]) -> list[str]:
@@ -66,3 +71,76 @@ def test_many_rounds_of_racing_buyers_never_oversell(postgres_store: Store) -> N
     assert set(outcomes) == {"settled", "insufficient_balance"}
     assert queries.get_balance(postgres_store, "E1:holdings", "SO2-2026").balance.posted == 10_000
     assert queries.check_invariants(postgres_store) == []
+
+
+def deadlocks_of(store: Store) -> list[str]:
+    """Every deadlock PostgreSQL reports on `store`'s connections from now on (the service
+    retries them, so a client never sees one: they are counted where they happen)."""
+    seen: list[str] = []
+
+    @event.listens_for(store.engine, "handle_error")
+    def count(context: ExceptionContext) -> None:
+        if getattr(context.original_exception, "sqlstate", None) == DEADLOCK_DETECTED:
+            seen.append(str(context.original_exception))
+
+    return seen
+
+
+def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
+    postgres_store: Store,
+) -> None:
+    build_registry(postgres_store)
+    entitle(postgres_store, "E4", "SO2", 45_000)
+    parties.set_policy(postgres_store, Policy(holding_limit_units={"SO2": 50_000}))
+    # E4 sells E2 three lots of 15 t/a (E2 holds 10: only two fit under 50) while E2 sells E4
+    # three lots of 1 t/a: each recording checks its buyer's limit, locking both parties'
+    # holdings, one trade's buyer being the other's seller.
+    into_e2 = [f"TO-E2-{n}" for n in range(3)]
+    into_e4 = [f"TO-E4-{n}" for n in range(3)]
+    for trade in into_e2:
+        trading.propose(postgres_store, so2_trade(trade, seller="E4", proposer="E4", units=15_000))
+        trading.accept(postgres_store, trade, "E2")
+    for trade in into_e4:
+        trading.propose(
+            postgres_store, so2_trade(trade, seller="E2", buyer="E4", proposer="E2", units=1_000)
+        )
+        trading.accept(postgres_store, trade, "E4")
+    deadlocks = deadlocks_of(postgres_store)
+    barrier = threading.Barrier(len(into_e2) + len(into_e4))
+
+    def record(trade: str) -> str:
+        barrier.wait()
+        try:
+            return trading.record(postgres_store, trade, "HEBEI").state.value
+        except LedgerError as error:
+            return error.code
+
+    with ThreadPoolExecutor(len(into_e2) + len(into_e4)) as pool:
+        outcomes = dict(zip(into_e2 + into_e4, pool.map(record, into_e2 + into_e4), strict=True))
+
+    assert deadlocks == []
+    assert sorted(outcomes[t] for t in into_e2) == ["holding_limit_exceeded", "settled", "settled"]
+    assert {outcomes[t] for t in into_e4} == {"settled"}
+    held = queries.get_balance(postgres_store, "E2:holdings", "SO2-2026").balance.posted
+    assert held == 10_000 - 3_000 + 2 * 15_000
+    assert queries.check_invariants(postgres_store) == []
+
+
+def test_the_same_proposal_sent_at_once_is_created_once_and_answered_to_every_sender(
+    postgres_store: Store,
+) -> None:
+    # A client retrying while its first attempt still runs: the loser of the insert race finds
+    # the winner's trade, which is its own proposal, and answers it instead of a 409.
+    build_registry(postgres_store)
+    senders = 4
+    barrier = threading.Barrier(senders)
+
+    def send(_: int) -> tuple[str, bool]:
+        barrier.wait()
+        trade, created = trading.propose(postgres_store, so2_trade("SAME"))
+        return trade.id, created
+
+    with ThreadPoolExecutor(senders) as pool:
+        answers = list(pool.map(send, range(senders)))
+
+    assert sorted(answers) == [("SAME", False)] * (senders - 1) + [("SAME", True)]

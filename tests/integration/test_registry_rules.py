@@ -31,7 +31,7 @@ def refused(store: Store, code: str, action: Callable[[], object]) -> None:
 
 
 def proposed(store: Store, trade_id: str = "X1", **changes: object) -> str:
-    return trading.propose(store, so2_trade(trade_id, **changes)).id
+    return trading.propose(store, so2_trade(trade_id, **changes))[0].id
 
 
 def test_selling_more_than_held_is_insufficient_balance(built: Store) -> None:

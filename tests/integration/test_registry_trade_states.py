@@ -48,7 +48,7 @@ ILLEGAL = [
 def reach(store: Store, state: TradeState) -> str:
     """A trade of E1 to E2 (deadline already past) driven into `state`."""
     build_registry(store)
-    trade = trading.propose(store, so2_trade(expires_at=PAST)).id
+    trade = trading.propose(store, so2_trade(expires_at=PAST))[0].id
     for action in PATHS[state]:
         ACTIONS[action](store, trade)
     return trade
@@ -108,7 +108,7 @@ def test_the_same_action_by_another_party_is_still_refused(store: Store) -> None
 
 def test_a_trade_not_yet_past_its_deadline_cannot_expire(store: Store) -> None:
     build_registry(store)
-    trade = trading.propose(store, so2_trade()).id
+    trade = trading.propose(store, so2_trade())[0].id
 
     with pytest.raises(LedgerError) as caught:
         trading.expire(store, trade)
