@@ -53,11 +53,13 @@ from ledger.persistence.invariants import invariant_violations
 
 
 class Caches:
-    """Per-store caches of immutable rows: instruments and accounts' fixed columns."""
+    """Per-store caches of immutable rows: instruments, accounts' fixed columns, and which
+    balance rows exist."""
 
     def __init__(self) -> None:
         self.instruments: dict[str, Instrument] = {}
         self.accounts: dict[str, Account] = {}
+        self.balance_keys: set[BalanceKey] = set()  # balance rows seen (never deleted)
 
 
 class SqlInstrumentRepository:
@@ -220,8 +222,9 @@ _AS_OF_EFFECTIVE = select(
 class SqlJournalRepository:
     """Journal entries, postings and the balances they move."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, caches: Caches) -> None:
         self._connection = connection
+        self._known_keys = caches.balance_keys
         self._postgresql = connection.dialect.name == "postgresql"
         # The hot statements go straight to the driver (see sqlite_/postgresql_write_path).
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -245,12 +248,18 @@ class SqlJournalRepository:
         self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
         wanted = set(keys)
+        by_id = {account.id: account for account in accounts.values()}
+        # Rows are created before anything is locked: creating a row holds it, so creating one
+        # after locking others would take it out of the one order every writer locks in.
+        unknown = wanted - self._known_keys
+        created = self._create_balances(by_id, unknown) if unknown else set()
         rows, flags = self._lock_rows(wanted)
         missing = wanted - rows.keys()
-        if missing:
-            by_id = {account.id: account for account in accounts.values()}
-            self._create_balances(by_id, missing)
+        if missing:  # seen here once, but created by a transaction that then rolled back
+            created |= self._create_balances(by_id, missing)
             rows, flags = self._lock_rows(wanted)
+        # Rows this transaction created are not known to others until it commits.
+        self._known_keys.update(rows.keys() - created)
         refreshed = {  # accounts none of whose balances were asked for keep their flags
             code: replace(account, frozen=flags[account.id][0], closed=flags[account.id][1])
             if account.id in flags
@@ -270,7 +279,10 @@ class SqlJournalRepository:
         self._flags_locked.update(flags)
         return balances, flags
 
-    def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
+    def _create_balances(
+        self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]
+    ) -> set[BalanceKey]:
+        """Create the balance rows of `keys` that do not exist, in key order; those created."""
         insert_ = postgresql_insert if self._postgresql else sqlite_insert
         rows = [
             {
@@ -287,7 +299,15 @@ class SqlJournalRepository:
             }
             for account_id, instrument_code in sorted(keys)
         ]
-        self._connection.execute(insert_(t.balances).on_conflict_do_nothing(), rows)
+        statement = (
+            insert_(t.balances)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(t.balances.c.account_id, t.balances.c.instrument_code)
+        )
+        return {
+            (row.account_id, row.instrument_code) for row in self._connection.execute(statement)
+        }
 
     def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:
         if self._sqlite_cursor is not None:

@@ -121,7 +121,7 @@ class SqlUnitOfWork:
             raise translate(error) from error
         self.instruments = SqlInstrumentRepository(connection, self._store.caches)
         self.accounts = SqlAccountRepository(connection, self._store.caches)
-        self.journal = SqlJournalRepository(connection)
+        self.journal = SqlJournalRepository(connection, self._store.caches)
         self.chain = SqlChainRepository(connection, self.journal)
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)

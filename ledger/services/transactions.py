@@ -6,6 +6,7 @@ and never gets a duplicate (portable to CockroachDB/YugabyteDB, which require cl
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ ATTEMPTS_MAX = 10
 BACKOFF_BASE_SECONDS = 0.002
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def in_transaction(
@@ -30,9 +32,11 @@ def in_transaction(
                 result = work(uow)
                 uow.commit()
                 return result
-        except RetryableConflict:
+        except RetryableConflict as conflict:
             if attempt == ATTEMPTS_MAX:
                 raise
+            # Worth watching: a steady rate of these is lock-order contention (or a bug in it).
+            log.info("retrying a transaction (attempt %d) after: %s", attempt, conflict)
             # Jittered exponential backoff so that the racers do not collide again in step.
             time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")

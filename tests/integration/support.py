@@ -1,8 +1,11 @@
-"""Helpers shared by the integration tests: a hand-driven clock, snapshots and amounts."""
+"""Helpers shared by the integration tests: a hand-driven clock, snapshots, amounts, and a
+count of the deadlocks the ledger retried."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,6 +18,30 @@ from ledger.persistence.store import Store
 from ledger.services import queries
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+DEADLOCK = "deadlock detected"  # PostgreSQL's message for SQLSTATE 40P01
+
+
+@contextmanager
+def counting_deadlocks() -> Iterator[list[str]]:
+    """Every deadlock the ledger retries meanwhile. A client never sees one (the service retries
+    it), so they are counted where they are retried: the retry log of `services.transactions`,
+    which every write path reaches, the driver-level ones included."""
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if DEADLOCK in record.getMessage():
+                seen.append(record.getMessage())
+
+    logger = logging.getLogger("ledger.services.transactions")
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class ManualClock:

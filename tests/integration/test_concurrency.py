@@ -27,7 +27,15 @@ from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.journal import Posted, PostEntry, ResolvePending, ReverseEntry
 from tests.factories import setup_registry, transfer
-from tests.integration.support import HOUR, START, ManualClock, available, entry_count, posted
+from tests.integration.support import (
+    HOUR,
+    START,
+    ManualClock,
+    available,
+    counting_deadlocks,
+    entry_count,
+    posted,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -375,6 +383,45 @@ def test_transfers_racing_in_opposite_directions_never_surface_a_deadlock(
     assert sum(posted(store, code) for code in accounts) == 100 * len(accounts)
     assert sum(posted(store, code, CEA) for code in accounts) == 50 * len(accounts) // 2
     assert all(posted(store, code) >= 0 and posted(store, code, CEA) >= 0 for code in accounts)
+    assert queries.check_invariants(store) == []
+
+
+def test_first_postings_racing_into_new_balances_take_their_locks_in_one_order(
+    postgres_store: Store,
+) -> None:
+    # Every entry touches balance rows that do not exist yet for some of its postings: creating
+    # them must not lock anything out of the one order all writers lock in, or two writers each
+    # holding a row the other wants deadlock (retried, so counted where retried).
+    store = postgres_store
+    setup_registry(store)
+    mints = [f"MINT-{index}" for index in range(6)]
+    for code in mints:
+        registry.open_account(store, AccountDraft(code, "HEBEI", code, Side.DEBIT, False, None))
+
+    def move(thread: int) -> None:
+        rng = random.Random(3000 + thread)
+        for number in range(4):
+            a, b, c, d = rng.sample(mints, 4)
+            journal.post_entry(
+                store,
+                PostEntry(
+                    f"first-{thread}-{number}",
+                    "swap",
+                    (
+                        PostingRequest(a, SO2, Side.DEBIT, Decimal(1)),
+                        PostingRequest(b, SO2, Side.CREDIT, Decimal(1)),
+                        PostingRequest(c, CEA, Side.DEBIT, Decimal(1)),
+                        PostingRequest(d, CEA, Side.CREDIT, Decimal(1)),
+                    ),
+                ),
+            )
+
+    with counting_deadlocks() as deadlocks:
+        race(move)
+
+    assert deadlocks == []
+    assert entry_count(store) == THREADS * 4
+    assert sum(posted(store, code) for code in mints) == 0
     assert queries.check_invariants(store) == []
 
 

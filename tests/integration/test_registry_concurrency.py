@@ -7,19 +7,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.registry import Policy
 from ledger.persistence.store import Store
 from ledger.services import parties, queries, trading
 from tests.integration.registry_support import build_registry, entitle, so2_trade
+from tests.integration.support import counting_deadlocks
 
 pytestmark = pytest.mark.postgres_only
 
 ROUNDS = 5
-DEADLOCK_DETECTED = "40P01"
 
 
 def race(store: Store, trades: list[tuple[str, str]]) -> list[str]:
@@ -73,19 +71,6 @@ def test_many_rounds_of_racing_buyers_never_oversell(postgres_store: Store) -> N
     assert queries.check_invariants(postgres_store) == []
 
 
-def deadlocks_of(store: Store) -> list[str]:
-    """Every deadlock PostgreSQL reports on `store`'s connections from now on (the service
-    retries them, so a client never sees one: they are counted where they happen)."""
-    seen: list[str] = []
-
-    @event.listens_for(store.engine, "handle_error")
-    def count(context: ExceptionContext) -> None:
-        if getattr(context.original_exception, "sqlstate", None) == DEADLOCK_DETECTED:
-            seen.append(str(context.original_exception))
-
-    return seen
-
-
 def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
     postgres_store: Store,
 ) -> None:
@@ -105,7 +90,6 @@ def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
             postgres_store, so2_trade(trade, seller="E2", buyer="E4", proposer="E2", units=1_000)
         )
         trading.accept(postgres_store, trade, "E4")
-    deadlocks = deadlocks_of(postgres_store)
     barrier = threading.Barrier(len(into_e2) + len(into_e4))
 
     def record(trade: str) -> str:
@@ -115,7 +99,7 @@ def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
         except LedgerError as error:
             return error.code
 
-    with ThreadPoolExecutor(len(into_e2) + len(into_e4)) as pool:
+    with counting_deadlocks() as deadlocks, ThreadPoolExecutor(len(into_e2) + len(into_e4)) as pool:
         outcomes = dict(zip(into_e2 + into_e4, pool.map(record, into_e2 + into_e4), strict=True))
 
     assert deadlocks == []
