@@ -5,7 +5,8 @@
 `POST /transfer {"entry_id", "source", "destination", "units"}` writes what the ledger writes
 for one transfer, on the same migrated tables (triggers, CHECKs): the ordered lock of the two
 balance rows, the entry, its two postings with running balances, the two balance updates, one
-commit (the SQL of `bench.workloads`' raw workers, psycopg 3 or sqlite3). Nothing else: no
+commit (the SQL of `bench.workloads`' raw workers, psycopg 3 or sqlite3: on PostgreSQL the
+ledger's own two statements). Nothing else: no
 authentication, no audit, no idempotency lookup, no service layer; a Pydantic body and a JSON
 answer, as any FastAPI endpoint. `bench.load` drives it exactly as it drives `POST /v1/entries`
 so that the full API's throughput is a ratio of this one.
@@ -24,21 +25,21 @@ from typing import Any
 
 import psycopg
 from fastapi import FastAPI, HTTPException
-from psycopg.types.json import Json
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import make_url
 
 from bench.dataset import sqlite_instant
 from bench.workloads import (
-    PG_INSERT_ENTRY,
-    PG_INSERT_POSTING,
-    PG_UPDATE_BALANCE,
     SQLITE_INSERT_ENTRY,
     SQLITE_INSERT_POSTING,
     SQLITE_UPDATE_BALANCE,
+    pg_balance,
+    pg_write_params,
     sqlite_connect,
 )
 from ledger.persistence.engine import normalize_url
+from ledger.persistence.postgresql_write_path import LOCK as PG_LOCK
+from ledger.persistence.postgresql_write_path import WRITE as PG_WRITE
 
 INSTRUMENT = "XFER-2026"  # bench.live.TRANSFER_INSTRUMENT
 POOL_SIZE = 20
@@ -46,11 +47,6 @@ ATTEMPTS_MAX = 20
 LOCK_COLUMNS = (
     "b.account_id, b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending,"
     " b.version, b.updated_at, b.non_negative, b.normal_side, a.frozen, a.closed"
-)
-PG_LOCK = (
-    f"SELECT {LOCK_COLUMNS} FROM balances b JOIN accounts a ON a.id = b.account_id"
-    " WHERE b.instrument_code = %s AND a.code = ANY(%s)"
-    " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
 )
 SQLITE_LOCK = (
     f"SELECT {LOCK_COLUMNS} FROM balances b JOIN accounts a ON a.id = b.account_id"
@@ -121,36 +117,54 @@ def _book(rows: list[Any], body: TransferIn, codes: dict[int, str]) -> list[tupl
 
 
 def _postgres(connection: psycopg.Connection[Any], body: TransferIn) -> int:
+    source, destination = _ids(connection, body.source, body.destination)
+    keys = sorted({source, destination})
     with connection.cursor() as cursor:
-        rows = cursor.execute(PG_LOCK, (INSTRUMENT, [body.source, body.destination])).fetchall()
-        codes = _codes(cursor, [row[0] for row in rows])
-        booked = _book(rows, body, codes)
-        now = max(datetime.now(UTC), *(row[6] for row in rows))
-        request_hash = hashlib.sha256(body.entry_id.encode()).hexdigest()
-        cursor.execute(PG_INSERT_ENTRY, (
-            body.entry_id, request_hash, "transfer", "posted", now, now, "", Json({}), None, None,
-            None,
-        ))  # fmt: skip
-        seq = _first(cursor.fetchone())
-        cursor.executemany(PG_INSERT_POSTING, [
-            (seq, account, INSTRUMENT, side, body.units, False, now, now, debits, credits)
-            for account, side, debits, credits, _ in booked
-        ])  # fmt: skip
-        cursor.executemany(PG_UPDATE_BALANCE, [
-            (row[1], row[2], row[3], row[4], row[5] + 1, now, account, INSTRUMENT)
-            for account, _, _, _, row in booked
-        ])  # fmt: skip
+        rows = cursor.execute(PG_LOCK, (keys, [INSTRUMENT] * len(keys))).fetchall()
+        balances = {row[0]: pg_balance(row) for row in rows}
+        if len(balances) != 2:
+            raise HTTPException(404, "unknown account")
+        debit, credit = balances[source], balances[destination]
+        if debit.frozen or debit.closed or credit.closed:
+            raise HTTPException(422, "account frozen or closed")
+        debit.debits += body.units
+        credit.credits += body.units
+        if debit.non_negative and debit.available() < 0:
+            raise HTTPException(422, "insufficient balance")
+        now = max(datetime.now(UTC), *(b.updated_at for b in balances.values()))
+        booked = [
+            (0, source, "debit", body.units, debit.debits, debit.credits),
+            (0, destination, "credit", body.units, credit.debits, credit.credits),
+        ]
+        entry = (body.entry_id, hashlib.sha256(body.entry_id.encode()).hexdigest())
+        cursor.execute(PG_WRITE, pg_write_params(INSTRUMENT, balances, [entry], booked, now))
+        written = cursor.fetchone()
+        assert written is not None
+        seq = int(written[1])
     connection.commit()
     return seq
 
 
-_CODES: dict[int, str] = {}  # account id -> code (accounts never change their code)
+_IDS: dict[str, int] = {}  # account code -> id (accounts never change either)
+
+
+def _ids(connection: psycopg.Connection[Any], *codes: str) -> list[int]:
+    missing = [code for code in codes if code not in _IDS]
+    if missing:
+        rows = connection.execute("SELECT code, id FROM accounts WHERE code = ANY(%s)", [missing])
+        _IDS.update((row[0], row[1]) for row in rows)
+    if any(code not in _IDS for code in codes):
+        raise HTTPException(404, "unknown account")
+    return [_IDS[code] for code in codes]
+
+
+_CODES: dict[int, str] = {}  # account id -> code, for SQLite (accounts never change it)
 
 
 def _codes(cursor: Any, ids: list[int]) -> dict[int, str]:
     missing = [account for account in ids if account not in _CODES]
     if missing:
-        marks = ", ".join("%s" if isinstance(cursor, psycopg.Cursor) else "?" for _ in missing)
+        marks = ", ".join("?" for _ in missing)
         cursor.execute(f"SELECT id, code FROM accounts WHERE id IN ({marks})", missing)
         _CODES.update((row[0], row[1]) for row in cursor.fetchall())
     return _CODES
@@ -182,11 +196,6 @@ def _sqlite(connection: sqlite3.Connection, body: TransferIn) -> int:
             connection.execute("ROLLBACK")
         raise
     return seq
-
-
-def _first(row: tuple[Any, ...] | None) -> int:
-    assert row is not None
-    return int(row[0])
 
 
 def create_bare_app(database_url: str) -> FastAPI:

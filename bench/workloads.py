@@ -4,20 +4,23 @@ transactions written with the raw driver.
 Service side: `post_entry` (one transfer per commit) or `post_batch` (`batch` transfers per
 commit) with a shared `Store`, exactly as the API calls them.
 
-Raw side, per commit, the SQL the ledger's write path needs and nothing else:
+Raw side, per commit, the SQL the ledger's write path runs and nothing else:
 1. lock the touched balance rows in one ordered statement (`SELECT ... ORDER BY ... FOR UPDATE`
    on PostgreSQL; `BEGIN IMMEDIATE` already holds SQLite's write lock), reading the counters and
    the accounts' frozen/closed flags;
 2. book in Python: account flags, running balances, non-negative check;
-3. insert the entry rows (returning their seq), the posting rows with `debits_after` and
-   `credits_after`, update each touched balance row (counters, version + 1, updated_at);
-4. commit. PostgreSQL uses pipelined `executemany` for the many-row statements.
+3. write: on PostgreSQL the ledger's own `WRITE` statement (balance updates, entries, postings
+   with `debits_after`/`credits_after`, in one statement fed by JSON; see
+   `ledger/persistence/postgresql_write_path.py`); on SQLite insert the entry rows (returning
+   their seq) and posting rows and update each touched balance row;
+4. commit.
 The tables, CHECKs and triggers are the migrated ones, identical for both sides.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -26,13 +29,14 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Json
 
 from bench.dataset import INSTRUMENT, TRANSFER_UNITS_MAX, holder_code, holder_id, sqlite_instant
 from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest
 from ledger.domain.errors import RetryableConflict
 from ledger.persistence.engine import SQLITE_BUSY_TIMEOUT_MS
+from ledger.persistence.postgresql_write_path import LOCK as PG_LOCK
+from ledger.persistence.postgresql_write_path import WRITE as PG_WRITE
 from ledger.persistence.store import Store
 from ledger.services.journal import PostEntry, post_batch, post_entry
 
@@ -169,28 +173,48 @@ def _entry_id(prefix: str, number: int) -> tuple[str, str]:
     return entry_id, hashlib.sha256(entry_id.encode()).hexdigest()
 
 
-# -- raw psycopg 3 -------------------------------------------------------------------------
+# -- raw psycopg 3: the ledger's own two statements ------------------------------------------
 
-PG_LOCK = (
-    f"SELECT {_LOCK_COLUMNS} FROM balances b JOIN accounts a ON a.id = b.account_id"
-    " WHERE b.instrument_code = %s AND b.account_id = ANY(%s)"
-    " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
-)
-PG_INSERT_ENTRY = (
-    "INSERT INTO entries (entry_id, request_hash, entry_type, status, effective_at, recorded_at,"
-    " memo, metadata, reverses_seq, pending_seq, expires_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING seq"
-)
-PG_INSERT_POSTING = (
-    "INSERT INTO postings (entry_seq, account_id, instrument_code, side, units, pending,"
-    " recorded_at, effective_at, debits_after, credits_after)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-)
-PG_UPDATE_BALANCE = (
-    "UPDATE balances SET debits_posted = %s, credits_posted = %s, debits_pending = %s,"
-    " credits_pending = %s, version = %s, updated_at = %s"
-    " WHERE account_id = %s AND instrument_code = %s"
-)
+
+def pg_write_params(
+    code: str,
+    balances: dict[int, Any],
+    entries: Sequence[tuple[str, str]],
+    booked: Sequence[_Booked],
+    now: datetime,
+) -> dict[str, Any]:
+    """`PG_WRITE`'s parameters: `balances` (account id -> booked counters, as `_Balance`),
+    `entries` ((entry id, request hash) in order), `booked` postings naming their entry by index."""
+    at = now.isoformat()
+    rows = [
+        {"account_id": account_id, "instrument_code": code, "debits_posted": b.debits,
+         "credits_posted": b.credits, "debits_pending": b.debits_pending,
+         "credits_pending": b.credits_pending, "version": b.version + 1, "updated_at": at}
+        for account_id, b in balances.items()
+    ]
+    entry_rows: list[dict[str, Any]] = [
+        {"entry_id": entry_id, "request_hash": request_hash, "entry_type": "transfer",
+         "status": "posted", "effective_at": at, "recorded_at": at, "memo": "", "metadata": {},
+         "reverses_seq": None, "pending_seq": None, "expires_at": None, "position": position}
+        for position, (entry_id, request_hash) in enumerate(entries)
+    ]
+    posting_rows = [
+        {"entry_id": entries[index][0], "account_id": account_id, "instrument_code": code,
+         "side": side, "units": units, "pending": False, "recorded_at": at, "effective_at": at,
+         "debits_after": debits, "credits_after": credits, "position": position}
+        for position, (index, account_id, side, units, debits, credits) in enumerate(booked)
+    ]
+    return {
+        "balances": json.dumps(rows),
+        "entries": json.dumps(entry_rows),
+        "postings": json.dumps(posting_rows),
+        "flag_ids": sorted(balances),
+    }
+
+
+def pg_balance(row: Sequence[Any]) -> Any:
+    """A `_Balance` from a `PG_LOCK` row (which also carries the instrument code)."""
+    return _Balance((row[0], *row[2:]))
 
 
 class PostgresRawWorker:
@@ -221,45 +245,21 @@ class PostgresRawWorker:
         ids = sorted({holder_id(index) for source, destination, _ in transfers
                       for index in (source, destination)})
         with self._connection.cursor() as cursor:
-            cursor.execute(PG_LOCK, (code, ids))
-            balances = {row[0]: _Balance(row) for row in cursor.fetchall()}
+            cursor.execute(PG_LOCK, (ids, [code] * len(ids)))
+            balances = {row[0]: pg_balance(row) for row in cursor.fetchall()}
             assert len(balances) == len(ids), (ids, balances)
             now = max(datetime.now(UTC), *(b.updated_at for b in balances.values()))
             booked = _book(transfers, balances)
             entries = []
             for _ in transfers:
                 self._number += 1
-                entry_id, request_hash = _entry_id(self._prefix, self._number)
-                entries.append((entry_id, request_hash, "transfer", "posted", now, now, "",
-                                Json({}), None, None, None))
-            if len(entries) == 1:
-                cursor.execute(PG_INSERT_ENTRY, entries[0])
-                seqs = [_first(cursor.fetchone())]
-            else:
-                cursor.executemany(PG_INSERT_ENTRY, entries, returning=True)
-                seqs = []
-                while True:
-                    seqs.append(_first(cursor.fetchone()))
-                    if not cursor.nextset():
-                        break
-            cursor.executemany(PG_INSERT_POSTING, [
-                (seqs[index], account_id, code, side, units, False, now, now, debits, credits)
-                for index, account_id, side, units, debits, credits in booked
-            ])
-            cursor.executemany(PG_UPDATE_BALANCE, [
-                (b.debits, b.credits, b.debits_pending, b.credits_pending, b.version + 1, now,
-                 account_id, code)
-                for account_id, b in balances.items()
-            ])
+                entries.append(_entry_id(self._prefix, self._number))
+            cursor.execute(PG_WRITE, pg_write_params(code, balances, entries, booked, now))
+            cursor.fetchall()
         self._connection.commit()
 
     def close(self) -> None:
         self._connection.close()
-
-
-def _first(row: tuple[Any, ...] | None) -> int:
-    assert row is not None
-    return int(row[0])
 
 
 # -- raw sqlite3 ---------------------------------------------------------------------------

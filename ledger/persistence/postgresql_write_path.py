@@ -41,6 +41,17 @@ LOCK = (
     " JOIN accounts AS a ON a.id = b.account_id"
     " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
 )
+# Balance rows not known to exist, created (in key order) before any lock is taken.
+CREATE_BALANCES = """
+INSERT INTO balances (account_id, instrument_code, normal_side, non_negative, debits_posted,
+                      credits_posted, debits_pending, credits_pending, version, updated_at)
+SELECT account_id, instrument_code, normal_side, non_negative, 0, 0, 0, 0, 0, to_timestamp(0)
+  FROM jsonb_to_recordset(%s::jsonb)
+       AS v(account_id bigint, instrument_code varchar, normal_side varchar, non_negative boolean)
+ ORDER BY account_id, instrument_code
+    ON CONFLICT DO NOTHING
+RETURNING account_id, instrument_code
+"""
 # Rows travel as three JSON arrays (one parameter each: cheaper to send than an array per column,
 # and the statement text never changes with their number); instants as ISO 8601 with offset.
 WRITE = """
@@ -135,6 +146,13 @@ def lock_rows(cursor: Any, keys: set[BalanceKey]) -> tuple[dict[BalanceKey, Bala
             updated_at=row[9],
         )
     return balances, flags
+
+
+@_as_sqlalchemy_errors
+def create_balances(cursor: Any, rows: Sequence[dict[str, Any]]) -> set[BalanceKey]:
+    """Insert the balance rows that do not exist yet; the keys of those inserted."""
+    cursor.execute(CREATE_BALANCES, (_json(rows),))
+    return {(row[0], row[1]) for row in cursor.fetchall()}
 
 
 @dataclass(frozen=True, slots=True)

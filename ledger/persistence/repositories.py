@@ -26,7 +26,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
@@ -186,15 +185,6 @@ def _account(row: Row[Any]) -> Account:
     )
 
 
-_BALANCE_COLUMNS = (
-    "debits_posted",
-    "credits_posted",
-    "debits_pending",
-    "credits_pending",
-    "version",
-    "updated_at",
-)
-
 _CURRENT = select(t.balances).where(
     t.balances.c.account_id == bindparam("account_id"),
     t.balances.c.instrument_code == bindparam("instrument_code"),
@@ -283,25 +273,20 @@ class SqlJournalRepository:
         self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]
     ) -> set[BalanceKey]:
         """Create the balance rows of `keys` that do not exist, in key order; those created."""
-        insert_ = postgresql_insert if self._postgresql else sqlite_insert
         rows = [
             {
                 "account_id": account_id,
                 "instrument_code": instrument_code,
                 "normal_side": by_id[account_id].normal_side.value,
                 "non_negative": by_id[account_id].non_negative,
-                "debits_posted": 0,
-                "credits_posted": 0,
-                "debits_pending": 0,
-                "credits_pending": 0,
-                "version": 0,
-                "updated_at": _EPOCH,
             }
             for account_id, instrument_code in sorted(keys)
         ]
+        if self._pg_cursor is not None:
+            return postgresql_write_path.create_balances(self._pg_cursor, rows)
         statement = (
-            insert_(t.balances)
-            .values(rows)
+            sqlite_insert(t.balances)
+            .values([{**row, **_UNTOUCHED} for row in rows])
             .on_conflict_do_nothing()
             .returning(t.balances.c.account_id, t.balances.c.instrument_code)
         )
@@ -553,6 +538,10 @@ class SqlJournalRepository:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "never changed" for a balance row just created
+# The counters of a balance row just created (SQLite; PostgreSQL: CREATE_BALANCES).
+_UNTOUCHED = dict.fromkeys(
+    ("debits_posted", "credits_posted", "debits_pending", "credits_pending", "version"), 0
+) | {"updated_at": _EPOCH}
 
 
 def _balance(row: Row[Any]) -> Balance:
