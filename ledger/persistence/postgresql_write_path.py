@@ -41,7 +41,7 @@ LOCK = (
     " JOIN accounts AS a ON a.id = b.account_id"
     " ORDER BY b.account_id, b.instrument_code FOR UPDATE OF b"
 )
-# Balance rows not known to exist, created (in key order) before any lock is taken.
+# Balance rows a write found missing, created (in key order) by its retry before any lock.
 CREATE_BALANCES = """
 INSERT INTO balances (account_id, instrument_code, normal_side, non_negative, debits_posted,
                       credits_posted, debits_pending, credits_pending, version, updated_at)
@@ -50,7 +50,6 @@ SELECT account_id, instrument_code, normal_side, non_negative, 0, 0, 0, 0, 0, to
        AS v(account_id bigint, instrument_code varchar, normal_side varchar, non_negative boolean)
  ORDER BY account_id, instrument_code
     ON CONFLICT DO NOTHING
-RETURNING account_id, instrument_code
 """
 # Rows travel as three JSON arrays (one parameter each: cheaper to send than an array per column,
 # and the statement text never changes with their number); instants as ISO 8601 with offset.
@@ -149,10 +148,9 @@ def lock_rows(cursor: Any, keys: set[BalanceKey]) -> tuple[dict[BalanceKey, Bala
 
 
 @_as_sqlalchemy_errors
-def create_balances(cursor: Any, rows: Sequence[dict[str, Any]]) -> set[BalanceKey]:
-    """Insert the balance rows that do not exist yet; the keys of those inserted."""
+def create_balances(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the balance rows that do not exist yet (another writer may have just done so)."""
     cursor.execute(CREATE_BALANCES, (_json(rows),))
-    return {(row[0], row[1]) for row in cursor.fetchall()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ and the fixed part of accounts never change, so they are cached per store; flags
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -52,25 +53,45 @@ from ledger.persistence.invariants import invariant_violations
 
 
 class Caches:
-    """Per-store caches of immutable rows: instruments, accounts' fixed columns, and which
-    balance rows exist."""
+    """Per-store caches of immutable rows: instruments and accounts' fixed columns; and the
+    balance rows writes found missing (their retries create them before locking anything)."""
 
     def __init__(self) -> None:
         self.instruments: dict[str, Instrument] = {}
         self.accounts: dict[str, Account] = {}
-        self.balance_keys: set[BalanceKey] = set()  # balance rows seen (never deleted)
+        self.missing_balances: set[BalanceKey] = set()
+
+    def in_transaction(self) -> TransactionCaches:
+        return TransactionCaches(self)
+
+
+class TransactionCaches:
+    """One transaction's view of the store's caches. What it reads or creates is cached for the
+    transaction only, and for the store when it commits: a row created by a transaction that
+    rolls back (a retry, a refusal) must not outlive it in the cache."""
+
+    def __init__(self, shared: Caches) -> None:
+        self._shared = shared
+        self.instruments: ChainMap[str, Instrument] = ChainMap({}, shared.instruments)
+        self.accounts: ChainMap[str, Account] = ChainMap({}, shared.accounts)
+        self.missing_balances = shared.missing_balances
+
+    def publish(self) -> None:
+        """The transaction committed: what it cached holds for everyone."""
+        self._shared.instruments.update(self.instruments.maps[0])
+        self._shared.accounts.update(self.accounts.maps[0])
 
 
 class SqlInstrumentRepository:
     """Instruments: registered once, never changed, so cached after the first read."""
 
-    def __init__(self, connection: Connection, caches: Caches) -> None:
+    def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
         self._cache = caches.instruments
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Instrument]:
         wanted = set(codes)
-        missing = wanted.difference(self._cache)
+        missing = [code for code in wanted if code not in self._cache]
         if missing:
             rows = self._connection.execute(
                 select(t.instruments).where(t.instruments.c.code.in_(missing))
@@ -103,7 +124,7 @@ def _instrument(row: Row[Any]) -> Instrument:
 class SqlAccountRepository:
     """Accounts by code; the result always carries the current frozen and closed flags."""
 
-    def __init__(self, connection: Connection, caches: Caches) -> None:
+    def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
         self._cache = caches.accounts
 
@@ -116,7 +137,7 @@ class SqlAccountRepository:
     def cached(self, codes: Iterable[str]) -> dict[str, Account]:
         """Accounts with possibly stale flags (fixed columns are exact); reads only misses."""
         wanted = set(codes)
-        missing = wanted.difference(self._cache)
+        missing = [code for code in wanted if code not in self._cache]
         if missing:
             self.get_many(missing)
         return {code: self._cache[code] for code in wanted if code in self._cache}
@@ -212,9 +233,9 @@ _AS_OF_EFFECTIVE = select(
 class SqlJournalRepository:
     """Journal entries, postings and the balances they move."""
 
-    def __init__(self, connection: Connection, caches: Caches) -> None:
+    def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
-        self._known_keys = caches.balance_keys
+        self._missing = caches.missing_balances
         self._postgresql = connection.dialect.name == "postgresql"
         # The hot statements go straight to the driver (see sqlite_/postgresql_write_path).
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -239,17 +260,22 @@ class SqlJournalRepository:
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
         wanted = set(keys)
         by_id = {account.id: account for account in accounts.values()}
-        # Rows are created before anything is locked: creating a row holds it, so creating one
-        # after locking others would take it out of the one order every writer locks in.
-        unknown = wanted - self._known_keys
-        created = self._create_balances(by_id, unknown) if unknown else set()
+        # Creating a row holds it, so a row created after others are locked is out of the one
+        # order every writer locks in, and two writers may each hold what the other wants. On
+        # PostgreSQL a write that finds rows missing is therefore retried whole, and its retry
+        # creates them (in key order) before it locks anything: once per row, not per write.
+        create_first = wanted & self._missing
+        if create_first:
+            self._create_balances(by_id, create_first)
+            self._missing -= create_first
         rows, flags = self._lock_rows(wanted)
         missing = wanted - rows.keys()
-        if missing:  # seen here once, but created by a transaction that then rolled back
-            created |= self._create_balances(by_id, missing)
+        if missing and self._postgresql:
+            self._missing |= missing
+            raise RetryableConflict(f"{len(missing)} balance rows missing: created on the retry")
+        if missing:  # SQLite: the one writer holds the database, no lock order to keep
+            self._create_balances(by_id, missing)
             rows, flags = self._lock_rows(wanted)
-        # Rows this transaction created are not known to others until it commits.
-        self._known_keys.update(rows.keys() - created)
         refreshed = {  # accounts none of whose balances were asked for keep their flags
             code: replace(account, frozen=flags[account.id][0], closed=flags[account.id][1])
             if account.id in flags
@@ -269,10 +295,8 @@ class SqlJournalRepository:
         self._flags_locked.update(flags)
         return balances, flags
 
-    def _create_balances(
-        self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]
-    ) -> set[BalanceKey]:
-        """Create the balance rows of `keys` that do not exist, in key order; those created."""
+    def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
+        """Create the balance rows of `keys` that do not exist yet, in key order."""
         rows = [
             {
                 "account_id": account_id,
@@ -283,16 +307,12 @@ class SqlJournalRepository:
             for account_id, instrument_code in sorted(keys)
         ]
         if self._pg_cursor is not None:
-            return postgresql_write_path.create_balances(self._pg_cursor, rows)
+            postgresql_write_path.create_balances(self._pg_cursor, rows)
+            return
         statement = (
-            sqlite_insert(t.balances)
-            .values([{**row, **_UNTOUCHED} for row in rows])
-            .on_conflict_do_nothing()
-            .returning(t.balances.c.account_id, t.balances.c.instrument_code)
-        )
-        return {
-            (row.account_id, row.instrument_code) for row in self._connection.execute(statement)
-        }
+            sqlite_insert(t.balances).values([{**row, **_UNTOUCHED} for row in rows])
+        ).on_conflict_do_nothing()
+        self._connection.execute(statement)
 
     def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:
         if self._sqlite_cursor is not None:

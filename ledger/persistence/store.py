@@ -119,9 +119,10 @@ class SqlUnitOfWork:
         except DBAPIError as error:
             connection.close()
             raise translate(error) from error
-        self.instruments = SqlInstrumentRepository(connection, self._store.caches)
-        self.accounts = SqlAccountRepository(connection, self._store.caches)
-        self.journal = SqlJournalRepository(connection, self._store.caches)
+        self._caches = self._store.caches.in_transaction()
+        self.instruments = SqlInstrumentRepository(connection, self._caches)
+        self.accounts = SqlAccountRepository(connection, self._caches)
+        self.journal = SqlJournalRepository(connection, self._caches)
         self.chain = SqlChainRepository(connection, self.journal)
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)
@@ -142,6 +143,7 @@ class SqlUnitOfWork:
             self._connection.commit()
         except DBAPIError as error:
             raise translate(error) from error
+        self._caches.publish()
 
     def _audit_write(self) -> None:
         """A write made for a principal is audited in its own transaction: committed ⇔ audited."""

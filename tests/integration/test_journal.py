@@ -14,14 +14,16 @@ from decimal import Decimal
 import pytest
 
 from ledger.domain.accounts import Side
+from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import PostingRequest, Reference
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import InvalidField, LedgerError
 from ledger.domain.limits import UNITS_MAX
 from ledger.domain.pages import encode_cursor
-from ledger.domain.ports import AccountDraft, StatementLine
+from ledger.domain.ports import AccountDraft, StatementLine, UnitOfWork
 from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.journal import PostEntry, ResolvePending, ReverseEntry
+from ledger.services.transactions import in_transaction
 from tests.factories import setup_registry, transfer
 from tests.integration.support import (
     DAY,
@@ -885,3 +887,34 @@ def test_the_invariant_check_finds_nothing_after_every_kind_of_write(
 
     assert queries.check_invariants(timed) == []
     assert posted(timed, "ALPHA") == Decimal("100") - 5 + 1 - 10 - 4 + 2
+
+
+def test_what_a_rolled_back_transaction_created_is_not_cached_for_later_ones(
+    funded: Store,
+) -> None:
+    # An instrument and an account created, read back, then the transaction refused (as a
+    # registry operation refused by a later rule, or a write retried, is): later writes must see
+    # neither, and get the ledger's own refusal, not a foreign-key failure.
+    vintage = Instrument("SO2-2099", "SO2 rights 2099", InstrumentKind.EMISSION_RIGHT, "t", 3)
+
+    def create_then_refuse(uow: UnitOfWork) -> None:
+        uow.instruments.add(vintage, uow.now())
+        uow.accounts.add(
+            AccountDraft("GHOST", "GHOST", "ghost", Side.CREDIT, True, None), uow.now()
+        )
+        assert uow.instruments.get_many([vintage.code]) and uow.accounts.cached(["GHOST"])
+        raise InvalidField("refused after creating", field="id")
+
+    with pytest.raises(InvalidField):
+        in_transaction(funded, create_then_refuse)
+
+    assert_rejected(
+        funded,
+        "unknown_instrument",
+        lambda: journal.post_entry(funded, transfer("x", "ISSUANCE", "ALPHA", "1", vintage.code)),
+    )
+    assert_rejected(
+        funded,
+        "unknown_account",
+        lambda: journal.post_entry(funded, transfer("y", "ALPHA", "GHOST", "1")),
+    )
