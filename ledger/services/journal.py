@@ -219,6 +219,22 @@ def write_in(
     return records
 
 
+def is_replay(
+    uow: UnitOfWork, commands: Sequence[PostEntry], stored: Mapping[str, EntryRecord]
+) -> bool:
+    """Whether `stored` holds every command's entry, each written from the same request (so a
+    use case that names its entries after an operation id can answer a retry with them)."""
+    instruments = uow.instruments.get_many(
+        {p.instrument_code for c in commands for p in c.postings}
+    )
+    for command in commands:
+        record = stored.get(command.entry_id)
+        draft = _draft(command, to_posting_drafts(command.postings, instruments))
+        if record is None or record.request_hash != draft.request_hash():
+            return False
+    return True
+
+
 # -- idempotent writing ------------------------------------------------------------------
 
 

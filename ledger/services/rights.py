@@ -62,10 +62,15 @@ from ledger.services.transactions import in_transaction, read
 EXCHANGE = "EXCHANGE"
 
 
-def _post(uow: UnitOfWork, commands: Sequence[journal.PostEntry]) -> list[EntryRecord]:
-    # An operation's id names its entries: a second use of it is a clear conflict, not a
-    # unique-index failure surfacing as a 500.
+def _post(
+    uow: UnitOfWork, commands: Sequence[journal.PostEntry], *, retry_safe: bool = False
+) -> list[EntryRecord]:
+    """Write an operation's entries. Its id names them: a second use of it is a clear conflict,
+    not a unique-index failure surfacing as a 500, unless the operation is `retry_safe` (its
+    entries are all it writes) and the request is the same: then the stored entries answer."""
     taken = uow.journal.get_many(c.entry_id for c in commands)
+    if taken and retry_safe and journal.is_replay(uow, commands, taken):
+        return [taken[c.entry_id] for c in commands]
     if taken:
         raise RecordExists(f"entry {sorted(taken)[0]!r} exists: use a new operation id", field="id")
     return journal.write_in(uow, commands)
@@ -160,6 +165,7 @@ def issue_carbon(
                         metadata={"free_allocation": units, "deducted": deduction},
                     )
                 ],
+                retry_safe=True,
             )
         return issued
 
@@ -193,6 +199,7 @@ def deposit_cash(
                     references=(Reference("deposit", deposit_id),),
                 )
             ],
+            retry_safe=True,
         )
 
     in_transaction(uow_factory, work)

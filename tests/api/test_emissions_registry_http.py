@@ -315,3 +315,30 @@ def test_a_reserve_operation_books_one_entry_of_its_type(registry: TestClient) -
     assert ok(registry.get("/v1/entries/reclaim-D1"))["entry_type"] == "reclaim"
     reserve = ok(registry.get("/v1/accounts/TANGSHAN:reserve/balances/SO2-2026"))
     assert reserve["balance"] == "2.500"
+
+
+def test_a_deposit_or_issuance_retried_is_answered_once_and_another_under_its_id_is_409(
+    registry: TestClient,
+) -> None:
+    # Their ids name their journal entries: the identical request again is a client's retry and
+    # changes nothing; another request under a used id is a 409 naming the field, never a 500.
+    cash = "/v1/accounts/E2:cash/balances/CNY"
+    before = ok(registry.get(cash))
+    deposit = {"id": "E2-cash", "party": "E2", "amount_cny": "1000000.00"}
+    assert registry.post("/v1/deposits", json=deposit).status_code == 204
+    other = {**deposit, "amount_cny": "5.00"}
+    problem(
+        registry.post("/v1/deposits", json=other), 409, "record_exists_with_different_definition"
+    )
+    assert ok(registry.get(cash)) == before
+    issue = {"id": "E1-CEA", "party": "E1", "family": "CEA", "year": 2026, "quantity_tco2": "9"}
+    first = ok(registry.post("/v1/carbon-issuances", json=issue), 201)
+    assert ok(registry.post("/v1/carbon-issuances", json=issue), 201) == first
+    holdings = ok(registry.get("/v1/accounts/E1:holdings/balances/CEA-2026"))
+    assert holdings["balance"] == "9"
+    more = {**issue, "quantity_tco2": "10"}
+    problem(
+        registry.post("/v1/carbon-issuances", json=more),
+        409,
+        "record_exists_with_different_definition",
+    )
