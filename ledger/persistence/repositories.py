@@ -12,6 +12,7 @@ from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
@@ -238,14 +239,20 @@ class SqlJournalRepository:
         self._missing = caches.missing_balances
         self._postgresql = connection.dialect.name == "postgresql"
         # The hot statements go straight to the driver (see sqlite_/postgresql_write_path).
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        self._sqlite_cursor = None if self._postgresql else cursor
-        self._pg_cursor = cursor if self._postgresql else None
+        self._sqlite_cursor = None if self._postgresql else self._driver_cursor()
         # PostgreSQL: balances saved go out with the next insert, in its one statement; the
         # flags each lock reported, to detect a freeze or close that committed during the wait.
         self._unsaved: list[tuple[Balance, datetime]] = []
         self._flags_locked: dict[int, tuple[bool, bool]] = {}
         self.written_seqs: list[int] = []
+
+    def _driver_cursor(self) -> Any:
+        return self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    @cached_property
+    def _pg_cursor(self) -> Any:
+        """PostgreSQL's driver cursor, made by the first write (reads never need it)."""
+        return self._driver_cursor() if self._postgresql else None
 
     def unbalanced_written_entries(self) -> list[tuple[int, str]]:
         """Entries written in this transaction that do not balance (SQLite's pre-commit check)."""
