@@ -76,6 +76,10 @@ class TransactionCaches:
         self.instruments: ChainMap[str, Instrument] = ChainMap({}, shared.instruments)
         self.accounts: ChainMap[str, Account] = ChainMap({}, shared.accounts)
         self.missing_balances = shared.missing_balances
+        # Created by this transaction, so invisible to every other: their balance rows cannot
+        # be wanted by another writer, and are created in place.
+        self.new_accounts: set[int] = set()
+        self.new_instruments: set[str] = set()
 
     def publish(self) -> None:
         """The transaction committed: what it cached holds for everyone."""
@@ -89,6 +93,7 @@ class SqlInstrumentRepository:
     def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
         self._cache = caches.instruments
+        self._new = caches.new_instruments
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Instrument]:
         wanted = set(codes)
@@ -102,6 +107,7 @@ class SqlInstrumentRepository:
         return {code: self._cache[code] for code in wanted if code in self._cache}
 
     def add(self, instrument: Instrument, created_at: datetime) -> None:
+        self._new.add(instrument.code)
         self._connection.execute(
             insert(t.instruments).values(
                 code=instrument.code,
@@ -128,6 +134,7 @@ class SqlAccountRepository:
     def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
         self._cache = caches.accounts
+        self._new = caches.new_accounts
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Account]:
         rows = self._connection.execute(select(t.accounts).where(t.accounts.c.code.in_(set(codes))))
@@ -159,6 +166,7 @@ class SqlAccountRepository:
             )
             .returning(t.accounts.c.id)
         ).scalar_one()
+        self._new.add(account_id)
         return Account(
             account_id,
             draft.code,
@@ -236,7 +244,7 @@ class SqlJournalRepository:
 
     def __init__(self, connection: Connection, caches: TransactionCaches) -> None:
         self._connection = connection
-        self._missing = caches.missing_balances
+        self._caches = caches
         self._postgresql = connection.dialect.name == "postgresql"
         # The hot statements go straight to the driver (see sqlite_/postgresql_write_path).
         self._sqlite_cursor = None if self._postgresql else self._driver_cursor()
@@ -271,16 +279,20 @@ class SqlJournalRepository:
         # order every writer locks in, and two writers may each hold what the other wants. On
         # PostgreSQL a write that finds rows missing is therefore retried whole, and its retry
         # creates them (in key order) before it locks anything: once per row, not per write.
-        create_first = wanted & self._missing
+        # (Rows of an account or instrument this transaction created are nobody else's: made
+        # in place. SQLite's one writer holds the whole database: in place too.)
+        missing_before = self._caches.missing_balances
+        create_first = wanted & missing_before
         if create_first:
             self._create_balances(by_id, create_first)
-            self._missing -= create_first
+            missing_before -= create_first
         rows, flags = self._lock_rows(wanted)
         missing = wanted - rows.keys()
-        if missing and self._postgresql:
-            self._missing |= missing
-            raise RetryableConflict(f"{len(missing)} balance rows missing: created on the retry")
-        if missing:  # SQLite: the one writer holds the database, no lock order to keep
+        contended = {key for key in missing if not self._ours(key)} if self._postgresql else set()
+        if contended:
+            missing_before |= contended
+            raise RetryableConflict(f"{len(contended)} balance rows missing: created on the retry")
+        if missing:
             self._create_balances(by_id, missing)
             rows, flags = self._lock_rows(wanted)
         refreshed = {  # accounts none of whose balances were asked for keep their flags
@@ -290,6 +302,9 @@ class SqlJournalRepository:
             for code, account in accounts.items()
         }
         return refreshed, rows
+
+    def _ours(self, key: BalanceKey) -> bool:
+        return key[0] in self._caches.new_accounts or key[1] in self._caches.new_instruments
 
     def _lock_rows(
         self, keys: set[BalanceKey]
