@@ -1,4 +1,4 @@
-"""The write path's statements on PostgreSQL: two round trips per write, on the driver directly.
+"""The write path's statements on PostgreSQL: two statements per write, on the driver directly.
 
 A write used to cost five statements (lock the balances, read the accounts' flags, update the
 balances, insert the entry, insert its postings), each with SQLAlchemy's per-statement work on
@@ -7,7 +7,8 @@ top of a round trip. Here it is two fixed statements, prepared by psycopg after 
 1. `LOCK`: the balance rows, in one fixed order (writers queue instead of deadlocking), joined
    with their accounts' frozen/closed flags;
 2. `WRITE`: the balance updates, the entries and their postings as data-modifying CTEs over
-   arrays (so its text never changes with the number of rows), plus the flags read again.
+   three JSON row sets (so its text never changes with the number of rows), plus the flags read
+   again.
 
 Why the flags are read twice: under READ COMMITTED a statement that waited for a row lock sees
 the locked rows' newest versions but the joined accounts as of its start, so a freeze or close

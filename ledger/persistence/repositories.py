@@ -281,16 +281,16 @@ class SqlJournalRepository:
         # creates them (in key order) before it locks anything: once per row, not per write.
         # (Rows of an account or instrument this transaction created are nobody else's: made
         # in place. SQLite's one writer holds the whole database: in place too.)
-        missing_before = self._caches.missing_balances
-        create_first = wanted & missing_before
+        seen_missing = self._caches.missing_balances  # by earlier attempts, any thread
+        create_first = wanted & seen_missing
         if create_first:
             self._create_balances(by_id, create_first)
-            missing_before -= create_first
+            seen_missing -= create_first
         rows, flags = self._lock_rows(wanted)
         missing = wanted - rows.keys()
         contended = {key for key in missing if not self._ours(key)} if self._postgresql else set()
         if contended:
-            missing_before |= contended
+            seen_missing |= contended
             raise RetryableConflict(f"{len(contended)} balance rows missing: created on the retry")
         if missing:
             self._create_balances(by_id, missing)
