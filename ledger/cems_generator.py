@@ -13,6 +13,10 @@ O2 so that the corrected mean comes out right), with noise. What real CEMS data 
 
 Every random draw comes from a generator seeded by (seed, enterprise, outlet, pollutant), so the
 same seed always gives the same file, byte for byte.
+
+Floats appear only here, in the simulation of sensor readings (noise, load curves): each value is
+written out as text with fixed decimals, and the import reads that text as `Decimal` like any
+real CEMS file. No amount, mass or tax is ever computed from these floats.
 """
 
 # ruff: noqa: S311 - synthetic data, not secrets: a seeded PRNG is the point

@@ -17,7 +17,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     # SQLite only: FULL survives power loss, NORMAL only process crashes (WAL either way).
     sqlite_synchronous: str = "FULL"
-    expiry_sweep_seconds: float = 5.0
+    expiry_sweep_seconds: float = 5.0  # a duration between sweeps; no amount is ever a float
     # Operations that need a second principal's approval (four-eyes), and the allocation size
     # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
     four_eyes: frozenset[str] = FOUR_EYES_DEFAULT

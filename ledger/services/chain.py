@@ -77,7 +77,7 @@ class Sealer:
         self._lock = threading.Lock()
         self._horizon: int | None = None  # every committed entry with seq <= it is chained
         self._marks: deque[tuple[float, int]] = deque()  # (when, highest seq chained by then)
-        self._last_deep: float | None = None
+        self._last_deep: float | None = None  # monotonic clock seconds, like every float here
 
     @property
     def horizon(self) -> int | None:
