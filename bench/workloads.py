@@ -110,7 +110,7 @@ class ServiceWorker:
 # -- raw drivers: the booking both use -------------------------------------------------------
 
 
-class _Balance:
+class RawBalance:
     """A locked balance row as the raw side reads, books and writes it back."""
 
     __slots__ = ("closed", "credits", "credits_pending", "debits", "debits_pending", "frozen",
@@ -151,21 +151,29 @@ class RefusedTransfer(Exception):
     """The raw side's booking refused a transfer (never expected in the benchmark)."""
 
 
-def _book(transfers: Sequence[Transfer], balances: dict[int, _Balance]) -> list[_Booked]:
+# (source account id, destination account id, units), one per entry of a transaction
+Move = tuple[int, int, int]
+
+
+def book(moves: Sequence[Move], balances: dict[int, RawBalance]) -> list[_Booked]:
+    """Book `moves` on locked `balances` (flags, running balances, non-negative limits)."""
     booked: list[_Booked] = []
-    for index, (source, destination, units) in enumerate(transfers):
-        debit, credit = balances[holder_id(source)], balances[holder_id(destination)]
+    for index, (source, destination, units) in enumerate(moves):
+        debit, credit = balances[source], balances[destination]
         if debit.closed or debit.frozen or credit.closed:
             raise RefusedTransfer(f"account closed or frozen in transfer {index}")
         debit.debits += units
         credit.credits += units
-        booked.append((index, holder_id(source), "debit", units, debit.debits, debit.credits))
-        booked.append((index, holder_id(destination), "credit", units, credit.debits,
-                       credit.credits))
+        booked.append((index, source, "debit", units, debit.debits, debit.credits))
+        booked.append((index, destination, "credit", units, credit.debits, credit.credits))
     for account_id, balance in balances.items():
         if balance.non_negative and balance.available() < 0:
             raise RefusedTransfer(f"account #{account_id} would go negative")
     return booked
+
+
+def _moves(transfers: Sequence[Transfer]) -> list[Move]:
+    return [(holder_id(source), holder_id(target), units) for source, target, units in transfers]
 
 
 def _entry_id(prefix: str, number: int) -> tuple[str, str]:
@@ -183,7 +191,7 @@ def pg_write_params(
     booked: Sequence[_Booked],
     now: datetime,
 ) -> dict[str, Any]:
-    """`PG_WRITE`'s parameters: `balances` (account id -> booked counters, as `_Balance`),
+    """`PG_WRITE`'s parameters: `balances` (account id -> booked counters, as `RawBalance`),
     `entries` ((entry id, request hash) in order), `booked` postings naming their entry by index."""
     at = now.isoformat()
     rows = [
@@ -212,9 +220,10 @@ def pg_write_params(
     }
 
 
-def pg_balance(row: Sequence[Any]) -> Any:
-    """A `_Balance` from a `PG_LOCK` row (which also carries the instrument code)."""
-    return _Balance((row[0], *row[2:]))
+def pg_lock(cursor: Any, code: str, ids: Sequence[int]) -> dict[int, RawBalance]:
+    """`PG_LOCK` of the balances of `ids` in `code`: account id -> its locked balance."""
+    rows = cursor.execute(PG_LOCK, (list(ids), [code] * len(ids))).fetchall()
+    return {row[0]: RawBalance((row[0], *row[2:])) for row in rows}  # row[1]: the instrument
 
 
 class PostgresRawWorker:
@@ -245,11 +254,10 @@ class PostgresRawWorker:
         ids = sorted({holder_id(index) for source, destination, _ in transfers
                       for index in (source, destination)})
         with self._connection.cursor() as cursor:
-            cursor.execute(PG_LOCK, (ids, [code] * len(ids)))
-            balances = {row[0]: pg_balance(row) for row in cursor.fetchall()}
+            balances = pg_lock(cursor, code, ids)
             assert len(balances) == len(ids), (ids, balances)
             now = max(datetime.now(UTC), *(b.updated_at for b in balances.values()))
-            booked = _book(transfers, balances)
+            booked = book(_moves(transfers), balances)
             entries = []
             for _ in transfers:
                 self._number += 1
@@ -280,13 +288,46 @@ SQLITE_UPDATE_BALANCE = (
 )
 
 
-def _sqlite_lock(count: int) -> str:
-    marks = ", ".join("?" * count)
-    return (
+def sqlite_lock(
+    connection: sqlite3.Connection, code: str, ids: Sequence[int]
+) -> dict[int, RawBalance]:
+    """The balances of `ids` in `code` (`BEGIN IMMEDIATE` already holds the write lock)."""
+    marks = ", ".join("?" * len(ids))
+    rows = connection.execute(
         f"SELECT {_LOCK_COLUMNS} FROM balances b JOIN accounts a ON a.id = b.account_id"
         f" WHERE b.instrument_code = ? AND b.account_id IN ({marks})"
-        " ORDER BY b.account_id, b.instrument_code"
-    )
+        " ORDER BY b.account_id, b.instrument_code",
+        (code, *ids),
+    ).fetchall()
+    return {row[0]: RawBalance(row) for row in rows}
+
+
+def sqlite_write(  # noqa: PLR0917 - the pieces of one transaction, as pg_write_params takes
+    connection: sqlite3.Connection,
+    code: str,
+    balances: dict[int, RawBalance],
+    entries: Sequence[tuple[str, str]],
+    booked: Sequence[_Booked],
+    now: str,
+) -> list[int]:
+    """Insert `entries` ((entry id, request hash)) and their `booked` postings, save the
+    balances; the entries' seqs."""
+    seqs = []
+    for entry_id, request_hash in entries:
+        cursor = connection.execute(SQLITE_INSERT_ENTRY, (
+            entry_id, request_hash, "transfer", "posted", now, now, "", "{}", None, None, None,
+        ))
+        seqs.append(int(cursor.lastrowid or 0))
+    connection.executemany(SQLITE_INSERT_POSTING, [
+        (seqs[index], account_id, code, side, units, 0, now, now, debits, credits)
+        for index, account_id, side, units, debits, credits in booked
+    ])
+    connection.executemany(SQLITE_UPDATE_BALANCE, [
+        (b.debits, b.credits, b.debits_pending, b.credits_pending, b.version + 1, now,
+         account_id, code)
+        for account_id, b in balances.items()
+    ])
+    return seqs
 
 
 def sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
@@ -336,29 +377,15 @@ class SqliteRawWorker:
                       for index in (source, destination)})
         connection.execute("BEGIN IMMEDIATE")
         try:
-            rows = connection.execute(_sqlite_lock(len(ids)), (code, *ids)).fetchall()
-            balances = {row[0]: _Balance(row) for row in rows}
+            balances = sqlite_lock(connection, code, ids)
             assert len(balances) == len(ids), (ids, balances)
             now = max(sqlite_instant(datetime.now(UTC)), *(b.updated_at for b in balances.values()))
-            booked = _book(transfers, balances)
-            seqs = []
+            booked = book(_moves(transfers), balances)
+            entries = []
             for _ in transfers:
                 self._number += 1
-                entry_id, request_hash = _entry_id(self._prefix, self._number)
-                cursor = connection.execute(SQLITE_INSERT_ENTRY, (
-                    entry_id, request_hash, "transfer", "posted", now, now, "", "{}", None, None,
-                    None,
-                ))
-                seqs.append(cursor.lastrowid)
-            connection.executemany(SQLITE_INSERT_POSTING, [
-                (seqs[index], account_id, code, side, units, 0, now, now, debits, credits)
-                for index, account_id, side, units, debits, credits in booked
-            ])
-            connection.executemany(SQLITE_UPDATE_BALANCE, [
-                (b.debits, b.credits, b.debits_pending, b.credits_pending, b.version + 1, now,
-                 account_id, code)
-                for account_id, b in balances.items()
-            ])
+                entries.append(_entry_id(self._prefix, self._number))
+            sqlite_write(connection, code, balances, entries, booked, now)
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
