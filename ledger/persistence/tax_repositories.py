@@ -30,6 +30,7 @@ from ledger.domain.incentives import (
 from ledger.domain.tax import Disqualification, MonthlyTax, QuarterlyReturn, TaxLine
 from ledger.domain.tax_filing import (
     FiledReturn,
+    Quarter,
     Source,
     from_fen,
     policy_from_dict,
@@ -110,7 +111,7 @@ class SqlTaxRepository:
         row = self._connection.execute(
             _returns_query().where(t.tax_returns.c.id == return_id)
         ).first()
-        return None if row is None else self._filed(row)
+        return None if row is None else self._filed_one(row)
 
     def latest_return(self, party: str, year: int, quarter: int) -> FiledReturn | None:
         row = self._connection.execute(
@@ -123,7 +124,7 @@ class SqlTaxRepository:
             .order_by(t.tax_returns.c.version.desc())
             .limit(1)
         ).first()
-        return None if row is None else self._filed(row)
+        return None if row is None else self._filed_one(row)
 
     def list_returns(
         self, parties: Sequence[str] | None, year: int | None, after: int, limit: int
@@ -133,38 +134,25 @@ class SqlTaxRepository:
             query = query.where(t.tax_returns.c.party_code.in_(parties))
         if year is not None:
             query = query.where(t.tax_returns.c.year == year)
-        rows = self._connection.execute(query.order_by(t.tax_returns.c.seq).limit(limit))
-        return [(row.seq, self._filed(row)) for row in rows]
+        rows = list(self._connection.execute(query.order_by(t.tax_returns.c.seq).limit(limit)))
+        lines = self._lines_of([row.id for row in rows])  # one query for the page, not per row
+        return [(row.seq, _filed(row, lines[row.id])) for row in rows]
 
-    def _filed(self, row: Row[Any]) -> FiledReturn:
-        lines = self._connection.execute(
-            select(t.tax_return_lines)
-            .where(t.tax_return_lines.c.return_id == row.id)
-            .order_by(t.tax_return_lines.c.line_no)
-        )
-        by_month: dict[date, list[TaxLine]] = defaultdict(list)
-        for line in lines:
-            by_month[line.month].append(_line(line))
-        first = 3 * (row.quarter - 1) + 1
-        months = tuple(
-            MonthlyTax(row.party_code, m, row.tier, tuple(by_month[m]))
-            for m in (date(row.year, first + offset, 1) for offset in range(3))
-        )
-        computed = QuarterlyReturn(
-            row.party_code, row.year, row.quarter, (months[0], months[1], months[2])
-        )
-        return FiledReturn(
-            id=row.id,
-            version=row.version,
-            computed=computed,
-            source=Source(row.source),
-            policy=policy_from_dict(row.policy),
-            report_ids=tuple(row.report_ids),
-            filed_by=row.filed_by,
-            filed_at=row.filed_at,
-            supersedes=row.supersedes,
-            void=bool(row.void),
-        )
+    def _filed_one(self, row: Row[Any]) -> FiledReturn:
+        return _filed(row, self._lines_of([row.id])[row.id])
+
+    def _lines_of(self, return_ids: Sequence[str]) -> defaultdict[str, list[TaxLine]]:
+        """The lines of each return, in line order (an empty list for a return without any)."""
+        by_return: defaultdict[str, list[TaxLine]] = defaultdict(list)
+        if return_ids:
+            rows = self._connection.execute(
+                select(t.tax_return_lines)
+                .where(t.tax_return_lines.c.return_id.in_(return_ids))
+                .order_by(t.tax_return_lines.c.return_id, t.tax_return_lines.c.line_no)
+            )
+            for line in rows:
+                by_return[line.return_id].append(_line(line))
+        return by_return
 
     # -- incentive bases ------------------------------------------------------------------------
 
@@ -194,7 +182,7 @@ class SqlTaxRepository:
         if lock and self._connection.dialect.name == "postgresql":
             query = query.with_for_update(of=t.incentive_bases)
         row = self._connection.execute(query).first()
-        return None if row is None else self._basis(row)
+        return None if row is None else self._basis_one(row)
 
     def bases_of_report(self, report_id: str) -> list[IncentiveBasis]:
         ids = select(t.incentive_basis_reports.c.basis_id).where(
@@ -204,8 +192,9 @@ class SqlTaxRepository:
             select(t.incentive_bases, _VOIDED.label("void"))
             .where(t.incentive_bases.c.id.in_(ids))
             .order_by(t.incentive_bases.c.id)
-        )
-        return [self._basis(row) for row in rows]
+        ).all()
+        reports = self._reports_of(row.id for row in rows)  # one query, not one per basis
+        return [_basis(row, reports.get(row.id, ())) for row in rows]
 
     def basis_of_return(self, return_id: str) -> IncentiveBasis | None:
         row = self._connection.execute(
@@ -213,7 +202,7 @@ class SqlTaxRepository:
                 t.incentive_bases.c.return_id == return_id
             )
         ).first()
-        return None if row is None else self._basis(row)
+        return None if row is None else self._basis_one(row)
 
     def void_basis(self, basis_id: str, report_id: str | None, reason: str, at: datetime) -> None:
         self._connection.execute(
@@ -222,18 +211,8 @@ class SqlTaxRepository:
             )
         )
 
-    def _basis(self, row: Row[Any]) -> IncentiveBasis:
-        return IncentiveBasis(
-            id=row.id,
-            kind=IncentiveKind(row.kind),
-            party=row.party_code,
-            cap_fen=row.cap_fen,
-            report_ids=self._reports_of([row.id]).get(row.id, ()),
-            return_id=row.return_id,
-            equipment_id=row.equipment_id,
-            acquired_on=row.acquired_on,
-            void=bool(row.void),
-        )
+    def _basis_one(self, row: Row[Any]) -> IncentiveBasis:
+        return _basis(row, self._reports_of([row.id]).get(row.id, ()))
 
     def _reports_of(self, basis_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
         rows = self._connection.execute(
@@ -392,6 +371,43 @@ def _line_row(return_id: str, number: int, line: TaxLine, report_id: str | None)
         "tax_before_fen": to_fen(line.tax_before),
         "tax_due_fen": to_fen(line.tax_due),
     }
+
+
+def _filed(row: Row[Any], lines: Sequence[TaxLine]) -> FiledReturn:
+    by_month: dict[date, list[TaxLine]] = defaultdict(list)
+    for line in lines:
+        by_month[line.month].append(line)
+    first, second, third = (
+        MonthlyTax(row.party_code, month, row.tier, tuple(by_month[month]))
+        for month in Quarter(row.year, row.quarter).months()
+    )
+    computed = QuarterlyReturn(row.party_code, row.year, row.quarter, (first, second, third))
+    return FiledReturn(
+        id=row.id,
+        version=row.version,
+        computed=computed,
+        source=Source(row.source),
+        policy=policy_from_dict(row.policy),
+        report_ids=tuple(row.report_ids),
+        filed_by=row.filed_by,
+        filed_at=row.filed_at,
+        supersedes=row.supersedes,
+        void=bool(row.void),
+    )
+
+
+def _basis(row: Row[Any], report_ids: tuple[str, ...]) -> IncentiveBasis:
+    return IncentiveBasis(
+        id=row.id,
+        kind=IncentiveKind(row.kind),
+        party=row.party_code,
+        cap_fen=row.cap_fen,
+        report_ids=report_ids,
+        return_id=row.return_id,
+        equipment_id=row.equipment_id,
+        acquired_on=row.acquired_on,
+        void=bool(row.void),
+    )
 
 
 def _line(row: Row[Any]) -> TaxLine:
