@@ -149,6 +149,18 @@ class SqlAccessRepository:
         )
         return outcome.rowcount == 1
 
+    def expire_requests(self, now: datetime) -> int:
+        """Every pending request past its deadline, expired in one statement; how many."""
+        outcome = self._connection.execute(
+            update(t.approval_requests)
+            .where(
+                t.approval_requests.c.state == RequestState.PENDING.value,
+                t.approval_requests.c.expires_at <= now,
+            )
+            .values(state=RequestState.EXPIRED.value, decided_at=now, reason="expired")
+        )
+        return outcome.rowcount
+
     def list_requests(
         self, state: RequestState | None, authority: str | None, after: str, limit: int
     ) -> list[ApprovalRequest]:

@@ -100,18 +100,7 @@ def reject(
 def expire_due(uow_factory: UnitOfWorkFactory) -> int:
     """Mark pending requests past their deadline expired (the sweeper calls this)."""
 
-    def work(uow: UnitOfWork) -> int:
-        now = uow.now()
-        due = [
-            r
-            for r in uow.access.list_requests(RequestState.PENDING, None, "", 1000)
-            if r.expires_at <= now
-        ]
-        for pending in due:
-            uow.access.decide(pending.id, RequestState.EXPIRED, None, now, None, "expired")
-        return len(due)
-
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, lambda uow: uow.access.expire_requests(uow.now()))
 
 
 def get(uow_factory: UnitOfWorkFactory, request_id: str, viewer: Principal) -> ApprovalRequest:

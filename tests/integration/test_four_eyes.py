@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import api.four_eyes  # noqa: F401 - registers the operations approvals can carry out
-from ledger.domain.access import Principal, Role
+from ledger.domain.access import ApprovalRequest, Principal, RequestState, Role
 from ledger.domain.errors import LedgerError
 from ledger.persistence.store import Store
 from ledger.services import access, approvals, journal, queries
@@ -60,3 +60,34 @@ def test_the_sweep_marks_requests_past_their_deadline_expired(store: Store) -> N
 
     viewer = Principal("reg-b", "b", Role.REGULATOR, None, None)
     assert (expired, approvals.get(store, pending.id, viewer).state.value) == (1, "expired")
+
+
+def test_the_sweep_expires_every_request_past_its_deadline_however_many_are_pending(
+    store: Store,
+) -> None:
+    # Pending requests beyond the first page (ids are random) are expired too, and those still
+    # within their deadline are left pending.
+    now = store.clock()
+    with store() as uow:
+        for number in range(1_001):
+            uow.access.add_request(_request(f"req-{number:05d}", now - timedelta(days=4)))
+        uow.access.add_request(_request("req-fresh", now))
+        uow.commit()
+
+    assert approvals.expire_due(store) == 1_001
+    with store(read_only=True) as uow:
+        left = uow.access.list_requests(RequestState.PENDING, None, "", 10)
+    assert [r.id for r in left] == ["req-fresh"]
+
+
+def _request(request_id: str, created_at: datetime) -> ApprovalRequest:
+    return ApprovalRequest(
+        request_id,
+        "reversal",
+        {"entry_id": "x", "body": {}},
+        "HEBEI",
+        "reg-a",
+        RequestState.PENDING,
+        created_at,
+        created_at + timedelta(days=3),
+    )
