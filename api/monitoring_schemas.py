@@ -9,13 +9,14 @@ reproducing a decision, as the exact fraction (`"p/q"`) they are stored as.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import Field
 
 from api.schemas import NO_NUL, Strict
+from ledger.domain.amounts import parse_decimal
 from ledger.domain.cems import FIELDS, ImportRecord, RowProblem, StoredMonth, plain
 from ledger.domain.errors import InvalidField
 from ledger.domain.monitoring import reported_mean
@@ -173,12 +174,9 @@ class MonthlyAggregatePage(Strict):
 
 
 def _decimal(text: str, field: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise InvalidField(f"{text!r} is not a decimal number", field=field) from None
-    if not value.is_finite() or value < 0:
-        raise InvalidField(f"{text!r} must be a finite, non-negative number", field=field)
+    value = parse_decimal(text, field=field)  # plain digits only: no '1e3', 'NaN', '1_000'
+    if value < 0:
+        raise InvalidField(f"{text!r} must not be negative", field=field)
     return value
 
 

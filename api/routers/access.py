@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.auth import Caller
 from api.dependencies import Store
+from api.schemas import NO_NUL, Strict
 from ledger.domain.access import (
     ApprovalRequest,
     AuditRecord,
@@ -30,20 +31,16 @@ PrincipalIdPath = Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9][a-z0-9_
 KeyPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class PrincipalIn(Strict):
     id: PrincipalId
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[str, Field(min_length=1, max_length=200), NO_NUL]
     role: Role
-    party: Annotated[str | None, Field(max_length=32)] = None
+    party: Annotated[str | None, Field(max_length=32), NO_NUL] = None
     kind: Annotated[str, Field(pattern="^(user|service)$")] = "user"
 
 
 class TokenIn(Strict):
-    description: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(max_length=200), NO_NUL] = ""
     expires_in_days: Annotated[int, Field(ge=1, le=366)] = 90
 
 
@@ -101,7 +98,7 @@ class AuditPage(Strict):
 
 
 class DecisionIn(Strict):
-    reason: Annotated[str, Field(max_length=400)] = ""
+    reason: Annotated[str, Field(max_length=400), NO_NUL] = ""
 
 
 class ApprovalOut(Strict):

@@ -228,3 +228,13 @@ def test_the_database_refuses_to_edit_the_audit_log(funded: TestClient) -> None:
     store: Store = funded.app.state.store  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="audit"), store.engine.begin() as connection:
         connection.execute(text("UPDATE audit_log SET outcome = 'ok'"))
+
+
+def test_a_nul_in_a_principal_name_is_refused_as_input(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    # PostgreSQL cannot store NUL: refused at the edge with the field named, never a 500.
+    body = {"id": "nul-bot", "name": "bot\x00", "role": "finance", "kind": "service"}
+    response = client.post("/v1/principals", json=body, headers=admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "name"

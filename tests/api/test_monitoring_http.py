@@ -108,3 +108,13 @@ def test_an_enterprise_cannot_see_another_enterprises_report(outlets: TestClient
     other = headers_for(outlets, "enterprise", party="E2")
     response = outlets.get(f"/v1/reports/{created.json()['id']}", headers=other)
     assert_problem(response, 404, "report_not_found")
+
+
+@pytest.mark.parametrize("mass", ["1e3", "NaN", "1_000", " 1", "-1"])
+def test_a_report_line_mass_must_be_a_plain_non_negative_decimal(
+    outlets: TestClient, mass: str
+) -> None:
+    line = {"month": "2025-03", "outlet": "DA001", "pollutant": "SO2", "method": "estimate"}
+    body = {"enterprise": "E1", "period": "2025-03", "from_monitoring": False}
+    response = outlets.post("/v1/reports", json={**body, "lines": [{**line, "mass_kg": mass}]})
+    assert_problem(response, 422, "invalid_field", "lines[0].mass_kg")
