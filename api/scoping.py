@@ -7,8 +7,8 @@ unknown id gets, so a 404 never tells a caller that another enterprise's record 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends
 
@@ -18,8 +18,6 @@ from ledger.domain.access import Principal
 from ledger.domain.errors import AccountNotFound, LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import access, registry
-
-T = TypeVar("T")
 
 
 class Viewer:
@@ -35,6 +33,8 @@ class Viewer:
         visible."""
         if self.scope.unlimited:
             return True
+        if self.scope.party is not None:  # a party's own records: no city to look up
+            return self.scope.party in parties
         return any(
             party is not None and self.scope.sees(party, self._city(party)) for party in parties
         )
@@ -50,9 +50,6 @@ class Viewer:
             self.require(
                 AccountNotFound, f"account {code!r}", registry.get_account(self._store, code).party
             )
-
-    def only(self, items: Iterable[T], parties: Callable[[T], Sequence[str | None]]) -> list[T]:
-        return [item for item in items if self.sees(*parties(item))]
 
     def party_filter(self, requested: str | None) -> str | None:
         """The party filter of a listing: an enterprise always lists its own records."""

@@ -109,9 +109,6 @@ class Period:
     starts_at: datetime
     ends_at: datetime
 
-    def contains(self, moment: datetime) -> bool:
-        return self.starts_at <= moment < self.ends_at
-
 
 def _beijing_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=BEIJING)

@@ -25,7 +25,6 @@ from ledger.domain.accounts import Side
 from ledger.domain.chain import ChainLink
 from ledger.domain.entries import EntryRecord, EntryStatus, PostingRecord, Reference
 from ledger.persistence import tables as t
-from ledger.persistence.repositories import SqlJournalRepository
 
 SEALER_LOCK_KEY = 0x4C45444745524348  # "LEDGERCH": the advisory lock only sealers take
 # Postings and references are read by a seq range unless the wanted seqs are sparser than this.
@@ -78,9 +77,7 @@ _APPEND_UNNEST = text(
 class SqlChainRepository:
     """Links of the chain and the entries they seal."""
 
-    def __init__(self, connection: Connection, journal: SqlJournalRepository | None = None) -> None:
-        # `journal` is accepted for the unit of work's wiring; the chain reads entries itself.
-        del journal
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._postgresql = connection.dialect.name == "postgresql"
         self._p = "%s" if self._postgresql else "?"

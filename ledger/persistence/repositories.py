@@ -394,13 +394,6 @@ class SqlJournalRepository:
         records = self._records(t.entries.c.entry_id.in_(set(entry_ids)))
         return {record.entry_id: record for record in records}
 
-    def records_by_seq(self, seqs: Iterable[int]) -> dict[int, EntryRecord]:
-        """Records of the given seqs (those that exist)."""
-        wanted = set(seqs)
-        if not wanted:
-            return {}
-        return {record.seq: record for record in self._records(t.entries.c.seq.in_(wanted))}
-
     def get_by_seq(self, seq: int) -> EntryRecord:
         (record,) = self._records(t.entries.c.seq == seq)
         return record

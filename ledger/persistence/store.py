@@ -123,7 +123,7 @@ class SqlUnitOfWork:
         self.instruments = SqlInstrumentRepository(connection, self._caches)
         self.accounts = SqlAccountRepository(connection, self._caches)
         self.journal = SqlJournalRepository(connection, self._caches)
-        self.chain = SqlChainRepository(connection, self.journal)
+        self.chain = SqlChainRepository(connection)
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)
         self.reports = SqlReportRepository(connection)

@@ -100,8 +100,3 @@ def _cell(sheet: object, value: Cell, font: Font | None = None) -> object:
         cell.font = font
     return cell
 
-
-def xlsx_bytes(table: ReportTable) -> bytes:
-    buffer = io.BytesIO()
-    write_xlsx(table, buffer)
-    return buffer.getvalue()
