@@ -88,10 +88,10 @@ WITH saved AS (
       JOIN inserted AS i ON i.entry_id = v.entry_id
      ORDER BY v.position
 )
-SELECT entry_id, seq,
+SELECT ARRAY(SELECT entry_id FROM inserted ORDER BY seq),
+       ARRAY(SELECT seq FROM inserted ORDER BY seq),
        ARRAY(SELECT id FROM accounts WHERE id = ANY(%(flag_ids)s::bigint[])
               AND (frozen OR closed) ORDER BY id)
-  FROM inserted
 """
 
 P = ParamSpec("P")
@@ -175,12 +175,12 @@ def write(
         "balances": _json([_balance_row(balance, at) for balance, at in balances]),
         "entries": _json(_numbered(entries)),
         "postings": _json(_numbered(postings)),
-        "flag_ids": sorted({p["account_id"] for p in postings}),
+        "flag_ids": sorted(
+            {p["account_id"] for p in postings} | {b.account_id for b, _ in balances}
+        ),
     }
-    cursor.execute(WRITE, params)
-    rows = cursor.fetchall()
-    blocked = frozenset(rows[0][2]) if rows else frozenset()
-    return Written({row[0]: row[1] for row in rows}, blocked)
+    entry_ids, seqs, blocked = cursor.execute(WRITE, params).fetchone()
+    return Written(dict(zip(entry_ids, seqs, strict=True)), frozenset(blocked))
 
 
 def _balance_row(balance: Balance, updated_at: datetime) -> dict[str, Any]:

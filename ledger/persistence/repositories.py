@@ -274,7 +274,6 @@ class SqlJournalRepository:
         self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
         wanted = set(keys)
-        by_id = {account.id: account for account in accounts.values()}
         # Creating a row holds it, so a row created after others are locked is out of the one
         # order every writer locks in, and two writers may each hold what the other wants. On
         # PostgreSQL a write that finds rows missing is therefore retried whole, and its retry
@@ -284,7 +283,7 @@ class SqlJournalRepository:
         seen_missing = self._caches.missing_balances  # by earlier attempts, any thread
         create_first = wanted & seen_missing
         if create_first:
-            self._create_balances(by_id, create_first)
+            self._create_balances(accounts, create_first)
             seen_missing -= create_first
         rows, flags = self._lock_rows(wanted)
         missing = wanted - rows.keys()
@@ -293,7 +292,7 @@ class SqlJournalRepository:
             seen_missing |= contended
             raise RetryableConflict(f"{len(contended)} balance rows missing: created on the retry")
         if missing:
-            self._create_balances(by_id, missing)
+            self._create_balances(accounts, missing)
             rows, flags = self._lock_rows(wanted)
         refreshed = {  # accounts none of whose balances were asked for keep their flags
             code: replace(account, frozen=flags[account.id][0], closed=flags[account.id][1])
@@ -317,8 +316,9 @@ class SqlJournalRepository:
         self._flags_locked.update(flags)
         return balances, flags
 
-    def _create_balances(self, by_id: Mapping[int, Account], keys: Iterable[BalanceKey]) -> None:
+    def _create_balances(self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]) -> None:
         """Create the balance rows of `keys` that do not exist yet, in key order."""
+        by_id = {account.id: account for account in accounts.values()}
         rows = [
             {
                 "account_id": account_id,
