@@ -99,4 +99,3 @@ def _cell(sheet: object, value: Cell, font: Font | None = None) -> object:
     if font is not None:
         cell.font = font
     return cell
-

@@ -10,6 +10,7 @@ the rights the enterprise holds of that year's vintage: these are its obligation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from math import ceil
@@ -26,7 +27,13 @@ from ledger.domain.incentives import (
 from ledger.domain.pages import check_page_size, decode_cursor
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import HOLDINGS, PROVINCE, account_code, instrument_code
-from ledger.domain.reports import Report, ReportNotFound, ReportNotVerified, ReportStatus
+from ledger.domain.reports import (
+    Report,
+    ReportLine,
+    ReportNotFound,
+    ReportNotVerified,
+    ReportStatus,
+)
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import rights
 from ledger.services.incentives import visible_parties
@@ -75,11 +82,11 @@ def _verified(uow: UnitOfWork, report_id: str, scope: Scope) -> Report:
     return report
 
 
-def _actual(uow: UnitOfWork, report: Report, pollutant: str) -> _Actual:
+def _actual(report: Report, report_lines: Sequence[ReportLine], pollutant: str) -> _Actual:
     taxed_as = RIGHTS_POLLUTANTS.get(pollutant)
     if taxed_as is None:
         raise InvalidField(f"{pollutant!r} is not a rights pollutant", field="pollutant")
-    lines = [line for line in uow.reports.lines(report.id) if line.pollutant is taxed_as]
+    lines = [line for line in report_lines if line.pollutant is taxed_as]
     return _Actual(
         party=report.party,
         year=report.period.year,
@@ -98,7 +105,7 @@ def verify_reduction(
         if uow.tax.get_reduction(request.id) is not None:
             raise RecordExists(f"reduction {request.id} exists", field="id")
         report = _verified(uow, request.report_id, scope)
-        actual = _actual(uow, report, request.pollutant)
+        actual = _actual(report, uow.reports.lines(report.id), request.pollutant)
         claim = ReductionClaim(
             party=actual.party,
             pollutant=request.pollutant,
@@ -191,9 +198,10 @@ def rights_obligations(
 
     def work(uow: UnitOfWork) -> list[RightsObligation]:
         report = _verified(uow, report_id, scope)
+        lines = uow.reports.lines(report.id)  # once, for every pollutant
         found = []
         for pollutant in RIGHTS_POLLUTANTS:
-            actual = _actual(uow, report, pollutant)
+            actual = _actual(report, lines, pollutant)
             if actual.kg == 0:
                 continue
             code = instrument_code(pollutant, actual.year)

@@ -22,6 +22,7 @@ from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.pages import check_page_size, decode_cursor
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Party
+from ledger.domain.reports import VerifiedFacts
 from ledger.domain.tax import (
     PenaltyEvent,
     PollutantMonth,
@@ -44,7 +45,7 @@ from ledger.domain.tax_filing import (
     to_fen,
 )
 from ledger.domain.tax_tables import Pollutant
-from ledger.services import incentives
+from ledger.services import incentives, reports
 from ledger.services.transactions import in_transaction, read
 
 
@@ -102,10 +103,11 @@ def compute_in(  # noqa: PLR0917 - the computation's inputs
         raise TaxTierUnknown(f"{party.code} has no tax tier", field="party")
     policy = policy_in(uow)
     report_of_month: dict[date, str] = {}
+    verified: dict[str, VerifiedFacts] = {}  # a quarterly report covers three months: read once
     months = []
     for month in quarter.months():
         if source is Source.REPORTS:
-            report, facts = _report_facts(uow, party.code, month)
+            report, facts = _report_facts(uow, party.code, month, verified)
             report_of_month[month] = report
         else:
             facts = _monitoring_facts(uow, party.code, month)
@@ -136,17 +138,18 @@ def visible_party(uow: UnitOfWork, scope: Scope, code: str) -> Party:
 
 
 def _report_facts(
-    uow: UnitOfWork, party: str, month: date
+    uow: UnitOfWork, party: str, month: date, verified: dict[str, VerifiedFacts]
 ) -> tuple[str, tuple[PollutantMonth, ...]]:
-    report = uow.reports.verified_covering(party, month)
+    report = reports.verified_report_for(uow, party, month)
     if report is None:
         raise TaxDataMissing(
             f"no verified emission report of {party} covers {month:%Y-%m}",
             field="quarter",
             month=f"{month:%Y-%m}",
         )
-    lines = uow.reports.lines(report.id)
-    return report.id, tuple(line.facts() for line in lines if line.month == month)
+    if report.id not in verified:
+        verified[report.id] = reports.verified_facts(uow, report.id)
+    return report.id, verified[report.id].months[month]
 
 
 def _monitoring_facts(uow: UnitOfWork, party: str, month: date) -> tuple[PollutantMonth, ...]:
