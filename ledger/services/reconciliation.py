@@ -168,9 +168,9 @@ def start_reconciliation(
         raise InvalidField(f"tolerances: fen ≥ 0, days 0–{TOLERANCE_DAYS_MAX}", field="tolerance")
     reconciliation_id = "rec-" + import_id.removeprefix("stmt-")
 
-    def work(uow: UnitOfWork) -> str:
+    def work(uow: UnitOfWork) -> ReconciliationReport:
         if uow.finance.get_reconciliation(reconciliation_id) is not None:
-            return reconciliation_id
+            return _report(uow, reconciliation_id)  # started already: a retry
         statement = uow.finance.get_import(import_id)
         if statement is None:
             raise ReconciliationNotFound(f"no statement import {import_id!r}", field="import_id")
@@ -195,10 +195,9 @@ def start_reconciliation(
         ]
         for match in auto_match(externals, list(items.values()), tolerance):
             uow.finance.add_match(record.id, match, "", actor.id, record.created_at)
-        return reconciliation_id
+        return _report(uow, reconciliation_id)
 
-    in_transaction(uow_factory, work)
-    return get_report(uow_factory, reconciliation_id)
+    return in_transaction(uow_factory, work)
 
 
 def _candidates(
@@ -216,12 +215,18 @@ def get_report(uow_factory: UnitOfWorkFactory, reconciliation_id: str) -> Reconc
     return read(uow_factory, lambda uow: _report(uow, reconciliation_id))
 
 
-def _report(uow: UnitOfWork, reconciliation_id: str, *, lock: bool = False) -> ReconciliationReport:
+def _record(uow: UnitOfWork, reconciliation_id: str, *, lock: bool = False) -> Reconciliation:
     record = uow.finance.get_reconciliation(reconciliation_id, lock=lock)
     if record is None:
         raise ReconciliationNotFound(
             f"no reconciliation {reconciliation_id!r}", field="reconciliation_id"
         )
+    return record
+
+
+def _report(uow: UnitOfWork, reconciliation_id: str) -> ReconciliationReport:
+    """Everything a report shows, built in one unit of work (the caller's)."""
+    record = _record(uow, reconciliation_id)
     lines, items = _candidates(uow, record)
     matches = uow.finance.active_matches(reconciliation_id)
     externals = [ExternalItem(i, x.booked_on, x.reference, x.amount_fen) for i, x in lines.items()]
@@ -247,8 +252,9 @@ def match_manually(  # noqa: PLR0917 - what a manual match is
     """Match unmatched statement lines with unmatched postings of the window, with a reason."""
     _check_reason(reason)
 
-    def work(uow: UnitOfWork) -> None:
-        report = _open_report(uow, reconciliation_id)
+    def work(uow: UnitOfWork) -> ReconciliationReport:
+        _open(uow, reconciliation_id)
+        report = _report(uow, reconciliation_id)
         free_lines, free_items = set(report.unmatched_lines), set(report.unmatched_postings)
         if not line_ids or not posting_ids:
             raise MatchInvalid("a match names at least one line and one posting", field="lines")
@@ -269,9 +275,9 @@ def match_manually(  # noqa: PLR0917 - what a manual match is
         )
         match = Match(tuple(line_ids), tuple(posting_ids), "manual", difference)
         uow.finance.add_match(reconciliation_id, match, reason, actor.id, uow.now())
+        return _report(uow, reconciliation_id)
 
-    in_transaction(uow_factory, work)
-    return get_report(uow_factory, reconciliation_id)
+    return in_transaction(uow_factory, work)
 
 
 def unmatch(
@@ -284,14 +290,14 @@ def unmatch(
     """Undo a match (automatic or manual), with a reason; its items are unmatched again."""
     _check_reason(reason)
 
-    def work(uow: UnitOfWork) -> None:
-        report = _open_report(uow, reconciliation_id)
-        if match_id not in {m.id for m in report.matches}:
+    def work(uow: UnitOfWork) -> ReconciliationReport:
+        _open(uow, reconciliation_id)
+        if match_id not in {m.id for m in uow.finance.active_matches(reconciliation_id)}:
             raise MatchInvalid(f"no active match {match_id} in {reconciliation_id}", field="match")
         uow.finance.unmatch(match_id, actor.id, uow.now(), reason)
+        return _report(uow, reconciliation_id)
 
-    in_transaction(uow_factory, work)
-    return get_report(uow_factory, reconciliation_id)
+    return in_transaction(uow_factory, work)
 
 
 def confirm(
@@ -299,24 +305,24 @@ def confirm(
 ) -> ReconciliationReport:
     """Confirm the reconciliation as it stands; from then on it is frozen."""
 
-    def work(uow: UnitOfWork) -> None:
-        _open_report(uow, reconciliation_id)
+    def work(uow: UnitOfWork) -> ReconciliationReport:
+        _open(uow, reconciliation_id)
         uow.finance.confirm_reconciliation(reconciliation_id, actor.id, uow.now())
+        return _report(uow, reconciliation_id)
 
-    in_transaction(uow_factory, work)
-    return get_report(uow_factory, reconciliation_id)
+    return in_transaction(uow_factory, work)
 
 
-def _open_report(uow: UnitOfWork, reconciliation_id: str) -> ReconciliationReport:
-    """The report, its reconciliation row locked; refused once confirmed."""
-    report = _report(uow, reconciliation_id, lock=True)
-    if report.reconciliation.state == "confirmed":
+def _open(uow: UnitOfWork, reconciliation_id: str) -> Reconciliation:
+    """The reconciliation, its row locked; refused once confirmed."""
+    record = _record(uow, reconciliation_id, lock=True)
+    if record.state == "confirmed":
         raise ReconciliationConfirmed(
-            f"reconciliation {reconciliation_id} was confirmed by "
-            f"{report.reconciliation.confirmed_by}: it is frozen",
+            f"reconciliation {reconciliation_id} was confirmed by {record.confirmed_by}: "
+            "it is frozen",
             field="reconciliation_id",
         )
-    return report
+    return record
 
 
 def _check_reason(reason: str) -> None:
