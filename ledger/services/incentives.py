@@ -17,7 +17,7 @@ The incentive's CNY is not cash: the accounts hold only it, so it never mixes wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from ledger.domain.access import Scope
@@ -147,22 +147,7 @@ def _reverse_in(
     (record,) = journal.write_in(uow, [entry])
     reversal = Reversal(reason, record.entry_id, record.recorded_at, detail, report)
     uow.tax.add_reversal(incentive.id, reversal)
-    return _replace_reversal(incentive, reversal)
-
-
-def _replace_reversal(incentive: Incentive, reversal: Reversal) -> Incentive:
-    return Incentive(
-        incentive.id,
-        incentive.basis_id,
-        incentive.kind,
-        incentive.party,
-        incentive.amount_fen,
-        incentive.basis_fen,
-        incentive.entry_id,
-        incentive.booked_at,
-        incentive.report_ids,
-        reversal,
-    )
+    return replace(incentive, reversal=reversal)
 
 
 # -- invalidation ---------------------------------------------------------------------------
