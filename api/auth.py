@@ -172,15 +172,8 @@ def audit_rejection(request: Request, code: str, status: int) -> None:
     current = acting.get()
     if current is None or request.method == "GET":
         return
-    record = AuditRecord(
-        at=request.app.state.store.clock(),
-        principal_id=current.principal_id,
-        token_id=current.token_id,
-        action=current.action,
-        target=current.target,
-        outcome="rejected",
-        status=status,
-        code=code,
+    record = _record(
+        current.principal_id, current.token_id, current.action, request, "rejected", status, code
     )
     access.record_audit(request.app.state.store, [record])
 
