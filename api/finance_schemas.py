@@ -7,21 +7,16 @@ days). Reports are not modelled here: they stream as JSON, CSV or XLSX (ledger.s
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field
 
+from api.registry_schemas import cny
 from api.schemas import NO_NUL, Strict
 from ledger.domain.finance import PeriodRecord
 from ledger.services.reconciliation import ReconciliationReport
 
 Reason = Annotated[str, Field(max_length=400), NO_NUL]
-
-
-def cny(fen: int) -> str:
-    """Signed fen as CNY text with 2 places (exact)."""
-    return f"{Decimal(fen).scaleb(-2):.2f}"
 
 
 class ReasonIn(Strict):

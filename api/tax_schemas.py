@@ -14,40 +14,24 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from api import registry_schemas as rs
+from api.registry_schemas import PartyCode, RecordId
 from api.schemas import NO_NUL, AmountText, Strict
 from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.incentives import CreditYear, Incentive, VerifiedReduction
 from ledger.domain.monitoring import reported_mean
 from ledger.domain.tax import MonthlyTax, QuarterlyReturn, TaxLine, TaxPolicy
-from ledger.domain.tax_filing import FiledReturn, from_fen
+from ledger.domain.tax_filing import FiledReturn
 from ledger.services.reductions import RightsObligation
 from ledger.services.tax import Computation
 
-PartyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
-RecordId = Annotated[
-    str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-]
 QuarterText = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", examples=["2025Q1"])]
 Detail = Annotated[str, Field(max_length=400), NO_NUL]
 
 
-def fen(text: str, field: str = "amount") -> int:
-    """A positive CNY amount (at most 2 places) as fen; anything finer is refused."""
-    return to_units(parse_decimal(text, field=field), 2, field=field)
-
-
-def fen_or_zero(text: str, field: str) -> int:
-    """A CNY amount that may be zero (CIT payable) as fen."""
-    value = parse_decimal(text, field=field)
-    return 0 if value == 0 else to_units(value, 2, field=field)
-
-
 def cny(amount: Decimal) -> str:
+    """A tax amount (an exact Decimal of CNY, already rounded to the fen) as text."""
     return f"{amount:.2f}"
-
-
-def cny_fen(units: int) -> str:
-    return cny(from_fen(units))
 
 
 def _fraction(value: Fraction | None) -> str | None:
@@ -279,8 +263,8 @@ def incentive_out(incentive: Incentive) -> IncentiveOut:
         kind=incentive.kind.value,
         party=incentive.party,
         basis_id=incentive.basis_id,
-        amount=cny_fen(incentive.amount_fen),
-        basis=cny_fen(incentive.basis_fen),
+        amount=rs.cny(incentive.amount_fen),
+        basis=rs.cny(incentive.basis_fen),
         entry_id=incentive.entry_id,
         booked_at=incentive.booked_at,
         report_ids=list(incentive.report_ids),
@@ -300,10 +284,10 @@ def incentive_out(incentive: Incentive) -> IncentiveOut:
 def credit_year_out(year: CreditYear) -> CreditYearOut:
     return CreditYearOut(
         year=year.year,
-        cit_payable=cny_fen(year.cit_payable_fen),
-        used=cny_fen(year.used_fen),
-        lapsed=cny_fen(year.lapsed_fen),
-        left=cny_fen(year.left_fen),
+        cit_payable=rs.cny(year.cit_payable_fen),
+        used=rs.cny(year.used_fen),
+        lapsed=rs.cny(year.lapsed_fen),
+        left=rs.cny(year.left_fen),
     )
 
 
@@ -360,10 +344,6 @@ def kg_decimal(text: str, field: str) -> Decimal:
     return value
 
 
-def _tonnes(units: int) -> str:
-    return f"{Decimal(units).scaleb(-3):.3f}"
-
-
 def reduction_out(record: VerifiedReduction) -> ReductionOut:
     claim = record.claim
     return ReductionOut(
@@ -376,7 +356,7 @@ def reduction_out(record: VerifiedReduction) -> ReductionOut:
         baseline_kg=str(claim.baseline_kg),
         actual_kg=str(claim.actual_kg),
         reduction_kg=record.reduction_kg,
-        released=_tonnes(record.released_units),
+        released=rs.tonnes(record.released_units, claim.pollutant),
         release=record.release.value,
         entry_id=record.entry_id,
     )
@@ -388,8 +368,8 @@ def obligation_out(obligation: RightsObligation) -> RightsObligationOut:
         party=obligation.party,
         pollutant=obligation.pollutant,
         instrument=obligation.instrument,
-        verified=_tonnes(obligation.verified_units),
-        held=_tonnes(obligation.held_units),
-        shortfall=_tonnes(obligation.shortfall_units),
+        verified=rs.tonnes(obligation.verified_units, obligation.pollutant),
+        held=rs.tonnes(obligation.held_units, obligation.pollutant),
+        shortfall=rs.tonnes(obligation.shortfall_units, obligation.pollutant),
         exceedances=obligation.exceedances,
     )

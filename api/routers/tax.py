@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from api import registry_schemas as rs
 from api import tax_schemas as ts
 from api.auth import Caller
 from api.dependencies import Cursor, Filter, Store
@@ -125,7 +126,7 @@ def get_incentive(incentive_id: RecordPath, store: Store, caller: Caller) -> ts.
 @router.post("/incentives", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
 def book_incentive(body: ts.IncentiveIn, store: Store) -> ts.IncentiveOut:
     """Book an incentive on an existing basis; refused beyond what the basis supports."""
-    booked = incentives.book_incentive(store, body.basis_id, body.id, ts.fen(body.amount))
+    booked = incentives.book_incentive(store, body.basis_id, body.id, rs.fen(body.amount, "amount"))
     return ts.incentive_out(booked)
 
 
@@ -135,7 +136,7 @@ def grant_equipment_credit(body: ts.EquipmentCreditIn, store: Store) -> ts.Incen
     investment = incentives.EquipmentInvestment(
         body.id,
         body.party,
-        ts.fen(body.investment, "investment"),
+        rs.fen(body.investment, "investment"),
         body.acquired_on,
         body.description,
     )
@@ -168,7 +169,7 @@ def credit_schedule(
         year, _, amount = item.partition(":")
         if not year.isdigit() or not amount:
             raise InvalidField(f"{item!r} is not YEAR:CNY", field="cit_payable")
-        payable[int(year)] = ts.fen_or_zero(amount, "cit_payable")
+        payable[int(year)] = rs.fen(amount, "cit_payable", zero_allowed=True)
     schedule = incentives.credit_schedule(store, caller.scope, code, payable)
     return [ts.credit_year_out(year) for year in schedule]
 
