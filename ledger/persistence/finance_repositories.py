@@ -99,7 +99,7 @@ class SqlFinanceRepository:
 
     def get_period(self, label: str, *, lock: bool = False) -> PeriodRecord | None:
         query = select(t.periods).where(t.periods.c.label == label)
-        if lock and self._postgresql:
+        if lock:
             query = query.with_for_update()
         row = self._connection.execute(query).first()
         return None if row is None else _period(row)
@@ -367,7 +367,7 @@ class SqlFinanceRepository:
         self, reconciliation_id: str, *, lock: bool = False
     ) -> Reconciliation | None:
         query = select(t.reconciliations).where(t.reconciliations.c.id == reconciliation_id)
-        if lock and self._postgresql:
+        if lock:
             query = query.with_for_update()
         row = self._connection.execute(query).first()
         return None if row is None else _reconciliation(row)

@@ -179,7 +179,7 @@ class SqlTaxRepository:
         query = select(t.incentive_bases, _VOIDED.label("void")).where(
             t.incentive_bases.c.id == basis_id
         )
-        if lock and self._connection.dialect.name == "postgresql":
+        if lock:  # SQLite: the compiler drops FOR UPDATE; its write lock covers it
             query = query.with_for_update(of=t.incentive_bases)
         row = self._connection.execute(query).first()
         return None if row is None else self._basis_one(row)
