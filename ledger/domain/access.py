@@ -131,12 +131,8 @@ def new_token(principal_id: str, expires_at: datetime | None) -> IssuedToken:
 def split_token(presented: str) -> tuple[str, str] | None:
     """(token id, its hash) of a presented bearer token, or None if it is not one of ours."""
     prefix, _, rest = presented.partition("_")
-    token_id, separator, secret = (
-        rest[:_TOKEN_ID_CHARS],
-        rest[_TOKEN_ID_CHARS:][:1],
-        rest[_TOKEN_ID_CHARS + 1 :],
-    )
-    if prefix != TOKEN_PREFIX or separator != "_" or len(token_id) != _TOKEN_ID_CHARS or not secret:
+    token_id, separator, secret = rest.partition("_")  # the id is hex; the secret may hold "_"
+    if prefix != TOKEN_PREFIX or not separator or len(token_id) != _TOKEN_ID_CHARS or not secret:
         return None
     return token_id, hash_secret(presented)
 
