@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -114,9 +115,9 @@ def refuse(
     trade_id: IdPath, body: rs.TradeActionIn, store: Store, caller: Caller, view: View
 ) -> rs.TradeOut:
     """The authority refuses the trade; a hold is released."""
-    _visible_trade(store, view, trade_id)
-    actor = acting_party(caller, body.actor)
-    return rs.trade_out(trading.refuse(store, trade_id, actor, body.reason))
+    return _act(
+        partial(trading.refuse, reason=body.reason), store, view, caller, trade_id, body.actor
+    )
 
 
 @router.post("/trades/{trade_id}/expire", response_model=rs.TradeOut, tags=["trades"])
@@ -140,6 +141,8 @@ def _act(  # noqa: PLR0917 - an action and its context
 
 
 def _visible_trade(store: Store, view: View, trade_id: str) -> None:
+    if view.scope.unlimited:  # the action itself refuses an unknown trade
+        return
     trade, _ = trading.get_trade(store, trade_id)
     view.require(RecordNotFound, f"trade {trade_id!r}", trade.seller, trade.buyer)
 
@@ -222,5 +225,7 @@ def party_compliance(
 
 
 def _visible_obligation(store: Store, view: View, obligation_id: str) -> None:
+    if view.scope.unlimited:  # the surrender itself refuses an unknown obligation
+        return
     found = compliance.status(store, obligation_id)
     view.require(RecordNotFound, f"obligation {obligation_id!r}", found.obligation.party_code)
