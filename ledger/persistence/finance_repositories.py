@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     and_,
-    case,
     func,
     insert,
     literal,
@@ -51,10 +50,8 @@ from ledger.domain.reconciliation import (
 from ledger.domain.registry import Trade
 from ledger.persistence import tables as t
 from ledger.persistence.registry_repositories import _trade
+from ledger.persistence.repositories import CREDITS_SUM, DEBITS_SUM
 
-_IS_DEBIT = t.postings.c.side == Side.DEBIT.value
-_DEBITS = func.coalesce(func.sum(case((_IS_DEBIT, t.postings.c.units), else_=0)), 0)
-_CREDITS = func.coalesce(func.sum(case((_IS_DEBIT, 0), else_=t.postings.c.units)), 0)
 _LOCK_ENTRIES = text("LOCK TABLE entries IN SHARE ROW EXCLUSIVE MODE")
 
 
@@ -157,8 +154,8 @@ class SqlFinanceRepository:
                 t.accounts.c.party,
                 t.accounts.c.normal_side,
                 t.postings.c.instrument_code,
-                _DEBITS.label("debits"),
-                _CREDITS.label("credits"),
+                DEBITS_SUM.label("debits"),
+                CREDITS_SUM.label("credits"),
             )
             .join(t.accounts, t.accounts.c.id == t.postings.c.account_id)
             .where(~t.postings.c.pending, moment < before)

@@ -231,12 +231,14 @@ _AS_OF_RECORDED = (
     .order_by(t.postings.c.recorded_at.desc(), t.postings.c.id.desc())
     .limit(1)
 )
-# Effective axis: effective time may be back-dated, so no running balance applies: sum.
+# Σ debits and Σ credits (units) of the postings a query selects; 0 when there are none.
 _IS_DEBIT = t.postings.c.side == Side.DEBIT.value
-_AS_OF_EFFECTIVE = select(
-    func.coalesce(func.sum(case((_IS_DEBIT, t.postings.c.units), else_=0)), 0),
-    func.coalesce(func.sum(case((_IS_DEBIT, 0), else_=t.postings.c.units)), 0),
-).where(_SAME_BALANCE, t.postings.c.effective_at <= bindparam("moment"))
+DEBITS_SUM = func.coalesce(func.sum(case((_IS_DEBIT, t.postings.c.units), else_=0)), 0)
+CREDITS_SUM = func.coalesce(func.sum(case((_IS_DEBIT, 0), else_=t.postings.c.units)), 0)
+# Effective axis: effective time may be back-dated, so no running balance applies: sum.
+_AS_OF_EFFECTIVE = select(DEBITS_SUM, CREDITS_SUM).where(
+    _SAME_BALANCE, t.postings.c.effective_at <= bindparam("moment")
+)
 
 
 class SqlJournalRepository:
