@@ -25,6 +25,7 @@ from ledger.domain.accounts import Side
 from ledger.domain.chain import ChainLink
 from ledger.domain.entries import EntryRecord, EntryStatus, PostingRecord, Reference
 from ledger.persistence import tables as t
+from ledger.persistence.sqlite_write_path import instant, parse_instant
 
 SEALER_LOCK_KEY = 0x4C45444745524348  # "LEDGERCH": the advisory lock only sealers take
 # Postings and references are read by a seq range unless the wanted seqs are sparser than this.
@@ -168,9 +169,7 @@ class SqlChainRepository:
 
     def _instant(self, moment: datetime) -> Any:
         # SQLite holds instants as naive UTC text (see UtcDateTime); psycopg takes datetimes.
-        if self._postgresql:
-            return moment
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment if self._postgresql else instant(moment)
 
     def _records(self, rows: Sequence[Sequence[Any]]) -> list[EntryRecord]:
         """The records of entry rows (`_ENTRY_COLUMNS`), with their postings and references."""
@@ -179,7 +178,7 @@ class SqlChainRepository:
         seqs = [row[0] for row in rows]
         postings = self._grouped(_POSTINGS, "p.entry_seq", seqs)
         references = self._grouped(_REFERENCES, "r.entry_seq", seqs)
-        instant = _aware if self._postgresql else _parse_instant
+        moment = _aware if self._postgresql else parse_instant
         return [
             EntryRecord(
                 seq=seq,
@@ -187,8 +186,8 @@ class SqlChainRepository:
                 request_hash=request_hash,
                 entry_type=entry_type,
                 status=_STATUSES[status],
-                effective_at=instant(effective_at),
-                recorded_at=instant(recorded_at),
+                effective_at=moment(effective_at),
+                recorded_at=moment(recorded_at),
                 memo=memo,
                 metadata=json.loads(metadata) if isinstance(metadata, str) else metadata,
                 references=tuple(Reference(kind, ref) for kind, ref in references.get(seq, ())),
@@ -198,7 +197,7 @@ class SqlChainRepository:
                 ),
                 reverses_entry_id=reverses_entry_id,
                 pending_entry_id=pending_entry_id,
-                expires_at=None if expires_at is None else instant(expires_at),
+                expires_at=None if expires_at is None else moment(expires_at),
             )
             for (
                 seq,
@@ -238,10 +237,6 @@ class SqlChainRepository:
 
 def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
-
-
-def _parse_instant(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _link(chain_seq: int, entry_seq: int, previous_hash: str, hash_: str) -> ChainLink:

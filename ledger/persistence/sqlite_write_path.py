@@ -68,7 +68,8 @@ def instant(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _parse_instant(text: str) -> datetime:
+def parse_instant(text: str) -> datetime:
+    """Back from `instant`'s text to an aware UTC datetime."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
@@ -104,7 +105,7 @@ def lock_rows(
                 debits_pending=row[6],
                 credits_pending=row[7],
                 version=row[8],
-                updated_at=_parse_instant(row[9]),
+                updated_at=parse_instant(row[9]),
             )
     return balances, flags
 
