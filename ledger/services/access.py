@@ -29,6 +29,7 @@ from ledger.domain.access import (
     split_token,
 )
 from ledger.domain.errors import InvalidField, RecordExists
+from ledger.domain.pages import check_page_size
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.services.transactions import in_transaction, read
@@ -185,6 +186,7 @@ def get_principal(
 def list_principals(
     uow_factory: UnitOfWorkFactory, after: str, limit: int
 ) -> list[PrincipalRecord]:
+    check_page_size(limit)
     return read(uow_factory, lambda uow: uow.access.list_principals(after, limit))
 
 
@@ -227,6 +229,7 @@ def record_audit(uow_factory: UnitOfWorkFactory, records: Sequence[AuditRecord])
 def list_audit(
     uow_factory: UnitOfWorkFactory, principal_id: str | None, after: int, limit: int
 ) -> list[AuditRecord]:
+    check_page_size(limit)
     return read(uow_factory, lambda uow: uow.access.list_audit(principal_id, after, limit))
 
 

@@ -29,6 +29,7 @@ from ledger.domain.access import (
     authority_of,
 )
 from ledger.domain.errors import InvalidField
+from ledger.domain.pages import check_page_size
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, joined, read, run_joined
 
@@ -115,6 +116,7 @@ def list_requests(
     after: str,
     limit: int,
 ) -> list[ApprovalRequest]:
+    check_page_size(limit)
     authority = None if viewer.scope.unlimited else authority_of(viewer)
     return read(uow_factory, lambda uow: uow.access.list_requests(state, authority, after, limit))
 
