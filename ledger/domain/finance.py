@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
 from ledger.domain.accounts import Side
 from ledger.domain.errors import Kind, LedgerError
+from ledger.domain.monitoring import CHINA_STANDARD_TIME
 
-BEIJING = timezone(timedelta(hours=8), "CST")  # the registry's accounting time zone
+BEIJING = CHINA_STANDARD_TIME  # the registry's accounting time zone: monitoring's own
 
 
 # -- rejections -----------------------------------------------------------------------------
