@@ -25,27 +25,33 @@ from api import schemas
 from api.convert import posted_out, reverse_command
 from api.routers.access import approval_out
 from ledger.domain.access import Principal
-from ledger.domain.amounts import parse_decimal
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import approvals, journal, rights
 from ledger.settings import Settings
 
+# The extra answer of every gated endpoint, for its OpenAPI `responses`.
+PENDING: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Needs a second principal: the pending approval request"}
+}
+
 
 def gate(
-    request: Request, caller: Principal, operation: str, payload: Mapping[str, Any]
+    request: Request,
+    caller: Principal,
+    operation: str,
+    payload: Mapping[str, Any],
+    *,
+    tonnes_per_year: Decimal | None = None,
 ) -> JSONResponse | None:
-    """A 202 with the pending request if `operation` needs four eyes, else None (go ahead)."""
+    """A 202 with the pending request if `operation` needs four eyes, else None (go ahead).
+    An allocation needs them only above the threshold (`tonnes_per_year`, its size)."""
     settings: Settings = request.app.state.settings
     if operation not in settings.four_eyes:
         return None
+    if tonnes_per_year is not None and tonnes_per_year <= settings.four_eyes_allocation_t:
+        return None
     pending = approvals.request(request.app.state.store, caller, operation, payload)
     return JSONResponse(approval_out(pending).model_dump(mode="json"), status_code=202)
-
-
-def allocation_needs_approval(request: Request, quantity_t_per_year: str) -> bool:
-    settings: Settings = request.app.state.settings
-    quantity = parse_decimal(quantity_t_per_year, field="quantity_t_per_year")
-    return quantity > Decimal(settings.four_eyes_allocation_t)
 
 
 def _allocate(

@@ -53,7 +53,7 @@ def get_entry(entry_id: AnyEntryId, store: Store) -> schemas.EntryOut:
     response_model=schemas.EntryOut,
     status_code=201,
     tags=["entries"],
-    responses={202: {"description": "Needs a second principal: the pending approval request"}},
+    responses=four_eyes.PENDING,
 )
 def reverse_entry(  # noqa: PLR0917 - path, body and context
     entry_id: EntryId,

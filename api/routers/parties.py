@@ -4,6 +4,7 @@ vintage expiry. Translation only: every rule lives in the services."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -17,14 +18,20 @@ from ledger.domain.amounts import parse_decimal
 from ledger.domain.errors import PartyNotFound, RecordNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
-from ledger.domain.registry import CHART, City, Outlet, Party, PartyKind, Policy, account_code
+from ledger.domain.registry import (
+    CHART,
+    City,
+    Outlet,
+    Party,
+    PartyKind,
+    Policy,
+    account_code,
+    scale_of,
+)
 from ledger.services import parties, rights
 
 router = APIRouter(prefix="/v1")
 
-FOUR_EYES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Needs a second principal: the pending approval request"}
-}
 PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 
 
@@ -171,7 +178,7 @@ def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
     response_model=rs.EntitlementOut,
     status_code=201,
     tags=["rights"],
-    responses=FOUR_EYES,
+    responses=four_eyes.PENDING,
 )
 def confirm_entitlement(
     body: rs.EntitlementIn, store: Store, caller: Caller, view: View, request: Request
@@ -179,11 +186,13 @@ def confirm_entitlement(
     """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically.
     Above the four-eyes threshold: 202 and an approval request instead."""
     view.require(PartyNotFound, f"party {body.party!r}", body.party)
-    if four_eyes.allocation_needs_approval(request, body.quantity_t_per_year):
-        pending = four_eyes.gate(request, caller, "allocation", body.model_dump(mode="json"))
-        if pending is not None:
-            return pending
-    return rs.entitlement_out(rights.confirm_entitlement(store, body.to_domain()))
+    entitlement = body.to_domain()
+    payload = body.model_dump(mode="json")
+    size = Decimal(entitlement.units).scaleb(-scale_of(entitlement.pollutant))  # t/a
+    pending = four_eyes.gate(request, caller, "allocation", payload, tonnes_per_year=size)
+    if pending is not None:
+        return pending
+    return rs.entitlement_out(rights.confirm_entitlement(store, entitlement))
 
 
 @router.get("/entitlements", response_model=rs.EntitlementPage, tags=["rights"])
@@ -245,7 +254,7 @@ def list_pledges(  # noqa: PLR0917 - query parameters
     response_model=rs.EntriesOut,
     status_code=201,
     tags=["rights"],
-    responses=FOUR_EYES,
+    responses=four_eyes.PENDING,
 )
 def reserve_operation(
     body: rs.ReserveOperationIn, store: Store, caller: Caller, view: View, request: Request

@@ -238,3 +238,24 @@ def test_a_nul_in_a_principal_name_is_refused_as_input(
     response = client.post("/v1/principals", json=body, headers=admin)
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "name"
+
+
+def test_an_allocation_needs_four_eyes_only_above_the_threshold(
+    registry_parties: TestClient,
+) -> None:
+    client = registry_parties
+    authority = {"code": "HEBEI", "kind": "authority", "name": "Hebei"}
+    assert client.post("/v1/parties", json=authority).status_code == 201
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    client.app.state.settings = Settings(  # type: ignore[attr-defined]
+        database_url=settings.database_url, four_eyes=FOUR_EYES_DEFAULT
+    )
+    regulator = headers_for(client, "regulator", principal="reg-a")
+    body = {"party": "E1", "pollutant": "SO2", "first_vintage": 2026, "permit": "P-E1"}
+
+    at_threshold = {**body, "id": "A1", "quantity_t_per_year": "1000"}
+    above = {**body, "id": "A2", "quantity_t_per_year": "1000.001"}
+
+    assert client.post("/v1/entitlements", json=at_threshold, headers=regulator).status_code == 201
+    pending = client.post("/v1/entitlements", json=above, headers=regulator)
+    assert (pending.status_code, pending.json()["state"]) == (202, "pending")
