@@ -34,7 +34,7 @@ class PrincipalIn(Strict):
     id: PrincipalId
     name: Annotated[str, Field(min_length=1, max_length=200), NO_NUL]
     role: Role
-    party: Annotated[str | None, Field(max_length=32), NO_NUL] = None
+    party: Annotated[str, Field(max_length=32), NO_NUL] | None = None
     kind: Annotated[str, Field(pattern="^(user|service)$")] = "user"
 
 
