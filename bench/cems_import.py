@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from bench.databases import fresh_database
-from ledger import cems_generator
 from ledger.domain.access import Principal, Role
 from ledger.domain.registry import Outlet, Party, PartyKind
-from ledger.monitoring_cli import import_file
+from ledger.entrypoints import cems_generator
+from ledger.entrypoints.monitoring import import_file
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import parties

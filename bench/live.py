@@ -26,7 +26,6 @@ from typing import IO
 
 import httpx2
 
-from ledger import demo
 from ledger.domain.access import Role
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
@@ -34,6 +33,7 @@ from ledger.domain.entries import PostingRequest
 from ledger.domain.limits import ENTRIES_PER_BATCH_MAX
 from ledger.domain.ports import AccountDraft
 from ledger.domain.registry import PROVINCE
+from ledger.entrypoints import demo
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
@@ -164,7 +164,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         if self.cli:
             return [
-                sys.executable, "-m", "ledger.cli", "serve", "--host", HOST,
+                sys.executable, "-m", "ledger.entrypoints", "serve", "--host", HOST,
                 "--port", str(self.port), "--workers", str(self.workers),
             ]  # fmt: skip
         command = [
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     """Serve an app on the loopback like `emissions-ledger serve` (TCP_NODELAY with workers)."""
     import argparse  # noqa: PLC0415
 
-    from ledger.server import serve_http  # noqa: PLC0415 - only the server needs uvicorn
+    from ledger.entrypoints.server import serve_http  # noqa: PLC0415 - only the server needs uvicorn
 
     parser = argparse.ArgumentParser(prog="python -m bench.live")
     parser.add_argument("app")

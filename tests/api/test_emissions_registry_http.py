@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger import demo
+from ledger.entrypoints import demo
 from tests.api.support import headers_for
 
 Json = dict[str, Any]

@@ -40,8 +40,8 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from api.permissions import PERMISSIONS
 from bench.databases import fresh_database
-from ledger import demo
 from ledger.domain.access import Role
+from ledger.entrypoints import demo
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import queries
@@ -58,7 +58,7 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-# The demo principal of each role (ledger/demo.py), each acting as a demo party.
+# The demo principal of each role (ledger/entrypoints/demo.py), each acting as a demo party.
 PRINCIPAL_OF_ROLE = {
     Role.ADMINISTRATOR: "demo-admin",
     Role.REGULATOR: "demo-regulator",

@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import check_permission_table
 from api.permissions import PERMISSIONS
-from ledger import demo
 from ledger.domain.access import Role
 from ledger.domain.registry import PROVINCE
+from ledger.entrypoints import demo
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store

@@ -291,7 +291,7 @@ def journal_ids(database_url: str) -> dict[str, list[str]]:
 def cli(database_url: str, command: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LEDGER_DATABASE_URL=database_url)
     return subprocess.run(
-        [sys.executable, "-m", "ledger.cli", command],
+        [sys.executable, "-m", "ledger.entrypoints", command],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 

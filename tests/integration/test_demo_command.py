@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import cli
+from ledger.entrypoints import cli
 
 
 def test_the_demo_command_loads_the_registry_once_and_the_invariants_hold(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from ledger import cli
+from ledger.entrypoints import cli
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import journal

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger import cli
 from ledger.domain.chain import ChainProblem
+from ledger.entrypoints import cli
 from ledger.persistence.store import Store
 from ledger.services import chain, journal
 from ledger.services.chain import VerifyReport

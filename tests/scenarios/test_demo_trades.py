@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ledger import demo
 from ledger.domain.registry import PROVINCE, TradeState
+from ledger.entrypoints import demo
 from ledger.persistence.store import Store
 from ledger.services import queries, trading
 

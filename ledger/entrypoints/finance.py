@@ -2,7 +2,8 @@
 
 Long runs show a progress bar (rich) on standard error: an export counts its rows as they are
 written, an import its lines as they are checked. The acting principal is `--actor` (a finance
-user id) recorded as imported_by / created_by / closed_by.
+user id) recorded as imported_by / created_by / closed_by; a refusal prints its code and
+exits 1.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from ledger.domain.access import EVERYTHING, Principal, Role
-from ledger.domain.errors import LedgerError
 from ledger.domain.finance import ReportTable
 from ledger.domain.reconciliation import Tolerance
+from ledger.entrypoints.common import with_store
 from ledger.persistence.store import Store
 from ledger.services import exports, periods, statements
 from ledger.services import reconciliation as rec
 
-COMMANDS = ("import-statement", "reconcile", "export", "close-period")
 REPORTS = ("trial-balance", "supply", "holdings", "statement", "trades", "tax-returns", "market")
 T = TypeVar("T")
 
@@ -57,24 +57,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     close.add_argument("--reason", default="")
     for sub in (imports, reconcile, close):
         sub.add_argument("--actor", default="cli", help="the finance principal acting")
+    imports.set_defaults(run=with_store(_import))
+    reconcile.set_defaults(run=with_store(_reconcile))
+    export.set_defaults(run=with_store(_export))
+    close.set_defaults(run=with_store(_close))
 
 
-def run(store: Store, arguments: argparse.Namespace) -> int:
-    """Run a finance command; 1 with the refusal on standard error if the ledger refuses."""
-    actor = Principal(getattr(arguments, "actor", "cli"), "command line", Role.FINANCE, None, None)
-    try:
-        if arguments.command == "import-statement":
-            return _import(store, actor, arguments)
-        if arguments.command == "reconcile":
-            return _reconcile(store, actor, arguments)
-        if arguments.command == "close-period":
-            record = periods.close_period(store, actor, arguments.period, arguments.reason)
-            print(f"period {record.period.label} closed ({record.entries_at_close} entries)")
-            return 0
-        return _export(store, arguments)
-    except LedgerError as error:
-        print(f"refused ({error.code}): {error.detail}", file=sys.stderr)
-        return 1
+def _actor(arguments: argparse.Namespace) -> Principal:
+    """The finance principal named by `--actor`."""
+    return Principal(arguments.actor, "command line", Role.FINANCE, None, None)
 
 
 def _progress() -> Progress:
@@ -95,13 +86,13 @@ def _counted(items: Iterable[T], progress: Progress, description: str) -> Iterat
         yield item
 
 
-def _import(store: Store, actor: Principal, arguments: argparse.Namespace) -> int:
+def _import(store: Store, arguments: argparse.Namespace) -> int:
     content = arguments.file.read_bytes()
     with _progress() as progress:
         task = progress.add_task(f"importing {arguments.file.name}", total=1)
         record, replayed = rec.import_statement(
             store,
-            actor,
+            _actor(arguments),
             arguments.account,
             arguments.source,
             arguments.file.name,
@@ -114,9 +105,15 @@ def _import(store: Store, actor: Principal, arguments: argparse.Namespace) -> in
     return 0
 
 
-def _reconcile(store: Store, actor: Principal, arguments: argparse.Namespace) -> int:
+def _close(store: Store, arguments: argparse.Namespace) -> int:
+    record = periods.close_period(store, _actor(arguments), arguments.period, arguments.reason)
+    print(f"period {record.period.label} closed ({record.entries_at_close} entries)")
+    return 0
+
+
+def _reconcile(store: Store, arguments: argparse.Namespace) -> int:
     tolerance = Tolerance(arguments.amount_tolerance_fen, arguments.days)
-    report = rec.start_reconciliation(store, actor, arguments.import_id, tolerance)
+    report = rec.start_reconciliation(store, _actor(arguments), arguments.import_id, tolerance)
     print(
         f"{report.reconciliation.id}: {len(report.matches)} matches, "
         f"{len(report.unmatched_lines)} unmatched statement lines, "

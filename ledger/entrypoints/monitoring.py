@@ -1,9 +1,9 @@
-"""Monitoring commands of `emissions-ledger`: import-cems and generate-cems.
+"""Monitoring command of `emissions-ledger`: import-cems.
 
 `import-cems FILE` streams the CSV (never loaded whole) into one all-or-nothing import and
 shows a progress bar (rich) on standard error; a refused file prints its problems by line and
 exits 1. The acting principal is `--actor` (default `cli`, with a regulator's scope: any
-registered outlet). `generate-cems` writes the synthetic demo data (ledger.cems_generator).
+registered outlet). `generate-cems` (synthetic data to import) is in `cems_generator`.
 """
 
 from __future__ import annotations
@@ -17,53 +17,28 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger import cems_generator
 from ledger.domain.access import Principal, Role
 from ledger.domain.cems import RowProblem, csv_rows
+from ledger.entrypoints.common import with_store
 from ledger.persistence.store import Store
 from ledger.services import monitoring
 
-COMMANDS = ("import-cems", "generate-cems")
 _CHUNK_BYTES = 1 << 20
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register the monitoring sub-commands on the CLI's parser."""
+    """Register `import-cems` on the CLI's parser."""
     imports = commands.add_parser(
         "import-cems", help="import a CEMS hourly CSV (all or nothing, idempotent)"
     )
     imports.add_argument("file", type=Path)
     imports.add_argument("--actor", default="cli", help="principal id recorded as importer")
-    generate = commands.add_parser(
-        "generate-cems", help="write a year of synthetic CEMS data for the demo outlets"
-    )
-    generate.add_argument("--year", type=int, required=True)
-    generate.add_argument("--out", type=Path, required=True)
-    generate.add_argument("--seed", type=int, default=2025)
-    generate.add_argument(
-        "--pollutants", default=",".join(cems_generator.POLLUTANTS_DEFAULT), help="e.g. SO2,NOx,PM"
-    )
+    imports.set_defaults(run=with_store(_import))
 
 
-def run(store: Store, arguments: argparse.Namespace) -> int:
-    """Run one monitoring command; the exit status."""
-    if arguments.command == "generate-cems":
-        return generate(arguments.year, arguments.out, arguments.seed, arguments.pollutants)
+def _import(store: Store, arguments: argparse.Namespace) -> int:
     actor = Principal(arguments.actor, arguments.actor, Role.REGULATOR, None, None)
     return import_file(store, arguments.file, actor)
-
-
-def generate(year: int, out: Path, seed: int, pollutants: str) -> int:
-    """Write the demo outlets' year of hourly records to `out`."""
-    lines = 0
-    with out.open("w", encoding="utf-8", newline="") as target:
-        for line in cems_generator.generate(
-            cems_generator.demo_outlets(), year, seed=seed, pollutants=pollutants.split(",")
-        ):
-            target.write(line)
-            lines += 1
-    print(f"wrote {lines - 1} hourly records to {out}")
-    return 0
 
 
 def file_digest(path: Path) -> tuple[str, int]:

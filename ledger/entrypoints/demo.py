@@ -1,4 +1,5 @@
-"""The synthetic demo registry (ledger/demo_data/*.csv), loaded through the real use cases.
+"""`emissions-ledger demo`: the synthetic demo registry (ledger/demo_data/*.csv), loaded
+through the real use cases.
 
 `load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
 positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
@@ -9,6 +10,7 @@ loader refuses nothing on an already-loaded database only if `is_loaded` is chec
 
 from __future__ import annotations
 
+import argparse
 import csv
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +35,10 @@ from ledger.domain.registry import (
     TradeState,
     scale_of,
 )
+from ledger.entrypoints.common import opened_store
+from ledger.persistence import migrate
 from ledger.services import access, compliance, parties, rights, trading
+from ledger.settings import Settings
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
 CITIES = ("Tangshan", "Handan", "Xingtai", "Shijiazhuang", "Langfang")
@@ -43,6 +48,30 @@ EXCHANGE_CEA_2024 = 100_000  # tCO2 consigned to the exchange for sale (T6)
 DEPOSIT_FEN = 500_000_000  # 5,000,000.00 CNY paid in by every enterprise
 REFERENCE_O2 = {"steel": "16", "thermal_power": "6", "cement": "10"}
 POLLUTANT_NAMES = {"SO2": "SO2", "NOx": "NOx", "CEA": CARBON}
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `demo` on the CLI's parser."""
+    commands.add_parser(
+        "demo", help="load the synthetic demo registry (parties, rights, trades T1–T6) if absent"
+    ).set_defaults(run=run_demo)
+
+
+def run_demo(settings: Settings, _: argparse.Namespace) -> int:
+    """Migrate, then load the demo registry unless a registry is there already."""
+    migrate.upgrade(settings.database_url)
+    with opened_store(settings) as store:
+        if is_loaded(store):
+            print("a registry is already loaded; the demo was not loaded again")
+            return 0
+        outcomes = load(store)
+        issued = create_principals(store)
+    print("demo registry loaded; trades:")
+    print(summary(outcomes))
+    print("demo principals (tokens are shown once; send `Authorization: Bearer <token>`):")
+    for principal_id, role, token in issued:
+        print(f"  {principal_id:18} {role.value:15} {token}")
+    return 0
 
 
 def rows(name: str) -> list[dict[str, str]]:

@@ -5,14 +5,13 @@
 - `file-return ENTERPRISE --quarter 2025Q1` files the return (and books its Article 13
   incentive) as the `cli` regulator.
 - `demo-tax [--year 2025 --seed 2025]` computes every demo enterprise's annual tax from a year
-  of generated CEMS data (ledger.cems_generator), through the same CEMS parsing, monthly tally
+  of generated CEMS data (`cems_generator`), through the same CEMS parsing, monthly tally
   and tax formula as the ledger, in memory (no database needed): the README's table.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from ledger import cems_generator
-from ledger.demo import rows
 from ledger.domain.access import Principal, Role
 from ledger.domain.cems import (
     TAX_POLLUTANT,
@@ -32,15 +29,17 @@ from ledger.domain.cems import (
     local_month,
     parse_row,
 )
-from ledger.domain.errors import LedgerError
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
 from ledger.domain.registry import PROVINCE
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
+from ledger.entrypoints import cems_generator
+from ledger.entrypoints.common import with_store
+from ledger.entrypoints.demo import rows
 from ledger.persistence.store import Store
 from ledger.services import tax
+from ledger.settings import Settings
 
-COMMANDS = ("tax", "file-return", "demo-tax")
 CLI_PRINCIPAL = Principal("cli", "command line", Role.REGULATOR, PROVINCE, None)
 ZERO = Decimal("0.00")
 
@@ -51,37 +50,38 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     compute.add_argument("enterprise")
     compute.add_argument("--quarter", required=True, help="e.g. 2025Q1")
     compute.add_argument("--source", choices=("reports", "monitoring"), default="reports")
+    compute.set_defaults(run=with_store(_compute))
     filing = commands.add_parser("file-return", help="file a quarter's return from reports")
     filing.add_argument("enterprise")
     filing.add_argument("--quarter", required=True)
+    filing.set_defaults(run=with_store(_file))
     demo = commands.add_parser(
         "demo-tax", help="annual tax of the demo enterprises from generated CEMS data"
     )
     demo.add_argument("--year", type=int, default=2025)
     demo.add_argument("--seed", type=int, default=2025)
+    demo.set_defaults(run=run_demo_tax)
 
 
-def run(store: Store, arguments: argparse.Namespace) -> int:
-    """Run one tax command; the exit status."""
-    if arguments.command == "demo-tax":
-        print(markdown_table(demo_annual_tax(arguments.year, arguments.seed)))
-        return 0
-    try:
-        quarter = Quarter.parse(arguments.quarter)
-        if arguments.command == "file-return":
-            filed = tax.file_return(store, CLI_PRINCIPAL, arguments.enterprise, quarter)
-            print(f"filed {filed.id}")
-            months = filed.computed.months
-        else:
-            source = Source(arguments.source)
-            computed = tax.compute_quarter(
-                store, CLI_PRINCIPAL.scope, arguments.enterprise, quarter, source
-            )
-            months = computed.computed.months
-    except LedgerError as error:
-        print(f"refused ({error.code}): {error.detail}", file=sys.stderr)
-        return 1
-    print(lines_table(months))
+def run_demo_tax(_: Settings, arguments: argparse.Namespace) -> int:
+    print(markdown_table(demo_annual_tax(arguments.year, arguments.seed)))
+    return 0
+
+
+def _compute(store: Store, arguments: argparse.Namespace) -> int:
+    quarter, source = Quarter.parse(arguments.quarter), Source(arguments.source)
+    computed = tax.compute_quarter(
+        store, CLI_PRINCIPAL.scope, arguments.enterprise, quarter, source
+    )
+    print(lines_table(computed.computed.months))
+    return 0
+
+
+def _file(store: Store, arguments: argparse.Namespace) -> int:
+    quarter = Quarter.parse(arguments.quarter)
+    filed = tax.file_return(store, CLI_PRINCIPAL, arguments.enterprise, quarter)
+    print(f"filed {filed.id}")
+    print(lines_table(filed.computed.months))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Serve an ASGI app with uvicorn: one process, or several workers sharing one listening socket.
+"""`emissions-ledger serve`: uvicorn, one process or several workers sharing one listening socket.
 
 With several workers uvicorn binds the listener itself with protocol 0, so asyncio does not set
 TCP_NODELAY on the connections it accepts and every keep-alive request after the first waits
@@ -9,10 +9,49 @@ socket as TCP, so accepted connections inherit IPPROTO_TCP and asyncio sets TCP_
 
 from __future__ import annotations
 
+import argparse
 import socket
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
+
+from ledger.entrypoints import demo
+from ledger.persistence import migrate
+from ledger.settings import Settings
+
+APP = "api.main:app"
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `serve` on the CLI's parser."""
+    serve = commands.add_parser("serve", help="serve the HTTP API (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--no-access-log", action="store_true", help="do not log every request (load tests)"
+    )
+    serve.add_argument(
+        "--demo-if-empty",
+        action="store_true",
+        help="load the synthetic demo registry first if the database holds no registry yet",
+    )
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Load the demo if asked and the registry is empty, migrate, then serve until stopped."""
+    if arguments.demo_if_empty:
+        demo.run_demo(settings, arguments)
+    migrate.upgrade(settings.database_url)
+    serve_http(
+        APP,
+        arguments.host,
+        arguments.port,
+        arguments.workers,
+        access_log=not arguments.no_access_log,
+    )
+    return 0
 
 
 class NoDelayConfig(uvicorn.Config):

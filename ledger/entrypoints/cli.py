@@ -1,0 +1,41 @@
+"""The `emissions-ledger` command: one parser, the sub-commands of every command group.
+
+Each group's `add_commands` registers its sub-commands with `set_defaults(run=...)`; `main`
+parses, reads the settings once and calls that function with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from ledger.entrypoints import cems_generator, core, demo, finance, monitoring, server, tax
+from ledger.settings import Settings
+
+Run = Callable[[Settings, argparse.Namespace], int]
+GROUPS = (server, core, demo, finance, monitoring, cems_generator, tax)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line: every group's sub-commands."""
+    top = argparse.ArgumentParser(
+        prog="emissions-ledger",
+        description="Emissions rights ledger. The database is LEDGER_DATABASE_URL "
+        "(default: sqlite:///emissions-ledger.db in the working directory).",
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_commands(commands)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; its exit status."""
+    arguments = parser().parse_args(argv)
+    run: Run = arguments.run
+    return run(Settings.from_environment(), arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Core commands of `emissions-ledger`: migrate, check, expire, seal, verify, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ledger.domain.errors import LedgerError
+from ledger.entrypoints.common import opened_store
+from ledger.persistence import migrate
+from ledger.services import access, chain, journal, queries, trading
+from ledger.settings import Settings
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the core sub-commands on the CLI's parser."""
+    commands.add_parser(
+        "migrate", help="upgrade the database schema to the latest revision"
+    ).set_defaults(run=run_migrate)
+    commands.add_parser(
+        "check", help="verify the ledger's invariants; exit 1 if any is broken"
+    ).set_defaults(run=run_check)
+    commands.add_parser(
+        "expire", help="expire pending entries and trades past their deadline"
+    ).set_defaults(run=run_expire)
+    commands.add_parser("seal", help="chain every committed entry not chained yet").set_defaults(
+        run=run_seal
+    )
+    commands.add_parser(
+        "verify",
+        help="seal, then recompute the hash chain and every invariant; exit 1 on any problem",
+    ).set_defaults(run=run_verify)
+    admin = commands.add_parser(
+        "create-admin", help="bootstrap the first administrator and print its token (once)"
+    )
+    admin.add_argument("--id", default="admin")
+    admin.add_argument("--name", default="Administrator")
+    admin.set_defaults(run=run_create_admin)
+
+
+def run_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    migrate.upgrade(settings.database_url)
+    print("database is at the latest schema revision")
+    return 0
+
+
+def run_check(settings: Settings, _: argparse.Namespace) -> int:
+    with opened_store(settings) as store:
+        violations = queries.check_invariants(store)
+    for violation in violations:
+        print(f"{violation.rule}: {violation.detail}")
+    print("ledger invariants hold" if not violations else f"{len(violations)} violations")
+    return 1 if violations else 0
+
+
+def run_expire(settings: Settings, _: argparse.Namespace) -> int:
+    with opened_store(settings) as store:
+        expired = journal.expire_pending_entries(store, limit=10_000)
+        print(f"expired {len(expired)} pending entries")
+        lapsed = trading.expire_due(store, limit=10_000)
+        print(f"expired {len(lapsed)} trades past their deadline")
+    return 0
+
+
+def run_seal(settings: Settings, _: argparse.Namespace) -> int:
+    with opened_store(settings) as store:
+        print(f"chained {chain.seal_all(store)} entries")
+    return 0
+
+
+def run_verify(settings: Settings, _: argparse.Namespace) -> int:
+    with opened_store(settings) as store:
+        report = chain.verify_journal(store)
+    print(f"chained entries verified: {report.chained}")
+    broken = report.first_break
+    if broken is not None:
+        print(
+            f"first broken link: chain_seq {broken.chain_seq}, entry {broken.entry_id}: "
+            f"{broken.problem.value} ({broken.detail})"
+        )
+    for violation in report.violations:
+        print(f"{violation.rule}: {violation.detail}")
+    print("journal chain and invariants hold" if report.ok else "verification FAILED")
+    return 0 if report.ok else 1
+
+
+def run_create_admin(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Migrate, then create the first administrator; refused once one exists."""
+    migrate.upgrade(settings.database_url)
+    try:
+        with opened_store(settings) as store:
+            record, token = access.create_administrator(store, arguments.id, arguments.name)
+    except LedgerError as error:
+        print(f"refused: {error.detail}", file=sys.stderr)
+        return 1
+    print(
+        f"administrator {record.id} created; its token "
+        f"(shown once, expires {token.expires_at:%Y-%m-%d}):"
+    )
+    print(token.secret)
+    return 0
