@@ -23,7 +23,7 @@ from api import monitoring_schemas as ms
 from api.auth import Caller
 from api.dependencies import Cursor, Filter, Store
 from api.errors import problem
-from ledger.domain.cems import RowProblem, csv_rows
+from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
 from ledger.domain.errors import InvalidField
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import next_cursor
@@ -101,7 +101,7 @@ def _import(  # noqa: PLR0917 - one import's inputs
 ) -> ms.CemsImportOut | JSONResponse:
     try:
         outcome = monitoring.import_cems(store, rows, sha256, source, caller)
-    except monitoring.CemsImportRefused as refused:
+    except CemsImportRefused as refused:
         return problem(
             422,
             refused.code,

@@ -31,7 +31,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from ledger.domain.errors import Kind, rejection
+from ledger.domain.errors import Kind, LedgerError
 
 
 class Role(StrEnum):
@@ -228,25 +228,84 @@ class AuditRecord:
     seq: int | None = None
 
 
-Unauthenticated = rejection(
-    "unauthenticated", Kind.UNAUTHENTICATED, "A valid bearer token is required"
-)
-Forbidden = rejection("forbidden", Kind.FORBIDDEN, "Your role may not perform this operation")
-PrincipalNotFound = rejection("principal_not_found", Kind.NOT_FOUND, "Principal not found")
-TokenNotFound = rejection("token_not_found", Kind.NOT_FOUND, "Token not found")
-ApprovalNotFound = rejection(
-    "approval_request_not_found", Kind.NOT_FOUND, "Approval request not found"
-)
-SelfApproval = rejection(
-    "self_approval", Kind.UNPROCESSABLE, "The initiator of a request may not decide it"
-)
-OtherAuthority = rejection(
-    "approval_other_authority",
-    Kind.UNPROCESSABLE,
-    "Only a principal of the requesting authority may decide",
-)
-RequestDecided = rejection(
-    "approval_already_decided", Kind.CONFLICT, "The request is already decided"
-)
-RequestExpired = rejection("approval_expired", Kind.CONFLICT, "The request has expired")
-ActorMismatch = rejection("actor_mismatch", Kind.FORBIDDEN, "You may act only as your own party")
+class Unauthenticated(
+    LedgerError,
+    code="unauthenticated",
+    kind=Kind.UNAUTHENTICATED,
+    title="A valid bearer token is required",
+):
+    """A request has no bearer token, or one that is malformed, unknown, expired or revoked, or
+    whose principal is inactive."""
+
+
+class Forbidden(
+    LedgerError,
+    code="forbidden",
+    kind=Kind.FORBIDDEN,
+    title="Your role may not perform this operation",
+):
+    """The caller's role has no permission for the operation it calls."""
+
+
+class PrincipalNotFound(
+    LedgerError, code="principal_not_found", kind=Kind.NOT_FOUND, title="Principal not found"
+):
+    """The principal named does not exist."""
+
+
+class TokenNotFound(
+    LedgerError, code="token_not_found", kind=Kind.NOT_FOUND, title="Token not found"
+):
+    """The token named (to revoke) does not exist."""
+
+
+class ApprovalNotFound(
+    LedgerError,
+    code="approval_request_not_found",
+    kind=Kind.NOT_FOUND,
+    title="Approval request not found",
+):
+    """The four-eyes approval request named does not exist, or is of another authority."""
+
+
+class SelfApproval(
+    LedgerError,
+    code="self_approval",
+    kind=Kind.UNPROCESSABLE,
+    title="The initiator of a request may not decide it",
+):
+    """The principal that initiated a four-eyes request tries to approve or reject it."""
+
+
+class OtherAuthority(
+    LedgerError,
+    code="approval_other_authority",
+    kind=Kind.UNPROCESSABLE,
+    title="Only a principal of the requesting authority may decide",
+):
+    """A principal of another authority tries to decide a four-eyes request."""
+
+
+class RequestDecided(
+    LedgerError,
+    code="approval_already_decided",
+    kind=Kind.CONFLICT,
+    title="The request is already decided",
+):
+    """A four-eyes request is decided again, or was decided concurrently."""
+
+
+class RequestExpired(
+    LedgerError, code="approval_expired", kind=Kind.CONFLICT, title="The request has expired"
+):
+    """A four-eyes request is decided after it expired."""
+
+
+class ActorMismatch(
+    LedgerError,
+    code="actor_mismatch",
+    kind=Kind.FORBIDDEN,
+    title="You may act only as your own party",
+):
+    """A request names as its actor a party other than the caller's own (or any party, for a
+    principal that acts as none)."""

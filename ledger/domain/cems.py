@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from ledger.domain.errors import Kind, LedgerError
 from ledger.domain.monitoring import (
     CHINA_STANDARD_TIME,
     MIN_VALID_MINUTES,
@@ -100,6 +101,22 @@ class RowProblem:
     field: str | None
     code: str
     detail: str
+
+
+class CemsImportRefused(
+    LedgerError,
+    code="cems_import_refused",
+    kind=Kind.INVALID,
+    title="The CEMS import has invalid rows; nothing was imported",
+):
+    """The import has problems and stored nothing; `problems` lists the first ones by line."""
+
+    def __init__(self, problems: list[RowProblem], count: int) -> None:
+        first = problems[0]
+        where = f"line {first.line}" + (f", {first.field}" if first.field else "")
+        super().__init__(f"{count} problem(s); first at {where}: {first.detail}", field=first.field)
+        self.problems = problems
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)

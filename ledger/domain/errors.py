@@ -1,13 +1,20 @@
 """Rejections: every rule the ledger enforces has one `LedgerError` subclass with a stable code.
 
+Each error is declared one way: its code, kind and title in the class statement
+(`class PeriodClosed(LedgerError, code="period_closed", kind=..., title=...)`) and, in its
+docstring, when it is raised. Codes are unique: a second error with a used code fails at import.
+
 The API maps `Kind` to an HTTP status in one table; the `code` and `field` travel unchanged into
-the problem+json response so clients can branch on them.
+the problem+json response so clients can branch on them. `all_errors()` lists every declared
+error, for the generated error reference.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 
 class Kind(Enum):
@@ -22,11 +29,26 @@ class Kind(Enum):
 
 
 class LedgerError(Exception):
-    """A request the ledger refuses; it changed nothing."""
+    """A request the ledger refuses; it changed nothing.
 
-    code: str = "ledger_error"
-    kind: Kind = Kind.UNPROCESSABLE
-    title: str = "The ledger refused the request"
+    Abstract: every concrete error is a subclass that states its code, kind and title.
+    """
+
+    code: ClassVar[str]
+    kind: ClassVar[Kind]
+    title: ClassVar[str]
+    _declared: ClassVar[dict[str, type[LedgerError]]] = {}  # by code
+
+    def __init_subclass__(cls, *, code: str, kind: Kind, title: str, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if not code or not title.strip() or not (cls.__doc__ or "").strip():
+            raise TypeError(f"{cls.__qualname__} needs a code, a title and a docstring")
+        taken = LedgerError._declared.get(code)
+        # A module imported again (a reload) declares the same error anew: not a second use.
+        if taken is not None and _where(taken) != _where(cls):
+            raise TypeError(f"{_where(cls)}: error code {code!r} is taken by {_where(taken)}")
+        cls.code, cls.kind, cls.title = code, kind, title
+        LedgerError._declared[code] = cls
 
     def __init__(self, detail: str, *, field: str | None = None, **context: Any) -> None:
         super().__init__(detail)
@@ -35,91 +57,293 @@ class LedgerError(Exception):
         self.context = context
 
 
-def rejection(code: str, kind: Kind, title: str) -> type[LedgerError]:
-    return type(
-        "".join(part.title() for part in code.split("_")) + "Error",
-        (LedgerError,),
-        {"code": code, "kind": kind, "title": title, "__doc__": title + "."},
-    )
+def _where(error: type[LedgerError]) -> str:
+    return f"{error.__module__}.{error.__qualname__}"
+
+
+def all_errors() -> list[type[LedgerError]]:
+    """Every error the ledger declares, sorted by code (for the generated error reference).
+
+    Errors are declared in the domain; importing each of its modules first means none is missed.
+    """
+    domain = importlib.import_module("ledger.domain")
+    for module in pkgutil.iter_modules(domain.__path__, "ledger.domain."):
+        importlib.import_module(module.name)
+    return [LedgerError._declared[code] for code in sorted(LedgerError._declared)]
 
 
 # Shape and values of the request (checked first, in the domain, before any I/O).
-InvalidField = rejection("invalid_field", Kind.INVALID, "A field has an invalid value")
-AmountNotPositive = rejection("amount_not_positive", Kind.INVALID, "Amounts must be positive")
-AmountTooPrecise = rejection(
-    "amount_too_precise", Kind.INVALID, "Amount is finer than the instrument's scale"
-)
-AmountTooLarge = rejection("amount_too_large", Kind.INVALID, "Amount exceeds the largest storable")
-TooManyPostings = rejection("too_many_postings", Kind.INVALID, "Too many postings in one entry")
-TooFewPostings = rejection("too_few_postings", Kind.INVALID, "An entry needs at least two postings")
-EntryUnbalanced = rejection(
-    "entry_unbalanced", Kind.INVALID, "Debits and credits differ for an instrument"
-)
-BatchTooLarge = rejection("batch_too_large", Kind.INVALID, "Too many items in one request")
-DuplicateEntryInRequest = rejection(
-    "duplicate_entry_id_in_request", Kind.INVALID, "An entry id appears twice in one request"
-)
-DuplicatePostingKey = rejection(
-    "duplicate_pending_posting",
-    Kind.INVALID,
-    "A pending entry may name each account, instrument and side once",
-)
+
+
+class InvalidField(
+    LedgerError, code="invalid_field", kind=Kind.INVALID, title="A field has an invalid value"
+):
+    """A value breaks a rule of its own field (format, range, choice); `field` names it."""
+
+
+class AmountNotPositive(
+    LedgerError, code="amount_not_positive", kind=Kind.INVALID, title="Amounts must be positive"
+):
+    """An amount or quantity is zero or negative where only a positive one makes sense."""
+
+
+class AmountTooPrecise(
+    LedgerError,
+    code="amount_too_precise",
+    kind=Kind.INVALID,
+    title="Amount is finer than the instrument's scale",
+):
+    """An amount has more decimal places than the instrument's smallest unit (never rounded)."""
+
+
+class AmountTooLarge(
+    LedgerError,
+    code="amount_too_large",
+    kind=Kind.INVALID,
+    title="Amount exceeds the largest storable",
+):
+    """An amount, or an entry's total per instrument, exceeds the largest storable number of
+    units."""
+
+
+class TooManyPostings(
+    LedgerError, code="too_many_postings", kind=Kind.INVALID, title="Too many postings in one entry"
+):
+    """An entry has more postings than the per-entry limit."""
+
+
+class TooFewPostings(
+    LedgerError,
+    code="too_few_postings",
+    kind=Kind.INVALID,
+    title="An entry needs at least two postings",
+):
+    """An entry, or a partial post of a pending entry, names fewer than two postings."""
+
+
+class EntryUnbalanced(
+    LedgerError,
+    code="entry_unbalanced",
+    kind=Kind.INVALID,
+    title="Debits and credits differ for an instrument",
+):
+    """An entry's debits and credits of one instrument differ (entries balance per instrument)."""
+
+
+class BatchTooLarge(
+    LedgerError, code="batch_too_large", kind=Kind.INVALID, title="Too many items in one request"
+):
+    """A batch or bulk request carries more entries than its limit."""
+
+
+class DuplicateEntryInRequest(
+    LedgerError,
+    code="duplicate_entry_id_in_request",
+    kind=Kind.INVALID,
+    title="An entry id appears twice in one request",
+):
+    """Two entries of one batch or bulk request share an entry id."""
+
+
+class DuplicatePostingKey(
+    LedgerError,
+    code="duplicate_pending_posting",
+    kind=Kind.INVALID,
+    title="A pending entry may name each account, instrument and side once",
+):
+    """A pending entry (or its partial post) names one account, instrument and side twice, which
+    would make a partial post ambiguous."""
+
 
 # References to things that must exist.
-UnknownInstrument = rejection("unknown_instrument", Kind.UNPROCESSABLE, "Unknown instrument")
-UnknownAccount = rejection("unknown_account", Kind.UNPROCESSABLE, "Unknown account")
-InstrumentNotFound = rejection("instrument_not_found", Kind.NOT_FOUND, "Instrument not found")
-AccountNotFound = rejection("account_not_found", Kind.NOT_FOUND, "Account not found")
-EntryNotFound = rejection("entry_not_found", Kind.NOT_FOUND, "Journal entry not found")
+
+
+class UnknownInstrument(
+    LedgerError, code="unknown_instrument", kind=Kind.UNPROCESSABLE, title="Unknown instrument"
+):
+    """The request body names an instrument the ledger does not have (see `instrument_not_found`
+    for one named in the path)."""
+
+
+class UnknownAccount(
+    LedgerError, code="unknown_account", kind=Kind.UNPROCESSABLE, title="Unknown account"
+):
+    """The request body names an account the ledger does not have (see `account_not_found` for
+    one named in the path)."""
+
+
+class InstrumentNotFound(
+    LedgerError, code="instrument_not_found", kind=Kind.NOT_FOUND, title="Instrument not found"
+):
+    """The instrument named in the path does not exist."""
+
+
+class AccountNotFound(
+    LedgerError, code="account_not_found", kind=Kind.NOT_FOUND, title="Account not found"
+):
+    """The account named in the path does not exist, or is not one the caller may see."""
+
+
+class EntryNotFound(
+    LedgerError, code="entry_not_found", kind=Kind.NOT_FOUND, title="Journal entry not found"
+):
+    """The journal entry named (to read, resolve, reverse or correct) does not exist."""
+
 
 # Clashes with what already exists.
-InstrumentExistsWithDifferentDefinition = rejection(
-    "instrument_exists_with_different_definition",
-    Kind.CONFLICT,
-    "Instrument already registered with another definition",
-)
-AccountExistsWithDifferentDefinition = rejection(
-    "account_exists_with_different_definition",
-    Kind.CONFLICT,
-    "Account already opened with another definition",
-)
-EntryExistsWithDifferentRequest = rejection(
-    "entry_exists_with_different_request",
-    Kind.CONFLICT,
-    "This entry id was already used for a different request",
-)
-BatchPartiallyExists = rejection(
-    "batch_partially_exists", Kind.CONFLICT, "Some entries of this batch already exist, others not"
-)
-EntryAlreadyReversed = rejection("entry_already_reversed", Kind.CONFLICT, "Entry already reversed")
-EntryNotReversible = rejection(
-    "entry_not_reversible", Kind.CONFLICT, "Only posted entries can be reversed"
-)
-NotPending = rejection("entry_not_pending", Kind.CONFLICT, "Entry is not a pending entry")
-PendingAlreadyPosted = rejection(
-    "pending_entry_already_posted", Kind.CONFLICT, "Pending entry was already posted"
-)
-PendingAlreadyVoided = rejection(
-    "pending_entry_already_voided", Kind.CONFLICT, "Pending entry was already voided"
-)
-PendingExpired = rejection("pending_entry_expired", Kind.CONFLICT, "Pending entry has expired")
-PostExceedsPending = rejection(
-    "post_exceeds_pending", Kind.UNPROCESSABLE, "Posted amount exceeds the pending amount"
-)
+
+
+class InstrumentExistsWithDifferentDefinition(
+    LedgerError,
+    code="instrument_exists_with_different_definition",
+    kind=Kind.CONFLICT,
+    title="Instrument already registered with another definition",
+):
+    """An instrument is registered again under its code with another definition (the same one
+    is an idempotent replay)."""
+
+
+class AccountExistsWithDifferentDefinition(
+    LedgerError,
+    code="account_exists_with_different_definition",
+    kind=Kind.CONFLICT,
+    title="Account already opened with another definition",
+):
+    """An account is opened again under its code with another definition (the same one is an
+    idempotent replay)."""
+
+
+class EntryExistsWithDifferentRequest(
+    LedgerError,
+    code="entry_exists_with_different_request",
+    kind=Kind.CONFLICT,
+    title="This entry id was already used for a different request",
+):
+    """An entry id is reused with a request that differs from the one that wrote it."""
+
+
+class BatchPartiallyExists(
+    LedgerError,
+    code="batch_partially_exists",
+    kind=Kind.CONFLICT,
+    title="Some entries of this batch already exist, others not",
+):
+    """A batch is sent again while only some of its entry ids exist: neither a replay nor new."""
+
+
+class EntryAlreadyReversed(
+    LedgerError, code="entry_already_reversed", kind=Kind.CONFLICT, title="Entry already reversed"
+):
+    """A reversal names an entry that another reversal already reversed."""
+
+
+class EntryNotReversible(
+    LedgerError,
+    code="entry_not_reversible",
+    kind=Kind.CONFLICT,
+    title="Only posted entries can be reversed",
+):
+    """A reversal names an entry that is pending, voided or expired rather than posted."""
+
+
+class NotPending(
+    LedgerError, code="entry_not_pending", kind=Kind.CONFLICT, title="Entry is not a pending entry"
+):
+    """A post or void names an entry that was never a pending entry."""
+
+
+class PendingAlreadyPosted(
+    LedgerError,
+    code="pending_entry_already_posted",
+    kind=Kind.CONFLICT,
+    title="Pending entry was already posted",
+):
+    """A post or void names a pending entry that has been posted already."""
+
+
+class PendingAlreadyVoided(
+    LedgerError,
+    code="pending_entry_already_voided",
+    kind=Kind.CONFLICT,
+    title="Pending entry was already voided",
+):
+    """A post or void names a pending entry that has been voided already."""
+
+
+class PendingExpired(
+    LedgerError, code="pending_entry_expired", kind=Kind.CONFLICT, title="Pending entry has expired"
+):
+    """A post or void names a pending entry past its expiry (expired or about to be)."""
+
+
+class PostExceedsPending(
+    LedgerError,
+    code="post_exceeds_pending",
+    kind=Kind.UNPROCESSABLE,
+    title="Posted amount exceeds the pending amount",
+):
+    """A partial post asks for more of a posting than the pending entry holds."""
+
 
 # The ledger's rules on accounts and balances.
-AccountClosed = rejection("account_closed", Kind.UNPROCESSABLE, "Account is closed")
-AccountFrozen = rejection("account_frozen", Kind.UNPROCESSABLE, "Account is frozen: no debits")
-InstrumentMismatch = rejection(
-    "instrument_mismatch", Kind.UNPROCESSABLE, "Account holds another instrument"
-)
-InsufficientBalance = rejection(
-    "insufficient_balance", Kind.UNPROCESSABLE, "Account would go negative"
-)
-BalanceOverflow = rejection("balance_overflow", Kind.UNPROCESSABLE, "Balance would overflow")
-AccountNotEmpty = rejection("account_not_empty", Kind.CONFLICT, "Account still holds value")
-PageSizeOutOfRange = rejection("page_size_out_of_range", Kind.INVALID, "Page size out of range")
-InvalidCursor = rejection("invalid_cursor", Kind.INVALID, "The page cursor is not valid")
+
+
+class AccountClosed(
+    LedgerError, code="account_closed", kind=Kind.UNPROCESSABLE, title="Account is closed"
+):
+    """A posting names a closed account."""
+
+
+class AccountFrozen(
+    LedgerError,
+    code="account_frozen",
+    kind=Kind.UNPROCESSABLE,
+    title="Account is frozen: no debits",
+):
+    """A posting debits a frozen account (a frozen account still accepts credits)."""
+
+
+class InstrumentMismatch(
+    LedgerError,
+    code="instrument_mismatch",
+    kind=Kind.UNPROCESSABLE,
+    title="Account holds another instrument",
+):
+    """A posting moves an instrument other than the only one its account may hold."""
+
+
+class InsufficientBalance(
+    LedgerError,
+    code="insufficient_balance",
+    kind=Kind.UNPROCESSABLE,
+    title="Account would go negative",
+):
+    """A non-negative account's available balance (posted less pending debits) would go below
+    zero."""
+
+
+class BalanceOverflow(
+    LedgerError, code="balance_overflow", kind=Kind.UNPROCESSABLE, title="Balance would overflow"
+):
+    """A balance counter would exceed the largest storable number of units."""
+
+
+class AccountNotEmpty(
+    LedgerError, code="account_not_empty", kind=Kind.CONFLICT, title="Account still holds value"
+):
+    """An account to be closed still has a posted or pending balance."""
+
+
+class PageSizeOutOfRange(
+    LedgerError, code="page_size_out_of_range", kind=Kind.INVALID, title="Page size out of range"
+):
+    """A listing's `limit` is below 1 or above the largest page size."""
+
+
+class InvalidCursor(
+    LedgerError, code="invalid_cursor", kind=Kind.INVALID, title="The page cursor is not valid"
+):
+    """A page cursor was not issued by the ledger, or was issued by another listing."""
 
 
 class StorageConflict(Exception):
@@ -139,45 +363,140 @@ class RetryableConflict(Exception):
 
 
 # The registry's rules (parties, rights, trades, compliance).
-PartyNotFound = rejection("party_not_found", Kind.NOT_FOUND, "Party not found")
-UnknownParty = rejection("unknown_party", Kind.UNPROCESSABLE, "Unknown party")
-RecordNotFound = rejection("record_not_found", Kind.NOT_FOUND, "Registry record not found")
-RecordExists = rejection(
-    "record_exists_with_different_definition",
-    Kind.CONFLICT,
-    "A registry record with this id already exists with another definition",
-)
-RightsPledged = rejection(
-    "rights_pledged",
-    Kind.UNPROCESSABLE,
-    "The rights are pledged and may not be sold or surrendered",
-)
-PriceBelowFloor = rejection("price_below_floor", Kind.UNPROCESSABLE, "Price below the floor price")
-PriceZeroWithoutReason = rejection(
-    "price_zero_without_reason", Kind.UNPROCESSABLE, "A zero price needs a stated reason"
-)
-CityMayNotReceive = rejection(
-    "city_may_not_receive", Kind.UNPROCESSABLE, "The buyer's city may not receive air rights"
-)
-BasinMismatch = rejection(
-    "basin_mismatch", Kind.UNPROCESSABLE, "Water rights trade only within one river basin"
-)
-HoldingLimitExceeded = rejection(
-    "holding_limit_exceeded", Kind.UNPROCESSABLE, "The buyer would exceed its holding limit"
-)
-CcerCapExceeded = rejection(
-    "ccer_cap_exceeded", Kind.UNPROCESSABLE, "CCER may cover at most 5% of the obligation"
-)
-TradeStateInvalid = rejection(
-    "trade_state_invalid", Kind.CONFLICT, "The trade's state does not allow this action"
-)
-TradePartyInvalid = rejection(
-    "trade_party_invalid", Kind.UNPROCESSABLE, "This party may not take this action on the trade"
-)
-VintageExpired = rejection("vintage_expired", Kind.UNPROCESSABLE, "The vintage has expired")
-PledgeAlreadyReleased = rejection(
-    "pledge_already_released", Kind.CONFLICT, "The pledge was already released"
-)
-ObligationClosed = rejection(
-    "obligation_closed", Kind.CONFLICT, "The obligation's deadline has been closed"
-)
+
+
+class PartyNotFound(
+    LedgerError, code="party_not_found", kind=Kind.NOT_FOUND, title="Party not found"
+):
+    """The party named in the path or query does not exist, or is not one the caller may see."""
+
+
+class UnknownParty(
+    LedgerError, code="unknown_party", kind=Kind.UNPROCESSABLE, title="Unknown party"
+):
+    """The request body names a party the registry does not have."""
+
+
+class RecordNotFound(
+    LedgerError, code="record_not_found", kind=Kind.NOT_FOUND, title="Registry record not found"
+):
+    """The trade, pledge or obligation named does not exist, or is not one the caller may see."""
+
+
+class RecordExists(
+    LedgerError,
+    code="record_exists_with_different_definition",
+    kind=Kind.CONFLICT,
+    title="A registry record with this id already exists with another definition",
+):
+    """A registry record (party, principal, entitlement, pledge, trade, obligation, incentive,
+    reduction, ...) is created under an id already used for another definition."""
+
+
+class RightsPledged(
+    LedgerError,
+    code="rights_pledged",
+    kind=Kind.UNPROCESSABLE,
+    title="The rights are pledged and may not be sold or surrendered",
+):
+    """A party's unpledged rights fall short of a sale or surrender that its pledged rights
+    would have covered."""
+
+
+class PriceBelowFloor(
+    LedgerError,
+    code="price_below_floor",
+    kind=Kind.UNPROCESSABLE,
+    title="Price below the floor price",
+):
+    """A trade or reserve sale is priced below its pollutant's floor price."""
+
+
+class PriceZeroWithoutReason(
+    LedgerError,
+    code="price_zero_without_reason",
+    kind=Kind.UNPROCESSABLE,
+    title="A zero price needs a stated reason",
+):
+    """A trade has a zero price and no stated reason for it."""
+
+
+class CityMayNotReceive(
+    LedgerError,
+    code="city_may_not_receive",
+    kind=Kind.UNPROCESSABLE,
+    title="The buyer's city may not receive air rights",
+):
+    """An air-pollutant trade's buyer is in a city that may not receive air-pollutant rights."""
+
+
+class BasinMismatch(
+    LedgerError,
+    code="basin_mismatch",
+    kind=Kind.UNPROCESSABLE,
+    title="Water rights trade only within one river basin",
+):
+    """A water-pollutant trade's seller and buyer are not (known to be) in one river basin."""
+
+
+class HoldingLimitExceeded(
+    LedgerError,
+    code="holding_limit_exceeded",
+    kind=Kind.UNPROCESSABLE,
+    title="The buyer would exceed its holding limit",
+):
+    """Settling a trade would take the buyer's holdings of a vintage above the policy's limit."""
+
+
+class CcerCapExceeded(
+    LedgerError,
+    code="ccer_cap_exceeded",
+    kind=Kind.UNPROCESSABLE,
+    title="CCER may cover at most 5% of the obligation",
+):
+    """A surrender of CCER would take the CCER surrendered for an obligation above the cap."""
+
+
+class TradeStateInvalid(
+    LedgerError,
+    code="trade_state_invalid",
+    kind=Kind.CONFLICT,
+    title="The trade's state does not allow this action",
+):
+    """A trade action (accept, decline, rescind, record, refuse, expire) is not allowed in the
+    trade's current state, or an expiry is asked before the trade's deadline."""
+
+
+class TradePartyInvalid(
+    LedgerError,
+    code="trade_party_invalid",
+    kind=Kind.UNPROCESSABLE,
+    title="This party may not take this action on the trade",
+):
+    """A party other than the counterparty accepts or declines a trade, or other than the
+    proposer rescinds it."""
+
+
+class VintageExpired(
+    LedgerError, code="vintage_expired", kind=Kind.UNPROCESSABLE, title="The vintage has expired"
+):
+    """An entitlement, pledge, reserve operation, trade or surrender names a vintage that has
+    expired."""
+
+
+class PledgeAlreadyReleased(
+    LedgerError,
+    code="pledge_already_released",
+    kind=Kind.CONFLICT,
+    title="The pledge was already released",
+):
+    """A pledge is released a second time."""
+
+
+class ObligationClosed(
+    LedgerError,
+    code="obligation_closed",
+    kind=Kind.CONFLICT,
+    title="The obligation's deadline has been closed",
+):
+    """A surrender or deadline close names an obligation whose deadline was already closed."""

@@ -24,68 +24,90 @@ BEIJING = CHINA_STANDARD_TIME  # the registry's accounting time zone: monitoring
 # -- rejections -----------------------------------------------------------------------------
 
 
-class PeriodClosed(LedgerError):
+class PeriodClosed(
+    LedgerError,
+    code="period_closed",
+    kind=Kind.UNPROCESSABLE,
+    title="The accounting period is closed",
+):
     """An entry effective in a closed period; its `period` names the period."""
 
-    code = "period_closed"
-    kind = Kind.UNPROCESSABLE
-    title = "The accounting period is closed"
+
+class PeriodNotEnded(
+    LedgerError,
+    code="period_not_ended",
+    kind=Kind.UNPROCESSABLE,
+    title="A period can only be closed after it has ended",
+):
+    """A period is closed before its end."""
 
 
-class PeriodNotEnded(LedgerError):
-    code = "period_not_ended"
-    kind = Kind.UNPROCESSABLE
-    title = "A period can only be closed after it has ended"
+class PeriodNotClosed(
+    LedgerError, code="period_not_closed", kind=Kind.CONFLICT, title="The period is not closed"
+):
+    """A reopen names a period that is not closed."""
 
 
-class PeriodNotClosed(LedgerError):
-    code = "period_not_closed"
-    kind = Kind.CONFLICT
-    title = "The period is not closed"
+class PeriodNotFound(
+    LedgerError, code="period_not_found", kind=Kind.NOT_FOUND, title="Period not found"
+):
+    """A period label is not a month, quarter or year, or names a period that was never closed."""
 
 
-class PeriodNotFound(LedgerError):
-    code = "period_not_found"
-    kind = Kind.NOT_FOUND
-    title = "Period not found"
-
-
-class StatementInvalid(LedgerError):
+class StatementInvalid(
+    LedgerError,
+    code="statement_invalid",
+    kind=Kind.INVALID,
+    title="The statement file has invalid lines",
+):
     """A statement file with bad lines; `errors` lists every one with its line number."""
 
-    code = "statement_invalid"
-    kind = Kind.INVALID
-    title = "The statement file has invalid lines"
+
+class UnknownCurrency(
+    LedgerError,
+    code="unknown_currency",
+    kind=Kind.INVALID,
+    title="The statement's currency is not a cash instrument of the ledger",
+):
+    """A statement's currency is not a cash instrument, or not the currency of the import."""
 
 
-class UnknownCurrency(LedgerError):
-    code = "unknown_currency"
-    kind = Kind.INVALID
-    title = "The statement's currency is not a cash instrument of the ledger"
+class StatementLinesAlreadyImported(
+    LedgerError,
+    code="statement_lines_already_imported",
+    kind=Kind.CONFLICT,
+    title="Lines of this statement were already imported from another file",
+):
+    """A statement file, or some of its lines, was already imported."""
 
 
-class StatementLinesAlreadyImported(LedgerError):
-    code = "statement_lines_already_imported"
-    kind = Kind.CONFLICT
-    title = "Lines of this statement were already imported from another file"
+class ReconciliationNotFound(
+    LedgerError,
+    code="reconciliation_not_found",
+    kind=Kind.NOT_FOUND,
+    title="Reconciliation or statement not found",
+):
+    """The reconciliation or statement import named does not exist."""
 
 
-class ReconciliationNotFound(LedgerError):
-    code = "reconciliation_not_found"
-    kind = Kind.NOT_FOUND
-    title = "Reconciliation or statement not found"
+class ReconciliationConfirmed(
+    LedgerError,
+    code="reconciliation_confirmed",
+    kind=Kind.CONFLICT,
+    title="The reconciliation is confirmed and frozen",
+):
+    """A confirmed reconciliation is matched, unmatched or confirmed again (its rows are also
+    guarded by a database trigger)."""
 
 
-class ReconciliationConfirmed(LedgerError):
-    code = "reconciliation_confirmed"
-    kind = Kind.CONFLICT
-    title = "The reconciliation is confirmed and frozen"
-
-
-class MatchInvalid(LedgerError):
-    code = "match_invalid"
-    kind = Kind.UNPROCESSABLE
-    title = "These items cannot be matched"
+class MatchInvalid(
+    LedgerError,
+    code="match_invalid",
+    kind=Kind.UNPROCESSABLE,
+    title="These items cannot be matched",
+):
+    """A match names no line or no posting, or ones not unmatched in this reconciliation; or an
+    unmatch names no active match."""
 
 
 # -- periods ------------------------------------------------------------------------------

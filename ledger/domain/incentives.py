@@ -36,40 +36,55 @@ CARRY_FORWARD_YEARS = 5  # unused credit may be used in the 5 following tax year
 CLAWBACK_YEARS = 5  # a transfer or lease within 5 years of acquisition claws the credit back
 
 
-class IncentiveNotFound(LedgerError):
-    code = "incentive_not_found"
-    kind = Kind.NOT_FOUND
-    title = "Incentive not found"
+class IncentiveNotFound(
+    LedgerError, code="incentive_not_found", kind=Kind.NOT_FOUND, title="Incentive not found"
+):
+    """The incentive, its basis or an equipment credit named does not exist."""
 
 
-class IncentiveExceedsBasis(LedgerError):
-    code = "incentive_exceeds_basis"
-    kind = Kind.UNPROCESSABLE
-    title = "An incentive may not exceed what its verified basis supports"
+class IncentiveExceedsBasis(
+    LedgerError,
+    code="incentive_exceeds_basis",
+    kind=Kind.UNPROCESSABLE,
+    title="An incentive may not exceed what its verified basis supports",
+):
+    """An incentive would take the incentives booked on its basis above what the basis supports."""
 
 
-class IncentiveBasisVoid(LedgerError):
-    code = "incentive_basis_void"
-    kind = Kind.CONFLICT
-    title = "The incentive's basis rests on data that were invalidated"
+class IncentiveBasisVoid(
+    LedgerError,
+    code="incentive_basis_void",
+    kind=Kind.CONFLICT,
+    title="The incentive's basis rests on data that were invalidated",
+):
+    """An incentive is booked on a basis whose monitoring or report data were invalidated."""
 
 
-class IncentiveAlreadyReversed(LedgerError):
-    code = "incentive_already_reversed"
-    kind = Kind.CONFLICT
-    title = "The incentive was already reversed"
+class IncentiveAlreadyReversed(
+    LedgerError,
+    code="incentive_already_reversed",
+    kind=Kind.CONFLICT,
+    title="The incentive was already reversed",
+):
+    """An incentive is reversed again, or a clawback finds no active credit on the equipment."""
 
 
-class ClawbackNotDue(LedgerError):
-    code = "clawback_not_due"
-    kind = Kind.UNPROCESSABLE
-    title = "The equipment was transferred after its 5-year clawback window"
+class ClawbackNotDue(
+    LedgerError,
+    code="clawback_not_due",
+    kind=Kind.UNPROCESSABLE,
+    title="The equipment was transferred after its 5-year clawback window",
+):
+    """A clawback names equipment transferred more than five years after it was acquired."""
 
 
-class ReductionNotVerifiable(LedgerError):
-    code = "reduction_not_verifiable"
-    kind = Kind.UNPROCESSABLE
-    title = "A verified reduction needs valid months without exceedance or penalty event"
+class ReductionNotVerifiable(
+    LedgerError,
+    code="reduction_not_verifiable",
+    kind=Kind.UNPROCESSABLE,
+    title="A verified reduction needs valid months without exceedance or penalty event",
+):
+    """A reduction claim's months are not all valid, or have an exceedance or a penalty event."""
 
 
 class IncentiveKind(StrEnum):

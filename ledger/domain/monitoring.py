@@ -47,20 +47,22 @@ _MG_PER_KG = Decimal("1E-6")  # mg/Nm³ × Nm³ = mg; × 1e-6 = kg
 _EXACT = Context(prec=80, traps=[Inexact, Rounded, InvalidOperation])
 
 
-class ImpossibleCemsRecord(LedgerError):
+class ImpossibleCemsRecord(
+    LedgerError,
+    code="impossible_cems_record",
+    kind=Kind.INVALID,
+    title="The CEMS record has an impossible value",
+):
     """A CEMS hourly record with a physically impossible or malformed value."""
 
-    code = "impossible_cems_record"
-    kind = Kind.INVALID
-    title = "The CEMS record has an impossible value"
 
-
-class CemsRecordMismatch(LedgerError):
+class CemsRecordMismatch(
+    LedgerError,
+    code="cems_record_mismatch",
+    kind=Kind.UNPROCESSABLE,
+    title="The CEMS record does not belong to this monthly aggregate",
+):
     """A record fed to an accumulator for another outlet, pollutant or month, or twice."""
-
-    code = "cems_record_mismatch"
-    kind = Kind.UNPROCESSABLE
-    title = "The CEMS record does not belong to this monthly aggregate"
 
 
 class DataFlag(Enum):

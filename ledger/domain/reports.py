@@ -37,68 +37,67 @@ from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
 
 
-class ReportNotFound(LedgerError):
+class ReportNotFound(
+    LedgerError, code="report_not_found", kind=Kind.NOT_FOUND, title="Emission report not found"
+):
     """No such report, or not one the caller may see."""
 
-    code = "report_not_found"
-    kind = Kind.NOT_FOUND
-    title = "Emission report not found"
 
-
-class ReportTransitionRefused(LedgerError):
+class ReportTransitionRefused(
+    LedgerError,
+    code="report_transition_refused",
+    kind=Kind.CONFLICT,
+    title="The report's state does not allow this step",
+):
     """The report is not in a state that allows this step."""
 
-    code = "report_transition_refused"
-    kind = Kind.CONFLICT
-    title = "The report's state does not allow this step"
 
-
-class VerifierIsSubmitter(LedgerError):
+class VerifierIsSubmitter(
+    LedgerError,
+    code="verifier_is_submitter",
+    kind=Kind.UNPROCESSABLE,
+    title="A report cannot be verified or rejected by its submitter",
+):
     """A principal tried to verify or reject a report it submitted itself."""
 
-    code = "verifier_is_submitter"
-    kind = Kind.UNPROCESSABLE
-    title = "A report cannot be verified or rejected by its submitter"
 
-
-class ReportPeriodTaken(LedgerError):
+class ReportPeriodTaken(
+    LedgerError,
+    code="report_period_taken",
+    kind=Kind.CONFLICT,
+    title="A report already covers this period",
+):
     """The enterprise already has a report for an overlapping period (correct it instead)."""
 
-    code = "report_period_taken"
-    kind = Kind.CONFLICT
-    title = "A report already covers this period"
 
-
-class ReportAlreadyCorrected(LedgerError):
+class ReportAlreadyCorrected(
+    LedgerError,
+    code="report_already_corrected",
+    kind=Kind.CONFLICT,
+    title="The report already has a corrected version",
+):
     """The report already has a newer version."""
 
-    code = "report_already_corrected"
-    kind = Kind.CONFLICT
-    title = "The report already has a corrected version"
 
-
-class ReportNotVerified(LedgerError):
+class ReportNotVerified(
+    LedgerError, code="report_not_verified", kind=Kind.CONFLICT, title="The report is not verified"
+):
     """Facts were asked of a report that is not verified."""
 
-    code = "report_not_verified"
-    kind = Kind.CONFLICT
-    title = "The report is not verified"
 
-
-class NoReportData(LedgerError):
+class NoReportData(
+    LedgerError,
+    code="no_report_data",
+    kind=Kind.UNPROCESSABLE,
+    title="No data for this enterprise and period",
+):
     """A report would have no lines: no monitoring aggregates and no lines given."""
 
-    code = "no_report_data"
-    kind = Kind.UNPROCESSABLE
-    title = "No data for this enterprise and period"
 
-
-class InvalidReportLine(LedgerError):
+class InvalidReportLine(
+    LedgerError, code="invalid_report_line", kind=Kind.INVALID, title="A report line is not valid"
+):
     """A report line is outside the period, duplicated, or names an unknown outlet."""
-
-    code = "invalid_report_line"
-    kind = Kind.INVALID
-    title = "A report line is not valid"
 
 
 class PeriodKind(StrEnum):

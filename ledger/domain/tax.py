@@ -47,20 +47,22 @@ RATIO_SEVEN_TENTHS = Fraction(7, 10)
 _POLLUTANT_ORDER = {pollutant: index for index, pollutant in enumerate(Pollutant)}
 
 
-class DuplicateTaxFact(LedgerError):
+class DuplicateTaxFact(
+    LedgerError,
+    code="duplicate_tax_fact",
+    kind=Kind.INVALID,
+    title="An outlet's pollutant appears twice in one month",
+):
     """The same outlet and pollutant appear twice in one month."""
 
-    code = "duplicate_tax_fact"
-    kind = Kind.INVALID
-    title = "An outlet's pollutant appears twice in one month"
 
-
-class QuarterInvalid(LedgerError):
+class QuarterInvalid(
+    LedgerError,
+    code="quarter_invalid",
+    kind=Kind.INVALID,
+    title="A quarterly return needs the three months of one quarter of one taxpayer",
+):
     """The months given do not make exactly one quarter of one taxpayer."""
-
-    code = "quarter_invalid"
-    kind = Kind.INVALID
-    title = "A quarterly return needs the three months of one quarter of one taxpayer"
 
 
 class Scope(Enum):

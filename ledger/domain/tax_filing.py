@@ -24,28 +24,37 @@ from ledger.domain.tax import QuarterlyReturn, Scope, TaxPolicy
 _QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")  # years 1000–2999: no year 0
 
 
-class TaxDataMissing(LedgerError):
-    code = "tax_data_missing"
-    kind = Kind.UNPROCESSABLE
-    title = "No valid emission data for this enterprise and period"
+class TaxDataMissing(
+    LedgerError,
+    code="tax_data_missing",
+    kind=Kind.UNPROCESSABLE,
+    title="No valid emission data for this enterprise and period",
+):
+    """A month of a tax return has no verified emission report or no valid monitoring hour."""
 
 
-class TaxTierUnknown(LedgerError):
-    code = "tax_tier_unknown"
-    kind = Kind.UNPROCESSABLE
-    title = "The enterprise has no environmental-tax tier"
+class TaxTierUnknown(
+    LedgerError,
+    code="tax_tier_unknown",
+    kind=Kind.UNPROCESSABLE,
+    title="The enterprise has no environmental-tax tier",
+):
+    """A tax return is computed for an enterprise without an environmental-tax tier."""
 
 
-class TaxReturnNotFound(LedgerError):
-    code = "tax_return_not_found"
-    kind = Kind.NOT_FOUND
-    title = "Tax return not found"
+class TaxReturnNotFound(
+    LedgerError, code="tax_return_not_found", kind=Kind.NOT_FOUND, title="Tax return not found"
+):
+    """The tax return named does not exist."""
 
 
-class TaxReturnExists(LedgerError):
-    code = "tax_return_exists"
-    kind = Kind.CONFLICT
-    title = "A return for this quarter is filed and still rests on verified data"
+class TaxReturnExists(
+    LedgerError,
+    code="tax_return_exists",
+    kind=Kind.CONFLICT,
+    title="A return for this quarter is filed and still rests on verified data",
+):
+    """A return is filed again for a quarter whose filed return still rests on verified data."""
 
 
 class Source(StrEnum):

@@ -25,20 +25,22 @@ from ledger.domain.errors import Kind, LedgerError
 T = TypeVar("T")
 
 
-class NoTableInForce(LedgerError):
+class NoTableInForce(
+    LedgerError,
+    code="no_tax_table_in_force",
+    kind=Kind.UNPROCESSABLE,
+    title="No tax table in force on that day",
+):
     """No version of a tax table was in force on the requested day."""
 
-    code = "no_tax_table_in_force"
-    kind = Kind.UNPROCESSABLE
-    title = "No tax table in force on that day"
 
-
-class UnknownTaxRate(LedgerError):
+class UnknownTaxRate(
+    LedgerError,
+    code="unknown_tax_rate",
+    kind=Kind.UNPROCESSABLE,
+    title="No tax constant for this pollutant or tier",
+):
     """The table in force has no entry for this pollutant or tier."""
-
-    code = "unknown_tax_rate"
-    kind = Kind.UNPROCESSABLE
-    title = "No tax constant for this pollutant or tier"
 
 
 class Medium(Enum):

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.domain.access import Principal, Role
-from ledger.domain.cems import RowProblem, csv_rows
+from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
 from ledger.entrypoints.common import with_store
 from ledger.persistence.store import Store
 from ledger.services import monitoring
@@ -75,7 +75,7 @@ def import_file(store: Store, path: Path, actor: Principal) -> int:
                 actor,
                 progress=lambda done: bar.update(task, completed=done),
             )
-        except monitoring.CemsImportRefused as refused:
+        except CemsImportRefused as refused:
             bar.stop()
             _print_problems(refused)
             return 1
@@ -90,7 +90,7 @@ def import_file(store: Store, path: Path, actor: Principal) -> int:
     return 0
 
 
-def _print_problems(refused: monitoring.CemsImportRefused) -> None:
+def _print_problems(refused: CemsImportRefused) -> None:
     print(f"nothing imported: {refused.count} problem(s)", file=sys.stderr)
     for problem in refused.problems:
         where = f"line {problem.line}" + (f" [{problem.field}]" if problem.field else "")

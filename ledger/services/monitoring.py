@@ -23,6 +23,7 @@ from ledger.domain.access import Principal, Scope
 from ledger.domain.cems import (
     PROBLEMS_SHOWN_MAX,
     CemsHour,
+    CemsImportRefused,
     ImportRecord,
     MonthlyTally,
     OutletInfo,
@@ -33,7 +34,7 @@ from ledger.domain.cems import (
     month_hours,
     parse_row,
 )
-from ledger.domain.errors import Kind, LedgerError, RetryableConflict
+from ledger.domain.errors import RetryableConflict
 from ledger.domain.pages import check_page_size, decode_cursor
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.services.transactions import in_transaction, read
@@ -46,21 +47,6 @@ RowsSource = Callable[[], Rows]
 """Opens the rows afresh: called once per attempt, so a retried transaction reads them again."""
 Progress = Callable[[int], None]
 """Told the number of rows read so far, once per staged batch."""
-
-
-class CemsImportRefused(LedgerError):
-    """The import has problems and stored nothing; `problems` lists the first ones by line."""
-
-    code = "cems_import_refused"
-    kind = Kind.INVALID
-    title = "The CEMS import has invalid rows; nothing was imported"
-
-    def __init__(self, problems: list[RowProblem], count: int) -> None:
-        first = problems[0]
-        where = f"line {first.line}" + (f", {first.field}" if first.field else "")
-        super().__init__(f"{count} problem(s); first at {where}: {first.detail}", field=first.field)
-        self.problems = problems
-        self.count = count
 
 
 @dataclass(frozen=True, slots=True)

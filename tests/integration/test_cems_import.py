@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from sqlalchemy import text
 
 from ledger.domain.access import EVERYTHING, Scope
-from ledger.domain.cems import PROBLEMS_SHOWN_MAX
+from ledger.domain.cems import PROBLEMS_SHOWN_MAX, CemsImportRefused
 from ledger.persistence.store import Store
 from ledger.services import monitoring
 from tests.integration.monitoring_support import (
@@ -34,15 +34,15 @@ def outlets(store: Store) -> Store:
     return store
 
 
-def refused(store: Store, lines: list[str]) -> monitoring.CemsImportRefused:
-    with pytest.raises(monitoring.CemsImportRefused) as caught:
+def refused(store: Store, lines: list[str]) -> CemsImportRefused:
+    with pytest.raises(CemsImportRefused) as caught:
         import_lines(store, lines)
     assert count(store, "cems_hours") == 0
     assert count(store, "cems_imports") == 0
     return caught.value
 
 
-def located(error: monitoring.CemsImportRefused) -> list[tuple[int, str]]:
+def located(error: CemsImportRefused) -> list[tuple[int, str]]:
     return [(p.line, p.code) for p in error.problems]
 
 
@@ -127,7 +127,7 @@ def test_hours_stored_already_with_the_same_values_are_skipped(outlets: Store) -
 
 def test_an_hour_stored_already_with_other_values_is_a_conflict(outlets: Store) -> None:
     import_lines(outlets, [line(stamp(1, 0))])
-    with pytest.raises(monitoring.CemsImportRefused) as caught:
+    with pytest.raises(CemsImportRefused) as caught:
         import_lines(outlets, [line(stamp(1, 1)), line(stamp(1, 0), c="21")])
     assert located(caught.value) == [(3, "hour_conflicts_with_stored")]
     assert count(outlets, "cems_hours") == 1
@@ -141,7 +141,7 @@ def test_a_later_import_re_aggregates_the_whole_month(outlets: Store) -> None:
 
 
 def test_an_enterprise_cannot_import_for_another_enterprises_outlet(outlets: Store) -> None:
-    with pytest.raises(monitoring.CemsImportRefused) as caught:
+    with pytest.raises(CemsImportRefused) as caught:
         import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], actor=E1_USER)
     assert located(caught.value) == [(2, "unknown_outlet")]
 
