@@ -58,6 +58,7 @@ def create_app(
             pool_size=DATABASE_POOL_SIZE,
         )
     )
+    store.four_eyes = settings.four_eyes_policy()  # the operator's choice, read by the services
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -28,9 +28,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api.permissions import PERMISSIONS
+from api.permissions import PERMISSIONS, ROUTES
 from ledger.domain.access import (
     Acting,
+    Actor,
     ActorMismatch,
     AuditRecord,
     Forbidden,
@@ -39,7 +40,7 @@ from ledger.domain.access import (
     acting,
 )
 from ledger.domain.ports import UnitOfWorkFactory
-from ledger.services import access
+from ledger.services import access, transactions
 
 logger = logging.getLogger("api.auth")
 
@@ -103,20 +104,41 @@ def operation_of(request: Request) -> str:
 
 
 async def authorize(request: Request) -> None:
-    """The application-wide dependency: who is calling, and may they call this?"""
-    operation = operation_of(request)
-    roles = PERMISSIONS[operation]
+    """The application-wide dependency: who is calling, and may they call this? Builds the
+    request's `Actor` (the services check its role again, whoever calls them)."""
+    endpoint = operation_of(request)
+    roles = PERMISSIONS[endpoint]
     if not roles:
         return
     cache: TokenCache = request.app.state.tokens
-    principal = await _authenticate(request, cache, operation)
+    principal = await _authenticate(request, cache, endpoint)
     if principal.role not in roles:
-        await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
-        raise Forbidden(f"a {principal.role.value} may not call {operation}")
+        await _audit_refusal(request, principal, endpoint, "denied", 403, Forbidden.code)
+        raise Forbidden(f"a {principal.role.value} may not call {endpoint}")
     request.state.principal = principal
+    request.state.actor = Actor(
+        principal,
+        ROUTES[endpoint] or endpoint,
+        target=f"{request.method} {request.url.path}",
+        request_id=getattr(request.state, "request_id", None),
+    )
     route = request.scope.get("route")
     status = route.status_code if isinstance(route, APIRoute) and route.status_code else 200
-    acting.set(Acting(principal.id, principal.token_id, operation, request.url.path, status))
+    acting.set(Acting(principal.id, principal.token_id, endpoint, request.url.path, status))
+
+
+async def current_actor(request: Request) -> Actor:
+    """The request's actor. A handler that takes it calls use cases that audit themselves, so
+    the unit of work's context-variable audit line is turned off for it (async: it must run in
+    the request's own context for that to reach the handler)."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        raise Unauthenticated("this operation needs a bearer token")
+    acting.set(None)
+    return actor
+
+
+Acts = Annotated[Actor, Depends(current_actor)]
 
 
 async def _authenticate(request: Request, cache: TokenCache, operation: str) -> Principal:
@@ -167,8 +189,14 @@ def _record(  # noqa: PLR0917 - one audit line
     )
 
 
-def audit_rejection(request: Request, code: str, status: int) -> None:
-    """Called by the error handlers: a refused write is audited too (reads are not)."""
+def audit_rejection(request: Request, code: str, status: int, *, audited: bool = False) -> None:
+    """Called by the error handlers: a refused write is audited too (reads are not). A use
+    case audits its own rejections (`audited`); this covers what the API refused before."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is not None and acting.get() is None:
+        if request.method != "GET" and not audited:
+            transactions.audit(request.app.state.store, actor, "rejected", code)
+        return
     current = acting.get()
     if current is None or request.method == "GET":
         return

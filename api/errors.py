@@ -72,7 +72,7 @@ def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
 def _ledger_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LedgerError)
     status = STATUS_OF_KIND[error.kind]
-    audit_rejection(request, error.code, status)
+    audit_rejection(request, error.code, status, audited=error.audited)
     return problem(status, error.code, error.title, error.detail, error.field)
 
 

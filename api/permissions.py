@@ -1,168 +1,148 @@
-"""Who may call what: the one table of every endpoint's permission.
+"""Which use case each endpoint performs: the API's one table of authority.
 
-Every operation of the API appears here as "METHOD /path" with the roles allowed to call it.
-`create_app` refuses to start when a route is missing from the table (or the table names a
-route that does not exist), and the permission matrix test (tests/api/test_permission_matrix.py)
-is generated from this table: a new endpoint without a line here fails the suite.
+Every endpoint appears here as "METHOD /path" with the name of the operation it performs; the
+roles that may perform it are in the core's table (`ledger.domain.operations.OPERATIONS`), which
+the services check on every call whoever calls them. The API checks the same table first, so a
+wrong role gets its 403 before the body is read. `create_app` refuses to start when a route is
+missing here (or this table names a route that does not exist), and the permission matrix test
+(tests/api/test_permission_matrix.py) is generated from it: a new endpoint without a line here
+fails the suite.
 
-The table says *who may call*; *what they may see* is the principal's scope
-(`ledger.domain.access.Scope`), applied by the services: an enterprise asking for another
-enterprise's account, trade or report gets that resource's 404, never a 403.
-
-`PUBLIC` operations need no token (health, the anonymised market report).
+`None` marks an endpoint that performs no use case of the registry and needs no token (health).
+What a permitted caller then *sees* is its principal's scope, applied by the services: an
+enterprise asking for another enterprise's account, trade or report gets that resource's 404.
 """
 
 from __future__ import annotations
 
 from ledger.domain.access import Role
+from ledger.domain.operations import OPERATIONS, PUBLIC
 
-REGULATOR = Role.REGULATOR
-CITY = Role.CITY_AUTHORITY
-ENTERPRISE = Role.ENTERPRISE
-VERIFIER = Role.VERIFIER
-FINANCE = Role.FINANCE
-ADMINISTRATOR = Role.ADMINISTRATOR
-
-PUBLIC: frozenset[Role] = frozenset()
-AUTHORITIES = frozenset({REGULATOR, CITY})
-# Everyone with a stake in registry data; city and enterprise see their own scope only.
-READERS = frozenset({REGULATOR, CITY, ENTERPRISE, VERIFIER, FINANCE})
-OVERSIGHT = frozenset({REGULATOR, FINANCE})
-APPROVERS = frozenset({REGULATOR, CITY, FINANCE})
-ALL_ROLES = frozenset(Role)
-
-
-def only(*roles: Role) -> frozenset[Role]:
-    return frozenset(roles)
-
-
-PERMISSIONS: dict[str, frozenset[Role]] = {
-    "GET /v1/health": PUBLIC,
-    # Access control: principals and tokens are the administrators' business.
-    "GET /v1/me": ALL_ROLES,
-    "POST /v1/principals": only(ADMINISTRATOR),
-    "GET /v1/principals": only(ADMINISTRATOR),
-    "GET /v1/principals/{principal_id}": only(ADMINISTRATOR),
-    "POST /v1/principals/{principal_id}/tokens": only(ADMINISTRATOR),
-    "POST /v1/principals/{principal_id}/deactivate": only(ADMINISTRATOR),
-    "POST /v1/principals/{principal_id}/activate": only(ADMINISTRATOR),
-    "POST /v1/tokens/{token_id}/revoke": only(ADMINISTRATOR),
-    "GET /v1/audit-log": only(ADMINISTRATOR, REGULATOR, FINANCE),
-    # Four-eyes requests: decided within the requesting authority.
-    "GET /v1/approvals": APPROVERS,
-    "GET /v1/approvals/{request_id}": APPROVERS,
-    "POST /v1/approvals/{request_id}/approve": APPROVERS,
-    "POST /v1/approvals/{request_id}/reject": APPROVERS,
-    # Instruments and accounts (the chart of the ledger).
-    "GET /v1/instruments": READERS,
-    "POST /v1/instruments": only(REGULATOR),
-    "GET /v1/instruments/{code}": READERS,
-    "POST /v1/accounts": only(REGULATOR),
-    "GET /v1/accounts": READERS,
-    "GET /v1/accounts/{code}": READERS,
-    "POST /v1/accounts/{code}/freeze": AUTHORITIES,
-    "POST /v1/accounts/{code}/unfreeze": AUTHORITIES,
-    "POST /v1/accounts/{code}/close": only(REGULATOR),
-    # The raw journal: provincial operations and settlement services only.
-    "POST /v1/entries": only(REGULATOR),
-    "GET /v1/entries/{entry_id}": OVERSIGHT,
-    "POST /v1/entries/{entry_id}/reverse": only(REGULATOR),
-    "POST /v1/pending-entries": only(REGULATOR),
-    "POST /v1/pending-entries/{entry_id}/post": only(REGULATOR),
-    "POST /v1/pending-entries/{entry_id}/void": only(REGULATOR),
-    "POST /v1/pending-entries/expire": only(REGULATOR),
-    "POST /v1/batches": only(REGULATOR),
-    "POST /v1/bulk": only(REGULATOR),
-    # Balances and statements (scoped to the account's party).
-    "GET /v1/accounts/{code}/balances": READERS,
-    "GET /v1/accounts/{code}/balances/{instrument}": READERS,
-    "GET /v1/accounts/{code}/statement": READERS,
-    "GET /v1/trial-balance": OVERSIGHT,
-    "GET /v1/invariants": OVERSIGHT,
-    "GET /v1/verify": only(REGULATOR, FINANCE, ADMINISTRATOR),
-    # Parties, outlets, cities and policy.
-    "POST /v1/parties": only(REGULATOR),
-    "GET /v1/parties": READERS,
-    "GET /v1/parties/{code}": READERS,
-    "POST /v1/parties/{code}/outlets": AUTHORITIES,
-    "GET /v1/outlets": READERS,
-    "PUT /v1/cities/{name}": only(REGULATOR),
-    "GET /v1/policy": READERS,
-    "PUT /v1/policy": only(REGULATOR),
-    # Rights: allocations, pledges, reserves, issuance.
-    "POST /v1/entitlements": AUTHORITIES,
-    "GET /v1/entitlements": READERS,
-    "POST /v1/pledges": AUTHORITIES,
-    "GET /v1/pledges": READERS,
-    "POST /v1/pledges/{pledge_id}/release": AUTHORITIES,
-    "POST /v1/reserve-operations": AUTHORITIES,
-    "POST /v1/deposits": only(REGULATOR),
-    "POST /v1/carbon-issuances": only(REGULATOR),
-    "POST /v1/vintages/{family}/{year}/expire": only(REGULATOR),
-    # Trades: enterprises propose and answer; the authority records or refuses.
-    "POST /v1/trades": only(ENTERPRISE),
-    "GET /v1/trades": READERS,
-    "GET /v1/trades/{trade_id}": READERS,
-    "POST /v1/trades/{trade_id}/accept": only(ENTERPRISE),
-    "POST /v1/trades/{trade_id}/decline": only(ENTERPRISE),
-    "POST /v1/trades/{trade_id}/rescind": only(ENTERPRISE),
-    "POST /v1/trades/{trade_id}/record": AUTHORITIES,
-    "POST /v1/trades/{trade_id}/refuse": AUTHORITIES,
-    "POST /v1/trades/{trade_id}/expire": AUTHORITIES,
-    # Compliance.
-    "POST /v1/obligations": only(REGULATOR),
-    "GET /v1/obligations": READERS,
-    "POST /v1/obligations/{obligation_id}/surrenders": only(ENTERPRISE, REGULATOR),
-    "GET /v1/obligations/{obligation_id}/status": READERS,
-    "POST /v1/obligations/{obligation_id}/close": only(REGULATOR),
-    "GET /v1/parties/{code}/compliance": READERS,
-    # Finance (issue 6): reports read by oversight (party statements by the party's readers);
-    # finance staff alone close periods, request reopening and reconcile; the market is public.
-    "GET /v1/finance/trial-balance": OVERSIGHT,
-    "GET /v1/finance/supply": OVERSIGHT,
-    "GET /v1/finance/parties/{code}/holdings": READERS,
-    "GET /v1/finance/parties/{code}/statement": READERS,
-    "GET /v1/finance/trades": OVERSIGHT,
-    "GET /v1/finance/tax-returns": OVERSIGHT,
-    "GET /v1/market-report": PUBLIC,
-    "GET /v1/periods": OVERSIGHT,
-    "GET /v1/periods/{label}": OVERSIGHT,
-    "POST /v1/periods/{label}/close": only(FINANCE),
-    "POST /v1/periods/{label}/reopen": only(FINANCE),
-    "POST /v1/statement-imports": only(FINANCE),
-    "POST /v1/reconciliations": only(FINANCE),
-    "GET /v1/reconciliations/{reconciliation_id}": OVERSIGHT,
-    "POST /v1/reconciliations/{reconciliation_id}/matches": only(FINANCE),
-    "POST /v1/reconciliations/{reconciliation_id}/matches/{match_id}/unmatch": only(FINANCE),
-    "POST /v1/reconciliations/{reconciliation_id}/confirm": only(FINANCE),
-    # Monitoring and emission reports (issue 4): enterprises import and submit for their own
-    # outlets; verifiers verify or reject (never their own submission); regulators invalidate.
-    "POST /v1/cems/imports": only(ENTERPRISE, REGULATOR),
-    "POST /v1/cems/records": only(ENTERPRISE, REGULATOR),
-    "GET /v1/cems/months": READERS,
-    "POST /v1/reports": only(ENTERPRISE, REGULATOR),
-    "GET /v1/reports": READERS,
-    "GET /v1/reports/{report_id}": READERS,
-    "POST /v1/reports/{report_id}/submit": only(ENTERPRISE),
-    "POST /v1/reports/{report_id}/verify": only(VERIFIER),
-    "POST /v1/reports/{report_id}/reject": only(VERIFIER),
-    "POST /v1/reports/{report_id}/corrections": only(ENTERPRISE, REGULATOR),
-    "POST /v1/reports/{report_id}/invalidate": only(REGULATOR),
-    # Environmental tax and incentives (issue 4): enterprises file their own returns; the
-    # province books incentives, credits, clawbacks and verified reductions.
-    "GET /v1/tax/parties/{code}/quarters/{quarter}": READERS,
-    "POST /v1/tax/returns": only(ENTERPRISE, REGULATOR),
-    "GET /v1/tax/returns": READERS,
-    "GET /v1/tax/returns/{return_id}": READERS,
-    "GET /v1/tax/policy": READERS,
-    "PUT /v1/tax/policy": only(REGULATOR),
-    "GET /v1/incentives": READERS,
-    "GET /v1/incentives/{incentive_id}": READERS,
-    "POST /v1/incentives": only(REGULATOR),
-    "POST /v1/equipment-credits": only(REGULATOR),
-    "POST /v1/equipment-credits/{equipment_id}/clawback": only(REGULATOR),
-    "GET /v1/parties/{code}/equipment-credit-schedule": READERS,
-    "POST /v1/reductions": only(REGULATOR),
-    "GET /v1/reductions": READERS,
-    "GET /v1/rights-obligations": READERS,
+ROUTES: dict[str, str | None] = {
+    "GET /v1/health": None,
+    "GET /v1/me": "me.read",
+    "POST /v1/principals": "principals.create",
+    "GET /v1/principals": "principals.list",
+    "GET /v1/principals/{principal_id}": "principals.read",
+    "POST /v1/principals/{principal_id}/enrolments": "enrolments.issue",
+    "POST /v1/enrolments/redeem": "enrolments.redeem",
+    "POST /v1/me/tokens": "tokens.issue_own",
+    "POST /v1/principals/{principal_id}/deactivate": "principals.deactivate",
+    "POST /v1/principals/{principal_id}/activate": "principals.activate",
+    "POST /v1/tokens/{token_id}/revoke": "tokens.revoke",
+    "GET /v1/audit-log": "audit.list",
+    "GET /v1/approvals": "approvals.list",
+    "GET /v1/approvals/{request_id}": "approvals.read",
+    "POST /v1/approvals/{request_id}/approve": "approvals.approve",
+    "POST /v1/approvals/{request_id}/reject": "approvals.reject",
+    "GET /v1/instruments": "instruments.list",
+    "POST /v1/instruments": "instruments.register",
+    "GET /v1/instruments/{code}": "instruments.read",
+    "POST /v1/accounts": "accounts.open",
+    "GET /v1/accounts": "accounts.list",
+    "GET /v1/accounts/{code}": "accounts.read",
+    "POST /v1/accounts/{code}/freeze": "accounts.freeze",
+    "POST /v1/accounts/{code}/unfreeze": "accounts.unfreeze",
+    "POST /v1/accounts/{code}/close": "accounts.close",
+    "POST /v1/entries": "entries.post",
+    "GET /v1/entries/{entry_id}": "entries.read",
+    "POST /v1/entries/{entry_id}/reverse": "entries.reverse",
+    "POST /v1/pending-entries": "pending_entries.place",
+    "POST /v1/pending-entries/{entry_id}/post": "pending_entries.post",
+    "POST /v1/pending-entries/{entry_id}/void": "pending_entries.void",
+    "POST /v1/pending-entries/expire": "pending_entries.expire",
+    "POST /v1/batches": "batches.post",
+    "POST /v1/bulk": "bulk.post",
+    "GET /v1/accounts/{code}/balances": "balances.read",
+    "GET /v1/accounts/{code}/balances/{instrument}": "balances.read",
+    "GET /v1/accounts/{code}/statement": "statements.read",
+    "GET /v1/trial-balance": "trial_balance.read",
+    "GET /v1/invariants": "invariants.check",
+    "GET /v1/verify": "chain.verify",
+    "POST /v1/parties": "parties.register",
+    "GET /v1/parties": "parties.list",
+    "GET /v1/parties/{code}": "parties.read",
+    "POST /v1/parties/{code}/outlets": "outlets.add",
+    "GET /v1/outlets": "outlets.list",
+    "PUT /v1/cities/{name}": "cities.set",
+    "GET /v1/policy": "policy.read",
+    "PUT /v1/policy": "policy.set",
+    "POST /v1/entitlements": "entitlements.confirm",
+    "GET /v1/entitlements": "entitlements.list",
+    "POST /v1/pledges": "pledges.create",
+    "GET /v1/pledges": "pledges.list",
+    "POST /v1/pledges/{pledge_id}/release": "pledges.release",
+    "POST /v1/reserve-operations": "reserve.operate",
+    "POST /v1/deposits": "deposits.record",
+    "POST /v1/carbon-issuances": "carbon.issue",
+    "POST /v1/vintages/{family}/{year}/expire": "vintages.expire",
+    "POST /v1/trades": "trades.propose",
+    "GET /v1/trades": "trades.list",
+    "GET /v1/trades/{trade_id}": "trades.read",
+    "POST /v1/trades/{trade_id}/accept": "trades.accept",
+    "POST /v1/trades/{trade_id}/decline": "trades.decline",
+    "POST /v1/trades/{trade_id}/rescind": "trades.rescind",
+    "POST /v1/trades/{trade_id}/record": "trades.record",
+    "POST /v1/trades/{trade_id}/refuse": "trades.refuse",
+    "POST /v1/trades/{trade_id}/expire": "trades.expire",
+    "POST /v1/obligations": "obligations.set",
+    "GET /v1/obligations": "obligations.list",
+    "POST /v1/obligations/{obligation_id}/surrenders": "obligations.surrender",
+    "GET /v1/obligations/{obligation_id}/status": "obligations.status",
+    "POST /v1/obligations/{obligation_id}/close": "obligations.close",
+    "GET /v1/parties/{code}/compliance": "compliance.read",
+    "GET /v1/finance/trial-balance": "finance.trial_balance",
+    "GET /v1/finance/supply": "finance.supply",
+    "GET /v1/finance/parties/{code}/holdings": "finance.holdings",
+    "GET /v1/finance/parties/{code}/statement": "finance.statement",
+    "GET /v1/finance/trades": "finance.trades",
+    "GET /v1/finance/tax-returns": "finance.tax_returns",
+    "GET /v1/market-report": "market.report",
+    "GET /v1/periods": "periods.list",
+    "GET /v1/periods/{label}": "periods.read",
+    "POST /v1/periods/{label}/close": "periods.close",
+    "POST /v1/periods/{label}/reopen": "periods.reopen",
+    "POST /v1/statement-imports": "statements.import",
+    "POST /v1/reconciliations": "reconciliations.start",
+    "GET /v1/reconciliations/{reconciliation_id}": "reconciliations.read",
+    "POST /v1/reconciliations/{reconciliation_id}/matches": "reconciliations.match",
+    "POST /v1/reconciliations/{reconciliation_id}/matches/{match_id}/unmatch": (
+        "reconciliations.unmatch"
+    ),
+    "POST /v1/reconciliations/{reconciliation_id}/confirm": "reconciliations.confirm",
+    "POST /v1/cems/imports": "cems.import",
+    "POST /v1/cems/records": "cems.import",
+    "GET /v1/cems/months": "cems.months",
+    "POST /v1/reports": "reports.draft",
+    "GET /v1/reports": "reports.list",
+    "GET /v1/reports/{report_id}": "reports.read",
+    "POST /v1/reports/{report_id}/submit": "reports.submit",
+    "POST /v1/reports/{report_id}/verify": "reports.verify",
+    "POST /v1/reports/{report_id}/reject": "reports.reject",
+    "POST /v1/reports/{report_id}/corrections": "reports.correct",
+    "POST /v1/reports/{report_id}/invalidate": "reports.invalidate",
+    "GET /v1/tax/parties/{code}/quarters/{quarter}": "tax.quarter",
+    "POST /v1/tax/returns": "tax.file",
+    "GET /v1/tax/returns": "tax.returns.list",
+    "GET /v1/tax/returns/{return_id}": "tax.returns.read",
+    "GET /v1/tax/policy": "tax.policy.read",
+    "PUT /v1/tax/policy": "tax.policy.set",
+    "GET /v1/incentives": "incentives.list",
+    "GET /v1/incentives/{incentive_id}": "incentives.read",
+    "POST /v1/incentives": "incentives.book",
+    "POST /v1/equipment-credits": "equipment_credits.grant",
+    "POST /v1/equipment-credits/{equipment_id}/clawback": "equipment_credits.claw_back",
+    "GET /v1/parties/{code}/equipment-credit-schedule": "equipment_credits.schedule",
+    "POST /v1/reductions": "reductions.verify",
+    "GET /v1/reductions": "reductions.list",
+    "GET /v1/rights-obligations": "rights_obligations.read",
 }
+
+
+def roles_of(endpoint: str) -> frozenset[Role]:
+    """The roles that may call `endpoint` (empty: public)."""
+    operation = ROUTES[endpoint]
+    return PUBLIC if operation is None else OPERATIONS[operation]
+
+
+PERMISSIONS: dict[str, frozenset[Role]] = {endpoint: roles_of(endpoint) for endpoint in ROUTES}

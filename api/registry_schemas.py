@@ -253,6 +253,19 @@ class DepositIn(Strict):
     amount_cny: AmountText
 
 
+class DepositOut(Strict):
+    id: str
+    party: str
+    amount_cny: str
+    entry_id: str
+
+
+def deposit_out(made: rights.Deposit) -> DepositOut:
+    return DepositOut(
+        id=made.id, party=made.party_code, amount_cny=cny(made.fen), entry_id=made.entry_id
+    )
+
+
 class CarbonIssueIn(Strict):
     id: RecordId
     party: PartyCode

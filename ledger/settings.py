@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ledger.domain.access import FOUR_EYES_OPERATIONS, FourEyesPolicy
+
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
-FOUR_EYES_DEFAULT = frozenset({"allocation", "cancellation", "confiscation", "reversal"})
+FOUR_EYES_DEFAULT = FOUR_EYES_OPERATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,9 @@ class Settings:
     # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
     four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
     four_eyes_allocation_t: Decimal = Decimal(1000)
+
+    def four_eyes_policy(self) -> FourEyesPolicy:
+        return FourEyesPolicy(self.four_eyes, self.four_eyes_allocation_t)
 
     @classmethod
     def from_environment(cls) -> Settings:

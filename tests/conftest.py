@@ -21,6 +21,7 @@ from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
+from tests.factories import NO_FOUR_EYES
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -100,7 +101,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     """The ledger's store over an empty database of each backend."""
-    store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"))
+    engine = create_ledger_engine(database_url, sqlite_synchronous="NORMAL")
+    store = Store(engine, four_eyes=NO_FOUR_EYES)
     yield store
     store.dispose()
 
@@ -109,6 +111,6 @@ def store(database_url: str) -> Iterator[Store]:
 def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The ledger's store over an empty PostgreSQL database (concurrency tests)."""
     url = fresh_database_url("postgresql", request, tmp_path)
-    store = Store(create_ledger_engine(url, pool_size=20))
+    store = Store(create_ledger_engine(url, pool_size=20), four_eyes=NO_FOUR_EYES)
     yield store
     store.dispose()

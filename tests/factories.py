@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from ledger.domain.access import (
+    Actor,
+    FourEyesPolicy,
+    Principal,
+    PrincipalRecord,
+    Role,
+    StoredToken,
+    hash_secret,
+    new_token,
+)
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import PostingRequest
@@ -17,6 +28,40 @@ CEA = Instrument(
     "CEA-2025", "Carbon emission allowance 2025", InstrumentKind.CARBON_ALLOWANCE, "tCO2", 0
 )
 CNY = Instrument("CNY", "Chinese yuan", InstrumentKind.CASH, "CNY", 2)
+# Four-eyes off, but for what no configuration turns off (enrolment, reopening a period): the
+# tests of four-eyes turn it on themselves.
+NO_FOUR_EYES = FourEyesPolicy(frozenset())
+
+
+def actor(
+    store: UnitOfWorkFactory,
+    role: Role = Role.REGULATOR,
+    party: str | None = None,
+    *,
+    principal: str | None = None,
+    person: str | None = None,
+) -> Actor:
+    """An actor of `role` acting as `party`, its principal registered on first use (straight
+    through the repository: how it got a credential is not what these tests are about)."""
+    principal_id = principal or f"{role.value}-{party or 'all'}".lower().replace("_", "-")
+    with store() as uow:
+        record = uow.access.get_principal(principal_id)
+        if record is None:
+            record = PrincipalRecord(
+                principal_id,
+                principal_id,
+                "user",
+                role,
+                party,
+                True,
+                datetime.now(UTC),
+                None,
+                person or principal_id,
+            )
+            uow.access.add_principal(record)
+            uow.commit()
+        city = None if party is None else uow.access.city_of(party)
+    return Actor(Principal(record.id, record.name, record.role, record.party, city or None))
 
 
 def setup_registry(store: UnitOfWorkFactory, *holders: str) -> None:
@@ -52,3 +97,22 @@ def transfer(
         ),
         pending=pending,
     )
+
+
+def token_for(store: UnitOfWorkFactory, actor_: Actor) -> str:
+    """A bearer token for the actor's principal, stored straight through the repository."""
+    with store() as uow:
+        issued = new_token(actor_.id, uow.now() + timedelta(days=30))
+        uow.access.add_token(
+            StoredToken(
+                issued.id,
+                actor_.id,
+                "test",
+                uow.now(),
+                issued.expires_at,
+                None,
+                hash_secret(issued.secret),
+            )
+        )
+        uow.commit()
+    return issued.secret

@@ -1,25 +1,28 @@
-"""Access control over HTTP: principals and tokens (administrators), who-am-I, the audit log,
-and four-eyes requests (list, approve, reject)."""
+"""Access control over HTTP: principals and their enrolment (administrators), tokens, who-am-I,
+the audit log, and four-eyes requests (list, approve, reject). Authority is the services'
+(`ledger.services.access`, `ledger.services.approvals`); this module translates HTTP."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
-from api.auth import Caller
-from api.dependencies import Store
+from api.answers import ApprovalOut, approval_out
+from api.auth import Acts
+from api.dependencies import Cursor, Store
 from api.schemas import NO_NUL, Strict
 from ledger.domain.access import (
-    ApprovalRequest,
     AuditRecord,
+    IssuedToken,
     PrincipalRecord,
     RequestState,
     Role,
     StoredToken,
 )
+from ledger.domain.errors import InvalidCursor
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import access, approvals
 
@@ -36,11 +39,26 @@ class PrincipalIn(Strict):
     role: Role
     party: Annotated[str, Field(max_length=32), NO_NUL] | None = None
     kind: Annotated[str, Field(pattern="^(user|service)$")] = "user"
+    person: Annotated[
+        str,
+        Field(
+            max_length=64,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$|^$",
+            description="the natural person behind the principal (a staff number, say); "
+            "four-eyes compares people. Default: the principal's id",
+        ),
+    ] = ""
 
 
 class TokenIn(Strict):
     description: Annotated[str, Field(max_length=200), NO_NUL] = ""
     expires_in_days: Annotated[int, Field(ge=1, le=366)] = 90
+
+
+class RedeemIn(Strict):
+    principal: PrincipalId
+    code: Annotated[str, Field(min_length=3, max_length=100), NO_NUL]
+    description: Annotated[str, Field(max_length=200), NO_NUL] = ""
 
 
 class TokenOut(Strict):
@@ -64,10 +82,23 @@ class PrincipalOut(Strict):
     kind: str
     role: str
     party: str | None
+    person: str
     active: bool
     created_at: datetime
     created_by: str | None
     tokens: list[TokenOut] = []
+
+
+class PrincipalPage(Strict):
+    principals: list[PrincipalOut]
+    next_cursor: str | None
+
+
+class EnrolmentRequestOut(ApprovalOut):
+    code_part: str = Field(
+        description="your half of the enrolment code, shown once: hand it to the principal; "
+        "the approving administrator is shown the other half"
+    )
 
 
 class MeOut(Strict):
@@ -87,32 +118,23 @@ class AuditOut(Strict):
     action: str
     target: str
     outcome: str
-    status: int
+    status: int | None
     code: str | None
+    request_id: str | None
 
 
 class AuditPage(Strict):
     records: list[AuditOut]
-    next_cursor: int | None
+    next_cursor: str | None
+
+
+class ApprovalPage(Strict):
+    requests: list[ApprovalOut]
+    next_cursor: str | None
 
 
 class DecisionIn(Strict):
     reason: Annotated[str, Field(max_length=400), NO_NUL] = ""
-
-
-class ApprovalOut(Strict):
-    id: str
-    operation: str
-    payload: dict[str, Any]
-    authority: str
-    initiator: str
-    state: str
-    created_at: datetime
-    expires_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    result: dict[str, Any] | None
-    reason: str | None
 
 
 def principal_out(record: PrincipalRecord, tokens: list[StoredToken] | None = None) -> PrincipalOut:
@@ -122,36 +144,30 @@ def principal_out(record: PrincipalRecord, tokens: list[StoredToken] | None = No
         kind=record.kind,
         role=record.role.value,
         party=record.party,
+        person=record.person,
         active=record.active,
         created_at=record.created_at,
         created_by=record.created_by,
-        tokens=[
-            TokenOut(
-                id=t.id,
-                description=t.description,
-                created_at=t.created_at,
-                expires_at=t.expires_at,
-                revoked_at=t.revoked_at,
-            )
-            for t in tokens or []
-        ],
+        tokens=[_token_out(t) for t in tokens or []],
     )
 
 
-def approval_out(request: ApprovalRequest) -> ApprovalOut:
-    return ApprovalOut(
-        id=request.id,
-        operation=request.operation,
-        payload=dict(request.payload),
-        authority=request.authority,
-        initiator=request.initiator,
-        state=request.state.value,
-        created_at=request.created_at,
-        expires_at=request.expires_at,
-        decided_by=request.decided_by,
-        decided_at=request.decided_at,
-        result=None if request.result is None else dict(request.result),
-        reason=request.reason,
+def _token_out(token: StoredToken) -> TokenOut:
+    return TokenOut(
+        id=token.id,
+        description=token.description,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        revoked_at=token.revoked_at,
+    )
+
+
+def _issued_out(issued: IssuedToken) -> IssuedTokenOut:
+    return IssuedTokenOut(
+        id=issued.id,
+        principal=issued.principal_id,
+        token=issued.secret,
+        expires_at=issued.expires_at,
     )
 
 
@@ -167,6 +183,7 @@ def _audit_out(record: AuditRecord) -> AuditOut:
         outcome=record.outcome,
         status=record.status,
         code=record.code,
+        request_id=record.request_id,
     )
 
 
@@ -174,8 +191,9 @@ def _audit_out(record: AuditRecord) -> AuditOut:
 
 
 @router.get("/me", response_model=MeOut, tags=["access"])
-def me(caller: Caller) -> MeOut:
+def me(actor: Acts) -> MeOut:
     """The principal behind the presented token."""
+    caller = actor.principal
     return MeOut(
         id=caller.id,
         name=caller.name,
@@ -186,74 +204,90 @@ def me(caller: Caller) -> MeOut:
     )
 
 
-# -- principals and tokens (administrators) ---------------------------------------------------
+@router.post("/me/tokens", response_model=IssuedTokenOut, status_code=201, tags=["access"])
+def issue_own_token(body: TokenIn, store: Store, actor: Acts) -> IssuedTokenOut:
+    """Another token for yourself (say, to rotate one): the response is the only place its
+    secret ever appears."""
+    lifetime = timedelta(days=body.expires_in_days)
+    return _issued_out(access.issue_own_token(store, actor, body.description, lifetime))
+
+
+# -- principals and enrolment (administrators) ------------------------------------------------
 
 
 @router.post("/principals", response_model=PrincipalOut, status_code=201, tags=["access"])
-def create_principal(body: PrincipalIn, store: Store, caller: Caller) -> PrincipalOut:
-    """Register a user or service account; scoped roles name the party they act as."""
-    new = access.NewPrincipal(body.id, body.name, body.role, body.party, body.kind)
-    return principal_out(access.create_principal(store, new, caller.id))
+def create_principal(body: PrincipalIn, store: Store, actor: Acts) -> PrincipalOut:
+    """Register a user or service account; scoped roles name the party they act as. It has no
+    credential until it redeems an enrolment code."""
+    new = access.NewPrincipal(body.id, body.name, body.role, body.party, body.kind, body.person)
+    return principal_out(access.create_principal(store, actor, new))
 
 
-@router.get("/principals", response_model=list[PrincipalOut], tags=["access"])
+@router.get("/principals", response_model=PrincipalPage, tags=["access"])
 def list_principals(
-    store: Store,
-    after: Annotated[str, Query(max_length=40)] = "",
-    limit: int = PAGE_SIZE_DEFAULT,
-) -> list[PrincipalOut]:
-    """Principals in id order after `after`."""
-    return [principal_out(p) for p in access.list_principals(store, after, limit)]
+    store: Store, actor: Acts, cursor: Cursor = None, limit: int = PAGE_SIZE_DEFAULT
+) -> PrincipalPage:
+    """Principals in id order; follow `next_cursor`."""
+    page = access.list_principals(store, actor, cursor or "", limit)
+    return PrincipalPage(
+        principals=[principal_out(p) for p in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/principals/{principal_id}", response_model=PrincipalOut, tags=["access"])
-def get_principal(principal_id: PrincipalIdPath, store: Store) -> PrincipalOut:
+def get_principal(principal_id: PrincipalIdPath, store: Store, actor: Acts) -> PrincipalOut:
     """A principal and its tokens (never their secrets)."""
-    return principal_out(*access.get_principal(store, principal_id))
+    return principal_out(*access.get_principal(store, actor, principal_id))
 
 
 @router.post(
-    "/principals/{principal_id}/tokens",
-    response_model=IssuedTokenOut,
-    status_code=201,
+    "/principals/{principal_id}/enrolments",
+    response_model=EnrolmentRequestOut,
+    status_code=202,
     tags=["access"],
 )
-def issue_token(principal_id: PrincipalIdPath, body: TokenIn, store: Store) -> IssuedTokenOut:
-    """A new API token: the response is the only place its secret ever appears."""
-    issued = access.issue_token(
-        store, principal_id, body.description, timedelta(days=body.expires_in_days)
-    )
-    return IssuedTokenOut(
-        id=issued.id, principal=principal_id, token=issued.secret, expires_at=issued.expires_at
-    )
+def request_enrolment(
+    principal_id: PrincipalIdPath, store: Store, actor: Acts
+) -> EnrolmentRequestOut:
+    """Ask for an enrolment code for a principal (its first token, or a lost one). A second
+    administrator approves; each of you is shown one half of the code, which the principal
+    redeems whole at `POST /v1/enrolments/redeem`."""
+    requested = access.request_enrolment(store, actor, principal_id)
+    shown = approval_out(requested.pending.request).model_dump()
+    return EnrolmentRequestOut(**shown, code_part=requested.code_part)
+
+
+@router.post("/enrolments/redeem", response_model=IssuedTokenOut, status_code=201, tags=["access"])
+def redeem_enrolment(body: RedeemIn, store: Store) -> IssuedTokenOut:
+    """A principal redeems its enrolment code (`<first half>.<second half>`) for a token,
+    once."""
+    return _issued_out(access.redeem_enrolment(store, body.principal, body.code, body.description))
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut, tags=["access"])
-def revoke_token(token_id: KeyPath, store: Store, request: Request) -> TokenOut:
-    """Revoke a token at once (this process; others within a few seconds)."""
-    token = access.revoke_token(store, token_id)
+def revoke_token(token_id: KeyPath, store: Store, actor: Acts, request: Request) -> TokenOut:
+    """Revoke a token at once (this process; others within a few seconds): an administrator
+    any token, everyone else their own."""
+    token = access.revoke_token(store, actor, token_id)
     request.app.state.tokens.clear()
-    return TokenOut(
-        id=token.id,
-        description=token.description,
-        created_at=token.created_at,
-        expires_at=token.expires_at,
-        revoked_at=token.revoked_at,
-    )
+    return _token_out(token)
 
 
 @router.post("/principals/{principal_id}/deactivate", response_model=PrincipalOut, tags=["access"])
-def deactivate(principal_id: PrincipalIdPath, store: Store, request: Request) -> PrincipalOut:
-    """Deactivate a principal: every token of it stops working."""
-    record = access.set_active(store, principal_id, active=False)
+def deactivate(
+    principal_id: PrincipalIdPath, store: Store, actor: Acts, request: Request
+) -> PrincipalOut:
+    """Deactivate a principal: every token of it stops working, its pending four-eyes requests
+    are withdrawn."""
+    record = access.deactivate(store, actor, principal_id)
     request.app.state.tokens.clear()
     return principal_out(record)
 
 
 @router.post("/principals/{principal_id}/activate", response_model=PrincipalOut, tags=["access"])
-def activate(principal_id: PrincipalIdPath, store: Store) -> PrincipalOut:
+def activate(principal_id: PrincipalIdPath, store: Store, actor: Acts) -> PrincipalOut:
     """Reactivate a principal."""
-    return principal_out(access.set_active(store, principal_id, active=True))
+    return principal_out(access.activate(store, actor, principal_id))
 
 
 # -- audit log --------------------------------------------------------------------------------
@@ -262,44 +296,56 @@ def activate(principal_id: PrincipalIdPath, store: Store) -> PrincipalOut:
 @router.get("/audit-log", response_model=AuditPage, tags=["access"])
 def audit_log(
     store: Store,
+    actor: Acts,
     principal: Annotated[str | None, Query(max_length=40)] = None,
-    after: int = 0,
+    cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> AuditPage:
     """Who did what, when, with which token, and the outcome (rejections included)."""
-    records = access.list_audit(store, principal, after, limit)
-    following = records[-1].seq if len(records) == limit else None
-    return AuditPage(records=[_audit_out(r) for r in records], next_cursor=following)
+    page = access.list_audit(store, actor, principal, _seq(cursor), limit)
+    return AuditPage(records=[_audit_out(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+def _seq(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidCursor("the cursor is not one this listing issued", field="cursor")
+    return int(cursor)
 
 
 # -- four-eyes requests -----------------------------------------------------------------------
 
 
-@router.get("/approvals", response_model=list[ApprovalOut], tags=["approvals"])
+@router.get("/approvals", response_model=ApprovalPage, tags=["approvals"])
 def list_approvals(
     store: Store,
-    caller: Caller,
+    actor: Acts,
     state: RequestState | None = None,
-    after: Annotated[str, Query(max_length=40)] = "",
+    cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
-) -> list[ApprovalOut]:
-    """Requests of the caller's authority (the regulator sees all)."""
-    return [approval_out(r) for r in approvals.list_requests(store, caller, state, after, limit)]
+) -> ApprovalPage:
+    """Requests of the caller's authority (the provincial regulator sees all)."""
+    page = approvals.list_requests(store, actor, state, cursor or "", limit)
+    return ApprovalPage(
+        requests=[approval_out(r) for r in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/approvals/{request_id}", response_model=ApprovalOut, tags=["approvals"])
-def get_approval(request_id: KeyPath, store: Store, caller: Caller) -> ApprovalOut:
+def get_approval(request_id: KeyPath, store: Store, actor: Acts) -> ApprovalOut:
     """One request."""
-    return approval_out(approvals.get(store, request_id, caller))
+    return approval_out(approvals.get(store, actor, request_id))
 
 
 @router.post("/approvals/{request_id}/approve", response_model=ApprovalOut, tags=["approvals"])
-def approve(request_id: KeyPath, store: Store, caller: Caller) -> ApprovalOut:
-    """A second principal of the same authority approves: the operation applies, once."""
-    return approval_out(approvals.approve(store, request_id, caller))
+def approve(request_id: KeyPath, store: Store, actor: Acts) -> ApprovalOut:
+    """A second person of the same authority approves: the operation applies, once. An
+    enrolment's result carries the approver's half of the code, shown only here."""
+    return approval_out(approvals.approve(store, actor, request_id))
 
 
 @router.post("/approvals/{request_id}/reject", response_model=ApprovalOut, tags=["approvals"])
-def reject(request_id: KeyPath, body: DecisionIn, store: Store, caller: Caller) -> ApprovalOut:
-    """A second principal of the same authority rejects the request."""
-    return approval_out(approvals.reject(store, request_id, caller, body.reason))
+def reject(request_id: KeyPath, body: DecisionIn, store: Store, actor: Acts) -> ApprovalOut:
+    """A second person of the same authority rejects the request."""
+    return approval_out(approvals.reject(store, actor, request_id, body.reason))

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api import finance_schemas as fs
-from api.auth import Caller
+from api.auth import Acts, Caller
 from api.dependencies import Store
+from ledger.domain.access import Pending
 from ledger.domain.finance import ReportTable
 from ledger.domain.reconciliation import Tolerance
 from ledger.services import exports, periods, statements
@@ -176,24 +177,24 @@ def market_report(
 
 
 @router.get("/periods", response_model=fs.PeriodList, tags=["periods"])
-def list_periods(store: Store) -> fs.PeriodList:
+def list_periods(store: Store, actor: Acts) -> fs.PeriodList:
     """Every period ever closed, with its state."""
-    return fs.PeriodList(periods=[fs.period_out(p) for p in periods.list_periods(store)])
+    return fs.PeriodList(periods=[fs.period_out(p) for p in periods.list_periods(store, actor)])
 
 
 @router.get("/periods/{label}", response_model=fs.PeriodOut, tags=["periods"])
-def get_period(label: PeriodLabel, store: Store) -> fs.PeriodOut:
-    return fs.period_out(periods.get_period(store, label))
+def get_period(label: PeriodLabel, store: Store, actor: Acts) -> fs.PeriodOut:
+    return fs.period_out(periods.get_period(store, actor, label))
 
 
 @router.post("/periods/{label}/close", response_model=fs.PeriodOut, tags=["periods"])
 def close_period(
-    label: PeriodLabel, store: Store, caller: Caller, body: fs.ReasonIn | None = None
+    label: PeriodLabel, store: Store, actor: Acts, body: fs.ReasonIn | None = None
 ) -> fs.PeriodOut:
     """Close a month (2026-03), quarter (2026-Q1) or year (2026) that has ended: entries
     effective in it are refused from then on (`period_closed`)."""
     reason = body.reason if body is not None else ""
-    return fs.period_out(periods.close_period(store, caller, label, reason))
+    return fs.period_out(periods.close_period(store, actor, label, reason))
 
 
 @router.post(
@@ -203,11 +204,13 @@ def close_period(
     tags=["periods"],
 )
 def reopen_period(
-    label: PeriodLabel, body: fs.RequiredReasonIn, store: Store, caller: Caller
+    label: PeriodLabel, body: fs.RequiredReasonIn, store: Store, actor: Acts
 ) -> fs.ReopenRequestOut:
-    """Ask for a closed period to be reopened; another principal of the same authority
-    approves the request (`period.reopen`) for it to happen."""
-    request = periods.request_reopen(store, caller, label, body.reason)
+    """Ask for a closed period to be reopened; another person of the same authority approves
+    the request (`period_reopen`) for it to happen."""
+    asked = periods.reopen_period(store, actor, label, body.reason)
+    assert isinstance(asked, Pending), "reopening is always four-eyes"
+    request = asked.request
     return fs.ReopenRequestOut(
         request_id=request.id,
         operation=request.operation,

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 
-from api import four_eyes, schemas
-from api.auth import Caller
+from api import schemas
+from api.answers import PENDING, mark_replayed, or_pending
+from api.auth import Acts
 from api.convert import (
     batch_commands,
     entry_view_out,
@@ -20,32 +21,38 @@ from api.convert import (
     reverse_command,
 )
 from api.dependencies import Store
-from ledger.services import journal, queries
+from ledger.services import adjustments, journal, queries
 
 router = APIRouter(prefix="/v1")
 
 EntryId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 # Records the ledger writes itself (expiries) have ids starting with '~'; they can be read.
 AnyEntryId = Annotated[str, Path(max_length=64, pattern=r"^~?[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-REPLAYED = "Idempotent-Replayed"
 
 
 def _mark(response: Response, posted: journal.Posted) -> schemas.EntryOut:
-    if posted.replayed:
-        response.headers[REPLAYED] = "true"
+    mark_replayed(response, posted.replayed)
     return posted_out(posted)
 
 
-@router.post("/entries", response_model=schemas.EntryOut, status_code=201, tags=["entries"])
-def post_entry(body: schemas.EntryIn, store: Store, response: Response) -> schemas.EntryOut:
-    """Post a balanced entry now. The `entry_id` makes retries safe."""
-    return _mark(response, journal.post_entry(store, post_entry_command(body)))
+@router.post(
+    "/entries",
+    response_model=schemas.EntryOut,
+    status_code=201,
+    tags=["entries"],
+    responses=PENDING,
+)
+def post_entry(body: schemas.EntryIn, store: Store, actor: Acts, response: Response) -> Any:
+    """Post a balanced adjustment now (types: transfer, adjustment, correction). The `entry_id`
+    makes retries safe. One that creates or destroys rights or cash needs four eyes: 202."""
+    written = adjustments.post_entry(store, actor, post_entry_command(body))
+    return or_pending(written, lambda posted: _mark(response, posted))
 
 
 @router.get("/entries/{entry_id}", response_model=schemas.EntryOut, tags=["entries"])
-def get_entry(entry_id: AnyEntryId, store: Store) -> schemas.EntryOut:
+def get_entry(entry_id: AnyEntryId, store: Store, actor: Acts) -> schemas.EntryOut:
     """One journal record with its current state (pending entries: posted, voided, expired…)."""
-    return entry_view_out(queries.get_entry(store, entry_id))
+    return entry_view_out(queries.get_entry(store, actor, entry_id))
 
 
 @router.post(
@@ -53,33 +60,30 @@ def get_entry(entry_id: AnyEntryId, store: Store) -> schemas.EntryOut:
     response_model=schemas.EntryOut,
     status_code=201,
     tags=["entries"],
-    responses=four_eyes.PENDING,
+    responses=PENDING,
 )
-def reverse_entry(  # noqa: PLR0917 - path, body and context
-    entry_id: EntryId,
-    body: schemas.ReverseIn,
-    store: Store,
-    response: Response,
-    caller: Caller,
-    request: Request,
+def reverse_entry(
+    entry_id: EntryId, body: schemas.ReverseIn, store: Store, response: Response, actor: Acts
 ) -> Any:
-    """Reverse a posted entry (once) with a new entry that swaps every side. With four-eyes on
-    for reversals: 202 and an approval request instead."""
-    payload = {"entry_id": entry_id, "body": body.model_dump(mode="json")}
-    pending = four_eyes.gate(request, caller, "reversal", payload)
-    if pending is not None:
-        return pending
-    return _mark(response, journal.reverse_entry(store, reverse_command(entry_id, body)))
+    """Reverse a posted adjustment (once) with a new entry that swaps every side. With
+    four-eyes on for reversals: 202 and an approval request instead."""
+    written = adjustments.reverse_entry(store, actor, reverse_command(entry_id, body))
+    return or_pending(written, lambda posted: _mark(response, posted))
 
 
 @router.post(
-    "/pending-entries", response_model=schemas.EntryOut, status_code=201, tags=["pending entries"]
+    "/pending-entries",
+    response_model=schemas.EntryOut,
+    status_code=201,
+    tags=["pending entries"],
+    responses=PENDING,
 )
 def place_pending_entry(
-    body: schemas.PendingEntryIn, store: Store, response: Response
-) -> schemas.EntryOut:
+    body: schemas.PendingEntryIn, store: Store, response: Response, actor: Acts
+) -> Any:
     """Place a hold: amounts are reserved (checked against limits now) until posted or voided."""
-    return _mark(response, journal.post_entry(store, post_entry_command(body, pending=True)))
+    written = adjustments.place_pending_entry(store, actor, post_entry_command(body, pending=True))
+    return or_pending(written, lambda posted: _mark(response, posted))
 
 
 @router.post(
@@ -89,10 +93,12 @@ def place_pending_entry(
     tags=["pending entries"],
 )
 def post_pending_entry(
-    entry_id: EntryId, body: schemas.PostPendingIn, store: Store, response: Response
+    entry_id: EntryId, body: schemas.PostPendingIn, store: Store, response: Response, actor: Acts
 ) -> schemas.EntryOut:
-    """Post a hold in full, or the part named in `postings`; what is left is released."""
-    return _mark(response, journal.post_pending_entry(store, resolve_command(entry_id, body)))
+    """Post a hold in full, or the part named in `postings`; what is left is released. Only
+    holds placed here: a trade's hold is the trade workflow's."""
+    command = resolve_command(entry_id, body)
+    return _mark(response, adjustments.post_pending_entry(store, actor, command))
 
 
 @router.post(
@@ -102,31 +108,43 @@ def post_pending_entry(
     tags=["pending entries"],
 )
 def void_pending_entry(
-    entry_id: EntryId, body: schemas.VoidPendingIn, store: Store, response: Response
+    entry_id: EntryId, body: schemas.VoidPendingIn, store: Store, response: Response, actor: Acts
 ) -> schemas.EntryOut:
-    """Void a hold: everything it reserved is released."""
-    return _mark(response, journal.void_pending_entry(store, resolve_command(entry_id, body)))
+    """Void a hold: everything it reserved is released. Only holds placed here."""
+    command = resolve_command(entry_id, body)
+    return _mark(response, adjustments.void_pending_entry(store, actor, command))
 
 
 @router.post("/pending-entries/expire", response_model=schemas.ExpiryOut, tags=["pending entries"])
-def expire_pending_entries(store: Store) -> schemas.ExpiryOut:
+def expire_pending_entries(store: Store, actor: Acts) -> schemas.ExpiryOut:
     """Expire every hold past its deadline now (the server also does this periodically)."""
-    return schemas.ExpiryOut(expired=journal.expire_pending_entries(store))
+    return schemas.ExpiryOut(expired=adjustments.expire_pending_entries(store, actor))
 
 
-@router.post("/batches", response_model=schemas.BatchOut, status_code=201, tags=["batches"])
-def post_batch(body: schemas.BatchIn, store: Store, response: Response) -> schemas.BatchOut:
-    """Post several entries in one database transaction: all of them or none."""
-    posted = journal.post_batch(store, batch_commands(body))
-    if posted and all(p.replayed for p in posted):
-        response.headers[REPLAYED] = "true"
+@router.post(
+    "/batches",
+    response_model=schemas.BatchOut,
+    status_code=201,
+    tags=["batches"],
+    responses=PENDING,
+)
+def post_batch(body: schemas.BatchIn, store: Store, response: Response, actor: Acts) -> Any:
+    """Post several adjustments in one database transaction: all of them or none."""
+    return or_pending(
+        adjustments.post_batch(store, actor, batch_commands(body)),
+        lambda posted: _batch_out(response, posted),
+    )
+
+
+def _batch_out(response: Response, posted: list[journal.Posted]) -> schemas.BatchOut:
+    mark_replayed(response, bool(posted) and all(p.replayed for p in posted))
     return schemas.BatchOut(entries=[posted_out(p) for p in posted])
 
 
 @router.post("/bulk", response_model=schemas.BulkOut, tags=["batches"])
-def post_bulk(body: schemas.BatchIn, store: Store) -> schemas.BulkOut:
-    """Post each entry on its own; every item gets its outcome and, if rejected, its code."""
-    results = journal.post_bulk(store, batch_commands(body))
+def post_bulk(body: schemas.BatchIn, store: Store, actor: Acts) -> schemas.BulkOut:
+    """Post each adjustment on its own; every item gets its outcome and, if rejected, its code."""
+    results = adjustments.post_bulk(store, actor, batch_commands(body))
     return schemas.BulkOut(
         results=[
             schemas.BulkItemOut(

@@ -4,20 +4,20 @@ vintage expiry. Translation only: every rule lives in the services."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 
-from api import four_eyes
 from api import registry_schemas as rs
-from api.auth import Caller, acting_party
+from api.answers import PENDING, mark_replayed, or_pending
+from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
 from api.scoping import View
 from ledger.domain.amounts import parse_decimal
-from ledger.domain.errors import PartyNotFound, RecordNotFound
+from ledger.domain.errors import PartyNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import next_cursor
+from ledger.domain.pages import Created, next_cursor
 from ledger.domain.registry import (
     CHART,
     City,
@@ -26,11 +26,12 @@ from ledger.domain.registry import (
     PartyKind,
     Policy,
     account_code,
-    scale_of,
 )
 from ledger.services import parties, rights
 
 router = APIRouter(prefix="/v1")
+T = TypeVar("T")
+R = TypeVar("R")
 
 PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 
@@ -178,74 +179,63 @@ def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
     response_model=rs.EntitlementOut,
     status_code=201,
     tags=["rights"],
-    responses=four_eyes.PENDING,
+    responses=PENDING,
 )
 def confirm_entitlement(
-    body: rs.EntitlementIn, store: Store, caller: Caller, view: View, request: Request
+    body: rs.EntitlementIn, store: Store, actor: Acts, response: Response
 ) -> Any:
     """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically.
     Above the four-eyes threshold: 202 and an approval request instead."""
-    view.require(PartyNotFound, f"party {body.party!r}", body.party)
-    entitlement = body.to_domain()
-    payload = body.model_dump(mode="json")
-    size = Decimal(entitlement.units).scaleb(-scale_of(entitlement.pollutant))  # t/a
-    pending = four_eyes.gate(request, caller, "allocation", payload, tonnes_per_year=size)
-    if pending is not None:
-        return pending
-    return rs.entitlement_out(rights.confirm_entitlement(store, entitlement))
+    confirmed = rights.confirm_entitlement(store, actor, body.to_domain())
+    return or_pending(confirmed, lambda made: _created(response, made, rs.entitlement_out))
+
+
+def _created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
+    mark_replayed(response, made.replayed)
+    return present(made.record)
 
 
 @router.get("/entitlements", response_model=rs.EntitlementPage, tags=["rights"])
 def list_entitlements(  # noqa: PLR0917 - query parameters
     store: Store,
-    view: View,
+    actor: Acts,
     party: Filter = None,
     pollutant: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.EntitlementPage:
     """Entitlements, filtered by party and pollutant; follow `next_cursor`."""
-    if view.excludes(party):
-        return rs.EntitlementPage(entitlements=[], next_cursor=None)
-    page = rights.list_entitlements(store, view.party_filter(party), pollutant, cursor, limit)
+    page = rights.list_entitlements(store, actor, party, pollutant, cursor, limit)
     return rs.EntitlementPage(
-        entitlements=[rs.entitlement_out(e) for _, e in page if view.sees(e.party_code)],
-        next_cursor=_next("entitlements", list(page), limit),
+        entitlements=[rs.entitlement_out(e) for e in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.post("/pledges", response_model=rs.PledgeOut, status_code=201, tags=["rights"])
-def pledge(body: rs.PledgeIn, store: Store, view: View) -> rs.PledgeOut:
+def pledge(body: rs.PledgeIn, store: Store, actor: Acts, response: Response) -> rs.PledgeOut:
     """Pledge rights: they move to the pledged account and can be neither sold nor surrendered."""
-    view.require(PartyNotFound, f"party {body.party!r}", body.party)
-    return rs.pledge_out(rights.pledge(store, body.to_domain()))
+    return _created(response, rights.pledge(store, actor, body.to_domain()), rs.pledge_out)
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=rs.PledgeOut, tags=["rights"])
-def release_pledge(pledge_id: IdPath, store: Store, view: View) -> rs.PledgeOut:
+def release_pledge(pledge_id: IdPath, store: Store, actor: Acts) -> rs.PledgeOut:
     """Release a pledge: the rights return to the holdings account."""
-    if not view.scope.unlimited:
-        found = rights.get_pledge(store, pledge_id)
-        view.require(RecordNotFound, f"pledge {pledge_id!r}", found.party_code)
-    return rs.pledge_out(rights.release_pledge(store, pledge_id))
+    return rs.pledge_out(rights.release_pledge(store, actor, pledge_id))
 
 
 @router.get("/pledges", response_model=rs.PledgePage, tags=["rights"])
 def list_pledges(  # noqa: PLR0917 - query parameters
     store: Store,
-    view: View,
+    actor: Acts,
     party: Filter = None,
     pollutant: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.PledgePage:
     """Pledges, filtered by party and pollutant; follow `next_cursor`."""
-    if view.excludes(party):
-        return rs.PledgePage(pledges=[], next_cursor=None)
-    page = rights.list_pledges(store, view.party_filter(party), pollutant, cursor, limit)
+    page = rights.list_pledges(store, actor, party, pollutant, cursor, limit)
     return rs.PledgePage(
-        pledges=[rs.pledge_out(p) for _, p in page if view.sees(p.party_code)],
-        next_cursor=_next("pledges", list(page), limit),
+        pledges=[rs.pledge_out(p) for p in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -254,50 +244,53 @@ def list_pledges(  # noqa: PLR0917 - query parameters
     response_model=rs.EntriesOut,
     status_code=201,
     tags=["rights"],
-    responses=four_eyes.PENDING,
+    responses=PENDING,
 )
 def reserve_operation(
-    body: rs.ReserveOperationIn, store: Store, caller: Caller, view: View, request: Request
+    body: rs.ReserveOperationIn, store: Store, actor: Acts, response: Response
 ) -> Any:
     """Reserve sale, buy-back, reclaim, confiscation or cancellation: one entry of that type.
     Confiscations and cancellations need four eyes: 202 and an approval request."""
-    if caller.party is not None:
-        acting_party(caller, body.authority)
-    if body.party is not None:
-        view.require(PartyNotFound, f"party {body.party!r}", body.party)
-    pending = four_eyes.gate(request, caller, body.action, body.model_dump(mode="json"))
-    if pending is not None:
-        return pending
-    records = rights.reserve_operation(store, rs.reserve_command(body))
-    return rs.EntriesOut(entry_ids=[r.entry_id for r in records])
+    booked = rights.reserve_operation(store, actor, rs.reserve_command(body))
+    return or_pending(
+        booked,
+        lambda made: _created(
+            response, made, lambda records: rs.EntriesOut(entry_ids=[r.entry_id for r in records])
+        ),
+    )
 
 
-@router.post("/deposits", status_code=204, tags=["rights"])
-def deposit(body: rs.DepositIn, store: Store) -> Response:
+@router.post("/deposits", response_model=rs.DepositOut, status_code=201, tags=["rights"])
+def deposit(body: rs.DepositIn, store: Store, actor: Acts, response: Response) -> rs.DepositOut:
     """Cash paid in by a party at the exchange (a `deposit` entry)."""
-    rights.deposit_cash(store, body.id, body.party, rs.fen(body.amount_cny, "amount_cny"))
-    return Response(status_code=204)
+    made = rights.deposit_cash(
+        store, actor, body.id, body.party, rs.fen(body.amount_cny, "amount_cny")
+    )
+    return _created(response, made, rs.deposit_out)
 
 
 @router.post(
     "/carbon-issuances", response_model=rs.CarbonIssueOut, status_code=201, tags=["rights"]
 )
-def issue_carbon(body: rs.CarbonIssueIn, store: Store) -> rs.CarbonIssueOut:
+def issue_carbon(
+    body: rs.CarbonIssueIn, store: Store, actor: Acts, response: Response
+) -> rs.CarbonIssueOut:
     """Allocate CEA of a year (less any shortfall deducted at last year's deadline) or CCER."""
-    issued = rights.issue_carbon(
+    made = rights.issue_carbon(
         store,
+        actor,
         body.id,
         party_code=body.party,
         family=body.family,
         year=body.year,
         units=rs.quantity_units(body.quantity_tco2, body.family, "quantity_tco2"),
     )
-    return rs.CarbonIssueOut(issued_tco2=str(issued))
+    return _created(response, made, lambda issued: rs.CarbonIssueOut(issued_tco2=str(issued)))
 
 
 @router.post("/vintages/{family}/{year}/expire", response_model=dict[str, int], tags=["rights"])
 def expire_vintage(
-    family: Annotated[str, Path(max_length=16)], year: int, store: Store
+    family: Annotated[str, Path(max_length=16)], year: int, store: Store, actor: Acts
 ) -> dict[str, int]:
     """Retire every unit still held of a past vintage; it can no longer move afterwards."""
-    return {"accounts_emptied": rights.expire_vintage(store, family, year)}
+    return {"accounts_emptied": rights.expire_vintage(store, actor, family, year)}

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 
 from api import registry_schemas as rs
 from api import tax_schemas as ts
-from api.auth import Caller
+from api.auth import Acts, Caller
 from api.dependencies import Cursor, Filter, Store
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import BaselineKind, IncentiveKind, Release
@@ -178,7 +178,7 @@ def credit_schedule(
 
 
 @router.post("/reductions", response_model=ts.ReductionOut, status_code=201, tags=INCENTIVES)
-def verify_reduction(body: ts.ReductionIn, store: Store, caller: Caller) -> ts.ReductionOut:
+def verify_reduction(body: ts.ReductionIn, store: Store, actor: Acts) -> ts.ReductionOut:
     """Verify baseline − actual from a verified report and release the surplus by policy."""
     request = reductions.ReductionRequest(
         id=body.id,
@@ -192,7 +192,7 @@ def verify_reduction(body: ts.ReductionIn, store: Store, caller: Caller) -> ts.R
         authority=body.authority,
         vintage=body.vintage,
     )
-    return ts.reduction_out(reductions.verify_reduction(store, caller.scope, request))
+    return ts.reduction_out(reductions.verify_reduction(store, actor, request))
 
 
 @router.get("/reductions", response_model=ts.ReductionPage, tags=INCENTIVES)

@@ -14,9 +14,12 @@ A principal acts *as* its party (`party`): an enterprise's code, or the authorit
 province or of a city. Whatever is out of a principal's scope does not exist for it: services
 raise the resource's not-found error, so existence never leaks (404, not 403).
 
-The acting principal of the current request travels in a context variable (`acting`), so
-that the unit of work can write the audit record of a write in the same transaction as the
-write itself: committed ⇔ audited.
+Every use case is called with an `Actor`: the principal, what it is doing (the operation's
+name) and where the call came from (the request or command line, for the audit log). The
+services check the actor's role against `ledger.domain.operations`, filter what it sees by its
+scope, send four-eyes operations through one gate and write the audit line in the same
+transaction as the change (`ledger.services.authority`): whoever calls, HTTP, CLI, demo or
+console, passes the same checks.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import hmac
 import secrets
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -89,6 +93,85 @@ class Principal:
         if self.role is Role.CITY_AUTHORITY:
             return Scope(city=self.city)
         return EVERYTHING
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """The four-eyes request an actor carries out: set only by the approvals service, and
+    checked against the stored request by the gate (a forged one matches no pending request)."""
+
+    request_id: str
+    approver: str
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who performs a use case, and what for: the principal (role, scope), the operation's name
+    ("trades.accept"), and what the caller asked (`target`: "POST /v1/trades/T1/accept",
+    "cli: close-period 2026-03") with its request id, for the audit line."""
+
+    principal: Principal
+    operation: str = ""
+    target: str = ""
+    request_id: str | None = None
+    approval: Approval | None = None
+
+    @property
+    def id(self) -> str:
+        return self.principal.id
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    @property
+    def party(self) -> str | None:
+        return self.principal.party
+
+    @property
+    def scope(self) -> Scope:
+        return self.principal.scope
+
+    def doing(self, operation: str) -> Actor:
+        """The same actor, performing `operation` (the name its audit line carries)."""
+        return replace(self, operation=operation)
+
+    def audit(self, at: datetime, outcome: str, code: str | None = None) -> AuditRecord:
+        """The audit line of this actor's operation."""
+        return AuditRecord(
+            at=at,
+            principal_id=self.principal.id,
+            token_id=self.principal.token_id,
+            action=self.operation,
+            target=self.target,
+            outcome=outcome,
+            status=None,
+            code=code,
+            request_id=self.request_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FourEyesPolicy:
+    """Which operations need a second principal (configured by the operator, not by a
+    regulator: `LEDGER_FOUR_EYES`), and the allocation size (t/a) above which an allocation
+    is one of them."""
+
+    operations: frozenset[str]
+    allocation_threshold_t: Decimal = Decimal(1000)
+
+    def needs(self, operation: str) -> bool:
+        return operation in self.operations or operation in FOUR_EYES_ALWAYS
+
+
+# What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
+# rights or cash, and reopening a closed period.
+FOUR_EYES_OPERATIONS = frozenset(
+    {"allocation", "cancellation", "confiscation", "reversal", "adjustment", "period_reopen"}
+)
+FOUR_EYES_DEFAULT = FourEyesPolicy(FOUR_EYES_OPERATIONS)
+# What no configuration can take out of four-eyes: a credential, and reopening a closed period.
+FOUR_EYES_ALWAYS = frozenset({"enrolment", "period_reopen"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +261,7 @@ class PrincipalRecord:
     active: bool
     created_at: datetime
     created_by: str | None
+    person: str  # the natural person behind it: four-eyes compares people, not principals
 
 
 # --- Four-eyes requests ----------------------------------------------------------------------
@@ -188,6 +272,7 @@ class RequestState(StrEnum):
     APPLIED = "applied"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # its initiator was deactivated
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,15 +287,62 @@ class ApprovalRequest:
     state: RequestState
     created_at: datetime
     expires_at: datetime
+    initiator_person: str = ""
     decided_by: str | None = None
     decided_at: datetime | None = None
     result: Mapping[str, Any] | None = None
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What a four-eyes operation answers instead of acting: the request a second principal
+    must approve."""
+
+    request: ApprovalRequest
+
+
 def authority_of(principal: Principal) -> str:
     """Who must approve: the same party (province or city) or, without one, the same role."""
     return principal.party or f"role:{principal.role.value}"
+
+
+ENROLMENT_LIFETIME_DAYS = 3
+ENROLMENT_PART_BYTES = 16  # 128 bits per part: two parts, from two administrators
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A one-time code a principal redeems for a token; only its hash is stored. The code is
+    `<part of the requesting administrator>.<part of the approving one>`."""
+
+    id: str
+    principal_id: str
+    code_hash: str
+    requested_by: str
+    approved_by: str | None
+    created_at: datetime
+    expires_at: datetime
+    redeemed_at: datetime | None = None
+
+
+def new_code_part() -> str:
+    return secrets.token_urlsafe(ENROLMENT_PART_BYTES)
+
+
+def part_hash(part: str) -> str:
+    """What the requesting part is stored as in the (visible) four-eyes request."""
+    return hashlib.sha256(f"enrolment-part:{part}".encode()).hexdigest()
+
+
+def code_hash(first_part_hash: str, second_part: str) -> str:
+    """The stored hash of a whole code, from the first part's hash and the second part."""
+    return hashlib.sha256(f"enrolment:{first_part_hash}:{second_part}".encode()).hexdigest()
+
+
+def split_code(code: str) -> tuple[str, str] | None:
+    first, separator, second = code.strip().partition(".")
+    return (first, second) if separator and first and second else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +354,11 @@ class AuditRecord:
     token_id: str | None
     action: str
     target: str
-    outcome: str  # ok, rejected, denied, unauthenticated
-    status: int
+    outcome: str  # ok, pending (a four-eyes request), rejected, denied, unauthenticated
+    status: int | None  # the HTTP status, on lines the API writes (denied, unauthenticated)
     code: str | None = None
     seq: int | None = None
+    request_id: str | None = None
 
 
 class Unauthenticated(
@@ -274,7 +407,8 @@ class SelfApproval(
     kind=Kind.UNPROCESSABLE,
     title="The initiator of a request may not decide it",
 ):
-    """The principal that initiated a four-eyes request tries to approve or reject it."""
+    """The person who initiated a four-eyes request tries to approve or reject it, under the
+    same principal or another one of theirs."""
 
 
 class OtherAuthority(
@@ -309,3 +443,23 @@ class ActorMismatch(
 ):
     """A request names as its actor a party other than the caller's own (or any party, for a
     principal that acts as none)."""
+
+
+class EnrolmentInvalid(
+    LedgerError,
+    code="enrolment_code_invalid",
+    kind=Kind.UNAUTHENTICATED,
+    title="The enrolment code is not valid",
+):
+    """A principal redeems an enrolment code that is wrong, incomplete (one administrator's half
+    only), expired or already used, or the principal is unknown or deactivated."""
+
+
+class DutiesConflict(
+    LedgerError,
+    code="separation_of_duties",
+    kind=Kind.UNPROCESSABLE,
+    title="One person may not hold an administrator's role and another role",
+):
+    """A principal would give the person behind an administrator another role, or make a person
+    with another role an administrator."""

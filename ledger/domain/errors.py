@@ -38,6 +38,7 @@ class LedgerError(Exception):
     kind: ClassVar[Kind]
     title: ClassVar[str]
     _declared: ClassVar[dict[str, type[LedgerError]]] = {}  # by code
+    audited: bool = False  # set once a use case has written the rejection's audit line
 
     def __init_subclass__(cls, *, code: str, kind: Kind, title: str, **kw: Any) -> None:
         super().__init_subclass__(**kw)

@@ -4,10 +4,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ledger.domain.errors import InvalidCursor, PageSizeOutOfRange
 from ledger.domain.limits import PAGE_SIZE_MAX, UNITS_MAX
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing, filtered before paging: full, or the last one (no cursor)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_of(items: list[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """A page of `items` (at most `limit`, fetched in cursor order): a full page has a cursor."""
+    following = cursor_of(items[-1]) if items and len(items) == limit else None
+    return Page(items, following)
+
+
+def keyset_page(kind: str, rows: Sequence[tuple[int, T]], limit: int) -> Page[T]:
+    """A page of (position, record) rows of a listing of `kind`, with the next page's cursor."""
+    return Page(
+        [record for _, record in rows],
+        next_cursor(kind, [position for position, _ in rows], limit),
+    )
 
 
 def encode_cursor(kind: str, position: int) -> str:
@@ -40,3 +66,12 @@ def check_page_size(limit: int) -> int:
     if not 1 <= limit <= PAGE_SIZE_MAX:
         raise PageSizeOutOfRange(f"limit must be between 1 and {PAGE_SIZE_MAX}", field="limit")
     return limit
+
+
+@dataclass(frozen=True, slots=True)
+class Created(Generic[T]):
+    """What a create answers: the record, and whether this was a retry that found it made
+    already by the same request (an idempotent replay: nothing changed)."""
+
+    record: T
+    replayed: bool = False

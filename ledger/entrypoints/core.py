@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ledger.domain.errors import LedgerError
+from ledger.entrypoints import acting
 from ledger.entrypoints.common import opened_store
 from ledger.persistence import migrate
 from ledger.services import access, chain, journal, queries, trading
@@ -31,11 +32,20 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="seal, then recompute the hash chain and every invariant; exit 1 on any problem",
     ).set_defaults(run=run_verify)
     admin = commands.add_parser(
-        "create-admin", help="bootstrap the first administrator and print its token (once)"
+        "create-admin",
+        help="create an administrator and print its token once (the operator's command; "
+        "enrolling any other principal takes two administrators)",
     )
     admin.add_argument("--id", default="admin")
     admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--person", default="", help="the person behind it (default: the id)")
     admin.set_defaults(run=run_create_admin)
+    recover = commands.add_parser(
+        "recover-admin",
+        help="a new token for an existing administrator who lost theirs (the operator's command)",
+    )
+    recover.add_argument("id")
+    recover.set_defaults(run=run_recover_admin)
 
 
 def run_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -85,11 +95,13 @@ def run_verify(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def run_create_admin(settings: Settings, arguments: argparse.Namespace) -> int:
-    """Migrate, then create the first administrator; refused once one exists."""
+    """Migrate, then create an administrator (the operator's command, audited as theirs)."""
     migrate.upgrade(settings.database_url)
     try:
         with opened_store(settings) as store:
-            record, token = access.create_administrator(store, arguments.id, arguments.name)
+            record, token = access.create_administrator(
+                store, arguments.id, arguments.name, acting.operator(), arguments.person
+            )
     except LedgerError as error:
         print(f"refused: {error.detail}", file=sys.stderr)
         return 1
@@ -97,5 +109,18 @@ def run_create_admin(settings: Settings, arguments: argparse.Namespace) -> int:
         f"administrator {record.id} created; its token "
         f"(shown once, expires {token.expires_at:%Y-%m-%d}):"
     )
+    print(token.secret)
+    return 0
+
+
+def run_recover_admin(settings: Settings, arguments: argparse.Namespace) -> int:
+    """A lost administrator's new token, from the shell (audited as the operator's)."""
+    try:
+        with opened_store(settings) as store:
+            token = access.recover_administrator(store, arguments.id, acting.operator())
+    except LedgerError as error:
+        print(f"refused: {error.detail}", file=sys.stderr)
+        return 1
+    print(f"a new token for {arguments.id} (shown once, expires {token.expires_at:%Y-%m-%d}):")
     print(token.secret)
     return 0

@@ -1,6 +1,11 @@
 """`emissions-ledger demo`: the synthetic demo registry (ledger/demo_data/*.csv), loaded
 through the real use cases.
 
+Every step is a use case performed by a demo principal, with the authority, scope, four-eyes
+and audit of any other caller: two administrators enrol each principal (each sees one half of
+its code), a regulator registers and allocates (a second regulator approves the allocations
+above the four-eyes threshold), enterprises propose and accept trades, the province records.
+
 `load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
 positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
 the seller → accept by the buyer → record by the province; a rule violation at acceptance makes
@@ -12,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from ledger.domain.access import Role
+from ledger.domain.access import Actor, Pending, RequestState, Role
 from ledger.domain.errors import LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import (
@@ -37,7 +42,7 @@ from ledger.domain.registry import (
 )
 from ledger.entrypoints.common import opened_store
 from ledger.persistence import migrate
-from ledger.services import access, compliance, parties, rights, trading
+from ledger.services import access, approvals, compliance, parties, rights, trading
 from ledger.settings import Settings
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
@@ -48,6 +53,8 @@ EXCHANGE_CEA_2024 = 100_000  # tCO2 consigned to the exchange for sale (T6)
 DEPOSIT_FEN = 500_000_000  # 5,000,000.00 CNY paid in by every enterprise
 REFERENCE_O2 = {"steel": "16", "thermal_power": "6", "cement": "10"}
 POLLUTANT_NAMES = {"SO2": "SO2", "NOx": "NOx", "CEA": CARBON}
+EXCHANGE = "EXCHANGE"
+ENTERPRISES = tuple(f"E{number:02}" for number in range(1, 9))  # enterprises.csv
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,12 +71,11 @@ def run_demo(settings: Settings, _: argparse.Namespace) -> int:
         if is_loaded(store):
             print("a registry is already loaded; the demo was not loaded again")
             return 0
-        outcomes = load(store)
-        issued = create_principals(store)
+        loaded = load(store)
     print("demo registry loaded; trades:")
-    print(summary(outcomes))
+    print(summary(loaded.outcomes))
     print("demo principals (tokens are shown once; send `Authorization: Bearer <token>`):")
-    for principal_id, role, token in issued:
+    for principal_id, role, token in loaded.tokens:
         print(f"  {principal_id:18} {role.value:15} {token}")
     return 0
 
@@ -89,67 +95,81 @@ def is_loaded(store: UnitOfWorkFactory) -> bool:
     return bool(parties.list_parties(store, PartyKind.AUTHORITY, None, None, 1))
 
 
-def load(store: UnitOfWorkFactory) -> dict[str, str]:
-    """The whole demo: reference data, then the trades; returns each trade's outcome."""
-    load_reference_data(store)
-    return replay_trades(store)
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What loading the demo did: each trade's outcome, and the demo principals' tokens."""
+
+    outcomes: dict[str, str]
+    tokens: list[tuple[str, Role, str]]
 
 
-def load_reference_data(store: UnitOfWorkFactory) -> None:
-    _authorities(store)
+def load(store: UnitOfWorkFactory) -> Loaded:
+    """The whole demo: reference data, then the trades."""
+    cast = load_reference_data(store)
+    return Loaded(replay_trades(store, cast), cast.tokens)
+
+
+def load_reference_data(store: UnitOfWorkFactory) -> Cast:
+    """Parties, principals, rights, outlets, pledges, carbon; the cast that acted."""
+    _parties(store)
+    cast = enrol_cast(store)
+    for city in CITIES:
+        for pollutant, quantity in RESERVE_STOCK.get(city.upper(), {}).items():
+            _entitle(store, cast, city.upper(), pollutant, quantity)
     for row in rows("enterprises.csv"):
-        _enterprise(store, row)
+        _enterprise(store, cast, row)
     for row in rows("outlets.csv"):
         _outlet(store, row)
     for row in rows("encumbrances.csv"):
-        _pledge(store, row)
-    _carbon(store)
+        _pledge(store, cast, row)
+    _carbon(store, cast)
+    return cast
 
 
-def _authorities(store: UnitOfWorkFactory) -> None:
+def _parties(store: UnitOfWorkFactory) -> None:
     parties.register_party(store, Party(PROVINCE, PartyKind.AUTHORITY, "Hebei Province"))
-    parties.register_party(store, Party("EXCHANGE", PartyKind.EXCHANGE, "DEMO Hebei Exchange"))
+    parties.register_party(store, Party(EXCHANGE, PartyKind.EXCHANGE, "DEMO Hebei Exchange"))
     eligible = {row["city"]: row["may_receive_air_rights"] == "yes" for row in rows("cities.csv")}
     for city in CITIES:
         code = city.upper()
         parties.register_party(store, Party(code, PartyKind.AUTHORITY, f"{city} city", city=city))
         parties.set_city(store, City(city, eligible.get(city, True), BASIN))
-        for pollutant, quantity in RESERVE_STOCK.get(code, {}).items():
-            _entitle(store, code, pollutant, quantity)
+    for row in rows("enterprises.csv"):
+        city, _, county = row["city_county"].partition("/")
+        code = row["enterprise_id"]
+        party = Party(
+            code,
+            PartyKind.ENTERPRISE,
+            row["name"],
+            credit_code=f"DEMO91130000{code}XX",
+            city=city,
+            county=county,
+            tax_tier=int(row["tax_tier"]),
+            industry=row["industry"],
+        )
+        parties.register_party(store, party)
 
 
-def _entitle(store: UnitOfWorkFactory, party: str, pollutant: str, quantity: str) -> None:
-    rights.confirm_entitlement(
-        store,
-        Entitlement(
-            f"{party}-{pollutant}-{FIRST_VINTAGE}",
-            party,
-            pollutant,
-            units(quantity, 3),
-            FIRST_VINTAGE,
-            FIRST_VINTAGE + 4,
-            permit=f"PERMIT-{party}",
-        ),
+def _entitle(
+    store: UnitOfWorkFactory, cast: Cast, party: str, pollutant: str, quantity: str
+) -> None:
+    entitlement = Entitlement(
+        f"{party}-{pollutant}-{FIRST_VINTAGE}",
+        party,
+        pollutant,
+        units(quantity, 3),
+        FIRST_VINTAGE,
+        FIRST_VINTAGE + 4,
+        permit=f"PERMIT-{party}",
     )
+    cast.approved(store, rights.confirm_entitlement(store, cast.regulator, entitlement))
 
 
-def _enterprise(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
-    city, _, county = row["city_county"].partition("/")
+def _enterprise(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
     code = row["enterprise_id"]
-    party = Party(
-        code,
-        PartyKind.ENTERPRISE,
-        row["name"],
-        credit_code=f"DEMO91130000{code}XX",
-        city=city,
-        county=county,
-        tax_tier=int(row["tax_tier"]),
-        industry=row["industry"],
-    )
-    parties.register_party(store, party)
-    _entitle(store, code, "SO2", row["so2_entitlement_t_per_year"])
-    _entitle(store, code, "NOx", row["nox_entitlement_t_per_year"])
-    rights.deposit_cash(store, f"{code}-initial", code, DEPOSIT_FEN)
+    _entitle(store, cast, code, "SO2", row["so2_entitlement_t_per_year"])
+    _entitle(store, cast, code, "NOx", row["nox_entitlement_t_per_year"])
+    rights.deposit_cash(store, cast.regulator, f"{code}-initial", code, DEPOSIT_FEN)
 
 
 def _outlet(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
@@ -164,10 +184,11 @@ def _outlet(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
     parties.add_outlet(store, Outlet(row["enterprise_id"], row["outlet_id"], standards, o2))
 
 
-def _pledge(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
+def _pledge(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
     first, last = int(row["from"][:4]), int(row["until"][:4])
     rights.pledge(
         store,
+        cast.regulator,
         Pledge(
             f"{row['enterprise_id']}-{row['pollutant']}-{first}",
             row["enterprise_id"],
@@ -180,11 +201,12 @@ def _pledge(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
     )
 
 
-def _carbon(store: UnitOfWorkFactory) -> None:
+def _carbon(store: UnitOfWorkFactory, cast: Cast) -> None:
     rights.issue_carbon(
         store,
+        cast.regulator,
         "EXCHANGE-CEA-2024",
-        party_code="EXCHANGE",
+        party_code=EXCHANGE,
         family=CARBON,
         year=2024,
         units=EXCHANGE_CEA_2024,
@@ -193,6 +215,7 @@ def _carbon(store: UnitOfWorkFactory) -> None:
         code, year = row["enterprise_id"], int(row["compliance_year"])
         rights.issue_carbon(
             store,
+            cast.regulator,
             f"{code}-CEA-{year}",
             party_code=code,
             family=CARBON,
@@ -243,15 +266,16 @@ def trade_rows() -> list[TradeRow]:
     return found
 
 
-def replay_trades(store: UnitOfWorkFactory) -> dict[str, str]:
+def replay_trades(store: UnitOfWorkFactory, cast: Cast) -> dict[str, str]:
     """Every demo trade through the workflow; its final state, or `refused: <code>`."""
     outcomes = {}
     for row in trade_rows():
-        outcomes[row.trade.id] = replay_trade(store, row)
+        outcomes[row.trade.id] = replay_trade(store, cast, row)
     return outcomes
 
 
-def replay_trade(store: UnitOfWorkFactory, row: TradeRow) -> str:
+def replay_trade(store: UnitOfWorkFactory, cast: Cast, row: TradeRow) -> str:
+    del cast  # the trade workflow's actors: the seller, the buyer, the province
     trade, _ = trading.propose(store, row.trade, vintage=row.vintage)
     try:
         trading.accept(store, trade.id, trade.buyer)
@@ -265,25 +289,67 @@ def summary(outcomes: dict[str, Any]) -> str:
     return "\n".join(f"{trade_id}: {outcome}" for trade_id, outcome in outcomes.items())
 
 
-# One principal per role (two provincial regulators, for four-eyes), each acting as a demo party.
-DEMO_PRINCIPALS = (
-    ("demo-admin", Role.ADMINISTRATOR, None),
+# The demo's principals: two administrators (who enrol everyone else, each seeing half of each
+# code), two provincial regulators (four-eyes), Tangshan's authority, one representative per
+# enterprise and one for the exchange, a verifier and a finance officer.
+ADMINISTRATORS = ("demo-admin", "demo-admin-2")
+DEMO_PRINCIPALS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-regulator", Role.REGULATOR, PROVINCE),
     ("demo-regulator-2", Role.REGULATOR, PROVINCE),
     ("demo-tangshan", Role.CITY_AUTHORITY, "TANGSHAN"),
-    ("demo-e01", Role.ENTERPRISE, "E01"),
-    ("demo-e02", Role.ENTERPRISE, "E02"),
+    *((f"demo-{code.lower()}", Role.ENTERPRISE, code) for code in ENTERPRISES),
+    ("demo-exchange", Role.ENTERPRISE, EXCHANGE),
     ("demo-verifier", Role.VERIFIER, None),
     ("demo-finance", Role.FINANCE, None),
 )
 
 
-def create_principals(store: UnitOfWorkFactory) -> list[tuple[str, Role, str]]:
-    """The demo principals and a fresh token each: (principal, role, token), shown once."""
-    issued = []
+@dataclass
+class Cast:
+    """The demo principals as actors, and the tokens they were enrolled with (shown once)."""
+
+    actors: dict[str, Actor] = field(default_factory=dict)
+    tokens: list[tuple[str, Role, str]] = field(default_factory=list)
+
+    @property
+    def regulator(self) -> Actor:
+        return self.actors["demo-regulator"]
+
+    def of(self, party: str) -> Actor:
+        """The representative of a party (an enterprise, the exchange, a city's authority)."""
+        return next(
+            a for a in self.actors.values() if a.party == party and a.id != "demo-regulator-2"
+        )
+
+    def approved(self, store: UnitOfWorkFactory, result: object) -> None:
+        """If `result` waits for four eyes, the second regulator approves it."""
+        if isinstance(result, Pending):
+            approver = self.actors["demo-regulator-2"]
+            decided = approvals.approve(store, approver, result.request.id)
+            assert decided.state is RequestState.APPLIED
+
+    def add(self, store: UnitOfWorkFactory, principal_id: str, role: Role, secret: str) -> None:
+        principal = access.authenticate(store, secret)
+        self.actors[principal_id] = Actor(principal, target="demo")
+        self.tokens.append((principal_id, role, secret))
+
+
+def enrol_cast(store: UnitOfWorkFactory) -> Cast:
+    """Create the demo principals through the real use cases: the shell makes the two
+    administrators; the first asks for each principal's enrolment, the second approves; each
+    principal redeems its whole code for its token."""
+    cast = Cast()
+    for admin in ADMINISTRATORS:
+        _, token = access.create_administrator(store, admin, admin, operator="demo")
+        cast.add(store, admin, Role.ADMINISTRATOR, token.secret)
+    asking, approving = (cast.actors[admin] for admin in ADMINISTRATORS)
     for principal_id, role, party in DEMO_PRINCIPALS:
         new = access.NewPrincipal(principal_id, principal_id, role, party)
-        access.create_principal(store, new, created_by=None)
-        token = access.issue_token(store, principal_id, "demo")
-        issued.append((principal_id, role, token.secret))
-    return issued
+        access.create_principal(store, asking, new)
+        asked = access.request_enrolment(store, asking, principal_id)
+        decided = approvals.approve(store, approving, asked.pending.request.id)
+        assert decided.result is not None
+        code = f"{asked.code_part}.{decided.result['code_part']}"
+        token = access.redeem_enrolment(store, principal_id, code, "demo")
+        cast.add(store, principal_id, role, token.secret)
+    return cast

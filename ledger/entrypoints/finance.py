@@ -1,9 +1,9 @@
 """Finance commands of `emissions-ledger`: import-statement, reconcile, export, close-period.
 
 Long runs show a progress bar (rich) on standard error: an export counts its rows as they are
-written, an import its lines as they are checked. The acting principal is `--actor` (a finance
-user id) recorded as imported_by / created_by / closed_by; a refusal prints its code and
-exits 1.
+written, an import its lines as they are checked. The acting principal is the one whose token is
+in `LEDGER_TOKEN` (ledger.entrypoints.acting), with the authority checks of any other caller;
+a refusal prints its code and exits 1.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from ledger.domain.access import EVERYTHING, Principal, Role
+from ledger.domain.access import EVERYTHING, Actor
 from ledger.domain.finance import ReportTable
 from ledger.domain.reconciliation import Tolerance
+from ledger.entrypoints import acting
 from ledger.entrypoints.common import with_store
 from ledger.persistence.store import Store
 from ledger.services import exports, periods, statements
@@ -55,17 +56,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     close = commands.add_parser("close-period", help="close a month, quarter or year")
     close.add_argument("period", help="2026-03, 2026-Q1 or 2026")
     close.add_argument("--reason", default="")
-    for sub in (imports, reconcile, close):
-        sub.add_argument("--actor", default="cli", help="the finance principal acting")
     imports.set_defaults(run=with_store(_import))
     reconcile.set_defaults(run=with_store(_reconcile))
     export.set_defaults(run=with_store(_export))
     close.set_defaults(run=with_store(_close))
 
 
-def _actor(arguments: argparse.Namespace) -> Principal:
-    """The finance principal named by `--actor`."""
-    return Principal(arguments.actor, "command line", Role.FINANCE, None, None)
+def _actor(store: Store) -> Actor:
+    """The principal whose token is in `LEDGER_TOKEN`."""
+    return acting.actor_from_environment(store, sys.argv[1:])
 
 
 def _progress() -> Progress:
@@ -92,7 +91,7 @@ def _import(store: Store, arguments: argparse.Namespace) -> int:
         task = progress.add_task(f"importing {arguments.file.name}", total=1)
         record, replayed = rec.import_statement(
             store,
-            _actor(arguments),
+            _actor(store).principal,
             arguments.account,
             arguments.source,
             arguments.file.name,
@@ -106,14 +105,16 @@ def _import(store: Store, arguments: argparse.Namespace) -> int:
 
 
 def _close(store: Store, arguments: argparse.Namespace) -> int:
-    record = periods.close_period(store, _actor(arguments), arguments.period, arguments.reason)
+    record = periods.close_period(store, _actor(store), arguments.period, arguments.reason)
     print(f"period {record.period.label} closed ({record.entries_at_close} entries)")
     return 0
 
 
 def _reconcile(store: Store, arguments: argparse.Namespace) -> int:
     tolerance = Tolerance(arguments.amount_tolerance_fen, arguments.days)
-    report = rec.start_reconciliation(store, _actor(arguments), arguments.import_id, tolerance)
+    report = rec.start_reconciliation(
+        store, _actor(store).principal, arguments.import_id, tolerance
+    )
     print(
         f"{report.reconciliation.id}: {len(report.matches)} matches, "
         f"{len(report.unmatched_lines)} unmatched statement lines, "

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Row
 from ledger.domain.access import (
     ApprovalRequest,
     AuditRecord,
+    Enrolment,
     PrincipalRecord,
     RequestState,
     Role,
@@ -44,6 +45,7 @@ class SqlAccessRepository:
                 active=principal.active,
                 created_at=principal.created_at,
                 created_by=principal.created_by,
+                person=principal.person,
             )
         )
 
@@ -66,6 +68,13 @@ class SqlAccessRepository:
     def count_principals(self, role: Role) -> int:
         query = select(func.count()).where(t.principals.c.role == role.value)
         return int(self._connection.execute(query).scalar_one())
+
+    def roles_of_person(self, person: str) -> set[Role]:
+        """The roles of every active principal of this person."""
+        query = select(t.principals.c.role).where(
+            t.principals.c.person == person, t.principals.c.active.is_(True)
+        )
+        return {Role(role) for role in self._connection.execute(query).scalars()}
 
     def add_token(self, token: StoredToken) -> None:
         self._connection.execute(
@@ -112,6 +121,7 @@ class SqlAccessRepository:
                 payload=dict(request.payload),
                 authority=request.authority,
                 initiator=request.initiator,
+                initiator_person=request.initiator_person,
                 state=request.state.value,
                 created_at=request.created_at,
                 expires_at=request.expires_at,
@@ -127,12 +137,13 @@ class SqlAccessRepository:
         self,
         request_id: str,
         state: RequestState,
-        decided_by: str | None,
+        decided_by: tuple[str, str] | None,
         at: datetime,
         result: Mapping[str, Any] | None,
         reason: str | None,
     ) -> bool:
-        """Move a pending request to `state`; False if it was no longer pending."""
+        """Move a pending request to `state`, decided by (principal, person); False if it was
+        no longer pending."""
         outcome = self._connection.execute(
             update(t.approval_requests)
             .where(
@@ -141,7 +152,8 @@ class SqlAccessRepository:
             )
             .values(
                 state=state.value,
-                decided_by=decided_by,
+                decided_by=None if decided_by is None else decided_by[0],
+                decided_by_person=None if decided_by is None else decided_by[1],
                 decided_at=at,
                 result=None if result is None else dict(result),
                 reason=reason,
@@ -160,6 +172,55 @@ class SqlAccessRepository:
             .values(state=RequestState.EXPIRED.value, decided_at=now, reason="expired")
         )
         return outcome.rowcount
+
+    def withdraw_requests(self, initiator: str, at: datetime) -> int:
+        """Every pending request of `initiator`, withdrawn (it was deactivated); how many."""
+        outcome = self._connection.execute(
+            update(t.approval_requests)
+            .where(
+                t.approval_requests.c.state == RequestState.PENDING.value,
+                t.approval_requests.c.initiator == initiator,
+            )
+            .values(state=RequestState.WITHDRAWN.value, decided_at=at, reason="withdrawn")
+        )
+        return outcome.rowcount
+
+    # -- enrolments ---------------------------------------------------------------------------
+
+    def add_enrolment(self, enrolment: Enrolment) -> None:
+        self._connection.execute(
+            insert(t.enrolments).values(
+                id=enrolment.id,
+                principal_id=enrolment.principal_id,
+                code_hash=enrolment.code_hash,
+                requested_by=enrolment.requested_by,
+                approved_by=enrolment.approved_by,
+                created_at=enrolment.created_at,
+                expires_at=enrolment.expires_at,
+            )
+        )
+
+    def open_enrolments(self, principal_id: str, now: datetime) -> list[Enrolment]:
+        """The principal's enrolments neither redeemed nor expired, locked."""
+        query = (
+            select(t.enrolments)
+            .where(
+                t.enrolments.c.principal_id == principal_id,
+                t.enrolments.c.redeemed_at.is_(None),
+                t.enrolments.c.expires_at > now,
+            )
+            .with_for_update()
+        )
+        return [Enrolment(**row._asdict()) for row in self._connection.execute(query)]
+
+    def redeem_enrolment(self, enrolment_id: str, at: datetime) -> bool:
+        """Mark an enrolment redeemed; False if it already was (exactly once)."""
+        outcome = self._connection.execute(
+            update(t.enrolments)
+            .where(t.enrolments.c.id == enrolment_id, t.enrolments.c.redeemed_at.is_(None))
+            .values(redeemed_at=at)
+        )
+        return outcome.rowcount == 1
 
     def list_requests(
         self, state: RequestState | None, authority: str | None, after: str, limit: int
@@ -187,6 +248,7 @@ class SqlAccessRepository:
                     "outcome": r.outcome,
                     "status": r.status,
                     "code": r.code,
+                    "request_id": r.request_id,
                 }
                 for r in records
             ],
@@ -208,6 +270,7 @@ class SqlAccessRepository:
                 status=row.status,
                 code=row.code,
                 seq=row.seq,
+                request_id=row.request_id,
             )
             for row in rows
         ]
@@ -223,6 +286,7 @@ def _principal(row: Row[Any]) -> PrincipalRecord:
         active=row.active,
         created_at=row.created_at,
         created_by=row.created_by,
+        person=row.person,
     )
 
 
@@ -245,6 +309,7 @@ def _request(row: Row[Any]) -> ApprovalRequest:
         payload=row.payload,
         authority=row.authority,
         initiator=row.initiator,
+        initiator_person=row.initiator_person,
         state=RequestState(row.state),
         created_at=row.created_at,
         expires_at=row.expires_at,

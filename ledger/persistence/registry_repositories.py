@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
     City,
@@ -27,6 +28,7 @@ from ledger.domain.registry import (
     TradeState,
 )
 from ledger.persistence import tables as t
+from ledger.persistence.scoping import visible_to
 
 POLICY_KEY = "registry"
 
@@ -139,9 +141,15 @@ class SqlRegistryRepository:
         return None if row is None else _entitlement(row)
 
     def list_entitlements(
-        self, party: str | None, pollutant: str | None, after: int, limit: int
+        self,
+        party: str | None,
+        pollutant: str | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Entitlement]]:
-        query = select(t.entitlements)
+        query = select(t.entitlements).where(visible_to(scope, t.entitlements.c.party_code))
         if party is not None:
             query = query.where(t.entitlements.c.party_code == party)
         if pollutant is not None:
@@ -174,9 +182,15 @@ class SqlRegistryRepository:
         )
 
     def list_pledges(
-        self, party: str | None, pollutant: str | None, after: int, limit: int
+        self,
+        party: str | None,
+        pollutant: str | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Pledge]]:
-        query = select(t.pledges)
+        query = select(t.pledges).where(visible_to(scope, t.pledges.c.party_code))
         if party is not None:
             query = query.where(t.pledges.c.party_code == party)
         if pollutant is not None:

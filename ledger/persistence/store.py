@@ -16,7 +16,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ledger.domain.access import AuditRecord, acting
+from ledger.domain.access import FOUR_EYES_DEFAULT, AuditRecord, FourEyesPolicy, acting
 from ledger.domain.errors import (
     InsufficientBalance,
     RecordExists,
@@ -54,9 +54,16 @@ def utc_now() -> datetime:
 class Store:
     """Engine, caches and clock of one process; calling it opens a unit of work."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] = utc_now,
+        four_eyes: FourEyesPolicy = FOUR_EYES_DEFAULT,  # secure by default
+    ) -> None:
         self.engine = engine
         self.clock = clock
+        # The operator's configuration (LEDGER_FOUR_EYES), read by the services' gate.
+        self.four_eyes = four_eyes
         self.caches = Caches()
         # SQLite admits one writer; queueing this process's writers here is fair and cheap,
         # where SQLite's busy handler would make them sleep and poll.
@@ -91,6 +98,10 @@ class SqlUnitOfWork:
 
     def now(self) -> datetime:
         return self._store.clock()
+
+    @property
+    def four_eyes(self) -> FourEyesPolicy:
+        return self._store.four_eyes
 
     def __enter__(self) -> Self:
         self._writer = None if self._read_only else self._store.sqlite_writer

@@ -401,6 +401,9 @@ principals = Table(
     Column("active", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("created_by", String(40)),
+    # The natural person behind the principal (a staff number, say): four-eyes compares people,
+    # not principals, and an administrator's person holds no other role.
+    Column("person", String(64), nullable=False),
     CheckConstraint(f"role IN ({ROLES})", name="role_known"),
     CheckConstraint("kind IN ('user','service')", name="kind_known"),
     CheckConstraint(
@@ -427,6 +430,28 @@ api_tokens = Table(
     Index("ix_api_tokens_principal_id", "principal_id"),
 )
 
+# One-time enrolment codes: a principal redeems one for its first (or a new) token. The code
+# has two parts, one shown to the administrator who asked and one to the administrator who
+# approved, so that no administrator alone ever holds a credential. Only its hash is stored.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column(
+        "principal_id",
+        String(40),
+        ForeignKey("principals.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("code_hash", CHAR(64), nullable=False),
+    Column("requested_by", String(40), nullable=False),
+    Column("approved_by", String(40)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("redeemed_at", UtcDateTime),
+    Index("ix_enrolments_principal_id", "principal_id"),
+)
+
 approval_requests = Table(
     "approval_requests",
     metadata,
@@ -435,16 +460,24 @@ approval_requests = Table(
     Column("payload", JSON, nullable=False),
     Column("authority", String(40), nullable=False),
     Column("initiator", String(40), nullable=False),
+    Column("initiator_person", String(64), nullable=False),
     Column("state", String(10), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("decided_by", String(40)),
+    Column("decided_by_person", String(64)),
     Column("decided_at", UtcDateTime),
     Column("result", JSON),
     Column("reason", String(400)),
-    CheckConstraint("state IN ('pending','applied','rejected','expired')", name="state_known"),
-    # Four-eyes in the database: whoever decides is never the initiator.
+    CheckConstraint(
+        "state IN ('pending','applied','rejected','expired','withdrawn')", name="state_known"
+    ),
+    # Four-eyes in the database: whoever decides is never the initiator, nor the same person.
     CheckConstraint("decided_by IS NULL OR decided_by <> initiator", name="four_eyes"),
+    CheckConstraint(
+        "decided_by_person IS NULL OR decided_by_person <> initiator_person",
+        name="four_eyes_people",
+    ),
     CheckConstraint("(state = 'pending') = (decided_at IS NULL)", name="decided_unless_pending"),
     Index("ix_approval_requests_state_authority", "state", "authority"),
 )
@@ -459,10 +492,12 @@ audit_log = Table(
     Column("action", String(120), nullable=False),
     Column("target", String(400), nullable=False),
     Column("outcome", String(16), nullable=False),
-    Column("status", Integer, nullable=False),
+    Column("status", Integer),  # the HTTP status, on the lines the API writes itself
     Column("code", String(64)),
+    Column("request_id", String(64)),
     CheckConstraint(
-        "outcome IN ('ok','rejected','denied','unauthenticated')", name="outcome_known"
+        "outcome IN ('ok','pending','rejected','denied','unauthenticated')",
+        name="outcome_known",
     ),
     Index("ix_audit_log_principal_id", "principal_id"),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.domain.access import Actor, Pending
 from ledger.domain.accounts import Account, Balance
 from ledger.domain.amounts import Instrument
 from ledger.domain.entries import (
@@ -54,7 +55,7 @@ from ledger.domain.errors import (
 from ledger.domain.finance import closed_period_error
 from ledger.domain.limits import ENTRIES_PER_BATCH_MAX, ITEMS_PER_BULK_MAX
 from ledger.domain.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
-from ledger.services.transactions import in_transaction, read
+from ledger.services.transactions import in_transaction, read, rejected
 
 REPLAY_ATTEMPTS_MAX = 3
 SYSTEM_ENTRY_ID_PREFIX = "~"  # records the ledger writes itself (expiries); clients cannot
@@ -119,6 +120,8 @@ class BulkItemResult:
 
 
 Build = Callable[[UnitOfWork, dict[str, str]], list[NewEntry]]
+# Runs first inside the write's transaction: None to go ahead, or the four-eyes request instead.
+Guard = Callable[[UnitOfWork], Pending | None]
 
 
 # -- use cases ---------------------------------------------------------------------------
@@ -131,21 +134,42 @@ def post_entry(uow_factory: UnitOfWorkFactory, command: PostEntry) -> Posted:
 
 def post_batch(uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]) -> list[Posted]:
     """Post several entries in one database transaction: all of them or none."""
+    written = write_entries(uow_factory, commands)
+    assert not isinstance(written, Pending), "no guard, nothing to approve"
+    return written
+
+
+def write_entries(
+    uow_factory: UnitOfWorkFactory,
+    commands: Sequence[PostEntry],
+    *,
+    actor: Actor | None = None,
+    guard: Guard | None = None,
+) -> list[Posted] | Pending:
+    """`post_batch`, audited for `actor`, with `guard` run first inside the same transaction
+    (it may answer `Pending` instead: the entries wait for a second principal)."""
     _check_batch(commands, ENTRIES_PER_BATCH_MAX)
     return _write(
-        uow_factory, [c.entry_id for c in commands], lambda uow, h: _build(uow, commands, h)
+        uow_factory,
+        [c.entry_id for c in commands],
+        lambda uow, h: _build(uow, commands, h),
+        actor=actor,
+        guard=guard,
     )
 
 
 def post_bulk(
-    uow_factory: UnitOfWorkFactory, commands: Sequence[PostEntry]
+    uow_factory: UnitOfWorkFactory,
+    commands: Sequence[PostEntry],
+    post: Callable[[PostEntry], Posted] | None = None,
 ) -> list[BulkItemResult]:
-    """Post each entry on its own: one failing item does not stop the others."""
+    """Post each entry on its own (with `post`, by default `post_entry`): one failing item does
+    not stop the others."""
     _check_batch(commands, ITEMS_PER_BULK_MAX)
     results = []
     for index, command in enumerate(commands):
         try:
-            posted = post_entry(uow_factory, command)
+            posted = post(command) if post else post_entry(uow_factory, command)
         except LedgerError as error:
             results.append(BulkItemResult(index, command.entry_id, "rejected", error=error))
             continue
@@ -154,31 +178,67 @@ def post_bulk(
     return results
 
 
-def reverse_entry(uow_factory: UnitOfWorkFactory, command: ReverseEntry) -> Posted:
+def reverse_entry(
+    uow_factory: UnitOfWorkFactory,
+    command: ReverseEntry,
+    *,
+    actor: Actor | None = None,
+    guard: Guard | None = None,
+) -> Posted | Pending:
     """Reverse a posted entry once: a new entry with every side swapped."""
-    return _write(
-        uow_factory, [command.entry_id], lambda uow, h: [_build_reversal(uow, command, h)]
-    )[0]
+    return _one(
+        _write(
+            uow_factory,
+            [command.entry_id],
+            lambda uow, h: [_build_reversal(uow, command, h)],
+            actor=actor,
+            guard=guard,
+        )
+    )
 
 
-def post_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) -> Posted:
+def post_pending_entry(
+    uow_factory: UnitOfWorkFactory,
+    command: ResolvePending,
+    *,
+    actor: Actor | None = None,
+    guard: Guard | None = None,
+) -> Posted:
     """Post a pending entry in full or the part named in `command.postings`; release the rest."""
-    return _write(
+    written = _write(
         uow_factory,
         [command.entry_id],
         lambda uow, h: [_build_resolution(uow, command, EntryStatus.POSTED, h)],
-    )[0]
+        actor=actor,
+        guard=guard,
+    )
+    assert not isinstance(written, Pending), "a resolution is never four-eyes"
+    return written[0]
 
 
-def void_pending_entry(uow_factory: UnitOfWorkFactory, command: ResolvePending) -> Posted:
+def void_pending_entry(
+    uow_factory: UnitOfWorkFactory,
+    command: ResolvePending,
+    *,
+    actor: Actor | None = None,
+    guard: Guard | None = None,
+) -> Posted:
     """Void a pending entry: its reserved amounts return to the accounts."""
     if command.postings is not None:
         raise InvalidField("a void takes no postings", field="postings")
-    return _write(
+    written = _write(
         uow_factory,
         [command.entry_id],
         lambda uow, h: [_build_resolution(uow, command, EntryStatus.VOIDED, h)],
-    )[0]
+        actor=actor,
+        guard=guard,
+    )
+    assert not isinstance(written, Pending), "a resolution is never four-eyes"
+    return written[0]
+
+
+def _one(written: list[Posted] | Pending) -> Posted | Pending:
+    return written if isinstance(written, Pending) else written[0]
 
 
 def expire_pending_entries(uow_factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
@@ -238,7 +298,14 @@ def is_replay(
 # -- idempotent writing ------------------------------------------------------------------
 
 
-def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -> list[Posted]:
+def _write(
+    uow_factory: UnitOfWorkFactory,
+    entry_ids: list[str],
+    build: Build,
+    *,
+    actor: Actor | None = None,
+    guard: Guard | None = None,
+) -> list[Posted] | Pending:
     for entry_id in entry_ids:
         if entry_id.startswith(SYSTEM_ENTRY_ID_PREFIX):
             raise InvalidField(
@@ -249,20 +316,28 @@ def _write(uow_factory: UnitOfWorkFactory, entry_ids: list[str], build: Build) -
     # request, so a retry of an already-applied request is recognised even when re-applying it
     # would now be refused (say, the hold it posts is no longer pending).
     hashes: dict[str, str] = {}
+
+    def attempt(uow: UnitOfWork) -> list[Posted] | Pending:
+        # A retry of entries already written replays them: the guard is for new ones only.
+        pending = None if guard is None or uow.journal.get_many(entry_ids) else guard(uow)
+        if pending is not None:
+            return pending
+        return _posted(uow, uow.journal.insert(build(uow, hashes)), False)
+
     for _ in range(REPLAY_ATTEMPTS_MAX):
         try:
-            return in_transaction(
-                uow_factory, lambda uow: _posted(uow, uow.journal.insert(build(uow, hashes)), False)
-            )
+            return in_transaction(uow_factory, attempt, actor=actor, audit_rejection=False)
         except StorageConflict:
             replayed = _replay(uow_factory, entry_ids, hashes)
             if replayed is not None:
                 return replayed
             # The holder of the key rolled back, or a concurrent reversal or resolution won:
             # the next attempt sees the winner after the lock and refuses with its own code.
-        except LedgerError:
+        except LedgerError as error:
             replayed = _replay(uow_factory, entry_ids, hashes)
             if replayed is None:
+                if actor is not None:
+                    rejected(uow_factory, actor, error)
                 raise
             return replayed
     raise RetryableConflict("entry id contention did not settle")

@@ -1,5 +1,5 @@
 """Period close: closing a month, quarter or year forbids new entries effective in it;
-reopening one takes four eyes (the approvals service runs `period.reopen`); corrections go into
+reopening one takes four eyes (always: `FOUR_EYES_ALWAYS`); corrections go into
 an open period and reference the entry they correct.
 
 Race safety: a close first takes `lock_journal_for_close` (PostgreSQL: `LOCK TABLE entries IN
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ledger.domain.access import Principal
+from ledger.domain.access import Actor, Pending
 from ledger.domain.entries import Reference
 from ledger.domain.errors import EntryNotFound, InvalidField
 from ledger.domain.finance import (
@@ -27,16 +27,18 @@ from ledger.domain.finance import (
     parse_period,
 )
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.services import approvals, journal
+from ledger.services import adjustments, journal
+from ledger.services.authority import gate, use_case
 from ledger.services.transactions import in_transaction, read
 
-REOPEN_OPERATION = "period.reopen"
+REOPEN = "period_reopen"  # the four-eyes operation
 REASON_LENGTH_MAX = 400
 CORRECTS = "corrects"  # the reference kind of a correcting entry
 
 
+@use_case("periods.close")
 def close_period(
-    uow_factory: UnitOfWorkFactory, actor: Principal, label: str, reason: str = ""
+    uow_factory: UnitOfWorkFactory, actor: Actor, label: str, reason: str = ""
 ) -> PeriodRecord:
     """Close a period that has ended; closing a closed period again returns it unchanged."""
     period = parse_period(label)
@@ -58,56 +60,56 @@ def close_period(
         uow.finance.add_period_event(label, "close", actor.id, now, reason)
         return record
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
+@use_case("periods.reopen")
 def reopen_period(
-    uow_factory: UnitOfWorkFactory, actor: Principal, label: str, reason: str
-) -> PeriodRecord:
-    """Reopen a closed period now. Callers outside the approvals service must have had the
-    reopening approved by a second principal: the API only requests it (`request_reopen`)."""
+    uow_factory: UnitOfWorkFactory, actor: Actor, label: str, reason: str
+) -> PeriodRecord | Pending:
+    """Reopen a closed period: always four-eyes ("period_reopen"); it reopens when another
+    person approves."""
     _check_reason(reason, required=True)
-    return in_transaction(uow_factory, lambda uow: _reopen(uow, actor, label, reason))
+    parse_period(label)
+
+    def work(uow: UnitOfWork) -> PeriodRecord | Pending:
+        existing = _closed(uow, label)
+        payload = {"period": label, "reason": reason}
+        pending = gate(uow, actor, REOPEN, payload)
+        if pending is not None:
+            return pending
+        return _reopen(uow, actor, existing, reason)
+
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def request_reopen(
-    uow_factory: UnitOfWorkFactory, actor: Principal, label: str, reason: str
-) -> Any:
-    """Ask for a period to be reopened; it happens when another principal approves."""
-    _check_reason(reason, required=True)
-    get_period(uow_factory, label)  # a request for an unknown period is refused at once
-    return approvals.request(
-        uow_factory, actor, REOPEN_OPERATION, {"period": label, "reason": reason}
-    )
+def run_approved_reopen(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> PeriodRecord | Pending:
+    return reopen_period(uow_factory, actor, str(payload["period"]), str(payload["reason"]))
 
 
-def _reopen_executor(
-    uow_factory: UnitOfWorkFactory, initiator: Principal, payload: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    label, reason = str(payload["period"]), str(payload["reason"])
-    record = reopen_period(uow_factory, initiator, label, reason)
-    return {"period": record.period.label, "state": record.state.value}
-
-
-approvals.register(REOPEN_OPERATION, _reopen_executor)
-
-
-def _reopen(uow: UnitOfWork, actor: Principal, label: str, reason: str) -> PeriodRecord:
+def _closed(uow: UnitOfWork, label: str) -> PeriodRecord:
     existing = uow.finance.get_period(label, lock=True)
     if existing is None:
         raise PeriodNotFound(f"period {label} was never closed", field="period")
     if existing.state is not PeriodState.CLOSED:
         raise PeriodNotClosed(f"period {label} is not closed", field="period")
+    return existing
+
+
+def _reopen(uow: UnitOfWork, actor: Actor, existing: PeriodRecord, reason: str) -> PeriodRecord:
     now = uow.now()
     record = replace(
         existing, state=PeriodState.OPEN, reopened_by=actor.id, reopened_at=now, reason=reason
     )
     uow.finance.save_period(record)
-    uow.finance.add_period_event(label, "reopen", actor.id, now, reason)
+    uow.finance.add_period_event(existing.period.label, "reopen", actor.id, now, reason)
     return record
 
 
-def get_period(uow_factory: UnitOfWorkFactory, label: str) -> PeriodRecord:
+@use_case("periods.read")
+def get_period(uow_factory: UnitOfWorkFactory, actor: Actor, label: str) -> PeriodRecord:
     parse_period(label)
     record = read(uow_factory, lambda uow: uow.finance.get_period(label))
     if record is None:
@@ -115,23 +117,28 @@ def get_period(uow_factory: UnitOfWorkFactory, label: str) -> PeriodRecord:
     return record
 
 
-def list_periods(uow_factory: UnitOfWorkFactory) -> list[PeriodRecord]:
+@use_case("periods.list")
+def list_periods(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[PeriodRecord]:
     """Every period ever closed, with its state (closed, or open again)."""
     return read(uow_factory, lambda uow: uow.finance.list_periods())
 
 
 def post_correction(
-    uow_factory: UnitOfWorkFactory, corrected_entry_id: str, command: journal.PostEntry
-) -> journal.Posted:
-    """Post a correcting entry into an open period, referencing the entry it corrects (the
-    period rule applies to it like to any entry: it may not be effective in a closed one)."""
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    corrected_entry_id: str,
+    command: journal.PostEntry,
+) -> journal.Posted | Pending:
+    """Post a correcting adjustment into an open period, referencing the entry it corrects (the
+    period rule applies to it like to any entry: it may not be effective in a closed one). It
+    is an adjustment of the raw journal, with its rules and its four-eyes."""
     found = read(uow_factory, lambda uow: uow.journal.get_many([corrected_entry_id]))
     if corrected_entry_id not in found:
-        raise EntryNotFound(f"no entry {corrected_entry_id!r}", field="corrects")
+        raise EntryNotFound(f"entry {corrected_entry_id!r} not found", field="corrects")
     reference = Reference(CORRECTS, corrected_entry_id)
     if reference not in command.references:
         command = replace(command, references=(*command.references, reference))
-    return journal.post_entry(uow_factory, command)
+    return adjustments.post_entry(uow_factory, actor, command)
 
 
 def _check_reason(reason: str, *, required: bool) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from ledger.domain.access import Actor
 from ledger.domain.accounts import Account, Balance
 from ledger.domain.amounts import Instrument
 from ledger.domain.entries import EntryRecord, EntryStatus
@@ -19,6 +20,7 @@ from ledger.domain.ports import (
     UnitOfWorkFactory,
     Violation,
 )
+from ledger.services.authority import use_case
 from ledger.services.registry import find_account
 from ledger.services.transactions import read
 
@@ -70,15 +72,16 @@ class TrialBalance:
         return self.debits_total == self.credits_total
 
 
-def get_entry(uow_factory: UnitOfWorkFactory, entry_id: str) -> EntryView:
-    """One journal record with its current state."""
+@use_case("entries.read")
+def get_entry(uow_factory: UnitOfWorkFactory, actor: Actor, entry_id: str) -> EntryView:
+    """One journal record with its current state (oversight roles see every entry)."""
     return read(uow_factory, lambda uow: _entry_view(uow, entry_id))
 
 
 def _entry_view(uow: UnitOfWork, entry_id: str) -> EntryView:
     record = uow.journal.get_many([entry_id]).get(entry_id)
     if record is None:
-        raise EntryNotFound(f"no entry {entry_id!r}", field="entry_id", entry_id=entry_id)
+        raise EntryNotFound(f"entry {entry_id!r} not found", field="entry_id", entry_id=entry_id)
     reversal = uow.journal.follower_of(record.seq, link="reverses")
     resolution = None
     state = record.status.value

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from math import ceil
 
-from ledger.domain.access import Scope
+from ledger.domain.access import Actor, Pending, Scope
 from ledger.domain.errors import InvalidField, RecordExists
 from ledger.domain.incentives import (
     BaselineKind,
@@ -36,6 +36,7 @@ from ledger.domain.reports import (
 )
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import rights
+from ledger.services.authority import use_case
 from ledger.services.incentives import visible_parties
 from ledger.services.transactions import joined, read, run_joined
 
@@ -96,15 +97,16 @@ def _actual(report: Report, report_lines: Sequence[ReportLine], pollutant: str) 
     )
 
 
+@use_case("reductions.verify")
 def verify_reduction(
-    uow_factory: UnitOfWorkFactory, scope: Scope, request: ReductionRequest
+    uow_factory: UnitOfWorkFactory, actor: Actor, request: ReductionRequest
 ) -> VerifiedReduction:
     """Verify baseline − actual and release the surplus by policy, in one transaction."""
 
     def work(uow: UnitOfWork) -> VerifiedReduction:
         if uow.tax.get_reduction(request.id) is not None:
             raise RecordExists(f"reduction {request.id} exists", field="id")
-        report = _verified(uow, request.report_id, scope)
+        report = _verified(uow, request.report_id, actor.scope)
         actual = _actual(report, uow.reports.lines(report.id), request.pollutant)
         claim = ReductionClaim(
             party=actual.party,
@@ -119,7 +121,7 @@ def verify_reduction(
             exceedances=actual.exceedances,
         )
         kg = reduction_kg(claim)
-        entry_id = _release(uow, request, claim, kg)
+        entry_id = _release(uow, actor, request, claim, kg)
         record = VerifiedReduction(
             id=request.id,
             claim=claim,
@@ -133,11 +135,11 @@ def verify_reduction(
         uow.tax.add_reduction(record)
         return record
 
-    return run_joined(uow_factory, work)
+    return run_joined(uow_factory, work, actor=actor)
 
 
 def _release(
-    uow: UnitOfWork, request: ReductionRequest, claim: ReductionClaim, kg: int
+    uow: UnitOfWork, actor: Actor, request: ReductionRequest, claim: ReductionClaim, kg: int
 ) -> str | None:
     """Reclaim the surplus (kg = units of a t right, scale 3) into the reserve, if so decided."""
     if request.release is not Release.RESERVE or kg == 0:
@@ -153,7 +155,9 @@ def _release(
         last_vintage=vintage,
         party=claim.party,
     )
-    (entry,) = rights.reserve_operation(joined(uow), operation)
+    reclaimed = rights.reserve_operation(joined(uow), actor, operation)
+    assert not isinstance(reclaimed, Pending), "a reclaim is never four-eyes"
+    (entry,) = reclaimed.record
     return entry.entry_id
 
 

@@ -8,10 +8,13 @@ same transaction as its entries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
+from typing import Any
 
+from ledger.domain.access import Actor, Pending
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     InvalidField,
@@ -20,7 +23,8 @@ from ledger.domain.errors import (
     RecordExists,
     RecordNotFound,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.payloads import from_payload, to_payload
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     BUDGET,
@@ -48,6 +52,14 @@ from ledger.domain.registry import (
     trade_value_fen,
 )
 from ledger.services import journal
+from ledger.services.authority import (
+    acting_as,
+    gate,
+    party_filter,
+    sees,
+    use_case,
+    visible_party,
+)
 from ledger.services.parties import (
     check_can_give,
     check_not_expired,
@@ -60,41 +72,51 @@ from ledger.services.parties import (
 from ledger.services.transactions import in_transaction, read
 
 EXCHANGE = "EXCHANGE"
+ALLOCATION = "allocation"  # the four-eyes operation of a large entitlement
 
 
 def _post(
     uow: UnitOfWork, commands: Sequence[journal.PostEntry], *, retry_safe: bool = False
-) -> list[EntryRecord]:
-    """Write an operation's entries. Its id names them: a second use of it is a clear conflict,
-    not a unique-index failure surfacing as a 500, unless the operation is `retry_safe` (its
-    entries are all it writes) and the request is the same: then the stored entries answer."""
+) -> tuple[list[EntryRecord], bool]:
+    """Write an operation's entries; and whether this was a replay. The operation's id names
+    them: a second use of it is a clear conflict, not a unique-index failure surfacing as a
+    500, unless the operation is `retry_safe` (its entries are all it writes) and the request
+    is the same: then the stored entries answer."""
     taken = uow.journal.get_many(c.entry_id for c in commands)
     if taken and retry_safe and journal.is_replay(uow, commands, taken):
-        return [taken[c.entry_id] for c in commands]
+        return [taken[c.entry_id] for c in commands], True
     if taken:
         raise RecordExists(f"entry {sorted(taken)[0]!r} exists: use a new operation id", field="id")
-    return journal.write_in(uow, commands)
+    return journal.write_in(uow, commands), False
 
 
 # -- entitlements, carbon issuance, cash deposits ---------------------------------------------
 
 
-def confirm_entitlement(uow_factory: UnitOfWorkFactory, entitlement: Entitlement) -> Entitlement:
+@use_case("entitlements.confirm")
+def confirm_entitlement(
+    uow_factory: UnitOfWorkFactory, actor: Actor, entitlement: Entitlement
+) -> Created[Entitlement] | Pending:
     """Confirm rights in t/a for their validity: one allocation entry per vintage, one batch.
+    An authority's entitlement stocks its government reserve. Above the four-eyes threshold
+    (`FourEyesPolicy.allocation_threshold_t`) it waits for a second principal ("allocation")."""
 
-    An authority's entitlement stocks its government reserve.
-    """
-
-    def work(uow: UnitOfWork) -> Entitlement:
+    def work(uow: UnitOfWork) -> Created[Entitlement] | Pending:
         existing = uow.registry.get_entitlement(entitlement.id)
         if existing is not None:
             if existing != entitlement:
                 raise RecordExists(f"entitlement {entitlement.id} exists", field="id")
-            return existing
-        party = party_of(uow, entitlement.party_code)
+            return Created(existing, replayed=True)
+        party = visible_party(uow, actor, entitlement.party_code)
         check_pollutant(entitlement.pollutant)
         if entitlement.last_vintage < entitlement.first_vintage:
             raise InvalidField("the validity ends before it starts", field="last_vintage")
+        size = Decimal(entitlement.units).scaleb(-scale_of(entitlement.pollutant))  # t/a
+        needed = size > uow.four_eyes.allocation_threshold_t
+        payload = to_payload(entitlement)
+        pending = gate(uow, actor, ALLOCATION, payload, key=entitlement.id, needed=needed)
+        if pending is not None:
+            return pending
         codes = ensure_instruments(uow, entitlement.pollutant, entitlement.vintages)
         check_not_expired(uow, codes)
         uow.registry.add_entitlement(entitlement, uow.now())
@@ -114,62 +136,71 @@ def confirm_entitlement(uow_factory: UnitOfWorkFactory, entitlement: Entitlement
                 for vintage, code in zip(entitlement.vintages, codes, strict=True)
             ],
         )
-        return entitlement
+        return Created(entitlement)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def list_entitlements(
+def run_approved_allocation(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> Created[Entitlement] | Pending:
+    return confirm_entitlement(uow_factory, actor, from_payload(Entitlement, payload))
+
+
+@use_case("entitlements.list")
+def list_entitlements(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     party: str | None,
     pollutant: str | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Entitlement]]:
+) -> Page[Entitlement]:
     after = decode_cursor("entitlements", cursor)
     check_page_size(limit)
-    return read(
-        uow_factory, lambda uow: uow.registry.list_entitlements(party, pollutant, after, limit)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_entitlements(
+            party_filter(actor, party), pollutant, after, limit, scope=actor.scope
+        ),
     )
+    return keyset_page("entitlements", rows, limit)
 
 
+@use_case("carbon.issue")
 def issue_carbon(
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     allocation_id: str,
     *,
     party_code: str,
     family: str,
     year: int | None,
     units: int,
-) -> int:
+) -> Created[int]:
     """Allocate CEA of a compliance year (less any shortfall deducted at last year's deadline)
-    or issue CCER; returns the units issued (0 if the deduction takes it all)."""
+    or issue CCER; answers the units issued (0 if the deduction takes it all)."""
 
-    def work(uow: UnitOfWork) -> int:
-        party = party_of(uow, party_code)
+    def work(uow: UnitOfWork) -> Created[int]:
+        party = visible_party(uow, actor, party_code)
         if family not in (CARBON, "CCER"):
             raise InvalidField(f"{family} is not a carbon unit", field="family")
         deduction = _deduction(uow, party_code, year) if family == CARBON else 0
         issued = max(units - deduction, 0)
         codes = ensure_instruments(uow, family, [year if family == CARBON else None])
-        if issued:
-            source = account_code(PROVINCE, ISSUANCE)
-            _post(
-                uow,
-                [
-                    journal.PostEntry(
-                        entry_id=f"allocation-{allocation_id}",
-                        entry_type="allocation" if family == CARBON else "offset_issuance",
-                        postings=tuple(move(source, rights_account(party), codes[0], issued, 0)),
-                        references=(Reference("allocation", allocation_id),),
-                        metadata={"free_allocation": units, "deducted": deduction},
-                    )
-                ],
-                retry_safe=True,
-            )
-        return issued
+        if not issued:
+            return Created(0)
+        source = account_code(PROVINCE, ISSUANCE)
+        entry = journal.PostEntry(
+            entry_id=f"allocation-{allocation_id}",
+            entry_type="allocation" if family == CARBON else "offset_issuance",
+            postings=tuple(move(source, rights_account(party), codes[0], issued, 0)),
+            references=(Reference("allocation", allocation_id),),
+            metadata={"free_allocation": units, "deducted": deduction},
+        )
+        return Created(issued, replayed=_post(uow, [entry], retry_safe=True)[1])
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _deduction(uow: UnitOfWork, party_code: str, year: int | None) -> int:
@@ -179,45 +210,53 @@ def _deduction(uow: UnitOfWork, party_code: str, year: int | None) -> int:
     return sum(obligation.deduction_units for _, obligation in previous)
 
 
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    """Cash paid in at the exchange for a party, booked as entry `entry_id`."""
+
+    id: str
+    party_code: str
+    fen: int
+    entry_id: str
+
+
+@use_case("deposits.record")
 def deposit_cash(
-    uow_factory: UnitOfWorkFactory, deposit_id: str, party_code: str, fen: int
-) -> None:
+    uow_factory: UnitOfWorkFactory, actor: Actor, deposit_id: str, party_code: str, fen: int
+) -> Created[Deposit]:
     """Cash paid into a party's account at the exchange (its members' deposits)."""
 
-    def work(uow: UnitOfWork) -> None:
-        party = party_of(uow, party_code)
+    def work(uow: UnitOfWork) -> Created[Deposit]:
+        party = visible_party(uow, actor, party_code)
         party_of(uow, EXCHANGE, field="exchange")
         cash = account_code(party.code, BUDGET if party.kind is PartyKind.AUTHORITY else "cash")
         ensure_instruments(uow, CASH, [None])
-        _post(
-            uow,
-            [
-                journal.PostEntry(
-                    entry_id=f"deposit-{deposit_id}",
-                    entry_type="deposit",
-                    postings=tuple(move(account_code(EXCHANGE, DEPOSITS), cash, CASH, fen, 2)),
-                    references=(Reference("deposit", deposit_id),),
-                )
-            ],
-            retry_safe=True,
+        entry = journal.PostEntry(
+            entry_id=f"deposit-{deposit_id}",
+            entry_type="deposit",
+            postings=tuple(move(account_code(EXCHANGE, DEPOSITS), cash, CASH, fen, 2)),
+            references=(Reference("deposit", deposit_id),),
         )
+        replayed = _post(uow, [entry], retry_safe=True)[1]
+        return Created(Deposit(deposit_id, party.code, fen, entry.entry_id), replayed)
 
-    in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 # -- pledges ------------------------------------------------------------------------------------
 
 
-def pledge(uow_factory: UnitOfWorkFactory, record: Pledge) -> Pledge:
+@use_case("pledges.create")
+def pledge(uow_factory: UnitOfWorkFactory, actor: Actor, record: Pledge) -> Created[Pledge]:
     """Pledge rights (t/a in each vintage of the pledge): they move to the pledged account."""
 
-    def work(uow: UnitOfWork) -> Pledge:
+    def work(uow: UnitOfWork) -> Created[Pledge]:
         existing = uow.registry.get_pledge(record.id)
         if existing is not None:
-            if existing != record:
+            if existing != record or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"pledge {record.id} exists", field="id")
-            return existing
-        party = party_of(uow, record.party_code)
+            return Created(existing, replayed=True)
+        party = visible_party(uow, actor, record.party_code)
         codes = ensure_instruments(uow, check_pollutant(record.pollutant), record.vintages)
         check_not_expired(uow, codes)
         holdings = account_code(party.code, HOLDINGS)
@@ -226,58 +265,56 @@ def pledge(uow_factory: UnitOfWorkFactory, record: Pledge) -> Pledge:
         pledged = account_code(party.code, PLEDGED)
         postings = [p for c in codes for p in move(holdings, pledged, c, record.units, 3)]
         _post(uow, [_entry(f"pledge-{record.id}", "pledge", postings, "pledge", record.id)])
-        return record
+        return Created(record)
 
-    return in_transaction(uow_factory, work)
-
-
-def get_pledge(uow_factory: UnitOfWorkFactory, pledge_id: str) -> Pledge:
-    def work(uow: UnitOfWork) -> Pledge:
-        record = uow.registry.get_pledge(pledge_id)
-        if record is None:
-            raise RecordNotFound(f"no pledge {pledge_id!r}", field="pledge_id")
-        return record
-
-    return read(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def release_pledge(uow_factory: UnitOfWorkFactory, pledge_id: str) -> Pledge:
+def _visible_pledge(uow: UnitOfWork, actor: Actor, pledge_id: str) -> Pledge:
+    record = uow.registry.get_pledge(pledge_id)
+    if record is None or not sees(uow, actor, record.party_code):
+        raise RecordNotFound(f"pledge {pledge_id!r} not found", field="pledge_id")
+    return record
+
+
+@use_case("pledges.release")
+def release_pledge(uow_factory: UnitOfWorkFactory, actor: Actor, pledge_id: str) -> Pledge:
     """Release a pledge: the rights return to the holdings account."""
 
     def work(uow: UnitOfWork) -> Pledge:
-        record = uow.registry.get_pledge(pledge_id)
-        if record is None:
-            raise RecordNotFound(f"no pledge {pledge_id!r}", field="pledge_id")
+        record = _visible_pledge(uow, actor, pledge_id)
         if record.released:
             raise PledgeAlreadyReleased(f"pledge {pledge_id} was already released", field="state")
         codes = [instrument_code(record.pollutant, v) for v in record.vintages]
         holdings = account_code(record.party_code, HOLDINGS)
         pledged = account_code(record.party_code, PLEDGED)
         postings = [p for c in codes for p in move(pledged, holdings, c, record.units, 3)]
-        _post(
-            uow,
-            [
-                _entry(
-                    f"pledge-{pledge_id}-release", "pledge_release", postings, "pledge", pledge_id
-                )
-            ],
-        )
+        entry_id = f"pledge-{pledge_id}-release"
+        _post(uow, [_entry(entry_id, "pledge_release", postings, "pledge", pledge_id)])
         uow.registry.release_pledge(pledge_id)
         return uow.registry.get_pledge(pledge_id) or record
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def list_pledges(
+@use_case("pledges.list")
+def list_pledges(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     party: str | None,
     pollutant: str | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Pledge]]:
+) -> Page[Pledge]:
     after = decode_cursor("pledges", cursor)
     check_page_size(limit)
-    return read(uow_factory, lambda uow: uow.registry.list_pledges(party, pollutant, after, limit))
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_pledges(
+            party_filter(actor, party), pollutant, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("pledges", rows, limit)
 
 
 def _entry(
@@ -319,28 +356,50 @@ class ReserveOperation:
     price_fen: int = 0  # per t, for sales and buy-backs
 
 
-def reserve_operation(uow_factory: UnitOfWorkFactory, op: ReserveOperation) -> list[EntryRecord]:
-    """Book a regulator's reserve operation as one entry referencing its decision."""
+@use_case("reserve.operate")
+def reserve_operation(
+    uow_factory: UnitOfWorkFactory, actor: Actor, op: ReserveOperation
+) -> Created[list[EntryRecord]] | Pending:
+    """Book an authority's reserve operation as one entry referencing its decision, as that
+    authority. Confiscations and cancellations destroy rights: four eyes."""
 
-    def work(uow: UnitOfWork) -> list[EntryRecord]:
+    def work(uow: UnitOfWork) -> Created[list[EntryRecord]] | Pending:
+        if actor.party is not None:
+            acting_as(actor, op.authority, field="authority")
         authority = party_of(uow, op.authority, field="authority")
         if authority.kind is not PartyKind.AUTHORITY:
             raise InvalidField(f"{op.authority} is not an authority", field="authority")
         party = op.party or op.authority
         if op.action is not ReserveAction.CANCELLATION:
-            party_of(uow, party)
+            visible_party(uow, actor, party)
+        entry_id = f"{op.action.value}-{op.id}"
+        if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
+            needed = op.action in (ReserveAction.CONFISCATION, ReserveAction.CANCELLATION)
+            payload = to_payload(op)
+            pending = gate(uow, actor, op.action.value, payload, key=op.id, needed=needed)
+            if pending is not None:
+                return pending
         vintages = range(op.first_vintage, op.last_vintage + 1)
         codes = ensure_instruments(uow, check_pollutant(op.pollutant), vintages)
         check_not_expired(uow, codes)
         source, destination = _route(op, party)
-        giver = op.authority if source.endswith(RESERVE.suffix) else party
-        check_can_give(uow, giver, source, codes, op.units)
         postings = [p for c in codes for p in move(source, destination, c, op.units, 3)]
         postings += _payment(op, party, policy_of(uow))
-        entry = _entry(f"{op.action.value}-{op.id}", op.action.value, postings, "decision", op.id)
-        return _post(uow, [entry])
+        entry = _entry(entry_id, op.action.value, postings, "decision", op.id)
+        stored = uow.journal.get_many([entry_id])
+        if stored and journal.is_replay(uow, [entry], stored):
+            return Created([stored[entry_id]], replayed=True)
+        giver = op.authority if source.endswith(RESERVE.suffix) else party
+        check_can_give(uow, giver, source, codes, op.units)
+        return Created(_post(uow, [entry])[0])
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+def run_approved_reserve_operation(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> Created[list[EntryRecord]] | Pending:
+    return reserve_operation(uow_factory, actor, from_payload(ReserveOperation, payload))
 
 
 def _route(op: ReserveOperation, party: str) -> tuple[str, str]:
@@ -375,7 +434,8 @@ EXPIRING_SUFFIXES = (HOLDINGS.suffix, PLEDGED.suffix, RESERVE.suffix)
 HOLDERS_PER_EXPIRY_ENTRY = 30  # 2 postings each, within POSTINGS_PER_ENTRY_MAX
 
 
-def expire_vintage(uow_factory: UnitOfWorkFactory, family: str, vintage: int) -> int:
+@use_case("vintages.expire")
+def expire_vintage(uow_factory: UnitOfWorkFactory, actor: Actor, family: str, vintage: int) -> int:
     """Retire every unit of a past vintage still held (holdings, pledged, reserves) to the
     province's retirement account, in one batch; afterwards the vintage can no longer move.
     Returns the number of accounts emptied."""
@@ -410,4 +470,4 @@ def expire_vintage(uow_factory: UnitOfWorkFactory, family: str, vintage: int) ->
         mark_expired(uow, code)
         return len(holders)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)

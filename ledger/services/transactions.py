@@ -2,6 +2,10 @@
 
 A retry repeats the whole unit of work with the same entry ids, so a client never sees a deadlock
 and never gets a duplicate (portable to CockroachDB/YugabyteDB, which require client retries).
+
+A write made for an `Actor` is audited here: its "ok" (or "pending", for a four-eyes request)
+line is written inside the same transaction just before the commit, so committed ⇔ audited; a
+rejection is audited in a transaction of its own, since its own rolled back.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from ledger.domain.errors import RetryableConflict
+from ledger.domain.access import Actor, Pending
+from ledger.domain.errors import LedgerError, RetryableConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 
 ATTEMPTS_MAX = 10
@@ -23,13 +28,46 @@ log = logging.getLogger(__name__)
 
 
 def in_transaction(
-    uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T], *, read_only: bool = False
+    uow_factory: UnitOfWorkFactory,
+    work: Callable[[UnitOfWork], T],
+    *,
+    read_only: bool = False,
+    actor: Actor | None = None,
+    audit_rejection: bool = True,
 ) -> T:
-    """Run `work` in one unit of work and commit it; retry whole on a retryable conflict."""
+    """Run `work` in one unit of work and commit it; retry whole on a retryable conflict.
+    With an `actor` (and not read-only), the write is audited: see the module's docstring;
+    `audit_rejection=False` leaves a rejection to the caller (which may yet answer a replay)."""
+    audited = actor if not read_only else None
+    try:
+        return _attempts(uow_factory, work, read_only, audited)
+    except LedgerError as error:
+        if audited is not None and audit_rejection:
+            rejected(uow_factory, audited, error)
+        raise
+
+
+def rejected(uow_factory: UnitOfWorkFactory, actor: Actor, error: LedgerError) -> None:
+    """Audit a rejection once, in its own transaction (inside an approval's transaction, the
+    approval's own rejection line covers it)."""
+    if not isinstance(uow_factory, _Joined) and not error.audited:
+        audit(uow_factory, actor, "rejected", error.code)
+        error.audited = True
+
+
+def _attempts(
+    uow_factory: UnitOfWorkFactory,
+    work: Callable[[UnitOfWork], T],
+    read_only: bool,
+    actor: Actor | None,
+) -> T:
     for attempt in range(1, ATTEMPTS_MAX + 1):
         try:
             with uow_factory(read_only=read_only) as uow:
                 result = work(uow)
+                if actor is not None:
+                    outcome = "pending" if isinstance(result, Pending) else "ok"
+                    uow.access.append_audit([actor.audit(uow.now(), outcome)])
                 uow.commit()
                 return result
         except RetryableConflict as conflict:
@@ -40,6 +78,16 @@ def in_transaction(
             # Jittered exponential backoff so that the racers do not collide again in step.
             time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")
+
+
+def audit(uow_factory: UnitOfWorkFactory, actor: Actor, outcome: str, code: str) -> None:
+    """An audit line no write carries (a rejection, a denial), in its own transaction."""
+    _attempts(
+        uow_factory,
+        lambda uow: uow.access.append_audit([actor.audit(uow.now(), outcome, code)]),
+        False,
+        None,
+    )
 
 
 def read(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) -> T:
@@ -95,11 +143,13 @@ def joined(outer: UnitOfWork) -> UnitOfWorkFactory:
     return cast(UnitOfWorkFactory, _Joined(outer))
 
 
-def run_joined(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) -> T:
+def run_joined(
+    uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T], *, actor: Actor | None = None
+) -> T:
     """`in_transaction`, for work that runs use cases through `joined(uow)`."""
     for attempt in range(1, ATTEMPTS_MAX + 1):
         try:
-            return in_transaction(uow_factory, work)
+            return in_transaction(uow_factory, work, actor=actor)
         except _JoinedConflict as error:
             if attempt == ATTEMPTS_MAX:
                 raise error.conflict from error

@@ -5,7 +5,6 @@ Everything here talks to the ledger only through HTTP, the way a client would.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +12,7 @@ import httpx2
 from fastapi.testclient import TestClient
 
 from ledger.domain.access import Role
-from ledger.domain.errors import RecordExists
-from ledger.services import access
+from tests.factories import actor, token_for
 
 SO2 = "SO2-2026"
 CEA = "CEA-2025"
@@ -211,10 +209,5 @@ def headers_for(
     """Authorization headers of a principal with `role` acting as `party` (an enterprise or
     authority code, registered beforehand), created on first use."""
     store = client.app.state.store  # type: ignore[attr-defined]
-    principal_id = principal or f"{role}-{party or 'all'}".lower().replace("_", "-")
-    with contextlib.suppress(RecordExists):  # created by an earlier call
-        access.create_principal(
-            store, access.NewPrincipal(principal_id, principal_id, Role(role), party), None
-        )
-    token = access.issue_token(store, principal_id, "test")
-    return {"Authorization": f"Bearer {token.secret}"}
+    who = actor(store, Role(role), party, principal=principal)
+    return {"Authorization": f"Bearer {token_for(store, who)}"}

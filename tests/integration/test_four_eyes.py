@@ -7,6 +7,7 @@ import threading
 from datetime import datetime, timedelta
 
 import api.four_eyes  # noqa: F401 - registers the operations approvals can carry out
+
 from ledger.domain.access import ApprovalRequest, Principal, RequestState, Role
 from ledger.domain.errors import LedgerError
 from ledger.persistence.store import Store

@@ -1,0 +1,173 @@
+"""Who may do what: every use case's operation name and the roles that may perform it.
+
+This is the one permission table. The services check it on every call, whoever the caller is
+(HTTP, CLI, demo loader, console); the API maps each endpoint to one of these names
+(`api.permissions`) and refuses a wrong role before it reads the body, from the same table.
+What a permitted role then *sees* is its scope (`access.Scope`), applied by the services.
+
+`PUBLIC` operations need no principal (the anonymised market report, redeeming an enrolment
+code). An operation's name is also the `action` of its audit line.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from ledger.domain.access import Role
+
+REGULATOR = Role.REGULATOR
+CITY = Role.CITY_AUTHORITY
+ENTERPRISE = Role.ENTERPRISE
+VERIFIER = Role.VERIFIER
+FINANCE = Role.FINANCE
+ADMINISTRATOR = Role.ADMINISTRATOR
+
+PUBLIC: Final[frozenset[Role]] = frozenset()
+ALL_ROLES: Final = frozenset(Role)
+AUTHORITIES: Final = frozenset({REGULATOR, CITY})
+# Everyone with a stake in registry data; city and enterprise see their own scope only.
+READERS: Final = frozenset({REGULATOR, CITY, ENTERPRISE, VERIFIER, FINANCE})
+OVERSIGHT: Final = frozenset({REGULATOR, FINANCE})
+# Four-eyes requests are decided within the requesting authority (administrators decide the
+# credentials of privileged principals).
+APPROVERS: Final = frozenset({REGULATOR, CITY, FINANCE, ADMINISTRATOR})
+
+
+def only(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+OPERATIONS: Final[dict[str, frozenset[Role]]] = {
+    # Access control: principals, credentials, four-eyes requests and the audit log.
+    "me.read": ALL_ROLES,
+    "principals.create": only(ADMINISTRATOR),
+    "principals.list": only(ADMINISTRATOR),
+    "principals.read": only(ADMINISTRATOR),
+    "principals.deactivate": only(ADMINISTRATOR),
+    "principals.activate": only(ADMINISTRATOR),
+    "enrolments.issue": only(ADMINISTRATOR),
+    "enrolments.redeem": PUBLIC,
+    "tokens.issue_own": ALL_ROLES,
+    "tokens.revoke": ALL_ROLES,  # administrators any token; everyone else their own
+    "audit.list": only(ADMINISTRATOR, REGULATOR, FINANCE),
+    "approvals.list": APPROVERS,
+    "approvals.read": APPROVERS,
+    "approvals.approve": APPROVERS,
+    "approvals.reject": APPROVERS,
+    # Instruments and accounts (the chart of the ledger).
+    "instruments.list": READERS,
+    "instruments.read": READERS,
+    "instruments.register": only(REGULATOR),
+    "accounts.open": only(REGULATOR),
+    "accounts.list": READERS,
+    "accounts.read": READERS,
+    "accounts.freeze": AUTHORITIES,
+    "accounts.unfreeze": AUTHORITIES,
+    "accounts.close": only(REGULATOR),
+    # The raw journal: adjustments only (see ledger.services.adjustments).
+    "entries.post": only(REGULATOR),
+    "entries.read": OVERSIGHT,
+    "entries.reverse": only(REGULATOR),
+    "pending_entries.place": only(REGULATOR),
+    "pending_entries.post": only(REGULATOR),
+    "pending_entries.void": only(REGULATOR),
+    "pending_entries.expire": only(REGULATOR),
+    "batches.post": only(REGULATOR),
+    "bulk.post": only(REGULATOR),
+    # Balances, statements and the ledger's own checks.
+    "balances.read": READERS,
+    "statements.read": READERS,
+    "trial_balance.read": OVERSIGHT,
+    "invariants.check": OVERSIGHT,
+    "chain.verify": only(REGULATOR, FINANCE, ADMINISTRATOR),
+    # Parties, outlets, cities and policy.
+    "parties.register": only(REGULATOR),
+    "parties.list": READERS,
+    "parties.read": READERS,
+    "outlets.add": AUTHORITIES,
+    "outlets.list": READERS,
+    "cities.set": only(REGULATOR),
+    "policy.read": READERS,
+    "policy.set": only(REGULATOR),
+    # Rights: allocations, pledges, reserves, issuance.
+    "entitlements.confirm": AUTHORITIES,
+    "entitlements.list": READERS,
+    "pledges.create": AUTHORITIES,
+    "pledges.list": READERS,
+    "pledges.release": AUTHORITIES,
+    "reserve.operate": AUTHORITIES,
+    "deposits.record": only(REGULATOR),
+    "carbon.issue": only(REGULATOR),
+    "vintages.expire": only(REGULATOR),
+    # Trades: enterprises propose and answer; the authority records or refuses.
+    "trades.propose": only(ENTERPRISE),
+    "trades.list": READERS,
+    "trades.read": READERS,
+    "trades.accept": only(ENTERPRISE),
+    "trades.decline": only(ENTERPRISE),
+    "trades.rescind": only(ENTERPRISE),
+    "trades.record": AUTHORITIES,
+    "trades.refuse": AUTHORITIES,
+    "trades.expire": AUTHORITIES,
+    # Compliance.
+    "obligations.set": only(REGULATOR),
+    "obligations.list": READERS,
+    "obligations.surrender": only(ENTERPRISE, REGULATOR),
+    "obligations.status": READERS,
+    "obligations.close": only(REGULATOR),
+    "compliance.read": READERS,
+    # Finance: reports read by oversight (a party's by its readers); finance staff alone close
+    # periods, request reopening and reconcile; the market report is public.
+    "finance.trial_balance": OVERSIGHT,
+    "finance.supply": OVERSIGHT,
+    "finance.holdings": READERS,
+    "finance.statement": READERS,
+    "finance.trades": OVERSIGHT,
+    "finance.tax_returns": OVERSIGHT,
+    "market.report": PUBLIC,
+    "periods.list": OVERSIGHT,
+    "periods.read": OVERSIGHT,
+    "periods.close": only(FINANCE),
+    "periods.reopen": only(FINANCE),
+    "statements.import": only(FINANCE),
+    "reconciliations.start": only(FINANCE),
+    "reconciliations.read": OVERSIGHT,
+    "reconciliations.match": only(FINANCE),
+    "reconciliations.unmatch": only(FINANCE),
+    "reconciliations.confirm": only(FINANCE),
+    # Monitoring and emission reports: enterprises import and submit for their own outlets;
+    # verifiers verify or reject (never their own submission); regulators invalidate.
+    "cems.import": only(ENTERPRISE, REGULATOR),
+    "cems.months": READERS,
+    "reports.draft": only(ENTERPRISE, REGULATOR),
+    "reports.list": READERS,
+    "reports.read": READERS,
+    "reports.submit": only(ENTERPRISE),
+    "reports.verify": only(VERIFIER),
+    "reports.reject": only(VERIFIER),
+    "reports.correct": only(ENTERPRISE, REGULATOR),
+    "reports.invalidate": only(REGULATOR),
+    # Environmental tax and incentives: enterprises file their own returns; the province books
+    # incentives, credits, clawbacks and verified reductions.
+    "tax.quarter": READERS,
+    "tax.file": only(ENTERPRISE, REGULATOR),
+    "tax.returns.list": READERS,
+    "tax.returns.read": READERS,
+    "tax.policy.read": READERS,
+    "tax.policy.set": only(REGULATOR),
+    "incentives.list": READERS,
+    "incentives.read": READERS,
+    "incentives.book": only(REGULATOR),
+    "equipment_credits.grant": only(REGULATOR),
+    "equipment_credits.claw_back": only(REGULATOR),
+    "equipment_credits.schedule": READERS,
+    "reductions.verify": only(REGULATOR),
+    "reductions.list": READERS,
+    "rights_obligations.read": READERS,
+}
+
+
+def may(role: Role | None, operation: str) -> bool:
+    """Whether `role` may perform `operation` (None: an anonymous caller, public ones only)."""
+    roles = OPERATIONS[operation]
+    return not roles or (role is not None and role in roles)
