@@ -113,7 +113,8 @@ async def authorize(request: Request) -> None:
     cache: TokenCache = request.app.state.tokens
     principal = await _authenticate(request, cache, endpoint)
     if principal.role not in roles:
-        await _audit_refusal(request, principal, endpoint, "denied", 403, Forbidden.code)
+        operation = ROUTES[endpoint] or endpoint
+        await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
         raise Forbidden(f"a {principal.role.value} may not call {endpoint}")
     request.state.principal = principal
     request.state.actor = Actor(
@@ -182,7 +183,7 @@ def _record(  # noqa: PLR0917 - one audit line
         principal_id=principal_id,
         token_id=token_id,
         action=operation,
-        target=request.url.path,
+        target=f"{request.method} {request.url.path}",
         outcome=outcome,
         status=status,
         code=code,

@@ -75,6 +75,8 @@ def _union(options: tuple[Any, ...], value: Json) -> Any:
     if value is None:
         return None
     concrete = [option for option in options if option is not type(None)]
+    if isinstance(value, str) and str in concrete:
+        return value  # `Decimal | str` and the like: the text says the same either way
     assert len(concrete) == 1, f"ambiguous optional payload type: {options}"
     return _build(concrete[0], value)
 

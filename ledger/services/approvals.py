@@ -71,6 +71,8 @@ def approve(uow_factory: UnitOfWorkFactory, actor: Actor, request_id: str) -> Ap
         initiator = _initiator(uow, pending, actor)
         result = _executors()[pending.operation](joined(uow), initiator, pending.payload)
         shown = to_payload(result)
+        if not isinstance(shown, dict):  # a batch's entries, say
+            shown = {"items": shown}
         stored = {k: v for k, v in shown.items() if k not in SHOWN_ONCE}
         decided = _decide(uow, pending, RequestState.APPLIED, actor, stored, None)
         return replace(decided, result=shown)

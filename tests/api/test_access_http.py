@@ -1,7 +1,10 @@
-"""Tokens, four-eyes approval and the audit log over HTTP (SQLite and PostgreSQL).
+"""Credentials, separation of duties, four-eyes approval and the audit log over HTTP (SQLite and
+PostgreSQL).
 
-- Tokens: shown once, refused when revoked, expired or of a deactivated principal, never in
-  logs or later responses.
+- Credentials: a principal's token comes only from redeeming an enrolment code whose halves two
+  administrators were shown; tokens are shown once, refused when revoked, expired or of a
+  deactivated principal, never in logs or later responses.
+- Separation of duties: an administrator alone can get no credential and pass no four-eyes.
 - Four-eyes: a configured operation becomes a pending request; the initiator cannot approve
   it, an expired request cannot be approved, and an approval applies exactly once (racing
   approvers: tests/integration/test_four_eyes.py).
@@ -18,9 +21,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from ledger.domain.access import FOUR_EYES_DEFAULT
 from ledger.persistence.store import Store
-from ledger.settings import FOUR_EYES_DEFAULT, Settings
-from tests.api.support import Clock, headers_for, transfer
+from tests.api.support import Clock, Json, headers_for, transfer
 
 
 @pytest.fixture
@@ -29,17 +32,42 @@ def admin(client: TestClient) -> dict[str, str]:
 
 
 @pytest.fixture
+def admin_2(client: TestClient) -> dict[str, str]:
+    return headers_for(client, "administrator", principal="administrator-2")
+
+
+def _with_four_eyes(client: TestClient) -> TestClient:
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    store.four_eyes = FOUR_EYES_DEFAULT
+    return client
+
+
+@pytest.fixture
 def four_eyes(funded: TestClient) -> TestClient:
     """The funded ledger with four-eyes on for its default operations."""
-    settings: Settings = funded.app.state.settings  # type: ignore[attr-defined]
-    funded.app.state.settings = Settings(  # type: ignore[attr-defined]
-        database_url=settings.database_url, four_eyes=FOUR_EYES_DEFAULT
-    )
-    return funded
+    return _with_four_eyes(funded)
+
+
+def _enrol(
+    client: TestClient, principal: str, asking: dict[str, str], approving: dict[str, str]
+) -> Json:
+    """Two administrators enrol `principal`; it redeems the whole code: the issued token."""
+    asked = client.post(f"/v1/principals/{principal}/enrolments", headers=asking)
+    assert asked.status_code == 202, asked.text
+    approved = client.post(f"/v1/approvals/{asked.json()['id']}/approve", headers=approving)
+    assert approved.status_code == 200, approved.text
+    code = f"{asked.json()['code_part']}.{approved.json()['result']['code_part']}"
+    redeemed = client.post("/v1/enrolments/redeem", json={"principal": principal, "code": code})
+    assert redeemed.status_code == 201, redeemed.text
+    issued: Json = redeemed.json()
+    return issued
 
 
 def test_a_token_is_shown_once_and_works_until_revoked(
-    client: TestClient, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+    client: TestClient,
+    admin: dict[str, str],
+    admin_2: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     created = client.post(
@@ -48,7 +76,7 @@ def test_a_token_is_shown_once_and_works_until_revoked(
         headers=admin,
     )
     assert created.status_code == 201, created.text
-    issued = client.post("/v1/principals/ops-bot/tokens", json={}, headers=admin).json()
+    issued = _enrol(client, "ops-bot", admin, admin_2)
     bearer = {"Authorization": f"Bearer {issued['token']}"}
 
     me = client.get("/v1/me", headers=bearer)
@@ -151,7 +179,7 @@ def test_a_reversal_waits_for_a_second_regulator_and_applies_once(four_eyes: Tes
     assert untouched == before == "1500.000"
     assert (self_approved.status_code, self_approved.json()["code"]) == (422, "self_approval")
     assert (approved.status_code, approved.json()["state"]) == (200, "applied")
-    assert approved.json()["result"]["entry_id"] == "undo-fund"
+    assert approved.json()["result"]["entry"]["entry_id"] == "undo-fund"
     assert four_eyes.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"] == "0.000"
     assert (again.status_code, again.json()["code"]) == (409, "approval_already_decided")
 
@@ -197,7 +225,8 @@ def test_only_the_requesting_authority_may_decide(four_eyes: TestClient) -> None
 
     response = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=finance)
 
-    assert (response.status_code, response.json()["code"]) == (422, "approval_other_authority")
+    # Another authority's requests do not exist for finance staff.
+    assert (response.status_code, response.json()["code"]) == (404, "approval_request_not_found")
 
 
 # -- audit log ------------------------------------------------------------------------------
@@ -214,12 +243,12 @@ def test_writes_and_refusals_are_audited_with_principal_and_token(
 
     log = funded.get("/v1/audit-log", params={"principal": "auditee"}, headers=admin).json()
 
-    lines = [(r["action"], r["outcome"], r["status"], r["code"]) for r in log["records"]]
+    lines = [(r["action"], r["target"], r["outcome"], r["code"]) for r in log["records"]]
     assert (posted.status_code, refused.status_code, denied.status_code) == (201, 422, 403)
     assert lines == [
-        ("POST /v1/entries", "ok", 201, None),
-        ("POST /v1/entries", "rejected", 422, "insufficient_balance"),
-        ("POST /v1/principals", "denied", 403, "forbidden"),
+        ("entries.post", "POST /v1/entries", "ok", None),
+        ("entries.post", "POST /v1/entries", "rejected", "insufficient_balance"),
+        ("principals.create", "POST /v1/principals", "denied", "forbidden"),
     ]
     assert {r["token_id"] for r in log["records"]} == {token_id}
 
@@ -246,10 +275,7 @@ def test_an_allocation_needs_four_eyes_only_above_the_threshold(
     client = registry_parties
     authority = {"code": "HEBEI", "kind": "authority", "name": "Hebei"}
     assert client.post("/v1/parties", json=authority).status_code == 201
-    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
-    client.app.state.settings = Settings(  # type: ignore[attr-defined]
-        database_url=settings.database_url, four_eyes=FOUR_EYES_DEFAULT
-    )
+    _with_four_eyes(client)
     regulator = headers_for(client, "regulator", principal="reg-a")
     body = {"party": "E1", "pollutant": "SO2", "first_vintage": 2026, "permit": "P-E1"}
 
@@ -259,3 +285,130 @@ def test_an_allocation_needs_four_eyes_only_above_the_threshold(
     assert client.post("/v1/entitlements", json=at_threshold, headers=regulator).status_code == 201
     pending = client.post("/v1/entitlements", json=above, headers=regulator)
     assert (pending.status_code, pending.json()["state"]) == (202, "pending")
+
+
+# -- separation of duties: what one administrator alone cannot do ---------------------------
+
+
+@pytest.fixture
+def regulators(registry_parties: TestClient, admin: dict[str, str]) -> TestClient:
+    """Two regulator principals of the province, created by an administrator, no credential."""
+    authority = {"code": "HEBEI", "kind": "authority", "name": "Hebei"}
+    assert registry_parties.post("/v1/parties", json=authority).status_code == 201
+    for principal in ("reg-x", "reg-y"):
+        body = {"id": principal, "name": principal, "role": "regulator", "party": "HEBEI"}
+        assert registry_parties.post("/v1/principals", json=body, headers=admin).status_code == 201
+    return registry_parties
+
+
+def test_an_administrator_cannot_issue_a_token_for_anyone(
+    regulators: TestClient, admin: dict[str, str]
+) -> None:
+    response = regulators.post("/v1/principals/reg-x/tokens", json={}, headers=admin)
+
+    assert response.status_code in (404, 405)  # there is no such operation any more
+
+
+def test_an_administrator_cannot_approve_their_own_enrolment(
+    regulators: TestClient, admin: dict[str, str]
+) -> None:
+    asked = regulators.post("/v1/principals/reg-x/enrolments", headers=admin).json()
+
+    approved = regulators.post(f"/v1/approvals/{asked['id']}/approve", headers=admin)
+
+    assert (approved.status_code, approved.json()["code"]) == (422, "self_approval")
+
+
+def test_half_an_enrolment_code_redeems_nothing(
+    regulators: TestClient, admin: dict[str, str], admin_2: dict[str, str]
+) -> None:
+    asked = regulators.post("/v1/principals/reg-x/enrolments", headers=admin).json()
+    approved = regulators.post(f"/v1/approvals/{asked['id']}/approve", headers=admin_2).json()
+    own_half = asked["code_part"]
+
+    attempts = [
+        own_half,
+        f"{own_half}.{own_half}",
+        f"{own_half}.guess",
+        f"{approved['result']['code_part']}.{own_half}",
+    ]
+    answers = [
+        regulators.post("/v1/enrolments/redeem", json={"principal": "reg-x", "code": code})
+        for code in attempts
+    ]
+
+    assert {(a.status_code, a.json()["code"]) for a in answers} == {(401, "enrolment_code_invalid")}
+    stored = regulators.get(f"/v1/approvals/{asked['id']}", headers=admin).json()
+    assert "code_part" not in stored["result"]  # the approver's half is never stored
+
+
+def test_an_enrolment_code_works_once(
+    regulators: TestClient, admin: dict[str, str], admin_2: dict[str, str]
+) -> None:
+    asked = regulators.post("/v1/principals/reg-x/enrolments", headers=admin).json()
+    approved = regulators.post(f"/v1/approvals/{asked['id']}/approve", headers=admin_2).json()
+    code = f"{asked['code_part']}.{approved['result']['code_part']}"
+    body = {"principal": "reg-x", "code": code}
+
+    first = regulators.post("/v1/enrolments/redeem", json=body)
+    again = regulators.post("/v1/enrolments/redeem", json=body)
+
+    assert first.status_code == 201
+    assert (again.status_code, again.json()["code"]) == (401, "enrolment_code_invalid")
+
+
+def test_an_administrator_may_not_hold_a_regulatory_role(
+    regulators: TestClient, admin: dict[str, str]
+) -> None:
+    body = {
+        "id": "admin-as-regulator",
+        "name": "x",
+        "role": "regulator",
+        "party": "HEBEI",
+        "person": "administrator-all",  # the person behind the `admin` principal
+    }
+
+    response = regulators.post("/v1/principals", json=body, headers=admin)
+
+    assert (response.status_code, response.json()["code"]) == (422, "separation_of_duties")
+
+
+def test_an_administrator_may_not_decide_a_regulator_s_request(
+    four_eyes: TestClient, admin: dict[str, str]
+) -> None:
+    regulator = headers_for(four_eyes, "regulator", principal="reg-a")
+    pending = four_eyes.post(
+        "/v1/entries/fund-so2/reverse", json={"entry_id": "undo-so2"}, headers=regulator
+    ).json()
+
+    response = four_eyes.post(f"/v1/approvals/{pending['id']}/approve", headers=admin)
+
+    assert response.status_code == 404  # another authority's requests do not exist for it
+    assert four_eyes.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"] == "1500.000"
+
+
+def test_an_administrator_may_not_act_in_the_registry(
+    funded: TestClient, admin: dict[str, str]
+) -> None:
+    response = funded.post("/v1/entries", json=transfer("a-1", "E01", "E02", "1"), headers=admin)
+
+    assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+
+
+def test_a_principal_rotates_and_revokes_its_own_tokens_only(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    verifier = headers_for(client, "verifier")
+    other = headers_for(client, "finance")
+    others_token = client.get("/v1/me", headers=other).json()["token_id"]
+
+    fresh = client.post("/v1/me/tokens", json={"description": "laptop"}, headers=verifier)
+    bearer = {"Authorization": f"Bearer {fresh.json()['token']}"}
+    mine = client.post(f"/v1/tokens/{fresh.json()['id']}/revoke", headers=verifier)
+    theirs = client.post(f"/v1/tokens/{others_token}/revoke", headers=verifier)
+
+    assert fresh.status_code == 201
+    assert mine.json()["revoked_at"] is not None
+    assert client.get("/v1/me", headers=bearer).status_code == 401
+    assert (theirs.status_code, theirs.json()["code"]) == (404, "token_not_found")
+    assert client.get("/v1/me", headers=other).status_code == 200

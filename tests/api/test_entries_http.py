@@ -86,7 +86,7 @@ def test_an_entry_may_move_several_instruments_each_balanced(ledger: TestClient)
     post_entry(ledger, transfer("fund", "ISSUANCE", "E01", "100"))
     trade = {
         "entry_id": "trade-1",
-        "entry_type": "trade",
+        "entry_type": "adjustment",
         "postings": [
             posting("E01", "debit", "10"),
             posting("E02", "credit", "10"),
@@ -105,7 +105,7 @@ def test_an_entry_may_move_several_instruments_each_balanced(ledger: TestClient)
 def test_an_entry_with_the_most_postings_allowed_is_accepted(ledger: TestClient) -> None:
     lines = [posting("ISSUANCE", "debit", "0.001"), posting("E01", "credit", "0.001")] * 32
 
-    entry = post_entry(ledger, {"entry_id": "many", "entry_type": "issuance", "postings": lines})
+    entry = post_entry(ledger, {"entry_id": "many", "entry_type": "adjustment", "postings": lines})
 
     assert len(entry["postings"]) == 64
     assert balance(ledger, "E01")["balance"] == "0.032"
@@ -349,7 +349,7 @@ def test_the_background_sweeper_expires_holds_while_the_app_runs(
     database_url: str, clock: Clock
 ) -> None:
     store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"), clock=clock)
-    settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02)
+    settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02, four_eyes=frozenset())
     app = create_app(settings, store=store, sweep_expired_holds=True)
     with TestClient(app) as sweeping:
         sweeping.headers.update(headers_for(sweeping, "regulator"))
