@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI
 from api import auth, errors, openapi, schemas
 from api.dependencies import Store as StoreDependency
 from api.middleware import BodySizeLimit
+from api.rate_limits import RateLimits
 from api.routers import access as access_routes
 from api.routers import balances, parties, registry, trades
 from api.routers import finance as finance_routes
@@ -88,6 +89,9 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.tokens = auth.TokenCache(store, store.clock)
+    app.state.rate_limits = RateLimits(
+        settings.failed_auth_limit, settings.request_limit, settings.rate_limit_storage
+    )
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit)

@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.permissions import PERMISSIONS, ROUTES
+from api.rate_limits import RateLimits
 from ledger.domain.access import (
     Acting,
     Actor,
@@ -39,12 +40,15 @@ from ledger.domain.access import (
     Unauthenticated,
     acting,
 )
+from ledger.domain.errors import LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import access, transactions
 
 logger = logging.getLogger("api.auth")
 
 TOKEN_CACHE_SECONDS = 5.0
+# Public endpoints that take a credential: a source cut off for failing is refused there too.
+CREDENTIAL_ENDPOINTS = frozenset({"POST /v1/enrolments/redeem"})
 TOKEN_CACHE_MAX = 10_000
 
 
@@ -108,10 +112,13 @@ async def authorize(request: Request) -> None:
     request's `Actor` (the services check its role again, whoever calls them)."""
     endpoint = operation_of(request)
     roles = PERMISSIONS[endpoint]
+    if endpoint in CREDENTIAL_ENDPOINTS:
+        limits_of(request).check_source(source_of(request))
     if not roles:
         return
     cache: TokenCache = request.app.state.tokens
     principal = await _authenticate(request, cache, endpoint)
+    limits_of(request).hit_principal(principal.id)
     if principal.role not in roles:
         operation = ROUTES[endpoint] or endpoint
         await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
@@ -142,7 +149,18 @@ async def current_actor(request: Request) -> Actor:
 Acts = Annotated[Actor, Depends(current_actor)]
 
 
-async def _authenticate(request: Request, cache: TokenCache, operation: str) -> Principal:
+async def _authenticate(request: Request, cache: TokenCache, endpoint: str) -> Principal:
+    limits_of(request).check_source(source_of(request))
+    try:
+        return await _principal_of(request, cache)
+    except Unauthenticated as error:
+        token_id = error.context.get("token_id")
+        logger.warning("authentication failed for %s (token id %s)", endpoint, token_id)
+        await run_in_threadpool(failed_authentication, request, error, token_id)
+        raise
+
+
+async def _principal_of(request: Request, cache: TokenCache) -> Principal:
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     presented = presented.strip()
     if scheme.lower() != "bearer" or not presented:
@@ -150,14 +168,40 @@ async def _authenticate(request: Request, cache: TokenCache, operation: str) -> 
     principal = cache.lookup(presented)
     if principal is not None:
         return principal
-    try:
-        return await run_in_threadpool(cache.authenticate, presented)
-    except Unauthenticated as error:
-        token_id = error.context.get("token_id")
-        logger.warning("authentication failed for %s (token id %s)", operation, token_id)
-        record = _record(None, token_id, operation, request, "unauthenticated", 401, error.code)
-        await run_in_threadpool(access.record_audit, request.app.state.store, [record])
-        raise
+    return await run_in_threadpool(cache.authenticate, presented)
+
+
+def failed_authentication(request: Request, error: LedgerError, token_id: str | None) -> None:
+    """Count a failed authentication of the request's source; audit it in aggregate: the
+    first failure of the source in the window, and the one that cuts the source off."""
+    source = source_of(request)
+    failure = limits_of(request).fail(source)
+    if not (failure.first_in_window or failure.cut_off):
+        return
+    outcome = "rate_limited" if failure.cut_off else "unauthenticated"
+    what = "cut off" if failure.cut_off else "first failure in the window"
+    operation = ROUTES.get(operation_of(request)) or operation_of(request)
+    record = AuditRecord(
+        at=request.app.state.store.clock(),
+        principal_id=None,
+        token_id=token_id,
+        action=operation,
+        target=f"source {source}: {what}",
+        outcome=outcome,
+        status=429 if failure.cut_off else 401,
+        code=error.code,
+    )
+    access.record_audit(request.app.state.store, [record])
+
+
+def source_of(request: Request) -> str:
+    """Where the request comes from: its connection's peer (see api.rate_limits)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limits_of(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
 
 
 async def _audit_refusal(  # noqa: PLR0917 - one audit line

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import audit_rejection
+from api.rate_limits import RateLimited
 from ledger.domain.errors import Kind, LedgerError, RetryableConflict
 
 logger = logging.getLogger("api")
@@ -76,6 +77,13 @@ def _ledger_error(request: Request, error: Exception) -> JSONResponse:
     return problem(status, error.code, error.title, error.detail, error.field)
 
 
+def _rate_limited(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RateLimited)
+    answer = problem(429, error.code, error.title, error.detail)
+    answer.headers["Retry-After"] = str(error.retry_after)
+    return answer
+
+
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
@@ -125,6 +133,7 @@ def _http_error(_: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register every handler: each kind of error is rendered in exactly one place."""
     app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RetryableConflict, _retryable)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -24,6 +24,12 @@ class Settings:
     # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
     four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
     four_eyes_allocation_t: Decimal = Decimal(1000)
+    # Failed authentications per source address, and requests per principal, before a 429
+    # (the `limits` library's notation; several limits separated by ';'), and where the
+    # counters live (`memory://` per process, or a shared `redis://host:port`).
+    failed_auth_limit: str = "20/minute"
+    request_limit: str = "6000/minute"
+    rate_limit_storage: str = "memory://"
 
     def four_eyes_policy(self) -> FourEyesPolicy:
         return FourEyesPolicy(self.four_eyes, self.four_eyes_allocation_t)
@@ -36,6 +42,9 @@ class Settings:
             expiry_sweep_seconds=float(os.environ.get("LEDGER_EXPIRY_SWEEP_SECONDS", "5")),
             four_eyes=_names(os.environ.get("LEDGER_FOUR_EYES"), FOUR_EYES_DEFAULT),
             four_eyes_allocation_t=Decimal(os.environ.get("LEDGER_FOUR_EYES_ALLOCATION_T", "1000")),
+            failed_auth_limit=os.environ.get("LEDGER_FAILED_AUTH_LIMIT", "20/minute"),
+            request_limit=os.environ.get("LEDGER_REQUEST_LIMIT", "6000/minute"),
+            rate_limit_storage=os.environ.get("LEDGER_RATE_LIMIT_STORAGE", "memory://"),
         )
 
 

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from api.answers import ApprovalOut, approval_out
-from api.auth import Acts
+from api.auth import Acts, failed_authentication
 from api.dependencies import Cursor, Store
 from api.schemas import NO_NUL, Strict
 from ledger.domain.access import (
     AuditRecord,
+    EnrolmentInvalid,
     IssuedToken,
     PrincipalRecord,
     RequestState,
@@ -258,10 +259,15 @@ def request_enrolment(
 
 
 @router.post("/enrolments/redeem", response_model=IssuedTokenOut, status_code=201, tags=["access"])
-def redeem_enrolment(body: RedeemIn, store: Store) -> IssuedTokenOut:
+def redeem_enrolment(body: RedeemIn, store: Store, request: Request) -> IssuedTokenOut:
     """A principal redeems its enrolment code (`<first half>.<second half>`) for a token,
-    once."""
-    return _issued_out(access.redeem_enrolment(store, body.principal, body.code, body.description))
+    once. A wrong code counts as a failed authentication of the caller's address."""
+    try:
+        issued = access.redeem_enrolment(store, body.principal, body.code, body.description)
+    except EnrolmentInvalid as error:
+        failed_authentication(request, error, None)
+        raise
+    return _issued_out(issued)
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=TokenOut, tags=["access"])

@@ -496,7 +496,7 @@ audit_log = Table(
     Column("code", String(64)),
     Column("request_id", String(64)),
     CheckConstraint(
-        "outcome IN ('ok','pending','rejected','denied','unauthenticated')",
+        "outcome IN ('ok','rejected','denied','unauthenticated','pending','rate_limited')",
         name="outcome_known",
     ),
     Index("ix_audit_log_principal_id", "principal_id"),

@@ -26,6 +26,12 @@ depends_on: str | Sequence[str] | None = None
 
 STATES = "'pending','applied','rejected','expired'"
 OUTCOMES = "'ok','rejected','denied','unauthenticated'"
+# On a downgrade: the new outcomes become old ones, and lines the services wrote (no HTTP
+# status) record 0, "not an HTTP answer", for the column to be NOT NULL again.
+BACK_TO_OLD_LINES = (
+    "UPDATE audit_log SET status = COALESCE(status, 0), outcome = CASE outcome "
+    "WHEN 'pending' THEN 'ok' WHEN 'rate_limited' THEN 'unauthenticated' ELSE outcome END"
+)
 
 
 def upgrade() -> None:
@@ -36,7 +42,7 @@ def upgrade() -> None:
         batch.alter_column("person", existing_type=sa.String(length=64), nullable=False)
     _enrolments()
     _approvals_up()
-    _audit_log(outcomes=f"{OUTCOMES},'pending'", status_nullable=True, add=True)
+    _audit_log(outcomes=f"{OUTCOMES},'pending','rate_limited'", status_nullable=True, add=True)
 
 
 def _enrolments() -> None:
@@ -70,9 +76,7 @@ def _approvals_up() -> None:
         "UPDATE approval_requests SET decided_by_person = decided_by WHERE decided_by IS NOT NULL"
     )
     with op.batch_alter_table("approval_requests") as batch:
-        batch.alter_column(
-            "initiator_person", existing_type=sa.String(length=64), nullable=False
-        )
+        batch.alter_column("initiator_person", existing_type=sa.String(length=64), nullable=False)
         batch.drop_constraint(op.f("ck_approval_requests_state_known"), type_="check")
         batch.create_check_constraint(
             op.f("ck_approval_requests_state_known"), f"state IN ({STATES},'withdrawn')"
@@ -86,8 +90,7 @@ def _approvals_up() -> None:
 def _audit_log(*, outcomes: str, status_nullable: bool, add: bool) -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:  # the rebuild copies rows: the append-only triggers must be out of the way
-        for operation in ("update", "delete"):
-            op.execute(f"DROP TRIGGER audit_log_no_{operation}")
+        _sqlite_triggers(drop=True)
     with op.batch_alter_table("audit_log") as batch:
         if add:
             batch.add_column(sa.Column("request_id", sa.String(length=64), nullable=True))
@@ -99,33 +102,30 @@ def _audit_log(*, outcomes: str, status_nullable: bool, add: bool) -> None:
             op.f("ck_audit_log_outcome_known"), f"outcome IN ({outcomes})"
         )
     if sqlite:
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_log_no_{operation.lower()} BEFORE {operation} "
-                f"ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: "
-                f"{operation} on audit_log refused'); END"
-            )
+        _sqlite_triggers(drop=False)
+
+
+def _sqlite_triggers(*, drop: bool) -> None:
+    """SQLite's append-only triggers on the audit log (as migration 0004 made them)."""
+    for operation in ("UPDATE", "DELETE"):
+        name = f"audit_log_no_{operation.lower()}"
+        op.execute(
+            f"DROP TRIGGER {name}"
+            if drop
+            else f"CREATE TRIGGER {name} BEFORE {operation} ON audit_log BEGIN SELECT "
+            f"RAISE(ABORT, 'the audit log is append-only: {operation} on audit_log refused'); END"
+        )
 
 
 def downgrade() -> None:
-    # Lines the services wrote carry no HTTP status; they cannot go back to a NOT NULL column
-    # without inventing one, so the downgrade records 0 ("not an HTTP answer") for them.
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_immutable")
-        op.execute("UPDATE audit_log SET status = 0 WHERE status IS NULL")
-        op.execute("UPDATE audit_log SET outcome = 'ok' WHERE outcome = 'pending'")
+        op.execute(BACK_TO_OLD_LINES)
         op.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_immutable")
     else:
-        for operation in ("update", "delete"):
-            op.execute(f"DROP TRIGGER audit_log_no_{operation}")
-        op.execute("UPDATE audit_log SET status = 0 WHERE status IS NULL")
-        op.execute("UPDATE audit_log SET outcome = 'ok' WHERE outcome = 'pending'")
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER audit_log_no_{operation.lower()} BEFORE {operation} "
-                f"ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: "
-                f"{operation} on audit_log refused'); END"
-            )
+        _sqlite_triggers(drop=True)
+        op.execute(BACK_TO_OLD_LINES)
+        _sqlite_triggers(drop=False)
     _audit_log(outcomes=OUTCOMES, status_nullable=False, add=False)
     op.execute("UPDATE approval_requests SET state = 'expired' WHERE state = 'withdrawn'")
     with op.batch_alter_table("approval_requests") as batch:

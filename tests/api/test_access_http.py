@@ -15,14 +15,18 @@ PostgreSQL).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from api.app import create_app
 from ledger.domain.access import FOUR_EYES_DEFAULT
+from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
+from ledger.settings import Settings
 from tests.api.support import Clock, Json, headers_for, transfer
 
 
@@ -412,3 +416,56 @@ def test_a_principal_rotates_and_revokes_its_own_tokens_only(
     assert client.get("/v1/me", headers=bearer).status_code == 401
     assert (theirs.status_code, theirs.json()["code"]) == (404, "token_not_found")
     assert client.get("/v1/me", headers=other).status_code == 200
+
+
+# -- failed authentication and request rates --------------------------------------------------
+
+
+@pytest.fixture
+def strict(database_url: str, clock: Clock) -> Iterator[TestClient]:
+    """An app that cuts a source off after 3 failed authentications a minute and a principal
+    after 5 requests a minute."""
+    store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"), clock=clock)
+    settings = Settings(
+        database_url=database_url,
+        four_eyes=frozenset(),
+        failed_auth_limit="3/minute",
+        request_limit="5/minute",
+    )
+    with TestClient(create_app(settings, store=store)) as client:
+        yield client
+
+
+def test_a_source_that_keeps_failing_is_cut_off_and_audited_in_aggregate(
+    strict: TestClient,
+) -> None:
+    forged = {"Authorization": "Bearer elt_000000000000_guess"}
+    valid = headers_for(strict, "verifier")
+    answers = [strict.get("/v1/me", headers=forged) for _ in range(6)]
+    afterwards = strict.get("/v1/me", headers=valid)
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429, 429]
+    assert answers[3].json()["code"] == "rate_limited"
+    assert int(answers[3].headers["Retry-After"]) > 0
+    assert afterwards.status_code == 429  # the source is cut off, whatever it presents now
+    store: Store = strict.app.state.store  # type: ignore[attr-defined]
+    with store(read_only=True) as uow:
+        lines = uow.access.list_audit(None, 0, 100)
+    assert [(line.outcome, line.target) for line in lines] == [
+        ("unauthenticated", "source testclient: first failure in the window"),
+        ("rate_limited", "source testclient: cut off"),
+    ]
+
+
+def test_wrong_enrolment_codes_count_as_failed_authentication(strict: TestClient) -> None:
+    body = {"principal": "nobody", "code": "a.b"}
+    answers = [strict.post("/v1/enrolments/redeem", json=body) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+
+
+def test_a_principal_s_requests_are_limited(strict: TestClient) -> None:
+    bearer = headers_for(strict, "verifier")
+    answers = [strict.get("/v1/me", headers=bearer).status_code for _ in range(6)]
+
+    assert answers == [200] * 5 + [429]
