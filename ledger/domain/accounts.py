@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from ledger.domain.amounts import AmountText, raw_units
 from ledger.domain.errors import (
     AccountClosed,
     AccountFrozen,
@@ -95,13 +96,14 @@ class Balance:
             return self.posted - self.credits_pending
         return self.posted - self.debits_pending
 
-    def add(self, side: Side, units: int, *, pending: bool) -> None:
+    def add(self, side: Side, units: int, *, pending: bool, text: AmountText = raw_units) -> None:
         """Add a posting to the posted or pending counter of its side."""
         name = f"{side.value}s_{'pending' if pending else 'posted'}"
         value = getattr(self, name) + units
         if value > UNITS_MAX:
             raise BalanceOverflow(
-                f"the {name.replace('_', ' ')} counter would exceed {UNITS_MAX} units",
+                f"the {name.replace('_', ' ')} counter would exceed the largest storable "
+                f"amount, {text(self.instrument_code, UNITS_MAX)}",
                 field="amount",
             )
         setattr(self, name, value)
@@ -113,12 +115,12 @@ class Balance:
         assert value >= 0, (self, side, units)
         setattr(self, name, value)
 
-    def check_limit(self, account_code: str) -> None:
+    def check_limit(self, account_code: str, text: AmountText = raw_units) -> None:
         """Refuse the change if a non-negative account would go below zero."""
         if self.non_negative and self.available < 0:
             raise InsufficientBalance(
-                f"account {account_code} would go negative in {self.instrument_code} "
-                f"(short by {-self.available} units)",
+                f"account {account_code} would go negative "
+                f"(short by {text(self.instrument_code, -self.available)})",
                 field="postings",
                 account=account_code,
                 instrument=self.instrument_code,

@@ -8,6 +8,7 @@ nothing here ever rounds, and nothing is ever a float.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal, Inexact, InvalidOperation, Rounded, localcontext
 from enum import Enum
@@ -108,3 +109,25 @@ def to_units(amount: Decimal, scale: int, *, field: str = "amount") -> int:
     if units > UNITS_MAX:
         raise AmountTooLarge(f"{field} {amount} is too large to store", field=field)
     return units
+
+
+AmountText = Callable[[str, int], str]
+"""How an error names an amount of an instrument: `text(instrument_code, units)`."""
+
+
+def amount_text(instruments: Mapping[str, Instrument]) -> AmountText:
+    """Amounts in their instrument's unit ("12.345 t", "0.50 CNY"), never raw units."""
+
+    def text(instrument_code: str, units: int) -> str:
+        instrument = instruments.get(instrument_code)
+        if instrument is None:
+            return f"{units} units of {instrument_code}"
+        amount = f"{instrument.format(units)} {instrument.unit}"
+        return amount if instrument.unit == instrument_code else f"{amount} of {instrument_code}"
+
+    return text
+
+
+def raw_units(instrument_code: str, units: int) -> str:
+    """For callers that hold no instruments (never an API answer: the journal passes them)."""
+    return f"{units} units of {instrument_code}"

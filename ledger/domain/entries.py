@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from ledger.domain.accounts import Account, Balance, Side
-from ledger.domain.amounts import Instrument, parse_decimal
+from ledger.domain.amounts import AmountText, Instrument, parse_decimal, raw_units
 from ledger.domain.errors import (
     AmountTooLarge,
     DuplicatePostingKey,
@@ -128,10 +128,10 @@ class EntryDraft:
     pending: bool = False
     expires_at: datetime | None = None
 
-    def validate(self) -> None:
+    def validate(self, text: AmountText = raw_units) -> None:
         """Shape rules that need no database, in their documented order."""
         check_posting_count(len(self.postings))
-        check_balanced(self.postings)
+        check_balanced(self.postings, text)
         if self.pending:
             check_unique_keys(self.postings)
         elif self.expires_at is not None:
@@ -166,7 +166,7 @@ def instant_text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-def check_balanced(postings: Iterable[PostingDraft]) -> None:
+def check_balanced(postings: Iterable[PostingDraft], text: AmountText = raw_units) -> None:
     """Σ debits = Σ credits for every instrument of the entry (never across instruments)."""
     totals: dict[tuple[str, Side], int] = defaultdict(int)
     for posting in postings:
@@ -176,14 +176,17 @@ def check_balanced(postings: Iterable[PostingDraft]) -> None:
         credits = totals[(instrument_code, Side.CREDIT)]
         if max(debits, credits) > UNITS_MAX:
             raise AmountTooLarge(
-                f"{instrument_code}: the entry moves more than {UNITS_MAX} units", field="postings"
+                f"{instrument_code}: the entry moves more than the largest storable amount, "
+                f"{text(instrument_code, UNITS_MAX)}",
+                field="postings",
             )
         if debits != credits:
             excess, side = (
                 (debits - credits, "debits") if debits > credits else (credits - debits, "credits")
             )
             raise EntryUnbalanced(
-                f"{instrument_code}: {side} exceed the other side by {excess} units",
+                f"{instrument_code}: {side} exceed the other side by "
+                f"{text(instrument_code, excess)}",
                 field="postings",
                 instrument=instrument_code,
             )
@@ -251,6 +254,7 @@ def book(
     balances: Mapping[BalanceKey, Balance],
     *,
     pending: bool,
+    text: AmountText = raw_units,
 ) -> list[BookedPosting]:
     """Apply postings to locked balances: account rules per posting, then limits per balance.
 
@@ -264,13 +268,13 @@ def book(
         balance = balances[(account.id, posting.instrument_code)]
         try:
             account.check_can_post(posting.side, posting.instrument_code)
-            balance.add(posting.side, posting.units, pending=pending)
+            balance.add(posting.side, posting.units, pending=pending, text=text)
         except LedgerError as error:
             error.field = f"postings[{index}].{error.field}"  # name the line that broke the rule
             raise
         touched[(account.id, posting.instrument_code)] = balance
         booked.append(_booked(account, posting, balance, pending=pending))
-    check_limits(touched.values(), accounts)
+    check_limits(touched.values(), accounts, text)
     return booked
 
 
@@ -288,13 +292,15 @@ def _booked(
     )
 
 
-def check_limits(balances: Iterable[Balance], accounts: Mapping[str, Account]) -> None:
+def check_limits(
+    balances: Iterable[Balance], accounts: Mapping[str, Account], text: AmountText = raw_units
+) -> None:
     """Every touched non-negative balance stays at or above zero (in account-id order)."""
     ordered = sorted(balances, key=lambda b: (b.account_id, b.instrument_code))
     if any(b.non_negative and b.available < 0 for b in ordered):
         code_of = {account.id: account.code for account in accounts.values()}
         for balance in ordered:
-            balance.check_limit(code_of[balance.account_id])
+            balance.check_limit(code_of[balance.account_id], text)
 
 
 def release_pending(
@@ -317,7 +323,9 @@ def reversal_postings(original: EntryRecord) -> tuple[PostingDraft, ...]:
 
 
 def partial_post_postings(
-    pending: Sequence[PostingRecord], requested: Sequence[PostingDraft] | None
+    pending: Sequence[PostingRecord],
+    requested: Sequence[PostingDraft] | None,
+    text: AmountText = raw_units,
 ) -> tuple[PostingDraft, ...]:
     """What a post of a pending entry books: all of it, or the requested part of each line.
 
@@ -338,9 +346,9 @@ def partial_post_postings(
             )
         if posting.units > available[posting.key]:
             raise PostExceedsPending(
-                f"{posting.account_code} {posting.instrument_code}: {posting.units} units "
-                f"requested, {available[posting.key]} pending",
+                f"{posting.account_code}: {text(posting.instrument_code, posting.units)} "
+                f"requested, {text(posting.instrument_code, available[posting.key])} pending",
                 field="postings",
             )
-    check_balanced(requested)
+    check_balanced(requested, text)
     return tuple(requested)

@@ -15,13 +15,14 @@ from typing import Any
 
 from ledger.domain.access import Actor, Pending
 from ledger.domain.accounts import Account, Balance
-from ledger.domain.amounts import Instrument
+from ledger.domain.amounts import AmountText, Instrument, amount_text
 from ledger.domain.entries import (
     BalanceKey,
     EntryDraft,
     EntryRecord,
     EntryStatus,
     PostingDraft,
+    PostingRecord,
     PostingRequest,
     Reference,
     book,
@@ -400,13 +401,14 @@ def _build(
     instruments = uow.instruments.get_many(
         {p.instrument_code for c in commands for p in c.postings}
     )
+    text = amount_text(instruments)
     now = uow.now()
     drafts = []
     for index, command in enumerate(commands):
         with blame(index):
             check_posting_count(len(command.postings))
             draft = _draft(command, to_posting_drafts(command.postings, instruments))
-            draft.validate()
+            draft.validate(text)
             hashes[draft.entry_id] = draft.request_hash()  # before any rule that time can break
             if draft.expires_at is not None and draft.expires_at <= now:
                 raise InvalidField("expires_at must be in the future", field="expires_at")
@@ -424,11 +426,16 @@ def _build(
     new_entries = []
     for index, draft in enumerate(drafts):
         with blame(index):
-            booked = book(draft.postings, accounts, balances, pending=draft.pending)
+            booked = book(draft.postings, accounts, balances, pending=draft.pending, text=text)
         status = EntryStatus.PENDING if draft.pending else EntryStatus.POSTED
         new_entries.append(_new_entry(draft, hashes[draft.entry_id], status, booked, recorded_at))
     uow.journal.save_balances(balances.values(), recorded_at)
     return new_entries
+
+
+def _text(uow: UnitOfWork, postings: Iterable[PostingDraft | PostingRecord]) -> AmountText:
+    """How errors name amounts of these postings' instruments: in their unit."""
+    return amount_text(uow.instruments.get_many({p.instrument_code for p in postings}))
 
 
 def _check_period_open(uow: UnitOfWork, effective_at: datetime | None) -> None:
@@ -562,7 +569,9 @@ def _build_reversal(uow: UnitOfWork, command: ReverseEntry, hashes: dict[str, st
             f"entry {original.entry_id} was already reversed by {reversal.entry_id}",
             field="entry_id",
         )
-    booked = book(draft.postings, accounts, balances, pending=False)
+    booked = book(
+        draft.postings, accounts, balances, pending=False, text=_text(uow, draft.postings)
+    )
     uow.journal.save_balances(balances.values(), recorded_at)
     return _new_entry(
         draft,
@@ -596,7 +605,8 @@ def _build_resolution(
             raise TooFewPostings("a partial post names at least two postings", field="postings")
         instruments = uow.instruments.get_many(p.instrument_code for p in command.postings)
         requested = to_posting_drafts(command.postings, instruments)
-    postings = partial_post_postings(pending.postings, requested)
+    text = _text(uow, pending.postings)
+    postings = partial_post_postings(pending.postings, requested, text)
     if status is not EntryStatus.POSTED:
         postings = ()
     draft = EntryDraft(
@@ -623,7 +633,7 @@ def _build_resolution(
     accounts, balances, recorded_at = _lock(uow, _drafts_of(pending))
     _check_unresolved(uow, pending, recorded_at)
     release_pending(pending.postings, accounts, balances)
-    booked = book(postings, accounts, balances, pending=False)
+    booked = book(postings, accounts, balances, pending=False, text=text)
     uow.journal.save_balances(balances.values(), recorded_at)
     return _new_entry(
         draft,

@@ -163,3 +163,13 @@ def test_only_adjustments_are_reversed_through_the_raw_journal(funded: TestClien
     response = funded.post("/v1/entries/alloc-1/reverse", json={"entry_id": "undo-alloc-1"})
 
     assert (response.status_code, response.json()["code"]) == (422, "entry_owned_by_operation")
+
+
+def test_amounts_in_error_details_are_in_the_instrument_s_unit(funded: TestClient) -> None:
+    overdraw = funded.post("/v1/entries", json=transfer("over", "E02", "E01", "12.5"))
+    cash = funded.post("/v1/entries", json=transfer("cash", "E02", "E01", "0.5", "CNY"))
+
+    assert (
+        overdraw.json()["detail"] == "account E02 would go negative (short by 12.500 t of SO2-2026)"
+    )
+    assert cash.json()["detail"] == "account E02 would go negative (short by 0.50 CNY)"
