@@ -56,8 +56,10 @@ def approval_out(request: ApprovalRequest) -> ApprovalOut:
 
 
 def pending_answer(pending: Pending) -> JSONResponse:
-    """202 Accepted with the approval request."""
-    return JSONResponse(approval_out(pending.request).model_dump(mode="json"), status_code=202)
+    """202 Accepted with the approval request (a retry's answer says it is a replay)."""
+    answer = JSONResponse(approval_out(pending.request).model_dump(mode="json"), status_code=202)
+    mark_replayed(answer, pending.replayed)
+    return answer
 
 
 def or_pending(result: T | Pending, present: Callable[[T], Any]) -> Any:

@@ -297,9 +297,10 @@ class ApprovalRequest:
 @dataclass(frozen=True, slots=True)
 class Pending:
     """What a four-eyes operation answers instead of acting: the request a second principal
-    must approve."""
+    must approve (`replayed`: a retry found it stored already)."""
 
     request: ApprovalRequest
+    replayed: bool = False
 
 
 def authority_of(principal: Principal) -> str:

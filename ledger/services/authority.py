@@ -151,7 +151,7 @@ def gate(
     if stored is not None:
         if stored.initiator != actor.id or dict(stored.payload) != dict(payload):
             raise RecordExists(f"{key!r} was already asked for differently", field="id")
-        return Pending(stored)
+        return Pending(stored, replayed=True)
     now = uow.now()
     initiator = uow.access.get_principal(actor.id)
     assert initiator is not None, "actors are registered principals"
