@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import audit_rejection
-from api.rate_limits import RateLimited
+from ledger.domain.access import RateLimited
 from ledger.domain.errors import Kind, LedgerError, RetryableConflict
 
 logger = logging.getLogger("api")
@@ -29,6 +29,7 @@ STATUS_OF_KIND = {
     Kind.CONFLICT: 409,
     Kind.UNAUTHENTICATED: 401,
     Kind.FORBIDDEN: 403,
+    Kind.TOO_MANY: 429,
 }
 
 # Pydantic error types with a code of their own; every other one is `invalid_field`.
@@ -79,7 +80,7 @@ def _ledger_error(request: Request, error: Exception) -> JSONResponse:
 
 def _rate_limited(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RateLimited)
-    answer = problem(429, error.code, error.title, error.detail)
+    answer = problem(STATUS_OF_KIND[error.kind], error.code, error.title, error.detail)
     answer.headers["Retry-After"] = str(error.retry_after)
     return answer
 

@@ -23,22 +23,10 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from ledger.domain.errors import Kind, LedgerError
+from ledger.domain.access import RateLimited
 
 FAILED = "failed-auth"
 REQUESTS = "requests"
-
-
-class RateLimited(LedgerError):
-    """Too many requests (or failed authentications) from one source or principal."""
-
-    code = "rate_limited"
-    kind = Kind.UNAUTHENTICATED
-    title = "Too many requests: slow down"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

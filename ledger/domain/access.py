@@ -464,3 +464,17 @@ class DutiesConflict(
 ):
     """A principal would give the person behind an administrator another role, or make a person
     with another role an administrator."""
+
+
+class RateLimited(
+    LedgerError,
+    code="rate_limited",
+    kind=Kind.TOO_MANY,
+    title="Too many requests: slow down",
+):
+    """A source failed to authenticate too often, or a principal sent too many requests, within
+    the configured window (`LEDGER_FAILED_AUTH_LIMIT`, `LEDGER_REQUEST_LIMIT`)."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after  # seconds, for the Retry-After header

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ledger.domain.accounts import Account
-from ledger.domain.errors import Kind, rejection
+from ledger.domain.errors import Kind, LedgerError
 from ledger.domain.registry import CANCELLATION, RETIREMENT, SURRENDERED
 
 # The types a regulator may write through the raw journal.
@@ -44,21 +44,35 @@ OWNED_BY: Mapping[str, str] = {
 # Accounts where rights end (credit-normal and limited, yet what lands there leaves supply).
 SINK_SUFFIXES = frozenset({RETIREMENT.suffix, CANCELLATION.suffix, SURRENDERED.suffix})
 
-EntryTypeNotAllowed = rejection(
-    "entry_type_not_allowed",
-    Kind.UNPROCESSABLE,
-    "This entry type is written only by its own operation",
-)
-EntryOwnedByOperation = rejection(
-    "entry_owned_by_operation",
-    Kind.UNPROCESSABLE,
-    "This entry belongs to a domain operation; only that operation may resolve or reverse it",
-)
-NeedsFourEyes = rejection(
-    "four_eyes_required",
-    Kind.UNPROCESSABLE,
-    "This entry needs a second principal: post it alone or in a batch",
-)
+
+class EntryTypeNotAllowed(
+    LedgerError,
+    code="entry_type_not_allowed",
+    kind=Kind.UNPROCESSABLE,
+    title="This entry type is written only by its own operation",
+):
+    """An entry of a type a domain operation owns (an allocation, a trade settlement, a
+    reversal...) is sent to a generic journal endpoint, which takes adjustments only."""
+
+
+class EntryOwnedByOperation(
+    LedgerError,
+    code="entry_owned_by_operation",
+    kind=Kind.UNPROCESSABLE,
+    title="This entry belongs to a domain operation; only that operation may resolve or reverse it",
+):
+    """A generic journal endpoint is asked to post, void or reverse an entry a workflow wrote
+    (a trade's hold, an allocation)."""
+
+
+class NeedsFourEyes(
+    LedgerError,
+    code="four_eyes_required",
+    kind=Kind.UNPROCESSABLE,
+    title="This entry needs a second principal: post it alone or in a batch",
+):
+    """A bulk item would create or destroy rights or cash, which takes four eyes: bulk answers
+    per item and cannot wait for an approval."""
 
 
 def check_adjustment_type(entry_type: str, field: str = "entry_type") -> None:

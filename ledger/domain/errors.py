@@ -26,6 +26,7 @@ class Kind(Enum):
     UNPROCESSABLE = "unprocessable"  # well-formed, but the ledger's rules refuse it
     UNAUTHENTICATED = "unauthenticated"  # no valid token
     FORBIDDEN = "forbidden"  # the caller's role may not call this operation
+    TOO_MANY = "too_many"  # too many requests (or failed authentications): retry later
 
 
 class LedgerError(Exception):
