@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
+from ledger.domain.access import Scope
 from ledger.domain.finance import AccountNet, MarketTrade, MovementLine, PeriodRecord
 from ledger.domain.reconciliation import (
     LedgerItem,
@@ -40,8 +41,18 @@ class FinanceRepository(Protocol):
 
     # -- reports
     def account_nets(
-        self, instrument_code: str | None, party: str | None, before: datetime, axis: str
-    ) -> list[AccountNet]: ...
+        self,
+        instrument_code: str | None,
+        party: str | None,
+        before: datetime,
+        axis: str,
+        *,
+        scope: Scope = ...,
+    ) -> list[AccountNet]:
+        """Each account's posted sums per instrument before `before`, of the parties `scope`
+        sees (filtered in the query)."""
+        ...
+
     def movements(
         self,
         account_id: int,
@@ -51,8 +62,18 @@ class FinanceRepository(Protocol):
         limit: int,
     ) -> list[MovementLine]: ...
     def trades_between(
-        self, first: date, last: date, state: str | None, after_seq: int, limit: int
-    ) -> list[tuple[int, Trade]]: ...
+        self,
+        first: date,
+        last: date,
+        state: str | None,
+        after_seq: int,
+        limit: int,
+        *,
+        scope: Scope = ...,
+    ) -> list[tuple[int, Trade]]:
+        """A page of trades dated first..last whose seller or buyer `scope` sees."""
+        ...
+
     def market_trades(self, first: date, last: date) -> list[MarketTrade]: ...
 
     # -- statements and reconciliations
@@ -74,8 +95,18 @@ class FinanceRepository(Protocol):
     def ledger_items(
         self, account_id: int, instrument_code: str, between: tuple[datetime, datetime]
     ) -> list[LedgerItem]: ...
-    def add_match(
-        self, reconciliation_id: str, match: Match, reason: str, by: str, at: datetime
+    def add_match(  # noqa: PLR0917 - what a match is
+        self,
+        reconciliation_id: str,
+        match: Match,
+        reason: str,
+        by: str,
+        at: datetime,
+        client_id: str | None = None,
     ) -> int: ...
     def active_matches(self, reconciliation_id: str) -> list[MatchRecord]: ...
+    def find_match(self, reconciliation_id: str, client_id: str) -> MatchRecord | None:
+        """The match made under the client's id (active or unmatched since), if any."""
+        ...
+
     def unmatch(self, match_id: int, by: str, at: datetime, reason: str) -> None: ...

@@ -367,10 +367,11 @@ class Reconciliation:
 
 @dataclass(frozen=True, slots=True)
 class MatchRecord:
-    """A stored match (active unless unmatched)."""
+    """A stored match (active unless unmatched); a manual one carries its client's id."""
 
     id: int
     match: Match
     reason: str
     created_by: str
     created_at: datetime
+    client_id: str | None = None

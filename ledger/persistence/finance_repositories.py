@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     and_,
     func,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.accounts import Side
 from ledger.domain.finance import (
     AccountNet,
@@ -51,6 +53,7 @@ from ledger.domain.registry import Trade
 from ledger.persistence import tables as t
 from ledger.persistence.registry_repositories import _trade
 from ledger.persistence.repositories import CREDITS_SUM, DEBITS_SUM
+from ledger.persistence.scoping import visible_to
 
 _LOCK_ENTRIES = text("LOCK TABLE entries IN SHARE ROW EXCLUSIVE MODE")
 
@@ -145,7 +148,13 @@ class SqlFinanceRepository:
     # -- reports ------------------------------------------------------------------------
 
     def account_nets(
-        self, instrument_code: str | None, party: str | None, before: datetime, axis: str
+        self,
+        instrument_code: str | None,
+        party: str | None,
+        before: datetime,
+        axis: str,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[AccountNet]:
         moment = t.postings.c.recorded_at if axis == "recorded" else t.postings.c.effective_at
         query = (
@@ -158,7 +167,7 @@ class SqlFinanceRepository:
                 CREDITS_SUM.label("credits"),
             )
             .join(t.accounts, t.accounts.c.id == t.postings.c.account_id)
-            .where(~t.postings.c.pending, moment < before)
+            .where(~t.postings.c.pending, moment < before, visible_to(scope, t.accounts.c.party))
             .group_by(
                 t.accounts.c.code,
                 t.accounts.c.party,
@@ -232,7 +241,14 @@ class SqlFinanceRepository:
         ]
 
     def trades_between(
-        self, first: date, last: date, state: str | None, after_seq: int, limit: int
+        self,
+        first: date,
+        last: date,
+        state: str | None,
+        after_seq: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Trade]]:
         query = (
             select(t.trades)
@@ -240,6 +256,7 @@ class SqlFinanceRepository:
                 t.trades.c.trade_date >= first,
                 t.trades.c.trade_date <= last,
                 t.trades.c.seq > after_seq,
+                visible_to(scope, t.trades.c.seller, t.trades.c.buyer),
             )
             .order_by(t.trades.c.seq)
             .limit(limit)
@@ -424,8 +441,14 @@ class SqlFinanceRepository:
                 found.setdefault(row.entry_seq, []).append(row.reference)
         return found
 
-    def add_match(
-        self, reconciliation_id: str, match: Match, reason: str, by: str, at: datetime
+    def add_match(  # noqa: PLR0917 - what a match is
+        self,
+        reconciliation_id: str,
+        match: Match,
+        reason: str,
+        by: str,
+        at: datetime,
+        client_id: str | None = None,
     ) -> int:
         match_id: int = self._connection.execute(
             insert(t.reconciliation_matches)
@@ -436,6 +459,7 @@ class SqlFinanceRepository:
                 reason=reason,
                 created_by=by,
                 created_at=at,
+                client_id=client_id,
             )
             .returning(t.reconciliation_matches.c.id)
         ).scalar_one()
@@ -452,6 +476,15 @@ class SqlFinanceRepository:
 
     def active_matches(self, reconciliation_id: str) -> list[MatchRecord]:
         m = t.reconciliation_matches.c
+        return self._matches(m.reconciliation_id == reconciliation_id, m.unmatched_at.is_(None))
+
+    def find_match(self, reconciliation_id: str, client_id: str) -> MatchRecord | None:
+        m = t.reconciliation_matches.c
+        found = self._matches(m.reconciliation_id == reconciliation_id, m.client_id == client_id)
+        return found[0] if found else None
+
+    def _matches(self, *conditions: ColumnElement[bool]) -> list[MatchRecord]:
+        m = t.reconciliation_matches.c
         i = t.reconciliation_match_items.c
         rows = self._connection.execute(
             select(
@@ -461,11 +494,12 @@ class SqlFinanceRepository:
                 m.reason,
                 m.created_by,
                 m.created_at,
+                m.client_id,
                 i.statement_line_id,
                 i.posting_id,
             )
             .join(t.reconciliation_match_items, i.match_id == m.id)
-            .where(m.reconciliation_id == reconciliation_id, m.unmatched_at.is_(None))
+            .where(*conditions)
             .order_by(m.id, i.id)
         )
         grouped: dict[int, tuple[Any, list[int], list[int]]] = {}
@@ -482,6 +516,7 @@ class SqlFinanceRepository:
                 row.reason,
                 row.created_by,
                 row.created_at,
+                row.client_id,
             )
             for match_id, (row, lines, postings) in grouped.items()
         ]

@@ -624,7 +624,15 @@ reconciliation_matches = Table(
     Column("unmatched_by", String(40)),
     Column("unmatched_at", UtcDateTime),
     Column("unmatch_reason", String(400)),
+    # The client's id of a manual match (migration 0009): a retry finds the match it made.
+    Column("client_id", String(40)),
     CheckConstraint("method IN ('reference', 'amount_date', 'split', 'manual')", name="method"),
+    Index(
+        "uq_reconciliation_matches_reconciliation_id_client_id",
+        "reconciliation_id",
+        "client_id",
+        unique=True,
+    ),
 )
 
 reconciliation_match_items = Table(
