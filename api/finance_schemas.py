@@ -80,7 +80,6 @@ class StatementImportOut(Strict):
     last_date: date
     imported_by: str
     imported_at: datetime
-    replayed: bool
 
 
 class ReconciliationIn(Strict):
@@ -90,6 +89,7 @@ class ReconciliationIn(Strict):
 
 
 class ManualMatchIn(Strict):
+    id: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     lines: Annotated[list[int], Field(min_length=1, max_length=100)]
     postings: Annotated[list[int], Field(min_length=1, max_length=100)]
     reason: Annotated[str, Field(min_length=1, max_length=400), NO_NUL]
@@ -114,6 +114,7 @@ class LedgerItemOut(Strict):
 
 class MatchOut(Strict):
     match_id: int
+    id: str | None  # the client's id of a manual match
     method: str
     lines: list[int]  # line ids
     line_numbers: list[int]
@@ -149,6 +150,7 @@ def reconciliation_out(report: ReconciliationReport) -> ReconciliationOut:
     matches = [
         MatchOut(
             match_id=m.id,
+            id=m.client_id,
             method=m.match.method,
             lines=list(m.match.line_ids),
             line_numbers=[report.lines[i].line_no for i in m.match.line_ids],

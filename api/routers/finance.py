@@ -1,5 +1,6 @@
 """Finance: reports as JSON, CSV or XLSX (`?format=` or the Accept header), period close and
-reopening (four eyes), statement imports and reconciliations, and the public market report."""
+reopening (four eyes), statement imports and reconciliations, and the public market report.
+Translation only: who sees which rows, and every rule, is the services'."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api import finance_schemas as fs
-from api.auth import Acts, Caller
+from api.answers import mark_replayed
+from api.auth import Acts
 from api.dependencies import Store
 from ledger.domain.access import Pending
 from ledger.domain.finance import ReportTable
+from ledger.domain.pages import Created
 from ledger.domain.reconciliation import Tolerance
 from ledger.services import exports, periods, statements
 from ledger.services import reconciliation as rec
@@ -77,14 +80,14 @@ def _drain(spool: IO[bytes]) -> Iterator[bytes]:
 def trial_balance(  # noqa: PLR0917 - query parameters
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     instrument: Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
     as_of: AsOf = None,
     axis: Axis = "effective",
     format: Format = None,
 ) -> Response:
     """Every account's net balance in one instrument as of a day, debit and credit columns."""
-    table = statements.trial_balance(store, caller.scope, instrument, as_of, axis)
+    table = statements.trial_balance(store, actor, instrument, as_of, axis)
     return render(table, request, format)
 
 
@@ -92,13 +95,13 @@ def trial_balance(  # noqa: PLR0917 - query parameters
 def supply(
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Response:
     """Per instrument: issued, held, pledged, surrendered, retired, cancelled, in reserve;
     `difference` must be zero."""
-    return render(statements.supply(store, caller.scope, as_of), request, format)
+    return render(statements.supply(store, actor, as_of), request, format)
 
 
 @router.get("/finance/parties/{code}/holdings", tags=REPORTS)
@@ -106,12 +109,12 @@ def holdings(  # noqa: PLR0917 - query parameters
     code: Code,
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     as_of: AsOf = None,
     format: Format = None,
 ) -> Response:
     """A party's balance in every account and instrument as of a day."""
-    return render(statements.holdings(store, caller.scope, code, as_of), request, format)
+    return render(statements.holdings(store, actor, code, as_of), request, format)
 
 
 @router.get("/finance/parties/{code}/statement", tags=REPORTS)
@@ -119,7 +122,7 @@ def account_statement(  # noqa: PLR0917 - query parameters
     code: Code,
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     first: First,
     last: Last,
     account: Annotated[str, Query(max_length=32, pattern=r"^[a-z_]+$")] = "cash",
@@ -128,9 +131,7 @@ def account_statement(  # noqa: PLR0917 - query parameters
 ) -> Response:
     """Movements of `{code}:{account}` in an instrument over from..to with running balances
     (cash by default; `account=holdings&instrument=SO2-2026` for rights)."""
-    table = statements.account_statement(
-        store, caller.scope, code, account, instrument, first, last
-    )
+    table = statements.account_statement(store, actor, code, account, instrument, first, last)
     return render(table, request, format)
 
 
@@ -138,26 +139,26 @@ def account_statement(  # noqa: PLR0917 - query parameters
 def trades(  # noqa: PLR0917 - query parameters
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     first: First,
     last: Last,
     state: Annotated[str | None, Query(pattern=r"^[a-z]+$")] = "settled",
     format: Format = None,
 ) -> Response:
     """Trades dated from..to (settled by default) with their value."""
-    return render(statements.trades(store, caller.scope, first, last, state), request, format)
+    return render(statements.trades(store, actor, first, last, state), request, format)
 
 
 @router.get("/finance/tax-returns", tags=REPORTS)
 def tax_returns(
     request: Request,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     year: Annotated[int, Query(ge=2000, le=2100)],
     format: Format = None,
 ) -> Response:
     """Filed environmental-tax returns of a year with their totals."""
-    return render(statements.tax_returns(store, caller.scope, year), request, format)
+    return render(statements.tax_returns(store, actor, year), request, format)
 
 
 @router.get("/market-report", tags=["public"])
@@ -222,17 +223,23 @@ def reopen_period(
 # -- statements and reconciliations -----------------------------------------------------------
 
 
+def _reconciliation(
+    response: Response, made: Created[rec.ReconciliationReport]
+) -> fs.ReconciliationOut:
+    mark_replayed(response, made.replayed)
+    return fs.reconciliation_out(made.record)
+
+
 @router.post(
     "/statement-imports",
     response_model=fs.StatementImportOut,
     status_code=201,
     tags=["reconciliation"],
-    responses={200: {"model": fs.StatementImportOut, "description": "Imported before: a replay"}},
 )
 def import_statement(  # noqa: PLR0917 - query parameters and the file
     response: Response,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     account: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")],
     content: Annotated[bytes, Body(media_type="text/csv")],
     source: Annotated[Literal["bank", "exchange"], Query()] = "bank",
@@ -240,12 +247,12 @@ def import_statement(  # noqa: PLR0917 - query parameters and the file
     filename: Annotated[str, Query(max_length=200)] = "statement.csv",
 ) -> fs.StatementImportOut:
     """Import a statement CSV (body; columns date, reference, amount, counterparty,
-    description[, currency]) whole or not at all; the same file again answers 200."""
-    record, replayed = rec.import_statement(
-        store, caller, account, source, filename, content, currency
-    )
-    if replayed:
-        response.status_code = 200
+    description[, currency]) whole or not at all. The file is its own id: the same file again
+    answers the first import (`Idempotent-Replayed: true`); to another account, source or
+    currency, 409."""
+    made = rec.import_statement(store, actor, account, source, filename, content, currency)
+    mark_replayed(response, made.replayed)
+    record = made.record
     return fs.StatementImportOut(
         import_id=record.id,
         account=record.account_code,
@@ -258,7 +265,6 @@ def import_statement(  # noqa: PLR0917 - query parameters and the file
         last_date=record.last_date,
         imported_by=record.imported_by,
         imported_at=record.imported_at,
-        replayed=replayed,
     )
 
 
@@ -269,12 +275,14 @@ def import_statement(  # noqa: PLR0917 - query parameters and the file
     tags=["reconciliation"],
 )
 def start_reconciliation(
-    body: fs.ReconciliationIn, store: Store, caller: Caller
+    body: fs.ReconciliationIn, store: Store, actor: Acts, response: Response
 ) -> fs.ReconciliationOut:
     """Reconcile an imported statement against its account's postings: by reference, then by
-    amount and date within the tolerances, then split payments."""
+    amount and date within the tolerances, then split payments. One per import: the same
+    request again answers it as it stands (`Idempotent-Replayed: true`)."""
     tolerance = Tolerance(body.amount_tolerance_fen, body.date_tolerance_days)
-    return fs.reconciliation_out(rec.start_reconciliation(store, caller, body.import_id, tolerance))
+    made = rec.start_reconciliation(store, actor, body.import_id, tolerance)
+    return _reconciliation(response, made)
 
 
 @router.get(
@@ -282,24 +290,32 @@ def start_reconciliation(
     response_model=fs.ReconciliationOut,
     tags=["reconciliation"],
 )
-def get_reconciliation(reconciliation_id: RecordId, store: Store) -> fs.ReconciliationOut:
+def get_reconciliation(
+    reconciliation_id: RecordId, store: Store, actor: Acts
+) -> fs.ReconciliationOut:
     """Matches, unmatched lines and postings, and differences."""
-    return fs.reconciliation_out(rec.get_report(store, reconciliation_id))
+    return fs.reconciliation_out(rec.get_report(store, actor, reconciliation_id))
 
 
 @router.post(
     "/reconciliations/{reconciliation_id}/matches",
     response_model=fs.ReconciliationOut,
+    status_code=201,
     tags=["reconciliation"],
 )
 def match_manually(
-    reconciliation_id: RecordId, body: fs.ManualMatchIn, store: Store, caller: Caller
+    reconciliation_id: RecordId,
+    body: fs.ManualMatchIn,
+    store: Store,
+    actor: Acts,
+    response: Response,
 ) -> fs.ReconciliationOut:
-    """Match unmatched statement lines with unmatched postings by hand, with a reason."""
-    report = rec.match_manually(
-        store, caller, reconciliation_id, body.lines, body.postings, body.reason
+    """Match unmatched statement lines with unmatched postings by hand, with a reason, under
+    your id for the match (a retry answers `Idempotent-Replayed: true`)."""
+    made = rec.match_manually(
+        store, actor, reconciliation_id, body.id, body.lines, body.postings, body.reason
     )
-    return fs.reconciliation_out(report)
+    return _reconciliation(response, made)
 
 
 @router.post(
@@ -312,10 +328,10 @@ def unmatch(
     match_id: int,
     body: fs.RequiredReasonIn,
     store: Store,
-    caller: Caller,
+    actor: Acts,
 ) -> fs.ReconciliationOut:
     """Undo a match, with a reason."""
-    report = rec.unmatch(store, caller, reconciliation_id, match_id, body.reason)
+    report = rec.unmatch(store, actor, reconciliation_id, match_id, body.reason)
     return fs.reconciliation_out(report)
 
 
@@ -324,6 +340,6 @@ def unmatch(
     response_model=fs.ReconciliationOut,
     tags=["reconciliation"],
 )
-def confirm(reconciliation_id: RecordId, store: Store, caller: Caller) -> fs.ReconciliationOut:
+def confirm(reconciliation_id: RecordId, store: Store, actor: Acts) -> fs.ReconciliationOut:
     """Confirm the reconciliation as it stands (confirmed_by = the caller); it is frozen."""
-    return fs.reconciliation_out(rec.confirm(store, caller, reconciliation_id))
+    return fs.reconciliation_out(rec.confirm(store, actor, reconciliation_id))

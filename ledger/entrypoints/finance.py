@@ -2,8 +2,9 @@
 
 Long runs show a progress bar (rich) on standard error: an export counts its rows as they are
 written, an import its lines as they are checked. The acting principal is the one whose token is
-in `LEDGER_TOKEN` (ledger.entrypoints.acting), with the authority checks of any other caller;
-a refusal prints its code and exits 1.
+in `LEDGER_TOKEN` (ledger.entrypoints.acting), with the authority checks, scope and audit of any
+other caller: an export holds the rows that principal sees. The public market report needs no
+token. A refusal prints its code and exits 1.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from ledger.domain.access import EVERYTHING, Actor
+from ledger.domain.access import Actor
 from ledger.domain.finance import ReportTable
 from ledger.domain.reconciliation import Tolerance
 from ledger.entrypoints import acting
@@ -28,6 +29,7 @@ from ledger.services import exports, periods, statements
 from ledger.services import reconciliation as rec
 
 REPORTS = ("trial-balance", "supply", "holdings", "statement", "trades", "tax-returns", "market")
+PARTY_REPORTS = ("holdings", "statement")
 T = TypeVar("T")
 
 
@@ -89,9 +91,9 @@ def _import(store: Store, arguments: argparse.Namespace) -> int:
     content = arguments.file.read_bytes()
     with _progress() as progress:
         task = progress.add_task(f"importing {arguments.file.name}", total=1)
-        record, replayed = rec.import_statement(
+        made = rec.import_statement(
             store,
-            _actor(store).principal,
+            _actor(store),
             arguments.account,
             arguments.source,
             arguments.file.name,
@@ -99,7 +101,8 @@ def _import(store: Store, arguments: argparse.Namespace) -> int:
             arguments.currency,
         )
         progress.advance(task)
-    again = " (already imported: nothing changed)" if replayed else ""
+    record = made.record
+    again = " (already imported: nothing changed)" if made.replayed else ""
     print(f"{record.id}: {record.line_count} lines {record.first_date}..{record.last_date}{again}")
     return 0
 
@@ -112,9 +115,7 @@ def _close(store: Store, arguments: argparse.Namespace) -> int:
 
 def _reconcile(store: Store, arguments: argparse.Namespace) -> int:
     tolerance = Tolerance(arguments.amount_tolerance_fen, arguments.days)
-    report = rec.start_reconciliation(
-        store, _actor(store).principal, arguments.import_id, tolerance
-    )
+    report = rec.start_reconciliation(store, _actor(store), arguments.import_id, tolerance).record
     print(
         f"{report.reconciliation.id}: {len(report.matches)} matches, "
         f"{len(report.unmatched_lines)} unmatched statement lines, "
@@ -125,23 +126,21 @@ def _reconcile(store: Store, arguments: argparse.Namespace) -> int:
 
 
 def _table(store: Store, a: argparse.Namespace) -> ReportTable:  # noqa: PLR0911 - one per report
-    everyone = EVERYTHING
-    if a.report == "trial-balance":
-        return statements.trial_balance(store, everyone, a.instrument, a.as_of)
-    if a.report == "supply":
-        return statements.supply(store, everyone, a.as_of)
-    if a.report == "holdings":
-        return statements.holdings(store, everyone, a.party, a.as_of)
-    if a.report == "tax-returns":
-        return statements.tax_returns(store, everyone, a.year or date.today().year)
     first, last = a.first or date(2000, 1, 1), a.last or date.today()
-    if a.report == "statement":
-        return statements.account_statement(
-            store, everyone, a.party, a.account, a.instrument, first, last
-        )
+    if a.report == "market":  # public: no token needed
+        return statements.market_report(store, first, last)
+    actor = _actor(store)
+    if a.report == "trial-balance":
+        return statements.trial_balance(store, actor, a.instrument, a.as_of)
+    if a.report == "supply":
+        return statements.supply(store, actor, a.as_of)
+    if a.report == "tax-returns":
+        return statements.tax_returns(store, actor, a.year or date.today().year)
     if a.report == "trades":
-        return statements.trades(store, everyone, first, last)
-    return statements.market_report(store, first, last)
+        return statements.trades(store, actor, first, last)
+    if a.report == "holdings":
+        return statements.holdings(store, actor, a.party, a.as_of)
+    return statements.account_statement(store, actor, a.party, a.account, a.instrument, first, last)
 
 
 def _export(store: Store, arguments: argparse.Namespace) -> int:
@@ -149,6 +148,9 @@ def _export(store: Store, arguments: argparse.Namespace) -> int:
     name = arguments.format or output.suffix.lstrip(".") or "csv"
     if name not in exports.FORMATS:
         print(f"unknown format {name!r}: one of {exports.FORMATS}", file=sys.stderr)
+        return 2
+    if arguments.report in PARTY_REPORTS and not arguments.party:
+        print(f"the {arguments.report} report needs --party", file=sys.stderr)
         return 2
     table = _table(store, arguments)
     with _progress() as progress:

@@ -5,18 +5,24 @@ An import is all or nothing and idempotent: the file is parsed and checked whole
 is written; the same bytes again return the first import; a line already imported from another
 file is refused with its line numbers. A confirmed reconciliation is frozen (the database refuses
 any change to it, its matches or their items).
+
+Each is a use case of its actor (finance staff write, oversight reads), audited in the write's
+own transaction. The three creates are retryable: an import is named by its file's SHA-256, a
+reconciliation by its import, a manual match by the client's id; an identical retry answers the
+stored record as a replay, another request under the same name is `RecordExists` (409).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
-from ledger.domain.access import Principal
+from ledger.domain.access import Actor
 from ledger.domain.amounts import InstrumentKind
-from ledger.domain.errors import InvalidField, RecordExists, UnknownAccount
+from ledger.domain.errors import InvalidField, LedgerError, RecordExists, UnknownAccount
 from ledger.domain.finance import (
     MatchInvalid,
     ReconciliationConfirmed,
@@ -25,12 +31,14 @@ from ledger.domain.finance import (
     UnknownCurrency,
     day_range,
 )
+from ledger.domain.pages import Created
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.reconciliation import (
     ExternalItem,
     LedgerItem,
     Match,
     MatchRecord,
+    ParsedStatement,
     Reconciliation,
     StatementImport,
     StatementLine,
@@ -39,11 +47,14 @@ from ledger.domain.reconciliation import (
     parse_statement,
     unmatched,
 )
-from ledger.services.transactions import in_transaction, read
+from ledger.services.authority import sees, use_case
+from ledger.services.transactions import in_transaction, read, rejected
 
 SOURCES = ("bank", "exchange")
 TOLERANCE_DAYS_MAX = 31
 REASON_LENGTH_MAX = 400
+CLIENT_ID_LENGTH_MAX = 40
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,34 +81,47 @@ class ReconciliationReport:
         return sum(item.amount_fen for item in self.items.values())
 
 
+def _create(uow_factory: UnitOfWorkFactory, actor: Actor, work: Callable[[UnitOfWork], T]) -> T:
+    """Run a create as `actor`. When the database's unique key refuses it (an identical create
+    committed meanwhile, unseen by our check), run it again: it then answers the winner's
+    record as a replay, or the conflict with its own detail."""
+    try:
+        return in_transaction(uow_factory, work, actor=actor, audit_rejection=False)
+    except RecordExists:
+        return in_transaction(uow_factory, work, actor=actor)
+    except LedgerError as error:
+        rejected(uow_factory, actor, error)
+        raise
+
+
 # -- import ---------------------------------------------------------------------------------
 
 
+@use_case("statements.import")
 def import_statement(  # noqa: PLR0917 - what an import is
     uow_factory: UnitOfWorkFactory,
-    actor: Principal,
+    actor: Actor,
     account_code: str,
     source: str,
     filename: str,
     content: bytes,
     currency: str = "CNY",
-) -> tuple[StatementImport, bool]:
-    """Import a statement file whole; (the import, True) if these bytes were imported before."""
-    if source not in SOURCES:
-        raise InvalidField(f"source is one of {SOURCES}", field="source")
+) -> Created[StatementImport]:
+    """Import a statement file whole. The same bytes again for the same account, source and
+    currency answer the first import (a replay, whatever the file is called now); for another
+    account, source or currency, `RecordExists`."""
+    try:
+        parsed = _parsed(source, content, currency)
+    except LedgerError as error:  # refused before any transaction: audited here
+        rejected(uow_factory, actor, error)
+        raise
     sha256 = hashlib.sha256(content).hexdigest()
-    parsed = parse_statement(content)  # every line checked before anything is written
-    others = sorted(parsed.currencies - {currency.upper()})
-    if others:
-        raise UnknownCurrency(
-            f"the statement names {others}; this import is in {currency}", field="currency"
-        )
 
-    def work(uow: UnitOfWork) -> tuple[StatementImport, bool]:
+    def work(uow: UnitOfWork) -> Created[StatementImport]:
+        _check_account(uow, actor, account_code, currency)
         existing = uow.finance.find_import(sha256)
         if existing is not None:
-            return _replayed(existing, account_code)
-        _check_account(uow, account_code, currency)
+            return _replayed(existing, account_code, source, currency)
         keyed = [(line, line.fingerprint(account_code)) for line in parsed.lines]
         _check_not_imported(uow, keyed)
         record = StatementImport(
@@ -114,25 +138,44 @@ def import_statement(  # noqa: PLR0917 - what an import is
             imported_at=uow.now(),
         )
         uow.finance.add_import(record, keyed)
-        return record, False
+        return Created(record)
 
-    try:
-        return in_transaction(uow_factory, work)
-    except RecordExists:  # the same file imported concurrently: the other import won
-        return in_transaction(uow_factory, work)
+    return _create(uow_factory, actor, work)
 
 
-def _replayed(existing: StatementImport, account_code: str) -> tuple[StatementImport, bool]:
-    if existing.account_code != account_code:
-        raise StatementLinesAlreadyImported(
-            f"this file was imported as {existing.id} for {existing.account_code}",
-            field="account",
+def _parsed(source: str, content: bytes, currency: str) -> ParsedStatement:
+    """The whole file checked (every bad line named) before any transaction starts."""
+    if source not in SOURCES:
+        raise InvalidField(f"source is one of {SOURCES}", field="source")
+    parsed = parse_statement(content)
+    others = sorted(parsed.currencies - {currency.upper()})
+    if others:
+        raise UnknownCurrency(
+            f"the statement names {others}; this import is in {currency}", field="currency"
         )
-    return existing, True
+    return parsed
 
 
-def _check_account(uow: UnitOfWork, account_code: str, currency: str) -> None:
-    if account_code not in uow.accounts.cached([account_code]):
+def _replayed(
+    existing: StatementImport, account_code: str, source: str, currency: str
+) -> Created[StatementImport]:
+    asked = {"account": account_code, "source": source, "currency": currency}
+    stored = {
+        "account": existing.account_code,
+        "source": existing.source,
+        "currency": existing.currency,
+    }
+    for name, value in asked.items():
+        if stored[name] != value:
+            raise RecordExists(
+                f"this file was imported as {existing.id} with another {name}", field=name
+            )
+    return Created(existing, replayed=True)
+
+
+def _check_account(uow: UnitOfWork, actor: Actor, account_code: str, currency: str) -> None:
+    account = uow.accounts.cached([account_code]).get(account_code)
+    if account is None or not sees(uow, actor, account.party):
         raise UnknownAccount(f"no account {account_code!r}", field="account")
     instrument = uow.instruments.get_many([currency]).get(currency)
     if instrument is None or instrument.kind is not InstrumentKind.CASH:
@@ -156,24 +199,35 @@ def _check_not_imported(uow: UnitOfWork, keyed: Sequence[tuple[StatementLine, st
 # -- reconciliation ---------------------------------------------------------------------------
 
 
+@use_case("reconciliations.start")
 def start_reconciliation(
     uow_factory: UnitOfWorkFactory,
-    actor: Principal,
+    actor: Actor,
     import_id: str,
     tolerance: Tolerance,
-) -> ReconciliationReport:
-    """Reconcile an imported statement against its account, matching automatically; a second
-    start of the same import returns the reconciliation as it stands."""
-    if not (0 <= tolerance.days <= TOLERANCE_DAYS_MAX and tolerance.amount_fen >= 0):
-        raise InvalidField(f"tolerances: fen ≥ 0, days 0–{TOLERANCE_DAYS_MAX}", field="tolerance")
+) -> Created[ReconciliationReport]:
+    """Reconcile an imported statement against its account, matching automatically. One
+    reconciliation per import: starting it again with the same tolerances answers it as it
+    stands (a replay); with other tolerances, `RecordExists`."""
     reconciliation_id = "rec-" + import_id.removeprefix("stmt-")
 
-    def work(uow: UnitOfWork) -> ReconciliationReport:
-        if uow.finance.get_reconciliation(reconciliation_id) is not None:
-            return _report(uow, reconciliation_id)  # started already: a retry
+    def work(uow: UnitOfWork) -> Created[ReconciliationReport]:
+        if not (0 <= tolerance.days <= TOLERANCE_DAYS_MAX and tolerance.amount_fen >= 0):
+            raise InvalidField(
+                f"tolerances: fen ≥ 0, days 0–{TOLERANCE_DAYS_MAX}", field="tolerance"
+            )
         statement = uow.finance.get_import(import_id)
-        if statement is None:
+        if statement is None or not _sees_account(uow, actor, statement.account_code):
             raise ReconciliationNotFound(f"no statement import {import_id!r}", field="import_id")
+        existing = uow.finance.get_reconciliation(reconciliation_id)
+        if existing is not None:
+            if existing.tolerance != tolerance:
+                raise RecordExists(
+                    f"{reconciliation_id} was started with other tolerances "
+                    f"({existing.tolerance.amount_fen} fen, {existing.tolerance.days} days)",
+                    field="import_id",
+                )
+            return Created(_report(uow, reconciliation_id), replayed=True)
         margin = timedelta(days=tolerance.days)
         record = Reconciliation(
             reconciliation_id,
@@ -195,9 +249,9 @@ def start_reconciliation(
         ]
         for match in auto_match(externals, list(items.values()), tolerance):
             uow.finance.add_match(record.id, match, "", actor.id, record.created_at)
-        return _report(uow, reconciliation_id)
+        return Created(_report(uow, reconciliation_id))
 
-    return in_transaction(uow_factory, work)
+    return _create(uow_factory, actor, work)
 
 
 def _candidates(
@@ -210,23 +264,40 @@ def _candidates(
     return lines, {item.id: item for item in items}
 
 
-def get_report(uow_factory: UnitOfWorkFactory, reconciliation_id: str) -> ReconciliationReport:
+@use_case("reconciliations.read")
+def get_report(
+    uow_factory: UnitOfWorkFactory, actor: Actor, reconciliation_id: str
+) -> ReconciliationReport:
     """The reconciliation with what matched, what did not on either side, and differences."""
-    return read(uow_factory, lambda uow: _report(uow, reconciliation_id))
+
+    def work(uow: UnitOfWork) -> ReconciliationReport:
+        _record(uow, actor, reconciliation_id)
+        return _report(uow, reconciliation_id)
+
+    return read(uow_factory, work)
 
 
-def _record(uow: UnitOfWork, reconciliation_id: str, *, lock: bool = False) -> Reconciliation:
+def _sees_account(uow: UnitOfWork, actor: Actor, account_code: str) -> bool:
+    account = uow.accounts.cached([account_code]).get(account_code)
+    return account is not None and sees(uow, actor, account.party)
+
+
+def _record(
+    uow: UnitOfWork, actor: Actor, reconciliation_id: str, *, lock: bool = False
+) -> Reconciliation:
+    """The reconciliation (out of the actor's scope: not found alike)."""
     record = uow.finance.get_reconciliation(reconciliation_id, lock=lock)
-    if record is None:
+    if record is None or not _sees_account(uow, actor, record.account_code):
         raise ReconciliationNotFound(
-            f"no reconciliation {reconciliation_id!r}", field="reconciliation_id"
+            f"reconciliation {reconciliation_id!r} not found", field="reconciliation_id"
         )
     return record
 
 
 def _report(uow: UnitOfWork, reconciliation_id: str) -> ReconciliationReport:
     """Everything a report shows, built in one unit of work (the caller's)."""
-    record = _record(uow, reconciliation_id)
+    record = uow.finance.get_reconciliation(reconciliation_id)
+    assert record is not None, "the caller found it"
     lines, items = _candidates(uow, record)
     matches = uow.finance.active_matches(reconciliation_id)
     externals = [ExternalItem(i, x.booked_on, x.reference, x.amount_fen) for i, x in lines.items()]
@@ -241,85 +312,123 @@ def _report(uow: UnitOfWork, reconciliation_id: str) -> ReconciliationReport:
     )
 
 
+@use_case("reconciliations.match")
 def match_manually(  # noqa: PLR0917 - what a manual match is
     uow_factory: UnitOfWorkFactory,
-    actor: Principal,
+    actor: Actor,
     reconciliation_id: str,
+    match_id: str,
     line_ids: Sequence[int],
     posting_ids: Sequence[int],
     reason: str,
-) -> ReconciliationReport:
-    """Match unmatched statement lines with unmatched postings of the window, with a reason."""
-    _check_reason(reason)
+) -> Created[ReconciliationReport]:
+    """Match unmatched statement lines with unmatched postings of the window, with a reason,
+    under the client's `match_id`: the same match again answers the reconciliation as it stands
+    (a replay, even once confirmed); another match under that id, `RecordExists`."""
 
-    def work(uow: UnitOfWork) -> ReconciliationReport:
-        _open(uow, reconciliation_id)
+    def work(uow: UnitOfWork) -> Created[ReconciliationReport]:
+        _check_client_id(match_id)
+        _check_reason(reason)
+        record = _record(uow, actor, reconciliation_id, lock=True)  # matches queue here
+        stored = uow.finance.find_match(reconciliation_id, match_id)
+        if stored is not None:
+            _check_same_match(stored, line_ids, posting_ids, reason)
+            return Created(_report(uow, reconciliation_id), replayed=True)
+        _check_open(record)
         report = _report(uow, reconciliation_id)
-        free_lines, free_items = set(report.unmatched_lines), set(report.unmatched_postings)
-        if not line_ids or not posting_ids:
-            raise MatchInvalid("a match names at least one line and one posting", field="lines")
-        if not set(line_ids) <= free_lines or len(set(line_ids)) != len(line_ids):
-            raise MatchInvalid(
-                f"lines {sorted(set(line_ids) - free_lines)} are not unmatched lines of "
-                "this statement",
-                field="lines",
-            )
-        if not set(posting_ids) <= free_items or len(set(posting_ids)) != len(posting_ids):
-            raise MatchInvalid(
-                f"postings {sorted(set(posting_ids) - free_items)} are not unmatched postings "
-                "of this reconciliation's window",
-                field="postings",
-            )
+        _check_unmatched(report, line_ids, posting_ids)
         difference = sum(report.lines[i].amount_fen for i in line_ids) - sum(
             report.items[i].amount_fen for i in posting_ids
         )
         match = Match(tuple(line_ids), tuple(posting_ids), "manual", difference)
-        uow.finance.add_match(reconciliation_id, match, reason, actor.id, uow.now())
-        return _report(uow, reconciliation_id)
+        uow.finance.add_match(reconciliation_id, match, reason, actor.id, uow.now(), match_id)
+        return Created(_report(uow, reconciliation_id))
 
-    return in_transaction(uow_factory, work)
+    return _create(uow_factory, actor, work)
 
 
+def _check_client_id(match_id: str) -> None:
+    if not match_id.strip() or len(match_id) > CLIENT_ID_LENGTH_MAX:
+        raise InvalidField(
+            f"a match id of 1–{CLIENT_ID_LENGTH_MAX} characters is required", field="id"
+        )
+
+
+def _check_same_match(
+    stored: MatchRecord, line_ids: Sequence[int], posting_ids: Sequence[int], reason: str
+) -> None:
+    same = (
+        sorted(stored.match.line_ids) == sorted(line_ids)
+        and sorted(stored.match.posting_ids) == sorted(posting_ids)
+        and stored.reason == reason
+    )
+    if not same:
+        raise RecordExists(f"match {stored.client_id!r} was made with other items", field="id")
+
+
+def _check_unmatched(
+    report: ReconciliationReport, line_ids: Sequence[int], posting_ids: Sequence[int]
+) -> None:
+    free_lines, free_items = set(report.unmatched_lines), set(report.unmatched_postings)
+    if not line_ids or not posting_ids:
+        raise MatchInvalid("a match names at least one line and one posting", field="lines")
+    if not set(line_ids) <= free_lines or len(set(line_ids)) != len(line_ids):
+        raise MatchInvalid(
+            f"lines {sorted(set(line_ids) - free_lines)} are not unmatched lines of this statement",
+            field="lines",
+        )
+    if not set(posting_ids) <= free_items or len(set(posting_ids)) != len(posting_ids):
+        raise MatchInvalid(
+            f"postings {sorted(set(posting_ids) - free_items)} are not unmatched postings "
+            "of this reconciliation's window",
+            field="postings",
+        )
+
+
+@use_case("reconciliations.unmatch")
 def unmatch(
     uow_factory: UnitOfWorkFactory,
-    actor: Principal,
+    actor: Actor,
     reconciliation_id: str,
     match_id: int,
     reason: str,
 ) -> ReconciliationReport:
     """Undo a match (automatic or manual), with a reason; its items are unmatched again."""
-    _check_reason(reason)
 
     def work(uow: UnitOfWork) -> ReconciliationReport:
-        _open(uow, reconciliation_id)
+        _check_reason(reason)
+        _open(uow, actor, reconciliation_id)
         if match_id not in {m.id for m in uow.finance.active_matches(reconciliation_id)}:
             raise MatchInvalid(f"no active match {match_id} in {reconciliation_id}", field="match")
         uow.finance.unmatch(match_id, actor.id, uow.now(), reason)
         return _report(uow, reconciliation_id)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
+@use_case("reconciliations.confirm")
 def confirm(
-    uow_factory: UnitOfWorkFactory, actor: Principal, reconciliation_id: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, reconciliation_id: str
 ) -> ReconciliationReport:
     """Confirm the reconciliation as it stands; from then on it is frozen."""
 
     def work(uow: UnitOfWork) -> ReconciliationReport:
-        _open(uow, reconciliation_id)
+        _open(uow, actor, reconciliation_id)
         uow.finance.confirm_reconciliation(reconciliation_id, actor.id, uow.now())
         return _report(uow, reconciliation_id)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def _open(uow: UnitOfWork, reconciliation_id: str) -> Reconciliation:
+def _open(uow: UnitOfWork, actor: Actor, reconciliation_id: str) -> Reconciliation:
     """The reconciliation, its row locked; refused once confirmed."""
-    record = _record(uow, reconciliation_id, lock=True)
+    return _check_open(_record(uow, actor, reconciliation_id, lock=True))
+
+
+def _check_open(record: Reconciliation) -> Reconciliation:
     if record.state == "confirmed":
         raise ReconciliationConfirmed(
-            f"reconciliation {reconciliation_id} was confirmed by {record.confirmed_by}: "
-            "it is frozen",
+            f"reconciliation {record.id} was confirmed by {record.confirmed_by}: it is frozen",
             field="reconciliation_id",
         )
     return record

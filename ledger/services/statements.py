@@ -4,16 +4,21 @@ account's statement with running balances, trades per period and the public mark
 Each returns a `ReportTable` whose rows are produced lazily, a page per read transaction, so an
 export of any size holds one page in memory. "As of D" means everything effective (or recorded,
 on the recorded axis) before the end of the Beijing day D; without D, everything so far.
+
+Every report but the market's is a use case of its actor: the rows are those of the parties the
+actor's scope sees, filtered in the query; a party's report of a party out of scope answers the
+same 404 as an unknown party. The market report is public (operation `market.report`): it names
+no party, so it takes no actor.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
-from ledger.domain.access import Scope
+from ledger.domain.access import Actor, Forbidden
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument
 from ledger.domain.errors import InvalidField, PartyNotFound, UnknownInstrument
@@ -30,8 +35,9 @@ from ledger.domain.finance import (
 from ledger.domain.limits import PAGE_SIZE_MAX
 from ledger.domain.pages import encode_cursor
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import scale_of, trade_value_fen
+from ledger.domain.registry import Trade, scale_of, trade_value_fen
 from ledger.services import tax
+from ledger.services.authority import sees, use_case
 from ledger.services.transactions import read
 
 AXES = ("effective", "recorded")
@@ -50,24 +56,10 @@ def _instrument(uow: UnitOfWork, code: str) -> Instrument:
     return instrument
 
 
-def _party_filter(uow: UnitOfWork, scope: Scope) -> Callable[[str], bool]:
-    """Which parties' lines a principal may see (scoped principals: their party or city)."""
-    if scope.unlimited:
-        return lambda _: True
-    cities: dict[str, str | None] = {}
-
-    def sees(code: str) -> bool:
-        if code not in cities:
-            party = uow.registry.get_party(code)
-            cities[code] = None if party is None else party.city
-        return scope.sees(code, cities[code])
-
-    return sees
-
-
-def _check_visible(uow: UnitOfWork, scope: Scope, party: str) -> None:
-    if uow.registry.get_party(party) is None or not _party_filter(uow, scope)(party):
-        raise PartyNotFound(f"no party {party!r}", field="party")
+def _check_visible(uow: UnitOfWork, actor: Actor, party: str) -> None:
+    """A party named in the path: unknown and out of scope are the same 404."""
+    if uow.registry.get_party(party) is None or not sees(uow, actor, party):
+        raise PartyNotFound(f"party {party!r} not found", field="code")
 
 
 def _dated(name: str, as_of: date | None, axis: str, **more: str) -> dict[str, str]:
@@ -79,9 +71,10 @@ def _dated(name: str, as_of: date | None, axis: str, **more: str) -> dict[str, s
 # -- trial balance, supply, holdings ---------------------------------------------------------
 
 
+@use_case("finance.trial_balance")
 def trial_balance(
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     instrument_code: str,
     as_of: date | None = None,
     axis: str = "effective",
@@ -91,8 +84,8 @@ def trial_balance(
 
     def work(uow: UnitOfWork) -> list[tuple[str, str, str, Decimal, Decimal]]:
         instrument = _instrument(uow, instrument_code)
-        sees = _party_filter(uow, scope)
-        nets = uow.finance.account_nets(instrument_code, None, _before(as_of), axis)
+        before = _before(as_of)
+        nets = uow.finance.account_nets(instrument_code, None, before, axis, scope=actor.scope)
         return [
             (
                 n.account_code,
@@ -102,7 +95,6 @@ def trial_balance(
                 instrument.to_amount(max(n.credits - n.debits, 0)),
             )
             for n in nets
-            if sees(n.party)
         ]
 
     rows = read(uow_factory, work)
@@ -131,11 +123,13 @@ SUPPLY_COLUMNS = (
 )
 
 
-def supply(uow_factory: UnitOfWorkFactory, scope: Scope, as_of: date | None = None) -> ReportTable:
+@use_case("finance.supply")
+def supply(uow_factory: UnitOfWorkFactory, actor: Actor, as_of: date | None = None) -> ReportTable:
     """Per instrument other than cash: issued = held + pledged + surrendered + retired +
-    cancelled + in reserve + other; `difference` (issued − the rest) must be zero."""
-    if not scope.unlimited:
-        raise PartyNotFound("the supply report covers every party", field="party")
+    cancelled + in reserve + other; `difference` (issued − the rest) must be zero. Its identity
+    holds over every party only: a scoped actor is refused, not shown a part of it."""
+    if not actor.scope.unlimited:
+        raise Forbidden("the supply report covers every party: a scoped principal may not read it")
     parameters = _dated("supply", as_of, "effective")
 
     def work(uow: UnitOfWork) -> list[tuple[str | Decimal, ...]]:
@@ -159,14 +153,15 @@ def supply(uow_factory: UnitOfWorkFactory, scope: Scope, as_of: date | None = No
     return ReportTable("supply", SUPPLY_COLUMNS, read(uow_factory, work), parameters)
 
 
+@use_case("finance.holdings")
 def holdings(
-    uow_factory: UnitOfWorkFactory, scope: Scope, party: str, as_of: date | None = None
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, as_of: date | None = None
 ) -> ReportTable:
     """A party's posted balance in every account and instrument, on its normal side."""
     parameters = _dated("holdings", as_of, "effective", party=party)
 
     def work(uow: UnitOfWork) -> list[tuple[str, str, str, Decimal]]:
-        _check_visible(uow, scope, party)
+        _check_visible(uow, actor, party)
         nets = uow.finance.account_nets(None, party, _before(as_of), "effective")
         instruments = uow.instruments.get_many({n.instrument_code for n in nets})
         return [
@@ -198,9 +193,10 @@ STATEMENT_COLUMNS = (
 )
 
 
+@use_case("finance.statement")
 def account_statement(  # noqa: PLR0917 - the statement's coordinates
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     party: str,
     account: str,
     instrument_code: str,
@@ -215,7 +211,7 @@ def account_statement(  # noqa: PLR0917 - the statement's coordinates
     starts_at, ends_at = day_range(first, last)
 
     def header(uow: UnitOfWork) -> tuple[int, Side, Instrument, int]:
-        _check_visible(uow, scope, party)
+        _check_visible(uow, actor, party)
         found = uow.accounts.cached([code]).get(code)
         if found is None:
             raise PartyNotFound(f"{party} has no account {account!r}", field="account")
@@ -287,14 +283,16 @@ TRADE_COLUMNS = (
 )
 
 
+@use_case("finance.trades")
 def trades(
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     first: date,
     last: date,
     state: str | None = "settled",
 ) -> ReportTable:
-    """Trades dated first..last (settled ones by default) with their value in CNY."""
+    """Trades dated first..last (settled ones by default) whose seller or buyer the actor
+    sees, with their value in CNY."""
     if first > last:
         raise InvalidField("from must not be after to", field="from")
 
@@ -303,12 +301,14 @@ def trades(
         while True:
             page = read(
                 uow_factory,
-                lambda uow, a=after: _visible_trades(uow, scope, first, last, state, a),  # type: ignore[misc]
+                lambda uow, a=after: uow.finance.trades_between(  # type: ignore[misc]
+                    first, last, state, a, PAGE_SIZE_MAX, scope=actor.scope
+                ),
             )
-            yield from page[1]
-            if page[0] is None:
+            yield from (_trade_row(trade) for _, trade in page)
+            if len(page) < PAGE_SIZE_MAX:
                 return
-            after = page[0]
+            after = page[-1][0]
 
     parameters = {
         "report": "trades",
@@ -319,35 +319,21 @@ def trades(
     return ReportTable("trades", TRADE_COLUMNS, rows(), parameters)  # type: ignore[arg-type]
 
 
-def _visible_trades(  # noqa: PLR0917 - one page of the listing
-    uow: UnitOfWork, scope: Scope, first: date, last: date, state: str | None, after: int
-) -> tuple[int | None, list[tuple[object, ...]]]:
-    page = uow.finance.trades_between(first, last, state, after, PAGE_SIZE_MAX)
-    sees = _party_filter(uow, scope)
-    rows: list[tuple[object, ...]] = []
-    for _, trade in page:
-        if not (sees(trade.seller) or sees(trade.buyer)):
-            continue
-        scale = scale_of(trade.family)
-        vintages = (
-            "" if trade.first_vintage is None else f"{trade.first_vintage}-{trade.last_vintage}"
-        )
-        rows.append(
-            (
-                trade.id,
-                trade.trade_date,
-                trade.state.value,
-                trade.seller,
-                trade.buyer,
-                trade.family,
-                vintages,
-                Decimal(trade.units).scaleb(-scale),
-                Decimal(trade.price_fen).scaleb(-2),
-                Decimal(trade_value_fen(trade.price_fen, trade.units, scale)).scaleb(-2),
-            )
-        )
-    last_seq = page[-1][0] if len(page) == PAGE_SIZE_MAX else None
-    return last_seq, rows
+def _trade_row(trade: Trade) -> tuple[object, ...]:
+    scale = scale_of(trade.family)
+    vintages = "" if trade.first_vintage is None else f"{trade.first_vintage}-{trade.last_vintage}"
+    return (
+        trade.id,
+        trade.trade_date,
+        trade.state.value,
+        trade.seller,
+        trade.buyer,
+        trade.family,
+        vintages,
+        Decimal(trade.units).scaleb(-scale),
+        Decimal(trade.price_fen).scaleb(-2),
+        Decimal(trade_value_fen(trade.price_fen, trade.units, scale)).scaleb(-2),
+    )
 
 
 MARKET_COLUMNS = (
@@ -362,8 +348,8 @@ MARKET_COLUMNS = (
 
 
 def market_report(uow_factory: UnitOfWorkFactory, first: date, last: date) -> ReportTable:
-    """Public: per quarter and pollutant, the settled trades' count, volume (t/a or tCO2),
-    value and volume-weighted price; no party is named."""
+    """Public (`market.report`, no actor): per quarter and pollutant, the settled trades' count,
+    volume (t/a or tCO2), value and volume-weighted price; no party is named."""
     if first > last:
         raise InvalidField("from must not be after to", field="from")
     settled = read(uow_factory, lambda uow: uow.finance.market_trades(first, last))
@@ -408,13 +394,15 @@ TAX_COLUMNS = (
 )
 
 
-def tax_returns(uow_factory: UnitOfWorkFactory, scope: Scope, year: int) -> ReportTable:
-    """Filed environmental-tax returns of a year (the parties `scope` sees), filing order."""
+@use_case("finance.tax_returns")
+def tax_returns(uow_factory: UnitOfWorkFactory, actor: Actor, year: int) -> ReportTable:
+    """Filed environmental-tax returns of a year, in filing order, as the tax service lists
+    them to the actor (the parties it sees)."""
 
     def rows() -> Iterator[tuple[object, ...]]:
         cursor = None
         while True:
-            page = tax.list_returns(uow_factory, scope, None, year, cursor, PAGE_SIZE_MAX)
+            page = tax.list_returns(uow_factory, actor.scope, None, year, cursor, PAGE_SIZE_MAX)
             for _, filed in page:
                 computed = filed.computed
                 yield (

@@ -1,6 +1,6 @@
 """Finance over HTTP: exports round-trip (the XLSX and CSV totals equal the API's JSON totals),
-period close and its refusal code, statement import and reconciliation by the finance role,
-the public market report without a token, and who may do what."""
+period close and its refusal code, statement import and reconciliation by the finance role
+(every create safely retried), the public market report without a token, and who sees what."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from tests.api.support import CNY, SO2, assert_problem, headers_for, post_entry, transfer
+from tests.api.support import (
+    CNY,
+    REPLAYED,
+    SO2,
+    Json,
+    assert_problem,
+    headers_for,
+    post_entry,
+    transfer,
+)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -111,28 +120,27 @@ def test_an_entry_into_a_closed_period_is_refused_with_its_code_over_http(
         "/v1/periods/2026-03/reopen", json={"reason": "bank correction"}, headers=finance
     )
     assert reopen.status_code == 202, reopen.text
-    assert reopen.json()["operation"] == "period.reopen"
+    assert reopen.json()["operation"] == "period_reopen"
+
+
+STATEMENT = "date,reference,amount,counterparty,description\n2026-03-10,back-dated,12.25,HB,x\n"
+
+
+def import_statement(client: TestClient, headers: dict[str, str], **params: str) -> Any:
+    return client.post(
+        "/v1/statement-imports",
+        params={"account": "E02", "source": "bank", **params},
+        content=STATEMENT.encode(),
+        headers={**headers, "content-type": "text/csv"},
+    )
 
 
 def test_finance_imports_and_reconciles_a_bank_statement(
     funded: TestClient, finance: dict[str, str]
 ) -> None:
-    statement = "date,reference,amount,counterparty,description\n2026-03-10,back-dated,12.25,HB,x\n"
-    params = {"account": "E02", "source": "bank"}
-    first = funded.post(
-        "/v1/statement-imports",
-        params=params,
-        content=statement.encode(),
-        headers={**finance, "content-type": "text/csv"},
-    )
+    first = import_statement(funded, finance)
     assert first.status_code == 201, first.text
-    again = funded.post(
-        "/v1/statement-imports",
-        params=params,
-        content=statement.encode(),
-        headers={**finance, "content-type": "text/csv"},
-    )
-    assert again.status_code == 200 and again.json()["replayed"]
+    assert REPLAYED not in first.headers
 
     started = funded.post(
         "/v1/reconciliations", json={"import_id": first.json()["import_id"]}, headers=finance
@@ -150,6 +158,82 @@ def test_finance_imports_and_reconciles_a_bank_statement(
         409,
         "reconciliation_confirmed",
     )
+
+
+def assert_replayed(first: Any, again: Any) -> None:
+    """An identical retry: the first answer's status and body, marked as a replay."""
+    assert (again.status_code, again.headers.get(REPLAYED)) == (201, "true"), again.text
+    assert again.json() == first.json()
+
+
+def test_every_finance_create_answers_a_retry_with_the_stored_record(
+    funded: TestClient, finance: dict[str, str]
+) -> None:
+    first = import_statement(funded, finance)
+    assert_replayed(first, import_statement(funded, finance, filename="copy.csv"))
+    assert_problem(
+        import_statement(funded, finance, source="exchange"),
+        409,
+        "record_exists_with_different_definition",
+        "source",
+    )
+
+    body: Json = {"import_id": first.json()["import_id"], "amount_tolerance_fen": 0}
+    started = funded.post("/v1/reconciliations", json=body, headers=finance)
+    assert_replayed(started, funded.post("/v1/reconciliations", json=body, headers=finance))
+    changed = {**body, "date_tolerance_days": 3}
+    assert_problem(
+        funded.post("/v1/reconciliations", json=changed, headers=finance),
+        409,
+        "record_exists_with_different_definition",
+        "import_id",
+    )
+
+    rid = started.json()["reconciliation_id"]
+    (auto,) = started.json()["matches"]
+    funded.post(
+        f"/v1/reconciliations/{rid}/matches/{auto['match_id']}/unmatch",
+        json={"reason": "check by hand"},
+        headers=finance,
+    )
+    path = f"/v1/reconciliations/{rid}/matches"
+    match: Json = {
+        "id": "m-1",
+        "lines": auto["lines"],
+        "postings": auto["postings"],
+        "reason": "ok",
+    }
+    made = funded.post(path, json=match, headers=finance)
+    assert made.status_code == 201 and REPLAYED not in made.headers, made.text
+    assert [m["id"] for m in made.json()["matches"]] == ["m-1"]
+    assert_replayed(made, funded.post(path, json=match, headers=finance))
+    assert_problem(
+        funded.post(path, json={**match, "reason": "other"}, headers=finance),
+        409,
+        "record_exists_with_different_definition",
+        "id",
+    )
+
+
+def test_a_party_report_of_another_enterprise_is_the_404_of_an_unknown_party(
+    funded: TestClient,
+) -> None:
+    for code in ("E01", "E02"):
+        registered = funded.post(
+            "/v1/parties", json={"code": code, "kind": "enterprise", "name": code}
+        )
+        assert registered.status_code == 201, registered.text
+    e01 = headers_for(funded, "enterprise", party="E01")
+    for report in ("holdings", "statement?from=2026-01-01&to=2026-12-31"):
+        own = funded.get(f"/v1/finance/parties/E01/{report}", headers=e01)
+        assert own.status_code == 200, own.text
+        other = assert_problem(
+            funded.get(f"/v1/finance/parties/E02/{report}", headers=e01), 404, "party_not_found"
+        )
+        unknown = assert_problem(
+            funded.get(f"/v1/finance/parties/E99/{report}", headers=e01), 404, "party_not_found"
+        )
+        assert other == {**unknown, "detail": unknown["detail"].replace("E99", "E02")}
 
 
 def test_a_malformed_statement_is_refused_with_line_numbers(

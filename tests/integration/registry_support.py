@@ -11,6 +11,7 @@ from sqlalchemy import text
 from ledger.domain.registry import City, Entitlement, Party, PartyKind, Trade
 from ledger.persistence.store import Store
 from ledger.services import parties, rights
+from tests.factories import actor
 
 TRADE_DAY = date(2026, 3, 1)
 TABLES = (
@@ -47,7 +48,7 @@ def build_registry(store: Store) -> None:
         ("E4", "Chengde"),
     ):
         parties.register_party(store, Party(code, PartyKind.ENTERPRISE, code, city=city))
-        rights.deposit_cash(store, f"{code}-start", code, 100_000_000)
+        rights.deposit_cash(store, actor(store), f"{code}-start", code, 100_000_000)
     entitle(store, "E1", "SO2", 100_000)
     entitle(store, "E1", "COD", 50_000)
     entitle(store, "E2", "SO2", 10_000)
@@ -56,6 +57,7 @@ def build_registry(store: Store) -> None:
 def entitle(store: Store, party: str, pollutant: str, units: int, first: int = 2026) -> None:
     rights.confirm_entitlement(
         store,
+        actor(store),
         Entitlement(f"{party}-{pollutant}", party, pollutant, units, first, first + 4),
     )
 

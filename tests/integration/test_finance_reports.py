@@ -1,22 +1,25 @@
 """Finance reports on a small registry with a settled trade: supply reconciles to zero, a
 party's statement carries running balances, the trades report and the public market report
-(anonymised, volume-weighted) agree, and exports equal the rows they came from."""
+(anonymised, volume-weighted) agree, and exports equal the rows they came from. A scoped reader
+sees its own parties only: another's report is the 404 of an unknown party."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 
-from ledger.domain.access import EVERYTHING, Scope
+from ledger.domain.access import Actor, Role, Scope
 from ledger.domain.errors import LedgerError
 from ledger.domain.finance import ReportTable
 from ledger.persistence.store import Store
 from ledger.services import exports, statements, trading
+from tests.factories import actor
 from tests.integration.registry_support import TRADE_DAY, build_registry, so2_trade
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
@@ -34,25 +37,30 @@ def registry(store: Store) -> Store:
     return store
 
 
+@pytest.fixture
+def finance(registry: Store) -> Actor:
+    return actor(registry, Role.FINANCE)
+
+
 def rows(table: ReportTable) -> list[dict[str, object]]:
     names = [c.name for c in table.columns]
     return [dict(zip(names, row, strict=True)) for row in table]
 
 
-def test_supply_reconciles_to_zero_for_every_instrument(registry: Store) -> None:
-    lines = rows(statements.supply(registry, EVERYTHING))
+def test_supply_reconciles_to_zero_for_every_instrument(registry: Store, finance: Actor) -> None:
+    lines = rows(statements.supply(registry, finance))
     assert lines and all(line["difference"] == 0 for line in lines)
     so2 = next(line for line in lines if line["instrument"] == "SO2-2026")
     assert so2["issued"] == Decimal("110.000") == so2["held"]
 
 
-def test_supply_as_of_a_day_before_anything_is_empty(registry: Store) -> None:
-    assert rows(statements.supply(registry, EVERYTHING, date(2000, 1, 1))) == []
+def test_supply_as_of_a_day_before_anything_is_empty(registry: Store, finance: Actor) -> None:
+    assert rows(statements.supply(registry, finance, date(2000, 1, 1))) == []
 
 
-def test_a_party_statement_runs_from_its_opening_balance(registry: Store) -> None:
+def test_a_party_statement_runs_from_its_opening_balance(registry: Store, finance: Actor) -> None:
     table = statements.account_statement(
-        registry, EVERYTHING, "E2", "cash", "CNY", date(2000, 1, 1), date(2100, 1, 1)
+        registry, finance, "E2", "cash", "CNY", date(2000, 1, 1), date(2100, 1, 1)
     )
     lines = rows(table)
     assert lines[0]["entry_id"] == "opening balance" and lines[0]["balance"] == 0
@@ -66,10 +74,47 @@ def test_a_party_statement_runs_from_its_opening_balance(registry: Store) -> Non
 
 
 def test_a_scoped_principal_sees_only_its_own_statement(registry: Store) -> None:
+    e1 = actor(registry, Role.ENTERPRISE, "E1")
     with pytest.raises(LedgerError) as caught:
-        statements.holdings(registry, Scope(party="E1"), "E2")
+        statements.holdings(registry, e1, "E2")
     assert caught.value.code == "party_not_found"
-    assert rows(statements.holdings(registry, Scope(party="E2"), "E2"))
+    assert rows(statements.holdings(registry, actor(registry, Role.ENTERPRISE, "E2"), "E2"))
+
+
+def refusal(call: Callable[[], object]) -> tuple[str, str, str | None]:
+    with pytest.raises(LedgerError) as caught:
+        call()
+    return caught.value.code, caught.value.detail, caught.value.field
+
+
+@pytest.mark.parametrize("report", ["holdings", "statement"])
+def test_another_city_s_party_is_refused_like_an_unknown_party(
+    registry: Store, report: str
+) -> None:
+    tangshan = actor(registry, Role.CITY_AUTHORITY, "TANGSHAN")
+
+    def ask(party: str) -> Callable[[], object]:
+        if report == "holdings":
+            return lambda: statements.holdings(registry, tangshan, party)
+        return lambda: statements.account_statement(registry, tangshan, party, "cash", "CNY", *YEAR)
+
+    out_of_scope, unknown = refusal(ask("E3")), refusal(ask("E9"))
+    assert out_of_scope == ("party_not_found", "party 'E3' not found", "code")
+    assert unknown == ("party_not_found", "party 'E9' not found", "code")
+    assert rows(statements.holdings(registry, tangshan, "E2"))  # its own city's enterprise
+
+
+def test_the_report_queries_filter_by_scope_in_the_query(registry: Store) -> None:
+    with registry() as uow:
+        far = date(2100, 1, 1)
+        moment = datetime(2100, 1, 1, tzinfo=UTC)
+        e1 = uow.finance.trades_between(TRADE_DAY, far, None, 0, 1, scope=Scope(party="E1"))
+        xingtai = uow.finance.trades_between(
+            TRADE_DAY, far, None, 0, 10, scope=Scope(city="Xingtai")
+        )
+        nets = uow.finance.account_nets("CNY", None, moment, "effective", scope=Scope(party="E2"))
+    assert [trade.id for _, trade in e1] == ["X1"] and xingtai == []
+    assert nets and {net.party for net in nets} == {"E2"}
 
 
 def test_the_market_report_is_volume_weighted_and_names_no_party(registry: Store) -> None:
@@ -82,15 +127,17 @@ def test_the_market_report_is_volume_weighted_and_names_no_party(registry: Store
     assert "E1" not in text and "E2" not in text
 
 
-def test_the_trades_report_sums_the_values_of_settled_trades(registry: Store) -> None:
-    table = statements.trades(registry, EVERYTHING, TRADE_DAY, TRADE_DAY)
+def test_the_trades_report_sums_the_values_of_settled_trades(
+    registry: Store, finance: Actor
+) -> None:
+    table = statements.trades(registry, finance, TRADE_DAY, TRADE_DAY)
     assert [line["trade_id"] for line in rows(table)] == ["X1", "X2"]
     assert table.totals["value_cny"] == Decimal("95000.00")
 
 
-def test_csv_and_xlsx_exports_carry_the_totals_of_the_rows(registry: Store) -> None:
+def test_csv_and_xlsx_exports_carry_the_totals_of_the_rows(registry: Store, finance: Actor) -> None:
     def table() -> ReportTable:
-        return statements.trial_balance(registry, EVERYTHING, "CNY")
+        return statements.trial_balance(registry, finance, "CNY")
 
     reference = table()
     all_rows = rows(reference)
@@ -108,8 +155,8 @@ def test_csv_and_xlsx_exports_carry_the_totals_of_the_rows(registry: Store) -> N
     assert last[0] == "total" and Decimal(str(last[3])) == debit
 
 
-def test_tax_returns_report_is_empty_without_filed_returns(registry: Store) -> None:
-    table = statements.tax_returns(registry, EVERYTHING, 2026)
+def test_tax_returns_report_is_empty_without_filed_returns(registry: Store, finance: Actor) -> None:
+    table = statements.tax_returns(registry, finance, 2026)
     assert rows(table) == [] and table.totals == {
         "tax_before_reduction_cny": 0,
         "reduction_cny": 0,
