@@ -123,6 +123,7 @@ def list_periods(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[PeriodRec
     return read(uow_factory, lambda uow: uow.finance.list_periods())
 
 
+@use_case("entries.post")  # a correction is an adjustment: its role is checked before any read
 def post_correction(
     uow_factory: UnitOfWorkFactory,
     actor: Actor,
