@@ -15,7 +15,7 @@ stored record as a replay, another request under the same name is `RecordExists`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -119,11 +119,14 @@ def import_statement(  # noqa: PLR0917 - what an import is
 
     def work(uow: UnitOfWork) -> Created[StatementImport]:
         _check_account(uow, actor, account_code, currency)
+        keyed = [(line, line.fingerprint(account_code)) for line in parsed.lines]
+        clashes = uow.finance.imported_fingerprints([fingerprint for _, fingerprint in keyed])
+        # Looked up after the lines: the same file committed meanwhile by a racing import
+        # shows here too, and is answered as a replay rather than as lines imported already.
         existing = uow.finance.find_import(sha256)
         if existing is not None:
             return _replayed(existing, account_code, source, currency)
-        keyed = [(line, line.fingerprint(account_code)) for line in parsed.lines]
-        _check_not_imported(uow, keyed)
+        _check_not_imported(keyed, clashes)
         record = StatementImport(
             id=f"stmt-{sha256[:16]}",
             account_code=account_code,
@@ -182,8 +185,9 @@ def _check_account(uow: UnitOfWork, actor: Actor, account_code: str, currency: s
         raise UnknownCurrency(f"{currency!r} is not a cash instrument", field="currency")
 
 
-def _check_not_imported(uow: UnitOfWork, keyed: Sequence[tuple[StatementLine, str]]) -> None:
-    clashes = uow.finance.imported_fingerprints([fingerprint for _, fingerprint in keyed])
+def _check_not_imported(
+    keyed: Sequence[tuple[StatementLine, str]], clashes: Mapping[str, tuple[str, int]]
+) -> None:
     if clashes:
         found = [
             f"line {line.line_no} (imported as line {clashes[fp][1]} of {clashes[fp][0]})"
