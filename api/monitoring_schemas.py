@@ -69,11 +69,10 @@ class CemsImportOut(Strict):
     unchanged: int
     imported_by: str
     imported_at: datetime
-    replayed: bool
     months_recomputed: int
 
 
-def import_out(record: ImportRecord, replayed: bool, months: int) -> CemsImportOut:
+def import_out(record: ImportRecord) -> CemsImportOut:
     assert record.seq is not None
     return CemsImportOut(
         import_id=record.seq,
@@ -84,8 +83,7 @@ def import_out(record: ImportRecord, replayed: bool, months: int) -> CemsImportO
         unchanged=record.unchanged,
         imported_by=record.imported_by,
         imported_at=record.imported_at,
-        replayed=replayed,
-        months_recomputed=months,
+        months_recomputed=record.months,
     )
 
 

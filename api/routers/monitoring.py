@@ -4,6 +4,8 @@
 spooled to a temporary file while its SHA-256 is computed, then imported from it in a worker
 thread; the import itself streams, so memory stays bounded. A refused import is a 422
 problem+json whose `errors` list the first problems by line and `error_count` counts them all.
+An import is keyed by its content's SHA-256: the same bytes again answer the stored import, 201
+with `Idempotent-Replayed: true`.
 """
 
 from __future__ import annotations
@@ -13,20 +15,20 @@ import io
 import json
 import tempfile
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import monitoring_schemas as ms
-from api.auth import Caller
+from api.answers import mark_replayed
+from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.errors import problem
+from ledger.domain.access import Actor
 from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
-from ledger.domain.errors import InvalidField
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import next_cursor
 from ledger.services import monitoring
 
 router = APIRouter(prefix="/v1", tags=["monitoring"])
@@ -39,12 +41,6 @@ CSV_BODY = {
     }
 }
 Source = Annotated[str, Query(max_length=200)]
-# An import is keyed by its content's SHA-256: the same file or records again answer 200 with
-# the earlier import (`replayed: true`) instead of 201, documented so clients and schemathesis
-# know that body.
-REPLAYED: dict[int | str, dict[str, Any]] = {
-    200: {"model": ms.CemsImportOut, "description": "Imported before: a replay"}
-}
 
 
 @router.post(
@@ -52,10 +48,9 @@ REPLAYED: dict[int | str, dict[str, Any]] = {
     response_model=ms.CemsImportOut,
     status_code=201,
     openapi_extra=CSV_BODY,
-    responses=REPLAYED,
 )
 async def import_csv(
-    request: Request, caller: Caller, store: Store, response: Response, source: Source = "upload"
+    request: Request, actor: Acts, store: Store, response: Response, source: Source = "upload"
 ) -> ms.CemsImportOut | JSONResponse:
     """Import a CEMS CSV (header: enterprise, outlet, pollutant, hour_start,
     concentration_mg_nm3, dry_flow_nm3_h, o2_percent, valid_minutes, flag): all rows or none."""
@@ -74,33 +69,33 @@ async def import_csv(
                 text.detach()  # leave the spool open for a retried attempt
 
         return await run_in_threadpool(
-            _import, store, rows, digest.hexdigest(), source, caller, response, json_records=False
+            _import, store, actor, rows, digest.hexdigest(), source, response, json_records=False
         )
 
 
-@router.post("/cems/records", response_model=ms.CemsImportOut, status_code=201, responses=REPLAYED)
+@router.post("/cems/records", response_model=ms.CemsImportOut, status_code=201)
 def import_records(
-    body: ms.CemsRecordsIn, caller: Caller, store: Store, response: Response
+    body: ms.CemsRecordsIn, actor: Acts, store: Store, response: Response
 ) -> ms.CemsImportOut | JSONResponse:
     """Import hourly records as JSON (same fields and rules as the CSV): all or none."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     records = [(index, record.fields()) for index, record in enumerate(body.records)]
     sha256 = hashlib.sha256(canonical).hexdigest()
-    return _import(store, lambda: records, sha256, "json", caller, response, json_records=True)
+    return _import(store, actor, lambda: records, sha256, "json", response, json_records=True)
 
 
 def _import(  # noqa: PLR0917 - one import's inputs
     store: Store,
+    actor: Actor,
     rows: monitoring.RowsSource,
     sha256: str,
     source: str,
-    caller: Caller,
     response: Response,
     *,
     json_records: bool,
 ) -> ms.CemsImportOut | JSONResponse:
     try:
-        outcome = monitoring.import_cems(store, rows, sha256, source, caller)
+        made = monitoring.import_cems(store, actor, rows, sha256, source)
     except CemsImportRefused as refused:
         return problem(
             422,
@@ -111,14 +106,13 @@ def _import(  # noqa: PLR0917 - one import's inputs
             errors=[ms.problem_out(p, json_records=json_records) for p in refused.problems],
             error_count=refused.count,
         )
-    if outcome.replayed:
-        response.status_code = 200
-    return ms.import_out(outcome.record, outcome.replayed, outcome.months)
+    mark_replayed(response, made.replayed)
+    return ms.import_out(made.record)
 
 
 @router.get("/cems/months", response_model=ms.MonthlyAggregatePage)
 def list_months(  # noqa: PLR0917 - query parameters
-    caller: Caller,
+    actor: Acts,
     store: Store,
     first: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
     last: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$")],
@@ -132,10 +126,7 @@ def list_months(  # noqa: PLR0917 - query parameters
     wanted = monitoring.MonthFilter(
         ms.month_of(first, "from"), ms.month_of(last, "to"), enterprise, outlet, pollutant
     )
-    if wanted.last < wanted.first:
-        raise InvalidField("'to' is before 'from'", field="to")
-    page = monitoring.list_months(store, caller.scope, wanted, cursor, limit)
+    page = monitoring.list_months(store, actor, wanted, cursor, limit)
     return ms.MonthlyAggregatePage(
-        months=[ms.month_out(m) for m in page],
-        next_cursor=next_cursor("cems-months", [m.seq for m in page], limit),
+        months=[ms.month_out(m) for m in page.items], next_cursor=page.next_cursor
     )

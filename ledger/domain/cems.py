@@ -179,6 +179,7 @@ class ImportRecord:
     imported_by: str
     imported_at: datetime
     seq: int | None = None
+    months: int = 0  # monthly aggregates it recomputed (0 when it inserted no new hour)
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,7 +333,7 @@ class MonitoringRepository(Protocol):
     queries (duplicates within the file, clashes with stored hours), then inserts the new ones.
     """
 
-    def outlets(self, party: str | None) -> list[OutletInfo]: ...
+    def outlets(self, party: str | None, *, scope: Scope = ...) -> list[OutletInfo]: ...
     def find_import(self, sha256: str) -> ImportRecord | None: ...
     def add_import(self, record: ImportRecord) -> int: ...
     def start_staging(self) -> None: ...
@@ -366,7 +366,7 @@ class MonitoringRepository(Protocol):
         *,
         after: int = 0,
         limit: int | None = None,
-        city: str | None = None,
+        scope: Scope = ...,
     ) -> list[StoredMonth]:
         """Aggregates of months `first`..`last` (first days), by position (`seq`)."""
         ...
@@ -383,11 +383,12 @@ class ReportRepository(Protocol):
     def verified_covering(self, party: str, month: date) -> Report | None: ...
     def list(
         self,
-        scope: Scope,
         party: str | None,
         status: ReportStatus | None,
         after: int,
         limit: int,
+        *,
+        scope: Scope = ...,
     ) -> list[tuple[int, Report]]: ...
 
 

@@ -2,8 +2,9 @@
 
 `import-cems FILE` streams the CSV (never loaded whole) into one all-or-nothing import and
 shows a progress bar (rich) on standard error; a refused file prints its problems by line and
-exits 1. The acting principal is `--actor` (default `cli`, with a regulator's scope: any
-registered outlet). `generate-cems` (synthetic data to import) is in `cems_generator`.
+exits 1. The importer is the principal whose token is in `LEDGER_TOKEN`
+(`ledger.entrypoints.acting`): its scope decides which outlets exist for it, and the import is
+audited as its own. `generate-cems` (synthetic data to import) is in `cems_generator`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.domain.access import Principal, Role
+from ledger.domain.access import Actor
 from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
+from ledger.entrypoints import acting
 from ledger.entrypoints.common import with_store
 from ledger.persistence.store import Store
 from ledger.services import monitoring
@@ -32,12 +34,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "import-cems", help="import a CEMS hourly CSV (all or nothing, idempotent)"
     )
     imports.add_argument("file", type=Path)
-    imports.add_argument("--actor", default="cli", help="principal id recorded as importer")
     imports.set_defaults(run=with_store(_import))
 
 
 def _import(store: Store, arguments: argparse.Namespace) -> int:
-    actor = Principal(arguments.actor, arguments.actor, Role.REGULATOR, None, None)
+    actor = acting.actor_from_environment(store, sys.argv[1:])
     return import_file(store, arguments.file, actor)
 
 
@@ -57,7 +58,7 @@ def file_rows(path: Path) -> Iterator[tuple[int, list[str]] | RowProblem]:
         yield from csv_rows(source)
 
 
-def import_file(store: Store, path: Path, actor: Principal) -> int:
+def import_file(store: Store, path: Path, actor: Actor) -> int:
     """Import one CSV file with a progress bar; print the outcome or the problems."""
     if not path.is_file():
         print(f"no such file: {path}", file=sys.stderr)
@@ -67,25 +68,25 @@ def import_file(store: Store, path: Path, actor: Principal) -> int:
     with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as bar:
         task = bar.add_task("checking and staging rows", total=max(lines - 1, 0))
         try:
-            outcome = monitoring.import_cems(
+            made = monitoring.import_cems(
                 store,
+                actor,
                 lambda: file_rows(path),
                 sha256,
                 path.name,
-                actor,
                 progress=lambda done: bar.update(task, completed=done),
             )
         except CemsImportRefused as refused:
             bar.stop()
             _print_problems(refused)
             return 1
-    record = outcome.record
-    if outcome.replayed:
+    record = made.record
+    if made.replayed:
         print(f"already imported (import {record.seq}, {record.imported_at:%Y-%m-%d %H:%M}Z)")
         return 0
     print(
         f"import {record.seq}: {record.rows} rows, {record.inserted} new hours, "
-        f"{record.unchanged} unchanged, {outcome.months} monthly aggregates recomputed"
+        f"{record.unchanged} unchanged, {record.months} monthly aggregates recomputed"
     )
     return 0
 

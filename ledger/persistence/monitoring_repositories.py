@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from ledger.domain.access import Scope
+from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.cems import ImportRecord, OutletInfo, StoredHour, StoredMonth, plain
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
 from ledger.domain.reports import Method, Period, Report, ReportLine, ReportStatus
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence import tables as t
+from ledger.persistence.scoping import visible_to
 
 STAGE_COLUMNS = (
     "line",
@@ -71,8 +72,9 @@ class SqlMonitoringRepository:
 
     # -- outlets and imports -------------------------------------------------------------------
 
-    def outlets(self, party: str | None) -> list[OutletInfo]:
-        query = select(t.outlets).order_by(t.outlets.c.seq)
+    def outlets(self, party: str | None, *, scope: Scope = EVERYTHING) -> list[OutletInfo]:
+        query = select(t.outlets).where(visible_to(scope, t.outlets.c.party_code))
+        query = query.order_by(t.outlets.c.seq)
         if party is not None:
             query = query.where(t.outlets.c.party_code == party)
         return [
@@ -95,6 +97,7 @@ class SqlMonitoringRepository:
             row.imported_by,
             row.imported_at,
             row.seq,
+            row.months,
         )
 
     def add_import(self, record: ImportRecord) -> int:
@@ -108,6 +111,7 @@ class SqlMonitoringRepository:
                 unchanged=record.unchanged,
                 imported_by=record.imported_by,
                 imported_at=record.imported_at,
+                months=record.months,
             )
             .returning(t.cems_imports.c.seq)
         )
@@ -252,13 +256,14 @@ class SqlMonitoringRepository:
         *,
         after: int = 0,
         limit: int | None = None,
-        city: str | None = None,
+        scope: Scope = EVERYTHING,
     ) -> list[StoredMonth]:
         m, o = t.cems_months.c, t.outlets.c
         query = (
             select(t.cems_months, o.party_code, o.outlet_code)
             .join(t.outlets, o.seq == m.outlet_seq)
             .where(m.month >= first, m.month <= last, m.seq > after)
+            .where(visible_to(scope, o.party_code))
             .order_by(m.seq)
             .limit(limit)
         )
@@ -268,10 +273,6 @@ class SqlMonitoringRepository:
             query = query.where(o.outlet_code == outlet)
         if pollutant is not None:
             query = query.where(m.pollutant == pollutant)
-        if city is not None:
-            query = query.where(
-                o.party_code.in_(select(t.parties.c.code).where(t.parties.c.city == city))
-            )
         return [
             StoredMonth(r.seq, r.party_code, _aggregate(r)) for r in self._connection.execute(query)
         ]
@@ -368,23 +369,20 @@ class SqlReportRepository:
 
     def list(
         self,
-        scope: Scope,
         party: str | None,
         status: ReportStatus | None,
         after: int,
         limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Report]]:
         r = t.emission_reports.c
-        query = _reports().where(r.seq > after).order_by(r.seq).limit(limit)
+        query = _reports().where(r.seq > after, visible_to(scope, r.party_code))
+        query = query.order_by(r.seq).limit(limit)
         if party is not None:
             query = query.where(r.party_code == party)
         if status is not None:
             query = query.where(r.status == status.value)
-        if scope.party is not None:
-            query = query.where(r.party_code == scope.party)
-        if scope.city is not None:
-            cities = select(t.parties.c.code).where(t.parties.c.city == scope.city)
-            query = query.where(r.party_code.in_(cities))
         return [(row.seq, _report(row)) for row in self._connection.execute(query)]
 
 

@@ -673,6 +673,8 @@ cems_imports = Table(
     Column("unchanged", Integer, nullable=False),
     Column("imported_by", String(40), nullable=False),
     Column("imported_at", UtcDateTime, nullable=False),
+    # Monthly aggregates the import recomputed: a replay answers what the import answered.
+    Column("months", Integer, nullable=False, server_default="0"),
 )
 
 cems_hours = Table(

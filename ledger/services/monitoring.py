@@ -8,9 +8,14 @@ problem refuses the whole import with the first `PROBLEMS_SHOWN_MAX` problems by
 their total count. Otherwise the new hours are inserted and each touched (outlet, pollutant,
 month) is re-aggregated from every stored hour of that month.
 
-Idempotent twice over: an import whose bytes (SHA-256) were imported before returns the earlier
-result and touches nothing; an hour stored already with the same values is skipped (counted as
-`unchanged`), with other values it is a problem (`hour_conflicts_with_stored`).
+Performed by an `Actor` (`cems.import`): only the outlets of the parties its scope sees exist
+for it (a row of another enterprise's outlet is `unknown_outlet`); the import is audited in its
+transaction, a refused one in a transaction of its own.
+
+Idempotent twice over: bytes (SHA-256) imported before answer the stored import as a replay and
+touch nothing (to another principal, only once every row checked out as one it may import); an
+hour stored already with the same values is skipped (counted as `unchanged`), with other values
+it is a problem (`hour_conflicts_with_stored`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from ledger.domain.access import Principal, Scope
+from ledger.domain.access import Actor
 from ledger.domain.cems import (
     PROBLEMS_SHOWN_MAX,
     CemsHour,
@@ -34,9 +39,10 @@ from ledger.domain.cems import (
     month_hours,
     parse_row,
 )
-from ledger.domain.errors import RetryableConflict
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.errors import InvalidField, RetryableConflict
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.services.authority import party_filter, use_case
 from ledger.services.transactions import in_transaction, read
 
 STAGE_BATCH_ROWS = 20_000  # rows handed to the database at once (bounded memory)
@@ -47,15 +53,6 @@ RowsSource = Callable[[], Rows]
 """Opens the rows afresh: called once per attempt, so a retried transaction reads them again."""
 Progress = Callable[[int], None]
 """Told the number of rows read so far, once per staged batch."""
-
-
-@dataclass(frozen=True, slots=True)
-class ImportOutcome:
-    """What an import did: its record, whether it was a replay, and the months re-aggregated."""
-
-    record: ImportRecord
-    replayed: bool
-    months: int
 
 
 @dataclass
@@ -75,52 +72,44 @@ class _Problems:
         return sorted([*self.shown, *others], key=lambda p: p.line)[:PROBLEMS_SHOWN_MAX]
 
 
+@use_case("cems.import")
 def import_cems(  # noqa: PLR0917 - a use case's inputs
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     rows: RowsSource,
     sha256: str,
     source: str,
-    actor: Principal,
     progress: Progress | None = None,
-) -> ImportOutcome:
+) -> Created[ImportRecord]:
     """Import hourly records for the outlets `actor` may see; refuses them all on any problem.
 
     `rows` is called once per attempt (a retried transaction reads the rows again).
     """
 
-    def work(uow: UnitOfWork) -> ImportOutcome:
+    def work(uow: UnitOfWork) -> Created[ImportRecord]:
         earlier = uow.monitoring.find_import(sha256)
-        if earlier is not None:
-            return ImportOutcome(earlier, replayed=True, months=0)
-        outlets = _visible_outlets(uow, actor.scope)
+        if earlier is not None and earlier.imported_by == actor.id:
+            return Created(earlier, replayed=True)
+        outlets = {o.seq: o for o in uow.monitoring.outlets(None, scope=actor.scope)}
         staged, touched = _stage(uow, rows(), outlets, progress)
+        if earlier is not None:  # imported by someone else, and every row is the actor's too
+            uow.monitoring.end_staging()
+            return Created(earlier, replayed=True)
         unchanged = uow.monitoring.unchanged_hours()
+        inserted = staged - unchanged
+        months = len(touched) if inserted else 0
         record = ImportRecord(
-            sha256, source, staged, staged - unchanged, unchanged, actor.id, uow.now()
+            sha256, source, staged, inserted, unchanged, actor.id, uow.now(), months=months
         )
         seq = uow.monitoring.add_import(record)
-        inserted = uow.monitoring.insert_staged(seq)
-        uow.monitoring.end_staging()
-        if inserted != record.inserted:  # a concurrent import stored some of these hours
+        if uow.monitoring.insert_staged(seq) != inserted:  # a concurrent import stored some
             raise RetryableConflict("CEMS hours were stored concurrently; retrying")
-        months = _reaggregate(uow, touched, outlets) if inserted else 0
-        return ImportOutcome(replace(record, seq=seq), replayed=False, months=months)
+        uow.monitoring.end_staging()
+        if inserted:
+            _reaggregate(uow, touched, outlets)
+        return Created(replace(record, seq=seq))
 
-    return in_transaction(uow_factory, work)
-
-
-def _visible_outlets(uow: UnitOfWork, scope: Scope) -> dict[int, OutletInfo]:
-    """The outlets the importer may write to: in scope, by row id (others are unknown)."""
-    outlets = uow.monitoring.outlets(scope.party)
-    if scope.city is not None:
-        cities = {o.party: _city(uow, o.party) for o in outlets}
-        outlets = [o for o in outlets if scope.sees(o.party, cities[o.party])]
-    return {outlet.seq: outlet for outlet in outlets}
-
-
-def _city(uow: UnitOfWork, party: str) -> str | None:
-    found = uow.registry.get_party(party)
-    return None if found is None else found.city
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _stage(
@@ -200,7 +189,7 @@ def _refuse_if_any(uow: UnitOfWork, problems: _Problems) -> None:
 
 def _reaggregate(
     uow: UnitOfWork, touched: set[tuple[int, str, date]], outlets: dict[int, OutletInfo]
-) -> int:
+) -> None:
     """Recompute each touched month from all its stored hours (not only this import's)."""
     now = uow.now()
     for outlet_seq, pollutant, month in sorted(touched):
@@ -209,7 +198,6 @@ def _reaggregate(
         for hour in uow.monitoring.hours(outlet_seq, pollutant, *month_hours(month)):
             tally.add(hour)
         uow.monitoring.put_month(outlet_seq, tally.aggregate(), now)
-    return len(touched)
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -227,32 +215,31 @@ class MonthFilter:
     pollutant: str | None = None
 
 
+@use_case("cems.months")
 def list_months(
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     wanted: MonthFilter,
     cursor: str | None,
     limit: int,
-) -> list[StoredMonth]:
-    """Monthly aggregates of the parties `scope` sees, one page after `cursor`."""
+) -> Page[StoredMonth]:
+    """Monthly aggregates of the parties the actor sees, one page after `cursor`."""
     after = decode_cursor("cems-months", cursor)
     check_page_size(limit)
-    party = wanted.party
-    if scope.party is not None:
-        if party not in (None, scope.party):
-            return []
-        party = scope.party
+    if wanted.last < wanted.first:
+        raise InvalidField("'to' is before 'from'", field="to")
 
-    def work(uow: UnitOfWork) -> list[StoredMonth]:
-        return uow.monitoring.months(
-            party,
+    def work(uow: UnitOfWork) -> list[tuple[int, StoredMonth]]:
+        found = uow.monitoring.months(
+            party_filter(actor, wanted.party),
             wanted.outlet,
             wanted.pollutant,
             wanted.first,
             wanted.last,
             after=after,
             limit=limit,
-            city=scope.city,
+            scope=actor.scope,
         )
+        return [(month.seq, month) for month in found]
 
-    return read(uow_factory, work)
+    return keyset_page("cems-months", read(uow_factory, work), limit)

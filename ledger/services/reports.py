@@ -1,10 +1,13 @@
 """Use cases of emission reports: draft (from CEMS aggregates and/or agency, coefficient or
 estimate lines), submit, verify or reject, correct (a new version), invalidate; reads.
 
-The workflow is `ledger.domain.reports`; the database enforces it again (migration 0005). Reads
-take the caller's `Scope`: a report out of scope raises `ReportNotFound`, like a missing one.
-Writes take the acting `Principal`: its id is recorded as creator, submitter, verifier or
-invalidator, and the verifier must not be the submitter.
+The workflow is `ledger.domain.reports`; the database enforces it again (migration 0005). Each
+use case takes the acting `Actor`: a report out of its scope raises `ReportNotFound`, exactly
+like a missing one; its principal is recorded as creator, submitter, verifier or invalidator,
+and the verifier is never the submitter (nor the same person under another principal).
+
+A draft's id is its enterprise, period and version, so a retried draft or correction finds
+the version it made: the same content again is a replay, other content under it a conflict.
 
 For the tax and incentives: `verified_facts` (by report id) and `verified_report_for` (the
 verified report covering an enterprise's month) run inside the caller's unit of work.
@@ -16,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from ledger.domain.access import Principal, Scope
+from ledger.domain.access import Actor
 from ledger.domain.cems import TAX_POLLUTANT, StoredMonth
-from ledger.domain.errors import PartyNotFound
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.errors import InvalidField, LedgerError
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.domain.reports import (
@@ -37,6 +40,7 @@ from ledger.domain.reports import (
     ReportStatus,
     ReportTransitionRefused,
     VerifiedFacts,
+    VerifierIsSubmitter,
     check_decider,
     check_lines,
     check_transition,
@@ -45,6 +49,7 @@ from ledger.domain.reports import (
 from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives
+from ledger.services.authority import party_filter, sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
 
@@ -73,80 +78,115 @@ class ReportView:
 # -- writes ------------------------------------------------------------------------------------
 
 
+@use_case("reports.draft")
 def draft_report(
-    uow_factory: UnitOfWorkFactory, actor: Principal, party: str, period: Period, content: Content
-) -> ReportView:
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, period: Period, content: Content
+) -> Created[ReportView]:
     """A new draft, version 1, of `party`'s report for `period` (no other report may overlap)."""
 
-    def work(uow: UnitOfWork) -> ReportView:
-        _enterprise(uow, actor.scope, party)
-        for other in uow.reports.of_party(party):
-            if other.period.overlaps(period):
-                raise ReportPeriodTaken(
-                    f"report {other.id} covers {other.period}; correct it instead",
-                    field="period",
-                )
+    def work(uow: UnitOfWork) -> Created[ReportView]:
+        enterprise = visible_party(uow, actor, party, field="enterprise")
+        if enterprise.kind is not PartyKind.ENTERPRISE:
+            raise InvalidField(f"{party!r} is not an enterprise", field="enterprise")
         report = _new(uow, actor, party, period, 1, None)
-        return _add(uow, report, _lines(uow, party, period, content))
+        stored = uow.reports.get(report.id)
+        if stored is None:
+            _check_period_free(uow, party, period)
+        lines = _lines(uow, party, period, content)
+        if stored is not None:
+            taken = ReportPeriodTaken(
+                f"report {stored.id} covers {period} with other lines; correct it instead",
+                field="period",
+            )
+            return _replayed(uow, stored, lines, taken)
+        return Created(_add(uow, report, lines))
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
+def _check_period_free(uow: UnitOfWork, party: str, period: Period) -> None:
+    for other in uow.reports.of_party(party):
+        if other.period.overlaps(period):
+            raise ReportPeriodTaken(
+                f"report {other.id} covers {other.period}; correct it instead", field="period"
+            )
+
+
+@use_case("reports.correct")
 def correct_report(
-    uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str, content: Content
-) -> ReportView:
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, content: Content
+) -> Created[ReportView]:
     """A new draft version of a verified, rejected or invalidated report (`supersedes` it)."""
 
-    def work(uow: UnitOfWork) -> ReportView:
-        old = _visible(uow, actor.scope, report_id_, lock=True)
-        if old.status not in CORRECTABLE:
+    def work(uow: UnitOfWork) -> Created[ReportView]:
+        old = _visible(uow, actor, report_id_, lock=True)
+        if old.superseded_by is None and old.status not in CORRECTABLE:
             raise ReportTransitionRefused(
                 f"report {old.id} is {old.status.value}; only verified, rejected or "
                 "invalidated reports are corrected",
                 field="status",
             )
+        lines = _lines(uow, old.party, old.period, content)
         if old.superseded_by is not None:
-            raise ReportAlreadyCorrected(f"report {old.id} has version {old.superseded_by}")
+            stored = uow.reports.get(old.superseded_by)
+            assert stored is not None, old.superseded_by  # a foreign key keeps it
+            taken = ReportAlreadyCorrected(f"report {old.id} has version {stored.id}")
+            return _replayed(uow, stored, lines, taken)
         report = _new(uow, actor, old.party, old.period, old.version + 1, old.id)
-        return _add(uow, report, _lines(uow, old.party, old.period, content))
+        return Created(_add(uow, report, lines))
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def submit_report(uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str) -> ReportView:
+def _replayed(
+    uow: UnitOfWork, stored: Report, lines: tuple[ReportLine, ...], conflict: LedgerError
+) -> Created[ReportView]:
+    """The version a draft or correction makes, made already: with the same lines it is this
+    request's own (a retry), answered as a replay; with other lines, `conflict`."""
+    stored_lines = tuple(uow.reports.lines(stored.id))
+    if stored_lines != lines:
+        raise conflict
+    return Created(ReportView(stored, stored_lines), replayed=True)
+
+
+@use_case("reports.submit")
+def submit_report(uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str) -> ReportView:
     """The enterprise submits its draft; from now on its figures are fixed."""
 
     def work(uow: UnitOfWork) -> ReportView:
-        report = _visible(uow, actor.scope, report_id_, lock=True)
+        report = _visible(uow, actor, report_id_, lock=True)
         status = check_transition(report, "submit")
         changed = replace(report, status=status, submitted_by=actor.id, submitted_at=uow.now())
         return _save(uow, changed)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
+@use_case("reports.verify")
 def verify_report(
-    uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str, note: str = ""
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, note: str = ""
 ) -> ReportView:
     """A verifier (never the submitter) verifies; a version it corrects becomes superseded."""
     return _decide(uow_factory, actor, report_id_, "verify", note)
 
 
+@use_case("reports.reject")
 def reject_report(
-    uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str, note: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, note: str
 ) -> ReportView:
     """A verifier (never the submitter) rejects; the enterprise may submit a correction."""
     return _decide(uow_factory, actor, report_id_, "reject", note)
 
 
+@use_case("reports.invalidate")
 def invalidate_report(
-    uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str, reason: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, reason: str
 ) -> ReportView:
     """A regulator invalidates a verified report and, in the same transaction, every incentive
     that rested on it is reversed (`ledger.services.incentives.reverse_for_report`)."""
 
     def work(uow: UnitOfWork) -> ReportView:
-        report = _visible(uow, actor.scope, report_id_, lock=True)
+        report = _visible(uow, actor, report_id_, lock=True)
         status = check_transition(report, "invalidate")
         changed = replace(
             report,
@@ -159,16 +199,16 @@ def invalidate_report(
         reversed_ = incentives.reverse_for_report(uow, report.id, reason)
         return replace(view, reversed_incentives=tuple(i.id for i in reversed_))
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _decide(
-    uow_factory: UnitOfWorkFactory, actor: Principal, report_id_: str, step: str, note: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, step: str, note: str
 ) -> ReportView:
     def work(uow: UnitOfWork) -> ReportView:
-        report = _visible(uow, actor.scope, report_id_, lock=True)
+        report = _visible(uow, actor, report_id_, lock=True)
         status = check_transition(report, step)
-        check_decider(report, actor.id)
+        _check_not_the_submitter(uow, report, actor)
         now = uow.now()
         changed = replace(
             report, status=status, decided_by=actor.id, decided_at=now, decision_note=note
@@ -178,7 +218,18 @@ def _decide(
             _supersede(uow, report.supersedes)
         return view
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+def _check_not_the_submitter(uow: UnitOfWork, report: Report, actor: Actor) -> None:
+    """Four eyes are two people: not the submitting principal, nor its person under another."""
+    check_decider(report, actor.id)
+    submitter = uow.access.get_principal(report.submitted_by or "")
+    decider = uow.access.get_principal(actor.id)
+    if submitter is not None and decider is not None and submitter.person == decider.person:
+        raise VerifierIsSubmitter(
+            f"the person who submitted report {report.id} cannot decide on it", field="verifier"
+        )
 
 
 def _supersede(uow: UnitOfWork, old_id: str) -> None:
@@ -190,28 +241,36 @@ def _supersede(uow: UnitOfWork, old_id: str) -> None:
 # -- reads -------------------------------------------------------------------------------------
 
 
-def get_report(uow_factory: UnitOfWorkFactory, scope: Scope, report_id_: str) -> ReportView:
+@use_case("reports.read")
+def get_report(uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str) -> ReportView:
     """A report and its lines (404 if out of scope)."""
 
     def work(uow: UnitOfWork) -> ReportView:
-        report = _visible(uow, scope, report_id_)
+        report = _visible(uow, actor, report_id_)
         return ReportView(report, tuple(uow.reports.lines(report.id)))
 
     return read(uow_factory, work)
 
 
+@use_case("reports.list")
 def list_reports(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     party: str | None,
     status: ReportStatus | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Report]]:
-    """Reports the scope sees, in creation order, one page after `cursor`."""
+) -> Page[Report]:
+    """Reports the actor sees, in creation order, one page after `cursor`."""
     after = decode_cursor("reports", cursor)
     check_page_size(limit)
-    return read(uow_factory, lambda uow: uow.reports.list(scope, party, status, after, limit))
+    rows = read(
+        uow_factory,
+        lambda uow: uow.reports.list(
+            party_filter(actor, party), status, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("reports", rows, limit)
 
 
 def verified_facts(uow: UnitOfWork, report_id_: str) -> VerifiedFacts:
@@ -222,7 +281,7 @@ def verified_facts(uow: UnitOfWork, report_id_: str) -> VerifiedFacts:
     """
     report = uow.reports.get(report_id_)
     if report is None:
-        raise ReportNotFound(f"no report {report_id_!r}", field="report_id")
+        raise ReportNotFound(f"report {report_id_!r} not found", field="report_id")
     if report.status is not ReportStatus.VERIFIED:
         raise ReportNotVerified(f"report {report.id} is {report.status.value}", field="report_id")
     lines = tuple(uow.reports.lines(report.id))
@@ -251,28 +310,16 @@ def verified_report_for(uow: UnitOfWork, party: str, month: date) -> Report | No
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _enterprise(uow: UnitOfWork, scope: Scope, code: str) -> None:
-    party = uow.registry.get_party(code)
-    if party is None or not scope.sees(party.code, party.city):
-        raise PartyNotFound(f"no party {code!r}", field="party")
-    if party.kind is not PartyKind.ENTERPRISE:
-        raise PartyNotFound(f"{code!r} is not an enterprise", field="party")
-
-
-def _visible(uow: UnitOfWork, scope: Scope, report_id_: str, *, lock: bool = False) -> Report:
+def _visible(uow: UnitOfWork, actor: Actor, report_id_: str, *, lock: bool = False) -> Report:
     report = uow.reports.get(report_id_, lock=lock)
-    if report is not None and not scope.unlimited:
-        party = uow.registry.get_party(report.party)
-        if party is None or not scope.sees(party.code, party.city):
-            report = None
-    if report is None:
-        raise ReportNotFound(f"no report {report_id_!r}", field="report_id")
+    if report is None or not sees(uow, actor, report.party):
+        raise ReportNotFound(f"report {report_id_!r} not found", field="report_id")
     return report
 
 
 def _new(  # noqa: PLR0917 - a report's identity
     uow: UnitOfWork,
-    actor: Principal,
+    actor: Actor,
     party: str,
     period: Period,
     version: int,

@@ -6,7 +6,7 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.support import assert_problem, headers_for
+from tests.api.support import REPLAYED, assert_problem, headers_for
 from tests.integration.monitoring_support import HEADER, build_outlets, full_month, line, stamp
 
 CSV = {"content-type": "text/csv"}
@@ -43,10 +43,11 @@ def test_a_csv_upload_is_imported_then_replayed(outlets: TestClient) -> None:
     response = upload(outlets, full_month())
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["rows"], body["inserted"], body["replayed"]) == (744, 744, False)
+    assert (body["rows"], body["inserted"], body["months_recomputed"]) == (744, 744, 1)
+    assert REPLAYED not in response.headers
     again = upload(outlets, full_month())
-    assert again.status_code == 200
-    assert again.json()["replayed"] is True
+    assert (again.status_code, again.headers[REPLAYED]) == (201, "true")
+    assert again.json() == body
 
 
 def test_a_csv_with_bad_rows_is_refused_with_every_location(outlets: TestClient) -> None:
@@ -67,6 +68,8 @@ def test_json_records_are_imported_and_located_by_index(outlets: TestClient) -> 
     assert problem["errors"][0]["field"] == "records[1].flag"
     good = outlets.post("/v1/cems/records", json={"records": [record(0), record(1)]})
     assert good.status_code == 201, good.text
+    again = outlets.post("/v1/cems/records", json={"records": [record(0), record(1)]})
+    assert (again.status_code, again.headers[REPLAYED], again.json()) == (201, "true", good.json())
     months = outlets.get("/v1/cems/months", params={"from": "2025-01", "to": "2025-12"})
     (march,) = months.json()["months"]
     assert (march["month"], march["mass_kg"], march["valid_hours"]) == ("2025-03", "40", 2)
@@ -96,6 +99,36 @@ def test_an_unknown_report_is_404(outlets: TestClient) -> None:
     assert_problem(outlets.get("/v1/reports/E1-2025-03-v9"), 404, "report_not_found")
 
 
+def test_a_retried_draft_answers_201_with_the_draft_it_made(outlets: TestClient) -> None:
+    upload(outlets, full_month())
+    body = {"enterprise": "E1", "period": "2025-03"}
+    first = outlets.post("/v1/reports", json=body)
+    assert first.status_code == 201, first.text
+
+    again = outlets.post("/v1/reports", json=body)
+    other = outlets.post(
+        "/v1/reports",
+        json={
+            **body,
+            "from_monitoring": False,
+            "lines": [
+                {
+                    "month": "2025-03",
+                    "outlet": "SINTER-1",
+                    "pollutant": "SO2",
+                    "method": "estimate",
+                    "mass_kg": "1",
+                }
+            ],
+        },
+    )
+
+    assert (again.status_code, again.headers[REPLAYED], again.json()) == (201, "true", first.json())
+    assert_problem(other, 409, "report_period_taken", "period")
+    listed = outlets.get("/v1/reports").json()["reports"]
+    assert [r["id"] for r in listed] == ["E1-2025-03-v1"]
+
+
 def test_a_malformed_period_is_refused(outlets: TestClient) -> None:
     response = outlets.post("/v1/reports", json={"enterprise": "E1", "period": "2025-13"})
     assert_problem(response, 422, "invalid_field", "period")
@@ -106,8 +139,27 @@ def test_an_enterprise_cannot_see_another_enterprises_report(outlets: TestClient
     created = outlets.post("/v1/reports", json={"enterprise": "E1", "period": "2025-03"})
     assert created.status_code == 201, created.text
     other = headers_for(outlets, "enterprise", party="E2")
-    response = outlets.get(f"/v1/reports/{created.json()['id']}", headers=other)
-    assert_problem(response, 404, "report_not_found")
+    hidden = assert_problem(
+        outlets.get("/v1/reports/E1-2025-03-v1", headers=other), 404, "report_not_found"
+    )
+    unknown = assert_problem(
+        outlets.get("/v1/reports/E1-2025-03-v2", headers=other), 404, "report_not_found"
+    )
+    assert hidden == {**unknown, "detail": unknown["detail"].replace("v2", "v1")}
+    assert outlets.get("/v1/reports", headers=other).json()["reports"] == []
+    months = {"from": "2025-03", "to": "2025-03", "enterprise": "E1"}
+    assert outlets.get("/v1/cems/months", params=months, headers=other).json()["months"] == []
+
+
+def test_an_enterprise_imports_only_for_its_own_outlets(outlets: TestClient) -> None:
+    other = headers_for(outlets, "enterprise", party="E2")
+    problem = assert_problem(
+        upload(outlets, [line(stamp(1, 0))], **other), 422, "cems_import_refused"
+    )
+    assert [e["code"] for e in problem["errors"]] == ["unknown_outlet"]
+    mine = upload(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], **other)
+    assert mine.status_code == 201, mine.text
+    assert mine.json()["imported_by"] == "enterprise-e2"
 
 
 @pytest.mark.parametrize("mass", ["1e3", "NaN", "1_000", " 1", "-1"])

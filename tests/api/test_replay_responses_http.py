@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-REPLAYING = ["/v1/trades", "/v1/cems/imports", "/v1/cems/records"]
+REPLAYING = ["/v1/trades"]
 
 
 @pytest.mark.parametrize("path", REPLAYING)

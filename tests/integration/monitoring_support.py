@@ -1,5 +1,5 @@
-"""A registry with two enterprises and their outlets, principals, and CSV builders for the
-monitoring and emission-report tests."""
+"""A registry with two enterprises and their outlets, the actors of the tests, and CSV builders
+for the monitoring and emission-report tests."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
 
-from ledger.domain.access import Principal, Role
-from ledger.domain.cems import FIELDS, csv_rows
+from ledger.domain.access import Actor, Role
+from ledger.domain.cems import FIELDS, ImportRecord, csv_rows
 from ledger.domain.monitoring import CHINA_STANDARD_TIME
+from ledger.domain.pages import Created
 from ledger.domain.registry import City, Outlet, Party, PartyKind
 from ledger.persistence.store import Store
 from ledger.services import monitoring, parties
+from tests.factories import actor
 
-REGULATOR = Principal("reg-1", "Regulator", Role.REGULATOR, "HEBEI", None)
-E1_USER = Principal("e1-user", "E1 clerk", Role.ENTERPRISE, "E1", None)
-E2_USER = Principal("e2-user", "E2 clerk", Role.ENTERPRISE, "E2", None)
-VERIFIER = Principal("ver-1", "Verifier", Role.VERIFIER, None, None)
 MARCH = date(2025, 3, 1)
 HEADER = ",".join(FIELDS) + "\n"
 
@@ -34,6 +32,26 @@ def build_outlets(store: Store) -> None:
     standards = {"SO2": "35", "NOx": "50", "PM": "10"}
     parties.add_outlet(store, Outlet("E1", "SINTER-1", standards, "16"))
     parties.add_outlet(store, Outlet("E2", "UNIT-1", {"SO2": "35"}, None))
+
+
+def regulator(store: Store) -> Actor:
+    return actor(store, Role.REGULATOR, principal="reg-1")
+
+
+def clerk(store: Store, party: str = "E1") -> Actor:
+    """An enterprise's clerk ("e1-user" for E1): its scope is its enterprise."""
+    return actor(store, Role.ENTERPRISE, party, principal=f"{party.lower()}-user")
+
+
+def verifier(store: Store) -> Actor:
+    return actor(store, Role.VERIFIER, principal="ver-1")
+
+
+def city_authority(store: Store, city: str) -> Actor:
+    """A city authority's principal (registered as the city's authority party)."""
+    code = city.upper()
+    parties.register_party(store, Party(code, PartyKind.AUTHORITY, city, city=city))
+    return actor(store, Role.CITY_AUTHORITY, code, principal=f"{code.lower()}-user")
 
 
 def stamp(day: int, hour: int, month: date = MARCH) -> str:
@@ -65,13 +83,17 @@ def full_month(c: str = "20", month: date = MARCH, pollutant: str = "SO2") -> li
 
 
 def import_lines(
-    store: Store, lines: Sequence[str], actor: Principal = REGULATOR
-) -> monitoring.ImportOutcome:
-    """Import a CSV made of the header and `lines`."""
+    store: Store, lines: Sequence[str], by: Actor | None = None
+) -> Created[ImportRecord]:
+    """Import a CSV made of the header and `lines` (as the regulator unless `by` is given)."""
     content = HEADER + "".join(lines)
     digest = hashlib.sha256(content.encode()).hexdigest()
     return monitoring.import_cems(
-        store, lambda: csv_rows(content.splitlines(keepends=True)), digest, "test.csv", actor
+        store,
+        by or regulator(store),
+        lambda: csv_rows(content.splitlines(keepends=True)),
+        digest,
+        "test.csv",
     )
 
 

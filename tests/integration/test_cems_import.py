@@ -10,18 +10,19 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from ledger.domain.access import EVERYTHING, Scope
-from ledger.domain.cems import PROBLEMS_SHOWN_MAX, CemsImportRefused
+from ledger.domain.cems import PROBLEMS_SHOWN_MAX, CemsImportRefused, StoredMonth
 from ledger.persistence.store import Store
 from ledger.services import monitoring
 from tests.integration.monitoring_support import (
-    E1_USER,
     MARCH,
     build_outlets,
+    city_authority,
+    clerk,
     count,
     full_month,
     import_lines,
     line,
+    regulator,
     stamp,
 )
 
@@ -46,10 +47,15 @@ def located(error: CemsImportRefused) -> list[tuple[int, str]]:
     return [(p.line, p.code) for p in error.problems]
 
 
+def march(store: Store) -> list[StoredMonth]:
+    """March's aggregates, as the regulator sees them."""
+    return monitoring.list_months(store, regulator(store), MARCH_ONLY, None, 100).items
+
+
 def test_a_month_of_hours_is_stored_and_aggregated(outlets: Store) -> None:
-    outcome = import_lines(outlets, full_month(c="20"))
-    assert (outcome.record.rows, outcome.record.inserted, outcome.months) == (744, 744, 1)
-    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    record = import_lines(outlets, full_month(c="20")).record
+    assert (record.rows, record.inserted, record.months) == (744, 744, 1)
+    (stored,) = march(outlets)
     month = stored.aggregate
     # 744 h × 20 mg/Nm³ × 1,000,000 Nm³/h × 1e-6 = 14,880 kg; O2 = reference: mean 20 exactly.
     assert month.mass_kg == Decimal(14880)
@@ -67,7 +73,7 @@ def test_aggregates_follow_the_validity_rules_and_oxygen_correction(outlets: Sto
         line(stamp(1, 4), c="99", flag="C"),  # calibration: not valid
     ]
     import_lines(outlets, lines)
-    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    (stored,) = march(outlets)
     month = stored.aggregate
     assert month.mass_kg == Decimal(140)  # (20 + 40 + 80) × 1e6 × 1e-6
     assert month.mean_measured == Fraction(140, 3)
@@ -120,8 +126,8 @@ def test_importing_the_same_file_twice_changes_nothing(outlets: Store) -> None:
 
 def test_hours_stored_already_with_the_same_values_are_skipped(outlets: Store) -> None:
     import_lines(outlets, [line(stamp(1, 0)), line(stamp(1, 1))])
-    outcome = import_lines(outlets, [line(stamp(1, 1)), line(stamp(1, 2))])  # another file
-    assert (outcome.record.inserted, outcome.record.unchanged) == (1, 1)
+    record = import_lines(outlets, [line(stamp(1, 1)), line(stamp(1, 2))]).record  # another file
+    assert (record.inserted, record.unchanged) == (1, 1)
     assert count(outlets, "cems_hours") == 3
 
 
@@ -136,22 +142,69 @@ def test_an_hour_stored_already_with_other_values_is_a_conflict(outlets: Store) 
 def test_a_later_import_re_aggregates_the_whole_month(outlets: Store) -> None:
     import_lines(outlets, full_month()[:400])
     import_lines(outlets, full_month()[400:])
-    (stored,) = monitoring.list_months(outlets, EVERYTHING, MARCH_ONLY, None, 100)
+    (stored,) = march(outlets)
     assert (stored.aggregate.valid_hours, stored.aggregate.month_valid) == (744, True)
 
 
 def test_an_enterprise_cannot_import_for_another_enterprises_outlet(outlets: Store) -> None:
     with pytest.raises(CemsImportRefused) as caught:
-        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], actor=E1_USER)
+        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], by=clerk(outlets))
     assert located(caught.value) == [(2, "unknown_outlet")]
+
+
+def test_the_same_bytes_from_another_principal_replay_only_if_every_row_is_theirs(
+    outlets: Store,
+) -> None:
+    first = import_lines(outlets, [line(stamp(1, 0))]).record  # by the regulator, E1's outlet
+
+    with pytest.raises(CemsImportRefused) as caught:
+        import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets, "E2"))
+    assert located(caught.value) == [(2, "unknown_outlet")]  # as if it had never been imported
+    again = import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets, "E1"))
+
+    assert (again.record, again.replayed) == (first, True)
+    assert count(outlets, "cems_imports") == 1
+
+
+def test_an_import_is_audited_as_its_importers_own(outlets: Store) -> None:
+    import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets))
+    with pytest.raises(CemsImportRefused):
+        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], by=clerk(outlets))
+
+    with outlets(read_only=True) as uow:
+        audit = uow.access.list_audit("e1-user", 0, 10)
+    assert [(a.action, a.outcome, a.code) for a in audit] == [
+        ("cems.import", "ok", None),
+        ("cems.import", "rejected", "cems_import_refused"),
+    ]
 
 
 def test_an_enterprise_sees_only_its_own_aggregates(outlets: Store) -> None:
     import_lines(outlets, [line(stamp(1, 0)), line(stamp(1, 0), outlet="E2,UNIT-1")])
-    mine = monitoring.list_months(outlets, Scope(party="E1"), MARCH_ONLY, None, 100)
-    assert [m.party for m in mine] == ["E1"]
-    tangshan = monitoring.list_months(outlets, Scope(city="Handan"), MARCH_ONLY, None, 100)
-    assert [m.party for m in tangshan] == ["E2"]
+    mine = monitoring.list_months(outlets, clerk(outlets), MARCH_ONLY, None, 100)
+    assert [m.party for m in mine.items] == ["E1"]
+    handan = city_authority(outlets, "Handan")
+    theirs = monitoring.list_months(outlets, handan, MARCH_ONLY, None, 100)
+    assert [m.party for m in theirs.items] == ["E2"]
+
+
+def test_a_scoped_listing_pages_through_its_own_rows_only(outlets: Store) -> None:
+    # E1's and E2's months alternate in storage; Handan's pages hold E2's months only, each
+    # page full until the last, so the pages say nothing of the rows in between.
+    for month in (1, 2, 3):
+        start = stamp(1, 0, MARCH.replace(month=month))
+        import_lines(outlets, [line(start), line(start, outlet="E2,UNIT-1")])
+    handan = city_authority(outlets, "Handan")
+    pages, cursor = [], None
+    while True:
+        page = monitoring.list_months(
+            outlets, handan, monitoring.MonthFilter(MARCH.replace(month=1), MARCH), cursor, 1
+        )
+        pages.append([(m.party, m.aggregate.month.month) for m in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == [[("E2", 1)], [("E2", 2)], [("E2", 3)], []]
 
 
 def test_the_database_refuses_to_change_a_stored_hour(outlets: Store) -> None:
