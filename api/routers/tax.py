@@ -1,22 +1,26 @@
 """Environmental tax, incentives and verified reductions: compute a quarter (lines and totals),
 file and read returns, the tax policy, incentives (book, equipment credit, clawback, credit
-schedule), verified reductions and the rights obligations of a verified report."""
+schedule), verified reductions and the rights obligations of a verified report. Translation
+only: the services scope, check and audit; a create retried with the same body answers the
+stored record, 201 with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
 from api import tax_schemas as ts
-from api.auth import Acts, Caller
+from api.answers import mark_replayed
+from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import BaselineKind, IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import next_cursor
+from ledger.domain.pages import Created
 from ledger.domain.tax_filing import Quarter, Source
 from ledger.services import incentives, reductions, tax
 
@@ -30,6 +34,13 @@ RecordPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9
 ReportQuery = Annotated[str, Query(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
 CitPayable = Annotated[list[str], Query(max_length=40, description="YEAR:CNY, e.g. 2025:12000.00")]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
+    mark_replayed(response, made.replayed)
+    return present(made.record)
 
 
 @router.get(
@@ -41,58 +52,59 @@ def compute_quarter(
     code: Code,
     quarter: QuarterPath,
     store: Store,
-    caller: Caller,
+    actor: Acts,
     source: Literal["reports", "monitoring"] = "reports",
 ) -> ts.TaxComputationOut:
     """The quarter's monthly lines (per outlet and pollutant) and totals, computed now: from
     verified reports, or previewed from CEMS monthly aggregates. Nothing is filed."""
-    computation = tax.compute_quarter(
-        store, caller.scope, code, Quarter.parse(quarter), Source(source)
-    )
+    computation = tax.compute_quarter(store, actor, code, Quarter.parse(quarter), Source(source))
     return ts.computation_out(computation)
 
 
 @router.post("/tax/returns", response_model=ts.TaxReturnOut, status_code=201, tags=TAX)
-def file_return(body: ts.TaxReturnIn, store: Store, caller: Caller) -> ts.TaxReturnOut:
+def file_return(
+    body: ts.TaxReturnIn, store: Store, actor: Acts, response: Response
+) -> ts.TaxReturnOut:
     """File the quarter's return from verified reports; its Article 13 reduction is booked as
-    an incentive in the same transaction."""
-    return ts.return_out(tax.file_return(store, caller, body.party, Quarter.parse(body.quarter)))
+    an incentive in the same transaction. The quarter filed already, on the same data: the
+    return filed, as a replay."""
+    made = tax.file_return(store, actor, body.party, Quarter.parse(body.quarter))
+    return _created(response, made, ts.return_out)
 
 
 @router.get("/tax/returns", response_model=ts.TaxReturnPage, tags=TAX)
 def list_returns(  # noqa: PLR0917 - query filters
     store: Store,
-    caller: Caller,
+    actor: Acts,
     party: Filter = None,
     year: Year = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> ts.TaxReturnPage:
     """Filed returns in filing order (of the parties you may see)."""
-    page = tax.list_returns(store, caller.scope, party, year, cursor, limit)
+    page = tax.list_returns(store, actor, party, year, cursor, limit)
     return ts.TaxReturnPage(
-        returns=[ts.return_out(filed) for _, filed in page],
-        next_cursor=next_cursor("tax_returns", [seq for seq, _ in page], limit),
+        returns=[ts.return_out(filed) for filed in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/tax/returns/{return_id}", response_model=ts.TaxReturnOut, tags=TAX)
-def get_return(return_id: RecordPath, store: Store, caller: Caller) -> ts.TaxReturnOut:
+def get_return(return_id: RecordPath, store: Store, actor: Acts) -> ts.TaxReturnOut:
     """One filed return with its lines."""
-    return ts.return_out(tax.get_return(store, caller.scope, return_id))
+    return ts.return_out(tax.get_return(store, actor, return_id))
 
 
 @router.get("/tax/policy", response_model=ts.TaxPolicyOut, tags=TAX)
-def get_policy(store: Store) -> ts.TaxPolicyOut:
+def get_policy(store: Store, actor: Acts) -> ts.TaxPolicyOut:
     """The tax policy settings (rules.md §1.3 open decisions) in force."""
-    return ts.policy_out(tax.get_policy(store))
+    return ts.policy_out(tax.get_policy(store, actor))
 
 
 @router.put("/tax/policy", response_model=ts.TaxPolicyOut, tags=TAX)
-def set_policy(body: ts.TaxPolicyIn, store: Store) -> ts.TaxPolicyOut:
+def set_policy(body: ts.TaxPolicyIn, store: Store, actor: Acts) -> ts.TaxPolicyOut:
     """Change some settings; the others keep their value. Applies to returns filed later."""
     changes = body.model_dump(exclude_none=True)
-    return ts.policy_out(tax.set_policy(store, changes))
+    return ts.policy_out(tax.set_policy(store, actor, changes))
 
 
 # -- incentives -----------------------------------------------------------------------------------
@@ -101,37 +113,42 @@ def set_policy(body: ts.TaxPolicyIn, store: Store) -> ts.TaxPolicyOut:
 @router.get("/incentives", response_model=ts.IncentivePage, tags=INCENTIVES)
 def list_incentives(  # noqa: PLR0917 - query filters
     store: Store,
-    caller: Caller,
+    actor: Acts,
     party: Filter = None,
     kind: Literal["article13_reduction", "equipment_credit"] | None = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> ts.IncentivePage:
     """Incentives in booking order (of the parties you may see), with any reversal."""
-    found = incentives.list_incentives(
-        store, caller.scope, party, None if kind is None else IncentiveKind(kind), cursor, limit
+    page = incentives.list_incentives(
+        store, actor, party, None if kind is None else IncentiveKind(kind), cursor, limit
     )
     return ts.IncentivePage(
-        incentives=[ts.incentive_out(i) for _, i in found],
-        next_cursor=next_cursor("incentives", [seq for seq, _ in found], limit),
+        incentives=[ts.incentive_out(i) for i in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/incentives/{incentive_id}", response_model=ts.IncentiveOut, tags=INCENTIVES)
-def get_incentive(incentive_id: RecordPath, store: Store, caller: Caller) -> ts.IncentiveOut:
+def get_incentive(incentive_id: RecordPath, store: Store, actor: Acts) -> ts.IncentiveOut:
     """One incentive."""
-    return ts.incentive_out(incentives.get_incentive(store, caller.scope, incentive_id))
+    return ts.incentive_out(incentives.get_incentive(store, actor, incentive_id))
 
 
 @router.post("/incentives", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
-def book_incentive(body: ts.IncentiveIn, store: Store) -> ts.IncentiveOut:
+def book_incentive(
+    body: ts.IncentiveIn, store: Store, actor: Acts, response: Response
+) -> ts.IncentiveOut:
     """Book an incentive on an existing basis; refused beyond what the basis supports."""
-    booked = incentives.book_incentive(store, body.basis_id, body.id, rs.fen(body.amount, "amount"))
-    return ts.incentive_out(booked)
+    made = incentives.book_incentive(
+        store, actor, body.basis_id, body.id, rs.fen(body.amount, "amount")
+    )
+    return _created(response, made, ts.incentive_out)
 
 
 @router.post("/equipment-credits", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
-def grant_equipment_credit(body: ts.EquipmentCreditIn, store: Store) -> ts.IncentiveOut:
+def grant_equipment_credit(
+    body: ts.EquipmentCreditIn, store: Store, actor: Acts, response: Response
+) -> ts.IncentiveOut:
     """Book the CIT credit of 10% of a qualifying equipment investment (rounded down)."""
     investment = incentives.EquipmentInvestment(
         body.id,
@@ -140,7 +157,8 @@ def grant_equipment_credit(body: ts.EquipmentCreditIn, store: Store) -> ts.Incen
         body.acquired_on,
         body.description,
     )
-    return ts.incentive_out(incentives.grant_equipment_credit(store, investment))
+    made = incentives.grant_equipment_credit(store, actor, investment)
+    return _created(response, made, ts.incentive_out)
 
 
 @router.post(
@@ -148,9 +166,11 @@ def grant_equipment_credit(body: ts.EquipmentCreditIn, store: Store) -> ts.Incen
     response_model=list[ts.IncentiveOut],
     tags=INCENTIVES,
 )
-def claw_back(equipment_id: RecordPath, body: ts.ClawbackIn, store: Store) -> list[ts.IncentiveOut]:
+def claw_back(
+    equipment_id: RecordPath, body: ts.ClawbackIn, store: Store, actor: Acts
+) -> list[ts.IncentiveOut]:
     """The equipment was transferred or leased out: within 5 years, its credit is clawed back."""
-    clawed = incentives.claw_back(store, equipment_id, body.transferred_on, body.detail)
+    clawed = incentives.claw_back(store, actor, equipment_id, body.transferred_on, body.detail)
     return [ts.incentive_out(i) for i in clawed]
 
 
@@ -160,7 +180,7 @@ def claw_back(equipment_id: RecordPath, body: ts.ClawbackIn, store: Store) -> li
     tags=INCENTIVES,
 )
 def credit_schedule(
-    code: Code, store: Store, caller: Caller, cit_payable: CitPayable
+    code: Code, store: Store, actor: Acts, cit_payable: CitPayable
 ) -> list[ts.CreditYearOut]:
     """Use of the enterprise's equipment credits against CIT payable per year (oldest first,
     5-year carry-forward, then lapse)."""
@@ -170,7 +190,7 @@ def credit_schedule(
         if not year.isdigit() or not amount:
             raise InvalidField(f"{item!r} is not YEAR:CNY", field="cit_payable")
         payable[int(year)] = rs.fen(amount, "cit_payable", zero_allowed=True)
-    schedule = incentives.credit_schedule(store, caller.scope, code, payable)
+    schedule = incentives.credit_schedule(store, actor, code, payable)
     return [ts.credit_year_out(year) for year in schedule]
 
 
@@ -178,7 +198,9 @@ def credit_schedule(
 
 
 @router.post("/reductions", response_model=ts.ReductionOut, status_code=201, tags=INCENTIVES)
-def verify_reduction(body: ts.ReductionIn, store: Store, actor: Acts) -> ts.ReductionOut:
+def verify_reduction(
+    body: ts.ReductionIn, store: Store, actor: Acts, response: Response
+) -> ts.ReductionOut:
     """Verify baseline − actual from a verified report and release the surplus by policy."""
     request = reductions.ReductionRequest(
         id=body.id,
@@ -192,29 +214,28 @@ def verify_reduction(body: ts.ReductionIn, store: Store, actor: Acts) -> ts.Redu
         authority=body.authority,
         vintage=body.vintage,
     )
-    return ts.reduction_out(reductions.verify_reduction(store, actor, request))
+    return _created(response, reductions.verify_reduction(store, actor, request), ts.reduction_out)
 
 
 @router.get("/reductions", response_model=ts.ReductionPage, tags=INCENTIVES)
 def list_reductions(
     store: Store,
-    caller: Caller,
+    actor: Acts,
     party: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> ts.ReductionPage:
     """Verified reductions in verification order (of the parties you may see)."""
-    found = reductions.list_reductions(store, caller.scope, party, cursor, limit)
+    page = reductions.list_reductions(store, actor, party, cursor, limit)
     return ts.ReductionPage(
-        reductions=[ts.reduction_out(r) for _, r in found],
-        next_cursor=next_cursor("reductions", [seq for seq, _ in found], limit),
+        reductions=[ts.reduction_out(r) for r in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/rights-obligations", response_model=list[ts.RightsObligationOut], tags=INCENTIVES)
 def rights_obligations(
-    report_id: ReportQuery, store: Store, caller: Caller
+    report_id: ReportQuery, store: Store, actor: Acts
 ) -> list[ts.RightsObligationOut]:
     """A verified report's emissions per rights pollutant against the rights held for its year."""
-    found = reductions.rights_obligations(store, caller.scope, report_id)
+    found = reductions.rights_obligations(store, actor, report_id)
     return [ts.obligation_out(obligation) for obligation in found]

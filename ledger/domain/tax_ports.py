@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from ledger.domain.access import Scope
 from ledger.domain.incentives import (
     Incentive,
     IncentiveBasis,
@@ -26,7 +27,13 @@ class TaxRepository(Protocol):
     def get_return(self, return_id: str) -> FiledReturn | None: ...
     def latest_return(self, party: str, year: int, quarter: int) -> FiledReturn | None: ...
     def list_returns(
-        self, parties: Sequence[str] | None, year: int | None, after: int, limit: int
+        self,
+        party: str | None,
+        year: int | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = ...,
     ) -> list[tuple[int, FiledReturn]]: ...
     def add_basis(self, basis: IncentiveBasis, at: datetime) -> None: ...
     def get_basis(self, basis_id: str, *, lock: bool = False) -> IncentiveBasis | None:
@@ -47,11 +54,17 @@ class TaxRepository(Protocol):
     def get_incentive(self, incentive_id: str) -> Incentive | None: ...
     def incentives_of_basis(self, basis_id: str) -> list[Incentive]: ...
     def list_incentives(
-        self, parties: Sequence[str] | None, kind: IncentiveKind | None, after: int, limit: int
+        self,
+        party: str | None,
+        kind: IncentiveKind | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = ...,
     ) -> list[tuple[int, Incentive]]: ...
     def add_reversal(self, incentive_id: str, reversal: Reversal) -> None: ...
     def add_reduction(self, record: VerifiedReduction) -> None: ...
     def get_reduction(self, reduction_id: str) -> VerifiedReduction | None: ...
     def list_reductions(
-        self, parties: Sequence[str] | None, after: int, limit: int
+        self, party: str | None, after: int, limit: int, *, scope: Scope = ...
     ) -> list[tuple[int, VerifiedReduction]]: ...

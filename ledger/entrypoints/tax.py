@@ -3,15 +3,19 @@
 - `tax ENTERPRISE --quarter 2025Q1 [--source reports|monitoring]` prints the quarter's monthly
   lines and totals (computed, not filed).
 - `file-return ENTERPRISE --quarter 2025Q1` files the return (and books its Article 13
-  incentive) as the `cli` regulator.
+  incentive).
 - `demo-tax [--year 2025 --seed 2025]` computes every demo enterprise's annual tax from a year
   of generated CEMS data (`cems_generator`), through the same CEMS parsing, monthly tally
   and tax formula as the ledger, in memory (no database needed): the README's table.
+
+`tax` and `file-return` act as the principal whose token is in `LEDGER_TOKEN`
+(`ledger.entrypoints.acting`), with its scope, and a filing is audited as its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +23,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from ledger.domain.access import Principal, Role
 from ledger.domain.cems import (
     TAX_POLLUTANT,
     MonthlyTally,
@@ -30,17 +33,15 @@ from ledger.domain.cems import (
     parse_row,
 )
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
-from ledger.domain.registry import PROVINCE
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
-from ledger.entrypoints import cems_generator
+from ledger.entrypoints import acting, cems_generator
 from ledger.entrypoints.common import with_store
 from ledger.entrypoints.demo import rows
 from ledger.persistence.store import Store
 from ledger.services import tax
 from ledger.settings import Settings
 
-CLI_PRINCIPAL = Principal("cli", "command line", Role.REGULATOR, PROVINCE, None)
 ZERO = Decimal("0.00")
 
 
@@ -70,16 +71,16 @@ def run_demo_tax(_: Settings, arguments: argparse.Namespace) -> int:
 
 def _compute(store: Store, arguments: argparse.Namespace) -> int:
     quarter, source = Quarter.parse(arguments.quarter), Source(arguments.source)
-    computed = tax.compute_quarter(
-        store, CLI_PRINCIPAL.scope, arguments.enterprise, quarter, source
-    )
+    actor = acting.actor_from_environment(store, sys.argv[1:])
+    computed = tax.compute_quarter(store, actor, arguments.enterprise, quarter, source)
     print(lines_table(computed.computed.months))
     return 0
 
 
 def _file(store: Store, arguments: argparse.Namespace) -> int:
     quarter = Quarter.parse(arguments.quarter)
-    filed = tax.file_return(store, CLI_PRINCIPAL, arguments.enterprise, quarter)
+    actor = acting.actor_from_environment(store, sys.argv[1:])
+    filed = tax.file_return(store, actor, arguments.enterprise, quarter).record
     print(f"filed {filed.id}")
     print(lines_table(filed.computed.months))
     return 0

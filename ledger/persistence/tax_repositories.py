@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, exists, func, insert, select, update
 
+from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.incentives import (
     BaselineKind,
     Incentive,
@@ -39,6 +40,7 @@ from ledger.domain.tax_filing import (
 )
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence import tables as t
+from ledger.persistence.scoping import visible_to
 
 TAX_POLICY_KEY = "tax_policy"
 _REVERSED = exists().where(t.incentive_reversals.c.incentive_id == t.incentives.c.id)
@@ -127,11 +129,18 @@ class SqlTaxRepository:
         return None if row is None else self._filed_one(row)
 
     def list_returns(
-        self, parties: Sequence[str] | None, year: int | None, after: int, limit: int
+        self,
+        party: str | None,
+        year: int | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, FiledReturn]]:
-        query = _returns_query().where(t.tax_returns.c.seq > after)
-        if parties is not None:
-            query = query.where(t.tax_returns.c.party_code.in_(parties))
+        r = t.tax_returns.c
+        query = _returns_query().where(r.seq > after, visible_to(scope, r.party_code))
+        if party is not None:
+            query = query.where(r.party_code == party)
         if year is not None:
             query = query.where(t.tax_returns.c.year == year)
         rows = list(self._connection.execute(query.order_by(t.tax_returns.c.seq).limit(limit)))
@@ -257,11 +266,18 @@ class SqlTaxRepository:
         return [i for _, i in self._incentives(t.incentives.c.basis_id == basis_id)]
 
     def list_incentives(
-        self, parties: Sequence[str] | None, kind: IncentiveKind | None, after: int, limit: int
+        self,
+        party: str | None,
+        kind: IncentiveKind | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Incentive]]:
-        conditions = [t.incentives.c.seq > after]
-        if parties is not None:
-            conditions.append(t.incentives.c.party_code.in_(parties))
+        i = t.incentives.c
+        conditions = [i.seq > after, visible_to(scope, i.party_code)]
+        if party is not None:
+            conditions.append(i.party_code == party)
         if kind is not None:
             conditions.append(t.incentives.c.kind == kind.value)
         return self._incentives(*conditions, limit=limit)
@@ -334,12 +350,13 @@ class SqlTaxRepository:
         return None if row is None else _reduction(row)
 
     def list_reductions(
-        self, parties: Sequence[str] | None, after: int, limit: int
+        self, party: str | None, after: int, limit: int, *, scope: Scope = EVERYTHING
     ) -> list[tuple[int, VerifiedReduction]]:
-        query = select(t.verified_reductions).where(t.verified_reductions.c.seq > after)
-        if parties is not None:
-            query = query.where(t.verified_reductions.c.party_code.in_(parties))
-        rows = self._connection.execute(query.order_by(t.verified_reductions.c.seq).limit(limit))
+        v = t.verified_reductions.c
+        query = select(t.verified_reductions).where(v.seq > after, visible_to(scope, v.party_code))
+        if party is not None:
+            query = query.where(v.party_code == party)
+        rows = self._connection.execute(query.order_by(v.seq).limit(limit))
         return [(row.seq, _reduction(row)) for row in rows]
 
 

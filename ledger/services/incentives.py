@@ -13,14 +13,20 @@ An incentive is one `tax_incentive` entry (expenditure debited, enterprise credi
 references the incentive, its basis record (return or equipment) and every verified report it
 rests on. A reversal (`tax_incentive_reversal`, or `tax_incentive_clawback`) swaps the sides.
 The incentive's CNY is not cash: the accounts hold only it, so it never mixes with deposits.
+
+Every use case takes the acting `Actor`; what lies outside its scope does not exist for it.
+Booking an incentive and granting an equipment credit are idempotent on their ids: the same
+request again answers the stored incentive as a replay, another one under the id is a 409.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
-from ledger.domain.access import Scope
+from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
 from ledger.domain.entries import Reference
 from ledger.domain.errors import InvalidField, PartyNotFound, RecordExists
@@ -39,11 +45,12 @@ from ledger.domain.incentives import (
     clawback_due,
     equipment_credit_fen,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import CASH, PROVINCE, account_code
+from ledger.domain.registry import CASH, PROVINCE, Party, account_code
 from ledger.services import journal
-from ledger.services.parties import ensure_instruments, move, party_of
+from ledger.services.authority import party_filter, sees, use_case, visible_party
+from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
 
 TAX_EXPENDITURE = "tax_expenditure"
@@ -91,25 +98,49 @@ def _references(incentive_id: str, basis: IncentiveBasis) -> tuple[Reference, ..
     return tuple(refs)
 
 
-def book_in(
-    uow: UnitOfWork, basis_id: str, incentive_id: str, amount_fen: int, memo: str = ""
-) -> Incentive:
-    """Inside the caller's unit of work: book `amount_fen` on a basis, within what it supports."""
-    basis = uow.tax.get_basis(basis_id, lock=True)
-    if basis is None:
-        raise IncentiveNotFound(f"no incentive basis {basis_id!r}", field="basis_id")
-    if uow.tax.get_incentive(incentive_id) is not None:
-        raise RecordExists(f"incentive {incentive_id} exists", field="id")
-    check_within_basis(basis, uow.tax.active_fen(basis.id), amount_fen)
-    expenditure, holder = _ensure_accounts(uow, basis.party, basis.kind)
-    entry = journal.PostEntry(
+def _entry(
+    basis: IncentiveBasis,
+    incentive_id: str,
+    amount_fen: int,
+    memo: str,
+    details: Mapping[str, Any],
+) -> journal.PostEntry:
+    """The `tax_incentive` entry booking `amount_fen` on `basis` as incentive `incentive_id`."""
+    expenditure = account_code(PROVINCE, TAX_EXPENDITURE)
+    holder = account_code(basis.party, ACCOUNT_OF_KIND[basis.kind])
+    return journal.PostEntry(
         entry_id=f"incentive-{incentive_id}",
         entry_type=ENTRY_TYPE,
         postings=tuple(move(expenditure, holder, CASH, amount_fen, 2)),
         memo=memo,
         references=_references(incentive_id, basis),
-        metadata={"kind": basis.kind.value, "basis": basis.id, "basis_fen": basis.cap_fen},
+        metadata={
+            "kind": basis.kind.value,
+            "basis": basis.id,
+            "basis_fen": basis.cap_fen,
+            **details,
+        },
     )
+
+
+def book_in(  # noqa: PLR0917 - an incentive's inputs
+    uow: UnitOfWork,
+    basis_id: str,
+    incentive_id: str,
+    amount_fen: int,
+    memo: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> Incentive:
+    """Inside the caller's unit of work: book `amount_fen` on a basis, within what it supports
+    (`details`: more of the request, kept in the entry's metadata)."""
+    basis = uow.tax.get_basis(basis_id, lock=True)
+    if basis is None:
+        raise IncentiveNotFound(f"incentive basis {basis_id!r} not found", field="basis_id")
+    if uow.tax.get_incentive(incentive_id) is not None:
+        raise RecordExists(f"incentive {incentive_id} exists", field="id")
+    check_within_basis(basis, uow.tax.active_fen(basis.id), amount_fen)
+    _ensure_accounts(uow, basis.party, basis.kind)
+    entry = _entry(basis, incentive_id, amount_fen, memo, details or {})
     (record,) = journal.write_in(uow, [entry])
     incentive = Incentive(
         id=incentive_id,
@@ -175,11 +206,22 @@ def reverse_for_report(uow: UnitOfWork, report_id: str, reason: str) -> list[Inc
 # -- use cases ------------------------------------------------------------------------------
 
 
+@use_case("incentives.book")
 def book_incentive(
-    uow_factory: UnitOfWorkFactory, basis_id: str, incentive_id: str, amount_fen: int
-) -> Incentive:
+    uow_factory: UnitOfWorkFactory, actor: Actor, basis_id: str, incentive_id: str, amount_fen: int
+) -> Created[Incentive]:
     """Book an incentive on an existing basis (refused beyond what the basis supports)."""
-    return in_transaction(uow_factory, lambda uow: book_in(uow, basis_id, incentive_id, amount_fen))
+
+    def work(uow: UnitOfWork) -> Created[Incentive]:
+        stored = uow.tax.get_incentive(incentive_id)
+        if stored is not None:
+            same = (stored.basis_id, stored.amount_fen) == (basis_id, amount_fen)
+            if not same or not sees(uow, actor, stored.party):
+                raise RecordExists(f"incentive {incentive_id} exists", field="id")
+            return Created(stored, replayed=True)
+        return Created(book_in(uow, basis_id, incentive_id, amount_fen))
+
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,42 +235,63 @@ class EquipmentInvestment:
     description: str = ""
 
 
+@use_case("equipment_credits.grant")
 def grant_equipment_credit(
-    uow_factory: UnitOfWorkFactory, investment: EquipmentInvestment
-) -> Incentive:
+    uow_factory: UnitOfWorkFactory, actor: Actor, investment: EquipmentInvestment
+) -> Created[Incentive]:
     """Book the CIT credit of 10% of the investment (rounded down to the fen)."""
 
-    def work(uow: UnitOfWork) -> Incentive:
-        party_of(uow, investment.party)
-        basis_id = f"equipment-{investment.id}"
-        if uow.tax.get_basis(basis_id) is not None:
-            raise RecordExists(f"equipment {investment.id} has its credit", field="id")
+    def work(uow: UnitOfWork) -> Created[Incentive]:
+        visible_party(uow, actor, investment.party)
         basis = IncentiveBasis(
-            id=basis_id,
+            id=f"equipment-{investment.id}",
             kind=IncentiveKind.EQUIPMENT_CREDIT,
             party=investment.party,
             cap_fen=equipment_credit_fen(investment.investment_fen),
             equipment_id=investment.id,
             acquired_on=investment.acquired_on,
         )
+        incentive_id = f"eq-{investment.id}"
+        memo, details = investment.description, {"investment_fen": investment.investment_fen}
+        credited = uow.tax.get_basis(basis.id)
+        if credited is not None:
+            entry = _entry(basis, incentive_id, basis.cap_fen, memo, details)
+            return _granted_already(uow, credited == basis, incentive_id, entry)
         uow.tax.add_basis(basis, uow.now())
-        return book_in(
-            uow, basis_id, f"eq-{investment.id}", basis.cap_fen, memo=investment.description
-        )
+        return Created(book_in(uow, basis.id, incentive_id, basis.cap_fen, memo, details))
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
+def _granted_already(
+    uow: UnitOfWork, same_basis: bool, incentive_id: str, entry: journal.PostEntry
+) -> Created[Incentive]:
+    """The credit of equipment credited already: this request's own (the same basis, booked
+    by the same entry: a retry), or a conflict."""
+    stored = uow.tax.get_incentive(incentive_id)
+    written = uow.journal.get_many([entry.entry_id])
+    if not same_basis or stored is None or not journal.is_replay(uow, [entry], written):
+        raise RecordExists(f"{incentive_id} exists: this equipment has its credit", field="id")
+    return Created(stored, replayed=True)
+
+
+@use_case("equipment_credits.claw_back")
 def claw_back(
-    uow_factory: UnitOfWorkFactory, equipment_id: str, transferred_on: date, detail: str = ""
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    equipment_id: str,
+    transferred_on: date,
+    detail: str = "",
 ) -> list[Incentive]:
     """The equipment was transferred or leased out: within 5 years of acquisition, every
     active credit on it is reversed; later, the transfer is `clawback_not_due`."""
 
     def work(uow: UnitOfWork) -> list[Incentive]:
         basis = uow.tax.get_basis(f"equipment-{equipment_id}", lock=True)
-        if basis is None or basis.acquired_on is None:
-            raise IncentiveNotFound(f"no equipment credit for {equipment_id!r}", field="id")
+        if basis is None or basis.acquired_on is None or not sees(uow, actor, basis.party):
+            raise IncentiveNotFound(
+                f"equipment credit {equipment_id!r} not found", field="equipment_id"
+            )
         if not clawback_due(basis.acquired_on, transferred_on):
             raise ClawbackNotDue(
                 f"acquired {basis.acquired_on}, transferred {transferred_on}: over 5 years",
@@ -240,60 +303,57 @@ def claw_back(
             raise IncentiveAlreadyReversed(f"no active credit on {equipment_id}", field="id")
         return [_reverse_in(uow, i, ReversalReason.CLAWBACK, text, None) for i in active]
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 # -- reads ------------------------------------------------------------------------------------
 
 
-def visible_parties(uow: UnitOfWork, scope: Scope, party: str | None) -> list[str] | None:
-    """The parties a listing may show: None means all; [] means nothing visible."""
-    if scope.party is not None:
-        return [scope.party] if party in (None, scope.party) else []
-    if party is not None:
-        found = uow.registry.get_party(party)
-        return [party] if found is not None and scope.sees(party, found.city) else []
-    if scope.city is not None:
-        rows = uow.registry.list_parties(None, scope.city, 0, 100_000)
-        return [p.code for _, p in rows]
-    return None
+def party_in_view(uow: UnitOfWork, actor: Actor, code: str, *, field: str = "code") -> Party:
+    """A party named in a path: unknown and out of scope are the same 404."""
+    party = uow.registry.get_party(code)
+    if party is None or not sees(uow, actor, code):
+        raise PartyNotFound(f"party {code!r} not found", field=field)
+    return party
 
 
+@use_case("incentives.list")
 def list_incentives(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     party: str | None,
     kind: IncentiveKind | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Incentive]]:
-    """Incentives in booking order, of the parties `scope` sees."""
+) -> Page[Incentive]:
+    """Incentives in booking order, of the parties the actor sees."""
     after = decode_cursor("incentives", cursor)
     check_page_size(limit)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.tax.list_incentives(
+            party_filter(actor, party), kind, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("incentives", rows, limit)
 
-    def work(uow: UnitOfWork) -> list[tuple[int, Incentive]]:
-        parties = visible_parties(uow, scope, party)
-        if parties == []:
-            return []
-        return uow.tax.list_incentives(parties, kind, after, limit)
 
-    return read(uow_factory, work)
-
-
-def get_incentive(uow_factory: UnitOfWorkFactory, scope: Scope, incentive_id: str) -> Incentive:
+@use_case("incentives.read")
+def get_incentive(uow_factory: UnitOfWorkFactory, actor: Actor, incentive_id: str) -> Incentive:
     """One incentive (404 if unknown or out of scope)."""
 
     def work(uow: UnitOfWork) -> Incentive:
         found = uow.tax.get_incentive(incentive_id)
-        if found is None or visible_parties(uow, scope, found.party) == []:
-            raise IncentiveNotFound(f"no incentive {incentive_id!r}", field="incentive_id")
+        if found is None or not sees(uow, actor, found.party):
+            raise IncentiveNotFound(f"incentive {incentive_id!r} not found", field="incentive_id")
         return found
 
     return read(uow_factory, work)
 
 
+@use_case("equipment_credits.schedule")
 def credit_schedule(
-    uow_factory: UnitOfWorkFactory, scope: Scope, party: str, cit_payable: dict[int, int]
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, cit_payable: dict[int, int]
 ) -> list[CreditYear]:
     """How the enterprise's active equipment credits are used against CIT payable per year
     (oldest first), what lapses after 5 years and what is left."""
@@ -301,9 +361,8 @@ def credit_schedule(
         raise InvalidField("CIT payable cannot be negative", field="cit_payable")
 
     def work(uow: UnitOfWork) -> list[CreditYear]:
-        if visible_parties(uow, scope, party) == []:
-            raise PartyNotFound(f"no party {party!r}", field="code")
-        found = uow.tax.list_incentives([party], IncentiveKind.EQUIPMENT_CREDIT, 0, 100_000)
+        party_in_view(uow, actor, party)
+        found = uow.tax.list_incentives(party, IncentiveKind.EQUIPMENT_CREDIT, 0, 100_000)
         credits = []
         for _, incentive in found:
             basis = uow.tax.get_basis(incentive.basis_id)

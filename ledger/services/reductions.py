@@ -6,6 +6,10 @@ reclaimed free into a government reserve through the registry's reserve operatio
 (`reclaim`, one entry referencing the decision), or left tradable in the enterprise's
 holdings. Rights compliance compares a report's verified emissions per rights pollutant with
 the rights the enterprise holds of that year's vintage: these are its obligations.
+
+Each use case takes the acting `Actor`: a report or reduction out of its scope does not exist
+for it. A reduction is verified once per id: the same request again answers the stored one
+as a replay (its reclaim replays with it), another request under the id is a 409.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from math import ceil
 
-from ledger.domain.access import Actor, Pending, Scope
+from ledger.domain.access import Actor, Pending
 from ledger.domain.errors import InvalidField, RecordExists
 from ledger.domain.incentives import (
     BaselineKind,
@@ -24,7 +28,7 @@ from ledger.domain.incentives import (
     VerifiedReduction,
     reduction_kg,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import HOLDINGS, PROVINCE, account_code, instrument_code
 from ledger.domain.reports import (
@@ -36,8 +40,7 @@ from ledger.domain.reports import (
 )
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import rights
-from ledger.services.authority import use_case
-from ledger.services.incentives import visible_parties
+from ledger.services.authority import party_filter, sees, use_case
 from ledger.services.transactions import joined, read, run_joined
 
 # Rights pollutants (rules §4) and the tax pollutant their verified mass is reported as.
@@ -74,10 +77,10 @@ class _Actual:
     exceedances: int
 
 
-def _verified(uow: UnitOfWork, report_id: str, scope: Scope) -> Report:
+def _verified(uow: UnitOfWork, actor: Actor, report_id: str) -> Report:
     report = uow.reports.get(report_id)
-    if report is None or visible_parties(uow, scope, report.party) == []:
-        raise ReportNotFound(f"no report {report_id!r}", field="report_id")
+    if report is None or not sees(uow, actor, report.party):
+        raise ReportNotFound(f"report {report_id!r} not found", field="report_id")
     if report.status is not ReportStatus.VERIFIED:
         raise ReportNotVerified(f"report {report_id} is {report.status.value}", field="report")
     return report
@@ -100,13 +103,14 @@ def _actual(report: Report, report_lines: Sequence[ReportLine], pollutant: str) 
 @use_case("reductions.verify")
 def verify_reduction(
     uow_factory: UnitOfWorkFactory, actor: Actor, request: ReductionRequest
-) -> VerifiedReduction:
+) -> Created[VerifiedReduction]:
     """Verify baseline − actual and release the surplus by policy, in one transaction."""
 
-    def work(uow: UnitOfWork) -> VerifiedReduction:
-        if uow.tax.get_reduction(request.id) is not None:
-            raise RecordExists(f"reduction {request.id} exists", field="id")
-        report = _verified(uow, request.report_id, actor.scope)
+    def work(uow: UnitOfWork) -> Created[VerifiedReduction]:
+        stored = uow.tax.get_reduction(request.id)
+        if stored is not None:
+            return _verified_already(uow, actor, stored, request)
+        report = _verified(uow, actor, request.report_id)
         actual = _actual(report, uow.reports.lines(report.id), request.pollutant)
         claim = ReductionClaim(
             party=actual.party,
@@ -133,9 +137,40 @@ def verify_reduction(
             created_at=uow.now(),
         )
         uow.tax.add_reduction(record)
-        return record
+        return Created(record)
 
     return run_joined(uow_factory, work, actor=actor)
+
+
+def _verified_already(
+    uow: UnitOfWork, actor: Actor, stored: VerifiedReduction, request: ReductionRequest
+) -> Created[VerifiedReduction]:
+    """A reduction verified under this id already: this request's own (the same claim, and the
+    same reclaim, which replays), or a conflict."""
+    claim = stored.claim
+    asked = (
+        request.report_id,
+        request.pollutant,
+        request.baseline_kind,
+        request.baseline_kg,
+        request.baseline_hours,
+        request.actual_hours,
+        request.release,
+    )
+    kept = (
+        stored.report_id,
+        claim.pollutant,
+        claim.baseline_kind,
+        claim.baseline_kg,
+        claim.baseline_hours,
+        claim.actual_hours,
+        stored.release,
+    )
+    if asked != kept or not sees(uow, actor, claim.party):
+        raise RecordExists(f"reduction {request.id} exists", field="id")
+    if stored.entry_id is not None:  # another authority or vintage: the reclaim refuses it
+        _release(uow, actor, request, claim, stored.reduction_kg)
+    return Created(stored, replayed=True)
 
 
 def _release(
@@ -161,17 +196,24 @@ def _release(
     return entry.entry_id
 
 
+@use_case("reductions.list")
 def list_reductions(
-    uow_factory: UnitOfWorkFactory, scope: Scope, party: str | None, cursor: str | None, limit: int
-) -> list[tuple[int, VerifiedReduction]]:
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    party: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[VerifiedReduction]:
+    """Verified reductions in verification order, of the parties the actor sees."""
     after = decode_cursor("reductions", cursor)
     check_page_size(limit)
-
-    def work(uow: UnitOfWork) -> list[tuple[int, VerifiedReduction]]:
-        parties = visible_parties(uow, scope, party)
-        return [] if parties == [] else uow.tax.list_reductions(parties, after, limit)
-
-    return read(uow_factory, work)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.tax.list_reductions(
+            party_filter(actor, party), after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("reductions", rows, limit)
 
 
 # -- rights compliance -----------------------------------------------------------------------
@@ -195,13 +237,14 @@ class RightsObligation:
         return max(self.verified_units - self.held_units, 0)
 
 
+@use_case("rights_obligations.read")
 def rights_obligations(
-    uow_factory: UnitOfWorkFactory, scope: Scope, report_id: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, report_id: str
 ) -> list[RightsObligation]:
     """The obligations a verified report creates, one per rights pollutant it reports."""
 
     def work(uow: UnitOfWork) -> list[RightsObligation]:
-        report = _verified(uow, report_id, scope)
+        report = _verified(uow, actor, report_id)
         lines = uow.reports.lines(report.id)  # once, for every pollutant
         found = []
         for pollutant in RIGHTS_POLLUTANTS:

@@ -33,7 +33,6 @@ from ledger.domain.finance import (
     volume_weighted_price_fen,
 )
 from ledger.domain.limits import PAGE_SIZE_MAX
-from ledger.domain.pages import encode_cursor
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Trade, scale_of, trade_value_fen
 from ledger.services import tax
@@ -402,8 +401,8 @@ def tax_returns(uow_factory: UnitOfWorkFactory, actor: Actor, year: int) -> Repo
     def rows() -> Iterator[tuple[object, ...]]:
         cursor = None
         while True:
-            page = tax.list_returns(uow_factory, actor.scope, None, year, cursor, PAGE_SIZE_MAX)
-            for _, filed in page:
+            page = tax.list_returns(uow_factory, actor, None, year, cursor, PAGE_SIZE_MAX)
+            for filed in page.items:
                 computed = filed.computed
                 yield (
                     filed.id,
@@ -416,9 +415,9 @@ def tax_returns(uow_factory: UnitOfWorkFactory, actor: Actor, year: int) -> Repo
                     computed.total_reduction,
                     computed.total_due,
                 )
-            if len(page) < PAGE_SIZE_MAX:
+            if page.next_cursor is None:
                 return
-            cursor = encode_cursor("tax_returns", page[-1][0])
+            cursor = page.next_cursor
 
     parameters = {"report": "tax_returns", "year": str(year)}
     return ReportTable("tax_returns", TAX_COLUMNS, rows(), parameters)  # type: ignore[arg-type]

@@ -5,6 +5,11 @@ Facts come from verified emission reports (the report in force for each month of
 or, for a preview only, from the CEMS monthly aggregates. A month without them is
 `tax_data_missing`: the tax is never computed on nothing. A month whose report has no line is
 a month without taxable emissions (an empty month, tax 0).
+
+Every use case takes the acting `Actor`: an enterprise out of its scope does not exist for it.
+Filing is idempotent on the quarter: filing it again while its return stands answers that
+return as a replay when the return is what filing now would make, and is `tax_return_exists`
+when it is not (the reports or the policy changed since).
 """
 
 from __future__ import annotations
@@ -14,12 +19,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ledger.domain.access import Principal, Scope
+from ledger.domain.access import Actor
 from ledger.domain.cems import TAX_POLLUTANT
-from ledger.domain.errors import PartyNotFound
 from ledger.domain.incentives import IncentiveBasis, IncentiveKind
 from ledger.domain.monitoring import MonthlyAggregate
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Party
 from ledger.domain.reports import VerifiedFacts
@@ -46,6 +50,7 @@ from ledger.domain.tax_filing import (
 )
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives, reports
+from ledger.services.authority import party_filter, sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
 
@@ -71,11 +76,16 @@ def policy_in(uow: UnitOfWork) -> TaxPolicy:
     return policy_from_dict(uow.tax.get_policy() or {})
 
 
-def get_policy(uow_factory: UnitOfWorkFactory) -> TaxPolicy:
+@use_case("tax.policy.read")
+def get_policy(uow_factory: UnitOfWorkFactory, actor: Actor) -> TaxPolicy:
+    """The settings in force (public to every reader: they are the rules, not anyone's data)."""
     return read(uow_factory, policy_in)
 
 
-def set_policy(uow_factory: UnitOfWorkFactory, changes: Mapping[str, Any]) -> TaxPolicy:
+@use_case("tax.policy.set")
+def set_policy(
+    uow_factory: UnitOfWorkFactory, actor: Actor, changes: Mapping[str, Any]
+) -> TaxPolicy:
     """Change some settings (the others keep their value); applies to returns filed later."""
 
     def work(uow: UnitOfWork) -> TaxPolicy:
@@ -83,22 +93,20 @@ def set_policy(uow_factory: UnitOfWorkFactory, changes: Mapping[str, Any]) -> Ta
         uow.tax.put_policy(policy_to_dict(policy))
         return policy
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 # -- computing ----------------------------------------------------------------------------------
 
 
-def compute_in(  # noqa: PLR0917 - the computation's inputs
+def compute_in(
     uow: UnitOfWork,
-    scope: Scope,
-    party_code: str,
+    party: Party,
     quarter: Quarter,
     source: Source = Source.REPORTS,
     penalties: Sequence[tuple[date, PenaltyEvent]] = (),
 ) -> Computation:
     """The quarter's monthly lines and totals for one enterprise, inside a unit of work."""
-    party = visible_party(uow, scope, party_code)
     if party.tax_tier is None:
         raise TaxTierUnknown(f"{party.code} has no tax tier", field="party")
     policy = policy_in(uow)
@@ -118,23 +126,20 @@ def compute_in(  # noqa: PLR0917 - the computation's inputs
     return Computation(quarterly_return(months), source, policy, report_of_month)
 
 
+@use_case("tax.quarter")
 def compute_quarter(
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     party: str,
     quarter: Quarter,
     source: Source = Source.REPORTS,
 ) -> Computation:
     """Compute (not file) a quarter's tax from verified reports, or preview it from CEMS."""
-    return read(uow_factory, lambda uow: compute_in(uow, scope, party, quarter, source))
 
+    def work(uow: UnitOfWork) -> Computation:
+        return compute_in(uow, incentives.party_in_view(uow, actor, party), quarter, source)
 
-def visible_party(uow: UnitOfWork, scope: Scope, code: str) -> Party:
-    """The enterprise, if the scope sees it; otherwise it does not exist (404)."""
-    party = uow.registry.get_party(code)
-    if party is None or not scope.sees(party.code, party.city):
-        raise PartyNotFound(f"no party {code!r}", field="party")
-    return party
+    return read(uow_factory, work)
 
 
 def _report_facts(
@@ -176,18 +181,25 @@ def _fact(aggregate: MonthlyAggregate) -> PollutantMonth:
 # -- filing -------------------------------------------------------------------------------------
 
 
+@use_case("tax.file")
 def file_return(
-    uow_factory: UnitOfWorkFactory, caller: Principal, party: str, quarter: Quarter
-) -> FiledReturn:
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, quarter: Quarter
+) -> Created[FiledReturn]:
     """File the quarter's return from verified reports and book its Article 13 reduction as an
     incentive, in one transaction. A quarter is filed again only after its return was voided
     (a report it rested on was invalidated): the new return is the next version."""
 
-    def work(uow: UnitOfWork) -> FiledReturn:
-        computation = compute_in(uow, caller.scope, party, quarter)
+    def work(uow: UnitOfWork) -> Created[FiledReturn]:
+        computation = compute_in(uow, visible_party(uow, actor, party), quarter)
         latest = uow.tax.latest_return(party, quarter.year, quarter.quarter)
         if latest is not None and not latest.void:
-            raise TaxReturnExists(f"return {latest.id} is filed", field="quarter")
+            if (latest.computed, latest.report_ids, latest.policy) != (
+                computation.computed,
+                computation.report_ids,
+                computation.policy,
+            ):
+                raise TaxReturnExists(f"return {latest.id} is filed on other data", field="quarter")
+            return Created(latest, replayed=True)
         version = 1 if latest is None else latest.version + 1
         filed = FiledReturn(
             id=return_id(party, quarter, version),
@@ -196,15 +208,15 @@ def file_return(
             source=Source.REPORTS,
             policy=computation.policy,
             report_ids=computation.report_ids,
-            filed_by=caller.id,
+            filed_by=actor.id,
             filed_at=uow.now(),
             supersedes=None if latest is None else latest.id,
         )
         uow.tax.add_return(filed, computation.report_of_month)
         _book_reduction(uow, filed)
-        return filed
+        return Created(filed)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _book_reduction(uow: UnitOfWork, filed: FiledReturn) -> None:
@@ -227,34 +239,35 @@ def _book_reduction(uow: UnitOfWork, filed: FiledReturn) -> None:
 # -- reads --------------------------------------------------------------------------------------
 
 
-def get_return(uow_factory: UnitOfWorkFactory, scope: Scope, return_id_: str) -> FiledReturn:
+@use_case("tax.returns.read")
+def get_return(uow_factory: UnitOfWorkFactory, actor: Actor, return_id_: str) -> FiledReturn:
     """One filed return (404 if unknown or out of scope)."""
 
     def work(uow: UnitOfWork) -> FiledReturn:
         found = uow.tax.get_return(return_id_)
-        if found is None or incentives.visible_parties(uow, scope, found.party) == []:
-            raise TaxReturnNotFound(f"no tax return {return_id_!r}", field="return_id")
+        if found is None or not sees(uow, actor, found.party):
+            raise TaxReturnNotFound(f"tax return {return_id_!r} not found", field="return_id")
         return found
 
     return read(uow_factory, work)
 
 
+@use_case("tax.returns.list")
 def list_returns(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
-    scope: Scope,
+    actor: Actor,
     party: str | None,
     year: int | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, FiledReturn]]:
-    """Filed returns in filing order, of the parties `scope` sees."""
+) -> Page[FiledReturn]:
+    """Filed returns in filing order, of the parties the actor sees."""
     after = decode_cursor("tax_returns", cursor)
     check_page_size(limit)
-
-    def work(uow: UnitOfWork) -> list[tuple[int, FiledReturn]]:
-        parties = incentives.visible_parties(uow, scope, party)
-        if parties == []:
-            return []
-        return uow.tax.list_returns(parties, year, after, limit)
-
-    return read(uow_factory, work)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.tax.list_returns(
+            party_filter(actor, party), year, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("tax_returns", rows, limit)

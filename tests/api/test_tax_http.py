@@ -4,18 +4,20 @@ autouse fixture)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.domain.access import Principal, Role
+from ledger.domain.access import Role
 from ledger.domain.registry import Outlet
 from ledger.domain.reports import Method, Period
 from ledger.persistence.store import Store
 from ledger.services import parties, reports
-from tests.api.support import assert_problem, headers_for
+from tests.api.support import REPLAYED, assert_problem, headers_for
+from tests.factories import actor
 from tests.integration.tax_support import build_tax_registry, worked_example
 
 QUARTER = "2026Q2"
@@ -30,14 +32,14 @@ def store_of(client: TestClient) -> Store:
 def verified_quarter(client: TestClient, party: str = "E01") -> str:
     """A verified quarterly report of the worked example for each month, through the workflow."""
     store = store_of(client)
-    filer = Principal(f"{party}-filer", "filer", Role.ENTERPRISE, party, None)
-    verifier = Principal("verifier-1", "verifier", Role.VERIFIER, None, None)
+    filer = actor(store, Role.ENTERPRISE, party, principal=f"{party.lower()}-filer")
+    verifier = actor(store, Role.VERIFIER, principal="verifier-1")
     # An agency's measurements: CEMS lines come only from stored aggregates.
     lines = tuple(
         replace(x, method=Method.AGENCY) for month in MONTHS for x in worked_example(month)
     )
     content = reports.Content(from_monitoring=False, lines=lines)
-    view = reports.draft_report(store, filer, party, Period.parse(QUARTER), content)
+    view = reports.draft_report(store, filer, party, Period.parse(QUARTER), content).record
     reports.submit_report(store, filer, view.report.id)
     reports.verify_report(store, verifier, view.report.id)
     return view.report.id
@@ -117,14 +119,20 @@ def test_another_enterprises_tax_does_not_exist_for_an_enterprise(taxed: TestCli
     )
     assert_problem(
         taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER}, headers=e02),
-        404,
-        "party_not_found",
+        422,
+        "unknown_party",
+        "party",
     )
     taxed.post("/v1/tax/returns", json={"party": "E01", "quarter": QUARTER})
-    assert_problem(
+    hidden = assert_problem(
         taxed.get("/v1/tax/returns/E01-2026Q2-r1", headers=e02), 404, "tax_return_not_found"
     )
+    unknown = assert_problem(
+        taxed.get("/v1/tax/returns/E01-2026Q2-r2", headers=e02), 404, "tax_return_not_found"
+    )
+    assert hidden == {**unknown, "detail": unknown["detail"].replace("r2", "r1")}
     assert taxed.get("/v1/incentives", headers=e02).json()["incentives"] == []
+    assert taxed.get("/v1/tax/returns", headers=e02).json()["returns"] == []
 
 
 def test_a_quarter_without_verified_data_is_a_clear_refusal(taxed: TestClient) -> None:
@@ -184,3 +192,46 @@ def test_the_tax_policy_is_readable_and_settable_by_the_regulator(taxed: TestCli
     assert changed.json()["scope"] == "outlet"
     e01 = headers_for(taxed, "enterprise", party="E01")
     assert taxed.put("/v1/tax/policy", json={"scope": "taxpayer"}, headers=e01).status_code == 403
+
+
+def retried(client: TestClient, path: str, body: Mapping[str, object]) -> dict[str, object]:
+    """POST `body` twice: created, then the same answer replayed; the first answer's body."""
+    first = client.post(path, json=body)
+    assert first.status_code == 201, first.text
+    assert REPLAYED not in first.headers
+    again = client.post(path, json=body)
+    assert (again.status_code, again.headers.get(REPLAYED)) == (201, "true"), again.text
+    assert again.json() == first.json()
+    answer: dict[str, object] = first.json()
+    return answer
+
+
+def test_every_create_of_tax_and_incentives_is_safely_retried(taxed: TestClient) -> None:
+    report = verified_quarter(taxed)
+    retried(taxed, "/v1/tax/returns", {"party": "E01", "quarter": QUARTER})
+    credit = {"id": "DESOX-1", "party": "E01", "investment": "1000.00", "acquired_on": "2024-03-01"}
+    retried(taxed, "/v1/equipment-credits", credit)
+    taxed.post("/v1/equipment-credits/DESOX-1/clawback", json={"transferred_on": "2025-01-01"})
+    booking = {"id": "extra", "basis_id": "equipment-DESOX-1", "amount": "50.00"}
+    retried(taxed, "/v1/incentives", booking)
+    reduction = {
+        "id": "R1",
+        "report_id": report,
+        "pollutant": "SO2",
+        "baseline_kind": "prior_entitlement",
+        "baseline_kg": "100000",
+        "baseline_hours": 8000,
+        "actual_hours": 6000,
+        "release": "tradable",
+    }
+    retried(taxed, "/v1/reductions", reduction)
+
+    for path, body in (
+        ("/v1/equipment-credits", {**credit, "investment": "2000.00"}),
+        ("/v1/incentives", {**booking, "amount": "60.00"}),
+        ("/v1/reductions", {**reduction, "actual_hours": 7000}),
+    ):
+        conflict = taxed.post(path, json=body)
+        assert_problem(conflict, 409, "record_exists_with_different_definition", "id")
+    incentives = taxed.get("/v1/incentives").json()["incentives"]
+    assert sorted(i["id"] for i in incentives) == ["a13-E01-2026Q2-r1", "eq-DESOX-1", "extra"]

@@ -13,19 +13,28 @@ from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-from ledger.domain.access import Principal, Role
+from ledger.domain.access import Actor, Role
 from ledger.domain.registry import City, Party, PartyKind
 from ledger.domain.reports import Method, Period, Report, ReportLine, ReportStatus, report_id
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence.store import Store
 from ledger.services import incentives, parties, rights
+from tests.factories import actor
 
 D = Decimal
 P = Pollutant
 SINTER_FLOW = D(1_200_000)
 SINTER_HOURS = 720
-REGULATOR = Principal("regulator-1", "Regulator", Role.REGULATOR, "HEBEI", None)
-ENTERPRISE = Principal("e01-user", "E01 filer", Role.ENTERPRISE, "E01", None)
+REGULATOR_ID = "regulator-1"
+
+
+def regulator(store: Store) -> Actor:
+    return actor(store, Role.REGULATOR, principal=REGULATOR_ID)
+
+
+def filer(store: Store, party: str = "E01") -> Actor:
+    """The enterprise's filer ("e01-filer" for E01): its scope is its enterprise."""
+    return actor(store, Role.ENTERPRISE, party, principal=f"{party.lower()}-filer")
 
 
 def build_tax_registry(store: Store) -> None:
@@ -45,7 +54,7 @@ def build_tax_registry(store: Store) -> None:
             store, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=tier)
         )
     for code in ("E01", "E02", "E07"):
-        rights.deposit_cash(store, f"{code}-start", code, 100_000_000)
+        rights.deposit_cash(store, regulator(store), f"{code}-start", code, 100_000_000)
 
 
 def sinter_mass(concentration: str, hours: int = SINTER_HOURS) -> Decimal:
@@ -132,7 +141,7 @@ def invalidate(store: Store, report: str, reason: str = "data tampering found") 
             replace(
                 found,
                 status=ReportStatus.INVALIDATED,
-                invalidated_by=REGULATOR.id,
+                invalidated_by=REGULATOR_ID,
                 invalidated_at=uow.now(),
                 invalidation_reason=reason,
             )

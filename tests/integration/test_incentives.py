@@ -3,6 +3,7 @@ with the report they rest on, the CIT equipment credit and its clawback."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,11 +11,13 @@ import pytest
 from sqlalchemy import insert, text
 from sqlalchemy.exc import DBAPIError
 
+from ledger.domain.errors import PartyNotFound, RecordExists
 from ledger.domain.incentives import (
     ClawbackNotDue,
     IncentiveBasisVoid,
     IncentiveExceedsBasis,
     IncentiveKind,
+    IncentiveNotFound,
     ReversalReason,
 )
 from ledger.domain.tax_filing import Quarter
@@ -22,17 +25,17 @@ from ledger.persistence import tables as t
 from ledger.persistence.store import Store
 from ledger.services import incentives, queries, tax
 from tests.integration.tax_support import (
-    ENTERPRISE,
-    REGULATOR,
     build_tax_registry,
+    filer,
     invalidate,
+    regulator,
     verified_report,
     worked_example,
 )
 
 D = Decimal
 Q2 = Quarter(2026, 2)
-EVERYTHING = REGULATOR.scope
+DESOX = incentives.EquipmentInvestment("DESOX-1", "E01", 100_000_000, date(2024, 3, 1))
 MONTHLY_REDUCTION_FEN = 2_468_094  # rules §1.3: 24,680.94 CNY
 
 
@@ -52,7 +55,7 @@ def balance(store: Store, account: str) -> int:
 def file_worked_quarter(store: Store) -> tuple[str, str]:
     months = Q2.months()
     report = verified_report(store, "E01", "2026Q2", [x for m in months for x in worked_example(m)])
-    return report, tax.file_return(store, ENTERPRISE, "E01", Q2).id
+    return report, tax.file_return(store, filer(store), "E01", Q2).record.id
 
 
 def test_the_article_13_incentive_moves_tax_expenditure_to_the_enterprise(registry: Store) -> None:
@@ -70,15 +73,15 @@ def test_invalidating_the_report_reverses_its_incentive_in_one_transaction(
 
     invalidate(registry, report)
 
-    (incentive,) = [
-        i for _, i in incentives.list_incentives(registry, EVERYTHING, "E01", None, None, 10)
-    ]
+    (incentive,) = incentives.list_incentives(
+        registry, regulator(registry), "E01", None, None, 10
+    ).items
     assert incentive.reversal is not None
     assert incentive.reversal.reason is ReversalReason.REPORT_INVALIDATED
     assert incentive.reversal.report_id == report
     assert balance(registry, "E01:tax_incentives") == 0
     assert balance(registry, "HEBEI:tax_expenditure") == 0
-    assert tax.get_return(registry, EVERYTHING, return_id).void
+    assert tax.get_return(registry, regulator(registry), return_id).void
     assert queries.check_invariants(registry) == []
 
 
@@ -87,7 +90,7 @@ def test_no_incentive_can_be_booked_again_on_a_voided_basis(registry: Store) -> 
     invalidate(registry, report)
 
     with pytest.raises(IncentiveBasisVoid):
-        incentives.book_incentive(registry, f"return-{return_id}", "again", 1)
+        incentives.book_incentive(registry, regulator(registry), f"return-{return_id}", "again", 1)
 
 
 def test_a_voided_return_is_filed_again_from_the_corrected_report(registry: Store) -> None:
@@ -97,12 +100,12 @@ def test_a_voided_return_is_filed_again_from_the_corrected_report(registry: Stor
     corrected = [x for m in months for x in worked_example(m, exceedances=1)]
     verified_report(registry, "E01", "2026Q2", corrected, version=2)
 
-    second = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    second = tax.file_return(registry, filer(registry), "E01", Q2).record
 
     assert (second.version, second.supersedes) == (2, first)
     assert second.report_ids == ("E01-2026Q2-v2",)
     assert second.computed.total_reduction == 0
-    assert tax.get_return(registry, EVERYTHING, first).void
+    assert tax.get_return(registry, regulator(registry), first).void
     assert balance(registry, "E01:tax_incentives") == 0
 
 
@@ -110,7 +113,7 @@ def test_the_service_refuses_an_incentive_above_its_basis(registry: Store) -> No
     _, return_id = file_worked_quarter(registry)
 
     with pytest.raises(IncentiveExceedsBasis):
-        incentives.book_incentive(registry, f"return-{return_id}", "more", 1)
+        incentives.book_incentive(registry, regulator(registry), f"return-{return_id}", "more", 1)
 
 
 REFUSED = "exceeds what its verified basis supports|amount_within_basis|FOREIGN KEY|foreign key"
@@ -170,19 +173,50 @@ def test_the_database_refuses_to_update_or_delete_an_incentive(registry: Store) 
 def test_the_equipment_credit_is_ten_percent_rounded_down(registry: Store) -> None:
     credit = incentives.grant_equipment_credit(
         registry,
+        regulator(registry),
         incentives.EquipmentInvestment("DESOX-1", "E01", 123_456_789, date(2024, 3, 1)),
-    )
+    ).record
 
     assert credit.amount_fen == 12_345_678
     assert credit.kind is IncentiveKind.EQUIPMENT_CREDIT
     assert balance(registry, "E01:equipment_credit") == 12_345_678
 
 
-def test_a_transfer_within_five_years_claws_the_credit_back(registry: Store) -> None:
-    investment = incentives.EquipmentInvestment("DESOX-1", "E01", 100_000_000, date(2024, 3, 1))
-    incentives.grant_equipment_credit(registry, investment)
+def test_a_retried_grant_answers_the_credit_it_granted(registry: Store) -> None:
+    first = incentives.grant_equipment_credit(registry, regulator(registry), DESOX)
 
-    (clawed,) = incentives.claw_back(registry, "DESOX-1", date(2029, 2, 28))
+    again = incentives.grant_equipment_credit(registry, regulator(registry), DESOX)
+
+    assert (first.replayed, again.replayed, again.record) == (False, True, first.record)
+    assert balance(registry, "E01:equipment_credit") == 10_000_000
+    for other in (
+        replace(DESOX, investment_fen=100_000_009),  # the same credit, but not the same request
+        replace(DESOX, description="another machine"),
+        replace(DESOX, party="E02"),
+    ):
+        with pytest.raises(RecordExists):
+            incentives.grant_equipment_credit(registry, regulator(registry), other)
+    assert balance(registry, "E01:equipment_credit") == 10_000_000
+
+
+def test_a_retried_booking_answers_the_incentive_it_booked(registry: Store) -> None:
+    incentives.grant_equipment_credit(registry, regulator(registry), DESOX)
+    incentives.claw_back(registry, regulator(registry), "DESOX-1", date(2025, 1, 1))
+    basis = "equipment-DESOX-1"
+    first = incentives.book_incentive(registry, regulator(registry), basis, "again", 500)
+
+    again = incentives.book_incentive(registry, regulator(registry), basis, "again", 500)
+
+    assert (first.replayed, again.replayed, again.record) == (False, True, first.record)
+    with pytest.raises(RecordExists):
+        incentives.book_incentive(registry, regulator(registry), basis, "again", 501)
+    assert balance(registry, "E01:equipment_credit") == 500
+
+
+def test_a_transfer_within_five_years_claws_the_credit_back(registry: Store) -> None:
+    incentives.grant_equipment_credit(registry, regulator(registry), DESOX)
+
+    (clawed,) = incentives.claw_back(registry, regulator(registry), "DESOX-1", date(2029, 2, 28))
 
     assert clawed.reversal is not None
     assert clawed.reversal.reason is ReversalReason.CLAWBACK
@@ -191,20 +225,18 @@ def test_a_transfer_within_five_years_claws_the_credit_back(registry: Store) -> 
 
 
 def test_a_transfer_after_five_years_keeps_the_credit(registry: Store) -> None:
-    investment = incentives.EquipmentInvestment("DESOX-1", "E01", 100_000_000, date(2024, 3, 1))
-    incentives.grant_equipment_credit(registry, investment)
+    incentives.grant_equipment_credit(registry, regulator(registry), DESOX)
 
     with pytest.raises(ClawbackNotDue):
-        incentives.claw_back(registry, "DESOX-1", date(2029, 3, 1))
+        incentives.claw_back(registry, regulator(registry), "DESOX-1", date(2029, 3, 1))
 
 
 def test_unused_credit_carries_forward_five_years_then_lapses(registry: Store) -> None:
-    investment = incentives.EquipmentInvestment("DESOX-1", "E01", 100_000_000, date(2024, 3, 1))
-    incentives.grant_equipment_credit(registry, investment)  # 10,000,000 fen
+    incentives.grant_equipment_credit(registry, regulator(registry), DESOX)  # 10,000,000 fen
 
     schedule = incentives.credit_schedule(
         registry,
-        EVERYTHING,
+        filer(registry),
         "E01",
         {2024: 2_000_000, 2025: 0, 2029: 3_000_000, 2030: 9_000_000},
     )
@@ -219,7 +251,14 @@ def test_unused_credit_carries_forward_five_years_then_lapses(registry: Store) -
 
 def test_an_enterprise_sees_only_its_own_incentives(registry: Store) -> None:
     file_worked_quarter(registry)
-    other = REGULATOR.scope.__class__(party="E02")
+    other = filer(registry, "E02")
+    (incentive,) = incentives.list_incentives(registry, filer(registry), None, None, None, 10).items
 
-    assert incentives.list_incentives(registry, other, None, None, None, 10) == []
-    assert incentives.list_incentives(registry, other, "E01", None, None, 10) == []
+    assert incentives.list_incentives(registry, other, None, None, None, 10).items == []
+    assert incentives.list_incentives(registry, other, "E01", None, None, 10).items == []
+    for incentive_id in (incentive.id, "no-such-incentive"):  # out of scope, and unknown: alike
+        with pytest.raises(IncentiveNotFound) as refused:
+            incentives.get_incentive(registry, other, incentive_id)
+        assert refused.value.detail == f"incentive {incentive_id!r} not found"
+    with pytest.raises(PartyNotFound):
+        incentives.credit_schedule(registry, other, "E01", {2026: 0})

@@ -10,15 +10,15 @@ import pytest
 
 from ledger.domain.reports import ReportLine
 from ledger.domain.tax import Disqualification
-from ledger.domain.tax_filing import Quarter, TaxDataMissing, TaxReturnExists
+from ledger.domain.tax_filing import FiledReturn, Quarter, TaxDataMissing, TaxReturnExists
 from ledger.persistence.store import Store
 from ledger.services import incentives, queries, tax
 from tests.integration.tax_support import (
-    ENTERPRISE,
-    REGULATOR,
     P,
     build_tax_registry,
+    filer,
     line,
+    regulator,
     verified_report,
     worked_example,
 )
@@ -26,13 +26,19 @@ from tests.integration.tax_support import (
 D = Decimal
 Q2 = Quarter(2026, 2)
 APRIL, MAY, JUNE = Q2.months()
-EVERYTHING = REGULATOR.scope
 
 
 @pytest.fixture
 def registry(store: Store) -> Store:
     build_tax_registry(store)
     return store
+
+
+def file_q2(store: Store, party: str = "E01") -> FiledReturn:
+    """The enterprise's filer files its second quarter of 2026 (a first filing)."""
+    made = tax.file_return(store, filer(store, party), party, Q2)
+    assert not made.replayed
+    return made.record
 
 
 def quarter_of_worked_examples(store: Store, party: str = "E01") -> str:
@@ -44,7 +50,7 @@ def quarter_of_worked_examples(store: Store, party: str = "E01") -> str:
 def test_the_worked_example_is_filed_to_the_fen_and_its_reduction_booked(registry: Store) -> None:
     report = quarter_of_worked_examples(registry)
 
-    filed = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    filed = file_q2(registry)
 
     april = filed.computed.months[0]
     assert (april.total_before, april.total_due, april.total_reduction) == (
@@ -54,13 +60,13 @@ def test_the_worked_example_is_filed_to_the_fen_and_its_reduction_booked(registr
     )
     assert filed.computed.total_due == 3 * D("248661.79")
     assert filed.report_ids == (report,)
-    (incentive,) = [
-        i for _, i in incentives.list_incentives(registry, EVERYTHING, "E01", None, None, 10)
-    ]
+    (incentive,) = incentives.list_incentives(
+        registry, regulator(registry), "E01", None, None, 10
+    ).items
     assert incentive.amount_fen == 3 * 2_468_094
     assert incentive.basis_fen == incentive.amount_fen
     assert incentive.report_ids == (report,)
-    stored = tax.get_return(registry, EVERYTHING, filed.id)
+    stored = tax.get_return(registry, regulator(registry), filed.id)
     assert stored == filed
     assert queries.check_invariants(registry) == []
 
@@ -70,7 +76,7 @@ def test_a_quarter_without_a_verified_report_for_a_month_is_refused(registry: St
     verified_report(registry, "E01", "2026-05", worked_example(MAY))
 
     with pytest.raises(TaxDataMissing) as refused:
-        tax.compute_quarter(registry, EVERYTHING, "E01", Q2)
+        tax.compute_quarter(registry, regulator(registry), "E01", Q2)
     assert "2026-06" in refused.value.detail
 
 
@@ -81,7 +87,7 @@ def test_a_quarter_is_built_from_three_monthly_reports(registry: Store) -> None:
         verified_report(registry, "E01", "2026-06", []),
     ]
 
-    computed = tax.compute_quarter(registry, EVERYTHING, "E01", Q2)
+    computed = tax.compute_quarter(registry, regulator(registry), "E01", Q2)
 
     assert computed.report_ids == tuple(sorted(ids))
     april, may, june = computed.computed.months
@@ -99,7 +105,7 @@ def test_two_outlets_of_one_enterprise_each_get_their_lines(registry: Store) -> 
     verified_report(registry, "E01", "2026-05", [])
     verified_report(registry, "E01", "2026-06", [])
 
-    april = tax.compute_quarter(registry, EVERYTHING, "E01", Q2).computed.months[0]
+    april = tax.compute_quarter(registry, regulator(registry), "E01", Q2).computed.months[0]
 
     assert len(april.lines) == 6
     assert april.total_due == 2 * D("248661.79")
@@ -112,22 +118,32 @@ def test_an_hourly_exceedance_at_one_outlet_removes_every_reduction_of_the_month
     lines = worked_example(APRIL, "SINTER-1") + worked_example(APRIL, "SINTER-2", exceedances=1)
     verified_report(registry, "E01", "2026Q2", lines)
 
-    filed = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    filed = file_q2(registry)
 
     april = filed.computed.months[0]
     assert april.total_reduction == 0
     assert april.total_due == april.total_before
     so2 = april.line("SINTER-1", P.SO2)
     assert so2.disqualifications == (Disqualification.TAXPAYER_EXCEEDANCE,)
-    assert incentives.list_incentives(registry, EVERYTHING, "E01", None, None, 10) == []
+    assert (
+        incentives.list_incentives(registry, regulator(registry), "E01", None, None, 10).items == []
+    )
 
 
 def test_a_quarter_is_filed_once(registry: Store) -> None:
     quarter_of_worked_examples(registry)
-    tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    first = file_q2(registry)
 
-    with pytest.raises(TaxReturnExists):
-        tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    again = tax.file_return(registry, filer(registry), "E01", Q2)
+
+    assert (again.record, again.replayed) == (first, True)
+    assert (
+        len(incentives.list_incentives(registry, regulator(registry), "E01", None, None, 9).items)
+        == 1
+    )
+    tax.set_policy(registry, regulator(registry), {"inclusive_thresholds": True})
+    with pytest.raises(TaxReturnExists):  # filing now would make another return
+        tax.file_return(registry, filer(registry), "E01", Q2)
 
 
 def three_months(registry: Store, april: list[ReportLine], party: str = "E01") -> None:
@@ -150,9 +166,13 @@ def test_a_higher_rate_pollutant_ranking_fourth_is_not_taxed(registry: Store) ->
         party="E07",
     )
 
-    filed = tax.file_return(registry, REGULATOR, "E07", Q2)
+    filed = tax.file_return(registry, regulator(registry), "E07", Q2).record
 
-    nox = tax.get_return(registry, EVERYTHING, filed.id).computed.months[0].line("SINTER-1", P.NOX)
+    nox = (
+        tax.get_return(registry, regulator(registry), filed.id)
+        .computed.months[0]
+        .line("SINTER-1", P.NOX)
+    )
     assert (nox.rank, nox.taxed, nox.rate, nox.tax_due) == (4, False, D("9.6"), D("0.00"))
     taxed = [x.pollutant for x in filed.computed.months[0].lines if x.taxed]
     assert taxed == [P.SOOT, P.CO, P.HCL]
@@ -174,9 +194,9 @@ def test_ratios_just_below_and_above_half_and_seventy_percent(
 ) -> None:
     three_months(registry, [line(APRIL, P.SO2, mean, "35")])
 
-    filed = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    filed = file_q2(registry)
 
-    stored = tax.get_return(registry, EVERYTHING, filed.id).computed.months[0]
+    stored = tax.get_return(registry, regulator(registry), filed.id).computed.months[0]
     so2 = stored.line("SINTER-1", P.SO2)
     assert so2.factor == D(factor)
     assert so2.ratio == Fraction(D(mean)) / 35
@@ -185,13 +205,13 @@ def test_ratios_just_below_and_above_half_and_seventy_percent(
 
 def test_an_inclusive_threshold_policy_reduces_at_exactly_seventy_percent(registry: Store) -> None:
     three_months(registry, [line(APRIL, P.SO2, "24.5", "35")])
-    tax.set_policy(registry, {"inclusive_thresholds": True})
+    tax.set_policy(registry, regulator(registry), {"inclusive_thresholds": True})
 
-    filed = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    filed = file_q2(registry)
 
     assert filed.computed.months[0].line("SINTER-1", P.SO2).factor == D("0.75")
     assert filed.policy.inclusive_thresholds
-    assert tax.get_policy(registry).scope.value == "taxpayer"
+    assert tax.get_policy(registry, filer(registry)).scope.value == "taxpayer"
 
 
 def test_water_pollutants_take_the_top_five_class_1_and_top_three_others(registry: Store) -> None:
@@ -207,9 +227,9 @@ def test_water_pollutants_take_the_top_five_class_1_and_top_three_others(registr
     ]
     three_months(registry, lines)
 
-    filed = tax.file_return(registry, ENTERPRISE, "E01", Q2)
+    filed = file_q2(registry)
 
-    april = tax.get_return(registry, EVERYTHING, filed.id).computed.months[0]
+    april = tax.get_return(registry, regulator(registry), filed.id).computed.months[0]
     assert sum(x.taxed for x in april.lines if x.pollutant in class_1) == 5
     assert sum(x.taxed for x in april.lines if x.pollutant in others) == 3
     ss = april.line(outfall, P.SS)  # 300 kg / 4 kg = 75 eq: the least of the others
