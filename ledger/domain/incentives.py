@@ -155,10 +155,15 @@ def check_within_basis(basis: IncentiveBasis, active_fen: int, amount_fen: int) 
         raise InvalidField("an incentive is a positive amount", field="amount")
     if active_fen + amount_fen > basis.cap_fen:
         raise IncentiveExceedsBasis(
-            f"basis {basis.id} supports {basis.cap_fen} fen; {active_fen} are booked already, "
-            f"{amount_fen} more would exceed it",
+            f"basis {basis.id} supports {_cny(basis.cap_fen)}; {_cny(active_fen)} is booked "
+            f"already, {_cny(amount_fen)} more would exceed it",
             field="amount",
         )
+
+
+def _cny(fen: int) -> str:
+    """An amount as an error names it: in CNY with its 2 places, never in raw fen."""
+    return f"{Decimal(fen).scaleb(-2)} CNY"
 
 
 # -- the CIT equipment credit -----------------------------------------------------------------

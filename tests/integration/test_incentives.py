@@ -112,8 +112,10 @@ def test_a_voided_return_is_filed_again_from_the_corrected_report(registry: Stor
 def test_the_service_refuses_an_incentive_above_its_basis(registry: Store) -> None:
     _, return_id = file_worked_quarter(registry)
 
-    with pytest.raises(IncentiveExceedsBasis):
+    with pytest.raises(IncentiveExceedsBasis) as refused:
         incentives.book_incentive(registry, regulator(registry), f"return-{return_id}", "more", 1)
+    detail = refused.value.detail
+    assert "supports 74042.82 CNY; 74042.82 CNY is booked already, 0.01 CNY more" in detail
 
 
 REFUSED = "exceeds what its verified basis supports|amount_within_basis|FOREIGN KEY|foreign key"
