@@ -15,9 +15,9 @@ from fastapi import Depends
 from api.auth import Caller
 from api.dependencies import Store
 from ledger.domain.access import Principal
-from ledger.domain.errors import AccountNotFound, LedgerError
+from ledger.domain.errors import LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
-from ledger.services import access, registry
+from ledger.services import access
 
 
 class Viewer:
@@ -43,13 +43,6 @@ class Viewer:
         """Raise `error` (the record's not-found error) unless the record is visible."""
         if not self.sees(*parties):
             raise error(f"{what} not found")
-
-    def require_account(self, code: str) -> None:
-        """An account is visible when its party is (no lookup for an unlimited scope)."""
-        if not self.scope.unlimited:
-            self.require(
-                AccountNotFound, f"account {code!r}", registry.get_account(self._store, code).party
-            )
 
     def party_filter(self, requested: str | None) -> str | None:
         """The party filter of a listing: an enterprise always lists its own records."""

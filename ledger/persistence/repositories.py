@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
+from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import (
@@ -51,6 +52,7 @@ from ledger.domain.ports import (
 from ledger.persistence import postgresql_write_path, sqlite_write_path
 from ledger.persistence import tables as t
 from ledger.persistence.invariants import invariant_violations
+from ledger.persistence.scoping import visible_to
 
 
 class Caches:
@@ -193,8 +195,12 @@ class SqlAccountRepository:
             .values(frozen=frozen, closed=closed)
         )
 
-    def list(self, party: str | None, after_id: int, limit: int) -> list[Account]:
-        query = select(t.accounts).where(t.accounts.c.id > after_id)
+    def list(
+        self, party: str | None, after_id: int, limit: int, *, scope: Scope = EVERYTHING
+    ) -> list[Account]:
+        query = select(t.accounts).where(
+            t.accounts.c.id > after_id, visible_to(scope, t.accounts.c.party)
+        )
         if party is not None:
             query = query.where(t.accounts.c.party == party)
         rows = self._connection.execute(query.order_by(t.accounts.c.id).limit(limit))
