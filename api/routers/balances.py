@@ -8,14 +8,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api import schemas
+from api.auth import Acts
 from api.convert import balance_out
-from api.dependencies import Store
+from api.dependencies import Cursor, Store
 from api.routers.registry import AccountCode, InstrumentCodePath
-from api.scoping import View
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import next_cursor
-from ledger.services import chain, queries
+from ledger.services import queries
 
 router = APIRouter(prefix="/v1")
 
@@ -23,10 +22,10 @@ InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Z
 
 
 @router.get("/accounts/{code}/balances", response_model=schemas.BalanceList, tags=["balances"])
-def list_balances(code: AccountCode, store: Store, view: View) -> schemas.BalanceList:
+def list_balances(code: AccountCode, store: Store, actor: Acts) -> schemas.BalanceList:
     """Current balances of an account in every instrument it has held."""
-    view.require_account(code)
-    return schemas.BalanceList(balances=[balance_out(v) for v in queries.get_balances(store, code)])
+    balances = queries.get_balances(store, actor, code)
+    return schemas.BalanceList(balances=[balance_out(v) for v in balances])
 
 
 @router.get(
@@ -36,7 +35,7 @@ def get_balance(  # noqa: PLR0917 - path and query parameters
     code: AccountCode,
     instrument: InstrumentCodePath,
     store: Store,
-    view: View,
+    actor: Acts,
     as_of: Annotated[
         schemas.Instant | None,
         Query(
@@ -52,8 +51,7 @@ def get_balance(  # noqa: PLR0917 - path and query parameters
     ] = "recorded",
 ) -> schemas.BalanceOut:
     """The balance now, or the posted balance as of an instant on the recorded or effective axis."""
-    view.require_account(code)
-    return balance_out(queries.get_balance(store, code, instrument, as_of, axis))
+    return balance_out(queries.get_balance(store, actor, code, instrument, as_of, axis))
 
 
 @router.get("/accounts/{code}/statement", response_model=schemas.StatementOut, tags=["balances"])
@@ -61,13 +59,12 @@ def get_statement(  # noqa: PLR0917 - path and query parameters
     code: AccountCode,
     instrument: InstrumentQuery,
     store: Store,
-    view: View,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Acts,
+    cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> schemas.StatementOut:
     """Posted movements in recorded order with the running balance; follow `next_cursor`."""
-    view.require_account(code)
-    statement = queries.get_statement(store, code, instrument, cursor, limit)
+    statement = queries.get_statement(store, actor, code, instrument, cursor, limit)
     fmt = statement.instrument.format
     debit_normal = statement.account.normal_side is Side.DEBIT
     lines = [
@@ -87,14 +84,16 @@ def get_statement(  # noqa: PLR0917 - path and query parameters
         account=code,
         instrument=instrument,
         lines=lines,
-        next_cursor=next_cursor("statement", [line.posting_id for line in statement.lines], limit),
+        next_cursor=statement.next_cursor,
     )
 
 
 @router.get("/trial-balance", response_model=schemas.TrialBalanceOut, tags=["balances"])
-def get_trial_balance(instrument: InstrumentQuery, store: Store) -> schemas.TrialBalanceOut:
+def get_trial_balance(
+    instrument: InstrumentQuery, store: Store, actor: Acts
+) -> schemas.TrialBalanceOut:
     """Every account's net balance in one instrument in its debit or credit column."""
-    trial = queries.get_trial_balance(store, instrument)
+    trial = queries.get_trial_balance(store, actor, instrument)
     fmt = trial.instrument.format
     lines = [
         schemas.TrialBalanceLineOut(
@@ -116,9 +115,9 @@ def get_trial_balance(instrument: InstrumentQuery, store: Store) -> schemas.Tria
 
 
 @router.get("/invariants", response_model=schemas.InvariantReport, tags=["operations"])
-def check_invariants(store: Store) -> schemas.InvariantReport:
+def check_invariants(store: Store, actor: Acts) -> schemas.InvariantReport:
     """Recompute every invariant: the journal balances and every balance equals its postings."""
-    violations = queries.check_invariants(store)
+    violations = queries.check_invariants(store, actor)
     return schemas.InvariantReport(
         ok=not violations,
         violations=[schemas.ViolationOut(rule=v.rule, detail=v.detail) for v in violations],
@@ -126,10 +125,10 @@ def check_invariants(store: Store) -> schemas.InvariantReport:
 
 
 @router.get("/verify", response_model=schemas.VerifyReport, tags=["operations"])
-def verify_journal(store: Store) -> schemas.VerifyReport:
+def verify_journal(store: Store, actor: Acts) -> schemas.VerifyReport:
     """Seal, then recompute the hash chain from its start and every invariant: the first broken
     link (a hash mismatch, a missing entry, a gap, an entry left unchained) and any violation."""
-    report = chain.verify_journal(store)
+    report = queries.verify_journal(store, actor)
     broken = report.first_break
     return schemas.VerifyReport(
         ok=report.ok,

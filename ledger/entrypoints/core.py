@@ -7,8 +7,9 @@ import sys
 
 from ledger.domain.errors import LedgerError
 from ledger.entrypoints import acting
-from ledger.entrypoints.common import opened_store
+from ledger.entrypoints.common import opened_store, with_store
 from ledger.persistence import migrate
+from ledger.persistence.store import Store
 from ledger.services import access, chain, journal, queries, trading
 from ledger.settings import Settings
 
@@ -19,8 +20,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "migrate", help="upgrade the database schema to the latest revision"
     ).set_defaults(run=run_migrate)
     commands.add_parser(
-        "check", help="verify the ledger's invariants; exit 1 if any is broken"
-    ).set_defaults(run=run_check)
+        "check",
+        help="verify the ledger's invariants (as the principal of LEDGER_TOKEN); exit 1 if any "
+        "is broken",
+    ).set_defaults(run=with_store(run_check))
     commands.add_parser(
         "expire", help="expire pending entries and trades past their deadline"
     ).set_defaults(run=run_expire)
@@ -54,9 +57,10 @@ def run_migrate(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def run_check(settings: Settings, _: argparse.Namespace) -> int:
-    with opened_store(settings) as store:
-        violations = queries.check_invariants(store)
+def run_check(store: Store, _: argparse.Namespace) -> int:
+    """The invariant check, as the principal whose token is in `LEDGER_TOKEN`."""
+    actor = acting.actor_from_environment(store, sys.argv[1:])
+    violations = queries.check_invariants(store, actor)
     for violation in violations:
         print(f"{violation.rule}: {violation.detail}")
     print("ledger invariants hold" if not violations else f"{len(violations)} violations")

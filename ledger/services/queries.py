@@ -1,5 +1,8 @@
 """Read-only use cases: entries with their state, balances (now and as of), statements, trial
-balance and the invariant check."""
+balance, the invariant check and the verification of the journal's hash chain.
+
+An account's balances and statement are its party's: out of scope, the account is not found
+(the same 404 as an unknown one); the trial balance and the checks are oversight's."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from ledger.domain.accounts import Account, Balance
 from ledger.domain.amounts import Instrument
 from ledger.domain.entries import EntryRecord, EntryStatus
 from ledger.domain.errors import EntryNotFound, InvalidField, UnknownInstrument
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import check_page_size, decode_cursor, next_cursor
 from ledger.domain.ports import (
     StatementLine,
     TrialBalanceLine,
@@ -20,8 +23,9 @@ from ledger.domain.ports import (
     UnitOfWorkFactory,
     Violation,
 )
+from ledger.services import chain
 from ledger.services.authority import use_case
-from ledger.services.registry import find_account
+from ledger.services.registry import seen_account, visible_account
 from ledger.services.transactions import read
 
 TIME_AXES = ("recorded", "effective")
@@ -51,11 +55,13 @@ class BalanceView:
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One page of an account's posted movements in one instrument."""
+    """One page of an account's posted movements in one instrument, and the next page's
+    cursor (None after the last)."""
 
     account: Account
     instrument: Instrument
     lines: list[StatementLine]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +111,14 @@ def _instrument(uow: UnitOfWork, code: str) -> Instrument:
     return instrument
 
 
-def get_balances(uow_factory: UnitOfWorkFactory, account_code: str) -> list[BalanceView]:
+@use_case("balances.read")
+def get_balances(
+    uow_factory: UnitOfWorkFactory, actor: Actor, account_code: str
+) -> list[BalanceView]:
     """Current balances of an account in every instrument it has ever held."""
 
     def work(uow: UnitOfWork) -> list[BalanceView]:
-        account = find_account(uow, account_code)
+        account = visible_account(uow, actor, account_code)
         balances = uow.journal.balances_of(account.id)
         instruments = uow.instruments.get_many(b.instrument_code for b in balances)
         return [
@@ -119,8 +128,10 @@ def get_balances(uow_factory: UnitOfWorkFactory, account_code: str) -> list[Bala
     return read(uow_factory, work)
 
 
-def get_balance(
+@use_case("balances.read")
+def get_balance(  # noqa: PLR0917 - the account, the instrument and the instant
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     account_code: str,
     instrument_code: str,
     as_of: datetime | None = None,
@@ -131,10 +142,9 @@ def get_balance(
         raise InvalidField(f"time axis must be one of {TIME_AXES}", field="axis")
 
     def work(uow: UnitOfWork) -> BalanceView:
-        # Normal side and the non-negative flag never change: the cached account is exact.
-        account = uow.accounts.cached([account_code]).get(account_code)
-        if account is None:
-            account = find_account(uow, account_code)  # raises account_not_found
+        # Party, normal side and the non-negative flag never change: the cached account is exact.
+        cached = uow.accounts.cached([account_code]).get(account_code)
+        account = seen_account(uow, actor, account_code, cached)
         instrument = _instrument(uow, instrument_code)
         if as_of is None:
             balance = uow.journal.balance_of(account.id, instrument_code) or Balance(
@@ -155,8 +165,10 @@ def get_balance(
     return read(uow_factory, work)
 
 
-def get_statement(
+@use_case("statements.read")
+def get_statement(  # noqa: PLR0917 - the account, the instrument and the page
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     account_code: str,
     instrument_code: str,
     cursor: str | None,
@@ -167,16 +179,21 @@ def get_statement(
     check_page_size(limit)
 
     def work(uow: UnitOfWork) -> Statement:
-        account = find_account(uow, account_code)
+        account = visible_account(uow, actor, account_code)
         instrument = _instrument(uow, instrument_code)
         lines = uow.journal.statement(account.id, instrument_code, after, limit)
-        return Statement(account, instrument, lines)
+        following = next_cursor("statement", [line.posting_id for line in lines], limit)
+        return Statement(account, instrument, lines, following)
 
     return read(uow_factory, work)
 
 
-def get_trial_balance(uow_factory: UnitOfWorkFactory, instrument_code: str) -> TrialBalance:
-    """Posted debits and credits of every account in one instrument, with the two totals."""
+@use_case("trial_balance.read")
+def get_trial_balance(
+    uow_factory: UnitOfWorkFactory, actor: Actor, instrument_code: str
+) -> TrialBalance:
+    """Posted debits and credits of every account in one instrument, with the two totals (an
+    oversight report: only roles that see every party may read it, see `operations`)."""
 
     def work(uow: UnitOfWork) -> TrialBalance:
         instrument = _instrument(uow, instrument_code)
@@ -192,10 +209,18 @@ def get_trial_balance(uow_factory: UnitOfWorkFactory, instrument_code: str) -> T
 
 
 def check_health(uow_factory: UnitOfWorkFactory) -> None:
-    """Open and close a read transaction: raises if the database cannot be reached."""
+    """Open and close a read transaction: raises if the database cannot be reached (asked by
+    anyone, load balancers included: it tells nothing of the ledger)."""
     read(uow_factory, lambda uow: None)
 
 
-def check_invariants(uow_factory: UnitOfWorkFactory) -> list[Violation]:
+@use_case("invariants.check")
+def check_invariants(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[Violation]:
     """Every broken invariant of the whole ledger (empty when all hold)."""
     return read(uow_factory, lambda uow: uow.journal.find_violations())
+
+
+@use_case("chain.verify")
+def verify_journal(uow_factory: UnitOfWorkFactory, actor: Actor) -> chain.VerifyReport:
+    """Seal, then recompute the hash chain and every invariant (`chain.verify_journal`)."""
+    return chain.verify_journal(uow_factory)
