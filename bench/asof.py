@@ -2,8 +2,8 @@
 
 A dataset of `asof_postings` postings (one hot account holding `asof_hot_postings` of them) is
 bulk-loaded, `check_invariants` runs once (timed), then at random past instants we time:
-- `ledger.services.queries.get_balance(store, hot, instrument, as_of=instant)`: the use case,
-  its read-only transaction and every statement it issues;
+- `ledger.services.queries.get_balance(store, READER, hot, instrument, as_of=instant)`: the
+  use case, its authority check, its read-only transaction and every statement it issues;
 - `SqlJournalRepository.posted_as_of(..., axis="recorded")` alone, inside one open unit of work;
 - the same running-balance probe with the raw driver;
 - a raw `SUM` over the hot account's postings up to the instant (what a ledger without running
@@ -25,7 +25,7 @@ import psycopg
 
 from bench.config import Config
 from bench.databases import BenchDatabase
-from bench.dataset import INSTRUMENT, Dataset, holder_code, load, sqlite_instant
+from bench.dataset import INSTRUMENT, READER, Dataset, holder_code, load, sqlite_instant
 from bench.workloads import sqlite_connect
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
@@ -144,7 +144,7 @@ def run_asof(database: BenchDatabase, data: Dataset, config: Config) -> AsOfResu
     reader = _RawReader(database, config.sqlite_synchronous)
     try:
         started = time.perf_counter()
-        violations = check_invariants(store)
+        violations = check_invariants(store, READER)
         check_seconds = time.perf_counter() - started
         first, last = data.recorded_span()
         rng = random.Random(config.seed)
@@ -152,7 +152,7 @@ def run_asof(database: BenchDatabase, data: Dataset, config: Config) -> AsOfResu
         hot, hot_id, code = holder_code(0), data.hot_id, INSTRUMENT.code
 
         def service(moment: datetime) -> BalanceView:
-            return get_balance(store, hot, code, as_of=moment)
+            return get_balance(store, READER, hot, code, as_of=moment)
 
         for moment in instants[:WARMUP_CALLS]:
             view = service(moment)

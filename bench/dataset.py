@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from ledger.domain.access import Actor, Principal, Role
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import EntryDraft, PostingDraft
@@ -36,6 +37,9 @@ FUNDING_UNITS = 10**12  # per holder: far more than any run can move out of it
 TRANSFER_UNITS_MAX = 1_000  # 1.000 t
 ENTRY_SPACING = timedelta(milliseconds=20)  # recorded-time distance between loaded entries
 PARTY = "BENCH"
+# Who reads the loaded dataset back (balances, the invariant check): a regulator sees every
+# account. A read looks no principal up and writes no audit line, so none is registered.
+READER = Actor(Principal("bench-reader", "bench reader", Role.REGULATOR, None, None))
 
 
 def holder_code(index: int) -> str:

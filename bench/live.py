@@ -84,15 +84,18 @@ def seed(database_url: str, holders: int = 16) -> Seeded:
     migrate.upgrade(database_url)
     store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"))
     try:
-        demo.load_reference_data(store)
-        registry.register_instrument(store, TRANSFER_INSTRUMENT)
+        regulator = demo.load_reference_data(store).regulator
+        registry.register_instrument(store, regulator, TRANSFER_INSTRUMENT)
         registry.open_account(
             store,
+            regulator,
             AccountDraft(TRANSFER_SOURCE, PROVINCE, "load-test issuance", Side.DEBIT, False, None),
         )
         codes = tuple(holder(index) for index in range(holders))
         for code in codes:
-            registry.open_account(store, AccountDraft(code, "XFER", code, Side.CREDIT, True, None))
+            registry.open_account(
+                store, regulator, AccountDraft(code, "XFER", code, Side.CREDIT, True, None)
+            )
         amount = TRANSFER_INSTRUMENT.to_amount(FUNDING_UNITS)
         funding = [
             journal.PostEntry(

@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 
 from bench.config import DEFAULT_POSTGRES_URL, RESULTS_DIR
 from bench.databases import BenchDatabase, conninfo, fresh_database, server_version
-from bench.dataset import INSTRUMENT, generate, holder_code, load
+from bench.dataset import INSTRUMENT, READER, generate, holder_code, load
 from bench.harness import RunResult, Worker, run_timed
 from bench.workloads import Picker, ServiceWorker
 from ledger.persistence.engine import create_ledger_engine, normalize_url
@@ -409,10 +409,10 @@ def balance_reads(postgres_url: str, options: Options) -> list[Reads]:
             try:
                 code = holder_code(0)
                 expected = data.counters[data.hot_id]
-                found = get_balance(store, code, INSTRUMENT.code).balance
+                found = get_balance(store, READER, code, INSTRUMENT.code).balance
                 assert (found.debits_posted, found.credits_posted) == tuple(expected[:2])
                 ledger_ms, ledger_calls = _p50(
-                    partial(get_balance, store, code, INSTRUMENT.code), options.read_seconds
+                    partial(get_balance, store, READER, code, INSTRUMENT.code), options.read_seconds
                 )
             finally:
                 store.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bench.config import Config
 from bench.databases import BenchDatabase, conninfo
-from bench.dataset import INSTRUMENT, generate, holder_code, load
+from bench.dataset import INSTRUMENT, READER, generate, holder_code, load
 from bench.harness import RunResult, Worker, WorkerFactory, run_timed
 from bench.monitor import Neighbours
 from bench.workloads import Picker, PostgresRawWorker, ServiceWorker, SqliteRawWorker
@@ -206,7 +206,7 @@ def verify(database: BenchDatabase, config: Config) -> str:
             ).all()
         counts = {str(row[0]): int(row[1]) for row in rows}
         started = time.perf_counter()
-        violations = check_invariants(store)
+        violations = check_invariants(store, READER)
         seconds = time.perf_counter() - started
     finally:
         store.dispose()

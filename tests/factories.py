@@ -65,15 +65,19 @@ def actor(
 
 
 def setup_registry(store: UnitOfWorkFactory, *holders: str) -> None:
-    """Instruments SO2-2026, CEA-2025 and CNY; an issuance account and non-negative holders."""
+    """Instruments SO2-2026, CEA-2025 and CNY; an issuance account and non-negative holders,
+    registered and opened by a regulator."""
+    regulator = actor(store)
     for instrument in (SO2, CEA, CNY):
-        registry.register_instrument(store, instrument)
+        registry.register_instrument(store, regulator, instrument)
     registry.open_account(
-        store, AccountDraft("ISSUANCE", "HEBEI", "Provincial issuance", Side.DEBIT, False, None)
+        store,
+        regulator,
+        AccountDraft("ISSUANCE", "HEBEI", "Provincial issuance", Side.DEBIT, False, None),
     )
     for code in holders:
         registry.open_account(
-            store, AccountDraft(code, code, f"{code} holdings", Side.CREDIT, True, None)
+            store, regulator, AccountDraft(code, code, f"{code} holdings", Side.CREDIT, True, None)
         )
 
 

@@ -47,6 +47,7 @@ from ledger.persistence.store import Store
 from ledger.services import queries
 from ledger.settings import Settings
 from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.factories import actor
 
 FUZZ_EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "8"))
 FUZZ_BACKENDS = os.environ.get("LEDGER_FUZZ_BACKENDS", "sqlite,postgresql").split(",")
@@ -105,7 +106,7 @@ def _demo_ledger(url: str) -> Iterator[FuzzedLedger]:
     tokens = {role.value: issued[principal] for role, principal in PRINCIPAL_OF_ROLE.items()}
     yield FuzzedLedger(create_app(Settings(database_url=url), store=store), tokens)
     # Whatever the fuzzer got through, the ledger is still consistent.
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
     store.dispose()
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from ledger.domain.errors import LedgerError
 from ledger.persistence.store import Store
 from ledger.services import queries
+from tests.factories import actor
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DEADLOCK = "deadlock detected"  # PostgreSQL's message for SQLSTATE 40P01
@@ -92,20 +93,20 @@ def assert_rejected(store: Store, code: str, action: Callable[[], object]) -> Le
 
 def posted(store: Store, account: str, instrument: str = "SO2-2026") -> Decimal:
     """The account's posted balance on its normal side, in the instrument's unit."""
-    view = queries.get_balance(store, account, instrument)
+    view = queries.get_balance(store, actor(store), account, instrument)
     return view.instrument.to_amount(view.balance.posted)
 
 
 def available(store: Store, account: str, instrument: str = "SO2-2026") -> Decimal:
     """The account's posted balance less what open holds may still take."""
-    view = queries.get_balance(store, account, instrument)
+    view = queries.get_balance(store, actor(store), account, instrument)
     return view.instrument.to_amount(view.balance.available)
 
 
 def as_of(
     store: Store, account: str, moment: datetime, axis: str, instrument: str = "SO2-2026"
 ) -> Decimal:
-    view = queries.get_balance(store, account, instrument, as_of=moment, axis=axis)
+    view = queries.get_balance(store, actor(store), account, instrument, as_of=moment, axis=axis)
     return view.instrument.to_amount(view.balance.posted)
 
 

@@ -26,7 +26,7 @@ from ledger.domain.ports import AccountDraft
 from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.journal import Posted, PostEntry, ResolvePending, ReverseEntry
-from tests.factories import setup_registry, transfer
+from tests.factories import actor, setup_registry, transfer
 from tests.integration.support import (
     HOUR,
     START,
@@ -71,7 +71,7 @@ def attempt(call: Callable[[], Posted], allowed: Sequence[str]) -> Posted | str:
 
 def running_balances(store: Store, account: str, instrument: str = SO2) -> list[int]:
     """Every running balance (credit-normal, in units) the account has ever had."""
-    lines = queries.get_statement(store, account, instrument, None, 1000).lines
+    lines = queries.get_statement(store, actor(store), account, instrument, None, 1000).lines
     return [line.credits_after - line.debits_after for line in lines]
 
 
@@ -111,7 +111,7 @@ def test_racing_transfers_never_overdraw_a_non_negative_account(postgres_store: 
     assert posted(store, "SPENDER") == Decimal(1000) - spent >= 0
     assert sum(posted(store, sink) for sink in sinks(THREADS)) == spent
     assert min(running_balances(store, "SPENDER")) >= 0
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 # -- holds on one account ------------------------------------------------------------------
@@ -185,11 +185,11 @@ def test_racing_holds_never_reserve_more_than_the_balance_and_settle_consistentl
     assert sum(r for _, r in results) > 0, "the race must exhaust the balance"
     assert seen_available and min(seen_available) >= 0
     assert posted(store, "HOLDER") == available(store, "HOLDER") == 1000 - moved
-    balance = queries.get_balance(store, "HOLDER", SO2).balance
+    balance = queries.get_balance(store, actor(store), "HOLDER", SO2).balance
     assert (balance.debits_pending, balance.credits_pending) == (0, 0)
     assert sum(posted(store, sink) for sink in sinks(THREADS)) == moved
     assert min(running_balances(store, "HOLDER")) >= 0
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_racing_posts_and_voids_of_the_same_hold_resolve_it_exactly_once(
@@ -218,10 +218,12 @@ def test_racing_posts_and_voids_of_the_same_hold_resolve_it_exactly_once(
     for number in range(5):
         assert sum(outcomes[number] == "won" for outcomes in per_thread) == 1
     assert entry_count(store) == 1 + 5 + 5
-    posted_holds = sum(queries.get_entry(store, f"hold-{n}").state == "posted" for n in range(5))
+    posted_holds = sum(
+        queries.get_entry(store, actor(store), f"hold-{n}").state == "posted" for n in range(5)
+    )
     assert posted(store, "SINK") == 10 * posted_holds
     assert available(store, "HOLDER") == posted(store, "HOLDER") == 1000 - 10 * posted_holds
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 # -- idempotency under concurrency -------------------------------------------------------
@@ -245,7 +247,7 @@ def test_sixteen_concurrent_identical_requests_write_one_entry_and_all_get_its_s
         assert len({r.entry.recorded_at for r in results}) == 1
         assert sorted(r.replayed for r in results) == [False] + [True] * (THREADS - 1)
     assert posted(store, "BETA") == 5 * 7
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_sixteen_concurrent_identical_posts_of_a_hold_write_one_resolution(
@@ -262,7 +264,7 @@ def test_sixteen_concurrent_identical_posts_of_a_hold_write_one_resolution(
     assert len({r.entry.seq for r in results}) == 1
     assert sorted(r.replayed for r in results) == [False] + [True] * (THREADS - 1)
     assert posted(store, "BETA") == 30
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_sixteen_concurrent_requests_with_one_id_and_different_bodies_write_one_of_them(
@@ -285,7 +287,7 @@ def test_sixteen_concurrent_requests_with_one_id_and_different_bodies_write_one_
     assert len(winners) == 1
     assert results.count("entry_exists_with_different_request") == THREADS - 1
     assert posted(store, "BETA") == Decimal(winners[0].entry.postings[1].units).scaleb(-3)
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_two_concurrent_reversals_of_one_entry_write_exactly_one(postgres_store: Store) -> None:
@@ -317,7 +319,7 @@ def test_two_concurrent_reversals_of_one_entry_write_exactly_one(postgres_store:
     assert entry_count(store) == 1 + 10 + 10
     assert posted(store, "ALPHA") == 1000
     assert posted(store, "BETA") == 0
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 # -- the deadlock shape -------------------------------------------------------------------
@@ -383,7 +385,7 @@ def test_transfers_racing_in_opposite_directions_never_surface_a_deadlock(
     assert sum(posted(store, code) for code in accounts) == 100 * len(accounts)
     assert sum(posted(store, code, CEA) for code in accounts) == 50 * len(accounts) // 2
     assert all(posted(store, code) >= 0 and posted(store, code, CEA) >= 0 for code in accounts)
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_first_postings_racing_into_new_balances_take_their_locks_in_one_order(
@@ -396,7 +398,9 @@ def test_first_postings_racing_into_new_balances_take_their_locks_in_one_order(
     setup_registry(store)
     mints = [f"MINT-{index}" for index in range(6)]
     for code in mints:
-        registry.open_account(store, AccountDraft(code, "HEBEI", code, Side.DEBIT, False, None))
+        registry.open_account(
+            store, actor(store), AccountDraft(code, "HEBEI", code, Side.DEBIT, False, None)
+        )
 
     def move(thread: int) -> None:
         rng = random.Random(3000 + thread)
@@ -422,7 +426,7 @@ def test_first_postings_racing_into_new_balances_take_their_locks_in_one_order(
     assert deadlocks == []
     assert entry_count(store) == THREADS * 4
     assert sum(posted(store, code) for code in mints) == 0
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_freezing_an_account_while_transfers_race_out_of_it_stops_every_later_debit(
@@ -435,7 +439,7 @@ def test_freezing_an_account_while_transfers_race_out_of_it_stops_every_later_de
 
     def spend_or_freeze(thread: int) -> list[str]:
         if thread == 0:
-            registry.set_frozen(store, "SPENDER", frozen=True)
+            registry.freeze_account(store, actor(store), "SPENDER")
             frozen_at.set()
             return []
         outcomes = []
@@ -456,7 +460,7 @@ def test_freezing_an_account_while_transfers_race_out_of_it_stops_every_later_de
     outcomes = [o for thread in race(spend_or_freeze) for o in thread]
 
     assert posted(store, "SINK") == outcomes.count("written")
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 # -- closing and expiring while others write ----------------------------------------------
@@ -472,13 +476,13 @@ def test_closing_an_account_while_a_transfer_races_into_it_never_leaves_value_in
     for trial in range(20):
         code = f"NEW-{trial:02d}"  # opened, never posted to: it has no balance row yet
         registry.open_account(
-            store, AccountDraft(code, code, "new holdings", Side.CREDIT, True, None)
+            store, actor(store), AccountDraft(code, code, "new holdings", Side.CREDIT, True, None)
         )
 
         def close_or_pay(thread: int, code: str = code, trial: int = trial) -> str:
             try:
                 if thread == 0:
-                    registry.close_account(store, code)
+                    registry.close_account(store, actor(store), code)
                     return "closed"
                 journal.post_entry(store, transfer(f"pay-{trial}", "ALPHA", code, "1"))
                 return "paid"
@@ -488,7 +492,7 @@ def test_closing_an_account_while_a_transfer_races_into_it_never_leaves_value_in
                 return error.code
 
         race(close_or_pay, threads=2)
-        if registry.get_account(store, code).closed and posted(store, code) > 0:
+        if registry.get_account(store, actor(store), code).closed and posted(store, code) > 0:
             closed_with_value.append(code)
 
     assert closed_with_value == []
@@ -505,7 +509,7 @@ def test_a_transfer_that_waited_for_a_closing_account_is_refused_as_account_clos
     journal.post_entry(store, transfer("fund", "ISSUANCE", "ALPHA", "10"))
     journal.post_entry(store, transfer("there", "ALPHA", "GAMMA", "1"))
     journal.post_entry(store, transfer("back", "GAMMA", "ALPHA", "1"))
-    gamma = registry.get_account(store, "GAMMA").id
+    gamma = registry.get_account(store, actor(store), "GAMMA").id
     outcome: list[str] = []
 
     with store.engine.connect() as closer:
@@ -570,4 +574,4 @@ def test_racing_expiry_sweeps_expire_each_hold_exactly_once(postgres_store: Stor
     assert sorted(expired) == holds  # every hold once, none twice
     assert entry_count(store) == 1 + 2 * len(holds)
     assert available(store, "HOLDER") == posted(store, "HOLDER") == 1000
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []

@@ -20,7 +20,7 @@ from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from tests.conftest import fresh_database_url
-from tests.factories import setup_registry, transfer
+from tests.factories import actor, setup_registry, transfer
 from tests.integration.support import entry_count, snapshot
 
 IMMUTABLE_STATEMENTS = {
@@ -76,7 +76,9 @@ def sqlite_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 
 
 def account_id(store: Store, code: str) -> int:
-    return registry.get_account(store, code).id
+    """Read-only: the tests call it inside a raw write transaction (on SQLite, the writer)."""
+    with store(read_only=True) as uow:
+        return registry.find_account(uow, code).id
 
 
 def insert_entry(connection: Connection, entry_id: str) -> int:
@@ -106,7 +108,7 @@ def insert_posting(
 
 
 def rules(store: Store) -> set[str]:
-    return {violation.rule for violation in queries.check_invariants(store)}
+    return {violation.rule for violation in queries.check_invariants(store, actor(store))}
 
 
 # -- immutability -----------------------------------------------------------------------------
@@ -123,8 +125,10 @@ def test_the_database_refuses_to_change_or_remove_a_journal_record(
         connection.execute(text(statement))
 
     assert snapshot(ledger) == before
-    assert queries.get_entry(ledger, "t-1").record.references == (Reference("trade", "TR-1"),)
-    assert queries.check_invariants(ledger) == []
+    assert queries.get_entry(ledger, actor(ledger), "t-1").record.references == (
+        Reference("trade", "TR-1"),
+    )
+    assert queries.check_invariants(ledger, actor(ledger)) == []
 
 
 # -- CHECK constraints ------------------------------------------------------------------------
@@ -198,7 +202,7 @@ def test_postgresql_refuses_at_commit_an_unbalanced_entry_inserted_directly(
             connection.commit()
 
     assert snapshot(store) == before
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_postgresql_commits_an_entry_whose_postings_balance_once_all_are_inserted(
@@ -225,8 +229,8 @@ def test_postgresql_commits_an_entry_whose_postings_balance_once_all_are_inserte
         )
 
     assert entry_count(store) == before + 1
-    assert queries.get_entry(store, "raw-1").state == "posted"
-    assert queries.check_invariants(store) == []
+    assert queries.get_entry(store, actor(store), "raw-1").state == "posted"
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_on_sqlite_the_invariant_check_reports_an_unbalanced_entry_written_around_the_ledger(
@@ -256,7 +260,7 @@ def test_the_invariant_check_reports_a_balance_row_tampered_directly_as_balance_
             {"id": account_id(ledger, "BETA")},
         )
 
-    violations = queries.check_invariants(ledger)
+    violations = queries.check_invariants(ledger, actor(ledger))
 
     assert [v.rule for v in violations] == ["balance_mismatch"]
     assert f"account #{account_id(ledger, 'BETA')} SO2-2026" in violations[0].detail
@@ -275,4 +279,4 @@ def test_the_invariant_check_reports_a_tampered_pending_counter_as_balance_misma
 
 
 def test_the_invariant_check_finds_nothing_in_an_untouched_ledger(ledger: Store) -> None:
-    assert queries.check_invariants(ledger) == []
+    assert queries.check_invariants(ledger, actor(ledger)) == []

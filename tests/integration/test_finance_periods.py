@@ -202,4 +202,4 @@ def test_an_entry_racing_the_close_either_lands_before_it_or_is_rejected(
         ).scalars()
         assert set(in_march) == written
     assert record.entries_at_close == len(written)
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []

@@ -24,7 +24,7 @@ from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.journal import PostEntry, ResolvePending, ReverseEntry
 from ledger.services.transactions import in_transaction
-from tests.factories import setup_registry, transfer
+from tests.factories import actor, setup_registry, transfer
 from tests.integration.support import (
     DAY,
     HOUR,
@@ -45,7 +45,7 @@ SO2 = "SO2-2026"
 def invariants_hold_afterwards(store: Store) -> Iterator[None]:
     """Whatever a test did or was refused, the ledger is consistent afterwards."""
     yield
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 @pytest.fixture
@@ -94,7 +94,9 @@ def entry(entry_id: str, *postings: PostingRequest) -> PostEntry:
 
 def open_holder(store: Store, code: str, instrument: str | None = None) -> None:
     registry.open_account(
-        store, AccountDraft(code, code, f"{code} holdings", Side.CREDIT, True, instrument)
+        store,
+        actor(store),
+        AccountDraft(code, code, f"{code} holdings", Side.CREDIT, True, instrument),
     )
 
 
@@ -127,7 +129,7 @@ def test_a_posted_entry_can_be_read_back_with_its_postings_and_references(
     )
     journal.post_entry(funded, command)
 
-    view = queries.get_entry(funded, "t-1")
+    view = queries.get_entry(funded, actor(funded), "t-1")
 
     assert view.state == "posted"
     assert view.record.memo == "permit trade"
@@ -183,14 +185,14 @@ def test_an_amount_finer_than_the_instruments_scale_is_refused_as_amount_too_pre
 
 
 def test_a_frozen_account_cannot_be_debited(funded: Store) -> None:
-    registry.set_frozen(funded, "ALPHA", frozen=True)
+    registry.freeze_account(funded, actor(funded), "ALPHA")
     command = transfer("bad", "ALPHA", "BETA", "1")
 
     assert_rejected(funded, "account_frozen", lambda: journal.post_entry(funded, command))
 
 
 def test_a_frozen_account_can_still_be_credited(funded: Store) -> None:
-    registry.set_frozen(funded, "BETA", frozen=True)
+    registry.freeze_account(funded, actor(funded), "BETA")
 
     journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "1"))
 
@@ -198,8 +200,8 @@ def test_a_frozen_account_can_still_be_credited(funded: Store) -> None:
 
 
 def test_an_unfrozen_account_can_be_debited_again(funded: Store) -> None:
-    registry.set_frozen(funded, "ALPHA", frozen=True)
-    registry.set_frozen(funded, "ALPHA", frozen=False)
+    registry.freeze_account(funded, actor(funded), "ALPHA")
+    registry.unfreeze_account(funded, actor(funded), "ALPHA")
 
     journal.post_entry(funded, transfer("t-1", "ALPHA", "BETA", "1"))
 
@@ -208,7 +210,7 @@ def test_an_unfrozen_account_can_be_debited_again(funded: Store) -> None:
 
 def test_a_closed_account_accepts_no_postings(funded: Store) -> None:
     open_holder(funded, "GAMMA")
-    registry.close_account(funded, "GAMMA")
+    registry.close_account(funded, actor(funded), "GAMMA")
     command = transfer("bad", "ALPHA", "GAMMA", "1")
 
     assert_rejected(funded, "account_closed", lambda: journal.post_entry(funded, command))
@@ -239,7 +241,7 @@ def test_an_entry_whose_debits_add_up_beyond_the_largest_amount_gets_a_ledger_an
     open_holder(funded, "DELTA")
     for issuer in ("ISSUER-X", "ISSUER-Y"):  # fresh counters: each line fits its balance
         registry.open_account(
-            funded, AccountDraft(issuer, "HEBEI", issuer, Side.DEBIT, False, None)
+            funded, actor(funded), AccountDraft(issuer, "HEBEI", issuer, Side.DEBIT, False, None)
         )
     largest = str(Decimal(UNITS_MAX).scaleb(-3))
     command = entry(
@@ -289,7 +291,7 @@ def test_reversing_an_entry_restores_both_balances(funded: Store) -> None:
     assert reversal.entry.reverses_entry_id == "t-1"
     assert posted(funded, "ALPHA") == Decimal("100")
     assert posted(funded, "BETA") == Decimal("0")
-    assert queries.get_entry(funded, "t-1").reversed_by == "r-1"
+    assert queries.get_entry(funded, actor(funded), "t-1").reversed_by == "r-1"
 
 
 def test_reversing_an_entry_twice_is_refused_as_entry_already_reversed(funded: Store) -> None:
@@ -330,7 +332,7 @@ def test_a_hold_reserves_its_amount_without_posting_it(funded: Store) -> None:
     assert posted(funded, "ALPHA") == Decimal("100")
     assert available(funded, "ALPHA") == Decimal("70")
     assert posted(funded, "BETA") == Decimal("0")
-    assert queries.get_entry(funded, "h-1").state == "pending"
+    assert queries.get_entry(funded, actor(funded), "h-1").state == "pending"
 
 
 def test_posting_a_hold_moves_the_held_amount(funded: Store) -> None:
@@ -341,7 +343,7 @@ def test_posting_a_hold_moves_the_held_amount(funded: Store) -> None:
     assert posted(funded, "ALPHA") == Decimal("70")
     assert available(funded, "ALPHA") == Decimal("70")
     assert posted(funded, "BETA") == Decimal("30")
-    view = queries.get_entry(funded, "h-1")
+    view = queries.get_entry(funded, actor(funded), "h-1")
     assert (view.state, view.resolved_by) == ("posted", "h-1-post")
 
 
@@ -363,7 +365,7 @@ def test_voiding_a_hold_releases_the_reserved_amount(funded: Store) -> None:
 
     assert posted(funded, "ALPHA") == Decimal("100")
     assert available(funded, "ALPHA") == Decimal("100")
-    assert queries.get_entry(funded, "h-1").state == "voided"
+    assert queries.get_entry(funded, actor(funded), "h-1").state == "voided"
 
 
 def test_posting_a_voided_hold_is_refused_as_pending_entry_already_voided(funded: Store) -> None:
@@ -469,7 +471,9 @@ def test_a_batch_whose_second_entry_fails_writes_not_even_the_first(funded: Stor
 
     assert_rejected(funded, "insufficient_balance", lambda: journal.post_batch(funded, commands))
 
-    assert_rejected(funded, "entry_not_found", lambda: queries.get_entry(funded, "t-1"))
+    assert_rejected(
+        funded, "entry_not_found", lambda: queries.get_entry(funded, actor(funded), "t-1")
+    )
 
 
 def test_bulk_reports_created_replayed_and_rejected_items_one_by_one(funded: Store) -> None:
@@ -659,10 +663,10 @@ def test_the_sweep_expires_holds_past_their_deadline_exactly_once(
     assert (first, second) == (["h-soon"], [])
     assert available(timed, "ALPHA") == Decimal("50")
     assert posted(timed, "ALPHA") == Decimal("100")
-    view = queries.get_entry(timed, "h-soon")
+    view = queries.get_entry(timed, actor(timed), "h-soon")
     assert view.state == "expired"
     assert view.resolved_by is not None and view.resolved_by.startswith("~")
-    assert queries.get_entry(timed, "h-late").state == "pending"
+    assert queries.get_entry(timed, actor(timed), "h-late").state == "pending"
 
 
 def test_the_sweep_leaves_a_hold_that_was_posted_before_its_deadline(
@@ -756,7 +760,7 @@ def test_recorded_times_of_an_account_never_run_backwards_when_the_clock_steps_b
     clock.advance(-2 * HOUR)  # the host clock is corrected backwards
     journal.post_entry(timed, transfer("t-2", "ALPHA", "BETA", "20"))
 
-    lines = queries.get_statement(timed, "ALPHA", SO2, None, 100).lines
+    lines = queries.get_statement(timed, actor(timed), "ALPHA", SO2, None, 100).lines
 
     assert [line.entry_id for line in lines] == ["fund-alpha", "t-1", "t-2"]
     assert [line.recorded_at for line in lines] == sorted(line.recorded_at for line in lines)
@@ -768,7 +772,9 @@ def test_an_unknown_time_axis_is_refused_as_invalid_field(funded: Store) -> None
     assert_rejected(
         funded,
         "invalid_field",
-        lambda: queries.get_balance(funded, "ALPHA", SO2, as_of=START, axis="booked"),
+        lambda: queries.get_balance(
+            funded, actor(funded), "ALPHA", SO2, as_of=START, axis="booked"
+        ),
     )
 
 
@@ -782,7 +788,7 @@ def test_a_statement_shows_each_movement_with_the_running_balance_after_it(
     journal.post_entry(funded, transfer("t-2", "BETA", "ALPHA", "5"))
     journal.post_entry(funded, transfer("t-3", "ALPHA", "BETA", "0.25"))
 
-    statement = queries.get_statement(funded, "ALPHA", SO2, None, 100)
+    statement = queries.get_statement(funded, actor(funded), "ALPHA", SO2, None, 100)
 
     assert [line.entry_id for line in statement.lines] == ["fund-alpha", "t-1", "t-2", "t-3"]
     assert [line.side for line in statement.lines] == [
@@ -796,9 +802,9 @@ def test_a_statement_shows_each_movement_with_the_running_balance_after_it(
 
 def test_a_statement_leaves_out_holds_until_they_are_posted(funded: Store) -> None:
     journal.post_entry(funded, hold("h-1", "ALPHA", "BETA", "30"))
-    pending_lines = queries.get_statement(funded, "ALPHA", SO2, None, 100).lines
+    pending_lines = queries.get_statement(funded, actor(funded), "ALPHA", SO2, None, 100).lines
     journal.post_pending_entry(funded, ResolvePending("h-1", "h-1-post"))
-    posted_lines = queries.get_statement(funded, "ALPHA", SO2, None, 100).lines
+    posted_lines = queries.get_statement(funded, actor(funded), "ALPHA", SO2, None, 100).lines
 
     assert [line.entry_id for line in pending_lines] == ["fund-alpha"]
     assert [line.entry_id for line in posted_lines] == ["fund-alpha", "h-1-post"]
@@ -809,12 +815,12 @@ def test_a_statement_pages_by_cursor_without_gaps_or_repeats(timed: Store) -> No
     # The clock stands still: every line shares one recorded instant, so only the id orders them.
     for number in range(1, 8):
         journal.post_entry(timed, transfer(f"t-{number}", "ALPHA", "BETA", str(number)))
-    everything = queries.get_statement(timed, "ALPHA", SO2, None, 100).lines
+    everything = queries.get_statement(timed, actor(timed), "ALPHA", SO2, None, 100).lines
 
     pages: list[list[StatementLine]] = []
     cursor: str | None = None
     while True:
-        page = queries.get_statement(timed, "ALPHA", SO2, cursor, 3).lines
+        page = queries.get_statement(timed, actor(timed), "ALPHA", SO2, cursor, 3).lines
         pages.append(page)
         if not page:
             break
@@ -833,7 +839,7 @@ def test_a_statement_cursor_from_another_listing_is_refused_as_invalid_cursor(
     assert_rejected(
         funded,
         "invalid_cursor",
-        lambda: queries.get_statement(funded, "ALPHA", SO2, cursor, 10),
+        lambda: queries.get_statement(funded, actor(funded), "ALPHA", SO2, cursor, 10),
     )
 
 
@@ -842,7 +848,7 @@ def test_the_trial_balance_debits_equal_its_credits(funded: Store) -> None:
     journal.post_entry(funded, hold("h-1", "BETA", "ALPHA", "10"))
     journal.post_entry(funded, transfer("t-2", "BETA", "ALPHA", "12"))
 
-    trial = queries.get_trial_balance(funded, SO2)
+    trial = queries.get_trial_balance(funded, actor(funded), SO2)
 
     assert trial.debits_total == trial.credits_total
     assert trial.debits_total > 0
@@ -885,7 +891,7 @@ def test_the_invariant_check_finds_nothing_after_every_kind_of_write(
         timed, [transfer("b-1", "BETA", "ALPHA", "2"), transfer("b-2", "BETA", "ALPHA", "900")]
     )
 
-    assert queries.check_invariants(timed) == []
+    assert queries.check_invariants(timed, actor(timed)) == []
     assert posted(timed, "ALPHA") == Decimal("100") - 5 + 1 - 10 - 4 + 2
 
 

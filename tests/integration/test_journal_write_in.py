@@ -9,11 +9,11 @@ from ledger.domain.errors import LedgerError
 from ledger.persistence.store import Store
 from ledger.services import journal, queries
 from ledger.services.transactions import in_transaction
-from tests.factories import setup_registry, transfer
+from tests.factories import actor, setup_registry, transfer
 
 
 def held(store: Store, account: str) -> tuple[int, int]:
-    balance = queries.get_balance(store, account, "SO2-2026").balance
+    balance = queries.get_balance(store, actor(store), account, "SO2-2026").balance
     return balance.posted, balance.debits_pending
 
 
@@ -53,7 +53,7 @@ def test_a_refused_new_entry_leaves_the_hold_unresolved(holding: Store) -> None:
 
     assert caught.value.code == "insufficient_balance"
     assert held(holding, "A") == (10_000, 4_000)
-    assert queries.get_entry(holding, "hold").state == "pending"
+    assert queries.get_entry(holding, actor(holding), "hold").state == "pending"
 
 
 def test_a_hold_is_voided_in_the_callers_transaction(holding: Store) -> None:
@@ -65,4 +65,4 @@ def test_a_hold_is_voided_in_the_callers_transaction(holding: Store) -> None:
     )
 
     assert held(holding, "A") == (10_000, 0)
-    assert queries.get_entry(holding, "hold").state == "voided"
+    assert queries.get_entry(holding, actor(holding), "hold").state == "voided"

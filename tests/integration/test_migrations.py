@@ -16,7 +16,7 @@ from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
 from ledger.services import chain, journal, queries
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.factories import setup_registry, transfer
+from tests.factories import actor, setup_registry, transfer
 
 LEDGER_TABLES = {
     "instruments",
@@ -104,7 +104,7 @@ def post_and_check(url: str) -> list[str]:
         journal.reverse_entry(store, journal.ReverseEntry("fund-alpha", "r-1"))
         report = chain.verify_journal(store)  # seals first: the chain has rows to downgrade
         assert (report.chained, report.first_break) == (2, None)
-        return [violation.rule for violation in queries.check_invariants(store)]
+        return [violation.rule for violation in queries.check_invariants(store, actor(store))]
     finally:
         store.dispose()
 

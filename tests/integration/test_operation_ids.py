@@ -9,6 +9,7 @@ from ledger.domain.errors import RecordExists
 from ledger.domain.registry import Party, PartyKind
 from ledger.persistence.store import Store
 from ledger.services import parties, queries, rights
+from tests.factories import actor
 
 
 def test_a_deposit_id_used_again_is_a_replay_or_refused_and_changes_nothing(store: Store) -> None:
@@ -21,5 +22,5 @@ def test_a_deposit_id_used_again_is_a_replay_or_refused_and_changes_nothing(stor
     with pytest.raises(RecordExists):
         rights.deposit_cash(store, "D1", "E1", 200_00)
 
-    balance = queries.get_balance(store, "E1:cash", "CNY", None, "recorded").balance
+    balance = queries.get_balance(store, actor(store), "E1:cash", "CNY", None, "recorded").balance
     assert balance.credits_posted - balance.debits_posted == 100_00

@@ -32,7 +32,7 @@ from ledger.domain.ports import AccountDraft, UnitOfWork
 from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.transactions import read
-from tests.factories import CEA, CNY, SO2
+from tests.factories import CEA, CNY, SO2, actor
 
 DEBIT, CREDIT = Side.DEBIT, Side.CREDIT
 INSTRUMENTS = {instrument.code: instrument for instrument in (SO2, CEA, CNY)}
@@ -308,11 +308,13 @@ class World:
 
     def __post_init__(self) -> None:
         for instrument in INSTRUMENTS.values():
-            registry.register_instrument(self.store, instrument)
+            registry.register_instrument(self.store, actor(self.store), instrument)
         for index, (name, side, non_negative) in enumerate(ROLES):
             code = self.code(index)
             registry.open_account(
-                self.store, AccountDraft(code, self.prefix, name, side, non_negative, None)
+                self.store,
+                actor(self.store),
+                AccountDraft(code, self.prefix, name, side, non_negative, None),
             )
             self.roles[code] = (side, non_negative)
             self.frozen[code] = False
@@ -487,7 +489,9 @@ class World:
         code = self.code(freeze.account)
 
         def call() -> None:
-            registry.set_frozen(self.store, code, frozen=freeze.frozen)
+            (registry.freeze_account if freeze.frozen else registry.unfreeze_account)(
+                self.store, actor(self.store), code
+            )
 
         def remember() -> None:
             self.frozen[code] = freeze.frozen
@@ -657,7 +661,7 @@ def test_any_sequence_of_operations_leaves_the_ledger_passing_its_invariant_chec
 ) -> None:
     World(store, watch=False).run(program)
 
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 @PROPERTY_SETTINGS
@@ -675,7 +679,7 @@ def test_any_sequence_of_operations_keeps_debits_equal_to_credits_in_every_instr
         assert debits == credits
         assert debits_pending == credits_pending
     for instrument in INSTRUMENTS:
-        trial = queries.get_trial_balance(store, instrument)
+        trial = queries.get_trial_balance(store, actor(store), instrument)
         assert trial.debits_total == trial.credits_total
 
 

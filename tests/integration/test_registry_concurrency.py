@@ -12,6 +12,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.registry import Policy
 from ledger.persistence.store import Store
 from ledger.services import parties, queries, trading
+from tests.factories import actor
 from tests.integration.registry_support import build_registry, entitle, so2_trade
 from tests.integration.support import counting_deadlocks
 
@@ -50,9 +51,11 @@ def test_two_buyers_racing_for_the_sellers_last_tonnes_settle_exactly_one(
     outcomes = race(postgres_store, [("A", "E2"), ("B", "E4")])
 
     assert sorted(outcomes) == ["insufficient_balance", "settled"]
-    held = queries.get_balance(postgres_store, "E1:holdings", "SO2-2030").balance
+    held = queries.get_balance(
+        postgres_store, actor(postgres_store), "E1:holdings", "SO2-2030"
+    ).balance
     assert (held.posted, held.debits_pending) == (0, 0)
-    assert queries.check_invariants(postgres_store) == []
+    assert queries.check_invariants(postgres_store, actor(postgres_store)) == []
 
 
 def test_many_rounds_of_racing_buyers_never_oversell(postgres_store: Store) -> None:
@@ -67,8 +70,13 @@ def test_many_rounds_of_racing_buyers_never_oversell(postgres_store: Store) -> N
 
     assert outcomes.count("settled") == 3  # 100 t/a hold three lots of 30 t/a
     assert set(outcomes) == {"settled", "insufficient_balance"}
-    assert queries.get_balance(postgres_store, "E1:holdings", "SO2-2026").balance.posted == 10_000
-    assert queries.check_invariants(postgres_store) == []
+    assert (
+        queries.get_balance(
+            postgres_store, actor(postgres_store), "E1:holdings", "SO2-2026"
+        ).balance.posted
+        == 10_000
+    )
+    assert queries.check_invariants(postgres_store, actor(postgres_store)) == []
 
 
 def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
@@ -105,9 +113,11 @@ def test_recording_trades_both_ways_under_a_holding_limit_never_deadlocks(
     assert deadlocks == []
     assert sorted(outcomes[t] for t in into_e2) == ["holding_limit_exceeded", "settled", "settled"]
     assert {outcomes[t] for t in into_e4} == {"settled"}
-    held = queries.get_balance(postgres_store, "E2:holdings", "SO2-2026").balance.posted
+    held = queries.get_balance(
+        postgres_store, actor(postgres_store), "E2:holdings", "SO2-2026"
+    ).balance.posted
     assert held == 10_000 - 3_000 + 2 * 15_000
-    assert queries.check_invariants(postgres_store) == []
+    assert queries.check_invariants(postgres_store, actor(postgres_store)) == []
 
 
 def test_the_same_proposal_sent_at_once_is_created_once_and_answered_to_every_sender(

@@ -11,6 +11,7 @@ import pytest
 from ledger.domain.registry import Obligation, Pledge
 from ledger.persistence.store import Store
 from ledger.services import compliance, queries, rights
+from tests.factories import actor
 from tests.integration.registry_support import build_registry, entitle
 
 Action = rights.ReserveAction
@@ -24,7 +25,7 @@ def built(store: Store) -> Store:
 
 
 def held(store: Store, account: str, instrument: str) -> int:
-    return queries.get_balance(store, account, instrument).balance.posted
+    return queries.get_balance(store, actor(store), account, instrument).balance.posted
 
 
 def operate(store: Store, op_id: str, action: Action, units: int, price_fen: int = 0) -> str:
@@ -53,7 +54,7 @@ def test_each_reserve_operation_books_its_own_entry_type_and_moves_rights(built:
     # Sale: 5 t × 5,000 CNY to revenue; buy-back: 2 t × 5,000 CNY from the budget.
     assert held(built, "TANGSHAN:revenue", "CNY") == 2_500_000
     assert held(built, "TANGSHAN:cash", "CNY") == -1_000_000
-    entry = queries.get_entry(built, "reserve_sale-D1").record
+    entry = queries.get_entry(built, actor(built), "reserve_sale-D1").record
     assert [(r.kind, r.id) for r in entry.references] == [("decision", "D1")]
 
 
@@ -80,7 +81,7 @@ def test_expiring_a_vintage_retires_every_holding_of_it(built: Store) -> None:
     assert held(built, "HEBEI:retirement", "SO2-2026") == 100_000 + 10_000 + 50_000
     assert held(built, "E1:holdings", "SO2-2026") == 0
     assert held(built, "E1:holdings", "SO2-2027") == 100_000
-    assert queries.check_invariants(built) == []
+    assert queries.check_invariants(built, actor(built)) == []
 
 
 def test_surrender_takes_the_oldest_vintage_first_and_the_status_follows(built: Store) -> None:
@@ -115,6 +116,6 @@ def test_the_deadline_books_the_penalty_and_deducts_the_shortfall_from_next_year
     assert held(built, "HEBEI:revenue", "CNY") == 4_900_000
     assert issued == 900
     assert held(built, "E1:holdings", "CEA-2027") == 900
-    penalty = queries.get_entry(built, "obligation-O1-penalty").record
+    penalty = queries.get_entry(built, actor(built), "obligation-O1-penalty").record
     assert penalty.entry_type == "penalty"
     assert Decimal(penalty.metadata["average_price"]) == Decimal("98.00")

@@ -12,6 +12,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.registry import Obligation, Pledge, Policy
 from ledger.persistence.store import Store
 from ledger.services import compliance, parties, registry, rights, trading
+from tests.factories import actor
 from tests.integration.registry_support import build_registry, entitle, fingerprint, so2_trade
 
 
@@ -49,7 +50,7 @@ def test_selling_pledged_rights_is_rights_pledged(built: Store) -> None:
 
 def test_selling_from_a_frozen_account_is_account_frozen(built: Store) -> None:
     trade = proposed(built)
-    registry.set_frozen(built, "E1:holdings", frozen=True)
+    registry.freeze_account(built, actor(built), "E1:holdings")
 
     refused(built, "account_frozen", lambda: trading.accept(built, trade, "E2"))
 
@@ -59,7 +60,7 @@ def test_recording_a_trade_whose_seller_was_frozen_meanwhile_is_account_frozen(
 ) -> None:
     trade = proposed(built)
     trading.accept(built, trade, "E2")
-    registry.set_frozen(built, "E1:holdings", frozen=True)
+    registry.freeze_account(built, actor(built), "E1:holdings")
 
     refused(built, "account_frozen", lambda: trading.record(built, trade, "HEBEI"))
 

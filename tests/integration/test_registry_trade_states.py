@@ -12,6 +12,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.registry import TRANSITIONS, TradeAction, TradeState
 from ledger.persistence.store import Store
 from ledger.services import queries, trading
+from tests.factories import actor
 from tests.integration.registry_support import build_registry, fingerprint, so2_trade
 
 PAST = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +62,7 @@ def test_every_state_is_reachable_and_holds_rights_only_while_accepted(
     trade = reach(store, state)
 
     assert trading.get_trade(store, trade)[0].state is state
-    held = queries.get_balance(store, "E1:holdings", "SO2-2026").balance
+    held = queries.get_balance(store, actor(store), "E1:holdings", "SO2-2026").balance
     assert held.debits_pending == (10_000 if state is TradeState.ACCEPTED else 0)
     moved = 10_000 if state is TradeState.SETTLED else 0
     assert held.posted == 100_000 - moved
@@ -138,6 +139,6 @@ def test_the_sweep_expires_trades_past_their_deadline_and_releases_their_holds(
     assert trading.expire_due(store) == ["LATE"]
     assert trading.get_trade(store, "LATE")[0].state is TradeState.EXPIRED
     assert trading.get_trade(store, "OPEN")[0].state is TradeState.PROPOSED
-    held = queries.get_balance(store, "E1:holdings", "SO2-2026").balance
+    held = queries.get_balance(store, actor(store), "E1:holdings", "SO2-2026").balance
     assert (held.posted, held.debits_pending) == (100_000, 0)
     assert trading.expire_due(store) == []

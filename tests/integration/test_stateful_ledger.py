@@ -68,6 +68,7 @@ from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, compliance, journal, parties, registry, rights, trading
 from tests.conftest import BACKENDS, TABLES
+from tests.factories import actor
 from tests.integration.registry_support import TABLES as RECORD_TABLES
 from tests.integration.support import START, ManualClock
 
@@ -1068,7 +1069,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(party=PARTY, frozen=st.booleans(), suffix=st.sampled_from(("holdings", "cash")))
     def freeze(self, party: str, frozen: bool, suffix: str) -> None:
         code = f"{party}:{suffix}"
-        registry.set_frozen(self.store, code, frozen=frozen)
+        (registry.freeze_account if frozen else registry.unfreeze_account)(
+            self.store, actor(self.store), code
+        )
         (self.model.frozen.add if frozen else self.model.frozen.discard)(code)
 
     def expire_vintage(self, vintage: int) -> None:

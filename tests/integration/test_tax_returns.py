@@ -68,7 +68,7 @@ def test_the_worked_example_is_filed_to_the_fen_and_its_reduction_booked(registr
     assert incentive.report_ids == (report,)
     stored = tax.get_return(registry, regulator(registry), filed.id)
     assert stored == filed
-    assert queries.check_invariants(registry) == []
+    assert queries.check_invariants(registry, regulator(registry)) == []
 
 
 def test_a_quarter_without_a_verified_report_for_a_month_is_refused(registry: Store) -> None:

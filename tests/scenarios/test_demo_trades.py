@@ -11,6 +11,7 @@ from ledger.domain.registry import PROVINCE, TradeState
 from ledger.entrypoints import demo
 from ledger.persistence.store import Store
 from ledger.services import queries, trading
+from tests.factories import actor
 
 VINTAGES = range(2025, 2030)
 RIGHTS_SUFFIXES = ("holdings", "pledged", "reserve", "surrendered")
@@ -27,7 +28,7 @@ EXPECTED_OUTCOMES = {
 
 
 def held(store: Store, account: str, instrument: str) -> Decimal:
-    view = queries.get_balance(store, account, instrument)
+    view = queries.get_balance(store, actor(store), account, instrument)
     return view.instrument.to_amount(view.balance.posted)
 
 
@@ -84,8 +85,8 @@ def test_e01_holds_1470_t_of_so2_2026_and_the_ledger_says_why(
     del outcomes
     assert held(store, "E01:holdings", "SO2-2026") == Decimal("1470")
 
-    allocation = queries.get_entry(store, "entitlement-E01-SO2-2025-2026").record
-    settlement = queries.get_entry(store, "trade-T1-settlement").record
+    allocation = queries.get_entry(store, actor(store), "entitlement-E01-SO2-2025-2026").record
+    settlement = queries.get_entry(store, actor(store), "trade-T1-settlement").record
     assert [(r.kind, r.id) for r in allocation.references] == [
         ("entitlement", "E01-SO2-2025"),
         ("permit", "PERMIT-E01"),
@@ -139,7 +140,7 @@ def test_supply_is_conserved_per_instrument_after_the_scenario(
     del outcomes
     codes = [f"{p}-{v}" for p in ("SO2", "NOx") for v in VINTAGES] + ["CEA-2024"]
     for code in codes:
-        lines = queries.get_trial_balance(store, code).lines
+        lines = queries.get_trial_balance(store, actor(store), code).lines
         by_account = {line.account_code: line for line in lines}
         issued = by_account[f"{PROVINCE}:issuance"].debit
         gone = sum(
@@ -149,7 +150,7 @@ def test_supply_is_conserved_per_instrument_after_the_scenario(
         )
         holdings = sum(line.credit for line in lines if line.account_code.endswith(RIGHTS_SUFFIXES))
         assert issued - gone == holdings, code
-    assert queries.check_invariants(store) == []
+    assert queries.check_invariants(store, actor(store)) == []
 
 
 def test_replaying_a_settled_trade_changes_nothing(store: Store, outcomes: dict[str, str]) -> None:
@@ -160,4 +161,4 @@ def test_replaying_a_settled_trade_changes_nothing(store: Store, outcomes: dict[
 
     assert replayed.state is TradeState.SETTLED
     assert held(store, "E06:holdings", "SO2-2025") == before
-    assert queries.get_entry(store, "trade-T1-hold").state == "posted"
+    assert queries.get_entry(store, actor(store), "trade-T1-hold").state == "posted"
