@@ -1,17 +1,24 @@
-"""Instruments and accounts over HTTP: register, open, list page by page, freeze, close."""
+"""Instruments and accounts over HTTP: register (a retry is a replay), open, list page by page,
+freeze, close; and what an enterprise or a city authority sees of them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from fastapi.testclient import TestClient
 
+from ledger.domain.registry import Party, PartyKind
 from tests.api.support import (
     CEA,
     INSTRUMENTS,
+    REPLAYED,
     SO2,
     account_body,
     assert_problem,
     assert_refused,
     balance,
+    headers_for,
     post_entry,
     transfer,
 )
@@ -26,13 +33,16 @@ def test_registering_an_instrument_answers_201_with_its_definition(client: TestC
     assert client.get(f"/v1/instruments/{SO2}").json() == INSTRUMENTS[0]
 
 
-def test_registering_the_same_instrument_again_answers_200(client: TestClient) -> None:
-    client.post("/v1/instruments", json=INSTRUMENTS[0])
+def test_registering_the_same_instrument_again_answers_like_the_first_time_as_a_replay(
+    client: TestClient,
+) -> None:
+    first = client.post("/v1/instruments", json=INSTRUMENTS[0])
 
     response = client.post("/v1/instruments", json=INSTRUMENTS[0])
 
-    assert response.status_code == 200
-    assert response.json() == INSTRUMENTS[0]
+    assert (response.status_code, response.json()) == (first.status_code, first.json())
+    assert response.headers[REPLAYED] == "true"
+    assert REPLAYED not in first.headers
     assert client.get("/v1/instruments").json() == [INSTRUMENTS[0]]
 
 
@@ -69,11 +79,15 @@ def test_opening_an_account_answers_201_with_its_flags(ledger: TestClient) -> No
     assert ledger.get("/v1/accounts/E03").json() == response.json()
 
 
-def test_opening_the_same_account_again_answers_200(ledger: TestClient) -> None:
+def test_opening_the_same_account_again_answers_like_the_first_time_as_a_replay(
+    ledger: TestClient,
+) -> None:
     response = ledger.post("/v1/accounts", json=account_body("E01"))
 
-    assert response.status_code == 200
-    assert response.json()["code"] == "E01"
+    assert response.status_code == 201
+    assert response.headers[REPLAYED] == "true"
+    assert response.json() == ledger.get("/v1/accounts/E01").json()
+    assert [a["code"] for a in ledger.get("/v1/accounts").json()["accounts"]].count("E01") == 1
 
 
 def test_opening_an_account_with_another_definition_is_a_conflict(ledger: TestClient) -> None:
@@ -193,3 +207,75 @@ def test_closing_an_account_with_only_a_hold_against_it_is_a_conflict(funded: Te
 
     assert_problem(funded.post("/v1/accounts/E02/close"), 409, "account_not_empty", "code")
     assert funded.get("/v1/accounts/E02").json()["closed"] is False
+
+
+# -- what a scoped principal sees ----------------------------------------------------------------
+
+
+@pytest.fixture
+def scoped(funded: TestClient) -> TestClient:
+    """E01 and TANGSHAN in Tangshan, E02 in Handan (straight through the repository); E01 and
+    E02 each hold a second account, opened in turns."""
+    store = funded.app.state.store  # type: ignore[attr-defined]
+    with store() as uow:
+        for code, kind, city in (
+            ("E01", PartyKind.ENTERPRISE, "Tangshan"),
+            ("E02", PartyKind.ENTERPRISE, "Handan"),
+            ("TANGSHAN", PartyKind.AUTHORITY, "Tangshan"),
+        ):
+            uow.registry.add_party(Party(code, kind, code, city=city), datetime.now(UTC))
+        uow.commit()
+    for code in ("E02-B", "E01-B"):
+        body = account_body(code, party=code[:3])
+        assert funded.post("/v1/accounts", json=body).status_code == 201
+    return funded
+
+
+def test_an_account_out_of_scope_answers_the_very_404_of_an_unknown_one(
+    scoped: TestClient,
+) -> None:
+    reads = (
+        "/v1/accounts/{}",
+        "/v1/accounts/{}/balances",
+        f"/v1/accounts/{{}}/balances/{SO2}",
+        f"/v1/accounts/{{}}/statement?instrument={SO2}",
+    )
+    freezes = ("/v1/accounts/{}/freeze", "/v1/accounts/{}/unfreeze")  # an authority's
+    for role, party, paths in (
+        ("enterprise", "E01", reads),
+        ("city_authority", "TANGSHAN", reads + freezes),
+    ):
+        headers = headers_for(scoped, role, party=party)
+        for path in paths:
+            method = scoped.post if path.endswith("freeze") else scoped.get
+            hidden = method(path.format("E02"), headers=headers)
+            unknown = method(path.format("E99"), headers=headers)
+            assert_problem(hidden, 404, "account_not_found", "code")
+            assert hidden.text == unknown.text.replace("E99", "E02"), path
+    assert scoped.get("/v1/accounts/E02").json()["frozen"] is False
+
+
+def test_a_scoped_principal_lists_its_own_accounts_in_full_pages(scoped: TestClient) -> None:
+    for role, party in (("enterprise", "E01"), ("city_authority", "TANGSHAN")):
+        headers = headers_for(scoped, role, party=party)
+        pages, cursor = [], None
+        while True:
+            params = {"limit": "1"} if cursor is None else {"limit": "1", "cursor": cursor}
+            page = scoped.get("/v1/accounts", params=params, headers=headers).json()
+            pages.append([account["code"] for account in page["accounts"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+
+        assert pages == [["E01"], ["E01-B"], []]
+        other = scoped.get("/v1/accounts", params={"party": "E02"}, headers=headers).json()
+        assert other == {"accounts": [], "next_cursor": None}
+
+
+def test_a_city_authority_freezes_the_accounts_of_its_citys_parties(scoped: TestClient) -> None:
+    tangshan = headers_for(scoped, "city_authority", party="TANGSHAN")
+
+    frozen = scoped.post("/v1/accounts/E01/freeze", headers=tangshan)
+
+    assert (frozen.status_code, frozen.json()["frozen"]) == (200, True)
+    assert_refused(scoped, "/v1/entries", transfer("t1", "E01", "E02", "1"), 422, "account_frozen")
