@@ -28,6 +28,9 @@ AUTHORITIES: Final = frozenset({REGULATOR, CITY})
 # Everyone with a stake in registry data; city and enterprise see their own scope only.
 READERS: Final = frozenset({REGULATOR, CITY, ENTERPRISE, VERIFIER, FINANCE})
 OVERSIGHT: Final = frozenset({REGULATOR, FINANCE})
+# Who takes part in a trade: an enterprise's (or the exchange's) representative, and an
+# authority selling its reserve's rights (ledger.services.trading checks it is the seller).
+TRADERS: Final = frozenset({ENTERPRISE, CITY, REGULATOR})
 # Four-eyes requests are decided within the requesting authority (administrators decide the
 # credentials of privileged principals).
 APPROVERS: Final = frozenset({REGULATOR, CITY, FINANCE, ADMINISTRATOR})
@@ -99,13 +102,14 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "deposits.record": only(REGULATOR),
     "carbon.issue": only(REGULATOR),
     "vintages.expire": only(REGULATOR),
-    # Trades: enterprises propose and answer; the authority records or refuses.
-    "trades.propose": only(ENTERPRISE),
+    # Trades: enterprises (and the exchange) propose and answer; a city or the province does too
+    # as the seller of its reserve's rights; an authority records or refuses.
+    "trades.propose": TRADERS,
     "trades.list": READERS,
     "trades.read": READERS,
-    "trades.accept": only(ENTERPRISE),
-    "trades.decline": only(ENTERPRISE),
-    "trades.rescind": only(ENTERPRISE),
+    "trades.accept": TRADERS,
+    "trades.decline": TRADERS,
+    "trades.rescind": TRADERS,
     "trades.record": AUTHORITIES,
     "trades.refuse": AUTHORITIES,
     "trades.expire": AUTHORITIES,

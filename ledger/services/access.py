@@ -65,11 +65,12 @@ PRINCIPAL_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 TOKEN_LIFETIME_DEFAULT = timedelta(days=90)
 TOKEN_LIFETIME_MAX = timedelta(days=366)
 ENROLMENT = "enrolment"  # the four-eyes operation
-# The party kind each scoped role must act as.
-PARTY_KIND_OF_ROLE = {
-    Role.ENTERPRISE: PartyKind.ENTERPRISE,
-    Role.CITY_AUTHORITY: PartyKind.AUTHORITY,
-    Role.REGULATOR: PartyKind.AUTHORITY,
+# The kinds of party a principal of each role may act as: the exchange trades (sells the CEA
+# consigned to it) through an enterprise-role representative.
+PARTY_KINDS_OF_ROLE = {
+    Role.ENTERPRISE: frozenset({PartyKind.ENTERPRISE, PartyKind.EXCHANGE}),
+    Role.CITY_AUTHORITY: frozenset({PartyKind.AUTHORITY}),
+    Role.REGULATOR: frozenset({PartyKind.AUTHORITY}),
 }
 
 
@@ -126,17 +127,17 @@ def _check_id(principal_id: str) -> None:
 
 
 def _check_party(uow: UnitOfWork, new: NewPrincipal) -> None:
-    expected = PARTY_KIND_OF_ROLE.get(new.role)
+    expected = PARTY_KINDS_OF_ROLE.get(new.role, frozenset())
     if new.party is None:
         if new.role in (Role.ENTERPRISE, Role.CITY_AUTHORITY):
             raise InvalidField(f"a {new.role.value} principal acts as a party", field="party")
         return
     party = uow.registry.get_party(new.party)
-    if expected is None or party is None or party.kind is not expected:
+    if party is None or party.kind not in expected:
         raise InvalidField(
             f"a {new.role.value} principal cannot act as {new.party!r}", field="party"
         )
-    if expected is PartyKind.AUTHORITY and (new.role is Role.CITY_AUTHORITY) != bool(party.city):
+    if party.kind is PartyKind.AUTHORITY and (new.role is Role.CITY_AUTHORITY) != bool(party.city):
         raise InvalidField(
             "a city authority acts as its city's authority; a regulator as the province",
             field="party",
