@@ -64,9 +64,15 @@ class SqlRegistryRepository:
         return None if row is None else _party(row)
 
     def list_parties(
-        self, kind: PartyKind | None, city: str | None, after: int, limit: int
+        self,
+        kind: PartyKind | None,
+        city: str | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Party]]:
-        query = select(t.parties)
+        query = select(t.parties).where(visible_to(scope, t.parties.c.code))
         if kind is not None:
             query = query.where(t.parties.c.kind == kind.value)
         if city is not None:
@@ -83,14 +89,21 @@ class SqlRegistryRepository:
             )
         )
 
-    def list_outlets(self, party: str | None, after: int, limit: int) -> list[tuple[int, Outlet]]:
-        query = select(t.outlets)
+    def get_outlet(self, party: str, outlet_code: str) -> Outlet | None:
+        row = self._connection.execute(
+            select(t.outlets).where(
+                t.outlets.c.party_code == party, t.outlets.c.outlet_code == outlet_code
+            )
+        ).first()
+        return None if row is None else _outlet(row)
+
+    def list_outlets(
+        self, party: str | None, after: int, limit: int, *, scope: Scope = EVERYTHING
+    ) -> list[tuple[int, Outlet]]:
+        query = select(t.outlets).where(visible_to(scope, t.outlets.c.party_code))
         if party is not None:
             query = query.where(t.outlets.c.party_code == party)
-        return [
-            (r.seq, Outlet(r.party_code, r.outlet_code, dict(r.standards), r.reference_o2))
-            for r in self._page(query, t.outlets.c.seq, after, limit)
-        ]
+        return [(r.seq, _outlet(r)) for r in self._page(query, t.outlets.c.seq, after, limit)]
 
     def put_city(self, city: City) -> None:
         values = {"may_receive_air_rights": city.may_receive_air_rights, "basin": city.basin}
@@ -261,8 +274,10 @@ class SqlRegistryRepository:
         state: TradeState | None,
         after: int,
         limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Trade]]:
-        query = select(t.trades)
+        query = select(t.trades).where(visible_to(scope, t.trades.c.seller, t.trades.c.buyer))
         if party is not None:
             query = query.where(or_(t.trades.c.seller == party, t.trades.c.buyer == party))
         if family is not None:
@@ -312,9 +327,15 @@ class SqlRegistryRepository:
         )
 
     def list_obligations(
-        self, party: str | None, period: int | None, after: int, limit: int
+        self,
+        party: str | None,
+        period: int | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
     ) -> list[tuple[int, Obligation]]:
-        query = select(t.obligations)
+        query = select(t.obligations).where(visible_to(scope, t.obligations.c.party_code))
         if party is not None:
             query = query.where(t.obligations.c.party_code == party)
         if period is not None:
@@ -353,6 +374,10 @@ def _party(row: Row[Any]) -> Party:
         row.tax_tier,
         row.industry,
     )
+
+
+def _outlet(row: Row[Any]) -> Outlet:
+    return Outlet(row.party_code, row.outlet_code, dict(row.standards), row.reference_o2)
 
 
 def _entitlement(row: Row[Any]) -> Entitlement:
