@@ -13,11 +13,9 @@ from api import registry_schemas as rs
 from api.answers import PENDING, mark_replayed, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
-from api.scoping import View
 from ledger.domain.amounts import parse_decimal
-from ledger.domain.errors import PartyNotFound
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import Created, next_cursor
+from ledger.domain.pages import Created
 from ledger.domain.registry import (
     CHART,
     City,
@@ -36,107 +34,93 @@ R = TypeVar("R")
 PartyPath = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 
 
-def _next(kind: str, page: list[tuple[int, object]], limit: int) -> str | None:
-    return next_cursor(kind, [position for position, _ in page], limit)
-
-
 def _party_out(party: Party) -> rs.PartyOut:
     return rs.party_out(party, [account_code(party.code, line) for line in CHART[party.kind]])
 
 
-@router.post(
-    "/parties",
-    response_model=rs.PartyOut,
-    status_code=201,
-    tags=["parties"],
-    responses={200: {"model": rs.PartyOut, "description": "Registered already, as defined"}},
-)
-def register_party(body: rs.PartyIn, store: Store, response: Response) -> rs.PartyOut:
-    """Register a party; its chart of accounts opens with it. Same definition again: 200."""
-    party, created = parties.register_party(
-        store,
-        Party(
-            body.code,
-            PartyKind(body.kind),
-            body.name,
-            body.credit_code,
-            body.city,
-            body.county,
-            body.tax_tier,
-            body.industry,
-        ),
+@router.post("/parties", response_model=rs.PartyOut, status_code=201, tags=["parties"])
+def register_party(body: rs.PartyIn, store: Store, actor: Acts, response: Response) -> rs.PartyOut:
+    """Register a party; its chart of accounts opens with it. The same definition again: the
+    party, marked `Idempotent-Replayed`."""
+    party = Party(
+        body.code,
+        PartyKind(body.kind),
+        body.name,
+        body.credit_code,
+        body.city,
+        body.county,
+        body.tax_tier,
+        body.industry,
     )
-    response.status_code = 201 if created else 200
-    return _party_out(party)
+    return _created(response, parties.register_party(store, actor, party), _party_out)
 
 
 @router.get("/parties", response_model=rs.PartyPage, tags=["parties"])
 def list_parties(  # noqa: PLR0917 - query parameters
     store: Store,
-    view: View,
+    actor: Acts,
     kind: Annotated[str | None, Query(pattern="^(enterprise|authority|exchange)$")] = None,
     city: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.PartyPage:
     """Parties in registration order, filtered by kind and city; follow `next_cursor`."""
-    page = parties.list_parties(store, PartyKind(kind) if kind else None, city, cursor, limit)
-    return rs.PartyPage(
-        parties=[_party_out(p) for _, p in page if view.sees(p.code)],
-        next_cursor=_next("parties", list(page), limit),
+    page = parties.list_parties(
+        store, actor, PartyKind(kind) if kind else None, city, cursor, limit
     )
+    return rs.PartyPage(parties=[_party_out(p) for p in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/parties/{code}", response_model=rs.PartyOut, tags=["parties"])
-def get_party(code: PartyPath, store: Store, view: View) -> rs.PartyOut:
+def get_party(code: PartyPath, store: Store, actor: Acts) -> rs.PartyOut:
     """One party and its accounts."""
-    view.require(PartyNotFound, f"party {code!r}", code)
-    return _party_out(parties.get_party(store, code))
+    return _party_out(parties.get_party(store, actor, code))
 
 
 @router.post(
     "/parties/{code}/outlets", response_model=rs.OutletOut, status_code=201, tags=["parties"]
 )
-def add_outlet(code: PartyPath, body: rs.OutletIn, store: Store, view: View) -> rs.OutletOut:
+def add_outlet(
+    code: PartyPath, body: rs.OutletIn, store: Store, actor: Acts, response: Response
+) -> rs.OutletOut:
     """Register an outlet of an enterprise with its standards and reference O2."""
-    view.require(PartyNotFound, f"party {code!r}", code)
     outlet = Outlet(code, body.outlet_code, dict(body.standards), body.reference_o2)
-    return rs.outlet_out(parties.add_outlet(store, outlet))
+    return _created(response, parties.add_outlet(store, actor, outlet), rs.outlet_out)
 
 
 @router.get("/outlets", response_model=rs.OutletPage, tags=["parties"])
 def list_outlets(
     store: Store,
-    view: View,
+    actor: Acts,
     party: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.OutletPage:
     """Outlets, filtered by party; follow `next_cursor`."""
-    if view.excludes(party):
-        return rs.OutletPage(outlets=[], next_cursor=None)
-    page = parties.list_outlets(store, view.party_filter(party), cursor, limit)
+    page = parties.list_outlets(store, actor, party, cursor, limit)
     return rs.OutletPage(
-        outlets=[rs.outlet_out(o) for _, o in page if view.sees(o.party_code)],
-        next_cursor=_next("outlets", list(page), limit),
+        outlets=[rs.outlet_out(o) for o in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.put("/cities/{name}", response_model=rs.CityOut, tags=["parties"])
 def set_city(
-    name: Annotated[str, Path(max_length=64)], body: rs.CityIn, store: Store
+    name: Annotated[str, Path(max_length=64)], body: rs.CityIn, store: Store, actor: Acts
 ) -> rs.CityOut:
     """Whether a city may receive air-pollutant rights this year, and its river basin."""
-    city = parties.set_city(store, City(name, body.may_receive_air_rights, body.basin))
+    city = parties.set_city(store, actor, City(name, body.may_receive_air_rights, body.basin))
     return rs.CityOut(
         name=city.name, may_receive_air_rights=city.may_receive_air_rights, basin=city.basin
     )
 
 
 @router.get("/policy", response_model=rs.PolicyModel, tags=["parties"])
-def get_policy(store: Store) -> rs.PolicyModel:
+def get_policy(store: Store, actor: Acts) -> rs.PolicyModel:
     """The registry's configurable rules."""
-    policy = parties.get_policy(store)
+    return _policy_out(parties.get_policy(store, actor))
+
+
+def _policy_out(policy: Policy) -> rs.PolicyModel:
     return rs.PolicyModel(
         floor_cny_per_t={k: rs.cny(v) for k, v in policy.floor_fen_per_t.items()},
         fee_rate=str(policy.fee_rate),
@@ -149,10 +133,11 @@ def get_policy(store: Store) -> rs.PolicyModel:
 
 
 @router.put("/policy", response_model=rs.PolicyModel, tags=["parties"])
-def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
+def set_policy(body: rs.PolicyModel, store: Store, actor: Acts) -> rs.PolicyModel:
     """Replace the registry's configurable rules."""
-    parties.set_policy(
+    policy = parties.set_policy(
         store,
+        actor,
         Policy(
             floor_fen_per_t={
                 k: rs.fen(v, "floor_cny_per_t") for k, v in body.floor_cny_per_t.items()
@@ -168,7 +153,7 @@ def set_policy(body: rs.PolicyModel, store: Store) -> rs.PolicyModel:
             penalty_multiplier=parse_decimal(body.penalty_multiplier, field="penalty_multiplier"),
         ),
     )
-    return get_policy(store)
+    return _policy_out(policy)
 
 
 # -- rights ----------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """Carbon compliance: obligations from verified emissions, surrender (oldest vintage first,
 CCER capped), status per enterprise, and the deadline (penalty booked, shortfall deducted from
 next year's allocation).
+
+An obligation is its enterprise's: out of the actor's scope it is not found. Setting an
+obligation and surrendering are idempotent on the client's id (a surrender's id names its
+journal entry, which keeps the request it was made for).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from ledger.domain.entries import PostingRequest, Reference
+from ledger.domain.access import Actor
+from ledger.domain.accounts import Side
+from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     AmountNotPositive,
     CcerCapExceeded,
@@ -18,7 +25,7 @@ from ledger.domain.errors import (
     RecordNotFound,
     UnknownInstrument,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import Surrender, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     CARBON,
@@ -36,34 +43,41 @@ from ledger.domain.registry import (
     penalty_fen,
 )
 from ledger.services import journal
+from ledger.services.authority import party_filter, sees, use_case, visible_party
 from ledger.services.parties import (
     amount,
     check_can_give,
     check_not_expired,
+    create_once,
     expired_instruments,
     move,
-    party_of,
     policy_of,
+    visible_party_record,
 )
 from ledger.services.transactions import in_transaction, read
 
 
-def set_obligation(uow_factory: UnitOfWorkFactory, obligation: Obligation) -> Obligation:
+@use_case("obligations.set")
+def set_obligation(
+    uow_factory: UnitOfWorkFactory, actor: Actor, obligation: Obligation
+) -> Created[Obligation]:
     """A regulator enters an enterprise's verified emissions for a period (its obligation)."""
 
-    def work(uow: UnitOfWork) -> Obligation:
+    def work(uow: UnitOfWork) -> Created[Obligation]:
         existing = uow.registry.get_obligation(obligation.id)
         if existing is not None:
-            if existing != obligation:
+            # What was sent, not what the deadline made of it since (closed, penalty, deduction).
+            sent = replace(existing, closed=False, penalty_fen=0, deduction_units=0)
+            if sent != obligation or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"obligation {obligation.id} exists", field="id")
-            return existing
-        party_of(uow, obligation.party_code)
+            return Created(existing, replayed=True)
+        visible_party(uow, actor, obligation.party_code)
         if obligation.verified_units <= 0:
             raise AmountNotPositive("verified emissions must be positive", field="verified")
         uow.registry.add_obligation(obligation, uow.now())
-        return obligation
+        return Created(obligation)
 
-    return in_transaction(uow_factory, work)
+    return create_once(uow_factory, actor, work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +90,19 @@ class SurrenderRequest:
     instrument: str | None = None
 
 
-def surrender(uow_factory: UnitOfWorkFactory, request: SurrenderRequest) -> list[Surrender]:
-    """Move allowances (or CCER, within the cap) from holdings to the surrendered account."""
+@use_case("obligations.surrender")
+def surrender(
+    uow_factory: UnitOfWorkFactory, actor: Actor, request: SurrenderRequest
+) -> Created[list[Surrender]]:
+    """Move allowances (or CCER, within the cap) from holdings to the surrendered account. The
+    same request again (its id) answers what it surrendered; another under its id is a 409."""
 
-    def work(uow: UnitOfWork) -> list[Surrender]:
-        obligation = _obligation(uow, request.obligation_id, lock=True)
+    def work(uow: UnitOfWork) -> Created[list[Surrender]]:
+        obligation = _obligation(uow, actor, request.obligation_id, lock=True)
+        entry_id = f"surrender-{request.id}"
+        stored = uow.journal.get_many([entry_id]).get(entry_id)
+        if stored is not None:
+            return Created(_surrendered(stored, request), replayed=True)
         if obligation.closed:
             raise ObligationClosed(f"obligation {obligation.id} is closed", field="obligation")
         if request.units <= 0:
@@ -99,19 +121,40 @@ def surrender(uow_factory: UnitOfWorkFactory, request: SurrenderRequest) -> list
             uow,
             [
                 journal.PostEntry(
-                    entry_id=f"surrender-{request.id}",
+                    entry_id=entry_id,
                     entry_type="surrender",
                     postings=tuple(postings),
                     references=(Reference("obligation", obligation.id),),
+                    metadata=_asked(request),
                 )
             ],
         )
         records = [Surrender(f"{request.id}-{c}", obligation.id, c, u) for c, u in parts]
         for record in records:
             uow.registry.add_surrender(record, uow.now())
-        return records
+        return Created(records)
 
-    return in_transaction(uow_factory, work)
+    return create_once(uow_factory, actor, work)
+
+
+def _asked(request: SurrenderRequest) -> dict[str, Any]:
+    """What a surrender asked for, kept on its entry to tell a retry from another request."""
+    return {"requested_units": request.units, "requested_instrument": request.instrument or ""}
+
+
+def _surrendered(stored: EntryRecord, request: SurrenderRequest) -> list[Surrender]:
+    """What the surrender stored as `stored` moved, if `request` is the one it was made for."""
+    asked = _asked(request)
+    same_obligation = stored.references == (Reference("obligation", request.obligation_id),)
+    if not same_obligation or {key: stored.metadata.get(key) for key in asked} != asked:
+        raise RecordExists(f"surrender {request.id} exists", field="id")
+    return [
+        Surrender(
+            f"{request.id}-{p.instrument_code}", request.obligation_id, p.instrument_code, p.units
+        )
+        for p in stored.postings
+        if p.side is Side.DEBIT
+    ]
 
 
 def _choose(
@@ -134,7 +177,7 @@ def _choose(
             left -= take
     if left:
         raise InsufficientBalance(
-            f"{obligation.party_code} holds {request.units - left} eligible CEA, "
+            f"{obligation.party_code} holds {request.units - left} tCO2 of eligible CEA, "
             f"not {request.units}",
             field="quantity",
         )
@@ -165,17 +208,18 @@ def _check_ccer_cap(uow: UnitOfWork, obligation: Obligation, units: int) -> None
     )
     if used + units > cap:
         raise CcerCapExceeded(
-            f"CCER may cover at most {cap} t of obligation {obligation.id}; "
-            f"{used} already surrendered",
+            f"CCER may cover at most {cap} tCO2 of obligation {obligation.id}; "
+            f"{used} tCO2 already surrendered",
             field="quantity",
         )
 
 
-def status(uow_factory: UnitOfWorkFactory, obligation_id: str) -> ComplianceStatus:
+@use_case("obligations.status")
+def status(uow_factory: UnitOfWorkFactory, actor: Actor, obligation_id: str) -> ComplianceStatus:
     """Obligation, surrendered, shortfall, and the shortfall left after current holdings."""
 
     def work(uow: UnitOfWork) -> ComplianceStatus:
-        return _status(uow, _obligation(uow, obligation_id))
+        return _status(uow, _obligation(uow, actor, obligation_id))
 
     return read(uow_factory, work)
 
@@ -190,25 +234,27 @@ def _status(uow: UnitOfWork, obligation: Obligation) -> ComplianceStatus:
     )
 
 
-def statuses_of(uow_factory: UnitOfWorkFactory, party: str) -> list[ComplianceStatus]:
+@use_case("compliance.read")
+def statuses_of(uow_factory: UnitOfWorkFactory, actor: Actor, party: str) -> list[ComplianceStatus]:
     """The compliance status of every obligation of an enterprise, by period."""
 
     def work(uow: UnitOfWork) -> list[ComplianceStatus]:
-        party_of(uow, party)
+        visible_party_record(uow, actor, party)
         found = uow.registry.list_obligations(party, None, 0, 1000)
         return [_status(uow, o) for _, o in sorted(found, key=lambda p: p[1].period)]
 
     return read(uow_factory, work)
 
 
+@use_case("obligations.close")
 def close_deadline(
-    uow_factory: UnitOfWorkFactory, obligation_id: str, average_price_fen: int
+    uow_factory: UnitOfWorkFactory, actor: Actor, obligation_id: str, average_price_fen: int
 ) -> ComplianceStatus:
     """At the deadline: book the shortfall penalty (multiplier × the month's average price ×
     shortfall) as owed by the enterprise, and record the shortfall as next year's deduction."""
 
     def work(uow: UnitOfWork) -> ComplianceStatus:
-        obligation = _obligation(uow, obligation_id, lock=True)
+        obligation = _obligation(uow, actor, obligation_id, lock=True)
         if obligation.closed:
             raise ObligationClosed(f"obligation {obligation.id} is closed", field="obligation")
         current = _status(uow, obligation)
@@ -233,28 +279,41 @@ def close_deadline(
                 ],
             )
         uow.registry.close_obligation(obligation.id, fen, shortfall)
-        return _status(uow, _obligation(uow, obligation.id))
+        closed = replace(obligation, closed=True, penalty_fen=fen, deduction_units=shortfall)
+        return _status(uow, closed)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def _obligation(uow: UnitOfWork, obligation_id: str, *, lock: bool = False) -> Obligation:
+def _obligation(
+    uow: UnitOfWork, actor: Actor, obligation_id: str, *, lock: bool = False
+) -> Obligation:
+    """The obligation, if its enterprise is in the actor's scope; else the same 404 as for an
+    unknown id."""
     found = uow.registry.get_obligation(obligation_id, lock=lock)
-    if found is None:
-        raise RecordNotFound(f"no obligation {obligation_id!r}", field="obligation_id")
+    if found is None or not sees(uow, actor, found.party_code):
+        raise RecordNotFound(f"obligation {obligation_id!r} not found", field="obligation_id")
     return found
 
 
-def list_obligations(
+@use_case("obligations.list")
+def list_obligations(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     party: str | None,
     period: int | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Obligation]]:
+) -> Page[Obligation]:
     after = decode_cursor("obligations", cursor)
     check_page_size(limit)
-    return read(uow_factory, lambda uow: uow.registry.list_obligations(party, period, after, limit))
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_obligations(
+            party_filter(actor, party), period, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("obligations", rows, limit)
 
 
 def obligation_instrument(period: int) -> str:

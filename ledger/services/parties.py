@@ -1,29 +1,33 @@
 """Use cases for the registry's parties: register one (its chart of accounts opens with it),
 outlets, cities, the registry policy; and the helpers the other registry use cases share.
 
-Registering the same party again with the same definition is a safe retry; another definition
-is a 409.
+Registering a party or an outlet again with the same definition is a safe retry (answered as a
+replay); another definition is a 409. What a scoped actor sees of parties and outlets is its
+own party (an enterprise) or its city's (a city authority), filtered in SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from ledger.domain.access import Actor, AuditRecord
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument
 from ledger.domain.entries import BalanceKey, PostingRequest
 from ledger.domain.errors import (
     InsufficientBalance,
+    LedgerError,
     PartyNotFound,
     RecordExists,
     RightsPledged,
+    StorageConflict,
     UnknownParty,
     VintageExpired,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     CASH,
@@ -37,96 +41,167 @@ from ledger.domain.registry import (
     account_code,
     instrument_for,
 )
-from ledger.services.transactions import in_transaction, read
+from ledger.services.authority import party_filter, sees, use_case
+from ledger.services.transactions import in_transaction, read, rejected
 
 EXPIRED_KEY = "expired_instruments"
+T = TypeVar("T")
 
 
 # -- use cases ---------------------------------------------------------------------------------
 
 
-def register_party(uow_factory: UnitOfWorkFactory, party: Party) -> tuple[Party, bool]:
-    """Register a party and open its chart of accounts; returns it and whether it is new."""
+@use_case("parties.register")
+def register_party(uow_factory: UnitOfWorkFactory, actor: Actor, party: Party) -> Created[Party]:
+    """Register a party and open its chart of accounts."""
 
-    def work(uow: UnitOfWork) -> tuple[Party, bool]:
+    def work(uow: UnitOfWork) -> Created[Party]:
         existing = uow.registry.get_party(party.code)
         if existing is not None:
             if existing != party:
-                raise RecordExists(f"party {party.code} exists as {existing}", field="code")
-            return existing, False
-        now = uow.now()
-        uow.registry.add_party(party, now)
-        ensure_instruments(uow, CASH, [None])
-        for line in CHART[party.kind]:
-            draft = AccountDraft(
-                account_code(party.code, line),
-                party.code,
-                f"{party.name}: {line.name}",
-                line.normal_side,
-                line.non_negative,
-                None,
+                raise RecordExists(f"party {party.code} exists, defined otherwise", field="code")
+            return Created(existing, replayed=True)
+        _register(uow, party)
+        return Created(party)
+
+    return create_once(uow_factory, actor, work)
+
+
+def bootstrap(
+    uow_factory: UnitOfWorkFactory, province: Party, exchange: Party, operator: str
+) -> list[Party]:
+    """The operator registers the province and the exchange, those of them not registered yet
+    (audited as the operator's): a regulator, who registers every other party, acts as the
+    province, so it must exist before the first regulator does. Returns those registered."""
+
+    def work(uow: UnitOfWork) -> list[Party]:
+        registered = []
+        for party in (province, exchange):
+            existing = uow.registry.get_party(party.code)
+            if existing is None:
+                _register(uow, party)
+                registered.append(party)
+            elif existing != party:
+                raise RecordExists(f"party {party.code} exists, defined otherwise", field="code")
+        if registered:
+            target = f"{operator}: " + ", ".join(p.code for p in registered)
+            action = "operator.bootstrap_parties"
+            uow.access.append_audit(
+                [AuditRecord(uow.now(), None, None, action, target, "ok", None)]
             )
-            uow.accounts.add(draft, now)
-        return party, True
+        return registered
 
     return in_transaction(uow_factory, work)
 
 
-def get_party(uow_factory: UnitOfWorkFactory, code: str) -> Party:
-    """One party (404 if unknown)."""
-    found = read(uow_factory, lambda uow: uow.registry.get_party(code))
-    if found is None:
-        raise PartyNotFound(f"no party {code!r}", field="code")
+def is_registered(uow_factory: UnitOfWorkFactory, code: str) -> bool:
+    """Whether a party is registered (the operator's question before bootstrapping)."""
+    return read(uow_factory, lambda uow: uow.registry.get_party(code) is not None)
+
+
+def _register(uow: UnitOfWork, party: Party) -> None:
+    now = uow.now()
+    uow.registry.add_party(party, now)
+    ensure_instruments(uow, CASH, [None])
+    for line in CHART[party.kind]:
+        draft = AccountDraft(
+            account_code(party.code, line),
+            party.code,
+            f"{party.name}: {line.name}",
+            line.normal_side,
+            line.non_negative,
+            None,
+        )
+        uow.accounts.add(draft, now)
+
+
+@use_case("parties.read")
+def get_party(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Party:
+    """One party (404 if unknown or out of the actor's scope)."""
+    return read(uow_factory, lambda uow: visible_party_record(uow, actor, code))
+
+
+def visible_party_record(uow: UnitOfWork, actor: Actor, code: str) -> Party:
+    """A party named in a path: unknown and out of scope are the same 404."""
+    found = uow.registry.get_party(code)
+    if found is None or not sees(uow, actor, code):
+        raise PartyNotFound(f"party {code!r} not found", field="code")
     return found
 
 
-def list_parties(
+@use_case("parties.list")
+def list_parties(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     kind: PartyKind | None,
     city: str | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Party]]:
+) -> Page[Party]:
     """Parties in registration order, optionally of one kind or city, one page after `cursor`."""
     after = decode_cursor("parties", cursor)
     check_page_size(limit)
-    return read(uow_factory, lambda uow: uow.registry.list_parties(kind, city, after, limit))
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_parties(kind, city, after, limit, scope=actor.scope),
+    )
+    return keyset_page("parties", rows, limit)
 
 
-def add_outlet(uow_factory: UnitOfWorkFactory, outlet: Outlet) -> Outlet:
-    """Register an outlet of an enterprise."""
+@use_case("outlets.add")
+def add_outlet(uow_factory: UnitOfWorkFactory, actor: Actor, outlet: Outlet) -> Created[Outlet]:
+    """Register an outlet of a party (the party in the path: 404 if not visible)."""
 
-    def work(uow: UnitOfWork) -> Outlet:
-        party_of(uow, outlet.party_code, field="party")
+    def work(uow: UnitOfWork) -> Created[Outlet]:
+        visible_party_record(uow, actor, outlet.party_code)
+        existing = uow.registry.get_outlet(outlet.party_code, outlet.outlet_code)
+        if existing is not None:
+            if existing != outlet:
+                raise RecordExists(
+                    f"outlet {outlet.outlet_code} of {outlet.party_code} exists, defined otherwise",
+                    field="outlet_code",
+                )
+            return Created(existing, replayed=True)
         uow.registry.add_outlet(outlet)
-        return outlet
+        return Created(outlet)
 
-    return in_transaction(uow_factory, work)
+    return create_once(uow_factory, actor, work)
 
 
+@use_case("outlets.list")
 def list_outlets(
-    uow_factory: UnitOfWorkFactory, party: str | None, cursor: str | None, limit: int
-) -> list[tuple[int, Outlet]]:
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str | None, cursor: str | None, limit: int
+) -> Page[Outlet]:
     after = decode_cursor("outlets", cursor)
     check_page_size(limit)
-    return read(uow_factory, lambda uow: uow.registry.list_outlets(party, after, limit))
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_outlets(
+            party_filter(actor, party), after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("outlets", rows, limit)
 
 
-def set_city(uow_factory: UnitOfWorkFactory, city: City) -> City:
+@use_case("cities.set")
+def set_city(uow_factory: UnitOfWorkFactory, actor: Actor, city: City) -> City:
     """Set a city's eligibility to receive air-pollutant rights and its river basin."""
 
     def work(uow: UnitOfWork) -> City:
         uow.registry.put_city(city)
         return city
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def get_policy(uow_factory: UnitOfWorkFactory) -> Policy:
+@use_case("policy.read")
+def get_policy(uow_factory: UnitOfWorkFactory, actor: Actor) -> Policy:
+    del actor  # the policy is the same for every reader
     return read(uow_factory, policy_of)
 
 
-def set_policy(uow_factory: UnitOfWorkFactory, policy: Policy) -> Policy:
+@use_case("policy.set")
+def set_policy(uow_factory: UnitOfWorkFactory, actor: Actor, policy: Policy) -> Policy:
     """Replace the registry's configurable rules (floors, fee rate, limits, multiplier)."""
 
     def work(uow: UnitOfWork) -> Policy:
@@ -134,10 +209,27 @@ def set_policy(uow_factory: UnitOfWorkFactory, policy: Policy) -> Policy:
         uow.registry.put_policy({**stored, **_policy_values(policy)})
         return policy
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 # -- helpers shared by the registry's use cases -----------------------------------------------
+
+
+def create_once(
+    uow_factory: UnitOfWorkFactory, actor: Actor, work: Callable[[UnitOfWork], Created[T]]
+) -> Created[T]:
+    """`in_transaction` for a create keyed by the client's id, whose `work` answers a record
+    stored under the id already (a replay, or a 409). When a concurrent create under the same id
+    won the insert (this one's check could not see the uncommitted row: a client retrying while
+    its first attempt still runs), the work runs once more and then finds the winner's record."""
+    try:
+        return in_transaction(uow_factory, work, actor=actor, audit_rejection=False)
+    except (RecordExists, StorageConflict):
+        pass
+    except LedgerError as error:
+        rejected(uow_factory, actor, error)
+        raise
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def party_of(uow: UnitOfWork, code: str, *, field: str = "party") -> Party:
@@ -194,6 +286,12 @@ def amount(instrument: Instrument | int, units: int) -> Decimal:
     return Decimal(units).scaleb(-scale)
 
 
+def quantity(uow: UnitOfWork, instrument_code: str, units: int) -> str:
+    """Units of a registered instrument as an error message names them: "12.500 t", "3.00 CNY"."""
+    instrument = uow.instruments.get_many([instrument_code])[instrument_code]
+    return f"{instrument.format(units)} {instrument.unit}"
+
+
 def move(
     source: str, destination: str, instrument_code: str, units: int, scale: int
 ) -> list[PostingRequest]:
@@ -203,6 +301,9 @@ def move(
         PostingRequest(source, instrument_code, Side.DEBIT, value),
         PostingRequest(destination, instrument_code, Side.CREDIT, value),
     ]
+
+
+Locked = Mapping[tuple[str, str], Balance]  # (account code, instrument) → its locked balance
 
 
 def lock_balances(
@@ -218,31 +319,49 @@ def lock_balances(
 
 
 def check_can_give(
-    uow: UnitOfWork, party: str, source: str, instruments: Sequence[str], units: int
+    uow: UnitOfWork,
+    party: str,
+    source: str,
+    instruments: Sequence[str],
+    units: int,
+    *,
+    locked: Locked | None = None,
+    disclose: bool = True,
 ) -> None:
     """After the lock: `source` can give `units` of each instrument; pledged rights cannot.
 
     A shortfall covered by the party's pledged rights is `rights_pledged`, else
-    `insufficient_balance` (the booking would refuse it too, with less to say).
+    `insufficient_balance` (the booking would refuse it too, with less to say). `locked`: the
+    balances the caller holds already (of `source` and the party's pledged account in each
+    instrument), else they are locked here. `disclose` false (the one asking is not the party:
+    a trade's counterparty) names no amount the party holds.
     """
     pledged = account_code(party, PLEDGED)
-    has_pledged = uow.registry.get_party(party) is not None and bool(uow.accounts.cached([pledged]))
-    pairs = [(source, code) for code in instruments]
-    if has_pledged:
-        pairs += [(pledged, code) for code in instruments]
-    _, balances = lock_balances(uow, pairs)
+    if locked is None:
+        pairs = [(source, code) for code in instruments]
+        if uow.accounts.cached([pledged]):
+            pairs += [(pledged, code) for code in instruments]
+        locked = lock_balances(uow, pairs)[1]
     for code in instruments:
-        available = balances[(source, code)].available
+        available = locked[(source, code)].available
         if available >= units:
             continue
-        if has_pledged and balances[(pledged, code)].posted > 0:
-            raise RightsPledged(
-                f"{party} holds only {available} units of {code} unpledged; "
-                f"{balances[(pledged, code)].posted} are pledged",
+        in_pledge = locked.get((pledged, code))
+        if in_pledge is not None and in_pledge.posted > 0:
+            detail = (
+                f"{party} holds only {quantity(uow, code, available)} of {code} unpledged; "
+                f"{quantity(uow, code, in_pledge.posted)} are pledged"
+                if disclose
+                else f"{party}'s {code} needed here are pledged"
+            )
+            raise RightsPledged(detail, field="quantity")
+        if not disclose:
+            raise InsufficientBalance(
+                f"{party} does not hold the {quantity(uow, code, units)} of {code} this moves",
                 field="quantity",
             )
         raise InsufficientBalance(
-            f"account {source} holds only {available} units of {code}",
+            f"account {source} holds only {quantity(uow, code, available)} of {code}",
             field="quantity",
             account=source,
             instrument=code,

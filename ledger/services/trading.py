@@ -6,8 +6,14 @@ remaining vintage and the buyer's cash (price and the buyer's fee); recording po
 the rights leg, the CNY leg and the fees settle in one transaction. Every rule is checked inside
 that transaction after the balances are locked (all in one ordered lock, so that concurrent
 trades never deadlock), on acceptance and again on recording. Each state change appends a line
-to the trade's history. Proposing the same trade again is a safe retry; another proposal under
-its id is a 409.
+to the trade's history, naming the party that acted. Proposing the same trade again is a safe
+retry; another proposal under its id is a 409.
+
+Who acts: a trade's seller and buyer (an enterprise's or the exchange's representative, or a
+city or the province selling its reserve's rights: an authority takes part only as the seller)
+propose, accept, decline and rescind, always as their own party; an authority that is no party
+to the trade records or refuses it. A trade out of the actor's scope is not found. An error the
+counterparty sees names none of the other party's amounts.
 """
 
 from __future__ import annotations
@@ -15,18 +21,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from ledger.domain.access import Actor, Role
 from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest, Reference
 from ledger.domain.errors import (
     BasinMismatch,
     CityMayNotReceive,
     HoldingLimitExceeded,
+    InsufficientBalance,
     InvalidField,
+    LedgerError,
     RecordExists,
     RecordNotFound,
+    TradePartyInvalid,
     TradeStateInvalid,
 )
-from ledger.domain.pages import check_page_size, decode_cursor
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import TradeEvent, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     AIR_POLLUTANTS,
@@ -53,63 +63,70 @@ from ledger.domain.registry import (
     trade_value_fen,
 )
 from ledger.services import journal
+from ledger.services.authority import acting_as, party_filter, sees, use_case
 from ledger.services.parties import (
+    Locked,
     amount,
     check_can_give,
     check_not_expired,
+    create_once,
     ensure_instruments,
     lock_balances,
     move,
     party_of,
     policy_of,
+    quantity,
 )
 from ledger.services.rights import EXCHANGE
 from ledger.services.transactions import in_transaction, read
 
 ENTRY_TYPE = "trade_settlement"
+AUTHORITY_ROLES = frozenset({Role.REGULATOR, Role.CITY_AUTHORITY})
+SWEEPER = "ledger"  # the actor a lapse names in a trade's history
 
 
 # -- proposal -----------------------------------------------------------------------------------
 
 
+@use_case("trades.propose")
 def propose(
-    uow_factory: UnitOfWorkFactory, trade: Trade, *, vintage: int | None = None
-) -> tuple[Trade, bool]:
-    """Propose a trade (by its seller or its buyer); returns it and whether it is new. Rights
-    trades move t/a in every vintage from the trade's year to the end of the seller's latest
-    entitlement; carbon trades name a year. The same proposal again (a retry) answers the stored
-    trade, whatever its state; another one under the same id is `RecordExists`."""
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade: Trade, *, vintage: int | None = None
+) -> Created[Trade]:
+    """Propose a trade as its seller or its buyer (`trade.proposer`, if named, is the actor's
+    party). Rights trades move t/a in every vintage from the trade's year to the end of the
+    seller's latest entitlement; carbon trades name a year. The same proposal again (a retry)
+    answers the stored trade, whatever its state; another one under the same id is
+    `RecordExists`."""
 
-    def work(uow: UnitOfWork) -> tuple[Trade, bool]:
+    def work(uow: UnitOfWork) -> Created[Trade]:
+        sent = replace(trade, proposer=acting_as(actor, trade.proposer or None, field="proposer"))
         existing = uow.registry.get_trade(trade.id)
         if existing is not None:
-            return _replayed(existing, trade, vintage), False
-        seller = party_of(uow, trade.seller, field="seller")
-        party_of(uow, trade.buyer, field="buyer")
-        if trade.seller == trade.buyer or trade.proposer not in (trade.seller, trade.buyer):
+            return Created(_replayed(existing, sent, vintage), replayed=True)
+        if sent.seller == sent.buyer or sent.proposer not in (sent.seller, sent.buyer):
             raise InvalidField(
                 "the proposer is the seller or the buyer, not both", field="proposer"
             )
-        check_price(trade, policy_of(uow))
-        first, last = _vintages(uow, trade, seller, vintage)
-        proposed = replace(trade, first_vintage=first, last_vintage=last, state=TradeState.PROPOSED)
-        ensure_instruments(uow, trade.family, proposed.vintages)
+        _check_trader(actor, sent, sent.proposer)
+        seller = party_of(uow, sent.seller, field="seller")
+        buyer = party_of(uow, sent.buyer, field="buyer")
+        if buyer.kind is PartyKind.AUTHORITY:
+            raise TradePartyInvalid(
+                "an authority takes rights back by a reserve operation, not a trade",
+                field="buyer",
+            )
+        check_price(sent, policy_of(uow))
+        first, last = _vintages(uow, sent, seller, vintage)
+        proposed = replace(sent, first_vintage=first, last_vintage=last, state=TradeState.PROPOSED)
+        ensure_instruments(uow, sent.family, proposed.vintages)
         now = uow.now()
         uow.registry.add_trade(proposed, now)
         uow.registry.add_trade_event(
-            TradeEvent(trade.id, TradeState.PROPOSED, trade.proposer, now, "")
+            TradeEvent(trade.id, TradeState.PROPOSED, sent.proposer, now, "")
         )
-        return proposed, True
+        return Created(proposed)
 
-    try:
-        return in_transaction(uow_factory, work)
-    except RecordExists:
-        # A concurrent proposal under this id won the insert (say, this is a client's retry
-        # while its first attempt still ran): if it is the same proposal, this is its replay.
-        existing = read(uow_factory, lambda uow: uow.registry.get_trade(trade.id))
-        if existing is None:
-            raise
-        return _replayed(existing, trade, vintage), False
+    return create_once(uow_factory, actor, work)
 
 
 def _replayed(existing: Trade, trade: Trade, vintage: int | None) -> Trade:
@@ -120,12 +137,21 @@ def _replayed(existing: Trade, trade: Trade, vintage: int | None) -> Trade:
     if trade.family == CARBON:
         same = same and existing.first_vintage == vintage
     if not same:
-        raise RecordExists(f"trade {trade.id} exists ({existing.state.value})", field="id")
+        raise RecordExists(f"trade {trade.id} exists, proposed otherwise", field="id")
     return existing
 
 
 def _as_sent(trade: Trade) -> Trade:
     return replace(trade, state=TradeState.PROPOSED, first_vintage=None, last_vintage=None)
+
+
+def _check_trader(actor: Actor, trade: Trade, party: str) -> None:
+    """An authority takes part in a trade only as the seller of its reserve's rights."""
+    if actor.role in AUTHORITY_ROLES and party != trade.seller:
+        raise TradePartyInvalid(
+            f"an authority trades only as the seller of its reserve's rights, not as {party}",
+            field="actor",
+        )
 
 
 def _vintages(
@@ -150,26 +176,33 @@ def _vintages(
 # -- actions ------------------------------------------------------------------------------------
 
 
-def accept(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
-    """The counterparty accepts: every rule is checked and the hold is placed."""
+@use_case("trades.accept")
+def accept(
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str, party: str | None = None
+) -> Trade:
+    """The counterparty accepts (as the actor's party; `party`, if named, must be it): every
+    rule is checked and the hold is placed."""
 
     def work(uow: UnitOfWork) -> Trade:
-        trade = _locked(uow, trade_id)
-        if _retried(uow, trade, TradeAction.ACCEPT, actor):
+        trade = _visible(uow, actor, trade_id, lock=True)
+        acting = _trading_party(actor, trade, party)
+        if _retried(uow, trade, TradeAction.ACCEPT, acting):
             return trade
-        state = trade.next_state(TradeAction.ACCEPT, actor)
-        seller = party_of(uow, trade.seller)
+        state = trade.next_state(TradeAction.ACCEPT, acting)
+        seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
+        policy = policy_of(uow)
         codes = trade.instrument_codes()
         check_not_expired(uow, codes)
-        postings = _postings(uow, trade, seller)
+        postings, payment = _postings(trade, seller, buyer, policy)
         pledged = account_code(seller.code, PLEDGED)  # check_can_give reads it
-        _lock_first(
+        locked = _lock_first(
             uow,
             {(p.account_code, p.instrument_code) for p in postings}
             | {(pledged, code) for code in codes},
         )
-        check_can_give(uow, seller.code, rights_account(seller), codes, trade.units)
-        _check_rules(uow, trade, seller)
+        giver = rights_account(seller)
+        check_can_give(uow, seller.code, giver, codes, trade.units, locked=locked, disclose=False)
+        _check_rules(uow, trade, seller, buyer, policy, locked)
         hold = journal.PostEntry(
             entry_id=_hold_id(trade),
             entry_type=ENTRY_TYPE,
@@ -178,16 +211,26 @@ def accept(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
             pending=True,
             metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
         )
-        journal.write_in(uow, [hold])
-        return _transition(uow, trade, state, actor)
+        try:
+            journal.write_in(uow, [hold])
+        except InsufficientBalance as short:
+            # The seller's rights were checked under this lock: what is short is the buyer's
+            # cash. The booking's refusal names the shortfall, which the seller (who may be
+            # the one accepting) must not learn; this one names the trade's cost only.
+            raise InsufficientBalance(
+                f"{buyer.code}'s cash does not cover the {quantity(uow, CASH, payment)} "
+                "(price and fee) this trade costs",
+                field="buyer",
+            ) from short
+        return _transition(uow, trade, state, acting)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> None:
+def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> Locked:
     """Lock every balance a trade action reads or writes in one ordered statement, before any
-    other balance lock, so that the later ones (the seller's check, the holding limit, the
-    entry) find them held and wait for nothing. Accounts that do not exist are left out.
+    other balance lock, and answer them: the checks read them from here, and the entry finds
+    them held and waits for nothing. Accounts that do not exist are left out.
 
     Locking in two steps deadlocked on PostgreSQL: an acceptance held the seller's holdings and
     waited for the exchange's fee account, which a settlement of the same seller held while
@@ -197,95 +240,150 @@ def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> None:
     first for its own limit (tests/integration/test_registry_concurrency.py).
     """
     known = uow.accounts.cached(code for code, _ in pairs)
-    lock_balances(uow, sorted(pair for pair in pairs if pair[0] in known))
+    return lock_balances(uow, sorted(pair for pair in pairs if pair[0] in known))[1]
 
 
-def record(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
+@use_case("trades.record")
+def record(
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str, party: str | None = None
+) -> Trade:
     """The authority records the trade: rules again, then the hold is posted (settlement)."""
 
     def work(uow: UnitOfWork) -> Trade:
-        trade = _locked(uow, trade_id)
-        if _retried(uow, trade, TradeAction.RECORD, actor):
+        trade = _visible(uow, actor, trade_id, lock=True)
+        acting = _authority_party(actor, trade, party, TradeAction.RECORD)
+        if _retried(uow, trade, TradeAction.RECORD, acting):
             return trade
-        state = trade.next_state(TradeAction.RECORD, actor)
-        seller = party_of(uow, trade.seller)
+        state = trade.next_state(TradeAction.RECORD, acting)
+        seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
         holds = uow.journal.get_many([_hold_id(trade)]).values()
         # The hold credits the buyer's holdings, so this also locks what the limit reads.
-        _lock_first(uow, {(p.account_code, p.instrument_code) for h in holds for p in h.postings})
-        _check_rules(uow, trade, seller)
+        locked = _lock_first(
+            uow, {(p.account_code, p.instrument_code) for h in holds for p in h.postings}
+        )
+        _check_rules(uow, trade, seller, buyer, policy_of(uow), locked)
         journal.write_in(uow, resolve=_resolution(trade, "settlement"))
-        return _transition(uow, trade, state, actor)
+        return _transition(uow, trade, state, acting)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def decline(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
+@use_case("trades.decline")
+def decline(
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str, party: str | None = None
+) -> Trade:
     """The counterparty declines a proposal."""
-    return _close(uow_factory, trade_id, TradeAction.DECLINE, actor)
+    return _close(uow_factory, actor, trade_id, TradeAction.DECLINE, party)
 
 
-def rescind(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str) -> Trade:
+@use_case("trades.rescind")
+def rescind(
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str, party: str | None = None
+) -> Trade:
     """The proposer withdraws (releasing the hold if it was accepted)."""
-    return _close(uow_factory, trade_id, TradeAction.RESCIND, actor)
+    return _close(uow_factory, actor, trade_id, TradeAction.RESCIND, party)
 
 
-def refuse(uow_factory: UnitOfWorkFactory, trade_id: str, actor: str, reason: str = "") -> Trade:
+@use_case("trades.refuse")
+def refuse(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    trade_id: str,
+    reason: str = "",
+    party: str | None = None,
+) -> Trade:
     """The authority refuses to record the trade (releasing the hold if any)."""
-    return _close(uow_factory, trade_id, TradeAction.REFUSE, actor, reason)
+    return _close(uow_factory, actor, trade_id, TradeAction.REFUSE, party, reason)
 
 
-def expire(uow_factory: UnitOfWorkFactory, trade_id: str) -> Trade:
+@use_case("trades.expire")
+def expire(uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str) -> Trade:
     """A trade past its `expires_at` lapses (releasing the hold if any)."""
-
-    def work(uow: UnitOfWork) -> Trade:
-        trade = _locked(uow, trade_id)
-        if trade.expires_at is None or trade.expires_at > uow.now():
-            raise TradeStateInvalid(f"trade {trade_id} is not past a deadline", field="state")
-        return _close_in(uow, trade, TradeAction.EXPIRE, "ledger", "")
-
-    return in_transaction(uow_factory, work)
+    return in_transaction(
+        uow_factory, lambda uow: _lapse(uow, _visible(uow, actor, trade_id, lock=True)), actor=actor
+    )
 
 
 def expire_due(uow_factory: UnitOfWorkFactory, limit: int = 100) -> list[str]:
-    """Expire every proposed or accepted trade past its deadline; the ids of those expired."""
+    """The sweeper (no actor: the deadline acts): expire every proposed or accepted trade past
+    its deadline; the ids of those expired."""
     due = read(uow_factory, lambda uow: uow.registry.due_trades(uow.now(), limit))
     expired = []
     for trade_id in due:
         try:
-            expire(uow_factory, trade_id)
+            _expire(uow_factory, trade_id)
         except TradeStateInvalid:
             continue  # acted on concurrently: recorded, refused or expired by someone else
         expired.append(trade_id)
     return expired
 
 
-def _close(
-    uow_factory: UnitOfWorkFactory, trade_id: str, action: TradeAction, actor: str, note: str = ""
+def _expire(uow_factory: UnitOfWorkFactory, trade_id: str) -> Trade:
+    return in_transaction(uow_factory, lambda uow: _lapse(uow, _locked(uow, trade_id)))
+
+
+def _lapse(uow: UnitOfWork, trade: Trade) -> Trade:
+    if trade.expires_at is None or trade.expires_at > uow.now():
+        raise TradeStateInvalid(f"trade {trade.id} is not past a deadline", field="state")
+    return _close_in(uow, trade, TradeAction.EXPIRE, SWEEPER, "")
+
+
+def _close(  # noqa: PLR0917 - an action and its context
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    trade_id: str,
+    action: TradeAction,
+    party: str | None,
+    note: str = "",
 ) -> Trade:
     def work(uow: UnitOfWork) -> Trade:
-        trade = _locked(uow, trade_id)
-        if _retried(uow, trade, action, actor):
+        trade = _visible(uow, actor, trade_id, lock=True)
+        if action is TradeAction.REFUSE:
+            acting = _authority_party(actor, trade, party, action)
+        else:
+            acting = _trading_party(actor, trade, party)
+        if _retried(uow, trade, action, acting):
             return trade
-        return _close_in(uow, trade, action, actor, note)
+        return _close_in(uow, trade, action, acting, note)
 
-    return in_transaction(uow_factory, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
-def _retried(uow: UnitOfWork, trade: Trade, action: TradeAction, actor: str) -> bool:
+def _trading_party(actor: Actor, trade: Trade, named: str | None) -> str:
+    """The party a seller's or buyer's action is taken as: the actor's own (an authority's only
+    as the seller)."""
+    acting = acting_as(actor, named)
+    _check_trader(actor, trade, acting)
+    return acting
+
+
+def _authority_party(actor: Actor, trade: Trade, named: str | None, action: TradeAction) -> str:
+    """The authority recording or refusing a trade, as its party: never a party to the trade
+    (a city does not decide on its own reserve's sale)."""
+    acting = acting_as(actor, named)
+    if acting in (trade.seller, trade.buyer):
+        raise TradePartyInvalid(
+            f"{acting} is a party to trade {trade.id}: another authority may {action.value} it",
+            field="actor",
+        )
+    return acting
+
+
+def _retried(uow: UnitOfWork, trade: Trade, action: TradeAction, acting: str) -> bool:
     """Whether this is a retry of the action that brought the trade into its current state, by
-    the same actor (say, after a lost response): it then answers with the trade, changing
+    the same party (say, after a lost response): it then answers with the trade, changing
     nothing, instead of refusing the retry as an illegal transition."""
     if trade.state is not TRANSITIONS[action][1]:
         return False
     events = uow.registry.trade_events(trade.id)
-    return bool(events) and events[-1].actor == actor
+    return bool(events) and events[-1].actor == acting
 
 
-def _close_in(uow: UnitOfWork, trade: Trade, action: TradeAction, actor: str, note: str) -> Trade:
-    state = trade.next_state(action, actor)
+def _close_in(uow: UnitOfWork, trade: Trade, action: TradeAction, acting: str, note: str) -> Trade:
+    state = trade.next_state(action, acting)
     if trade.state is TradeState.ACCEPTED:
         journal.write_in(uow, resolve=_resolution(trade, "release"), void=True)
-    return _transition(uow, trade, state, actor, note)
+    return _transition(uow, trade, state, acting, note)
 
 
 def _hold_id(trade: Trade) -> str:
@@ -299,32 +397,45 @@ def _resolution(trade: Trade, suffix: str) -> journal.ResolvePending:
 def _locked(uow: UnitOfWork, trade_id: str) -> Trade:
     trade = uow.registry.get_trade(trade_id, lock=True)
     if trade is None:
-        raise RecordNotFound(f"no trade {trade_id!r}", field="trade_id")
+        raise _not_found(trade_id)
     return trade
 
 
+def _visible(uow: UnitOfWork, actor: Actor, trade_id: str, *, lock: bool = False) -> Trade:
+    """The trade, if the actor sees it (its seller or buyer is in scope); else the same 404 as
+    for an unknown id."""
+    trade = uow.registry.get_trade(trade_id, lock=lock)
+    if trade is None or not sees(uow, actor, trade.seller, trade.buyer):
+        raise _not_found(trade_id)
+    return trade
+
+
+def _not_found(trade_id: str) -> LedgerError:
+    return RecordNotFound(f"trade {trade_id!r} not found", field="trade_id")
+
+
 def _transition(
-    uow: UnitOfWork, trade: Trade, state: TradeState, actor: str, note: str = ""
+    uow: UnitOfWork, trade: Trade, state: TradeState, acting: str, note: str = ""
 ) -> Trade:
     now = uow.now()
     uow.registry.set_trade_state(trade.id, state, now)
-    uow.registry.add_trade_event(TradeEvent(trade.id, state, actor, now, note))
+    uow.registry.add_trade_event(TradeEvent(trade.id, state, acting, now, note))
     return replace(trade, state=state)
 
 
 # -- the rules and the entry --------------------------------------------------------------------
 
 
-def _check_rules(uow: UnitOfWork, trade: Trade, seller: Party) -> None:
+def _check_rules(  # noqa: PLR0917 - the trade, its parties, the policy and the locked balances
+    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, policy: Policy, locked: Locked
+) -> None:
     """Every configurable rule, in a fixed order, inside the locked transaction."""
-    policy = policy_of(uow)
     codes = trade.instrument_codes()
     check_not_expired(uow, codes)
     check_price(trade, policy)
-    buyer = party_of(uow, trade.buyer)
     _check_city(uow, trade, buyer, policy)
     _check_basin(uow, trade, seller, buyer, policy)
-    _check_holding_limit(uow, trade, buyer, codes, policy)
+    _check_holding_limit(uow, trade, buyer, codes, policy, locked)
 
 
 def _check_city(uow: UnitOfWork, trade: Trade, buyer: Party, policy: Policy) -> None:
@@ -351,26 +462,34 @@ def _check_basin(
         )
 
 
-def _check_holding_limit(
-    uow: UnitOfWork, trade: Trade, buyer: Party, codes: Sequence[str], policy: Policy
+def _check_holding_limit(  # noqa: PLR0917 - a rule over the locked balances
+    uow: UnitOfWork,
+    trade: Trade,
+    buyer: Party,
+    codes: Sequence[str],
+    policy: Policy,
+    locked: Locked,
 ) -> None:
+    """The buyer's holdings (locked by `_lock_first`: the trade's entry credits them) stay
+    within the policy's limit; the refusal names the limit, not what the buyer holds."""
     limit = policy.holding_limit_units.get(trade.family)
     if limit is None:
         return
     holdings = rights_account(buyer)
-    # Locked already by `_lock_first` (the trade's entry credits them): locking again waits for
-    # nothing, and keeps the check race-safe should a caller ever not lock first.
-    _, balances = lock_balances(uow, [(holdings, code) for code in codes])
     for code in codes:
-        if balances[(holdings, code)].posted + trade.units > limit:
+        if locked[(holdings, code)].posted + trade.units > limit:
             raise HoldingLimitExceeded(
-                f"{buyer.code} would hold more than {limit} units of {code}", field="quantity"
+                f"{buyer.code} would hold more than the limit of {quantity(uow, code, limit)} "
+                f"of {code}",
+                field="quantity",
             )
 
 
-def _postings(uow: UnitOfWork, trade: Trade, seller: Party) -> list[PostingRequest]:
-    """Rights in every vintage; the buyer's cash for price and fee; proceeds and fees."""
-    buyer = party_of(uow, trade.buyer)
+def _postings(
+    trade: Trade, seller: Party, buyer: Party, policy: Policy
+) -> tuple[list[PostingRequest], int]:
+    """Rights in every vintage; the buyer's cash for price and fee; proceeds and fees. And what
+    the buyer pays (fen)."""
     scale = scale_of(trade.family)
     postings = [
         line
@@ -379,9 +498,9 @@ def _postings(uow: UnitOfWork, trade: Trade, seller: Party) -> list[PostingReque
     ]
     value = trade_value_fen(trade.price_fen, trade.units, scale)
     if value == 0:
-        return postings
+        return postings, 0
     fees_apply = PartyKind.AUTHORITY not in (seller.kind, buyer.kind)
-    buyer_fee, seller_fee = fee_split_fen(value, policy_of(uow).fee_rate) if fees_apply else (0, 0)
+    buyer_fee, seller_fee = fee_split_fen(value, policy.fee_rate) if fees_apply else (0, 0)
     buyer_cash = account_code(buyer.code, "cash")
     postings += [
         PostingRequest(buyer_cash, CASH, Side.DEBIT, amount(2, value + buyer_fee)),
@@ -390,35 +509,43 @@ def _postings(uow: UnitOfWork, trade: Trade, seller: Party) -> list[PostingReque
     if buyer_fee + seller_fee:
         fees = amount(2, buyer_fee + seller_fee)
         postings.append(PostingRequest(account_code(EXCHANGE, REVENUE), CASH, Side.CREDIT, fees))
-    return postings
+    return postings, value + buyer_fee
 
 
 # -- queries --------------------------------------------------------------------------------
 
 
-def get_trade(uow_factory: UnitOfWorkFactory, trade_id: str) -> tuple[Trade, list[TradeEvent]]:
+@use_case("trades.read")
+def get_trade(
+    uow_factory: UnitOfWorkFactory, actor: Actor, trade_id: str
+) -> tuple[Trade, list[TradeEvent]]:
     """A trade and its history."""
 
     def work(uow: UnitOfWork) -> tuple[Trade, list[TradeEvent]]:
-        trade = uow.registry.get_trade(trade_id)
-        if trade is None:
-            raise RecordNotFound(f"no trade {trade_id!r}", field="trade_id")
+        trade = _visible(uow, actor, trade_id)
         return trade, uow.registry.trade_events(trade_id)
 
     return read(uow_factory, work)
 
 
+@use_case("trades.list")
 def list_trades(
     uow_factory: UnitOfWorkFactory,
+    actor: Actor,
     *,
     party: str | None,
     family: str | None,
     state: TradeState | None,
     cursor: str | None,
     limit: int,
-) -> list[tuple[int, Trade]]:
+) -> Page[Trade]:
+    """Trades the actor sees (as seller or buyer in scope), filtered, one page after `cursor`."""
     after = decode_cursor("trades", cursor)
     check_page_size(limit)
-    return read(
-        uow_factory, lambda uow: uow.registry.list_trades(party, family, state, after, limit)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_trades(
+            party_filter(actor, party), family, state, after, limit, scope=actor.scope
+        ),
     )
+    return keyset_page("trades", rows, limit)
