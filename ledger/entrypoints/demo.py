@@ -4,7 +4,9 @@ through the real use cases.
 Every step is a use case performed by a demo principal, with the authority, scope, four-eyes
 and audit of any other caller: two administrators enrol each principal (each sees one half of
 its code), a regulator registers and allocates (a second regulator approves the allocations
-above the four-eyes threshold), enterprises propose and accept trades, the province records.
+above the four-eyes threshold), the sellers' representatives (enterprises, the exchange,
+Tangshan's authority for its reserve) propose trades and the buyers' accept, the province
+records.
 
 `load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
 positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -92,7 +95,7 @@ def units(quantity: str, scale: int) -> int:
 
 def is_loaded(store: UnitOfWorkFactory) -> bool:
     """Whether the demo's province is registered already."""
-    return bool(parties.list_parties(store, PartyKind.AUTHORITY, None, None, 1))
+    return parties.is_registered(store, PROVINCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,30 +113,40 @@ def load(store: UnitOfWorkFactory) -> Loaded:
 
 
 def load_reference_data(store: UnitOfWorkFactory) -> Cast:
-    """Parties, principals, rights, outlets, pledges, carbon; the cast that acted."""
-    _parties(store)
+    """Parties, principals, rights, outlets, pledges, carbon; the cast that acted. The operator
+    registers the province and the exchange, whose principals the administrators enrol; the
+    regulator registers every other party, whose principals are enrolled then."""
+    parties.bootstrap(
+        store,
+        Party(PROVINCE, PartyKind.AUTHORITY, "Hebei Province"),
+        Party(EXCHANGE, PartyKind.EXCHANGE, "DEMO Hebei Exchange"),
+        operator="demo",
+    )
     cast = enrol_cast(store)
+    cast.enrol(store, [p for p in DEMO_PRINCIPALS if p[2] in (None, PROVINCE, EXCHANGE)])
+    _parties(store, cast)
+    cast.enrol(store, [p for p in DEMO_PRINCIPALS if p[2] not in (None, PROVINCE, EXCHANGE)])
     for city in CITIES:
         for pollutant, quantity in RESERVE_STOCK.get(city.upper(), {}).items():
             _entitle(store, cast, city.upper(), pollutant, quantity)
     for row in rows("enterprises.csv"):
         _enterprise(store, cast, row)
     for row in rows("outlets.csv"):
-        _outlet(store, row)
+        _outlet(store, cast, row)
     for row in rows("encumbrances.csv"):
         _pledge(store, cast, row)
     _carbon(store, cast)
     return cast
 
 
-def _parties(store: UnitOfWorkFactory) -> None:
-    parties.register_party(store, Party(PROVINCE, PartyKind.AUTHORITY, "Hebei Province"))
-    parties.register_party(store, Party(EXCHANGE, PartyKind.EXCHANGE, "DEMO Hebei Exchange"))
+def _parties(store: UnitOfWorkFactory, cast: Cast) -> None:
+    """The cities' authorities and the enterprises, registered by the regulator."""
+    regulator = cast.regulator
     eligible = {row["city"]: row["may_receive_air_rights"] == "yes" for row in rows("cities.csv")}
     for city in CITIES:
-        code = city.upper()
-        parties.register_party(store, Party(code, PartyKind.AUTHORITY, f"{city} city", city=city))
-        parties.set_city(store, City(city, eligible.get(city, True), BASIN))
+        authority = Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
+        parties.register_party(store, regulator, authority)
+        parties.set_city(store, regulator, City(city, eligible.get(city, True), BASIN))
     for row in rows("enterprises.csv"):
         city, _, county = row["city_county"].partition("/")
         code = row["enterprise_id"]
@@ -147,7 +160,7 @@ def _parties(store: UnitOfWorkFactory) -> None:
             tax_tier=int(row["tax_tier"]),
             industry=row["industry"],
         )
-        parties.register_party(store, party)
+        parties.register_party(store, regulator, party)
 
 
 def _entitle(
@@ -172,16 +185,17 @@ def _enterprise(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> No
     rights.deposit_cash(store, cast.regulator, f"{code}-initial", code, DEPOSIT_FEN)
 
 
-def _outlet(store: UnitOfWorkFactory, row: dict[str, str]) -> None:
+def _outlet(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
     standards = {
         pollutant: row[f"standard_{key}_mg_m3"]
         for pollutant, key in (("PM", "pm"), ("SO2", "so2"), ("NOx", "nox"))
     }
-    industry = parties.get_party(store, row["enterprise_id"]).industry
+    industry = parties.get_party(store, cast.regulator, row["enterprise_id"]).industry
     o2 = REFERENCE_O2.get(industry)
     if industry == "steel" and not row["outlet_id"].startswith("SINTER"):
         o2 = None  # steel's other sources are corrected at the measured O2
-    parties.add_outlet(store, Outlet(row["enterprise_id"], row["outlet_id"], standards, o2))
+    outlet = Outlet(row["enterprise_id"], row["outlet_id"], standards, o2)
+    parties.add_outlet(store, cast.regulator, outlet)
 
 
 def _pledge(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
@@ -224,6 +238,7 @@ def _carbon(store: UnitOfWorkFactory, cast: Cast) -> None:
         )
         compliance.set_obligation(
             store,
+            cast.regulator,
             Obligation(
                 f"{code}-{year}",
                 code,
@@ -275,14 +290,16 @@ def replay_trades(store: UnitOfWorkFactory, cast: Cast) -> dict[str, str]:
 
 
 def replay_trade(store: UnitOfWorkFactory, cast: Cast, row: TradeRow) -> str:
-    del cast  # the trade workflow's actors: the seller, the buyer, the province
-    trade, _ = trading.propose(store, row.trade, vintage=row.vintage)
+    """The seller's representative proposes, the buyer's accepts, the province's regulator
+    records (or refuses, with the code of the rule the acceptance broke)."""
+    trade = row.trade
+    trading.propose(store, cast.of(trade.seller), trade, vintage=row.vintage)
     try:
-        trading.accept(store, trade.id, trade.buyer)
+        trading.accept(store, cast.of(trade.buyer), trade.id)
     except LedgerError as error:
-        trading.refuse(store, trade.id, PROVINCE, error.code)
+        trading.refuse(store, cast.regulator, trade.id, error.code)
         return f"{TradeState.REFUSED.value}: {error.code}"
-    return trading.record(store, trade.id, PROVINCE).state.value
+    return trading.record(store, cast.regulator, trade.id).state.value
 
 
 def summary(outcomes: dict[str, Any]) -> str:
@@ -333,23 +350,28 @@ class Cast:
         self.actors[principal_id] = Actor(principal, target="demo")
         self.tokens.append((principal_id, role, secret))
 
+    def enrol(
+        self, store: UnitOfWorkFactory, principals: Iterable[tuple[str, Role, str | None]]
+    ) -> None:
+        """Create principals (their parties registered) through the real use cases: the first
+        administrator asks for each one's enrolment, the second approves; each principal
+        redeems its whole code for its token."""
+        asking, approving = (self.actors[admin] for admin in ADMINISTRATORS)
+        for principal_id, role, party in principals:
+            new = access.NewPrincipal(principal_id, principal_id, role, party)
+            access.create_principal(store, asking, new)
+            asked = access.request_enrolment(store, asking, principal_id)
+            decided = approvals.approve(store, approving, asked.pending.request.id)
+            assert decided.result is not None
+            code = f"{asked.code_part}.{decided.result['code_part']}"
+            token = access.redeem_enrolment(store, principal_id, code, "demo")
+            self.add(store, principal_id, role, token.secret)
+
 
 def enrol_cast(store: UnitOfWorkFactory) -> Cast:
-    """Create the demo principals through the real use cases: the shell makes the two
-    administrators; the first asks for each principal's enrolment, the second approves; each
-    principal redeems its whole code for its token."""
+    """The cast's two administrators, made at the shell (they enrol everyone else)."""
     cast = Cast()
     for admin in ADMINISTRATORS:
         _, token = access.create_administrator(store, admin, admin, operator="demo")
         cast.add(store, admin, Role.ADMINISTRATOR, token.secret)
-    asking, approving = (cast.actors[admin] for admin in ADMINISTRATORS)
-    for principal_id, role, party in DEMO_PRINCIPALS:
-        new = access.NewPrincipal(principal_id, principal_id, role, party)
-        access.create_principal(store, asking, new)
-        asked = access.request_enrolment(store, asking, principal_id)
-        decided = approvals.approve(store, approving, asked.pending.request.id)
-        assert decided.result is not None
-        code = f"{asked.code_part}.{decided.result['code_part']}"
-        token = access.redeem_enrolment(store, principal_id, code, "demo")
-        cast.add(store, principal_id, role, token.secret)
     return cast
