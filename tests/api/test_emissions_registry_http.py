@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.entrypoints import demo
-from tests.api.support import headers_for
+from tests.api.support import REPLAYED, headers_for
 
 Json = dict[str, Any]
 
@@ -62,7 +62,7 @@ def registry(client: TestClient) -> TestClient:
     )
     for party in ("E2", "E3"):
         deposit = {"id": f"{party}-cash", "party": party, "amount_cny": "1000000.00"}
-        assert client.post("/v1/deposits", json=deposit).status_code == 204
+        ok(client.post("/v1/deposits", json=deposit), 201)
     return client
 
 
@@ -117,17 +117,20 @@ def test_a_trade_settles_through_propose_accept_record(registry: TestClient) -> 
     assert [event["state"] for event in history] == ["proposed", "accepted", "settled"]
 
 
-def test_a_proposal_retried_unchanged_answers_200_with_the_stored_trade(
+def test_a_proposal_retried_unchanged_answers_the_stored_trade_as_a_replay(
     registry: TestClient,
 ) -> None:
     # A deadline in another zone than the stored UTC: the same instant is the same proposal.
     body = trade("X1", expires_at="2026-04-01T08:00:00+08:00")
-    first = ok(registry.post("/v1/trades", json=body, headers=as_(registry, "E1")), 201)
+    first = registry.post("/v1/trades", json=body, headers=as_(registry, "E1"))
     ok(registry.post("/v1/trades/X1/accept", json={"actor": "E2"}, headers=as_(registry, "E2")))
 
-    again = ok(registry.post("/v1/trades", json=body, headers=as_(registry, "E1")), 200)
+    again = registry.post("/v1/trades", json=body, headers=as_(registry, "E1"))
 
-    assert again == {**first, "state": "accepted"}  # the stored trade, not a new proposal
+    assert REPLAYED not in first.headers
+    assert again.headers[REPLAYED] == "true"
+    # The stored trade, not a new proposal.
+    assert ok(again, 201) == {**ok(first, 201), "state": "accepted"}
     history = ok(registry.get("/v1/trades/X1"))["history"]
     assert [event["state"] for event in history] == ["proposed", "accepted"]
 
@@ -325,7 +328,7 @@ def test_a_deposit_or_issuance_retried_is_answered_once_and_another_under_its_id
     cash = "/v1/accounts/E2:cash/balances/CNY"
     before = ok(registry.get(cash))
     deposit = {"id": "E2-cash", "party": "E2", "amount_cny": "1000000.00"}
-    assert registry.post("/v1/deposits", json=deposit).status_code == 204
+    assert registry.post("/v1/deposits", json=deposit).headers[REPLAYED] == "true"
     other = {**deposit, "amount_cny": "5.00"}
     problem(
         registry.post("/v1/deposits", json=other), 409, "record_exists_with_different_definition"
@@ -342,3 +345,239 @@ def test_a_deposit_or_issuance_retried_is_answered_once_and_another_under_its_id
         409,
         "record_exists_with_different_definition",
     )
+
+
+# -- authority: who acts as whom, what each sees, every create retried --------------------------
+
+
+def reserve_of_tangshan(registry: TestClient) -> dict[str, str]:
+    """Tangshan's authority with 50 t/a of SO2 (2026–2030) in its reserve; its headers."""
+    city = {"code": "TANGSHAN", "kind": "authority", "name": "Tangshan", "city": "Tangshan"}
+    ok(registry.post("/v1/parties", json=city), 201)
+    entitlement = {
+        "id": "TANGSHAN-SO2",
+        "party": "TANGSHAN",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "50",
+        "first_vintage": 2026,
+    }
+    ok(registry.post("/v1/entitlements", json=entitlement), 201)
+    return headers_for(registry, "city_authority", party="TANGSHAN")
+
+
+def test_a_city_sells_its_reserve_rights_through_the_trade_workflow(registry: TestClient) -> None:
+    tangshan = reserve_of_tangshan(registry)
+    sale = trade("R1", seller="TANGSHAN", proposer=None, price_cny_per_t="6000.00", quantity="5")
+
+    proposed = ok(registry.post("/v1/trades", json=sale, headers=tangshan), 201)
+    ok(registry.post("/v1/trades/R1/accept", json={}, headers=as_(registry, "E2")))
+    # The seller does not record its own sale: the province does.
+    problem(
+        registry.post("/v1/trades/R1/record", json={}, headers=tangshan), 422, "trade_party_invalid"
+    )
+    settled = ok(registry.post("/v1/trades/R1/record", json={}, headers=as_(registry, "HEBEI")))
+
+    assert (proposed["proposer"], settled["state"]) == ("TANGSHAN", "settled")
+    assert ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2030"))["balance"] == "5.000"
+    reserve = ok(registry.get("/v1/accounts/TANGSHAN:reserve/balances/SO2-2030"))
+    assert reserve["balance"] == "45.000"
+    # A reserve sale pays no fee: the price is the city's revenue.
+    revenue = ok(registry.get("/v1/accounts/TANGSHAN:revenue/balances/CNY"))
+    assert revenue["balance"] == "30000.00"
+
+
+def test_an_authority_trades_only_as_the_seller_of_its_reserve(registry: TestClient) -> None:
+    tangshan = reserve_of_tangshan(registry)
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
+
+    # Buying: as the proposer, or by answering a proposal naming it as the buyer.
+    problem(
+        registry.post(
+            "/v1/trades", json=trade("X2", buyer="TANGSHAN", proposer=None), headers=tangshan
+        ),
+        422,
+        "trade_party_invalid",
+    )
+    problem(
+        registry.post("/v1/trades/X1/accept", json={}, headers=tangshan), 422, "trade_party_invalid"
+    )
+    # In another party's name.
+    problem(
+        registry.post("/v1/trades/X1/decline", json={"actor": "E2"}, headers=tangshan),
+        403,
+        "actor_mismatch",
+    )
+    assert ok(registry.get("/v1/trades/X1"))["state"] == "proposed"
+
+
+def test_a_regulator_cannot_void_or_post_a_trades_hold_outside_the_workflow(
+    registry: TestClient,
+) -> None:
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
+    ok(registry.post("/v1/trades/X1/accept", json={}, headers=as_(registry, "E2")))
+    hebei = as_(registry, "HEBEI")
+
+    for action in ("void", "post"):
+        problem(
+            registry.post(
+                f"/v1/pending-entries/trade-X1-hold/{action}",
+                json={"entry_id": "V1"},
+                headers=hebei,
+            ),
+            422,
+            "entry_owned_by_operation",
+        )
+
+    assert ok(registry.get("/v1/trades/X1"))["state"] == "accepted"
+    settled = ok(registry.post("/v1/trades/X1/record", json={}, headers=hebei))
+    assert settled["state"] == "settled"
+
+
+def not_found(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Json:
+    """A 404's body; a POST sends a valid body (an action's empty one, a surrender's)."""
+    body = {"id": "S1", "quantity_tco2": "1"} if path.endswith("/surrenders") else {}
+    response = client.request(
+        method, path, headers=headers, json=body if method == "POST" else None
+    )
+    assert response.status_code == 404, response.text
+    problem_body: Json = response.json()
+    return problem_body
+
+
+def test_records_out_of_scope_answer_the_very_404_of_unknown_ones(registry: TestClient) -> None:
+    ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
+    obligation = {
+        "id": "O1",
+        "party": "E1",
+        "period": 2026,
+        "verified_emissions_tco2": "10",
+        "deadline": "2027-12-31",
+    }
+    ok(registry.post("/v1/obligations", json=obligation), 201)
+    e3 = as_(registry, "E3")  # E3 (Xingtai) sees none of E1's or E2's records
+
+    for method, path, unknown in (
+        ("GET", "/v1/trades/X1", "/v1/trades/X9"),
+        ("POST", "/v1/trades/X1/accept", "/v1/trades/X9/accept"),
+        ("POST", "/v1/trades/X1/rescind", "/v1/trades/X9/rescind"),
+        ("GET", "/v1/obligations/O1/status", "/v1/obligations/O9/status"),
+        ("POST", "/v1/obligations/O1/surrenders", "/v1/obligations/O9/surrenders"),
+        ("GET", "/v1/parties/E1", "/v1/parties/E9"),
+        ("GET", "/v1/parties/E1/compliance", "/v1/parties/E9/compliance"),
+    ):
+        hidden = not_found(registry, method, path, e3)
+        missing = not_found(registry, method, unknown, e3)
+        known_id = path.split("/")[3]
+        unknown_id = unknown.split("/")[3]
+        assert {k: str(v).replace(known_id, unknown_id) for k, v in hidden.items()} == {
+            k: str(v) for k, v in missing.items()
+        }, path
+    # A city authority adding an outlet to another city's enterprise: the party's 404.
+    xingtai = {"code": "XINGTAI", "kind": "authority", "name": "Xingtai", "city": "Xingtai"}
+    ok(registry.post("/v1/parties", json=xingtai), 201)
+    outlet = {"outlet_code": "UNIT-1", "standards": {"SO2": "35"}}
+    problem(
+        registry.post(
+            "/v1/parties/E1/outlets",
+            json=outlet,
+            headers=headers_for(registry, "city_authority", party="XINGTAI"),
+        ),
+        404,
+        "party_not_found",
+    )
+
+
+def pages(client: TestClient, path: str, key: str, headers: dict[str, str]) -> list[list[str]]:
+    """Every page of a listing (one record a page), as the ids or codes of its records."""
+    found, cursor = [], None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = ok(client.get(path, params=params, headers=headers))
+        found.append([r.get("id") or r.get("code") or r["outlet_code"] for r in page[key]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return found
+
+
+def test_scoped_listings_page_through_what_the_actor_sees_only(registry: TestClient) -> None:
+    e1 = as_(registry, "E1")
+    for trade_id, buyer in (("X1", "E2"), ("X2", "E3"), ("X3", "E2")):
+        ok(registry.post("/v1/trades", json=trade(trade_id, buyer=buyer), headers=e1), 201)
+    for party in ("E1", "E2", "E3"):
+        outlet = {"outlet_code": f"{party}-1", "standards": {}}
+        ok(registry.post(f"/v1/parties/{party}/outlets", json=outlet), 201)
+        obligation = {
+            "id": f"O-{party}",
+            "party": party,
+            "period": 2026,
+            "verified_emissions_tco2": "10",
+            "deadline": "2027-12-31",
+        }
+        ok(registry.post("/v1/obligations", json=obligation), 201)
+    e2 = as_(registry, "E2")
+    xingtai_party = {"code": "XINGTAI", "kind": "authority", "name": "X", "city": "Xingtai"}
+    ok(registry.post("/v1/parties", json=xingtai_party), 201)
+    xingtai = headers_for(registry, "city_authority", party="XINGTAI")
+
+    # Every page is full (filtered before paging) or the last, empty one.
+    assert pages(registry, "/v1/trades", "trades", e2) == [["X1"], ["X3"], []]
+    assert pages(registry, "/v1/trades", "trades", xingtai) == [["X2"], []]
+    assert pages(registry, "/v1/parties", "parties", e2) == [["E2"], []]
+    assert pages(registry, "/v1/parties", "parties", xingtai) == [["E3"], ["XINGTAI"], []]
+    assert pages(registry, "/v1/outlets", "outlets", e2) == [["E2-1"], []]
+    assert pages(registry, "/v1/obligations", "obligations", xingtai) == [["O-E3"], []]
+    # An enterprise naming another party still lists its own records only.
+    other = ok(registry.get("/v1/obligations", params={"party": "E1"}, headers=e2))
+    assert [o["id"] for o in other["obligations"]] == ["O-E2"]
+
+
+def test_every_create_retried_is_a_replay_and_another_body_under_its_id_is_409(
+    registry: TestClient,
+) -> None:
+    issue = {"id": "E1-CEA", "party": "E1", "family": "CEA", "year": 2026, "quantity_tco2": "9"}
+    ok(registry.post("/v1/carbon-issuances", json=issue), 201)
+    regulator = dict(registry.headers)
+    obligation = {
+        "id": "O1",
+        "party": "E1",
+        "period": 2026,
+        "verified_emissions_tco2": "10",
+        "deadline": "2027-12-31",
+    }
+    creates: list[tuple[str, Json, Json, dict[str, str]]] = [
+        (
+            "/v1/parties",
+            {"code": "E9", "kind": "enterprise", "name": "E9", "city": "Tangshan"},
+            {"code": "E9", "kind": "enterprise", "name": "E9 renamed", "city": "Tangshan"},
+            regulator,
+        ),
+        (
+            "/v1/parties/E1/outlets",
+            {"outlet_code": "UNIT-1", "standards": {"SO2": "35"}},
+            {"outlet_code": "UNIT-1", "standards": {"SO2": "50"}},
+            regulator,
+        ),
+        ("/v1/trades", trade("X1"), trade("X1", quantity="11"), as_(registry, "E1")),
+        ("/v1/obligations", obligation, {**obligation, "verified_emissions_tco2": "11"}, regulator),
+        (
+            "/v1/obligations/O1/surrenders",
+            {"id": "S1", "quantity_tco2": "4"},
+            {"id": "S1", "quantity_tco2": "5"},
+            as_(registry, "E1"),
+        ),
+    ]
+    for path, body, other, headers in creates:
+        first = registry.post(path, json=body, headers=headers)
+        again = registry.post(path, json=body, headers=headers)
+
+        assert (first.status_code, again.status_code) == (201, 201), (path, again.text)
+        assert REPLAYED not in first.headers
+        assert again.headers[REPLAYED] == "true", path
+        assert again.json() == first.json(), path
+        problem(
+            registry.post(path, json=other, headers=headers),
+            409,
+            "record_exists_with_different_definition",
+        )
+    holdings = ok(registry.get("/v1/accounts/E1:holdings/balances/CEA-2026"))
+    assert holdings["balance"] == "5"  # surrendered once

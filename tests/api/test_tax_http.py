@@ -49,8 +49,9 @@ def verified_quarter(client: TestClient, party: str = "E01") -> str:
 def taxed(client: TestClient) -> TestClient:
     build_tax_registry(store_of(client))
     standards = {"SO2": "35", "NOx": "50", "PM": "10"}
+    registrar = actor(store_of(client), Role.REGULATOR)
     for party in ("E01", "E02"):
-        parties.add_outlet(store_of(client), Outlet(party, "SINTER-1", standards, "16"))
+        parties.add_outlet(store_of(client), registrar, Outlet(party, "SINTER-1", standards, "16"))
     return client
 
 

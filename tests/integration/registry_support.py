@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from ledger.domain.access import Actor, Role
 from ledger.domain.registry import City, Entitlement, Party, PartyKind, Trade
 from ledger.persistence.store import Store
 from ledger.services import parties, rights
@@ -26,20 +27,38 @@ TABLES = (
 )
 
 
+CITIES = (
+    ("Tangshan", True, "Hai River"),
+    ("Xingtai", False, "Hai River"),
+    ("Chengde", True, "Luan River"),
+)
+
+
+def of(store: Store, party: str) -> Actor:
+    """The representative of a party: HEBEI's regulator, a city's authority (TANGSHAN ...), an
+    enterprise's (or the exchange's)."""
+    if party == "HEBEI":
+        return actor(store, Role.REGULATOR, party)
+    if party in {city.upper() for city, _, _ in CITIES}:
+        return actor(store, Role.CITY_AUTHORITY, party)
+    return actor(store, Role.ENTERPRISE, party)
+
+
 def build_registry(store: Store) -> None:
     """HEBEI and EXCHANGE; Tangshan (may receive, Hai River), Xingtai (may not), Chengde (Luan
     River); E1, E2 in Tangshan, E3 in Xingtai, E4 in Chengde; 100 t/a SO2 and 50 t/a COD
     (2026–2030) for E1 and 10 t/a SO2 for E2; 1,000,000 CNY each."""
-    parties.register_party(store, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
-    parties.register_party(store, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
-    for city, may, basin in (
-        ("Tangshan", True, "Hai River"),
-        ("Xingtai", False, "Hai River"),
-        ("Chengde", True, "Luan River"),
-    ):
-        parties.set_city(store, City(city, may, basin))
+    parties.bootstrap(
+        store,
+        Party("HEBEI", PartyKind.AUTHORITY, "Hebei"),
+        Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"),
+        operator="test",
+    )
+    regulator = of(store, "HEBEI")
+    for city, may, basin in CITIES:
+        parties.set_city(store, regulator, City(city, may, basin))
         parties.register_party(
-            store, Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
+            store, regulator, Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
         )
     for code, city in (
         ("E1", "Tangshan"),
@@ -47,8 +66,8 @@ def build_registry(store: Store) -> None:
         ("E3", "Xingtai"),
         ("E4", "Chengde"),
     ):
-        parties.register_party(store, Party(code, PartyKind.ENTERPRISE, code, city=city))
-        rights.deposit_cash(store, actor(store), f"{code}-start", code, 100_000_000)
+        parties.register_party(store, regulator, Party(code, PartyKind.ENTERPRISE, code, city=city))
+        rights.deposit_cash(store, regulator, f"{code}-start", code, 100_000_000)
     entitle(store, "E1", "SO2", 100_000)
     entitle(store, "E1", "COD", 50_000)
     entitle(store, "E2", "SO2", 10_000)
@@ -57,7 +76,7 @@ def build_registry(store: Store) -> None:
 def entitle(store: Store, party: str, pollutant: str, units: int, first: int = 2026) -> None:
     rights.confirm_entitlement(
         store,
-        actor(store),
+        of(store, "HEBEI"),
         Entitlement(f"{party}-{pollutant}", party, pollutant, units, first, first + 4),
     )
 

@@ -39,11 +39,12 @@ def filer(store: Store, party: str = "E01") -> Actor:
 
 def build_tax_registry(store: Store) -> None:
     """HEBEI (authority), Tangshan; E01 and E02 in Tangshan, tier 3; E07 in Langfang, tier 1."""
-    parties.register_party(store, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
-    parties.register_party(store, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
-    parties.set_city(store, City("Tangshan", True, "Hai River"))
+    registrar = actor(store, Role.REGULATOR)
+    parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
+    parties.register_party(store, registrar, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
+    parties.set_city(store, registrar, City("Tangshan", True, "Hai River"))
     parties.register_party(
-        store, Party("TANGSHAN", PartyKind.AUTHORITY, "Tangshan city", city="Tangshan")
+        store, registrar, Party("TANGSHAN", PartyKind.AUTHORITY, "Tangshan city", city="Tangshan")
     )
     for code, city, tier in (
         ("E01", "Tangshan", 3),
@@ -51,7 +52,7 @@ def build_tax_registry(store: Store) -> None:
         ("E07", "Langfang", 1),
     ):
         parties.register_party(
-            store, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=tier)
+            store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=tier)
         )
     for code in ("E01", "E02", "E07"):
         rights.deposit_cash(store, regulator(store), f"{code}-start", code, 100_000_000)

@@ -20,7 +20,7 @@ from ledger.domain.finance import ReportTable
 from ledger.persistence.store import Store
 from ledger.services import exports, statements, trading
 from tests.factories import actor
-from tests.integration.registry_support import TRADE_DAY, build_registry, so2_trade
+from tests.integration.registry_support import TRADE_DAY, build_registry, of, so2_trade
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 
@@ -28,12 +28,13 @@ YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 @pytest.fixture
 def registry(store: Store) -> Store:
     build_registry(store)
-    trading.propose(store, so2_trade("X1"))
-    trading.accept(store, "X1", "E2")
-    trading.record(store, "X1", "HEBEI")
-    trading.propose(store, so2_trade("X2", units=5_000, price_fen=700_000))
-    trading.accept(store, "X2", "E2")
-    trading.record(store, "X2", "HEBEI")
+    e1, e2, hebei = of(store, "E1"), of(store, "E2"), of(store, "HEBEI")
+    trading.propose(store, e1, so2_trade("X1"))
+    trading.accept(store, e2, "X1")
+    trading.record(store, hebei, "X1")
+    trading.propose(store, e1, so2_trade("X2", units=5_000, price_fen=700_000))
+    trading.accept(store, e2, "X2")
+    trading.record(store, hebei, "X2")
     return store
 
 

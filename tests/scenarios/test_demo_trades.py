@@ -33,9 +33,13 @@ def held(store: Store, account: str, instrument: str) -> Decimal:
 
 
 @pytest.fixture
-def outcomes(store: Store) -> dict[str, str]:
-    demo.load_reference_data(store)
-    return demo.replay_trades(store)
+def cast(store: Store) -> demo.Cast:
+    return demo.load_reference_data(store)
+
+
+@pytest.fixture
+def outcomes(store: Store, cast: demo.Cast) -> dict[str, str]:
+    return demo.replay_trades(store, cast)
 
 
 def expected_rights() -> dict[tuple[str, str], Decimal]:
@@ -64,11 +68,11 @@ def test_every_demo_trade_ends_as_trades_csv_expects(outcomes: dict[str, str]) -
 
 
 def test_settled_and_refused_trades_keep_their_state_and_history(
-    store: Store, outcomes: dict[str, str]
+    store: Store, cast: demo.Cast, outcomes: dict[str, str]
 ) -> None:
     del outcomes
-    t1, t1_history = trading.get_trade(store, "T1")
-    t4, t4_history = trading.get_trade(store, "T4")
+    t1, t1_history = trading.get_trade(store, cast.regulator, "T1")
+    t4, t4_history = trading.get_trade(store, cast.regulator, "T4")
 
     assert t1.state.value == "settled"
     assert [e.state.value for e in t1_history] == ["proposed", "accepted", "settled"]
@@ -79,14 +83,30 @@ def test_settled_and_refused_trades_keep_their_state_and_history(
     ]
 
 
+def test_each_trade_is_proposed_by_its_seller_accepted_by_its_buyer_recorded_by_the_province(
+    store: Store, cast: demo.Cast, outcomes: dict[str, str]
+) -> None:
+    # T3 is sold by Tangshan's authority from its reserve, T6 by the exchange: through the
+    # workflow by their own principals, like every enterprise.
+    del outcomes
+    for trade_id, seller, buyer in (("T3", "TANGSHAN", "E04"), ("T6", demo.EXCHANGE, "E07")):
+        trade, history = trading.get_trade(store, cast.of(seller), trade_id)
+        assert (trade.seller, trade.buyer) == (seller, buyer)
+        assert [(e.state.value, e.actor) for e in history] == [
+            ("proposed", seller),
+            ("accepted", buyer),
+            ("settled", PROVINCE),
+        ]
+
+
 def test_e01_holds_1470_t_of_so2_2026_and_the_ledger_says_why(
-    store: Store, outcomes: dict[str, str]
+    store: Store, cast: demo.Cast, outcomes: dict[str, str]
 ) -> None:
     del outcomes
     assert held(store, "E01:holdings", "SO2-2026") == Decimal("1470")
 
-    allocation = queries.get_entry(store, actor(store), "entitlement-E01-SO2-2025-2026").record
-    settlement = queries.get_entry(store, actor(store), "trade-T1-settlement").record
+    allocation = queries.get_entry(store, cast.regulator, "entitlement-E01-SO2-2025-2026").record
+    settlement = queries.get_entry(store, cast.regulator, "trade-T1-settlement").record
     assert [(r.kind, r.id) for r in allocation.references] == [
         ("entitlement", "E01-SO2-2025"),
         ("permit", "PERMIT-E01"),
@@ -153,12 +173,15 @@ def test_supply_is_conserved_per_instrument_after_the_scenario(
     assert queries.check_invariants(store, actor(store)) == []
 
 
-def test_replaying_a_settled_trade_changes_nothing(store: Store, outcomes: dict[str, str]) -> None:
+def test_replaying_a_settled_trade_changes_nothing(
+    store: Store, cast: demo.Cast, outcomes: dict[str, str]
+) -> None:
     del outcomes
     before = held(store, "E06:holdings", "SO2-2025")
 
-    replayed = trading.record(store, "T1", PROVINCE)  # a retry answers with the settled trade
+    # A retry answers with the settled trade.
+    replayed = trading.record(store, cast.regulator, "T1")
 
     assert replayed.state is TradeState.SETTLED
     assert held(store, "E06:holdings", "SO2-2025") == before
-    assert queries.get_entry(store, actor(store), "trade-T1-hold").state == "posted"
+    assert queries.get_entry(store, cast.regulator, "trade-T1-hold").state == "posted"
