@@ -170,14 +170,13 @@ def trade_client(
             "quantity": TRADE_QUANTITY, "price_cny_per_t": "6200", "trade_date": "2026-01-15",
         }  # fmt: skip
         response = client.call("/v1/trades", seller_headers, proposal)
-        if response.status_code == 200:
+        assert response.status_code == 201, response.text
+        if response.headers.get("Idempotent-Replayed") == "true":
             # Only a retry may find its own proposal already there (the first attempt was
             # applied, its answer lost): the API answers the stored trade, which is this one.
             assert response.extensions["uncertain"], "a replay answered a first attempt"
             assert_own_trade(response.json(), proposal)
             tally.count("proposals replayed on retry")
-        else:
-            assert response.status_code == 201, response.text
         buyer_headers = seeded.headers(enterprise_principal(buyer))
         response = client.call(f"/v1/trades/{trade_id}/accept", buyer_headers, {})
         assert response.status_code == 200, response.text
