@@ -352,12 +352,13 @@ def check_can_give(
                 f"{party} holds only {quantity(uow, code, available)} of {code} unpledged; "
                 f"{quantity(uow, code, in_pledge.posted)} are pledged"
                 if disclose
-                else f"{party}'s {code} needed here are pledged"
+                else f"{party} cannot deliver the {quantity(uow, code, units)} of {code} asked "
+                "for: some of its rights are pledged"
             )
             raise RightsPledged(detail, field="quantity")
         if not disclose:
             raise InsufficientBalance(
-                f"{party} does not hold the {quantity(uow, code, units)} of {code} this moves",
+                f"{party} cannot deliver the {quantity(uow, code, units)} of {code} asked for",
                 field="quantity",
             )
         raise InsufficientBalance(

@@ -214,7 +214,7 @@ def test_a_buyer_refused_for_the_sellers_shortfall_learns_nothing_the_seller_hol
 
     detail = refusal(built, "insufficient_balance", lambda: accepted(built, trade))
 
-    assert detail == "E1 does not hold the 100.001 t of SO2-2026 this moves"
+    assert detail == "E1 cannot deliver the 100.001 t of SO2-2026 asked for"
 
 
 def test_a_buyer_refused_for_the_sellers_pledge_learns_no_amount(built: Store) -> None:
@@ -223,7 +223,9 @@ def test_a_buyer_refused_for_the_sellers_pledge_learns_no_amount(built: Store) -
 
     detail = refusal(built, "rights_pledged", lambda: accepted(built, trade))
 
-    assert detail == "E1's SO2-2026 needed here are pledged"
+    assert detail == (
+        "E1 cannot deliver the 10.000 t of SO2-2026 asked for: some of its rights are pledged"
+    )
 
 
 def test_a_seller_refused_for_the_buyers_cash_learns_the_cost_not_the_buyers_balance(
