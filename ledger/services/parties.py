@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ledger.domain.access import Actor, AuditRecord
 from ledger.domain.accounts import Account, Balance, Side
-from ledger.domain.amounts import Instrument
+from ledger.domain.amounts import Instrument, amount_text
 from ledger.domain.entries import BalanceKey, PostingRequest
 from ledger.domain.errors import (
     InsufficientBalance,
@@ -287,9 +287,8 @@ def amount(instrument: Instrument | int, units: int) -> Decimal:
 
 
 def quantity(uow: UnitOfWork, instrument_code: str, units: int) -> str:
-    """Units of a registered instrument as an error message names them: "12.500 t", "3.00 CNY"."""
-    instrument = uow.instruments.get_many([instrument_code])[instrument_code]
-    return f"{instrument.format(units)} {instrument.unit}"
+    """Units of an instrument as an error names them: "12.500 t of SO2-2026", "3.00 CNY"."""
+    return amount_text(uow.instruments.get_many([instrument_code]))(instrument_code, units)
 
 
 def move(
@@ -349,20 +348,20 @@ def check_can_give(
         in_pledge = locked.get((pledged, code))
         if in_pledge is not None and in_pledge.posted > 0:
             detail = (
-                f"{party} holds only {quantity(uow, code, available)} of {code} unpledged; "
+                f"{party} holds only {quantity(uow, code, available)} unpledged; "
                 f"{quantity(uow, code, in_pledge.posted)} are pledged"
                 if disclose
-                else f"{party} cannot deliver the {quantity(uow, code, units)} of {code} asked "
-                "for: some of its rights are pledged"
+                else f"{party} cannot deliver the {quantity(uow, code, units)} asked for: some "
+                "of its rights are pledged"
             )
             raise RightsPledged(detail, field="quantity")
         if not disclose:
             raise InsufficientBalance(
-                f"{party} cannot deliver the {quantity(uow, code, units)} of {code} asked for",
+                f"{party} cannot deliver the {quantity(uow, code, units)} asked for",
                 field="quantity",
             )
         raise InsufficientBalance(
-            f"account {source} holds only {quantity(uow, code, available)} of {code}",
+            f"account {source} holds only {quantity(uow, code, available)}",
             field="quantity",
             account=source,
             instrument=code,

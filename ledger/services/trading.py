@@ -479,8 +479,7 @@ def _check_holding_limit(  # noqa: PLR0917 - a rule over the locked balances
     for code in codes:
         if locked[(holdings, code)].posted + trade.units > limit:
             raise HoldingLimitExceeded(
-                f"{buyer.code} would hold more than the limit of {quantity(uow, code, limit)} "
-                f"of {code}",
+                f"{buyer.code} would hold more than the limit of {quantity(uow, code, limit)}",
                 field="quantity",
             )
 

@@ -259,4 +259,6 @@ def test_the_party_itself_learns_its_unpledged_holdings_in_tonnes(built: Store) 
         ),
     )
 
-    assert detail == "E1 holds only 5.000 t of SO2-2026 unpledged; 95.000 t are pledged"
+    assert detail == (
+        "E1 holds only 5.000 t of SO2-2026 unpledged; 95.000 t of SO2-2026 are pledged"
+    )
