@@ -350,6 +350,17 @@ def test_a_deposit_or_issuance_retried_is_answered_once_and_another_under_its_id
 # -- authority: who acts as whom, what each sees, every create retried --------------------------
 
 
+def obligation_body(obligation_id: str, party: str = "E1") -> Json:
+    """An obligation of 10 tCO2 for 2026, due at the end of 2027."""
+    return {
+        "id": obligation_id,
+        "party": party,
+        "period": 2026,
+        "verified_emissions_tco2": "10",
+        "deadline": "2027-12-31",
+    }
+
+
 def reserve_of_tangshan(registry: TestClient) -> dict[str, str]:
     """Tangshan's authority with 50 t/a of SO2 (2026–2030) in its reserve; its headers."""
     city = {"code": "TANGSHAN", "kind": "authority", "name": "Tangshan", "city": "Tangshan"}
@@ -446,13 +457,7 @@ def not_found(client: TestClient, method: str, path: str, headers: dict[str, str
 
 def test_records_out_of_scope_answer_the_very_404_of_unknown_ones(registry: TestClient) -> None:
     ok(registry.post("/v1/trades", json=trade("X1"), headers=as_(registry, "E1")), 201)
-    obligation = {
-        "id": "O1",
-        "party": "E1",
-        "period": 2026,
-        "verified_emissions_tco2": "10",
-        "deadline": "2027-12-31",
-    }
+    obligation = obligation_body("O1")
     ok(registry.post("/v1/obligations", json=obligation), 201)
     e3 = as_(registry, "E3")  # E3 (Xingtai) sees none of E1's or E2's records
 
@@ -506,13 +511,7 @@ def test_scoped_listings_page_through_what_the_actor_sees_only(registry: TestCli
     for party in ("E1", "E2", "E3"):
         outlet = {"outlet_code": f"{party}-1", "standards": {}}
         ok(registry.post(f"/v1/parties/{party}/outlets", json=outlet), 201)
-        obligation = {
-            "id": f"O-{party}",
-            "party": party,
-            "period": 2026,
-            "verified_emissions_tco2": "10",
-            "deadline": "2027-12-31",
-        }
+        obligation = obligation_body(f"O-{party}", party)
         ok(registry.post("/v1/obligations", json=obligation), 201)
     e2 = as_(registry, "E2")
     xingtai_party = {"code": "XINGTAI", "kind": "authority", "name": "X", "city": "Xingtai"}
@@ -537,13 +536,7 @@ def test_every_create_retried_is_a_replay_and_another_body_under_its_id_is_409(
     issue = {"id": "E1-CEA", "party": "E1", "family": "CEA", "year": 2026, "quantity_tco2": "9"}
     ok(registry.post("/v1/carbon-issuances", json=issue), 201)
     regulator = dict(registry.headers)
-    obligation = {
-        "id": "O1",
-        "party": "E1",
-        "period": 2026,
-        "verified_emissions_tco2": "10",
-        "deadline": "2027-12-31",
-    }
+    obligation = obligation_body("O1")
     creates: list[tuple[str, Json, Json, dict[str, str]]] = [
         (
             "/v1/parties",

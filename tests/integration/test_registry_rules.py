@@ -28,13 +28,14 @@ def built(store: Store) -> Store:
     return store
 
 
-def refused(store: Store, code: str, action: Callable[[], object]) -> None:
-    """`action` is refused with `code` and nothing in the ledger changed."""
+def refused(store: Store, code: str, action: Callable[[], object]) -> str:
+    """`action` is refused with `code` and nothing in the ledger changed; the refusal's detail."""
     before = fingerprint(store)
     with pytest.raises(LedgerError) as caught:
         action()
     assert caught.value.code == code, caught.value.detail
     assert fingerprint(store) == before
+    return caught.value.detail
 
 
 def proposed(store: Store, trade_id: str = "X1", **changes: object) -> str:
@@ -196,23 +197,13 @@ def test_releasing_a_pledge_twice_is_pledge_already_released(built: Store) -> No
 # -- what a refusal tells the counterparty --------------------------------------------------
 
 
-def refusal(store: Store, code: str, action: Callable[[], object]) -> str:
-    """`action` is refused with `code` (changing nothing); the refusal's detail."""
-    before = fingerprint(store)
-    with pytest.raises(LedgerError) as caught:
-        action()
-    assert caught.value.code == code, caught.value.detail
-    assert fingerprint(store) == before
-    return caught.value.detail
-
-
 def test_a_buyer_refused_for_the_sellers_shortfall_learns_nothing_the_seller_holds(
     built: Store,
 ) -> None:
     # E1 holds 100 t/a: the buyer learns that 100.001 t cannot be delivered, not how much can.
     trade = proposed(built, units=100_001)
 
-    detail = refusal(built, "insufficient_balance", lambda: accepted(built, trade))
+    detail = refused(built, "insufficient_balance", lambda: accepted(built, trade))
 
     assert detail == "E1 cannot deliver the 100.001 t of SO2-2026 asked for"
 
@@ -221,7 +212,7 @@ def test_a_buyer_refused_for_the_sellers_pledge_learns_no_amount(built: Store) -
     rights.pledge(built, of(built, "HEBEI"), Pledge("P1", "E1", "SO2", 95_000, "Bank", 2026, 2030))
     trade = proposed(built)
 
-    detail = refusal(built, "rights_pledged", lambda: accepted(built, trade))
+    detail = refused(built, "rights_pledged", lambda: accepted(built, trade))
 
     assert detail == (
         "E1 cannot deliver the 10.000 t of SO2-2026 asked for: some of its rights are pledged"
@@ -234,7 +225,7 @@ def test_a_seller_refused_for_the_buyers_cash_learns_the_cost_not_the_buyers_bal
     # E2 (1,000,000.00 CNY) proposes to buy 100 t at 10,000 CNY/t: 1,007,500.00 with its fee.
     trade = proposed(built, units=100_000, price_fen=1_000_000, proposer="E2")
 
-    detail = refusal(built, "insufficient_balance", lambda: accepted(built, trade, "E1"))
+    detail = refused(built, "insufficient_balance", lambda: accepted(built, trade, "E1"))
 
     assert detail == "E2's cash does not cover the 1007500.00 CNY (price and fee) this trade costs"
 
@@ -243,7 +234,7 @@ def test_a_holding_limit_refusal_names_the_limit_in_tonnes(built: Store) -> None
     parties.set_policy(built, of(built, "HEBEI"), Policy(holding_limit_units={"SO2": 15_000}))
     trade = proposed(built)
 
-    detail = refusal(built, "holding_limit_exceeded", lambda: accepted(built, trade))
+    detail = refused(built, "holding_limit_exceeded", lambda: accepted(built, trade))
 
     assert detail == "E2 would hold more than the limit of 15.000 t of SO2-2026"
 
@@ -251,7 +242,7 @@ def test_a_holding_limit_refusal_names_the_limit_in_tonnes(built: Store) -> None
 def test_the_party_itself_learns_its_unpledged_holdings_in_tonnes(built: Store) -> None:
     rights.pledge(built, of(built, "HEBEI"), Pledge("P1", "E1", "SO2", 95_000, "Bank", 2026, 2030))
 
-    detail = refusal(
+    detail = refused(
         built,
         "rights_pledged",
         lambda: rights.pledge(
