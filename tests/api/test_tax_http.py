@@ -18,7 +18,7 @@ from ledger.persistence.store import Store
 from ledger.services import parties, reports
 from tests.api.support import REPLAYED, assert_problem, headers_for
 from tests.factories import actor
-from tests.integration.tax_support import build_tax_registry, worked_example
+from tests.integration.tax_support import build_tax_registry, regulator, worked_example
 
 QUARTER = "2026Q2"
 MONTHS = (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1))
@@ -49,7 +49,7 @@ def verified_quarter(client: TestClient, party: str = "E01") -> str:
 def taxed(client: TestClient) -> TestClient:
     build_tax_registry(store_of(client))
     standards = {"SO2": "35", "NOx": "50", "PM": "10"}
-    registrar = actor(store_of(client), Role.REGULATOR)
+    registrar = regulator(store_of(client))
     for party in ("E01", "E02"):
         parties.add_outlet(store_of(client), registrar, Outlet(party, "SINTER-1", standards, "16"))
     return client

@@ -25,7 +25,7 @@ HEADER = ",".join(FIELDS) + "\n"
 def build_outlets(store: Store) -> None:
     """E1 (Tangshan): SINTER-1, standards SO2 35 / NOx 50 / PM 10 at reference O2 16 %;
     E2 (Handan): UNIT-1, SO2 35 without a reference O2."""
-    registrar = actor(store, Role.REGULATOR)
+    registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     for code, city in (("E1", "Tangshan"), ("E2", "Handan")):
         parties.set_city(store, registrar, City(city, True, "Hai River"))
@@ -51,7 +51,9 @@ def verifier(store: Store) -> Actor:
 def city_authority(store: Store, city: str) -> Actor:
     """A city authority's principal (registered as the city's authority party)."""
     code = city.upper()
-    parties.register_party(store, Party(code, PartyKind.AUTHORITY, city, city=city))
+    parties.register_party(
+        store, regulator(store), Party(code, PartyKind.AUTHORITY, city, city=city)
+    )
     return actor(store, Role.CITY_AUTHORITY, code, principal=f"{code.lower()}-user")
 
 

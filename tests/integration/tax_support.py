@@ -39,7 +39,7 @@ def filer(store: Store, party: str = "E01") -> Actor:
 
 def build_tax_registry(store: Store) -> None:
     """HEBEI (authority), Tangshan; E01 and E02 in Tangshan, tier 3; E07 in Langfang, tier 1."""
-    registrar = actor(store, Role.REGULATOR)
+    registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     parties.register_party(store, registrar, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
     parties.set_city(store, registrar, City("Tangshan", True, "Hai River"))
