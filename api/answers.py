@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 
 from api.schemas import Strict
 from ledger.domain.access import ApprovalRequest, Pending
+from ledger.domain.pages import Created
 
 T = TypeVar("T")
+R = TypeVar("R")
 REPLAYED = "Idempotent-Replayed"
 
 
@@ -67,6 +69,12 @@ def or_pending(result: T | Pending, present: Callable[[T], Any]) -> Any:
     if isinstance(result, Pending):
         return pending_answer(result)
     return present(result)
+
+
+def created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
+    """The record a create answers, `present`ed, marked when it is a replay."""
+    mark_replayed(response, made.replayed)
+    return present(made.record)
 
 
 def mark_replayed(response: Response, replayed: bool) -> None:

@@ -1,13 +1,12 @@
-"""Authentication and authorization of every request, from the one permission table.
+"""Authentication of every request, and the API's early refusal of a wrong role.
 
-`authorize` is a dependency of the whole application: it finds the matched route's line in
-`api.permissions.PERMISSIONS`, authenticates the bearer token (unless the operation is public),
-checks the role, and sets the request's `Caller` and audit context (`ledger.domain.access.acting`)
-so that a write is audited in its own transaction. Denials and failed authentications are
-audited and logged by token id, never by token.
-
-Handlers take `caller: Caller` and pass `caller.scope` to the services for reads (a scoped
-principal sees only its party or city; out of scope is not found) and `caller` for writes.
+`authorize` is a dependency of the whole application: it finds the matched route's operation in
+`api.permissions.ROUTES`, authenticates the bearer token (unless the operation is public),
+refuses a role the core's table (`ledger.domain.operations`) refuses before the body is read,
+and builds the request's `Actor`. Handlers take `actor: Acts` and pass it to the use cases,
+which check the role again, apply the actor's scope, run four-eyes and write the audit line
+themselves. Denials and failed authentications are audited here (failed ones in aggregate, see
+`api.rate_limits`) and logged by token id, never by token.
 
 Verified tokens are cached for `TOKEN_CACHE_SECONDS` (a lookup per request would double the
 cost of a balance read); revocation and deactivation through this process clear the cache at
@@ -31,14 +30,11 @@ from starlette.concurrency import run_in_threadpool
 from api.permissions import PERMISSIONS, ROUTES
 from api.rate_limits import RateLimits
 from ledger.domain.access import (
-    Acting,
     Actor,
-    ActorMismatch,
     AuditRecord,
     Forbidden,
     Principal,
     Unauthenticated,
-    acting,
 )
 from ledger.domain.errors import LedgerError
 from ledger.domain.ports import UnitOfWorkFactory
@@ -123,26 +119,19 @@ async def authorize(request: Request) -> None:
         operation = ROUTES[endpoint] or endpoint
         await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
         raise Forbidden(f"a {principal.role.value} may not call {endpoint}")
-    request.state.principal = principal
     request.state.actor = Actor(
         principal,
         ROUTES[endpoint] or endpoint,
         target=f"{request.method} {request.url.path}",
         request_id=getattr(request.state, "request_id", None),
     )
-    route = request.scope.get("route")
-    status = route.status_code if isinstance(route, APIRoute) and route.status_code else 200
-    acting.set(Acting(principal.id, principal.token_id, endpoint, request.url.path, status))
 
 
-async def current_actor(request: Request) -> Actor:
-    """The request's actor. A handler that takes it calls use cases that audit themselves, so
-    the unit of work's context-variable audit line is turned off for it (async: it must run in
-    the request's own context for that to reach the handler)."""
+def current_actor(request: Request) -> Actor:
+    """The request's actor, as `authorize` authenticated it."""
     actor: Actor | None = getattr(request.state, "actor", None)
     if actor is None:
         raise Unauthenticated("this operation needs a bearer token")
-    acting.set(None)
     return actor
 
 
@@ -234,37 +223,10 @@ def _record(  # noqa: PLR0917 - one audit line
     )
 
 
-def audit_rejection(request: Request, code: str, status: int, *, audited: bool = False) -> None:
+def audit_rejection(request: Request, code: str, *, audited: bool = False) -> None:
     """Called by the error handlers: a refused write is audited too (reads are not). A use
-    case audits its own rejections (`audited`); this covers what the API refused before."""
+    case audits its own rejections (`audited`); this covers what the API refused before it
+    called one (say, a body that is not valid)."""
     actor: Actor | None = getattr(request.state, "actor", None)
-    if actor is not None and acting.get() is None:
-        if request.method != "GET" and not audited:
-            transactions.audit(request.app.state.store, actor, "rejected", code)
-        return
-    current = acting.get()
-    if current is None or request.method == "GET":
-        return
-    record = _record(
-        current.principal_id, current.token_id, current.action, request, "rejected", status, code
-    )
-    access.record_audit(request.app.state.store, [record])
-
-
-def current_principal(request: Request) -> Principal:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:
-        raise Unauthenticated("this operation needs a bearer token")
-    return principal
-
-
-Caller = Annotated[Principal, Depends(current_principal)]
-
-
-def acting_party(caller: Principal, named: str | None) -> str:
-    """The party a write acts as: the caller's own; naming another is refused."""
-    if caller.party is None:
-        raise ActorMismatch(f"a {caller.role.value} principal acts as no party", field="actor")
-    if named is not None and named != caller.party:
-        raise ActorMismatch(f"you act as {caller.party}, not {named}", field="actor")
-    return caller.party
+    if actor is not None and request.method != "GET" and not audited:
+        transactions.audit(request.app.state.store, actor, "rejected", code)

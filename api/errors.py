@@ -74,7 +74,7 @@ def field_path(location: tuple[int | str, ...] | list[int | str]) -> str:
 def _ledger_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, LedgerError)
     status = STATUS_OF_KIND[error.kind]
-    audit_rejection(request, error.code, status, audited=error.audited)
+    audit_rejection(request, error.code, audited=error.audited)
     return problem(status, error.code, error.title, error.detail, error.field)
 
 
@@ -98,7 +98,7 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
     ]
     first = errors[0]
     status = 400 if first["code"] == "malformed_json" else 422
-    audit_rejection(request, first["code"], status)
+    audit_rejection(request, first["code"])
     return problem(
         status,
         first["code"],

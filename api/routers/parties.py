@@ -4,18 +4,16 @@ vintage expiry. Translation only: every rule lives in the services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
-from api.answers import PENDING, mark_replayed, or_pending
+from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
 from ledger.domain.amounts import parse_decimal
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import Created
 from ledger.domain.registry import (
     CHART,
     City,
@@ -52,7 +50,7 @@ def register_party(body: rs.PartyIn, store: Store, actor: Acts, response: Respon
         body.tax_tier,
         body.industry,
     )
-    return _created(response, parties.register_party(store, actor, party), _party_out)
+    return created(response, parties.register_party(store, actor, party), _party_out)
 
 
 @router.get("/parties", response_model=rs.PartyPage, tags=["parties"])
@@ -85,7 +83,7 @@ def add_outlet(
 ) -> rs.OutletOut:
     """Register an outlet of an enterprise with its standards and reference O2."""
     outlet = Outlet(code, body.outlet_code, dict(body.standards), body.reference_o2)
-    return _created(response, parties.add_outlet(store, actor, outlet), rs.outlet_out)
+    return created(response, parties.add_outlet(store, actor, outlet), rs.outlet_out)
 
 
 @router.get("/outlets", response_model=rs.OutletPage, tags=["parties"])
@@ -172,12 +170,7 @@ def confirm_entitlement(
     """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically.
     Above the four-eyes threshold: 202 and an approval request instead."""
     confirmed = rights.confirm_entitlement(store, actor, body.to_domain())
-    return or_pending(confirmed, lambda made: _created(response, made, rs.entitlement_out))
-
-
-def _created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
-    mark_replayed(response, made.replayed)
-    return present(made.record)
+    return or_pending(confirmed, lambda made: created(response, made, rs.entitlement_out))
 
 
 @router.get("/entitlements", response_model=rs.EntitlementPage, tags=["rights"])
@@ -199,7 +192,7 @@ def list_entitlements(  # noqa: PLR0917 - query parameters
 @router.post("/pledges", response_model=rs.PledgeOut, status_code=201, tags=["rights"])
 def pledge(body: rs.PledgeIn, store: Store, actor: Acts, response: Response) -> rs.PledgeOut:
     """Pledge rights: they move to the pledged account and can be neither sold nor surrendered."""
-    return _created(response, rights.pledge(store, actor, body.to_domain()), rs.pledge_out)
+    return created(response, rights.pledge(store, actor, body.to_domain()), rs.pledge_out)
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=rs.PledgeOut, tags=["rights"])
@@ -239,7 +232,7 @@ def reserve_operation(
     booked = rights.reserve_operation(store, actor, rs.reserve_command(body))
     return or_pending(
         booked,
-        lambda made: _created(
+        lambda made: created(
             response, made, lambda records: rs.EntriesOut(entry_ids=[r.entry_id for r in records])
         ),
     )
@@ -251,7 +244,7 @@ def deposit(body: rs.DepositIn, store: Store, actor: Acts, response: Response) -
     made = rights.deposit_cash(
         store, actor, body.id, body.party, rs.fen(body.amount_cny, "amount_cny")
     )
-    return _created(response, made, rs.deposit_out)
+    return created(response, made, rs.deposit_out)
 
 
 @router.post(
@@ -270,7 +263,7 @@ def issue_carbon(
         year=body.year,
         units=rs.quantity_units(body.quantity_tco2, body.family, "quantity_tco2"),
     )
-    return _created(response, made, lambda issued: rs.CarbonIssueOut(issued_tco2=str(issued)))
+    return created(response, made, lambda issued: rs.CarbonIssueOut(issued_tco2=str(issued)))
 
 
 @router.post("/vintages/{family}/{year}/expire", response_model=dict[str, int], tags=["rights"])

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api import monitoring_schemas as ms
-from api.answers import mark_replayed
+from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
@@ -26,8 +26,7 @@ STATUSES = "^(" + "|".join(status.value for status in ReportStatus) + ")$"
 
 
 def _created(response: Response, made: Created[reports.ReportView]) -> ms.ReportOut:
-    mark_replayed(response, made.replayed)
-    return ms.view_out(made.record)
+    return created(response, made, ms.view_out)
 
 
 @router.post("/reports", response_model=ms.ReportOut, status_code=201)

@@ -6,7 +6,6 @@ stored record, 201 with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Literal, TypeVar
 
@@ -14,13 +13,12 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
 from api import tax_schemas as ts
-from api.answers import mark_replayed
+from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import BaselineKind, IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import Created
 from ledger.domain.tax_filing import Quarter, Source
 from ledger.services import incentives, reductions, tax
 
@@ -36,11 +34,6 @@ Year = Annotated[int | None, Query(ge=2000, le=2100)]
 CitPayable = Annotated[list[str], Query(max_length=40, description="YEAR:CNY, e.g. 2025:12000.00")]
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-def _created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
-    mark_replayed(response, made.replayed)
-    return present(made.record)
 
 
 @router.get(
@@ -69,7 +62,7 @@ def file_return(
     an incentive in the same transaction. The quarter filed already, on the same data: the
     return filed, as a replay."""
     made = tax.file_return(store, actor, body.party, Quarter.parse(body.quarter))
-    return _created(response, made, ts.return_out)
+    return created(response, made, ts.return_out)
 
 
 @router.get("/tax/returns", response_model=ts.TaxReturnPage, tags=TAX)
@@ -142,7 +135,7 @@ def book_incentive(
     made = incentives.book_incentive(
         store, actor, body.basis_id, body.id, rs.fen(body.amount, "amount")
     )
-    return _created(response, made, ts.incentive_out)
+    return created(response, made, ts.incentive_out)
 
 
 @router.post("/equipment-credits", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
@@ -158,7 +151,7 @@ def grant_equipment_credit(
         body.description,
     )
     made = incentives.grant_equipment_credit(store, actor, investment)
-    return _created(response, made, ts.incentive_out)
+    return created(response, made, ts.incentive_out)
 
 
 @router.post(
@@ -214,7 +207,7 @@ def verify_reduction(
         authority=body.authority,
         vintage=body.vintage,
     )
-    return _created(response, reductions.verify_reduction(store, actor, request), ts.reduction_out)
+    return created(response, reductions.verify_reduction(store, actor, request), ts.reduction_out)
 
 
 @router.get("/reductions", response_model=ts.ReductionPage, tags=INCENTIVES)

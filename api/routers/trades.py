@@ -4,17 +4,15 @@ services."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
-from api.answers import mark_replayed
+from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.domain.pages import Created
 from ledger.domain.registry import TradeState
 from ledger.services import compliance, trading
 
@@ -25,18 +23,13 @@ R = TypeVar("R")
 STATES = "^(" + "|".join(s.value for s in TradeState) + ")$"
 
 
-def _created(response: Response, made: Created[T], present: Callable[[T], R]) -> R:
-    mark_replayed(response, made.replayed)
-    return present(made.record)
-
-
 @router.post("/trades", response_model=rs.TradeOut, status_code=201, tags=["trades"])
 def propose(body: rs.TradeIn, store: Store, actor: Acts, response: Response) -> rs.TradeOut:
     """Propose a trade (by the seller or the buyer, as the caller's party); nothing is held yet.
     The same proposal again (a retry) answers the stored trade, in whatever state it is now,
     marked `Idempotent-Replayed`."""
     made = trading.propose(store, actor, body.to_domain(), vintage=body.vintage)
-    return _created(response, made, rs.trade_out)
+    return created(response, made, rs.trade_out)
 
 
 @router.get("/trades", response_model=rs.TradePage, tags=["trades"])
@@ -113,7 +106,7 @@ def set_obligation(
 ) -> rs.ObligationOut:
     """A regulator enters verified emissions for a period: the enterprise's obligation."""
     made = compliance.set_obligation(store, actor, body.to_domain())
-    return _created(response, made, rs.obligation_out)
+    return created(response, made, rs.obligation_out)
 
 
 @router.get("/obligations", response_model=rs.ObligationPage, tags=["compliance"])
@@ -149,7 +142,7 @@ def surrender(
         rs.quantity_units(body.quantity_tco2, family, "quantity_tco2"),
         body.instrument,
     )
-    return _created(
+    return created(
         response,
         compliance.surrender(store, actor, request),
         lambda parts: [

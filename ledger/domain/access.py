@@ -28,7 +28,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -174,18 +173,6 @@ FOUR_EYES_DEFAULT = FourEyesPolicy(FOUR_EYES_OPERATIONS)
 FOUR_EYES_ALWAYS = frozenset({"enrolment", "period_reopen"})
 
 
-@dataclass(frozen=True, slots=True)
-class Acting:
-    """The principal behind the current request and what it asked for, for the audit log."""
-
-    principal_id: str
-    token_id: str | None
-    action: str  # "POST /v1/trades/{trade_id}/accept"
-    target: str  # the concrete path, "/v1/trades/T-1/accept"
-    status: int  # the HTTP status the operation answers when it succeeds
-
-
-acting: ContextVar[Acting | None] = ContextVar("acting", default=None)
 
 
 # --- Tokens --------------------------------------------------------------------------------

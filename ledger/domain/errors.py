@@ -351,8 +351,10 @@ class InvalidCursor(
 class StorageConflict(Exception):
     """Infrastructure, not a rejection: a UNIQUE key was taken by a concurrent or earlier write.
 
-    `what` names the key ('entry_id', 'reverses', 'pending'); the service decides what it means
-    (an idempotent replay, an id reused for another request, an entry already resolved).
+    `what` names the key ('entry_id', 'reverses', 'pending', or 'record' for any other unique
+    key); the service decides what it means (an idempotent replay, an id reused for another
+    request, an entry already resolved). A unit of work that meets one runs once more before
+    passing it on: its use case then sees the winner's row.
     """
 
     def __init__(self, what: str) -> None:

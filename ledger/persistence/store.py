@@ -16,10 +16,9 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from ledger.domain.access import FOUR_EYES_DEFAULT, AuditRecord, FourEyesPolicy, acting
+from ledger.domain.access import FOUR_EYES_DEFAULT, FourEyesPolicy
 from ledger.domain.errors import (
     InsufficientBalance,
-    RecordExists,
     RetryableConflict,
     StorageConflict,
 )
@@ -150,27 +149,10 @@ class SqlUnitOfWork:
             # SQLite has no deferred constraint trigger: check before committing.
             unbalanced = self.journal.unbalanced_written_entries()
             assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
-            self._audit_write()
             self._connection.commit()
         except DBAPIError as error:
             raise translate(error) from error
         self._caches.publish()
-
-    def _audit_write(self) -> None:
-        """A write made for a principal is audited in its own transaction: committed ⇔ audited."""
-        request = acting.get()
-        if request is None or self._read_only:
-            return
-        record = AuditRecord(
-            at=self.now(),
-            principal_id=request.principal_id,
-            token_id=request.token_id,
-            action=request.action,
-            target=request.target,
-            outcome="ok",
-            status=request.status,
-        )
-        self.access.append_audit([record])
 
     def __exit__(
         self,
@@ -220,5 +202,8 @@ def _integrity(error: IntegrityError, message: str) -> Exception | None:
     if getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in message:
         # A registry record created concurrently under the same id: the loser's check before
         # its insert could not see the winner's uncommitted row.
-        return RecordExists("a record with this id was created at the same time", field="id")
+        # A record created concurrently under the same id: the loser's check before its insert
+        # could not see the winner's uncommitted row. The unit of work runs once more and then
+        # finds it (a replay, or a conflict with the use case's own code).
+        return StorageConflict("record")
     return None

@@ -44,7 +44,6 @@ from ledger.domain.access import (
     StoredToken,
     TokenNotFound,
     Unauthenticated,
-    acting,
     code_hash,
     hash_secret,
     new_code_part,
@@ -430,11 +429,7 @@ def _line(at: datetime, principal_id: str | None, action: str, target: str = "")
 
 def record_audit(uow_factory: UnitOfWorkFactory, records: Sequence[AuditRecord]) -> None:
     """Audit lines that no use case writes: the API's denials and failed authentications."""
-    outer = acting.set(None)  # this write is the audit itself: no "ok" line of its own
-    try:
-        in_transaction(uow_factory, lambda uow: uow.access.append_audit(records))
-    finally:
-        acting.reset(outer)
+    in_transaction(uow_factory, lambda uow: uow.access.append_audit(records))
 
 
 @use_case("audit.list")

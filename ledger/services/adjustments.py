@@ -83,7 +83,7 @@ def reverse_entry(
         _check_generic(uow, command.original_entry_id)
         return gate(uow, actor, REVERSAL, payload, key=command.entry_id)
 
-    return journal.reverse_entry(uow_factory, command, actor=actor, guard=guard)
+    return journal.write_reversal(uow_factory, command, actor=actor, guard=guard)
 
 
 @use_case("pending_entries.post")

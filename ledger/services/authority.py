@@ -35,7 +35,13 @@ from ledger.domain.access import (
     RequestState,
     authority_of,
 )
-from ledger.domain.errors import InvalidField, LedgerError, RecordExists, UnknownParty
+from ledger.domain.errors import (
+    InvalidField,
+    LedgerError,
+    PartyNotFound,
+    RecordExists,
+    UnknownParty,
+)
 from ledger.domain.operations import OPERATIONS, may
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Party
@@ -109,6 +115,14 @@ def visible_party(uow: UnitOfWork, actor: Actor, code: str, *, field: str = "par
     return party
 
 
+def party_in_scope(uow: UnitOfWork, actor: Actor, code: str, *, field: str = "code") -> Party:
+    """A party named in a path: unknown and out of scope are the same 404."""
+    party = uow.registry.get_party(code)
+    if party is None or not sees(uow, actor, code):
+        raise PartyNotFound(f"party {code!r} not found", field=field)
+    return party
+
+
 def acting_as(actor: Actor, named: str | None, *, field: str = "actor") -> str:
     """The party a write acts as: the actor's own; naming another is refused."""
     if actor.party is None:
@@ -116,11 +130,6 @@ def acting_as(actor: Actor, named: str | None, *, field: str = "actor") -> str:
     if named is not None and named != actor.party:
         raise ActorMismatch(f"you act as {actor.party}, not {named}", field=field)
     return actor.party
-
-
-def party_filter(actor: Actor, requested: str | None) -> str | None:
-    """The party filter of a listing: an enterprise always lists its own records."""
-    return actor.scope.party if actor.scope.party is not None else requested
 
 
 # -- four-eyes ----------------------------------------------------------------------------------

@@ -43,16 +43,14 @@ from ledger.domain.registry import (
     penalty_fen,
 )
 from ledger.services import journal
-from ledger.services.authority import party_filter, sees, use_case, visible_party
+from ledger.services.authority import party_in_scope, sees, use_case, visible_party
 from ledger.services.parties import (
     amount,
     check_can_give,
     check_not_expired,
-    create_once,
     expired_instruments,
     move,
     policy_of,
-    visible_party_record,
 )
 from ledger.services.transactions import in_transaction, read
 
@@ -77,7 +75,7 @@ def set_obligation(
         uow.registry.add_obligation(obligation, uow.now())
         return Created(obligation)
 
-    return create_once(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +132,7 @@ def surrender(
             uow.registry.add_surrender(record, uow.now())
         return Created(records)
 
-    return create_once(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _asked(request: SurrenderRequest) -> dict[str, Any]:
@@ -239,7 +237,7 @@ def statuses_of(uow_factory: UnitOfWorkFactory, actor: Actor, party: str) -> lis
     """The compliance status of every obligation of an enterprise, by period."""
 
     def work(uow: UnitOfWork) -> list[ComplianceStatus]:
-        visible_party_record(uow, actor, party)
+        party_in_scope(uow, actor, party)
         found = uow.registry.list_obligations(party, None, 0, 1000)
         return [_status(uow, o) for _, o in sorted(found, key=lambda p: p[1].period)]
 
@@ -309,9 +307,7 @@ def list_obligations(  # noqa: PLR0917 - query filters
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.registry.list_obligations(
-            party_filter(actor, party), period, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.registry.list_obligations(party, period, after, limit, scope=actor.scope),
     )
     return keyset_page("obligations", rows, limit)
 

@@ -29,7 +29,7 @@ from typing import Any
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
 from ledger.domain.entries import Reference
-from ledger.domain.errors import InvalidField, PartyNotFound, RecordExists
+from ledger.domain.errors import InvalidField, RecordExists
 from ledger.domain.incentives import (
     ClawbackNotDue,
     CreditYear,
@@ -47,9 +47,9 @@ from ledger.domain.incentives import (
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import CASH, PROVINCE, Party, account_code
+from ledger.domain.registry import CASH, PROVINCE, account_code
 from ledger.services import journal
-from ledger.services.authority import party_filter, sees, use_case, visible_party
+from ledger.services.authority import party_in_scope, sees, use_case, visible_party
 from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
 
@@ -309,14 +309,6 @@ def claw_back(
 # -- reads ------------------------------------------------------------------------------------
 
 
-def party_in_view(uow: UnitOfWork, actor: Actor, code: str, *, field: str = "code") -> Party:
-    """A party named in a path: unknown and out of scope are the same 404."""
-    party = uow.registry.get_party(code)
-    if party is None or not sees(uow, actor, code):
-        raise PartyNotFound(f"party {code!r} not found", field=field)
-    return party
-
-
 @use_case("incentives.list")
 def list_incentives(  # noqa: PLR0917 - query filters
     uow_factory: UnitOfWorkFactory,
@@ -331,9 +323,7 @@ def list_incentives(  # noqa: PLR0917 - query filters
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.tax.list_incentives(
-            party_filter(actor, party), kind, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.tax.list_incentives(party, kind, after, limit, scope=actor.scope),
     )
     return keyset_page("incentives", rows, limit)
 
@@ -361,7 +351,7 @@ def credit_schedule(
         raise InvalidField("CIT payable cannot be negative", field="cit_payable")
 
     def work(uow: UnitOfWork) -> list[CreditYear]:
-        party_in_view(uow, actor, party)
+        party_in_scope(uow, actor, party)
         found = uow.tax.list_incentives(party, IncentiveKind.EQUIPMENT_CREDIT, 0, 100_000)
         credits = []
         for _, incentive in found:

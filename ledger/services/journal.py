@@ -179,14 +179,21 @@ def post_bulk(
     return results
 
 
-def reverse_entry(
+def reverse_entry(uow_factory: UnitOfWorkFactory, command: ReverseEntry) -> Posted:
+    """Reverse a posted entry once: a new entry with every side swapped."""
+    written = write_reversal(uow_factory, command)
+    assert not isinstance(written, Pending), "no guard, nothing to approve"
+    return written
+
+
+def write_reversal(
     uow_factory: UnitOfWorkFactory,
     command: ReverseEntry,
     *,
     actor: Actor | None = None,
     guard: Guard | None = None,
 ) -> Posted | Pending:
-    """Reverse a posted entry once: a new entry with every side swapped."""
+    """`reverse_entry`, audited for `actor`, behind `guard` (see `write_entries`)."""
     return _one(
         _write(
             uow_factory,

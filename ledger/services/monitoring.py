@@ -42,7 +42,7 @@ from ledger.domain.cems import (
 from ledger.domain.errors import InvalidField, RetryableConflict
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.services.authority import party_filter, use_case
+from ledger.services.authority import use_case
 from ledger.services.transactions import in_transaction, read
 
 STAGE_BATCH_ROWS = 20_000  # rows handed to the database at once (bounded memory)
@@ -231,7 +231,7 @@ def list_months(
 
     def work(uow: UnitOfWork) -> list[tuple[int, StoredMonth]]:
         found = uow.monitoring.months(
-            party_filter(actor, wanted.party),
+            wanted.party,
             wanted.outlet,
             wanted.pollutant,
             wanted.first,

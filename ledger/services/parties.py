@@ -8,7 +8,7 @@ own party (an enterprise) or its city's (a city authority), filtered in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -19,11 +19,8 @@ from ledger.domain.amounts import Instrument, amount_text
 from ledger.domain.entries import BalanceKey, PostingRequest
 from ledger.domain.errors import (
     InsufficientBalance,
-    LedgerError,
-    PartyNotFound,
     RecordExists,
     RightsPledged,
-    StorageConflict,
     UnknownParty,
     VintageExpired,
 )
@@ -41,8 +38,8 @@ from ledger.domain.registry import (
     account_code,
     instrument_for,
 )
-from ledger.services.authority import party_filter, sees, use_case
-from ledger.services.transactions import in_transaction, read, rejected
+from ledger.services.authority import party_in_scope, use_case
+from ledger.services.transactions import in_transaction, read
 
 EXPIRED_KEY = "expired_instruments"
 T = TypeVar("T")
@@ -64,7 +61,7 @@ def register_party(uow_factory: UnitOfWorkFactory, actor: Actor, party: Party) -
         _register(uow, party)
         return Created(party)
 
-    return create_once(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def bootstrap(
@@ -118,15 +115,7 @@ def _register(uow: UnitOfWork, party: Party) -> None:
 @use_case("parties.read")
 def get_party(uow_factory: UnitOfWorkFactory, actor: Actor, code: str) -> Party:
     """One party (404 if unknown or out of the actor's scope)."""
-    return read(uow_factory, lambda uow: visible_party_record(uow, actor, code))
-
-
-def visible_party_record(uow: UnitOfWork, actor: Actor, code: str) -> Party:
-    """A party named in a path: unknown and out of scope are the same 404."""
-    found = uow.registry.get_party(code)
-    if found is None or not sees(uow, actor, code):
-        raise PartyNotFound(f"party {code!r} not found", field="code")
-    return found
+    return read(uow_factory, lambda uow: party_in_scope(uow, actor, code))
 
 
 @use_case("parties.list")
@@ -153,7 +142,7 @@ def add_outlet(uow_factory: UnitOfWorkFactory, actor: Actor, outlet: Outlet) -> 
     """Register an outlet of a party (the party in the path: 404 if not visible)."""
 
     def work(uow: UnitOfWork) -> Created[Outlet]:
-        visible_party_record(uow, actor, outlet.party_code)
+        party_in_scope(uow, actor, outlet.party_code)
         existing = uow.registry.get_outlet(outlet.party_code, outlet.outlet_code)
         if existing is not None:
             if existing != outlet:
@@ -165,7 +154,7 @@ def add_outlet(uow_factory: UnitOfWorkFactory, actor: Actor, outlet: Outlet) -> 
         uow.registry.add_outlet(outlet)
         return Created(outlet)
 
-    return create_once(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 @use_case("outlets.list")
@@ -176,9 +165,7 @@ def list_outlets(
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.registry.list_outlets(
-            party_filter(actor, party), after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.registry.list_outlets(party, after, limit, scope=actor.scope),
     )
     return keyset_page("outlets", rows, limit)
 
@@ -213,23 +200,6 @@ def set_policy(uow_factory: UnitOfWorkFactory, actor: Actor, policy: Policy) -> 
 
 
 # -- helpers shared by the registry's use cases -----------------------------------------------
-
-
-def create_once(
-    uow_factory: UnitOfWorkFactory, actor: Actor, work: Callable[[UnitOfWork], Created[T]]
-) -> Created[T]:
-    """`in_transaction` for a create keyed by the client's id, whose `work` answers a record
-    stored under the id already (a replay, or a 409). When a concurrent create under the same id
-    won the insert (this one's check could not see the uncommitted row: a client retrying while
-    its first attempt still runs), the work runs once more and then finds the winner's record."""
-    try:
-        return in_transaction(uow_factory, work, actor=actor, audit_rejection=False)
-    except (RecordExists, StorageConflict):
-        pass
-    except LedgerError as error:
-        rejected(uow_factory, actor, error)
-        raise
-    return in_transaction(uow_factory, work, actor=actor)
 
 
 def party_of(uow: UnitOfWork, code: str, *, field: str = "party") -> Party:

@@ -15,7 +15,7 @@ stored record as a replay, another request under the same name is `RecordExists`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -81,19 +81,6 @@ class ReconciliationReport:
         return sum(item.amount_fen for item in self.items.values())
 
 
-def _create(uow_factory: UnitOfWorkFactory, actor: Actor, work: Callable[[UnitOfWork], T]) -> T:
-    """Run a create as `actor`. When the database's unique key refuses it (an identical create
-    committed meanwhile, unseen by our check), run it again: it then answers the winner's
-    record as a replay, or the conflict with its own detail."""
-    try:
-        return in_transaction(uow_factory, work, actor=actor, audit_rejection=False)
-    except RecordExists:
-        return in_transaction(uow_factory, work, actor=actor)
-    except LedgerError as error:
-        rejected(uow_factory, actor, error)
-        raise
-
-
 # -- import ---------------------------------------------------------------------------------
 
 
@@ -143,7 +130,7 @@ def import_statement(  # noqa: PLR0917 - what an import is
         uow.finance.add_import(record, keyed)
         return Created(record)
 
-    return _create(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _parsed(source: str, content: bytes, currency: str) -> ParsedStatement:
@@ -255,7 +242,7 @@ def start_reconciliation(
             uow.finance.add_match(record.id, match, "", actor.id, record.created_at)
         return Created(_report(uow, reconciliation_id))
 
-    return _create(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _candidates(
@@ -348,7 +335,7 @@ def match_manually(  # noqa: PLR0917 - what a manual match is
         uow.finance.add_match(reconciliation_id, match, reason, actor.id, uow.now(), match_id)
         return Created(_report(uow, reconciliation_id))
 
-    return _create(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _check_client_id(match_id: str) -> None:

@@ -10,7 +10,6 @@ retry); the same code with another definition is a 409.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
 from ledger.domain.access import Actor
@@ -23,13 +22,12 @@ from ledger.domain.errors import (
     InstrumentExistsWithDifferentDefinition,
     InstrumentNotFound,
     LedgerError,
-    RecordExists,
     UnknownInstrument,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.services.authority import sees, use_case
-from ledger.services.transactions import in_transaction, read, rejected
+from ledger.services.transactions import in_transaction, read
 
 T = TypeVar("T")
 
@@ -51,7 +49,7 @@ def register_instrument(
             )
         return Created(existing, replayed=True)
 
-    return _create(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 @use_case("instruments.read")
@@ -89,22 +87,6 @@ def open_account(
             )
         return Created(existing, replayed=True)
 
-    return _create(uow_factory, actor, work)
-
-
-def _create(
-    uow_factory: UnitOfWorkFactory, actor: Actor, work: Callable[[UnitOfWork], Created[T]]
-) -> Created[T]:
-    """Run a create keyed by its code. Losing a race to a concurrent create of the same code
-    (the unique key refuses the insert) is no conflict yet: run again, and the winner's
-    record, now committed, answers a replay, or a 409 if its definition differs."""
-    try:
-        return in_transaction(uow_factory, work, actor=actor, audit_rejection=False)
-    except RecordExists:
-        pass
-    except LedgerError as error:
-        rejected(uow_factory, actor, error)
-        raise
     return in_transaction(uow_factory, work, actor=actor)
 
 

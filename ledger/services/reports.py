@@ -49,7 +49,7 @@ from ledger.domain.reports import (
 from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives
-from ledger.services.authority import party_filter, sees, use_case, visible_party
+from ledger.services.authority import sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
 
@@ -266,9 +266,7 @@ def list_reports(  # noqa: PLR0917 - query filters
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.reports.list(
-            party_filter(actor, party), status, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.reports.list(party, status, after, limit, scope=actor.scope),
     )
     return keyset_page("reports", rows, limit)
 

@@ -55,7 +55,6 @@ from ledger.services import journal
 from ledger.services.authority import (
     acting_as,
     gate,
-    party_filter,
     sees,
     use_case,
     visible_party,
@@ -161,7 +160,7 @@ def list_entitlements(  # noqa: PLR0917 - query filters
     rows = read(
         uow_factory,
         lambda uow: uow.registry.list_entitlements(
-            party_filter(actor, party), pollutant, after, limit, scope=actor.scope
+            party, pollutant, after, limit, scope=actor.scope
         ),
     )
     return keyset_page("entitlements", rows, limit)
@@ -310,9 +309,7 @@ def list_pledges(  # noqa: PLR0917 - query filters
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.registry.list_pledges(
-            party_filter(actor, party), pollutant, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.registry.list_pledges(party, pollutant, after, limit, scope=actor.scope),
     )
     return keyset_page("pledges", rows, limit)
 

@@ -36,7 +36,7 @@ from ledger.domain.limits import PAGE_SIZE_MAX
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Trade, scale_of, trade_value_fen
 from ledger.services import tax
-from ledger.services.authority import sees, use_case
+from ledger.services.authority import party_in_scope, use_case
 from ledger.services.transactions import read
 
 AXES = ("effective", "recorded")
@@ -53,12 +53,6 @@ def _instrument(uow: UnitOfWork, code: str) -> Instrument:
     if instrument is None:
         raise UnknownInstrument(f"no instrument {code!r}", field="instrument")
     return instrument
-
-
-def _check_visible(uow: UnitOfWork, actor: Actor, party: str) -> None:
-    """A party named in the path: unknown and out of scope are the same 404."""
-    if uow.registry.get_party(party) is None or not sees(uow, actor, party):
-        raise PartyNotFound(f"party {party!r} not found", field="code")
 
 
 def _dated(name: str, as_of: date | None, axis: str, **more: str) -> dict[str, str]:
@@ -160,7 +154,7 @@ def holdings(
     parameters = _dated("holdings", as_of, "effective", party=party)
 
     def work(uow: UnitOfWork) -> list[tuple[str, str, str, Decimal]]:
-        _check_visible(uow, actor, party)
+        party_in_scope(uow, actor, party)
         nets = uow.finance.account_nets(None, party, _before(as_of), "effective")
         instruments = uow.instruments.get_many({n.instrument_code for n in nets})
         return [
@@ -210,7 +204,7 @@ def account_statement(  # noqa: PLR0917 - the statement's coordinates
     starts_at, ends_at = day_range(first, last)
 
     def header(uow: UnitOfWork) -> tuple[int, Side, Instrument, int]:
-        _check_visible(uow, actor, party)
+        party_in_scope(uow, actor, party)
         found = uow.accounts.cached([code]).get(code)
         if found is None:
             raise PartyNotFound(f"{party} has no account {account!r}", field="account")

@@ -50,7 +50,7 @@ from ledger.domain.tax_filing import (
 )
 from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives, reports
-from ledger.services.authority import party_filter, sees, use_case, visible_party
+from ledger.services.authority import party_in_scope, sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
 
@@ -137,7 +137,7 @@ def compute_quarter(
     """Compute (not file) a quarter's tax from verified reports, or preview it from CEMS."""
 
     def work(uow: UnitOfWork) -> Computation:
-        return compute_in(uow, incentives.party_in_view(uow, actor, party), quarter, source)
+        return compute_in(uow, party_in_scope(uow, actor, party), quarter, source)
 
     return read(uow_factory, work)
 
@@ -266,8 +266,6 @@ def list_returns(  # noqa: PLR0917 - query filters
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.tax.list_returns(
-            party_filter(actor, party), year, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.tax.list_returns(party, year, after, limit, scope=actor.scope),
     )
     return keyset_page("tax_returns", rows, limit)

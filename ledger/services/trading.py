@@ -63,13 +63,12 @@ from ledger.domain.registry import (
     trade_value_fen,
 )
 from ledger.services import journal
-from ledger.services.authority import acting_as, party_filter, sees, use_case
+from ledger.services.authority import acting_as, sees, use_case
 from ledger.services.parties import (
     Locked,
     amount,
     check_can_give,
     check_not_expired,
-    create_once,
     ensure_instruments,
     lock_balances,
     move,
@@ -126,7 +125,7 @@ def propose(
         )
         return Created(proposed)
 
-    return create_once(uow_factory, actor, work)
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _replayed(existing: Trade, trade: Trade, vintage: int | None) -> Trade:
@@ -543,8 +542,6 @@ def list_trades(
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.registry.list_trades(
-            party_filter(actor, party), family, state, after, limit, scope=actor.scope
-        ),
+        lambda uow: uow.registry.list_trades(party, family, state, after, limit, scope=actor.scope),
     )
     return keyset_page("trades", rows, limit)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TypeVar, cast
 
 from ledger.domain.access import Actor, Pending
-from ledger.domain.errors import LedgerError, RetryableConflict
+from ledger.domain.errors import LedgerError, RecordExists, RetryableConflict, StorageConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 
 ATTEMPTS_MAX = 10
@@ -61,6 +61,7 @@ def _attempts(
     read_only: bool,
     actor: Actor | None,
 ) -> T:
+    taken_once = False
     for attempt in range(1, ATTEMPTS_MAX + 1):
         try:
             with uow_factory(read_only=read_only) as uow:
@@ -70,6 +71,15 @@ def _attempts(
                     uow.access.append_audit([actor.audit(uow.now(), outcome)])
                 uow.commit()
                 return result
+        except StorageConflict as taken:
+            # A concurrent create won a unique key: once more, the work sees the winner's row
+            # and answers it (a replay) or refuses with its own code. Taken twice: not a race.
+            # (Joined to an outer unit of work, the outer one runs again instead.)
+            if taken_once or isinstance(uow_factory, _Joined):
+                if taken.what == "record":
+                    raise RecordExists("a record with this id exists", field="id") from taken
+                raise
+            taken_once = True
         except RetryableConflict as conflict:
             if attempt == ATTEMPTS_MAX:
                 raise

@@ -101,8 +101,7 @@ def invariants_hold_afterwards() -> None:
 @contextmanager
 def _demo_ledger(url: str) -> Iterator[FuzzedLedger]:
     store = Store(create_ledger_engine(url, sqlite_synchronous="NORMAL"))
-    demo.load(store)
-    issued = {principal: token for principal, _, token in demo.create_principals(store)}
+    issued = {principal: token for principal, _, token in demo.load(store).tokens}
     tokens = {role.value: issued[principal] for role, principal in PRINCIPAL_OF_ROLE.items()}
     yield FuzzedLedger(create_app(Settings(database_url=url), store=store), tokens)
     # Whatever the fuzzer got through, the ledger is still consistent.
