@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.auth import CREDENTIAL_ENDPOINTS
 from api.errors import PROBLEM_JSON
 from api.permissions import PERMISSIONS
 from ledger.services import exports
@@ -54,6 +55,7 @@ PROBLEMS = {
     "409": "Conflicts with the ledger's state (idempotency, state of a record)",
     "413": "Request body too large",
     "422": "The request is not valid, or a rule refuses it",
+    "429": "Too many requests, or failed authentications from this source: see Retry-After",
     "503": "The ledger is busy: retry the same request",
 }
 WRITE_ONLY = ("400", "409", "413", "503")  # statuses only a request with a body can get
@@ -89,10 +91,17 @@ def document(schema: dict[str, Any]) -> None:
         for method, operation in operations.items():
             key = f"{method.upper()} {path}"
             public = key in PERMISSIONS and not PERMISSIONS[key]
+            # A public operation that takes a credential (an enrolment code) can refuse it.
+            unauthenticated = not public or key in CREDENTIAL_ENDPOINTS
             writes = method in ("post", "put", "patch")
             responses = operation.setdefault("responses", {})
             for status, description in PROBLEMS.items():
-                if (public and status in ("401", "403")) or (status in WRITE_ONLY and not writes):
+                skip = (
+                    (status in ("401", "429") and not unauthenticated)
+                    or (status == "403" and public)
+                    or (status in WRITE_ONLY and not writes)
+                )
+                if skip:
                     continue
                 responses[status] = {"description": description, "content": problem}
             operation["security"] = [] if public else [{BEARER: []}]
