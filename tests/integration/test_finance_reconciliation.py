@@ -323,7 +323,7 @@ def audit_lines(store: Store, principal: str) -> list[tuple[str, str, str | None
 def test_finance_staff_alone_import_and_every_write_is_audited(
     ledger: Store, finance: Actor
 ) -> None:
-    regulator = actor(ledger, Role.REGULATOR)
+    regulator = actor(ledger, Role.REGULATOR, principal="regulator-importing")
     with pytest.raises(LedgerError) as caught:
         rec.import_statement(ledger, regulator, "E01", "bank", "x.csv", STATEMENT.encode())
     assert caught.value.code == "forbidden"
