@@ -1,8 +1,9 @@
 """Composition root: `create_app(settings)` wires storage, services and routers together.
 
 With `sweep_expired_holds`, a background thread runs `SWEEP_TASKS` every
-`settings.expiry_sweep_seconds`: it seals new journal entries into the hash chain and expires
-pending entries, trades and four-eyes requests past their deadline.
+`settings.expiry_sweep_seconds`: it seals new journal entries into the hash chain, exports a
+checkpoint of the chains when one is due (if a directory is configured), and expires pending
+entries, trades and four-eyes requests past their deadline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import Depends, FastAPI
 
@@ -26,7 +28,7 @@ from api.routers import reports as report_routes
 from api.routers import tax as tax_routes
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import approvals, chain, journal, queries, trading
+from ledger.services import approvals, checkpoints, journal, queries, trading
 from ledger.settings import Settings
 
 logger = logging.getLogger("api")
@@ -66,7 +68,7 @@ def create_app(
         if sweep_expired_holds:
             sweeper = threading.Thread(
                 target=_sweep,
-                args=(store, stop, settings.expiry_sweep_seconds),
+                args=(store, settings, stop),
                 name="expiry-sweeper",
                 daemon=True,
             )
@@ -115,20 +117,33 @@ def create_app(
     return app
 
 
+def _seal(store: Store, settings: Settings) -> int:
+    directory, key = settings.checkpoint_dir, settings.checkpoint_key
+    return checkpoints.seal(store, directory, key, wait=timedelta(0))
+
+
+def _export_checkpoint(store: Store, settings: Settings) -> int:
+    if settings.checkpoint_dir is None:
+        return 0
+    every = timedelta(seconds=settings.checkpoint_seconds)
+    return checkpoints.export_due(store, settings.checkpoint_dir, every, settings.checkpoint_key)
+
+
 # What the background sweeper does each round, in order: (what, task returning a count).
-SWEEP_TASKS: tuple[tuple[str, Callable[[Store], int]], ...] = (
-    ("entries sealed into the chain", chain.seal_all),
-    ("pending entries expired", lambda store: len(journal.expire_pending_entries(store))),
-    ("trades expired past their deadline", lambda store: len(trading.expire_due(store))),
-    ("approval requests expired", approvals.expire_due),
+SWEEP_TASKS: tuple[tuple[str, Callable[[Store, Settings], int]], ...] = (
+    ("entries sealed into the chain", _seal),
+    ("checkpoints exported", _export_checkpoint),
+    ("pending entries expired", lambda store, _: len(journal.expire_pending_entries(store))),
+    ("trades expired past their deadline", lambda store, _: len(trading.expire_due(store))),
+    ("approval requests expired", lambda store, _: approvals.expire_due(store)),
 )
 
 
-def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
-    while not stop.wait(every_seconds):
+def _sweep(store: Store, settings: Settings, stop: threading.Event) -> None:
+    while not stop.wait(settings.expiry_sweep_seconds):
         for what, task in SWEEP_TASKS:
             try:
-                done = task(store)
+                done = task(store, settings)
             except Exception:  # keep sweeping: a failed task is retried on the next round
                 logger.exception("sweep failed: %s", what)
                 continue

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
 FOUR_EYES_DEFAULT = frozenset({"allocation", "cancellation", "confiscation", "reversal"})
@@ -22,6 +23,12 @@ class Settings:
     # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
     four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
     four_eyes_allocation_t: Decimal = Decimal(1000)
+    # Checkpoints of the hash chains: the directory the server exports one to every
+    # `checkpoint_seconds` (None: none exported; keep it where the database's administrators
+    # cannot write), and the key they are signed with (HMAC-SHA256; None: hashed only).
+    checkpoint_dir: Path | None = None
+    checkpoint_seconds: float = 3600.0
+    checkpoint_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -31,6 +38,9 @@ class Settings:
             expiry_sweep_seconds=float(os.environ.get("LEDGER_EXPIRY_SWEEP_SECONDS", "5")),
             four_eyes=_names(os.environ.get("LEDGER_FOUR_EYES"), FOUR_EYES_DEFAULT),
             four_eyes_allocation_t=Decimal(os.environ.get("LEDGER_FOUR_EYES_ALLOCATION_T", "1000")),
+            checkpoint_dir=_path(os.environ.get("LEDGER_CHECKPOINT_DIR")),
+            checkpoint_seconds=float(os.environ.get("LEDGER_CHECKPOINT_SECONDS", "3600")),
+            checkpoint_key=_secret(os.environ.get("LEDGER_CHECKPOINT_KEY")),
         )
 
 
@@ -38,3 +48,11 @@ def _names(value: str | None, default: frozenset[str]) -> frozenset[str]:
     if value is None:
         return default
     return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _secret(value: str | None) -> bytes | None:
+    return value.encode() if value else None
