@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 
 from api import auth, errors, openapi, schemas
 from api.dependencies import Store as StoreDependency
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, RequestId
 from api.routers import access as access_routes
 from api.routers import balances, parties, registry, trades
 from api.routers import finance as finance_routes
@@ -92,6 +92,7 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestId)  # the outermost: even a refused body's answer has its id
     routers = (
         access_routes.router,
         registry.router,

@@ -1,14 +1,59 @@
-"""Pure ASGI middleware: refuse request bodies over REQUEST_BYTES_MAX before they are parsed."""
+"""Pure ASGI middleware: a request id on every request; request bodies over REQUEST_BYTES_MAX
+refused before they are parsed."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM_JSON
 from ledger.domain.limits import REQUEST_BYTES_MAX
+from ledger.logs import REQUEST_ID
+
+logger = logging.getLogger("api")
+REQUEST_ID_HEADER = b"x-request-id"
+# A caller's own id is kept only if it is short and harmless in a log line; else a new one.
+CALLER_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestId:
+    """Names each request: the caller's `X-Request-Id` if acceptable, else a new one.
+
+    The id is answered in `X-Request-Id`, stamped on every log line written while the request
+    runs (`ledger.logs.REQUEST_ID`) and readable by the routes as `request.state.request_id`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER)
+        accepted = given is not None and CALLER_REQUEST_ID.fullmatch(given)
+        request_id = given.decode() if given is not None and accepted else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:  # a 500: logged here, where the line still carries the request id
+            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            raise
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class BodySizeLimit:

@@ -1,58 +1,132 @@
-"""Settings from the environment (`LEDGER_*`); SQLite in the working directory by default."""
+"""Settings from the environment (`LEDGER_*`), typed and checked once at start-up.
+
+`Settings.from_environment()` reads every variable and refuses the whole set with a
+`SettingsError` that names each wrong variable and says what is wrong with it (never its value
+when it may hold a password). SQLite in the working directory is the default database.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "LEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
-FOUR_EYES_DEFAULT = frozenset({"allocation", "cancellation", "confiscation", "reversal"})
+# Operations that may need a second principal's approval (see api/four_eyes.py).
+FourEyesOperation = Literal["allocation", "cancellation", "confiscation", "reversal"]
+FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(
+    {"allocation", "cancellation", "confiscation", "reversal"}
+)
+DATABASE_SCHEMES = ("sqlite", "postgresql")
+SECRET_FIELDS = frozenset({"database_url", "checkpoint_key"})  # never shown in an error
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class SettingsError(ValueError):
+    """Some `LEDGER_*` variables are wrong: the message names each one, one per line."""
+
+
+class Settings(BaseSettings):
     """Everything the process is configured with; built once at start-up."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    # SQLite only: FULL survives power loss, NORMAL only process crashes (WAL either way).
-    sqlite_synchronous: str = "FULL"
-    expiry_sweep_seconds: float = 5.0  # a duration between sweeps; no amount is ever a float
-    # Operations that need a second principal's approval (four-eyes), and the allocation size
-    # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
-    four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
-    four_eyes_allocation_t: Decimal = Decimal(1000)
-    # Checkpoints of the hash chains: the directory the server exports one to every
-    # `checkpoint_seconds` (None: none exported; keep it where the database's administrators
-    # cannot write), and the key they are signed with (HMAC-SHA256; None: hashed only).
-    checkpoint_dir: Path | None = None
-    checkpoint_seconds: float = 3600.0
-    checkpoint_key: bytes | None = field(default=None, repr=False)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the ledger's database: sqlite:///FILE or "
+        "postgresql://USER@HOST:PORT/DATABASE.",
+        repr=False,  # it may hold a password
+    )
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        "FULL",
+        description="SQLite only: FULL survives power loss, NORMAL only process crashes "
+        "(WAL either way).",
+    )
+    expiry_sweep_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two rounds of the background sweeper (sealing, expiries); "
+        "a duration, never an amount.",
+    )
+    four_eyes: Annotated[frozenset[FourEyesOperation], NoDecode] = Field(
+        FOUR_EYES_DEFAULT,
+        description="Comma-separated operations that need a second principal's approval; "
+        "empty turns four-eyes off.",
+    )
+    four_eyes_allocation_t: Decimal = Field(
+        Decimal(1000),
+        ge=0,
+        description="An allocation needs four eyes only above this size (t/a).",
+    )
+    # Checkpoints of the hash chains (docs/how-to/checkpoints.md).
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="Where the server exports a checkpoint every LEDGER_CHECKPOINT_SECONDS (unset: "
+        "none exported); keep it where the database's administrators cannot write.",
+    )
+    checkpoint_seconds: float = Field(
+        3600.0, gt=0, description="Seconds between two checkpoints exported by the server."
+    )
+    checkpoint_key: bytes | None = Field(
+        None,
+        repr=False,  # a secret
+        description="The key checkpoints are signed with (HMAC-SHA256; unset: hashed only).",
+    )
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto",
+        description="text for a terminal, json (one object a line) for production; auto picks "
+        "text when standard error is a terminal.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="The lowest level logged."
+    )
 
     @classmethod
     def from_environment(cls) -> Settings:
-        return cls(
-            database_url=os.environ.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
-            sqlite_synchronous=os.environ.get("LEDGER_SQLITE_SYNCHRONOUS", "FULL").upper(),
-            expiry_sweep_seconds=float(os.environ.get("LEDGER_EXPIRY_SWEEP_SECONDS", "5")),
-            four_eyes=_names(os.environ.get("LEDGER_FOUR_EYES"), FOUR_EYES_DEFAULT),
-            four_eyes_allocation_t=Decimal(os.environ.get("LEDGER_FOUR_EYES_ALLOCATION_T", "1000")),
-            checkpoint_dir=_path(os.environ.get("LEDGER_CHECKPOINT_DIR")),
-            checkpoint_seconds=float(os.environ.get("LEDGER_CHECKPOINT_SECONDS", "3600")),
-            checkpoint_key=_secret(os.environ.get("LEDGER_CHECKPOINT_KEY")),
-        )
+        """The settings of the `LEDGER_*` variables; `SettingsError` naming every wrong one."""
+        try:
+            return cls()
+        except ValidationError as error:
+            raise SettingsError(explain(error)) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        scheme = url.partition(":")[0].partition("+")[0]
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"the URL's scheme must be one of {', '.join(DATABASE_SCHEMES)}")
+        return url
+
+    @field_validator("sqlite_synchronous", "log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if info.field_name == "log_format" else value.upper()
+
+    @field_validator("checkpoint_dir", "checkpoint_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("four_eyes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
 
 
-def _names(value: str | None, default: frozenset[str]) -> frozenset[str]:
-    if value is None:
-        return default
-    return frozenset(name.strip() for name in value.split(",") if name.strip())
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
-
-
-def _secret(value: str | None) -> bytes | None:
-    return value.encode() if value else None
+def explain(error: ValidationError) -> str:
+    """One line per wrong variable: its name and what is wrong (its value unless secret)."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        shown = "" if field in SECRET_FIELDS else f" (got {problem['input']!r})"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {message}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

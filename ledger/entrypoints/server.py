@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import socket
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from ledger import logs
 from ledger.entrypoints import demo
 from ledger.persistence import migrate
 from ledger.settings import Settings
@@ -50,6 +52,7 @@ def run_serve(settings: Settings, arguments: argparse.Namespace) -> int:
         arguments.port,
         arguments.workers,
         access_log=not arguments.no_access_log,
+        log_config=logs.dictconfig(settings),
     )
     return 0
 
@@ -68,10 +71,22 @@ class NoDelayConfig(uvicorn.Config):
         return listener
 
 
-def serve_http(app: str, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
-    """`uvicorn.run(app, …)` with TCP_NODELAY on every connection, whatever the worker count."""
+def serve_http(
+    app: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = True,
+    log_config: dict[str, Any] | None = None,
+) -> None:
+    """`uvicorn.run(app, …)` with TCP_NODELAY on every connection, whatever the worker count.
+    `log_config` (a dictConfig document; uvicorn's own by default) configures every worker."""
+    options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log}
+    if log_config is not None:
+        options["log_config"] = log_config
     if workers <= 1:
-        uvicorn.run(app, host=host, port=port, access_log=access_log)
+        uvicorn.run(app, **options)
         return
-    config = NoDelayConfig(app, host=host, port=port, workers=workers, access_log=access_log)
+    config = NoDelayConfig(app, workers=workers, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
