@@ -103,5 +103,6 @@ def run_joined(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) 
         except _JoinedConflict as error:
             if attempt == ATTEMPTS_MAX:
                 raise error.conflict from error
+            log.info("retrying a joined transaction (attempt %d) after: %s", attempt, error)
             time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")
