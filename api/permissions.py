@@ -9,7 +9,7 @@ The table says *who may call*; *what they may see* is the principal's scope
 (`ledger.domain.access.Scope`), applied by the services: an enterprise asking for another
 enterprise's account, trade or report gets that resource's 404, never a 403.
 
-`PUBLIC` operations need no token (health, the anonymised market report).
+`PUBLIC` operations need no token (health, metrics, the anonymised market report).
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def only(*roles: Role) -> frozenset[Role]:
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "GET /v1/health": PUBLIC,
+    "GET /v1/health/live": PUBLIC,
+    "GET /v1/health/ready": PUBLIC,
+    "GET /metrics": PUBLIC,
     # Access control: principals and tokens are the administrators' business.
     "GET /v1/me": ALL_ROLES,
     "POST /v1/principals": only(ADMINISTRATOR),

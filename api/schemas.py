@@ -320,3 +320,7 @@ class ExpiryOut(Strict):
 class HealthOut(Strict):
     status: Literal["ok"]
     database: str
+
+
+class LivenessOut(Strict):
+    status: Literal["ok"]

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         "postgresql://USER@HOST:PORT/DATABASE.",
         repr=False,  # it may hold a password
     )
-    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL",
         description="SQLite only: FULL survives power loss, NORMAL only process crashes "
         "(WAL either way).",

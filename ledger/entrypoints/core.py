@@ -1,4 +1,4 @@
-"""Core commands of `emissions-ledger`: migrate, check, expire, seal, verify, checkpoint,
+"""Core commands of `emissions-ledger`: init, migrate, check, expire, seal, verify, checkpoint,
 create-admin."""
 
 from __future__ import annotations
@@ -7,15 +7,28 @@ import argparse
 import sys
 from pathlib import Path
 
-from ledger.domain.errors import LedgerError
-from ledger.entrypoints.common import opened_store
+from ledger.domain.errors import LedgerError, RecordExists
+from ledger.domain.registry import PROVINCE, Party, PartyKind
+from ledger.entrypoints.common import opened_store, refused
 from ledger.persistence import migrate
-from ledger.services import access, chain, checkpoints, journal, queries, trading
+from ledger.persistence.store import Store
+from ledger.services import access, chain, checkpoints, journal, parties, queries, trading
+from ledger.services.rights import EXCHANGE
 from ledger.settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the core sub-commands on the CLI's parser."""
+    init = commands.add_parser(
+        "init",
+        help="bootstrap a registry without the demo: migrate, register the province and the "
+        "exchange, create the first administrator and print its token (once)",
+    )
+    init.add_argument("--province-name", default="Hebei Province")
+    init.add_argument("--exchange-name", default="Hebei Emissions Exchange")
+    init.add_argument("--admin-id", default="admin")
+    init.add_argument("--admin-name", default="Administrator")
+    init.set_defaults(run=run_init)
     commands.add_parser(
         "migrate", help="upgrade the database schema to the latest revision"
     ).set_defaults(run=run_migrate)
@@ -60,6 +73,38 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     admin.add_argument("--id", default="admin")
     admin.add_argument("--name", default="Administrator")
     admin.set_defaults(run=run_create_admin)
+
+
+def run_init(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Migrate; register the province (HEBEI) and the exchange (EXCHANGE), which every
+    instrument and every exchange trade needs; then the first administrator, who creates the
+    other principals. Safe to run again: what exists is left as it is."""
+    migrate.upgrade(settings.database_url)
+    try:
+        with opened_store(settings) as store:
+            for party in (
+                Party(PROVINCE, PartyKind.AUTHORITY, arguments.province_name),
+                Party(EXCHANGE, PartyKind.EXCHANGE, arguments.exchange_name),
+            ):
+                _, new = parties.register_party(store, party)
+                print(f"{party.kind.value} {party.code}: {'registered' if new else 'exists'}")
+            _first_administrator(store, arguments.admin_id, arguments.admin_name)
+    except LedgerError as error:
+        return refused(error)
+    return 0
+
+
+def _first_administrator(store: Store, principal_id: str, name: str) -> None:
+    try:
+        record, token = access.create_administrator(store, principal_id, name)
+    except RecordExists:
+        print("an administrator exists: it creates the other principals (no token issued)")
+        return
+    print(
+        f"administrator {record.id} created; its token "
+        f"(shown once, expires {token.expires_at:%Y-%m-%d}):"
+    )
+    print(token.secret)
 
 
 def run_migrate(settings: Settings, _: argparse.Namespace) -> int:

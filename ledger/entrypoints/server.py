@@ -10,13 +10,18 @@ socket as TCP, so accepted connections inherit IPPROTO_TCP and asyncio sets TCP_
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from ledger import logs
+from ledger import logs, metrics
 from ledger.entrypoints import demo
 from ledger.persistence import migrate
 from ledger.settings import Settings
@@ -46,15 +51,29 @@ def run_serve(settings: Settings, arguments: argparse.Namespace) -> int:
     if arguments.demo_if_empty:
         demo.run_demo(settings, arguments)
     migrate.upgrade(settings.database_url)
-    serve_http(
-        APP,
-        arguments.host,
-        arguments.port,
-        arguments.workers,
-        access_log=not arguments.no_access_log,
-        log_config=logs.dictconfig(settings),
-    )
+    with _metrics_shared_by(arguments.workers):
+        serve_http(
+            APP,
+            arguments.host,
+            arguments.port,
+            arguments.workers,
+            access_log=not arguments.no_access_log,
+            log_config=logs.dictconfig(settings),
+        )
     return 0
+
+
+@contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """Several workers write their metrics to files that any of them reads for a scrape: in
+    PROMETHEUS_MULTIPROC_DIR if the operator set it, else in a directory of their own."""
+    given = os.environ.get(metrics.MULTIPROCESS_DIRECTORY)
+    if workers <= 1 and not given:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="ledger-metrics-") as own:
+        metrics.prepare_workers(Path(given or own))
+        yield
 
 
 class NoDelayConfig(uvicorn.Config):

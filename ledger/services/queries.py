@@ -188,11 +188,6 @@ def get_trial_balance(uow_factory: UnitOfWorkFactory, instrument_code: str) -> T
     return read(uow_factory, work)
 
 
-def check_health(uow_factory: UnitOfWorkFactory) -> None:
-    """Open and close a read transaction: raises if the database cannot be reached."""
-    read(uow_factory, lambda uow: None)
-
-
 def check_invariants(uow_factory: UnitOfWorkFactory) -> list[Violation]:
     """Every broken invariant of the whole ledger (empty when all hold)."""
     return read(uow_factory, lambda uow: uow.journal.find_violations())

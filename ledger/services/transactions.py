@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar, cast
 
+from ledger import metrics
 from ledger.domain.errors import RetryableConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -37,6 +38,7 @@ def in_transaction(
                 raise
             # Worth watching: a steady rate of these is lock-order contention (or a bug in it).
             log.info("retrying a transaction (attempt %d) after: %s", attempt, conflict)
+            metrics.TRANSACTION_RETRIES.inc()
             # Jittered exponential backoff so that the racers do not collide again in step.
             time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")
@@ -104,5 +106,6 @@ def run_joined(uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T]) 
             if attempt == ATTEMPTS_MAX:
                 raise error.conflict from error
             log.info("retrying a joined transaction (attempt %d) after: %s", attempt, error)
+            metrics.TRANSACTION_RETRIES.inc()
             time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")
