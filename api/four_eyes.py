@@ -8,7 +8,7 @@ the approval's transaction (see `ledger.services.approvals`).
 
 Operations: `allocation` (POST /v1/entitlements), `confiscation` and `cancellation`
 (POST /v1/reserve-operations), `reversal` (POST /v1/entries/{entry_id}/reverse).
-Penalty waivers are not an operation of this registry yet (see README, Access control).
+Penalty waivers are not an operation of this registry yet (see docs/concepts/access-control.md).
 """
 
 from __future__ import annotations

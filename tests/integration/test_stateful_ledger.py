@@ -94,7 +94,8 @@ CITY_OF = {"E1": "Tangshan", "E2": "Tangshan", "E3": "Tangshan", "E4": "Xingtai"
 ENTERPRISES = tuple(CITY_OF)
 MAY_RECEIVE = {"Tangshan": True, "Xingtai": False}
 UNKNOWN_PARTY = "E9"
-# account suffix -> (normal side, non-negative), per kind of party (README, chart of accounts)
+# account suffix -> (normal side, non-negative), per kind of party (docs/domain/registry.md,
+# chart of accounts)
 ENTERPRISE_CHART = {
     "holdings": (CREDIT, True),
     "cash": (CREDIT, True),
@@ -202,7 +203,8 @@ class ModelObligation:
 
 @dataclass
 class Model:
-    """What the ledger must hold, built from the registry's rules as the README states them."""
+    """What the ledger must hold, built from the registry's rules as docs/domain/registry.md
+    states them."""
 
     chart: dict[str, tuple[Side, bool]] = field(default_factory=dict)
     frozen: set[str] = field(default_factory=set)
