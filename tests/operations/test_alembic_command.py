@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.integration.test_migrations import brand_new_postgres_url  # noqa: F401 - a fixture
+from tests.integration.test_migrations import (  # noqa: F401 - fixtures
+    brand_new_postgres_url,
+    brand_new_url,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,17 +27,10 @@ def alembic(database_url: str, *arguments: str) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def never_migrated(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    url: str = request.getfixturevalue("brand_new_postgres_url")
-    return url
-
-
 def test_alembic_upgrades_reports_and_downgrades_from_the_repository_root(
-    never_migrated: str,
+    brand_new_url: str,  # noqa: F811 - the fixture
 ) -> None:
+    never_migrated = brand_new_url
     head = alembic(never_migrated, "heads").split()[0]
 
     upgraded = alembic(never_migrated, "upgrade", "head")

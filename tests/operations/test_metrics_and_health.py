@@ -24,13 +24,6 @@ ROUND_A_MINUTE = Settings(expiry_sweep_seconds=60.0)  # rounds run by the test i
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"))
-    yield store
-    store.dispose()
-
-
-@pytest.fixture
 def client(store: Store, database_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(database_url=database_url), store=store)) as test_client:
         yield test_client

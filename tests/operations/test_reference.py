@@ -14,4 +14,3 @@ def test_the_committed_reference_page_is_what_the_code_generates(name: str) -> N
     assert committed == reference.PAGES[name](), (
         f"docs/reference/{name} differs from the code: run `make reference` and commit it"
     )
-
