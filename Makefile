@@ -7,7 +7,8 @@ INSTALLED := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
-.PHONY: install run test lint bench bench-quick bench-peer load load-quick clean
+.PHONY: install run test test-serializable lint bench bench-quick bench-smoke bench-peer load \
+	load-quick reference docs docs-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,14 @@ run: install
 test: install lint
 	$(BIN)/pytest -n 2
 
+## The PostgreSQL concurrency and property tests again, every transaction SERIALIZABLE (what
+## CockroachDB and YugabyteDB run); prints how many transactions were retried. CI runs it.
+SERIALIZABLE := LEDGER_TEST_POSTGRES_ISOLATION=serializable
+test-serializable: install
+	$(SERIALIZABLE) $(BIN)/pytest -n 2 -q tests -m postgres_only
+	$(SERIALIZABLE) $(BIN)/pytest -n 2 -q -k postgresql \
+		tests/integration/test_properties.py tests/integration/test_stateful_ledger.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -48,6 +57,11 @@ load: install
 load-quick: install
 	$(BIN)/python -m bench.load --quick
 
+## Every benchmark for a second or two on tiny data, reports in a temporary directory (CI runs
+## it: a benchmark that breaks fails the build).
+bench-smoke: install $(BENCH_INSTALLED)
+	$(BIN)/python -m bench.smoke --peer-python $(BENCH_VENV)/bin/python
+
 $(BENCH_INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
@@ -58,5 +72,18 @@ $(BENCH_INSTALLED): pyproject.toml
 bench-peer: $(BENCH_INSTALLED)
 	$(BENCH_VENV)/bin/python -m bench.peer_hordak
 
+## The documentation's reference pages (docs/reference/), generated from the code; a test fails
+## when the committed ones differ from what this writes.
+reference: install
+	$(BIN)/python -m ledger.entrypoints.reference
+
+## The documentation (MkDocs, docs/ and mkdocs.yml), built strictly into site/: a broken link or
+## a page missing from the nav fails it. CI runs it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

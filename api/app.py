@@ -1,36 +1,36 @@
 """Composition root: `create_app(settings)` wires storage, services and routers together.
 
-With `sweep_expired_holds`, a background thread runs `SWEEP_TASKS` every
-`settings.expiry_sweep_seconds`: it seals new journal entries into the hash chain and expires
-pending entries, trades and four-eyes requests past their deadline.
+With `sweep_expired_holds`, a background `Sweeper` (api/sweeper.py) runs every
+`settings.expiry_sweep_seconds` in the process that holds the deployment's sweeper lock: it seals
+new journal entries into the hash chain, exports a checkpoint of the chains when one is due (if a
+directory is configured), and expires pending entries, trades and four-eyes requests past their
+deadline.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import auth, errors, openapi, schemas
-from api.dependencies import Store as StoreDependency
-from api.middleware import BodySizeLimit
+from api import auth, errors, openapi
+from api.middleware import BodySizeLimit, RequestId, RequestMetrics
 from api.rate_limits import RateLimits
 from api.routers import access as access_routes
 from api.routers import balances, parties, registry, trades
 from api.routers import finance as finance_routes
 from api.routers import journal as journal_routes
 from api.routers import monitoring as monitoring_routes
+from api.routers import operations as operations_routes
 from api.routers import reports as report_routes
 from api.routers import tax as tax_routes
+from api.sweeper import Sweeper
+from ledger import metrics
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import approvals, chain, journal, queries, trading
+from ledger.persistence.sweeper_lock import sweeper_lock
 from ledger.settings import Settings
-
-logger = logging.getLogger("api")
 
 # PostgreSQL connections kept per process (as many again may open past it). The default 10 was
 # below the concurrency of a loaded server: 16 clients made it open and close ~24 connections a
@@ -63,21 +63,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
         sweeper = None
         if sweep_expired_holds:
-            sweeper = threading.Thread(
-                target=_sweep,
-                args=(store, stop, settings.expiry_sweep_seconds),
-                name="expiry-sweeper",
-                daemon=True,
-            )
+            lock = sweeper_lock(store.engine)
+            sweeper = Sweeper(store, lock, settings)
             sweeper.start()
         yield
-        stop.set()
         if sweeper is not None:
-            sweeper.join(timeout=10)
+            sweeper.stop()
         store.dispose()
+        metrics.process_exiting()
 
     app = FastAPI(
         title="Emissions ledger",
@@ -95,7 +90,10 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestId)  # the outermost: even a refused body's answer has its id
     routers = (
+        operations_routes.router,
         access_routes.router,
         registry.router,
         journal_routes.router,
@@ -107,35 +105,7 @@ def create_app(
         monitoring_routes.router,
         report_routes.router,
     )
-    auth.check_permission_table(routers, extra=["GET /v1/health"])
+    auth.check_permission_table(routers)
     for router in routers:
         app.include_router(router)
-
-    @app.get("/v1/health", response_model=schemas.HealthOut, tags=["operations"])
-    def health(uow_factory: StoreDependency) -> schemas.HealthOut:
-        """The service is up and its database answers."""
-        queries.check_health(uow_factory)
-        return schemas.HealthOut(status="ok", database=store.engine.dialect.name)
-
     return app
-
-
-# What the background sweeper does each round, in order: (what, task returning a count).
-SWEEP_TASKS: tuple[tuple[str, Callable[[Store], int]], ...] = (
-    ("entries sealed into the chain", chain.seal_all),
-    ("pending entries expired", lambda store: len(journal.expire_pending_entries(store))),
-    ("trades expired past their deadline", lambda store: len(trading.expire_due(store))),
-    ("approval requests expired", approvals.expire_due),
-)
-
-
-def _sweep(store: Store, stop: threading.Event, every_seconds: float) -> None:
-    while not stop.wait(every_seconds):
-        for what, task in SWEEP_TASKS:
-            try:
-                done = task(store)
-            except Exception:  # keep sweeping: a failed task is retried on the next round
-                logger.exception("sweep failed: %s", what)
-                continue
-            if done:
-                logger.info("%d %s", done, what)

@@ -42,6 +42,15 @@ VALIDATION_CODES = {
     "string_pattern_mismatch": "invalid_format",
 }
 
+# Answers of the HTTP layer itself, by status. FastAPI answers 400 when it cannot parse a body
+# at all (e.g. nesting too deep).
+HTTP_STATUS_CODES = {
+    400: "malformed_json",
+    404: "route_not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+}
+
 
 def problem(
     status: int, code: str, title: str, detail: str, field: str | None = None, **extra: Any
@@ -121,13 +130,7 @@ def _retryable(_: Request, error: Exception) -> JSONResponse:
 
 def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    # FastAPI answers 400 itself when it cannot parse a body at all (e.g. nesting too deep).
-    code = {
-        400: "malformed_json",
-        404: "route_not_found",
-        405: "method_not_allowed",
-        413: "request_too_large",
-    }.get(error.status_code, "http_error")
+    code = HTTP_STATUS_CODES.get(error.status_code, "http_error")
     return problem(error.status_code, code, str(error.detail), str(error.detail))
 
 

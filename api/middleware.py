@@ -1,14 +1,64 @@
-"""Pure ASGI middleware: refuse request bodies over REQUEST_BYTES_MAX before they are parsed."""
+"""Pure ASGI middleware: a request id on every request; each request counted and timed; request
+bodies over REQUEST_BYTES_MAX refused before they are parsed."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
+import uuid
 
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import PROBLEM_JSON
+from ledger import metrics
 from ledger.domain.limits import REQUEST_BYTES_MAX
+from ledger.logs import REQUEST_ID
+
+logger = logging.getLogger("api")
+REQUEST_ID_HEADER = b"x-request-id"
+# A caller's own id is kept only if it is short and harmless in a log line; else a new one.
+CALLER_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+# Methods counted by name; any other is "other" (a label per invented method would be a leak).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestId:
+    """Names each request: the caller's `X-Request-Id` if acceptable, else a new one.
+
+    The id is answered in `X-Request-Id`, stamped on every log line written while the request
+    runs (`ledger.logs.REQUEST_ID`) and readable by the routes as `request.state.request_id`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER)
+        accepted = given is not None and CALLER_REQUEST_ID.fullmatch(given)
+        request_id = given.decode() if given is not None and accepted else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:  # a 500: logged here, where the line still carries the request id
+            logger.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            raise
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class BodySizeLimit:
@@ -69,3 +119,33 @@ class _TooLarge(HTTPException):
 
     def __init__(self) -> None:
         super().__init__(413)
+
+
+class RequestMetrics:
+    """Counts each request and times it, labelled by its route template ("/v1/trades/{id}"),
+    never by its path, so that the number of series stays that of the routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless an answer starts
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            route = scope.get("route")  # set by the router on this same scope once matched
+            template = route.path if isinstance(route, Route) else "unmatched"
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)

@@ -8,7 +8,8 @@ missing here (or this table names a route that does not exist), and the permissi
 (tests/api/test_permission_matrix.py) is generated from it: a new endpoint without a line here
 fails the suite.
 
-`None` marks an endpoint that performs no use case of the registry and needs no token (health).
+`None` marks an endpoint that performs no use case of the registry and needs no token (health,
+metrics).
 What a permitted caller then *sees* is its principal's scope, applied by the services: an
 enterprise asking for another enterprise's account, trade or report gets that resource's 404.
 """
@@ -20,6 +21,9 @@ from ledger.domain.operations import OPERATIONS, PUBLIC
 
 ROUTES: dict[str, str | None] = {
     "GET /v1/health": None,
+    "GET /v1/health/live": None,
+    "GET /v1/health/ready": None,
+    "GET /metrics": None,
     "GET /v1/me": "me.read",
     "POST /v1/principals": "principals.create",
     "GET /v1/principals": "principals.list",

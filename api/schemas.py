@@ -295,15 +295,21 @@ class InvariantReport(Strict):
 
 class ChainBreakOut(Strict):
     chain_seq: int | None
-    entry_id: str | None
+    record: str | None
     problem: str
     detail: str
+    action: str
+
+
+class ChainVerdictOut(Strict):
+    chain: str
+    verified: int
+    first_break: ChainBreakOut | None
 
 
 class VerifyReport(Strict):
     ok: bool
-    chained: int
-    first_break: ChainBreakOut | None
+    chains: list[ChainVerdictOut]
     violations: list[ViolationOut]
 
 
@@ -314,3 +320,7 @@ class ExpiryOut(Strict):
 class HealthOut(Strict):
     status: Literal["ok"]
     database: str
+
+
+class LivenessOut(Strict):
+    status: Literal["ok"]

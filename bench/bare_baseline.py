@@ -100,7 +100,8 @@ def _postgres(connection: psycopg.Connection[Any], body: TransferIn) -> int:
         written = cursor.execute(PG_WRITE, params).fetchone()
     connection.commit()
     assert written is not None
-    return int(written[1])
+    _, seqs, _ = written  # the entries' ids, their seqs, the accounts blocked now
+    return int(seqs[0])
 
 
 def _sqlite(connection: sqlite3.Connection, body: TransferIn) -> int:

@@ -33,11 +33,12 @@ OUTLETS = 20
 YEAR = 2025
 
 
-def outlets() -> list[cems_generator.OutletSpec]:
-    """The demo's 14 outlets and copies of the first 6 under other names (20 in all)."""
+def outlets(count: int = OUTLETS) -> list[cems_generator.OutletSpec]:
+    """The demo's 14 outlets and copies of the first 6 under other names (20 in all), or the
+    first `count` of them."""
     demo = cems_generator.demo_outlets()
     extra = [dataclasses.replace(s, outlet=f"{s.outlet}-B") for s in demo[: OUTLETS - len(demo)]]
-    return demo + extra
+    return (demo + extra)[:count]
 
 
 def register(store: Store, specs: list[cems_generator.OutletSpec], regulator: Actor) -> None:
@@ -72,8 +73,9 @@ def write_file(path: Path, specs: list[cems_generator.OutletSpec]) -> int:
     return rows
 
 
-def run(backend: str, postgres_url: str, path: Path, rows: int) -> None:
-    specs = outlets()
+def run(
+    backend: str, postgres_url: str, path: Path, specs: list[cems_generator.OutletSpec], rows: int
+) -> None:
     with fresh_database(backend, "cems", postgres_url) as database:
         store = Store(create_ledger_engine(database.url, sqlite_synchronous="NORMAL"))
         try:
@@ -98,13 +100,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--outlets", type=int, default=OUTLETS, help="fewer outlets: a smaller file (smoke runs)"
+    )
     arguments = parser.parse_args()
+    specs = outlets(arguments.outlets)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "cems-2025.csv"
-        rows = write_file(path, outlets())
+        rows = write_file(path, specs)
         print(f"generated {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB)")
         for backend in arguments.backends.split(","):
-            run(backend, arguments.postgres, path, rows)
+            run(backend, arguments.postgres, path, specs, rows)
 
 
 if __name__ == "__main__":

@@ -413,6 +413,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--holders", type=int, default=HOLDERS, help="funded holder accounts")
     parser.add_argument("--quick", action="store_true", help="3 s runs after 1 s of warm-up")
     parser.add_argument(
         "--profile",
@@ -440,12 +441,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def _seeded(database: str, postgres_url: str) -> Iterator[Seeded]:
+def _seeded(database: str, postgres_url: str, holders: int) -> Iterator[Seeded]:
     with fresh_database(database, "load", postgres_url) as target:
         began = time.perf_counter()
-        seeded = seed(target.url, holders=HOLDERS)
+        seeded = seed(target.url, holders=holders)
         print(
-            f"{database}: seeded {HOLDERS} holders in {time.perf_counter() - began:.1f} s",
+            f"{database}: seeded {holders} holders in {time.perf_counter() - began:.1f} s",
             flush=True,
         )
         yield seeded
@@ -465,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = 0
     with tempfile.TemporaryDirectory(prefix="ledger_load_") as directory:
         for database in config.databases:
-            with _seeded(database, config.postgres_url) as seeded:
+            with _seeded(database, config.postgres_url, config.holders) as seeded:
                 for workers in config.worker_counts:
                     for scenario in config.scenario_list:
                         run += 1

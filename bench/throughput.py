@@ -26,7 +26,7 @@ from bench.monitor import Neighbours
 from bench.workloads import Picker, PostgresRawWorker, ServiceWorker, SqliteRawWorker
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services.chain import seal_all
+from ledger.services.chain import seal_all, seal_round
 from ledger.services.queries import check_invariants
 
 SIDES = ("service", "raw")
@@ -132,7 +132,7 @@ class _Bench:
 
 
 class _Sealer:
-    """The server's sealing round (`seal_all`) every few seconds in a background thread."""
+    """The server's sealing round (`seal_round`) every few seconds in a background thread."""
 
     def __init__(self, store: Store, every_seconds: float) -> None:
         self.sealed = 0
@@ -150,7 +150,7 @@ class _Sealer:
 
     def _loop(self) -> None:
         while not self._halt.wait(self._every):
-            self.sealed += seal_all(self._store)
+            self.sealed += seal_round(self._store)
 
 
 def _neighbours(result: RunResult) -> str:

@@ -17,7 +17,7 @@ The default run takes about 6 minutes on 2 cores, `--quick` about half a minute.
 
 `--chain-cost --seal-every SECONDS` measures instead what the hash chain costs the write path:
 per mode, service runs without a sealer and with the journal sealer running beside the writers
-(the server's sweeper: `seal_all` every SECONDS in a background thread), interleaved in ABBA
+(the server's sweeper: `seal_round` every SECONDS in a background thread), interleaved in ABBA
 order; it reports the median of each side, the median of the per-round ratios and how many of
 the run's entries were left unchained at its end (the sealer must keep up). Written to
 `bench/results/chain-cost.txt` unless `--output` says otherwise.

@@ -1,54 +1,162 @@
-"""Settings from the environment (`LEDGER_*`); SQLite in the working directory by default."""
+"""Settings from the environment (`LEDGER_*`), typed and checked once at start-up.
+
+`Settings.from_environment()` reads every variable and refuses the whole set with a
+`SettingsError` that names each wrong variable and says what is wrong with it (never its value
+when it may hold a password). SQLite in the working directory is the default database.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from ledger.domain.access import FOUR_EYES_OPERATIONS, FourEyesPolicy
+from limits import parse_many
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ledger.domain.access import FourEyesPolicy
+
+ENV_PREFIX = "LEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
-FOUR_EYES_DEFAULT = FOUR_EYES_OPERATIONS
+# Operations whose four-eyes the operator may turn off (docs/concepts/authority.md); an
+# enrolment and a period's reopening need four eyes whatever is configured.
+FourEyesOperation = Literal["allocation", "cancellation", "confiscation", "reversal", "adjustment"]
+FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(
+    {"allocation", "cancellation", "confiscation", "reversal", "adjustment"}
+)
+DATABASE_SCHEMES = ("sqlite", "postgresql")
+SECRET_FIELDS = frozenset({"database_url", "checkpoint_key"})  # never shown in an error
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class SettingsError(ValueError):
+    """Some `LEDGER_*` variables are wrong: the message names each one, one per line."""
+
+
+class Settings(BaseSettings):
     """Everything the process is configured with; built once at start-up."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    # SQLite only: FULL survives power loss, NORMAL only process crashes (WAL either way).
-    sqlite_synchronous: str = "FULL"
-    expiry_sweep_seconds: float = 5.0  # a duration between sweeps; no amount is ever a float
-    # Operations that need a second principal's approval (four-eyes), and the allocation size
-    # (t/a) above which an allocation is one of them. LEDGER_FOUR_EYES="" turns them all off.
-    four_eyes: frozenset[str] = FOUR_EYES_DEFAULT
-    four_eyes_allocation_t: Decimal = Decimal(1000)
-    # Failed authentications per source address, and requests per principal, before a 429
-    # (the `limits` library's notation; several limits separated by ';'), and where the
-    # counters live (`memory://` per process, or a shared `redis://host:port`).
-    failed_auth_limit: str = "20/minute"
-    request_limit: str = "6000/minute"
-    rate_limit_storage: str = "memory://"
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the ledger's database: sqlite:///FILE or "
+        "postgresql://USER@HOST:PORT/DATABASE.",
+        repr=False,  # it may hold a password
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description="SQLite only: FULL survives power loss, NORMAL only process crashes "
+        "(WAL either way).",
+    )
+    expiry_sweep_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=3600,
+        description="Seconds between two rounds of the background sweeper (sealing, expiries); "
+        "a duration, never an amount.",
+    )
+    four_eyes: Annotated[frozenset[FourEyesOperation], NoDecode] = Field(
+        FOUR_EYES_DEFAULT,
+        description="Comma-separated operations that need a second principal's approval; "
+        "empty turns four-eyes off.",
+    )
+    four_eyes_allocation_t: Decimal = Field(
+        Decimal(1000),
+        ge=0,
+        description="An allocation needs four eyes only above this size (t/a).",
+    )
+    failed_auth_limit: str = Field(
+        "20/minute",
+        description="Failed authentications a source address may make before it is answered "
+        "429 (the limits library's notation; several separated by ';').",
+    )
+    request_limit: str = Field(
+        "6000/minute", description="Requests a principal may make before it is answered 429."
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where the rate counters live: memory:// (per process) or a shared "
+        "redis://HOST:PORT (with the redis package installed).",
+    )
+    # Checkpoints of the hash chains (docs/how-to/checkpoints.md).
+    checkpoint_dir: Path | None = Field(
+        None,
+        description="Where the server exports a checkpoint every LEDGER_CHECKPOINT_SECONDS (unset: "
+        "none exported); keep it where the database's administrators cannot write.",
+    )
+    checkpoint_seconds: float = Field(
+        3600.0, gt=0, description="Seconds between two checkpoints exported by the server."
+    )
+    checkpoint_key: bytes | None = Field(
+        None,
+        repr=False,  # a secret
+        description="The key checkpoints are signed with (HMAC-SHA256; unset: hashed only).",
+    )
+    log_format: Literal["auto", "text", "json"] = Field(
+        "auto",
+        description="text for a terminal, json (one object a line) for production; auto picks "
+        "text when standard error is a terminal.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="The lowest level logged."
+    )
 
     def four_eyes_policy(self) -> FourEyesPolicy:
-        return FourEyesPolicy(self.four_eyes, self.four_eyes_allocation_t)
+        """The four-eyes configuration the services read (`Store.four_eyes`)."""
+        return FourEyesPolicy(frozenset(self.four_eyes), self.four_eyes_allocation_t)
+
+    @field_validator("failed_auth_limit", "request_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("a rate such as 20/minute (several separated by ';')") from None
+        return value
 
     @classmethod
     def from_environment(cls) -> Settings:
-        return cls(
-            database_url=os.environ.get("LEDGER_DATABASE_URL", DEFAULT_DATABASE_URL),
-            sqlite_synchronous=os.environ.get("LEDGER_SQLITE_SYNCHRONOUS", "FULL").upper(),
-            expiry_sweep_seconds=float(os.environ.get("LEDGER_EXPIRY_SWEEP_SECONDS", "5")),
-            four_eyes=_names(os.environ.get("LEDGER_FOUR_EYES"), FOUR_EYES_DEFAULT),
-            four_eyes_allocation_t=Decimal(os.environ.get("LEDGER_FOUR_EYES_ALLOCATION_T", "1000")),
-            failed_auth_limit=os.environ.get("LEDGER_FAILED_AUTH_LIMIT", "20/minute"),
-            request_limit=os.environ.get("LEDGER_REQUEST_LIMIT", "6000/minute"),
-            rate_limit_storage=os.environ.get("LEDGER_RATE_LIMIT_STORAGE", "memory://"),
-        )
+        """The settings of the `LEDGER_*` variables; `SettingsError` naming every wrong one."""
+        try:
+            return cls()
+        except ValidationError as error:
+            raise SettingsError(explain(error)) from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        scheme = url.partition(":")[0].partition("+")[0]
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"the URL's scheme must be one of {', '.join(DATABASE_SCHEMES)}")
+        return url
+
+    @field_validator("sqlite_synchronous", "log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.lower() if info.field_name == "log_format" else value.upper()
+
+    @field_validator("checkpoint_dir", "checkpoint_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("four_eyes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
+        return value
 
 
-def _names(value: str | None, default: frozenset[str]) -> frozenset[str]:
-    if value is None:
-        return default
-    return frozenset(name.strip() for name in value.split(",") if name.strip())
+def explain(error: ValidationError) -> str:
+    """One line per wrong variable: its name and what is wrong (its value unless secret)."""
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        shown = "" if field in SECRET_FIELDS else f" (got {problem['input']!r})"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {message}{shown}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

@@ -1,10 +1,18 @@
-"""Alembic environment: imports only the table metadata and the settings."""
+"""Alembic environment: imports only the table metadata, the settings and the logging setup.
+
+Run from code (`ledger.persistence.migrate`), the database is the URL given; run as `alembic`
+from the repository root (pyproject.toml's [tool.alembic]), it is `LEDGER_DATABASE_URL`, and the
+ledger's logging shows alembic's progress.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from alembic import context
 from sqlalchemy import create_engine
 
+from ledger import logs
 from ledger.persistence.engine import normalize_url
 from ledger.persistence.tables import metadata
 from ledger.settings import Settings
@@ -13,7 +21,12 @@ config = context.config
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or Settings.from_environment().database_url
+    if config.file_config.has_option(config.config_ini_section, "sqlalchemy.url"):
+        return str(config.get_main_option("sqlalchemy.url"))
+    settings = Settings.from_environment()
+    if not logging.getLogger().handlers:  # the `alembic` command: nobody configured logging
+        logs.configure(settings)
+    return settings.database_url
 
 
 def run_migrations_offline() -> None:

@@ -3,6 +3,10 @@
 PostgreSQL is `LEDGER_TEST_POSTGRES_URL` (default: the local server's `test` database). Each
 test session creates its own database there, migrates it once and truncates it between tests.
 With CI=true an unreachable PostgreSQL fails the run; on a laptop without one those tests skip.
+
+With LEDGER_TEST_POSTGRES_ISOLATION (`make test-serializable`), every PostgreSQL connection
+starts its transactions at that isolation (`default_transaction_isolation`, set through the
+connection's options). Every run ends by saying how many transactions were retried.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +33,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# SERIALIZABLE is the isolation CockroachDB and YugabyteDB run every transaction at.
+POSTGRES_ISOLATION = os.environ.get("LEDGER_TEST_POSTGRES_ISOLATION", "")
 BACKENDS = ("sqlite", "postgresql")
 TABLES = ", ".join(table.name for table in reversed(metadata.sorted_tables))
 
@@ -57,6 +65,9 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(normalize_url(POSTGRES_ADMIN_URL)).set(database=name)
+    if POSTGRES_ISOLATION:
+        options = f"-c default_transaction_isolation={POSTGRES_ISOLATION}"
+        url = url.update_query_dict({"options": options})
     url_text = url.render_as_string(hide_password=False)
     migrate.upgrade(url_text)
     yield url_text
@@ -114,3 +125,35 @@ def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
     store = Store(create_ledger_engine(url, pool_size=20), four_eyes=NO_FOUR_EYES)
     yield store
     store.dispose()
+
+
+# -- transactions retried, counted over every xdist worker ----------------------------------------
+
+RETRIES_KEY = "transaction_retries"
+_retried_elsewhere: list[float] = []  # the workers' counts, gathered by the controller
+
+
+def _retried_here() -> float:
+    return REGISTRY.get_sample_value("ledger_transaction_retries_total") or 0.0
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: tell the controller
+        workeroutput[RETRIES_KEY] = _retried_here()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    del error
+    _retried_elsewhere.append(node.workeroutput.get(RETRIES_KEY, 0.0))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many transactions were retried (conflicts, and balance rows created on a retry), so
+    that the serializable run can be read beside the ordinary one."""
+    retried = _retried_here() + sum(_retried_elsewhere)
+    isolation = POSTGRES_ISOLATION or "the server's default"
+    terminalreporter.write_line(
+        f"transactions retried: {retried:.0f} (PostgreSQL isolation: {isolation})"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api import schemas
 from api.auth import Acts
@@ -14,7 +14,7 @@ from api.dependencies import Cursor, Store
 from api.routers.registry import AccountCode, InstrumentCodePath
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
-from ledger.services import queries
+from ledger.services import checkpoints, queries
 
 router = APIRouter(prefix="/v1")
 
@@ -125,21 +125,32 @@ def check_invariants(store: Store, actor: Acts) -> schemas.InvariantReport:
 
 
 @router.get("/verify", response_model=schemas.VerifyReport, tags=["operations"])
-def verify_journal(store: Store, actor: Acts) -> schemas.VerifyReport:
-    """Seal, then recompute the hash chain from its start and every invariant: the first broken
-    link (a hash mismatch, a missing entry, a gap, an entry left unchained) and any violation."""
-    report = queries.verify_journal(store, actor)
-    broken = report.first_break
+def verify_journal(store: Store, actor: Acts, request: Request) -> schemas.VerifyReport:
+    """Recompute every hash chain from its start and every invariant (writes nothing): per
+    chain the first problem (a hash mismatch, a missing record, a gap, a head that disagrees, a
+    record the chain does not account for or left unchained), what to do, and any violation;
+    against the checkpoints of the configured directory, if any."""
+    settings = request.app.state.settings
+    directory = settings.checkpoint_dir
+    loaded = None if directory is None else checkpoints.load(directory, settings.checkpoint_key)
+    report = queries.verify_journal(store, actor, loaded)
     return schemas.VerifyReport(
         ok=report.ok,
-        chained=report.chained,
-        first_break=None
-        if broken is None
-        else schemas.ChainBreakOut(
-            chain_seq=broken.chain_seq,
-            entry_id=broken.entry_id,
-            problem=broken.problem.value,
-            detail=broken.detail,
-        ),
+        chains=[
+            schemas.ChainVerdictOut(
+                chain=verdict.chain,
+                verified=verdict.verified,
+                first_break=None
+                if verdict.first_break is None
+                else schemas.ChainBreakOut(
+                    chain_seq=verdict.first_break.chain_seq,
+                    record=verdict.first_break.record,
+                    problem=verdict.first_break.problem.value,
+                    detail=verdict.first_break.detail,
+                    action=verdict.first_break.action,
+                ),
+            )
+            for verdict in report.chains
+        ],
         violations=[schemas.ViolationOut(rule=v.rule, detail=v.detail) for v in report.violations],
     )

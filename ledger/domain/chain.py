@@ -1,16 +1,16 @@
 """Tamper evidence: journal entries chained by hash along a gap-free chain sequence.
 
 hash = SHA-256(previous_hash ‖ canonical entry), starting from `GENESIS_HASH` at chain_seq 1.
-The chain order is the order in which entries were sealed (an entry committed later with a
-lower seq is simply chained later), which is why chain_seq is not the entry's seq. Pure: the
-same functions seal and verify.
+Entries are chained once each in seq order (chain_seq is still not the entry's seq: seqs have
+gaps), so every entry up to the one at the last link must be in the chain. Pure: the same
+functions seal and verify.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -59,6 +59,22 @@ class ChainLink:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """Where a chain ends, as its sealer recorded it: links so far, the last hash and (journal)
+    the seq of the last entry chained. Verify compares it with the links themselves."""
+
+    length: int
+    hash: str
+    position: int
+
+    @classmethod
+    def of(cls, tail: ChainLink | None) -> ChainHead:
+        if tail is None:
+            return cls(0, GENESIS_HASH, 0)
+        return cls(tail.chain_seq, tail.hash, tail.entry_seq)
+
+
 def extend(tail: ChainLink | None, records: Iterable[EntryRecord]) -> list[ChainLink]:
     """The links that chain `records`, in the given order, after `tail` (None: an empty chain)."""
     chain_seq = 0 if tail is None else tail.chain_seq
@@ -73,88 +89,179 @@ def extend(tail: ChainLink | None, records: Iterable[EntryRecord]) -> list[Chain
 
 
 class ChainProblem(Enum):
-    """What is wrong at the first broken link."""
+    """What is wrong with a chain: at a link, at its head, or with a record it does not hold."""
 
     GAP = "gap_in_chain_seq"
     PREVIOUS_HASH_MISMATCH = "previous_hash_mismatch"
     MISSING_ENTRY = "missing_entry"
     HASH_MISMATCH = "hash_mismatch"
+    OUT_OF_ORDER = "entry_out_of_order"
+    HEAD_MISMATCH = "head_mismatch"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    TRUNCATED = "chain_truncated"
+    UNACCOUNTED = "entry_not_accounted_for"
     NOT_CHAINED = "entry_not_chained"
+
+
+# What the operator does about each problem (printed by verify beside the cause).
+ACTIONS = {
+    ChainProblem.GAP: "links were deleted: restore the database from a backup taken before the "
+    "gap and compare it with this one to find what else changed",
+    ChainProblem.PREVIOUS_HASH_MISMATCH: "a link was rewritten: restore the database from a "
+    "backup and compare; the chain before this link is intact",
+    ChainProblem.MISSING_ENTRY: "a sealed entry was deleted: restore it from a backup",
+    ChainProblem.HASH_MISMATCH: "the record changed after it was sealed: compare it with a "
+    "backup; treat every balance it touches as suspect until restored",
+    ChainProblem.OUT_OF_ORDER: "links were reordered or an entry chained twice: restore the "
+    "chain from a backup",
+    ChainProblem.HEAD_MISMATCH: "the newest links were removed or added behind the sealer: "
+    "compare with the latest checkpoint kept outside the database and a backup",
+    ChainProblem.CHECKPOINT_MISMATCH: "the chain was rewritten and recomputed after the "
+    "checkpoint: restore the database from a backup that agrees with the checkpoint",
+    ChainProblem.TRUNCATED: "the newest records and their links were removed: restore them "
+    "from a backup taken after the checkpoint",
+    ChainProblem.UNACCOUNTED: "an entry the chain should hold is not in it (its link was deleted, "
+    "or it was written behind the ledger's back): compare with a backup",
+    ChainProblem.NOT_CHAINED: "the sealer is not running or refuses (see the server's log): "
+    "start `emissions-ledger serve` or run `emissions-ledger seal`",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ChainBreak:
-    """The first broken link (chain_seq is None for an entry that was never chained)."""
+    """The first problem found in a chain (chain_seq None: not at a link)."""
 
     chain_seq: int | None
-    entry_id: str | None
+    record: str | None  # the record's id (a journal entry's entry_id)
     problem: ChainProblem
     detail: str
 
+    @property
+    def action(self) -> str:
+        return ACTIONS[self.problem]
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A link's hash as something outside the chain recorded it (a checkpoint)."""
+
+    hash: str
+    source: str  # e.g. "checkpoint checkpoint-20261214T080000000000Z.json"
+
 
 class ChainWalker:
-    """Recomputes the chain link by link from chain_seq 1; stops at the first break."""
+    """Recomputes the chain link by link from `start` (chain_seq 1 by default), checking the
+    links `anchors` name; stops at the first break."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, start: ChainHead | None = None, anchors: Mapping[int, Anchor] | None = None
+    ) -> None:
+        start = start or ChainHead(0, GENESIS_HASH, 0)
         self.checked = 0
         self.broken: ChainBreak | None = None
-        self._expected_seq = 1
-        self._previous = GENESIS_HASH
+        self._expected_seq = start.length + 1
+        self._previous = start.hash
+        self._entry_seq = start.position  # the seq of the entry at the last link: seqs only grow
+        self._anchors = anchors or {}
 
     @property
     def last_chain_seq(self) -> int:
         return self._expected_seq - 1
 
+    @property
+    def last_hash(self) -> str:
+        """The hash of the last link checked (GENESIS_HASH: none)."""
+        return self._previous
+
+    @property
+    def last_entry_seq(self) -> int:
+        """The seq of the entry at the last link checked (0: none)."""
+        return self._entry_seq
+
     def check(self, link: ChainLink, record: EntryRecord | None) -> ChainBreak | None:
         """The break at this link, if any (then the walk is over)."""
         assert self.broken is None, "the walk stopped at the first break"
-        entry_id = None if record is None else record.entry_id
-        if link.chain_seq != self._expected_seq:
-            return self._break(
-                ChainBreak(
-                    self._expected_seq,
-                    entry_id,
-                    ChainProblem.GAP,
-                    f"chain_seq {self._expected_seq} is missing (next is {link.chain_seq})",
-                )
-            )
-        if link.previous_hash != self._previous:
-            return self._break(
-                ChainBreak(
-                    link.chain_seq,
-                    entry_id,
-                    ChainProblem.PREVIOUS_HASH_MISMATCH,
-                    "the link does not point at the hash of the link before it",
-                )
-            )
-        if record is None:
-            return self._break(
-                ChainBreak(
-                    link.chain_seq,
-                    None,
-                    ChainProblem.MISSING_ENTRY,
-                    f"entry seq {link.entry_seq} is chained but no longer exists",
-                )
-            )
-        recomputed = link_hash(self._previous, record)
-        if recomputed != link.hash:
-            return self._break(
-                ChainBreak(
-                    link.chain_seq,
-                    record.entry_id,
-                    ChainProblem.HASH_MISMATCH,
-                    f"the entry (seq {record.seq}) hashes to {recomputed[:16]}… but the link "
-                    f"sealed {link.hash[:16]}…: its content or postings changed since sealing",
-                )
-            )
+        broken = self._link_break(link, record) or self._content_break(link, record)
+        if broken is not None:
+            self.broken = broken
+            return broken
         self.checked += 1
         self._expected_seq += 1
         self._previous = link.hash
+        self._entry_seq = link.entry_seq
         return None
 
-    def _break(self, broken: ChainBreak) -> ChainBreak:
-        self.broken = broken
-        return broken
+    def _link_break(self, link: ChainLink, record: EntryRecord | None) -> ChainBreak | None:
+        entry_id = None if record is None else record.entry_id
+        if link.chain_seq != self._expected_seq:
+            return ChainBreak(
+                self._expected_seq,
+                entry_id,
+                ChainProblem.GAP,
+                f"chain_seq {self._expected_seq} is missing (next is {link.chain_seq})",
+            )
+        if link.previous_hash != self._previous:
+            return ChainBreak(
+                link.chain_seq,
+                entry_id,
+                ChainProblem.PREVIOUS_HASH_MISMATCH,
+                "the link does not point at the hash of the link before it",
+            )
+        return None
+
+    def _content_break(self, link: ChainLink, record: EntryRecord | None) -> ChainBreak | None:
+        if record is None:
+            return ChainBreak(
+                link.chain_seq,
+                None,
+                ChainProblem.MISSING_ENTRY,
+                f"entry seq {link.entry_seq} is chained but no longer exists",
+            )
+        recomputed = link_hash(self._previous, record)
+        if recomputed != link.hash:
+            return ChainBreak(
+                link.chain_seq,
+                record.entry_id,
+                ChainProblem.HASH_MISMATCH,
+                f"the entry (seq {record.seq}) hashes to {recomputed[:16]}… but the link "
+                f"sealed {link.hash[:16]}…: its content or postings changed since sealing",
+            )
+        if link.entry_seq <= self._entry_seq:
+            return ChainBreak(
+                link.chain_seq,
+                record.entry_id,
+                ChainProblem.OUT_OF_ORDER,
+                f"entry seq {link.entry_seq} follows entry seq {self._entry_seq}: the sealer "
+                "chains entries once each, in seq order",
+            )
+        return self._anchor_break(link, record.entry_id)
+
+    def _anchor_break(self, link: ChainLink, record: str | None) -> ChainBreak | None:
+        anchor = self._anchors.get(link.chain_seq)
+        if anchor is None or anchor.hash == link.hash:
+            return None
+        return ChainBreak(
+            link.chain_seq,
+            record,
+            ChainProblem.CHECKPOINT_MISMATCH,
+            f"link {link.chain_seq} hashes to {link.hash[:16]}… but {anchor.source} recorded "
+            f"{anchor.hash[:16]}…: the chain up to here was recomputed after that checkpoint",
+        )
+
+    def truncation(self) -> ChainBreak | None:
+        """After the walk: an anchored link beyond the chain's end (links were removed)."""
+        beyond = [seq for seq in self._anchors if seq > self.last_chain_seq]
+        if self.broken is not None or not beyond:
+            return None
+        seq = max(beyond)
+        return ChainBreak(
+            None,
+            None,
+            ChainProblem.TRUNCATED,
+            f"the chain ends at link {self.last_chain_seq} but {self._anchors[seq].source} "
+            f"recorded link {seq} ({self._anchors[seq].hash[:16]}…): links were removed from "
+            "its end",
+        )
 
 
 def explain_hash_mismatch(

@@ -25,7 +25,7 @@ from ledger.domain.access import (
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument
 from ledger.domain.cems import ImportRecord, OutletInfo, StoredHour, StoredMonth
-from ledger.domain.chain import ChainLink
+from ledger.domain.chain import ChainHead, ChainLink
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
 from ledger.domain.finance_ports import FinanceRepository
 from ledger.domain.monitoring import MonthlyAggregate
@@ -276,24 +276,28 @@ class RegistryRepository(Protocol):
 
 
 class ChainRepository(Protocol):
-    """The hash chain over the journal (`journal_chain`); sealing is its only writer."""
+    """The journal's hash chain (`journal_chain`) and its head; sealing is its only writer."""
 
-    def tail(self, *, lock: bool = False) -> ChainLink | None:
-        """The last link (None: nothing chained yet); with `lock`, sealers queue behind it."""
+    def head(self, *, lock: bool = False) -> ChainHead:
+        """Where the chain ends as its sealer recorded it; with `lock`, sealers queue behind it."""
         ...
 
-    @property
-    def commits_in_seq_order(self) -> bool:
-        """Whether entries always commit in seq order (then nothing can commit below the
-        highest seq a reader sees)."""
+    def move_head(self, head: ChainHead, sealed_at: datetime) -> None: ...
+    def head_and_tail(self) -> tuple[ChainHead, ChainLink | None]:
+        """The head as recorded and the last link (None: the chain is empty), read together."""
         ...
 
-    def highest_chained_seq(self) -> int:
-        """The highest entry seq chained (0: none)."""
+    def link_at(self, chain_seq: int) -> ChainLink | None: ...
+    def allocation_mark(self) -> tuple[int, frozenset[int]]:
+        """(the highest seq drawn, the transactions that may have drawn one and still run)."""
         ...
 
-    def unchained(self, limit: int, *, above: int = 0) -> list[EntryRecord]:
-        """Up to `limit` committed entries with seq > `above` not yet chained, by seq."""
+    def running_xids(self) -> frozenset[int]:
+        """Ids of the transactions writing now (none where commits follow seq order)."""
+        ...
+
+    def entries_above(self, seq: int, *, up_to: int, limit: int) -> list[EntryRecord]:
+        """Up to `limit` committed entries with `seq` < their seq <= `up_to`, by seq."""
         ...
 
     def append(self, links: Sequence[ChainLink], sealed_at: datetime) -> None: ...
@@ -301,8 +305,12 @@ class ChainRepository(Protocol):
         """Links after `after_chain_seq` in order, each with its entry (None if it is gone)."""
         ...
 
-    def first_unchained_before(self, moment: datetime) -> EntryRecord | None:
-        """The first entry recorded before `moment` that is still not chained."""
+    def first_unaccounted(self, position: int) -> EntryRecord | None:
+        """The first entry with a seq up to `position` that is not chained."""
+        ...
+
+    def first_above(self, position: int) -> EntryRecord | None:
+        """The first entry with a seq above `position`."""
         ...
 
 

@@ -106,7 +106,8 @@ class PeriodKind(StrEnum):
     YEAR = "year"
 
 
-_PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})|Q([1-4]))?$")
+# Years 1000–2999, as finance periods and tax quarters: no year 0 (Python has none).
+_PERIOD = re.compile(r"^([12]\d{3})(?:-(\d{2})|Q([1-4]))?$")
 
 
 @dataclass(frozen=True, slots=True)

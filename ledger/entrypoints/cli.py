@@ -1,7 +1,8 @@
 """The `emissions-ledger` command: one parser, the sub-commands of every command group.
 
 Each group's `add_commands` registers its sub-commands with `set_defaults(run=...)`; `main`
-parses, reads the settings once and calls that function with them.
+parses, reads the settings once (exit 2 naming every wrong variable), configures logging and
+calls that function with the settings.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from ledger import logs
 from ledger.entrypoints import cems_generator, core, demo, finance, monitoring, server, tax
-from ledger.settings import Settings
+from ledger.settings import Settings, SettingsError
 
 Run = Callable[[Settings, argparse.Namespace], int]
 GROUPS = (server, core, demo, finance, monitoring, cems_generator, tax)
@@ -33,8 +35,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; its exit status."""
     arguments = parser().parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logs.configure(settings)
     run: Run = arguments.run
-    return run(Settings.from_environment(), arguments)
+    return run(settings, arguments)
 
 
 if __name__ == "__main__":

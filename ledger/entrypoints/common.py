@@ -19,7 +19,10 @@ StoreAction = Callable[[Store, argparse.Namespace], int]
 @contextmanager
 def opened_store(settings: Settings) -> Iterator[Store]:
     """A store over the configured database, disposed of when the command ends."""
-    store = Store(create_ledger_engine(settings.database_url))
+    engine = create_ledger_engine(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    store = Store(engine)
     try:
         yield store
     finally:

@@ -1,21 +1,36 @@
-"""Core commands of `emissions-ledger`: migrate, check, expire, seal, verify, create-admin."""
+"""Core commands of `emissions-ledger`: init, migrate, check, expire, seal, verify, checkpoint,
+create-admin."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.registry import PROVINCE, Party, PartyKind
 from ledger.entrypoints import acting
-from ledger.entrypoints.common import opened_store, with_store
+from ledger.entrypoints.common import opened_store, refused, with_store
 from ledger.persistence import migrate
 from ledger.persistence.store import Store
-from ledger.services import access, chain, journal, queries, trading
+from ledger.services import access, chain, checkpoints, journal, parties, queries, trading
+from ledger.services.rights import EXCHANGE
 from ledger.settings import Settings
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the core sub-commands on the CLI's parser."""
+    init = commands.add_parser(
+        "init",
+        help="bootstrap a registry without the demo: migrate, register the province and the "
+        "exchange, create the first administrator and print its token (once)",
+    )
+    init.add_argument("--province-name", default="Hebei Province")
+    init.add_argument("--exchange-name", default="Hebei Emissions Exchange")
+    init.add_argument("--admin-id", default="admin")
+    init.add_argument("--admin-name", default="Administrator")
+    init.add_argument("--admin-person", default="", help="the person behind it (default: the id)")
+    init.set_defaults(run=run_init)
     commands.add_parser(
         "migrate", help="upgrade the database schema to the latest revision"
     ).set_defaults(run=run_migrate)
@@ -27,13 +42,35 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     commands.add_parser(
         "expire", help="expire pending entries and trades past their deadline"
     ).set_defaults(run=run_expire)
-    commands.add_parser("seal", help="chain every committed entry not chained yet").set_defaults(
-        run=run_seal
+    seal = commands.add_parser("seal", help="chain every committed entry not chained yet")
+    seal.add_argument(
+        "--backlog",
+        action="store_true",
+        help="also chain entries recorded more than 24 h ago (only after checking the chain "
+        "against the checkpoints kept outside the database)",
     )
-    commands.add_parser(
+    seal.set_defaults(run=run_seal)
+    verify = commands.add_parser(
         "verify",
-        help="seal, then recompute the hash chain and every invariant; exit 1 on any problem",
-    ).set_defaults(run=run_verify)
+        help="recompute every hash chain and every invariant (writes nothing); exit 1 on any "
+        "problem",
+    )
+    verify.add_argument(
+        "--checkpoints",
+        type=Path,
+        metavar="DIR",
+        help="check the chains against the checkpoints in DIR (default: LEDGER_CHECKPOINT_DIR)",
+    )
+    verify.set_defaults(run=run_verify)
+    checkpoint = commands.add_parser(
+        "checkpoint",
+        help="print where every hash chain ends now (verified since the last checkpoint) and "
+        "write it to DIR; publish it somewhere the database's administrators cannot rewrite",
+    )
+    checkpoint.add_argument(
+        "--dir", type=Path, metavar="DIR", help="default: LEDGER_CHECKPOINT_DIR (none: print only)"
+    )
+    checkpoint.set_defaults(run=run_checkpoint)
     admin = commands.add_parser(
         "create-admin",
         help="create an administrator and print its token once (the operator's command; "
@@ -49,6 +86,43 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     recover.add_argument("id")
     recover.set_defaults(run=run_recover_admin)
+
+
+def run_init(settings: Settings, arguments: argparse.Namespace) -> int:
+    """Migrate; register the province (HEBEI) and the exchange (EXCHANGE), which every
+    instrument and every exchange trade needs; then the first administrator, who creates the
+    other principals. Safe to run again: what exists is left as it is."""
+    migrate.upgrade(settings.database_url)
+    province = Party(PROVINCE, PartyKind.AUTHORITY, arguments.province_name)
+    exchange = Party(EXCHANGE, PartyKind.EXCHANGE, arguments.exchange_name)
+    try:
+        with opened_store(settings) as store:
+            registered = parties.bootstrap(store, province, exchange, acting.operator())
+            for party in (province, exchange):
+                state = "registered" if party in registered else "exists"
+                print(f"{party.kind.value} {party.code}: {state}")
+            _first_administrator(store, arguments)
+    except LedgerError as error:
+        return refused(error)
+    return 0
+
+
+def _first_administrator(store: Store, arguments: argparse.Namespace) -> None:
+    if access.count_administrators(store):
+        print("an administrator exists: administrators create the other principals")
+        return
+    record, token = access.create_administrator(
+        store, arguments.admin_id, arguments.admin_name, acting.operator(), arguments.admin_person
+    )
+    print(
+        "enrolling principals takes a second administrator (another person): "
+        "emissions-ledger create-admin --id ID --person PERSON"
+    )
+    print(
+        f"administrator {record.id} created; its token "
+        f"(shown once, expires {token.expires_at:%Y-%m-%d}):"
+    )
+    print(token.secret)
 
 
 def run_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -76,25 +150,54 @@ def run_expire(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def run_seal(settings: Settings, _: argparse.Namespace) -> int:
-    with opened_store(settings) as store:
-        print(f"chained {chain.seal_all(store)} entries")
+def run_seal(settings: Settings, arguments: argparse.Namespace) -> int:
+    try:
+        with opened_store(settings) as store:
+            sealed = checkpoints.seal(
+                store, settings.checkpoint_dir, settings.checkpoint_key, backlog=arguments.backlog
+            )
+    except chain.SealRefused as refusal:
+        print(f"refused: {refusal}", file=sys.stderr)
+        return 1
+    print(f"chained {sealed} entries")
     return 0
 
 
-def run_verify(settings: Settings, _: argparse.Namespace) -> int:
+def run_checkpoint(settings: Settings, arguments: argparse.Namespace) -> int:
+    directory, key = arguments.dir or settings.checkpoint_dir, settings.checkpoint_key
+    try:
+        with opened_store(settings) as store:
+            if directory is None:
+                taken = checkpoints.take(store)
+            else:
+                path, taken = checkpoints.export(store, directory, key)
+                print(f"written to {path}", file=sys.stderr)
+    except checkpoints.CheckpointRefused as refusal:
+        print(f"refused: {refusal}", file=sys.stderr)
+        return 1
+    print(taken.text(key))
+    return 0
+
+
+def run_verify(settings: Settings, arguments: argparse.Namespace) -> int:
+    directory = arguments.checkpoints or settings.checkpoint_dir
+    loaded = None if directory is None else checkpoints.load(directory, settings.checkpoint_key)
     with opened_store(settings) as store:
-        report = chain.verify_journal(store)
-    print(f"chained entries verified: {report.chained}")
-    broken = report.first_break
-    if broken is not None:
-        print(
-            f"first broken link: chain_seq {broken.chain_seq}, entry {broken.entry_id}: "
-            f"{broken.problem.value} ({broken.detail})"
-        )
+        report = checkpoints.verify(store, loaded)
+    if loaded is not None:
+        print(f"checkpoints in {directory}: {len(loaded.checkpoints)}")
+    for verdict in report.chains:
+        print(f"{verdict.chain}: {verdict.verified} links verified")
+        broken = verdict.first_break
+        if broken is not None:
+            print(
+                f"{verdict.chain}: first broken link: chain_seq {broken.chain_seq}, record "
+                f"{broken.record}: {broken.problem.value} ({broken.detail})"
+            )
+            print(f"{verdict.chain}: what to do: {broken.action}")
     for violation in report.violations:
         print(f"{violation.rule}: {violation.detail}")
-    print("journal chain and invariants hold" if report.ok else "verification FAILED")
+    print("chains and invariants hold" if report.ok else "verification FAILED")
     return 0 if report.ok else 1
 
 
@@ -123,8 +226,7 @@ def run_recover_admin(settings: Settings, arguments: argparse.Namespace) -> int:
         with opened_store(settings) as store:
             token = access.recover_administrator(store, arguments.id, acting.operator())
     except LedgerError as error:
-        print(f"refused: {error.detail}", file=sys.stderr)
-        return 1
+        return refused(error)
     print(f"a new token for {arguments.id} (shown once, expires {token.expires_at:%Y-%m-%d}):")
     print(token.secret)
     return 0

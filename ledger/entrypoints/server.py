@@ -10,11 +10,18 @@ socket as TCP, so accepted connections inherit IPPROTO_TCP and asyncio sets TCP_
 from __future__ import annotations
 
 import argparse
+import os
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from ledger import logs, metrics
 from ledger.entrypoints import demo
 from ledger.persistence import migrate
 from ledger.settings import Settings
@@ -44,14 +51,29 @@ def run_serve(settings: Settings, arguments: argparse.Namespace) -> int:
     if arguments.demo_if_empty:
         demo.run_demo(settings, arguments)
     migrate.upgrade(settings.database_url)
-    serve_http(
-        APP,
-        arguments.host,
-        arguments.port,
-        arguments.workers,
-        access_log=not arguments.no_access_log,
-    )
+    with _metrics_shared_by(arguments.workers):
+        serve_http(
+            APP,
+            arguments.host,
+            arguments.port,
+            arguments.workers,
+            access_log=not arguments.no_access_log,
+            log_config=logs.dictconfig(settings),
+        )
     return 0
+
+
+@contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """Several workers write their metrics to files that any of them reads for a scrape: in
+    PROMETHEUS_MULTIPROC_DIR if the operator set it, else in a directory of their own."""
+    given = os.environ.get(metrics.MULTIPROCESS_DIRECTORY)
+    if workers <= 1 and not given:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="ledger-metrics-") as own:
+        metrics.prepare_workers(Path(given or own))
+        yield
 
 
 class NoDelayConfig(uvicorn.Config):
@@ -68,10 +90,22 @@ class NoDelayConfig(uvicorn.Config):
         return listener
 
 
-def serve_http(app: str, host: str, port: int, workers: int, *, access_log: bool = True) -> None:
-    """`uvicorn.run(app, …)` with TCP_NODELAY on every connection, whatever the worker count."""
+def serve_http(
+    app: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = True,
+    log_config: dict[str, Any] | None = None,
+) -> None:
+    """`uvicorn.run(app, …)` with TCP_NODELAY on every connection, whatever the worker count.
+    `log_config` (a dictConfig document; uvicorn's own by default) configures every worker."""
+    options: dict[str, Any] = {"host": host, "port": port, "access_log": access_log}
+    if log_config is not None:
+        options["log_config"] = log_config
     if workers <= 1:
-        uvicorn.run(app, host=host, port=port, access_log=access_log)
+        uvicorn.run(app, **options)
         return
-    config = NoDelayConfig(app, host=host, port=port, workers=workers, access_log=access_log)
+    config = NoDelayConfig(app, workers=workers, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()

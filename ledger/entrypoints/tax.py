@@ -6,7 +6,7 @@
   incentive).
 - `demo-tax [--year 2025 --seed 2025]` computes every demo enterprise's annual tax from a year
   of generated CEMS data (`cems_generator`), through the same CEMS parsing, monthly tally
-  and tax formula as the ledger, in memory (no database needed): the README's table.
+  and tax formula as the ledger, in memory (no database needed): the table of docs/domain/tax.md.
 
 `tax` and `file-return` act as the principal whose token is in `LEDGER_TOKEN`
 (`ledger.entrypoints.acting`), with its scope, and a filing is audited as its own.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
 
 import migrations
 
@@ -29,3 +33,15 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 def check(database_url: str) -> None:
     """Raise if the tables differ from what the migrations create."""
     command.check(alembic_config(database_url))
+
+
+@functools.cache
+def head() -> str | None:
+    """The revision the code's migrations end at."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database's schema is at (None: never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()

@@ -229,6 +229,18 @@ journal_chain = Table(
     CheckConstraint("chain_seq >= 1", name="chain_seq_positive"),
 )
 
+# Where each chain ends, as its sealer left it (migration 0008): sealers lock the row to append.
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("length", BigInteger, nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("sealed_at", UtcDateTime),
+    CheckConstraint("length >= 0", name="length_not_negative"),
+)
+
 # -- the registry's business records (migration 0002) ------------------------------------------
 # These may be updated (a trade's state, a pledge's release); `trade_events` is their history,
 # appended to only. Journal entries reference them by id.

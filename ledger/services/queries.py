@@ -23,7 +23,7 @@ from ledger.domain.ports import (
     UnitOfWorkFactory,
     Violation,
 )
-from ledger.services import chain
+from ledger.services import chain, checkpoints
 from ledger.services.authority import use_case
 from ledger.services.registry import seen_account, visible_account
 from ledger.services.transactions import read
@@ -208,12 +208,6 @@ def get_trial_balance(
     return read(uow_factory, work)
 
 
-def check_health(uow_factory: UnitOfWorkFactory) -> None:
-    """Open and close a read transaction: raises if the database cannot be reached (asked by
-    anyone, load balancers included: it tells nothing of the ledger)."""
-    read(uow_factory, lambda uow: None)
-
-
 @use_case("invariants.check")
 def check_invariants(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[Violation]:
     """Every broken invariant of the whole ledger (empty when all hold)."""
@@ -221,6 +215,9 @@ def check_invariants(uow_factory: UnitOfWorkFactory, actor: Actor) -> list[Viola
 
 
 @use_case("chain.verify")
-def verify_journal(uow_factory: UnitOfWorkFactory, actor: Actor) -> chain.VerifyReport:
-    """Seal, then recompute the hash chain and every invariant (`chain.verify_journal`)."""
-    return chain.verify_journal(uow_factory)
+def verify_journal(
+    uow_factory: UnitOfWorkFactory, actor: Actor, loaded: checkpoints.Loaded | None = None
+) -> chain.VerifyReport:
+    """Recompute every hash chain and invariant, against the checkpoints `loaded` (if any):
+    `checkpoints.verify`, which writes nothing."""
+    return checkpoints.verify(uow_factory, loaded)

@@ -10,18 +10,25 @@ rejection is audited in a transaction of its own, since its own rolled back.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
 from collections.abc import Callable
 from typing import TypeVar, cast
 
+from ledger import metrics
 from ledger.domain.access import Actor, Pending
 from ledger.domain.errors import LedgerError, RecordExists, RetryableConflict, StorageConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 
-ATTEMPTS_MAX = 10
+# Retries go on for up to this long, then the conflict reaches the caller (HTTP: 503
+# busy_retry_later). A time budget, not a count of attempts: under SERIALIZABLE (CockroachDB,
+# YugabyteDB; `make test-serializable`) every waiter for a hot row is aborted when its holder
+# commits, so the attempts a writer needs grow with the number of writers on that row.
+RETRY_SECONDS_MAX = 10.0
 BACKOFF_BASE_SECONDS = 0.002
+BACKOFF_MAX_SECONDS = 0.05
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,7 +69,8 @@ def _attempts(
     actor: Actor | None,
 ) -> T:
     taken_once = False
-    for attempt in range(1, ATTEMPTS_MAX + 1):
+    deadline = time.monotonic() + RETRY_SECONDS_MAX
+    for attempt in itertools.count(1):
         try:
             with uow_factory(read_only=read_only) as uow:
                 result = work(uow)
@@ -81,12 +89,11 @@ def _attempts(
                 raise
             taken_once = True
         except RetryableConflict as conflict:
-            if attempt == ATTEMPTS_MAX:
+            if time.monotonic() >= deadline:
                 raise
             # Worth watching: a steady rate of these is lock-order contention (or a bug in it).
             log.info("retrying a transaction (attempt %d) after: %s", attempt, conflict)
-            # Jittered exponential backoff so that the racers do not collide again in step.
-            time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+            _back_off(attempt)
     raise AssertionError("unreachable")
 
 
@@ -157,11 +164,21 @@ def run_joined(
     uow_factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], T], *, actor: Actor | None = None
 ) -> T:
     """`in_transaction`, for work that runs use cases through `joined(uow)`."""
-    for attempt in range(1, ATTEMPTS_MAX + 1):
+    deadline = time.monotonic() + RETRY_SECONDS_MAX
+    for attempt in itertools.count(1):
         try:
             return in_transaction(uow_factory, work, actor=actor)
         except _JoinedConflict as error:
-            if attempt == ATTEMPTS_MAX:
+            if time.monotonic() >= deadline:
                 raise error.conflict from error
-            time.sleep(random.uniform(0, BACKOFF_BASE_SECONDS * 2**attempt))  # noqa: S311
+            log.info("retrying a joined transaction (attempt %d) after: %s", attempt, error)
+            _back_off(attempt)
     raise AssertionError("unreachable")
+
+
+def _back_off(attempt: int) -> None:
+    """Count the retry; jittered exponential backoff, capped, so that the racers do not collide
+    again in step."""
+    metrics.TRANSACTION_RETRIES.inc()
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not a secret

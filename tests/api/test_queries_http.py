@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -12,6 +13,7 @@ from sqlalchemy.engine import make_url
 from api.app import create_app
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
+from ledger.services import chain
 from ledger.settings import Settings
 from tests.api.support import (
     CEA,
@@ -266,11 +268,22 @@ def test_recorded_times_are_reported_in_utc(funded: TestClient) -> None:
     assert recorded.utcoffset() == timedelta(0)
 
 
-def test_verify_seals_and_recomputes_the_chain_and_the_invariants(funded: TestClient) -> None:
+def test_verify_recomputes_the_chains_and_the_invariants_and_seals_nothing(
+    funded: TestClient,
+) -> None:
+    store: Store = funded.app.state.store  # type: ignore[attr-defined]
+    assert _chained(store) == 0
+
     response = funded.get("/v1/verify")
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"ok": True, "chained": 3, "first_break": None, "violations": []}
+    body = response.json()
+    assert body["ok"] is True
+    assert _journal(body) == {"chain": "journal", "verified": 0, "first_break": None}
+    assert body["violations"] == []
+    assert _chained(store) == 0  # verify wrote nothing
+    chain.seal_all(store)
+    assert _journal(funded.get("/v1/verify").json())["verified"] == 3
 
 
 def test_the_background_sweeper_seals_new_entries_into_the_chain(
@@ -291,7 +304,11 @@ def test_the_background_sweeper_seals_new_entries_into_the_chain(
             assert time.monotonic() < give_up, "the sweeper never sealed the entry"
             time.sleep(0.02)
 
-        assert sweeping.get("/v1/verify").json()["chained"] == 1
+        assert _journal(sweeping.get("/v1/verify").json())["verified"] == 1
+
+
+def _journal(report: dict[str, Any]) -> Any:
+    return next(verdict for verdict in report["chains"] if verdict["chain"] == "journal")
 
 
 def _chained(store: Store) -> int:

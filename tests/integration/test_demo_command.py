@@ -77,4 +77,4 @@ def test_seal_and_verify_commands_chain_the_journal_and_report_it_intact(
 
     output = capsys.readouterr().out
     assert "chained 0 entries" not in output
-    assert "journal chain and invariants hold" in output
+    assert "chains and invariants hold" in output

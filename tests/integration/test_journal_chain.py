@@ -1,10 +1,12 @@
-"""The hash chain's mechanics: sealing chains every entry once along a gap-free chain_seq, from
-the sealer's horizon (a fast round reads only what is new), under concurrent sealers, with
-stragglers (PostgreSQL entries committed below what is chained); the database refuses to change
-or fork the chain; verify reports gaps, rewritten hashes and entries left unchained.
+"""The hash chain's mechanics: sealing chains every entry once, in seq order, along a gap-free
+chain_seq, and only extends the chain; on PostgreSQL it waits for the transactions that drew
+lower seqs (stragglers) instead of chaining past them; concurrent sealers never fork it; the
+database refuses to change it; verify writes nothing and reports gaps, rewritten hashes and
+entries left unchained; the sealer refuses a chain that disagrees with its head or with what it
+last saw, and entries older than its backlog.
 
-The tampering tests proper (edited amounts, deleted postings, reordered entries, edited
-balances, through the service, the command and the endpoint) are in `test_tamper.py`.
+The tampering tests proper (an attacker editing, deleting, inserting and reordering, through the
+service, the command and the endpoint) are in `test_tamper.py`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from ledger.domain.chain import GENESIS_HASH, ChainProblem
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, journal
+from tests.api.support import Clock
 from tests.factories import setup_registry, transfer
-from tests.integration.chain_support import chain_rows, chain_seq_of, tamper
+from tests.integration.chain_support import chain_rows, chain_seq_of, head_row, tamper
 from tests.integration.support import entry_count
 
 ENTRY_IDS = ("fund-alpha", "t-1", "t-2", "t-3")
@@ -59,48 +62,53 @@ def test_sealing_chains_every_entry_once_along_a_gap_free_sequence(ledger: Store
     assert all(rows[i][2] == rows[i - 1][3] for i in range(1, len(rows)))
 
 
-def test_verify_of_an_untouched_ledger_is_clean(sealed: Store) -> None:
-    journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))  # verify seals it first
+def test_verify_of_an_untouched_ledger_is_clean_and_writes_nothing(sealed: Store) -> None:
+    journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))  # not sealed yet
+    before = (chain_rows(sealed), head_row(sealed))
 
-    report = chain.verify_journal(sealed)
+    report = chain.verify(sealed)
 
     assert report.ok
-    assert (report.chained, report.first_break, report.violations) == (5, None, [])
+    assert report.of("journal") == chain.ChainVerdict("journal", len(ENTRY_IDS), None)
+    assert report.violations == []
+    assert (chain_rows(sealed), head_row(sealed)) == before  # t-4 is still waiting
 
 
 def test_verify_reports_a_link_removed_from_the_chain_as_a_gap(sealed: Store) -> None:
     removed = chain_seq_of(sealed, "t-1")
     tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {removed}")
+    assert chain.seal_all(sealed) == 0  # t-1 is below the chain's end: never chained again
 
-    report = chain.verify_journal(sealed)  # seals t-1 again, at the end of the chain
+    verdict = chain.verify(sealed).of("journal")
 
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.GAP
-    assert report.first_break.chain_seq == removed
-    assert report.chained == removed - 1
+    assert verdict.first_break is not None
+    assert verdict.first_break.problem is ChainProblem.GAP
+    assert verdict.first_break.chain_seq == removed
+    assert verdict.verified == removed - 1
 
 
 def test_verify_reports_a_link_whose_stored_hash_was_rewritten(sealed: Store) -> None:
     target = chain_seq_of(sealed, "t-2")
     tamper(sealed, f"UPDATE journal_chain SET hash = '{'f' * 64}' WHERE chain_seq = {target}")
 
-    report = chain.verify_journal(sealed)
+    verdict = chain.verify(sealed).of("journal")
 
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.HASH_MISMATCH
-    assert report.first_break.chain_seq == target
+    assert verdict.first_break is not None
+    assert verdict.first_break.problem is ChainProblem.HASH_MISMATCH
+    assert verdict.first_break.chain_seq == target
 
 
 def test_verify_reports_an_entry_left_unchained_too_long(sealed: Store) -> None:
     journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))
     time.sleep(0.01)
 
-    report = chain.verify_journal(sealed, seal_first=False, unchained_grace=timedelta(0))
+    verdict = chain.verify(sealed, unchained_grace=timedelta(0)).of("journal")
 
-    assert report.first_break is not None
-    assert report.first_break.problem is ChainProblem.NOT_CHAINED
-    assert (report.first_break.chain_seq, report.first_break.entry_id) == (None, "t-4")
-    assert report.chained == len(ENTRY_IDS)
+    assert verdict.first_break is not None
+    assert verdict.first_break.problem is ChainProblem.NOT_CHAINED
+    assert (verdict.first_break.chain_seq, verdict.first_break.record) == (None, "t-4")
+    assert verdict.verified == len(ENTRY_IDS)
+    assert "emissions-ledger seal" in verdict.first_break.action
 
 
 @pytest.mark.parametrize(
@@ -174,82 +182,85 @@ def test_concurrent_sealers_never_fork_or_leave_a_gap(database_url: str, store: 
     assert [seq for seq, _, _, _ in rows] == list(range(1, entry_count(store) + 1))
     assert len({entry for _, entry, _, _ in rows}) == len(rows)
     assert all(rows[i][2] == rows[i - 1][3] for i in range(1, len(rows)))
-    report = chain.verify_journal(store)
+    report = chain.verify(store)
     assert report.ok, report
 
 
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_a_round_reads_only_above_the_horizon(ledger: Store) -> None:
-    ticks = Ticks()
-    sealer = chain.Sealer(ledger, straggler_window=timedelta(seconds=10), clock=ticks)
-    assert sealer.horizon is None
-    assert sealer.seal_all() == len(ENTRY_IDS)  # a deep round first
-    highest = max(seq for seq in _entry_seqs(ledger))
-    if ledger.engine.dialect.name == "sqlite":
-        assert sealer.horizon == highest  # commits follow seq order: nothing can come below
-    else:
-        assert sealer.horizon is None  # a lower seq may still commit for a while
-        ticks.now += 11
-        assert sealer.seal_all() == 0
-        assert sealer.horizon == highest
-
-    journal.post_entry(ledger, transfer("t-4", "ALPHA", "BETA", "1"))
-    ticks.now += 1
-    assert sealer.seal_all() == 1
-    assert [entry for _, entry, _, _ in chain_rows(ledger)] == [*ENTRY_IDS, "t-4"]
-
-
-def test_a_postgresql_straggler_below_the_chained_seqs_is_chained(postgres_store: Store) -> None:
-    """An entry whose transaction got its seq first but committed after a later entry was
-    chained: the next round still chains it (the horizon trails by the straggler window)."""
+def test_sealing_chains_in_seq_order_and_waits_for_a_postgresql_straggler(
+    postgres_store: Store,
+) -> None:
+    """An entry whose transaction drew its seq first but commits after a later entry: the
+    sealer chains neither while the first transaction runs (it could still commit below), then
+    both, in seq order. Nothing is chained past an entry that might still appear."""
     _ledger(postgres_store)
-    ticks = Ticks()
-    sealer = chain.Sealer(postgres_store, straggler_window=timedelta(seconds=10), clock=ticks)
-    sealer.seal_all()
-    ticks.now += 11
-    sealer.seal_all()  # the horizon is now the highest seq
+    sealer = chain.Sealer(postgres_store)
+    assert sealer.seal_all() == len(ENTRY_IDS)
     with postgres_store.engine.connect() as slow:
-        slow.execute(text(_BARE_ENTRY), {"entry_id": "slow"})  # seq allocated, not committed
+        slow.execute(text(_BARE_ENTRY), {"entry_id": "slow"})  # seq drawn, not committed
         journal.post_entry(postgres_store, transfer("fast", "ALPHA", "BETA", "1"))
-        ticks.now += 1
-        assert sealer.seal_all() == 1  # "fast" only: "slow" is not committed
+        assert sealer.seal_all() == 0  # "fast" waits: "slow" may still commit below it
+        assert sealer.seal_all(wait=timedelta(milliseconds=50)) == 0
         slow.commit()
-    ticks.now += 1
-    assert sealer.seal_all() == 1
+    assert sealer.seal_all(wait=timedelta(seconds=10)) == 2
 
     entries = [entry for _, entry, _, _ in chain_rows(postgres_store)]
-    assert entries == [*ENTRY_IDS, "fast", "slow"]  # the chain's order is the sealing order
-    assert chain.verify_journal(postgres_store).ok
+    assert entries == [*ENTRY_IDS, "slow", "fast"]  # seq order, whatever the commit order
+    assert chain.verify(postgres_store).ok
 
 
-def test_a_deep_round_chains_what_fell_below_the_horizon(sealed: Store) -> None:
-    """A straggler that outlived the window (simulated: a link removed below the horizon) is
-    not seen by a fast round, but the deep round due every `deep_every` chains it."""
-    ticks = Ticks()
-    sealer = chain.Sealer(
-        sealed, straggler_window=timedelta(0), deep_every=timedelta(minutes=5), clock=ticks
-    )
-    sealer.seal_all()
-    ticks.now += 1
-    sealer.seal_all()
-    assert sealer.horizon == max(_entry_seqs(sealed))
+def test_a_sealer_refuses_a_chain_whose_head_disagrees_with_its_links(sealed: Store) -> None:
     last = chain_rows(sealed)[-1][0]
-    tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {last}")
+    tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {last}")  # the head remains
+    journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))
 
-    ticks.now += 1
-    assert sealer.seal_all() == 0  # below the horizon: a fast round does not look there
-    ticks.now += 5 * 60
-    assert sealer.seal_all() == 1  # the deep round does
-    assert chain_rows(sealed)[-1][1] == ENTRY_IDS[-1]
+    with pytest.raises(chain.SealRefused, match="disagrees with its last link"):
+        chain.Sealer(sealed).seal_all()
+
+    assert len(chain_rows(sealed)) == last - 1
+
+
+def test_a_running_sealer_refuses_a_chain_truncated_behind_it(sealed: Store) -> None:
+    """Links removed from the end together with the head: the chain looks whole to a newcomer,
+    but not to the sealer that sealed it."""
+    sealer = chain.Sealer(sealed)
+    journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))
+    assert sealer.seal_all() == 1
+    rows = chain_rows(sealed)
+    tamper(
+        sealed,
+        f"DELETE FROM journal_chain WHERE chain_seq >= {rows[-2][0]}",
+        f"UPDATE chain_heads SET length = {rows[-3][0]}, hash = '{rows[-3][3]}',"
+        f" position = {seq_of_sql('t-2')} WHERE name = 'journal'",
+    )
+
+    with pytest.raises(chain.SealRefused, match="no longer holds link"):
+        sealer.seal_all()
+
+    assert len(chain_rows(sealed)) == len(rows) - 2
+
+
+def test_the_sealer_leaves_entries_older_than_its_backlog_to_the_operator(store: Store) -> None:
+    clock = Clock()
+    store.clock = clock
+    _ledger(store)
+    clock.advance(chain.SEAL_BACKLOG_MAX + timedelta(minutes=1))
+
+    with pytest.raises(chain.SealRefused, match="seal --backlog"):
+        chain.Sealer(store).seal_all()
+    verdict = chain.verify(store).of("journal")
+    assert verdict.first_break is not None
+    assert (verdict.first_break.problem, verdict.first_break.record) == (
+        ChainProblem.NOT_CHAINED,
+        "fund-alpha",
+    )
+
+    assert chain.Sealer(store).seal_all(backlog=True) == len(ENTRY_IDS)
+    assert chain.verify(store).ok
+
+
+def test_the_sweepers_round_does_not_wait(ledger: Store) -> None:
+    assert chain.seal_round(ledger) == len(ENTRY_IDS)  # nothing is running: all settled
+    assert chain.seal_round(ledger) == 0
 
 
 _BARE_ENTRY = (
@@ -259,6 +270,5 @@ _BARE_ENTRY = (
 )
 
 
-def _entry_seqs(store: Store) -> list[int]:
-    with store.engine.connect() as connection:
-        return list(connection.execute(text("SELECT seq FROM entries")).scalars())
+def seq_of_sql(entry_id: str) -> str:
+    return f"(SELECT seq FROM entries WHERE entry_id = '{entry_id}')"

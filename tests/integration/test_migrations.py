@@ -102,8 +102,8 @@ def post_and_check(url: str) -> list[str]:
         setup_registry(store, "ALPHA")
         journal.post_entry(store, transfer("fund-alpha", "ISSUANCE", "ALPHA", "10"))
         journal.reverse_entry(store, journal.ReverseEntry("fund-alpha", "r-1"))
-        report = chain.verify_journal(store)  # seals first: the chain has rows to downgrade
-        assert (report.chained, report.first_break) == (2, None)
+        assert chain.seal_all(store) == 2  # the chain has rows to downgrade
+        assert chain.verify(store).of("journal") == chain.ChainVerdict("journal", 2, None)
         return [violation.rule for violation in queries.check_invariants(store, actor(store))]
     finally:
         store.dispose()
