@@ -24,7 +24,7 @@ from typing import Any
 
 from api.app import create_app
 from api.errors import HTTP_STATUS_CODES, STATUS_OF_KIND, VALIDATION_CODES
-from api.permissions import PERMISSIONS
+from api.permissions import PERMISSIONS, ROUTES
 from ledger.domain import limits
 from ledger.domain.errors import all_errors
 from ledger.entrypoints import cli
@@ -79,22 +79,26 @@ def errors_page() -> str:
 
 
 def permissions_page() -> str:
-    """The endpoint → roles table of `api/permissions.py`."""
+    """Each endpoint's use case (`api/permissions.py`) and the roles that may perform it (the
+    core's table, `ledger/domain/operations.py`)."""
     lines = [
         "# Permissions",
         "",
         GENERATED.strip(),
         "",
-        "Who may call each operation (`api/permissions.py`; the server refuses to start if a "
-        "route is missing from it). *public* needs no token. What a caller may *see* is its "
-        "scope: an enterprise sees its own records, a city authority its city's.",
+        "Who may perform each operation: the core's table (`ledger/domain/operations.py`), which "
+        "the services check on every call, whoever calls (HTTP, command line, demo, console); "
+        "each endpoint performs one operation (`api/permissions.py`; the server refuses to "
+        "start if a route is missing from it). *public* needs no token. What a caller may *see* "
+        "is its scope: an enterprise sees its own records, a city authority its city's.",
         "",
-        "| operation | roles |",
-        "|---|---|",
+        "| endpoint | operation | roles |",
+        "|---|---|---|",
     ]
-    for operation, roles in sorted(PERMISSIONS.items(), key=lambda item: item[0].split()[::-1]):
+    for endpoint, roles in sorted(PERMISSIONS.items(), key=lambda item: item[0].split()[::-1]):
         who = ", ".join(sorted(role.value for role in roles)) or "*public*"
-        lines.append(f"| `{operation}` | {who} |")
+        operation = ROUTES[endpoint]
+        lines.append(f"| `{endpoint}` | {f'`{operation}`' if operation else '—'} | {who} |")
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The demo principals, by the names the README tells the reader to export them under.
 TOKEN_NAMES = {
     "demo-admin": "T_ADMIN",
+    "demo-admin-2": "T_ADMIN2",
     "demo-regulator": "T_REGULATOR",
     "demo-regulator-2": "T_REGULATOR2",
     "demo-e01": "T_E01",
