@@ -55,6 +55,23 @@ def chosen_format(settings: Settings) -> str:
     return "text" if sys.stderr.isatty() else "json"
 
 
+class StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler that writes to whatever `sys.stderr` is when it emits, not to the one there was
+    when logging was configured (a command run twice in one process, under test capture, would
+    otherwise write to a stream closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        """The stream is always the current `sys.stderr`."""
+
+
 def dictconfig(settings: Settings) -> dict[str, Any]:
     """The `logging.config.dictConfig` document of these settings (also uvicorn's)."""
     quiet_own_handlers = {"handlers": [], "propagate": True}
@@ -68,8 +85,7 @@ def dictconfig(settings: Settings) -> dict[str, Any]:
         },
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
+                "()": StandardError,
                 "formatter": chosen_format(settings),
                 "filters": ["request_id"],
             }

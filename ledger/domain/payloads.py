@@ -37,7 +37,9 @@ def to_payload(value: object) -> Json:  # noqa: PLR0911 - one return per kind of
     if isinstance(value, tuple | list | frozenset | set):
         items = sorted(value) if isinstance(value, frozenset | set) else value
         return [to_payload(item) for item in items]
-    assert value is None or isinstance(value, str | int | bool), f"not a payload value: {value!r}"
+    # A float here is a number inside a client's JSON metadata, kept as the client sent it;
+    # every amount of a command is an integer of units, a Decimal or its text.
+    assert value is None or isinstance(value, str | int | bool | float), f"not JSON: {value!r}"
     return value
 
 

@@ -80,6 +80,8 @@ def reverse_entry(
     payload = to_payload(command)
 
     def guard(uow: UnitOfWork) -> Pending | None:
+        if uow.journal.get_many([command.entry_id]):
+            return None  # a retry of a reversal written already: the write replays it
         _check_generic(uow, command.original_entry_id)
         return gate(uow, actor, REVERSAL, payload, key=command.entry_id)
 
@@ -147,10 +149,13 @@ def _write(
 
     def guard(uow: UnitOfWork) -> Pending | None:
         accounts = uow.accounts.cached(p.account_code for c in commands for p in c.postings)
-        needed = changes_supply(accounts.values())
-        if refuse_pending and needed and uow.four_eyes.needs(ADJUSTMENT):
+        if not (changes_supply(accounts.values()) and uow.four_eyes.needs(ADJUSTMENT)):
+            return None  # the common case costs no query
+        if uow.journal.get_many(c.entry_id for c in commands):
+            return None  # a retry of entries written already: the write replays them
+        if refuse_pending:
             raise NeedsFourEyes("this entry creates or destroys rights or cash", field="postings")
-        return gate(uow, actor, ADJUSTMENT, payload, key=commands[0].entry_id, needed=needed)
+        return gate(uow, actor, ADJUSTMENT, payload, key=commands[0].entry_id)
 
     return journal.write_entries(uow_factory, commands, actor=actor, guard=guard)
 

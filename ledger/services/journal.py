@@ -121,7 +121,8 @@ class BulkItemResult:
 
 
 Build = Callable[[UnitOfWork, dict[str, str]], list[NewEntry]]
-# Runs first inside the write's transaction: None to go ahead, or the four-eyes request instead.
+# Runs first inside the write's transaction: None to go ahead, or the four-eyes request instead
+# (a guard lets a retry of entries already written go ahead: the write then replays them).
 Guard = Callable[[UnitOfWork], Pending | None]
 
 
@@ -326,8 +327,7 @@ def _write(
     hashes: dict[str, str] = {}
 
     def attempt(uow: UnitOfWork) -> list[Posted] | Pending:
-        # A retry of entries already written replays them: the guard is for new ones only.
-        pending = None if guard is None or uow.journal.get_many(entry_ids) else guard(uow)
+        pending = None if guard is None else guard(uow)
         if pending is not None:
             return pending
         return _posted(uow, uow.journal.insert(build(uow, hashes)), False)

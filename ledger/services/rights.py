@@ -103,7 +103,8 @@ def confirm_entitlement(
     def work(uow: UnitOfWork) -> Created[Entitlement] | Pending:
         existing = uow.registry.get_entitlement(entitlement.id)
         if existing is not None:
-            if existing != entitlement:
+            # Out of the actor's scope, the record is not answered, even to the same body.
+            if existing != entitlement or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"entitlement {entitlement.id} exists", field="id")
             return Created(existing, replayed=True)
         party = visible_party(uow, actor, entitlement.party_code)
