@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from api.registry_schemas import cny
+from api.registry_schemas import RecordId, cny
 from api.schemas import NO_NUL, Strict
 from ledger.domain.finance import PeriodRecord
 from ledger.services.reconciliation import ReconciliationReport
@@ -25,6 +25,10 @@ class ReasonIn(Strict):
 
 class RequiredReasonIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=400), NO_NUL]
+
+
+class ReopenIn(RequiredReasonIn):
+    id: RecordId = Field(description="your id of this request: a retry under it is answered alike")
 
 
 class PeriodOut(Strict):

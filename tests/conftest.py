@@ -52,14 +52,19 @@ def _postgres_reachable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
+def require_postgres() -> None:
+    """Fail (with CI=true) or skip the test unless PostgreSQL answers."""
     problem = _postgres_reachable()
     if problem is not None:
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {problem}")
         pytest.skip(f"PostgreSQL unreachable ({problem}); CI runs these tests")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    require_postgres()
     name = f"ledger_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalize_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

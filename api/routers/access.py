@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 
-from api.answers import ApprovalOut, approval_out
+from api.answers import ApprovalOut, approval_out, created
 from api.auth import Acts, failed_authentication
 from api.dependencies import Cursor, Store
 from api.schemas import NO_NUL, Strict
@@ -217,11 +217,14 @@ def issue_own_token(body: TokenIn, store: Store, actor: Acts) -> IssuedTokenOut:
 
 
 @router.post("/principals", response_model=PrincipalOut, status_code=201, tags=["access"])
-def create_principal(body: PrincipalIn, store: Store, actor: Acts) -> PrincipalOut:
+def create_principal(
+    body: PrincipalIn, store: Store, actor: Acts, response: Response
+) -> PrincipalOut:
     """Register a user or service account; scoped roles name the party they act as. It has no
-    credential until it redeems an enrolment code."""
+    credential until it redeems an enrolment code. The same principal again answers it with
+    `Idempotent-Replayed: true`; another one under the same id is a 409."""
     new = access.NewPrincipal(body.id, body.name, body.role, body.party, body.kind, body.person)
-    return principal_out(access.create_principal(store, actor, new))
+    return created(response, access.create_principal(store, actor, new), principal_out)
 
 
 @router.get("/principals", response_model=PrincipalPage, tags=["access"])

@@ -205,12 +205,14 @@ def close_period(
     tags=["periods"],
 )
 def reopen_period(
-    label: PeriodLabel, body: fs.RequiredReasonIn, store: Store, actor: Acts
+    label: PeriodLabel, body: fs.ReopenIn, store: Store, actor: Acts, response: Response
 ) -> fs.ReopenRequestOut:
     """Ask for a closed period to be reopened; another person of the same authority approves
-    the request (`period_reopen`) for it to happen."""
-    asked = periods.reopen_period(store, actor, label, body.reason)
+    the request (`period_reopen`) for it to happen. The same request again under its `id`
+    answers it with `Idempotent-Replayed: true`; another one under that id is a 409."""
+    asked = periods.reopen_period(store, actor, label, body.reason, body.id)
     assert isinstance(asked, Pending), "reopening is always four-eyes"
+    mark_replayed(response, asked.replayed)
     request = asked.request
     return fs.ReopenRequestOut(
         request_id=request.id,

@@ -54,7 +54,7 @@ from ledger.domain.access import (
     split_token,
 )
 from ledger.domain.errors import InvalidField, RecordExists
-from ledger.domain.pages import Page, check_page_size, page_of
+from ledger.domain.pages import Created, Page, check_page_size, page_of
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.services.authority import gate, use_case
@@ -98,11 +98,22 @@ class EnrolmentRequested:
 @use_case("principals.create")
 def create_principal(
     uow_factory: UnitOfWorkFactory, actor: Actor, new: NewPrincipal
-) -> PrincipalRecord:
+) -> Created[PrincipalRecord]:
     """Register a user or service account; a scoped role names the party it acts as. It has no
-    credential until it redeems an enrolment code (`request_enrolment`)."""
+    credential until it redeems an enrolment code (`request_enrolment`). Its id is the client's:
+    the same principal again answers the stored one as a replay, another one `RecordExists`."""
     _check_id(new.id)
-    return in_transaction(uow_factory, lambda uow: _add_principal(uow, new, actor.id), actor=actor)
+
+    def work(uow: UnitOfWork) -> Created[PrincipalRecord]:
+        stored = uow.access.get_principal(new.id)
+        if stored is None:
+            return Created(_add_principal(uow, new, actor.id))
+        asked = (new.name, new.kind, new.role, new.party, new.person or new.id)
+        if (stored.name, stored.kind, stored.role, stored.party, stored.person) != asked:
+            raise RecordExists(f"principal {new.id!r} already exists", field="id")
+        return Created(stored, replayed=True)
+
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def _add_principal(uow: UnitOfWork, new: NewPrincipal, created_by: str | None) -> PrincipalRecord:

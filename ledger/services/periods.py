@@ -65,17 +65,18 @@ def close_period(
 
 @use_case("periods.reopen")
 def reopen_period(
-    uow_factory: UnitOfWorkFactory, actor: Actor, label: str, reason: str
+    uow_factory: UnitOfWorkFactory, actor: Actor, label: str, reason: str, reopen_id: str
 ) -> PeriodRecord | Pending:
     """Reopen a closed period: always four-eyes ("period_reopen"); it reopens when another
-    person approves."""
+    person approves. `reopen_id` is the client's id of the request: asked again the same, it
+    answers the stored request (a replay); asked differently, `RecordExists`."""
     _check_reason(reason, required=True)
     parse_period(label)
 
     def work(uow: UnitOfWork) -> PeriodRecord | Pending:
         existing = _closed(uow, label)
-        payload = {"period": label, "reason": reason}
-        pending = gate(uow, actor, REOPEN, payload)
+        payload = {"id": reopen_id, "period": label, "reason": reason}
+        pending = gate(uow, actor, REOPEN, payload, key=reopen_id)
         if pending is not None:
             return pending
         return _reopen(uow, actor, existing, reason)
@@ -86,7 +87,9 @@ def reopen_period(
 def run_approved_reopen(
     uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
 ) -> PeriodRecord | Pending:
-    return reopen_period(uow_factory, actor, str(payload["period"]), str(payload["reason"]))
+    return reopen_period(
+        uow_factory, actor, str(payload["period"]), str(payload["reason"]), str(payload["id"])
+    )
 
 
 def _closed(uow: UnitOfWork, label: str) -> PeriodRecord:

@@ -371,6 +371,7 @@ def reserve_operation(
         if op.action is not ReserveAction.CANCELLATION:
             visible_party(uow, actor, party)
         entry_id = f"{op.action.value}-{op.id}"
+        _check_decision_free(uow, op)
         if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
             needed = op.action in (ReserveAction.CONFISCATION, ReserveAction.CANCELLATION)
             payload = to_payload(op)
@@ -392,6 +393,13 @@ def reserve_operation(
         return Created(_post(uow, [entry])[0])
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _check_decision_free(uow: UnitOfWork, op: ReserveOperation) -> None:
+    """A decision's id names one operation: booked as another action, it is taken."""
+    others = [f"{action.value}-{op.id}" for action in ReserveAction if action is not op.action]
+    if uow.journal.get_many(others):
+        raise RecordExists(f"decision {op.id} was booked as another operation", field="id")
 
 
 def run_approved_reserve_operation(

@@ -117,7 +117,9 @@ def test_an_entry_into_a_closed_period_is_refused_with_its_code_over_http(
     assert "2026-03" in problem["detail"]
     assert funded.post("/v1/periods/2026-03/close").status_code == 403  # regulator: not finance
     reopen = funded.post(
-        "/v1/periods/2026-03/reopen", json={"reason": "bank correction"}, headers=finance
+        "/v1/periods/2026-03/reopen",
+        json={"id": "reopen-1", "reason": "bank correction"},
+        headers=finance,
     )
     assert reopen.status_code == 202, reopen.text
     assert reopen.json()["operation"] == "period_reopen"

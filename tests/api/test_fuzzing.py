@@ -46,7 +46,7 @@ from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import queries
 from ledger.settings import Settings
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, _postgres_reachable
+from tests.conftest import POSTGRES_ADMIN_URL, require_postgres
 from tests.factories import actor
 
 FUZZ_EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "8"))
@@ -123,11 +123,7 @@ def sqlite_ledger(
 def postgresql_ledger() -> Iterator[FuzzedLedger]:
     """On a database of its own: the session's PostgreSQL database is truncated by the other
     modules' tests, which xdist may run between these."""
-    problem = _postgres_reachable()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable ({problem}); CI runs these tests")
+    require_postgres()
     with (
         fresh_database("postgresql", "fuzz", POSTGRES_ADMIN_URL) as database,
         _demo_ledger(database.url) as ledger,

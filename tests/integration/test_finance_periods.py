@@ -129,7 +129,9 @@ def test_reopening_takes_a_second_person_and_then_entries_are_accepted(
     ledger: Store, finance: Actor
 ) -> None:
     periods.close_period(ledger, finance, "2026-03")
-    asked = periods.reopen_period(ledger, finance, "2026-03", "late invoice from the bank")
+    asked = periods.reopen_period(
+        ledger, finance, "2026-03", "late invoice from the bank", "reopen-1"
+    )
     assert isinstance(asked, Pending) and asked.request.operation == "period_reopen"
     assert periods.get_period(ledger, finance, "2026-03").state is PeriodState.CLOSED
     with pytest.raises(LedgerError) as caught:  # the initiator may not approve its own request
@@ -148,7 +150,7 @@ def test_reopening_takes_a_second_person_and_then_entries_are_accepted(
 
 def test_reopening_a_period_that_is_not_closed_is_refused(ledger: Store, finance: Actor) -> None:
     with pytest.raises(LedgerError) as caught:
-        periods.reopen_period(ledger, finance, "2026-03", "why")
+        periods.reopen_period(ledger, finance, "2026-03", "why", "reopen-1")
     assert caught.value.code == "period_not_found"
 
 
