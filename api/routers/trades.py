@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from api import registry_schemas as rs
 from api.auth import Caller, acting_party
-from api.dependencies import Cursor, Filter, IdPath, Store
+from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
 from api.scoping import View
 from ledger.domain.access import Principal
 from ledger.domain.errors import PartyNotFound, RecordNotFound
@@ -161,7 +161,7 @@ def list_obligations(  # noqa: PLR0917 - query parameters
     store: Store,
     view: View,
     party: Filter = None,
-    period: int | None = None,
+    period: YearQuery = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.ObligationPage:

@@ -31,6 +31,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ledger.domain.bounds import escaped
 from ledger.domain.errors import Kind, LedgerError
 
 
@@ -226,6 +227,11 @@ class AuditRecord:
     status: int
     code: str | None = None
     seq: int | None = None
+
+    def __post_init__(self) -> None:
+        # What a client sent (a path with a NUL in it) is recorded, never refused: escaped.
+        object.__setattr__(self, "action", escaped(self.action))
+        object.__setattr__(self, "target", escaped(self.target))
 
 
 class Unauthenticated(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ledger.domain.bounds import check_year
 from ledger.domain.entries import PostingRequest, Reference
 from ledger.domain.errors import (
     AmountNotPositive,
@@ -254,6 +255,8 @@ def list_obligations(
 ) -> list[tuple[int, Obligation]]:
     after = decode_cursor("obligations", cursor)
     check_page_size(limit)
+    if period is not None:
+        check_year(period, "period")
     return read(uow_factory, lambda uow: uow.registry.list_obligations(party, period, after, limit))
 
 
