@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import auth, errors, openapi
+from api import auth, errors, inputs, openapi
 from api.middleware import BodySizeLimit, RequestId, RequestMetrics
 from api.rate_limits import RateLimits
 from api.routers import access as access_routes
@@ -79,7 +79,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(auth.authorize)],
+        dependencies=[Depends(auth.authorize), Depends(inputs.check_inputs)],
     )
     app.state.store = store
     app.state.settings = settings

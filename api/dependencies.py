@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
+from ledger.domain.limits import YEAR_MAX, YEAR_MIN
 from ledger.domain.ports import UnitOfWorkFactory
 
 
@@ -20,3 +21,4 @@ Store = Annotated[UnitOfWorkFactory, Depends(get_store)]
 IdPath = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Cursor = Annotated[str | None, Query(max_length=200)]
 Filter = Annotated[str | None, Query(max_length=64)]
+YearQuery = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX, description="a year")]

@@ -40,6 +40,7 @@ VALIDATION_CODES = {
     "missing": "field_required",
     "extra_forbidden": "unknown_field",
     "string_pattern_mismatch": "invalid_format",
+    "date_out_of_range": "date_out_of_range",
 }
 
 # Answers of the HTTP layer itself, by status. FastAPI answers 400 when it cannot parse a body

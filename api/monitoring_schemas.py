@@ -8,7 +8,7 @@ reproducing a decision, as the exact fraction (`"p/q"`) they are stored as.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -17,8 +17,10 @@ from pydantic import Field
 
 from api.schemas import NO_NUL, Strict
 from ledger.domain.amounts import parse_decimal
+from ledger.domain.bounds import parse_month
 from ledger.domain.cems import FIELDS, ImportRecord, RowProblem, StoredMonth, plain
-from ledger.domain.errors import InvalidField
+from ledger.domain.errors import InvalidField, LedgerError
+from ledger.domain.limits import HOURS_PER_MONTH_MAX
 from ledger.domain.monitoring import reported_mean
 from ledger.domain.reports import Method, Report, ReportLine
 from ledger.domain.tax_tables import Pollutant
@@ -178,12 +180,7 @@ def _decimal(text: str, field: str) -> Decimal:
     return value
 
 
-def month_of(text: str, field: str) -> date:
-    """'2025-03' → 2025-03-01 (the pattern was checked already)."""
-    year, month = int(text[:4]), int(text[5:])
-    if not 1 <= month <= 12:
-        raise InvalidField(f"no month {text}", field=field)
-    return date(year, month, 1)
+month_of = parse_month  # '2025-03' -> 2025-03-01, within the ledger's range of dates
 
 
 class ReportLineIn(Strict):
@@ -197,11 +194,19 @@ class ReportLineIn(Strict):
     mass_kg: DecimalText
     mean_concentration: DecimalText | None = None
     standard_mg: DecimalText | None = None
-    exceedances: Annotated[int, Field(ge=0)] = 0
+    exceedances: Annotated[int, Field(ge=0, le=HOURS_PER_MONTH_MAX)] = 0
     month_valid: bool = True
 
     def to_domain(self, index: int) -> ReportLine:
         where = f"lines[{index}]"
+        try:
+            return self._line(where)
+        except LedgerError as error:  # the line's own rules name a field of the line
+            if error.field is not None and not error.field.startswith(where):
+                error.field = f"{where}.{error.field}"
+            raise
+
+    def _line(self, where: str) -> ReportLine:
         mean = self.mean_concentration
         standard = self.standard_mg
         return ReportLine(

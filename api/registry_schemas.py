@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from api.schemas import NO_NUL, AmountText, Instant, Name, Strict
+from api.schemas import NO_NUL, AmountText, BusinessDate, Instant, Name, Strict
 from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
@@ -289,7 +289,7 @@ class TradeIn(Strict):
     family: Family
     quantity: AmountText = Field(description="t/a (moved in every remaining vintage) or tCO2")
     price_cny_per_t: AmountText = Field(description="mandatory; zero needs zero_price_reason")
-    trade_date: date
+    trade_date: BusinessDate
     vintage: Year | None = Field(default=None, description="compliance year of a CEA trade")
     mode: Annotated[str, Field(max_length=64), NO_NUL] = "negotiated"
     zero_price_reason: Text = ""
@@ -379,7 +379,7 @@ class ObligationIn(Strict):
     party: PartyCode
     period: Year
     verified_emissions_tco2: AmountText
-    deadline: date
+    deadline: BusinessDate
 
     def to_domain(self) -> Obligation:
         verified = quantity_units(self.verified_emissions_tco2, "CEA", "verified_emissions_tco2")

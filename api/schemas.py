@@ -8,7 +8,7 @@ Unknown fields are refused too, so a misspelt field cannot be silently ignored.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,8 +19,10 @@ from pydantic import (
     Field,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ledger.domain import limits
+from ledger.domain.bounds import DateOutOfRange, check_date, check_instant
 
 Code = Annotated[
     str,
@@ -41,16 +43,30 @@ def _no_nul(text: str) -> str:
     return text
 
 
-def _utc_representable(moment: datetime) -> datetime:
+def _in_range(value: date) -> date:
+    """A date or instant within the range the ledger accepts (ledger.domain.limits)."""
     try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the instant is outside the representable range") from None
-    return moment
+        if isinstance(value, datetime):
+            check_instant(value, "instant")
+        else:
+            check_date(value, "date")
+    except DateOutOfRange:
+        raise PydanticCustomError(
+            "date_out_of_range",
+            "{value} is outside {first} to {last}",
+            {
+                "value": value.isoformat(),
+                "first": str(limits.DATE_MIN),
+                "last": str(limits.DATE_MAX),
+            },
+        ) from None
+    return value
 
 
 NO_NUL = AfterValidator(_no_nul)
-Instant = Annotated[AwareDatetime, AfterValidator(_utc_representable)]
+# Every date and instant a client sends: within 2000-01-01 to 2100-12-31 (UTC for instants).
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+BusinessDate = Annotated[date, AfterValidator(_in_range)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_LENGTH_MAX), NO_NUL]
 Memo = Annotated[str, Field(max_length=limits.MEMO_LENGTH_MAX), NO_NUL]
 AmountText = Annotated[str, Field(min_length=1, max_length=40)]

@@ -7,7 +7,7 @@ to 0.01, `ratio` to 0.0001) next to their exact fraction (`"n/d"`), which is wha
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
@@ -16,7 +16,7 @@ from pydantic import Field
 
 from api import registry_schemas as rs
 from api.registry_schemas import PartyCode, RecordId
-from api.schemas import NO_NUL, AmountText, Strict
+from api.schemas import NO_NUL, AmountText, BusinessDate, Strict
 from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.incentives import CreditYear, Incentive, VerifiedReduction
 from ledger.domain.monitoring import reported_mean
@@ -212,12 +212,12 @@ class EquipmentCreditIn(Strict):
     id: RecordId = Field(description="the equipment's id")
     party: PartyCode
     investment: AmountText = Field(description="qualifying investment, CNY")
-    acquired_on: date
+    acquired_on: BusinessDate
     description: Detail = ""
 
 
 class ClawbackIn(Strict):
-    transferred_on: date
+    transferred_on: BusinessDate
     detail: Detail = ""
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import date
 from enum import Enum
 from typing import IO, Annotated, Literal
 
@@ -17,6 +16,7 @@ from api import finance_schemas as fs
 from api.answers import mark_replayed
 from api.auth import Acts
 from api.dependencies import Store
+from api.schemas import BusinessDate
 from ledger.domain.access import Pending
 from ledger.domain.finance import ReportTable
 from ledger.domain.pages import Created
@@ -27,10 +27,10 @@ from ledger.services import reconciliation as rec
 router = APIRouter(prefix="/v1")
 
 Format = Annotated[Literal["json", "csv", "xlsx"] | None, Query(alias="format")]
-AsOf = Annotated[date | None, Query(description="a Beijing calendar day; omit for now")]
+AsOf = Annotated[BusinessDate | None, Query(description="a Beijing calendar day; omit for now")]
 Axis = Annotated[Literal["effective", "recorded"], Query()]
-First = Annotated[date, Query(alias="from")]
-Last = Annotated[date, Query(alias="to")]
+First = Annotated[BusinessDate, Query(alias="from")]
+Last = Annotated[BusinessDate, Query(alias="to")]
 PeriodLabel = Annotated[str, Path(max_length=8, pattern=r"^\d{4}(-\d{2}|-Q[1-4])?$")]
 RecordId = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 InstrumentCode = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]

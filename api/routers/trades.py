@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response
 from api import registry_schemas as rs
 from api.answers import created
 from api.auth import Acts
-from api.dependencies import Cursor, Filter, IdPath, Store
+from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.registry import TradeState
 from ledger.services import compliance, trading
@@ -114,7 +114,7 @@ def list_obligations(  # noqa: PLR0917 - query parameters
     store: Store,
     actor: Acts,
     party: Filter = None,
-    period: int | None = None,
+    period: YearQuery = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.ObligationPage:

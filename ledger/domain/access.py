@@ -34,6 +34,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ledger.domain.bounds import escaped
 from ledger.domain.errors import Kind, LedgerError
 
 
@@ -347,6 +348,11 @@ class AuditRecord:
     code: str | None = None
     seq: int | None = None
     request_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # What a client sent (a path with a NUL in it) is recorded, never refused: escaped.
+        object.__setattr__(self, "action", escaped(self.action))
+        object.__setattr__(self, "target", escaped(self.target))
 
 
 class Unauthenticated(

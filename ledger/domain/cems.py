@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from ledger.domain.bounds import DateOutOfRange, check_instant
 from ledger.domain.errors import Kind, LedgerError
 from ledger.domain.monitoring import (
     CHINA_STANDARD_TIME,
@@ -336,10 +337,17 @@ def _problem(line: int, field: str, code: str, value: str) -> RowProblem:
 
 def _instant(text: str, line: int, found: list[RowProblem]) -> datetime | None:
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         found.append(_problem(line, "hour_start", "invalid_hour_start", text))
         return None
+    if moment.tzinfo is not None:  # one without is refused by `problems`
+        try:
+            check_instant(moment, "hour_start")
+        except DateOutOfRange:
+            found.append(_problem(line, "hour_start", "date_out_of_range", text))
+            return None
+    return moment
 
 
 def _decimal(

@@ -49,6 +49,11 @@ def link_hash(previous_hash: str, record: EntryRecord) -> str:
     return hashlib.sha256((previous_hash + text).encode()).hexdigest()
 
 
+class SealRefused(Exception):
+    """A sealer will not extend a chain as it stands (its head disagrees with its links, it lost
+    a link the sealer saw or a checkpoint names, …); verify says why in full."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChainLink:
     """One link: the entry at chain_seq, the hash before it and its own."""
@@ -101,6 +106,10 @@ class ChainProblem(Enum):
     TRUNCATED = "chain_truncated"
     UNACCOUNTED = "entry_not_accounted_for"
     NOT_CHAINED = "entry_not_chained"
+    RECORD_CHANGED = "record_changed"
+    RECORD_MISSING = "record_missing"
+    RECORD_UNACCOUNTED = "record_not_accounted_for"
+    RECORD_NOT_CHAINED = "record_not_chained"
 
 
 # What the operator does about each problem (printed by verify beside the cause).
@@ -124,6 +133,13 @@ ACTIONS = {
     "or it was written behind the ledger's back): compare with a backup",
     ChainProblem.NOT_CHAINED: "the sealer is not running or refuses (see the server's log): "
     "start `emissions-ledger serve` or run `emissions-ledger seal`",
+    ChainProblem.RECORD_CHANGED: "the record was edited after it was sealed: compare it with a "
+    "backup and restore what it said",
+    ChainProblem.RECORD_MISSING: "a sealed record was deleted: restore it from a backup",
+    ChainProblem.RECORD_UNACCOUNTED: "a record was written behind the ledger's back (or its "
+    "links were deleted): compare with a backup",
+    ChainProblem.RECORD_NOT_CHAINED: "the sealer is not running or refuses (see the server's "
+    "log): start `emissions-ledger serve` or run `emissions-ledger seal`",
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import AmountText, Instrument, parse_decimal, raw_units
+from ledger.domain.bounds import check_instant
 from ledger.domain.errors import (
     AmountTooLarge,
     DuplicatePostingKey,
@@ -132,6 +133,10 @@ class EntryDraft:
         """Shape rules that need no database, in their documented order."""
         check_posting_count(len(self.postings))
         check_balanced(self.postings, text)
+        if self.effective_at is not None:
+            check_instant(self.effective_at, "effective_at")
+        if self.expires_at is not None:
+            check_instant(self.expires_at, "expires_at")
         if self.pending:
             check_unique_keys(self.postings)
         elif self.expires_at is not None:

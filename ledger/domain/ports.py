@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -29,6 +29,7 @@ from ledger.domain.chain import ChainHead, ChainLink
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
 from ledger.domain.finance_ports import FinanceRepository
 from ledger.domain.monitoring import MonthlyAggregate
+from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
     City,
     Entitlement,
@@ -314,6 +315,34 @@ class ChainRepository(Protocol):
         ...
 
 
+class RecordChainRepository(Protocol):
+    """The business records' chains, their heads and the queue of changes to seal."""
+
+    @property
+    def chains(self) -> tuple[str, ...]: ...
+    def changes(self, limit: int) -> list[tuple[int, str, str]]:
+        """Up to `limit` changes waiting to be sealed, oldest first: (seq, chain, key)."""
+        ...
+
+    def forget(self, seqs: Sequence[int]) -> None: ...
+    def queued(self, chain: str, keys: Iterable[str]) -> set[str]: ...
+    def stale_change(self, chain: str, grace: timedelta) -> tuple[str, datetime] | None:
+        """A change waiting longer than `grace` (by the database's clock): (key, when)."""
+        ...
+
+    def contents(self, chain: str, keys: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """Each record as it now is, or None if there is no such record."""
+        ...
+
+    def first_unaccounted(self, chain: str) -> str | None: ...
+    def latest(self, chain: str, keys: Iterable[str]) -> dict[str, str]: ...
+    def links(self, chain: str, after: int, limit: int) -> list[tuple[RecordLink, bool]]: ...
+    def link_at(self, chain: str, seq: int) -> RecordLink | None: ...
+    def head_and_tail(self, chain: str) -> tuple[ChainHead, RecordLink | None]: ...
+    def head(self, chain: str, *, lock: bool = False) -> ChainHead: ...
+    def append(self, chain: str, links: Sequence[RecordLink], sealed_at: datetime) -> None: ...
+
+
 class AccessRepository(Protocol):
     """Principals, tokens, four-eyes requests and the append-only audit log."""
 
@@ -430,6 +459,8 @@ class UnitOfWork(Protocol):
     def journal(self) -> JournalRepository: ...
     @property
     def chain(self) -> ChainRepository: ...
+    @property
+    def records(self) -> RecordChainRepository: ...
     @property
     def finance(self) -> FinanceRepository: ...
     @property

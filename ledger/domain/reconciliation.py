@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from ledger.domain.bounds import unstorable
 from ledger.domain.finance import StatementInvalid
+from ledger.domain.limits import DATE_MAX, DATE_MIN
 
 STATEMENT_LINES_MAX = 100_000
 COLUMNS = ("date", "reference", "amount", "counterparty", "description")
@@ -135,12 +137,18 @@ def _line(
         booked_on = None
     if booked_on is None:
         problems.append(f"malformed date {cells['date']!r} (YYYY-MM-DD)")
+    elif not DATE_MIN <= booked_on <= DATE_MAX:
+        problems.append(f"date {cells['date']} outside {DATE_MIN} to {DATE_MAX}")
+        booked_on = None
     amount_fen = _amount_fen(cells["amount"])
     if amount_fen is None:
         problems.append(f"malformed amount {cells['amount']!r} (such as -1234.56, not zero)")
     for name, length in _LENGTHS.items():
         if len(cells[name]) > length:
             problems.append(f"{name} longer than {length} characters")
+        why = unstorable(cells[name])
+        if why is not None:
+            problems.append(f"{name} {why}")
     if problems or booked_on is None or amount_fen is None:
         errors.append(f"line {line_no}: " + ", ".join(problems))
         return None

@@ -32,6 +32,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from ledger.domain.bounds import check_date
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
@@ -219,6 +220,7 @@ class ReportLine:
     def __post_init__(self) -> None:
         if self.month.day != 1:
             raise InvalidField("a line's month is its first day", field="month")
+        check_date(self.month, "month")
         self.facts()  # the tax's own checks (mass, mean, standard, exceedances)
 
     def facts(self) -> PollutantMonth:

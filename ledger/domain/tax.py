@@ -34,6 +34,7 @@ from math import floor
 from moneyed import Money
 
 from ledger.domain.errors import InvalidField, Kind, LedgerError
+from ledger.domain.limits import HOURS_PER_MONTH_MAX, MASS_KG_MAX
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.tax_tables import Medium, Pollutant, equivalent_value, rate
 
@@ -116,14 +117,19 @@ class PollutantMonth:
     month_valid: bool = True
 
     def __post_init__(self) -> None:
-        if not self.mass_kg.is_finite() or self.mass_kg < 0:
-            raise InvalidField("mass_kg must be a finite, non-negative amount", field="mass_kg")
+        if not self.mass_kg.is_finite() or not 0 <= self.mass_kg <= MASS_KG_MAX:
+            raise InvalidField(
+                f"mass_kg must be a finite amount from 0 to {MASS_KG_MAX} kg", field="mass_kg"
+            )
         if self.mean_concentration is not None and not _non_negative(self.mean_concentration):
             raise InvalidField("a mean concentration must be non-negative", field="mean")
         if self.standard_mg is not None and not self.standard_mg > 0:
             raise InvalidField("a standard must be positive", field="standard_mg")
-        if self.exceedances < 0:
-            raise InvalidField("exceedances cannot be negative", field="exceedances")
+        if not 0 <= self.exceedances <= HOURS_PER_MONTH_MAX:
+            raise InvalidField(
+                f"exceedances are from 0 to {HOURS_PER_MONTH_MAX} (a month's hours)",
+                field="exceedances",
+            )
 
     @classmethod
     def from_aggregate(cls, aggregate: MonthlyAggregate, pollutant: Pollutant) -> PollutantMonth:

@@ -7,13 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from ledger.domain.chain import SealRefused
 from ledger.domain.errors import LedgerError
 from ledger.domain.registry import PROVINCE, Party, PartyKind
 from ledger.entrypoints import acting
 from ledger.entrypoints.common import opened_store, refused, with_store
 from ledger.persistence import migrate
 from ledger.persistence.store import Store
-from ledger.services import access, chain, checkpoints, journal, parties, queries, trading
+from ledger.services import access, checkpoints, journal, parties, queries, trading
 from ledger.services.rights import EXCHANGE
 from ledger.settings import Settings
 
@@ -156,7 +157,7 @@ def run_seal(settings: Settings, arguments: argparse.Namespace) -> int:
             sealed = checkpoints.seal(
                 store, settings.checkpoint_dir, settings.checkpoint_key, backlog=arguments.backlog
             )
-    except chain.SealRefused as refusal:
+    except SealRefused as refusal:
         print(f"refused: {refusal}", file=sys.stderr)
         return 1
     print(f"chained {sealed} entries")

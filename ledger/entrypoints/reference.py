@@ -126,7 +126,8 @@ def limits_page() -> str:
             name = node.target.id
             value = getattr(limits, name)
             note = _cell(comments.get(node.lineno, ""))
-            lines.append(f"| `{name}` | {value:,} | {note} |")
+            shown = f"{value:,}" if isinstance(value, int) else str(value)
+            lines.append(f"| `{name}` | {shown} | {note} |")
     return "\n".join(lines) + "\n"
 
 

@@ -62,10 +62,15 @@ def _as_sqlalchemy_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 
 def instant(moment: datetime | None) -> str | None:
-    """An instant as SQLAlchemy's SQLite DateTime stores it: naive UTC, microseconds."""
+    """An instant as SQLAlchemy's SQLite DateTime stores it: naive UTC, microseconds, in one
+    fixed width that sorts as it parses (strftime's %Y does not pad years before 1000)."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    m = moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d} "
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
+    )
 
 
 def parse_instant(text: str) -> datetime:

@@ -29,6 +29,7 @@ from ledger.persistence.monitoring_repositories import (
     SqlMonitoringRepository,
     SqlReportRepository,
 )
+from ledger.persistence.record_chains import SqlRecordChainRepository
 from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
     Caches,
@@ -82,6 +83,7 @@ class SqlUnitOfWork:
     accounts: SqlAccountRepository
     journal: SqlJournalRepository
     chain: SqlChainRepository
+    records: SqlRecordChainRepository
     registry: SqlRegistryRepository
     monitoring: SqlMonitoringRepository
     reports: SqlReportRepository
@@ -134,6 +136,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccountRepository(connection, self._caches)
         self.journal = SqlJournalRepository(connection, self._caches)
         self.chain = SqlChainRepository(connection)
+        self.records = SqlRecordChainRepository(connection)
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)
         self.reports = SqlReportRepository(connection)

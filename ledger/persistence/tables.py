@@ -241,6 +241,33 @@ chain_heads = Table(
     CheckConstraint("length >= 0", name="length_not_negative"),
 )
 
+# The business records' chains (migration 0010): versions of records sealed by key and digest,
+# and the changes waiting to be sealed (written by triggers on the chained tables, drained by
+# the sealer).
+record_chain = Table(
+    "record_chain",
+    metadata,
+    Column("chain", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("record_key", String(200), nullable=False),
+    Column("digest", CHAR(64), nullable=False),
+    Column("previous_hash", CHAR(64), nullable=False),
+    Column("hash", CHAR(64), nullable=False),
+    Column("sealed_at", UtcDateTime, nullable=False),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    Index("ix_record_chain_chain_record_key", "chain", "record_key", "seq"),
+)
+
+record_changes = Table(
+    "record_changes",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("chain", String(32), nullable=False),
+    Column("record_key", String(200), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Index("ix_record_changes_chain_record_key", "chain", "record_key"),
+)
+
 # -- the registry's business records (migration 0002) ------------------------------------------
 # These may be updated (a trade's state, a pledge's release); `trade_events` is their history,
 # appended to only. Journal entries reference them by id.

@@ -1,4 +1,5 @@
-"""Tamper evidence: sealing the journal into its hash chain, and verifying chain and balances.
+"""Tamper evidence: sealing the journal into its hash chain (and, through `record_chains`, the
+business records into theirs), and verifying every chain and the balances.
 
 Sealing is asynchronous (the write path never touches the chain, so writers never queue behind
 one row) and extends the chain only: a round chains the committed entries above the last one
@@ -21,7 +22,8 @@ links were all deleted is not silently rebuilt. `emissions-ledger seal --backlog
 entries after the operator has checked the chain against the checkpoints kept elsewhere.
 
 Verify never writes: it recomputes every link from chain_seq 1, compares the head, and reports
-entries the chain does not account for and entries left unchained too long.
+entries the chain does not account for and entries left unchained too long; then every record
+chain (`record_chains.verify_chain`) and the balance invariants.
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ from ledger.domain.chain import (
     ChainLink,
     ChainProblem,
     ChainWalker,
+    SealRefused,
     explain_hash_mismatch,
     extend,
 )
 from ledger.domain.checkpoints import ChainPoint
 from ledger.domain.entries import EntryRecord
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory, Violation
+from ledger.services.record_chains import RecordSealer, verify_chain
 from ledger.services.transactions import in_transaction, read
 
 JOURNAL = "journal"
@@ -63,10 +67,6 @@ SEAL_WAIT = timedelta(seconds=10)
 SEAL_ATTEMPTS_MAX = 10
 _MARKS_MAX = 64  # PostgreSQL horizons waiting for their transactions to finish
 _POLL_SECONDS = 0.01
-
-
-class SealRefused(Exception):
-    """The sealer will not extend the chain as it stands; verify says why in full."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,7 @@ class Sealer:
         self._marks: deque[tuple[frozenset[int], int]] = deque()
         self._horizon = 0  # every seq up to it is committed or never will be
         self._known: ChainPoint | None = None  # where the chain ended when last seen
+        self.records = RecordSealer(uow_factory)  # the business records' chains
 
     @property
     def anchored(self) -> bool:
@@ -114,7 +115,8 @@ class Sealer:
         return self._horizon
 
     def seal_all(self, *, wait: timedelta = timedelta(0), backlog: bool = False) -> int:
-        """Chain every entry up to the horizon, page after page; how many were chained.
+        """Chain every entry up to the horizon, page after page, then every business record
+        changed since the last round; how many entries were chained.
 
         `wait`: how long to wait for transactions that drew seqs before the call to finish
         (the sweeper does not wait: its next round seals them). `backlog`: chain entries older
@@ -126,7 +128,9 @@ class Sealer:
                 sealed, more = self._seal_page(horizon, self.page_size, backlog=backlog)
                 total += sealed
                 if not more:
-                    return total
+                    break
+        self.records.seal_all()
+        return total
 
     def seal_page(self, limit: int) -> int:
         """Chain up to `limit` entries up to the horizon, by seq; how many were chained."""
@@ -306,17 +310,28 @@ def verify(
     page_size: int = VERIFY_PAGE_SIZE,
     unchained_grace: timedelta = UNCHAINED_GRACE,
 ) -> VerifyReport:
-    """Recompute every chain (against the links `anchors` name per chain: checkpoints) and
-    every invariant; never writes."""
+    """Recompute every chain — the journal's and each business record chain — (against the
+    links `anchors` name per chain: checkpoints) and every invariant; never writes."""
     anchors = anchors or {}
-    journal = verify_journal(
-        uow_factory,
-        anchors=anchors.get(JOURNAL, {}),
-        page_size=page_size,
-        unchained_grace=unchained_grace,
-    )
+    verdicts = [
+        verify_journal(
+            uow_factory,
+            anchors=anchors.get(JOURNAL, {}),
+            page_size=page_size,
+            unchained_grace=unchained_grace,
+        )
+    ]
+    for name in read(uow_factory, lambda uow: uow.records.chains):
+        verified, broken = verify_chain(
+            uow_factory,
+            name,
+            anchors=anchors.get(name, {}),
+            page_size=page_size,
+            grace=unchained_grace,
+        )
+        verdicts.append(ChainVerdict(name, verified, broken))
     violations = read(uow_factory, lambda uow: uow.journal.find_violations())
-    return VerifyReport([journal], violations)
+    return VerifyReport(verdicts, violations)
 
 
 def _links(
@@ -406,6 +421,8 @@ def verify_journal(
     if broken is None:
         broken = read(uow_factory, partial(_accounting_break, walker, unchained_grace))
     return ChainVerdict(JOURNAL, walker.checked, broken)
+
+
 def _head_break(walker: ChainWalker, before: ChainHead, at_head: str | None) -> ChainBreak | None:
     """The head read before the walk must be a link the walk verified (sealers only extend)."""
     if before.length == 0 or at_head == before.hash:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
-from ledger.domain.chain import Anchor, ChainHead
+from ledger.domain.chain import Anchor, ChainBreak, ChainHead
 from ledger.domain.checkpoints import ChainPoint, Checkpoint, CheckpointInvalid, parse_checkpoint
 from ledger.domain.ports import UnitOfWorkFactory, Violation
+from ledger.domain.records import head_of
 from ledger.services import chain
+from ledger.services.record_chains import verify_links
 from ledger.services.transactions import read
 
 PATTERN = "checkpoint-*.json"
@@ -64,22 +66,51 @@ def load(directory: Path, key: bytes | None = None) -> Loaded:
 
 def take(uow_factory: UnitOfWorkFactory, since: Checkpoint | None = None) -> Checkpoint:
     """Where every chain ends now, once the links added since `since` verify."""
+    points = {chain.JOURNAL: _journal_point(uow_factory, since)}
+    for name in read(uow_factory, lambda uow: uow.records.chains):
+        points[name] = _record_point(uow_factory, name, since)
+    now = read(uow_factory, lambda uow: uow.now())
+    return Checkpoint(now, points)
+
+
+def _journal_point(uow_factory: UnitOfWorkFactory, since: Checkpoint | None) -> ChainPoint:
     head, tail = read(uow_factory, lambda uow: uow.chain.head_and_tail())
     if head != ChainHead.of(tail):
-        raise CheckpointRefused(
-            "the journal chain's head disagrees with its last link: run `emissions-ledger "
-            "verify` and find the cause before taking a checkpoint"
-        )
+        raise _disagrees(chain.JOURNAL)
     previous = None if since is None else since.chains.get(chain.JOURNAL)
     verdict = chain.verify_journal_links(uow_factory, since=previous, until=head.length)
     if verdict.first_break is not None:
-        broken = verdict.first_break
-        raise CheckpointRefused(
-            f"the journal chain does not verify since the last checkpoint: {broken.problem.value}"
-            f" at chain_seq {broken.chain_seq} ({broken.detail})"
-        )
-    now = read(uow_factory, lambda uow: uow.now())
-    return Checkpoint(now, {chain.JOURNAL: ChainPoint(head.length, head.hash)})
+        raise _unsound(chain.JOURNAL, verdict.first_break)
+    return ChainPoint(head.length, head.hash)
+
+
+def _record_point(
+    uow_factory: UnitOfWorkFactory, name: str, since: Checkpoint | None
+) -> ChainPoint:
+    head, tail = read(uow_factory, lambda uow: uow.records.head_and_tail(name))
+    if head != head_of(tail):
+        raise _disagrees(name)
+    previous = None if since is None else since.chains.get(name)
+    broken = verify_links(
+        uow_factory, name, since=previous, until=head.length, page_size=chain.VERIFY_PAGE_SIZE
+    )
+    if broken is not None:
+        raise _unsound(name, broken)
+    return ChainPoint(head.length, head.hash)
+
+
+def _disagrees(name: str) -> CheckpointRefused:
+    return CheckpointRefused(
+        f"the {name} chain's head disagrees with its last link: run `emissions-ledger verify` "
+        "and find the cause before taking a checkpoint"
+    )
+
+
+def _unsound(name: str, broken: ChainBreak) -> CheckpointRefused:
+    return CheckpointRefused(
+        f"the {name} chain does not verify since the last checkpoint: {broken.problem.value} "
+        f"at chain_seq {broken.chain_seq} ({broken.detail})"
+    )
 
 
 def export(
@@ -129,9 +160,11 @@ def seal(
     sealer = chain.sealer_of(uow_factory)
     if directory is not None and not sealer.anchored:
         newest = load(directory, key).newest
-        point = None if newest is None else newest.chains.get(chain.JOURNAL)
-        if point is not None:
-            sealer.anchor(point)
+        for name, point in ({} if newest is None else newest.chains).items():
+            if name == chain.JOURNAL:
+                sealer.anchor(point)
+            else:
+                sealer.records.anchor(name, point)
     return sealer.seal_all(wait=wait, backlog=backlog)
 
 
@@ -140,8 +173,7 @@ def verify(uow_factory: UnitOfWorkFactory, loaded: Loaded | None = None) -> chai
     checkpoint is a violation of its own."""
     if loaded is None:
         return chain.verify(uow_factory)
-    report = chain.verify(uow_factory, anchors={chain.JOURNAL: loaded.anchors(chain.JOURNAL)})
-    invalid = [
-        Violation("checkpoint_invalid", f"{name}: {why}") for name, why in loaded.invalid
-    ]
+    names = {name for _, checkpoint in loaded.checkpoints for name in checkpoint.chains}
+    report = chain.verify(uow_factory, anchors={name: loaded.anchors(name) for name in names})
+    invalid = [Violation("checkpoint_invalid", f"{name}: {why}") for name, why in loaded.invalid]
     return replace(report, violations=invalid + report.violations)

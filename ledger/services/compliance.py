@@ -14,6 +14,7 @@ from typing import Any
 
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
+from ledger.domain.bounds import check_year
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     AmountNotPositive,
@@ -305,6 +306,8 @@ def list_obligations(  # noqa: PLR0917 - query filters
 ) -> Page[Obligation]:
     after = decode_cursor("obligations", cursor)
     check_page_size(limit)
+    if period is not None:
+        check_year(period, "period")
     rows = read(
         uow_factory,
         lambda uow: uow.registry.list_obligations(party, period, after, limit, scope=actor.scope),

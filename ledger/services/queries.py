@@ -13,6 +13,7 @@ from datetime import datetime
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Account, Balance
 from ledger.domain.amounts import Instrument
+from ledger.domain.bounds import check_instant
 from ledger.domain.entries import EntryRecord, EntryStatus
 from ledger.domain.errors import EntryNotFound, InvalidField, UnknownInstrument
 from ledger.domain.pages import check_page_size, decode_cursor, next_cursor
@@ -140,6 +141,8 @@ def get_balance(  # noqa: PLR0917 - the account, the instrument and the instant
     """The balance now (one row), or the posted balance as of an instant on the named axis."""
     if axis not in TIME_AXES:
         raise InvalidField(f"time axis must be one of {TIME_AXES}", field="axis")
+    if as_of is not None:
+        check_instant(as_of, "as_of")
 
     def work(uow: UnitOfWork) -> BalanceView:
         # Party, normal side and the non-negative flag never change: the cached account is exact.

@@ -21,6 +21,7 @@ from decimal import Decimal
 from ledger.domain.access import Actor, Forbidden
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument
+from ledger.domain.bounds import check_date
 from ledger.domain.errors import InvalidField, PartyNotFound, UnknownInstrument
 from ledger.domain.finance import (
     Column,
@@ -56,6 +57,8 @@ def _instrument(uow: UnitOfWork, code: str) -> Instrument:
 
 
 def _dated(name: str, as_of: date | None, axis: str, **more: str) -> dict[str, str]:
+    if as_of is not None:
+        check_date(as_of, "as_of")
     if axis not in AXES:
         raise InvalidField(f"axis is one of {AXES}", field="axis")
     return {"report": name, "as_of": as_of.isoformat() if as_of else "now", "axis": axis, **more}
@@ -198,6 +201,8 @@ def account_statement(  # noqa: PLR0917 - the statement's coordinates
 ) -> ReportTable:
     """Movements of `{party}:{account}` effective in first..last with the running balance on
     the account's normal side after each; the first row is the opening balance."""
+    check_date(first, "from")
+    check_date(last, "to")
     if first > last:
         raise InvalidField("from must not be after to", field="from")
     code = f"{party}:{account}"

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ledger.domain.chain import GENESIS_HASH, ChainProblem
+from ledger.domain.chain import GENESIS_HASH, ChainProblem, SealRefused
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, journal
@@ -213,7 +213,7 @@ def test_a_sealer_refuses_a_chain_whose_head_disagrees_with_its_links(sealed: St
     tamper(sealed, f"DELETE FROM journal_chain WHERE chain_seq = {last}")  # the head remains
     journal.post_entry(sealed, transfer("t-4", "ALPHA", "BETA", "1"))
 
-    with pytest.raises(chain.SealRefused, match="disagrees with its last link"):
+    with pytest.raises(SealRefused, match="disagrees with its last link"):
         chain.Sealer(sealed).seal_all()
 
     assert len(chain_rows(sealed)) == last - 1
@@ -233,7 +233,7 @@ def test_a_running_sealer_refuses_a_chain_truncated_behind_it(sealed: Store) -> 
         f" position = {seq_of_sql('t-2')} WHERE name = 'journal'",
     )
 
-    with pytest.raises(chain.SealRefused, match="no longer holds link"):
+    with pytest.raises(SealRefused, match="no longer holds link"):
         sealer.seal_all()
 
     assert len(chain_rows(sealed)) == len(rows) - 2
@@ -245,7 +245,7 @@ def test_the_sealer_leaves_entries_older_than_its_backlog_to_the_operator(store:
     _ledger(store)
     clock.advance(chain.SEAL_BACKLOG_MAX + timedelta(minutes=1))
 
-    with pytest.raises(chain.SealRefused, match="seal --backlog"):
+    with pytest.raises(SealRefused, match="seal --backlog"):
         chain.Sealer(store).seal_all()
     verdict = chain.verify(store).of("journal")
     assert verdict.first_break is not None

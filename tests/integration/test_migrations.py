@@ -10,13 +10,15 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
+from ledger.domain.accounts import Side
+from ledger.domain.ports import AccountDraft
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
 from ledger.services import chain, journal, queries
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.factories import actor, setup_registry, transfer
+from tests.factories import SO2, actor, setup_registry, transfer
 
 LEDGER_TABLES = {
     "instruments",
@@ -182,3 +184,41 @@ def test_upgrading_again_after_a_downgrade_gives_a_working_ledger_without_drift(
     assert LEDGER_TABLES | REGISTRY_TABLES | ACCESS_TABLES | {"alembic_version"} <= created
     assert created == {table.name for table in metadata.sorted_tables} | {"alembic_version"}
     assert post_and_check(brand_new_url) == []
+
+
+def test_an_entry_stored_with_an_unpadded_year_is_repaired_on_sqlite(tmp_path: Path) -> None:
+    """The fast write path once stored an entry effective in year 999 as `999-01-01 …`: it
+    sorted before everything and failed to parse, so its statements, the sealer and verify
+    failed for ever. Migration 0009 rewrites it in the fixed form."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url, "0008")
+    store = Store(create_ledger_engine(url))
+    try:
+        # The registry as it stood at 0008 (no principal yet: their columns came later).
+        with store() as uow:
+            uow.instruments.add(SO2, uow.now())
+            for draft in (
+                AccountDraft("ISSUANCE", "HEBEI", "issuance", Side.DEBIT, False, None),
+                AccountDraft("ALPHA", "ALPHA", "holdings", Side.CREDIT, True, None),
+            ):
+                uow.accounts.add(draft, uow.now())
+            uow.commit()
+        journal.post_entry(store, transfer("fund-alpha", "ISSUANCE", "ALPHA", "10"))
+        with store.engine.begin() as connection:
+            for table in ("entries", "postings"):
+                connection.execute(text(f"DROP TRIGGER {table}_no_update"))
+                connection.execute(
+                    text(f"UPDATE {table} SET effective_at = '999-01-01 00:00:00.000000'")
+                )
+        with pytest.raises(ValueError, match="Invalid isoformat"):
+            chain.seal_all(store)
+
+        migrate.upgrade(url)
+
+        with store.engine.connect() as connection:
+            stored = connection.execute(text("SELECT effective_at FROM entries")).scalar_one()
+        assert stored == "0999-01-01 00:00:00.000000"
+        assert chain.seal_all(store) == 1
+        assert chain.verify(store).ok
+    finally:
+        store.dispose()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ledger.domain.chain import ChainProblem
+from ledger.domain.chain import ChainProblem, SealRefused
 from ledger.entrypoints import cli
 from ledger.persistence.store import Store
 from ledger.services import chain, journal
@@ -97,7 +97,7 @@ def seal_again(store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
 
     def run() -> None:
-        with contextlib.suppress(chain.SealRefused):
+        with contextlib.suppress(SealRefused):
             chain.seal_round(store)
         cli.main(["seal"])
 

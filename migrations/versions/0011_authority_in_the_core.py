@@ -5,12 +5,16 @@ audit lines written by the services.
 - `enrolments`: one-time codes a principal redeems for a token (only a hash is stored).
 - `approval_requests`: the initiator's and the decider's person, with a CHECK that they differ;
   the state `withdrawn` (a deactivated initiator's requests).
-- `audit_log`: `pending` outcomes, a request id, and `status` optional (only the API's own
-  lines carry an HTTP status). SQLite rebuilds the table, so its append-only triggers are made
-  again afterwards.
+- `audit_log`: `pending` and `rate_limited` outcomes, a request id, and `status` optional (only
+  the API's own lines carry an HTTP status).
+- The enrolments get a hash chain of their own (`enrolments`, as 0010 made the others).
 
-Revision ID: 0009
-Revises: 0008
+SQLite rebuilds the tables it alters, which drops their triggers: the audit log's append-only
+ones and the record-chain triggers of 0010 (principals, approval requests, audit log) are made
+again afterwards, the same as before.
+
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-05
 """
 
@@ -19,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -34,6 +38,15 @@ BACK_TO_OLD_LINES = (
 )
 
 
+# The record chains (migration 0010) of the tables altered here: (table, chain, key column).
+CHAINED = (
+    ("principals", "principals", "id"),
+    ("approval_requests", "approvals", "id"),
+    ("audit_log", "audit", "seq"),
+)
+SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # 0009's fixed form
+
+
 def upgrade() -> None:
     with op.batch_alter_table("principals") as batch:
         batch.add_column(sa.Column("person", sa.String(length=64), nullable=True))
@@ -43,6 +56,7 @@ def upgrade() -> None:
     _enrolments()
     _approvals_up()
     _audit_log(outcomes=f"{OUTCOMES},'pending','rate_limited'", status_nullable=True, add=True)
+    _chain_triggers([*CHAINED, ("enrolments", "enrolments", "id")])
 
 
 def _enrolments() -> None:
@@ -139,3 +153,34 @@ def downgrade() -> None:
     op.drop_table("enrolments")
     with op.batch_alter_table("principals") as batch:
         batch.drop_column("person")
+    if op.get_bind().dialect.name == "sqlite":
+        _chain_triggers(list(CHAINED))
+
+
+def _chain_triggers(tables: list[tuple[str, str, str]]) -> None:
+    """The record-change triggers of 0010 on `tables`: new ones on PostgreSQL (its ALTERs keep
+    triggers, so only a new table needs them), all of them again on SQLite (rebuilt tables lost
+    theirs)."""
+    if op.get_bind().dialect.name == "postgresql":
+        for table, chain, column in tables:
+            if table == "enrolments":
+                op.execute(
+                    f"CREATE TRIGGER {table}_chained AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                    f"FOR EACH ROW EXECUTE FUNCTION ledger_record_changed('{chain}', '{column}')"
+                )
+        return
+    insert = "INSERT INTO record_changes (chain, record_key, changed_at)"
+    for table, chain, column in tables:
+        new = f"SELECT '{chain}', CAST(NEW.{column} AS TEXT), {SQLITE_NOW}"
+        old = f"SELECT '{chain}', CAST(OLD.{column} AS TEXT), {SQLITE_NOW}"
+        bodies = {
+            "insert": f"{insert} {new};",
+            "update": f"{insert} {new}; {insert} {old} WHERE OLD.{column} IS NOT NEW.{column};",
+            "delete": f"{insert} {old};",
+        }
+        for operation, body in bodies.items():
+            name = f"{table}_chained_{operation}"
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {operation.upper()} ON {table} BEGIN {body} END"
+            )
