@@ -468,3 +468,17 @@ def test_a_principal_s_requests_are_limited(strict: TestClient) -> None:
     answers = [strict.get("/v1/me", headers=bearer).status_code for _ in range(6)]
 
     assert answers == [200] * 5 + [429]
+
+
+def test_an_audit_line_carries_the_request_s_id(funded: TestClient, admin: dict[str, str]) -> None:
+    bearer = headers_for(funded, "regulator", principal="traced")
+    posted = funded.post(
+        "/v1/entries",
+        json=transfer("traced-1", "E01", "E02", "1"),
+        headers={**bearer, "X-Request-Id": "req-from-the-gateway-7"},
+    )
+
+    log = funded.get("/v1/audit-log", params={"principal": "traced"}, headers=admin).json()
+
+    assert posted.headers["X-Request-Id"] == "req-from-the-gateway-7"
+    assert [r["request_id"] for r in log["records"]] == ["req-from-the-gateway-7"]
