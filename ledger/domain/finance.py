@@ -16,6 +16,7 @@ from enum import Enum
 
 from ledger.domain.accounts import Side
 from ledger.domain.errors import Kind, LedgerError
+from ledger.domain.limits import YEAR_MAX, YEAR_MIN
 from ledger.domain.monitoring import CHINA_STANDARD_TIME
 
 BEIJING = CHINA_STANDARD_TIME  # the registry's accounting time zone: monitoring's own
@@ -119,7 +120,7 @@ class PeriodKind(Enum):
     YEAR = "year"
 
 
-# Years 1000–2999: a period's bounds must be representable instants (no year 0, no 10000).
+# Years 2000–2100 (checked after the pattern), the range of every date the ledger accepts.
 _LABEL = re.compile(r"^([12]\d{3})(?:-(\d{2})|-Q([1-4]))?$", flags=re.ASCII)
 
 
@@ -140,7 +141,11 @@ def _beijing_midnight(day: date) -> datetime:
 def parse_period(label: str) -> Period:
     """`2026-03` (month), `2026-Q1` (quarter) or `2026` (year)."""
     found = _LABEL.match(label)
-    if found is None or (found.group(2) and not 1 <= int(found.group(2)) <= 12):
+    if (
+        found is None
+        or (found.group(2) and not 1 <= int(found.group(2)) <= 12)
+        or not YEAR_MIN <= int(found.group(1)) <= YEAR_MAX
+    ):
         raise PeriodNotFound(
             f"{label!r} is not a period: use 2026-03, 2026-Q1 or 2026", field="period"
         )

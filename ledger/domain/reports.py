@@ -32,7 +32,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from ledger.domain.bounds import check_date
+from ledger.domain.bounds import check_date, check_year
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
@@ -107,7 +107,8 @@ class PeriodKind(StrEnum):
     YEAR = "year"
 
 
-# Years 1000–2999, as finance periods and tax quarters: no year 0 (Python has none).
+# Years 2000–2100 (limits.YEAR_MIN..YEAR_MAX, checked after the pattern), as finance periods
+# and tax quarters.
 _PERIOD = re.compile(r"^([12]\d{3})(?:-(\d{2})|Q([1-4]))?$")
 
 
@@ -126,6 +127,7 @@ class Period:
         if match is None:
             raise InvalidField(f"period {text!r} is not YYYY, YYYYQn or YYYY-MM", field="period")
         year, month, quarter = match.groups()
+        check_year(int(year), "period")
         if month is not None:
             if not 1 <= int(month) <= 12:
                 raise InvalidField(f"no month {month}", field="period")

@@ -18,10 +18,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from ledger.domain.bounds import check_year
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.tax import QuarterlyReturn, Scope, TaxPolicy
 
-_QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")  # years 1000–2999: no year 0
+_QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")  # years 2000–2100, checked after the pattern
 
 
 class TaxDataMissing(
@@ -75,7 +76,7 @@ class Quarter:
         match = _QUARTER.match(text)
         if match is None:
             raise InvalidField(f"quarter {text!r} is not YYYYQn", field="quarter")
-        return cls(int(match.group(1)), int(match.group(2)))
+        return cls(check_year(int(match.group(1)), "quarter"), int(match.group(2)))
 
     def months(self) -> tuple[date, date, date]:
         first = 3 * (self.quarter - 1) + 1
