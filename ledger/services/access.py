@@ -408,7 +408,10 @@ def recover_administrator(
     uow_factory: UnitOfWorkFactory, principal_id: str, operator: str
 ) -> IssuedToken:
     """A new token for an existing, active administrator (a lost credential), from the shell.
-    Any other principal gets a new credential through an enrolment, never from the shell."""
+    Any other principal gets a new credential through an enrolment, never from the shell.
+
+    The administrator's other live tokens are revoked in the same transaction: a lost credential
+    may be in someone else's hands, and recovery is the moment to take it back."""
 
     def work(uow: UnitOfWork) -> IssuedToken:
         record = _principal(uow, principal_id)
@@ -418,6 +421,10 @@ def recover_administrator(
                 "enrols through two administrators",
                 field="principal_id",
             )
+        now = uow.now()
+        for token in uow.access.tokens_of(principal_id):
+            if token.usable_at(now):
+                uow.access.revoke_token(token.id, now)
         issued = _issue(uow, principal_id, "recovered at the server's shell")
         uow.access.append_audit(
             [_line(uow.now(), None, "operator.recover_admin", f"{operator}: {principal_id}")]
