@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
-.PHONY: install run test test-serializable lint bench bench-quick bench-smoke bench-peer load \
+.PHONY: install run test browser test-serializable lint bench bench-quick bench-smoke bench-peer load \
 	load-quick reference docs docs-serve clean
 
 $(BIN)/python:
@@ -26,9 +26,22 @@ install: $(INSTALLED)
 run: install
 	$(BIN)/emissions-ledger serve --demo-if-empty --host 127.0.0.1 --port 8000
 
-## Lint, type-check, check layer contracts, then run the whole test suite.
-test: install lint
+## Lint, type-check, check layer contracts, then run the whole test suite (the browser tests
+## need Debian's chromium: `make browser` installs it when missing).
+test: install lint browser
 	$(BIN)/pytest -n 2
+
+## Debian's headless Chromium and its driver for the console's browser tests (tests/browser),
+## installed with apt-get when missing (as root, as on CI); CJK fonts for the Chinese pages.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+				chromium chromium-driver fonts-noto-cjk; \
+		else \
+			echo "install chromium, chromium-driver and fonts-noto-cjk (as root) for tests/browser"; \
+		fi; \
+	fi
 
 ## The PostgreSQL concurrency and property tests again, every transaction SERIALIZABLE (what
 ## CockroachDB and YugabyteDB run); prints how many transactions were retried. CI runs it.
@@ -86,4 +99,4 @@ docs-serve: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) site .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) site test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse
 
-from api import auth, errors, inputs, openapi
+from api import auth, errors, inputs, offline_docs, openapi
+from api.console.app import create_console
 from api.middleware import BodySizeLimit, RequestId, RequestMetrics
 from api.rate_limits import RateLimits
 from api.routers import access as access_routes
@@ -79,6 +81,8 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # offline_docs serves /docs from packaged assets, no CDN
+        redoc_url=None,
         dependencies=[Depends(auth.authorize), Depends(inputs.check_inputs)],
     )
     app.state.store = store
@@ -108,4 +112,16 @@ def create_app(
     auth.check_permission_table(routers)
     for router in routers:
         app.include_router(router)
+    offline_docs.install(app)
+    console = create_console(
+        store, app.state.tokens, app.state.rate_limits, settings.console_idle_minutes * 60
+    )
+    app.mount("/console", console)
+    app.add_route("/", _to_console, include_in_schema=False)
     return app
+
+
+async def _to_console(request: Request) -> RedirectResponse:
+    """The web console is the application's home page."""
+    del request
+    return RedirectResponse("/console/", status_code=307)

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         repr=False,  # a secret
         description="The key checkpoints are signed with (HMAC-SHA256; unset: hashed only).",
     )
+    console_idle_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=24 * 60,
+        description="Minutes a web console session may stay unused before it signs out.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto",
         description="text for a terminal, json (one object a line) for production; auto picks "

@@ -80,6 +80,7 @@ def run_demo(settings: Settings, _: argparse.Namespace) -> int:
     print("demo principals (tokens are shown once; send `Authorization: Bearer <token>`):")
     for principal_id, role, token in loaded.tokens:
         print(f"  {principal_id:18} {role.value:15} {token}")
+    print("web console: open http://127.0.0.1:8000/ and sign in with one of these tokens")
     return 0
 
 

@@ -1,0 +1,40 @@
+"""Which operation each console page and form performs: the console's table of authority.
+
+Like `api.permissions.ROUTES` for the API: every console route is here as "METHOD /path" with
+the operation (`ledger.domain.operations.OPERATIONS`) it performs, or None for the pages anyone
+may open (sign-in, the language switch). The console refuses a role the table refuses before it
+reads a form (a 403 page, audited); the use cases the page calls check the role again and apply
+the principal's scope. The mounted console refuses to start when a route is missing here, and
+the console's authorization test is generated from this table.
+
+The dashboard lists, for the signed-in role, every page whose operation the role may perform.
+"""
+
+from __future__ import annotations
+
+from api.console.i18n import N_
+
+PREFIX = "/console"
+
+CONSOLE_ROUTES: dict[str, str | None] = {
+    "GET /console/sign-in": None,
+    "POST /console/sign-in": None,
+    "GET /console/language/{language}": None,
+    "POST /console/sign-out": "me.read",
+    "GET /console/": "me.read",
+    # An enterprise's pages (a regulator or city sees its parties' through the same pages).
+    "GET /console/holdings": "finance.holdings",
+    "GET /console/trades": "trades.list",
+    "POST /console/trades": "trades.propose",
+    "POST /console/trades/{trade_id}/accept": "trades.accept",
+    "POST /console/trades/{trade_id}/decline": "trades.decline",
+    "GET /console/compliance": "compliance.read",
+    "GET /console/statement": "finance.statement",
+}
+
+# The pages a dashboard links to (GET, no path parameter), in the order shown, with their title.
+MENU: tuple[tuple[str, str], ...] = (
+    ("/console/holdings", N_("Holdings")),
+    ("/console/trades", N_("Trade proposals")),
+    ("/console/compliance", N_("Compliance")),
+)

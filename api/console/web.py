@@ -1,0 +1,316 @@
+"""The console's machinery: sessions, the page's actor, CSRF, rendering and error pages.
+
+Every page and form is a FastAPI route of the console's application. Its dependency `page_actor`
+finds the route's operation in `api.console.permissions.CONSOLE_ROUTES`, finds the browser's
+session, re-authenticates its token through the API's token cache, counts the request against the
+principal's rate limit (the API's `RateLimits`), refuses a role the core's table refuses (a 403
+page, audited as the API does) and builds the `Actor` the route passes to the use cases. A form's
+dependency `checked_form` also requires the session's CSRF token in the form.
+
+Routes hold no rule: they read a form, call one use case and redirect (post/redirect/get) with a
+message; a rule's refusal comes back as a message naming its stable code, a refusal of who may
+see or do it (403, 404) as an error page with the API's status.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import TokenCache, source_of
+from api.console import i18n
+from api.console.permissions import CONSOLE_ROUTES, MENU, PREFIX
+from api.console.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE, Session, Sessions
+from api.errors import HTTP_STATUS_CODES, STATUS_OF_KIND
+from api.rate_limits import RateLimits
+from ledger.domain.access import Actor, Forbidden, Principal, Unauthenticated
+from ledger.domain.errors import Kind, LedgerError
+from ledger.domain.operations import may
+from ledger.services import transactions
+
+T = TypeVar("T")
+# Refusals a form shows as a message on the page it came from; the others are error pages.
+RULE_KINDS = frozenset({Kind.INVALID, Kind.UNPROCESSABLE, Kind.CONFLICT})
+SECURITY_HEADERS = {
+    # Only the console's own styles and scripts; no frame may embed it.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class SignInRequired(Exception):
+    """No live session: the browser is sent to the sign-in page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The console's shared parts, on its application's state."""
+
+    sessions: Sessions
+    tokens: TokenCache
+    limits: RateLimits
+    store: Any  # the UnitOfWorkFactory the use cases take
+
+
+def context_of(request: Request) -> Context:
+    console: Context = request.app.state.console
+    return console
+
+
+def endpoint_of(request: Request) -> str:
+    route = request.scope.get("route")
+    path = route.path_format if isinstance(route, APIRoute) else request.url.path
+    return f"{request.method} {PREFIX}{path}"
+
+
+def language_of(request: Request) -> str:
+    return i18n.language_of(request.cookies.get(LANGUAGE_COOKIE))
+
+
+def session_of(request: Request) -> Session | None:
+    """The browser's live session (looked up once per request)."""
+    if "console_session" not in request.scope.setdefault("state", {}):
+        found = context_of(request).sessions.get(request.cookies.get(SESSION_COOKIE))
+        request.state.console_session = found
+    session: Session | None = request.state.console_session
+    return session
+
+
+async def page_actor(request: Request) -> Actor:
+    """Who is signed in, may they open this page or send this form: the page's `Actor`."""
+    endpoint = endpoint_of(request)
+    operation = CONSOLE_ROUTES[endpoint]
+    assert operation is not None, f"{endpoint} is public: it takes no actor"
+    console = context_of(request)
+    session = session_of(request)
+    if session is None:
+        raise SignInRequired
+    try:
+        principal = await _principal(console.tokens, session.token)
+    except Unauthenticated:  # revoked, expired, or its principal deactivated
+        console.sessions.close(session.id)
+        raise SignInRequired from None
+    console.limits.hit_principal(principal.id)
+    actor = Actor(
+        principal,
+        operation,
+        target=f"console: {request.method} {request.url.path}",
+        request_id=getattr(request.state, "request_id", None),
+    )
+    request.state.principal = principal
+    if not may(principal.role, operation):
+        refused = Forbidden(f"a {principal.role.value} may not perform {operation}")
+        await run_in_threadpool(transactions.audit, console.store, actor, "denied", refused.code)
+        raise refused
+    return actor
+
+
+async def _principal(tokens: TokenCache, token: str) -> Principal:
+    cached = tokens.lookup(token)
+    if cached is not None:
+        return cached
+    found: Principal = await run_in_threadpool(tokens.authenticate, token)
+    return found
+
+
+Acts = Annotated[Actor, Depends(page_actor)]
+
+
+async def checked_form(request: Request, actor: Acts) -> dict[str, str]:
+    """The form's fields, once its CSRF token is the session's (else a 403 page)."""
+    session = session_of(request)
+    assert session is not None, "page_actor found it"
+    return await _form_with_token(request, session.csrf)
+
+
+async def sign_in_form(request: Request) -> dict[str, str]:
+    """The sign-in form's fields, once its CSRF token is the sign-in cookie's."""
+    return await _form_with_token(request, request.cookies.get(SIGN_IN_COOKIE, ""))
+
+
+async def _form_with_token(request: Request, expected: str) -> dict[str, str]:
+    form = await request.form()
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    sent = fields.pop("csrf", "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfRefused
+    request.state.files = {k: v for k, v in form.items() if not isinstance(v, str)}
+    return fields
+
+
+class CsrfRefused(Exception):
+    """A form without the session's CSRF token: refused (403) before anything is done."""
+
+
+Form = Annotated[dict[str, str], Depends(checked_form)]
+SignInForm = Annotated[dict[str, str], Depends(sign_in_form)]
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+@cache
+def environment(language: str) -> Environment:
+    """The templates, with the language's catalog installed (`_`, `gettext`, `ngettext`)."""
+    env = Environment(
+        loader=PackageLoader("api.console", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        amount=lambda value, places=None: i18n.amount(value, language, places),
+        money=lambda value: i18n.money(value, language),
+        instant=lambda value: i18n.instant(value, language),
+        day=lambda value: i18n.day(value, language),
+        language=language,
+    )
+    return env
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """A page: the template in the reader's language, with the session's menu and messages."""
+    language = language_of(request)
+    session = session_of(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    flashes = list(session.flashes) if session is not None else []
+    if session is not None:
+        session.flashes.clear()
+    html = (
+        environment(language)
+        .get_template(template)
+        .render(
+            request=request,
+            path=request.url.path,
+            query=request.url.query,
+            session=session,
+            principal=principal,
+            menu=menu_of(principal),
+            flashes=flashes,
+            **values,
+        )
+    )
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    return response
+
+
+def menu_of(principal: Principal | None) -> list[tuple[str, str]]:
+    """The pages the principal's role may open, for its dashboard and the navigation bar."""
+    if principal is None:
+        return []
+    return [
+        (path, title)
+        for path, title in MENU
+        if may(principal.role, CONSOLE_ROUTES[f"GET {path}"] or "me.read")
+    ]
+
+
+def gettext(request: Request) -> Callable[[str], str]:
+    return i18n.gettext_of(language_of(request))
+
+
+def flash(request: Request, kind: str, message: str) -> None:
+    session = session_of(request)
+    if session is not None:
+        session.flashes.append((kind, message))
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+
+
+def act(request: Request, back: str, done: str, action: Callable[[], object]) -> Response:
+    """Run one use case for a form; say what happened on the page at `back` (303).
+
+    A rule's refusal (invalid input, a conflict, a rule of the registry) is a message naming its
+    code; refusals of who may do it (403, 404) propagate to the error pages."""
+    _ = gettext(request)
+    try:
+        action()
+    except LedgerError as error:
+        if error.kind not in RULE_KINDS:
+            raise
+        flash(request, "error", f"{_('Refused')}: {error.code}: {error.detail}")
+    except ValidationError as error:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
+        flash(request, "error", f"{_('Refused')}: invalid_field: {fields}")
+    else:
+        flash(request, "done", done)
+    return redirect(back)
+
+
+def form_values(form: Mapping[str, str], *names: str) -> dict[str, str | None]:
+    """The named fields, an empty one as None (the schemas' "not given")."""
+    return {name: (form.get(name) or None) for name in names}
+
+
+# -- answers outside the pages: sign-in needed, refusals, errors -------------------------------
+
+
+def install_error_pages(app: Any) -> None:
+    """Every refusal as a page of the console (never JSON), with the API's status."""
+
+    async def sign_in_required(request: Request, _: Exception) -> Response:
+        target = request.url.path if request.method == "GET" else f"{PREFIX}/"
+        return redirect(f"{PREFIX}/sign-in?next={target}")
+
+    async def csrf_refused(request: Request, error: Exception) -> Response:
+        del error
+        _ = gettext(request)
+        text = _("The form has expired or did not come from this console.")
+        return render(request, "error.html", 403, code="csrf_token_invalid", detail=text)
+
+    async def ledger_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, LedgerError)
+        status = STATUS_OF_KIND[error.kind]
+        response = render(request, "error.html", status, code=error.code, detail=error.detail)
+        retry = getattr(error, "retry_after", None)
+        if retry is not None:
+            response.headers["Retry-After"] = str(retry)
+        return response
+
+    async def invalid_request(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) for e in error.errors())
+        return render(request, "error.html", 422, code="invalid_field", detail=fields)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        code = HTTP_STATUS_CODES.get(error.status_code, "http_error")
+        return render(request, "error.html", error.status_code, code=code, detail=str(error.detail))
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(CsrfRefused, csrf_refused)
+    app.add_exception_handler(LedgerError, ledger_error)
+
+
+def new_sign_in_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def is_tls(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def source(request: Request) -> str:
+    return source_of(request)

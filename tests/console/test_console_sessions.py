@@ -1,0 +1,163 @@
+"""Sessions of the console: sign-in and its cookie, CSRF on every form, no session fixation,
+idle expiry, revocation, the API's rate limits; the console's catalogs; /docs offline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.console import catalog
+from api.console.i18n import translations
+from api.console.sessions import SESSION_COOKIE
+from ledger.domain.access import Role
+from ledger.services import access
+from tests.console.conftest import console_of, csrf_in
+from tests.factories import actor
+
+SignedIn = Callable[[Role], tuple[TestClient, str]]
+
+
+def test_signing_in_sets_a_strict_http_only_cookie_secure_over_tls(
+    app: FastAPI, tokens: dict[Role, str]
+) -> None:
+    with TestClient(app, base_url="https://testserver") as client:
+        page = client.get("/console/sign-in")
+        answer = client.post(
+            "/console/sign-in",
+            data={"csrf": csrf_in(page.text), "token": tokens[Role.ENTERPRISE]},
+            follow_redirects=False,
+        )
+    cookie = answer.headers["set-cookie"].lower()
+    assert answer.status_code == 303
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
+    with TestClient(app) as plain:
+        page = plain.get("/console/sign-in")
+        answer = plain.post(
+            "/console/sign-in",
+            data={"csrf": csrf_in(page.text), "token": tokens[Role.ENTERPRISE]},
+            follow_redirects=False,
+        )
+    assert "secure" not in answer.headers["set-cookie"].lower()  # plain HTTP: a local server
+
+
+def test_a_page_without_a_session_sends_the_browser_to_sign_in(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        answer = client.get("/console/trades", follow_redirects=False)
+        home = client.get("/", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/sign-in?next=/console/trades"
+    assert home.headers["location"] == "/console/"
+
+
+def test_every_form_needs_the_sessions_csrf_token(signed_in: SignedIn) -> None:
+    client, csrf = signed_in(Role.ENTERPRISE)
+    body = {
+        "id": "T9",
+        "side": "sell",
+        "counterparty": "E2",
+        "family": "SO2",
+        "quantity": "1",
+        "price_cny_per_t": "9000",
+        "trade_date": "2026-03-01",
+    }
+    for sent in ({}, {"csrf": "forged"}, {"csrf": csrf[:-1]}):
+        answer = client.post("/console/trades", data={**body, **sent}, follow_redirects=False)
+        assert answer.status_code == 403
+        assert "csrf_token_invalid" in answer.text
+    assert "T9" not in client.get("/console/trades").text
+    accepted = client.post("/console/trades", data={**body, "csrf": csrf}, follow_redirects=False)
+    assert accepted.status_code == 303
+    assert "T9" in client.get("/console/trades").text
+
+
+def test_the_sign_in_form_needs_its_own_csrf_token(app: FastAPI, tokens: dict[Role, str]) -> None:
+    with TestClient(app) as client:
+        answer = client.post("/console/sign-in", data={"token": tokens[Role.ENTERPRISE]})
+    assert answer.status_code == 403
+    assert SESSION_COOKIE not in answer.cookies
+
+
+def _session_id_after_sign_in(client: TestClient, token: str) -> str:
+    page = client.get("/console/sign-in")
+    answer = client.post(
+        "/console/sign-in",
+        data={"csrf": csrf_in(page.text), "token": token},
+        follow_redirects=False,
+    )
+    return answer.cookies[SESSION_COOKIE]
+
+
+def test_a_planted_session_id_is_never_taken_over(app: FastAPI, tokens: dict[Role, str]) -> None:
+    """Session fixation: whatever id the browser brought, signing in makes a new one, and the
+    old one (if it was a real session) is closed."""
+    with TestClient(app) as victim:
+        victim.cookies.set(SESSION_COOKIE, "planted", domain="testserver.local", path="/console")
+        first = _session_id_after_sign_in(victim, tokens[Role.ENTERPRISE])
+        second = _session_id_after_sign_in(victim, tokens[Role.ENTERPRISE])
+    assert first != "planted"
+    assert second != first
+    for stolen in ("planted", first):
+        with TestClient(app) as attacker:
+            attacker.cookies.set(SESSION_COOKIE, stolen, path="/console")
+            assert attacker.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_an_idle_session_expires_and_signing_out_ends_it(signed_in: SignedIn, app: FastAPI) -> None:
+    sessions = console_of(app).sessions
+    now = [1000.0]
+    sessions.clock = lambda: now[0]
+    client, csrf = signed_in(Role.FINANCE)
+    now[0] += sessions.idle_seconds - 1
+    assert client.get("/console/", follow_redirects=False).status_code == 200
+    now[0] += sessions.idle_seconds + 1
+    assert client.get("/console/", follow_redirects=False).status_code == 303
+    other, csrf = signed_in(Role.FINANCE)
+    out = other.post("/console/sign-out", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert other.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_a_revoked_token_ends_its_session(signed_in: SignedIn, app: FastAPI) -> None:
+    client, _ = signed_in(Role.VERIFIER)
+    store = app.state.store
+    administrator = actor(store, Role.ADMINISTRATOR)
+    verifier = actor(store, Role.VERIFIER)
+    with store() as uow:
+        token_id = uow.access.tokens_of(verifier.id)[0].id
+    access.revoke_token(store, administrator, token_id)
+    app.state.tokens.clear()
+    assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+def test_failed_sign_ins_are_rate_limited_like_the_api(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        csrf = csrf_in(client.get("/console/sign-in").text)
+        statuses = [
+            client.post("/console/sign-in", data={"csrf": csrf, "token": "elt_x_wrong"}).status_code
+            for _ in range(7)
+        ]
+        api = client.get("/v1/me", headers={"Authorization": "Bearer elt_x_wrong"})
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429]
+    assert api.status_code == 429  # one budget per source, console and API alike
+
+
+def test_every_message_of_the_console_has_its_chinese() -> None:
+    """The catalog is compiled from the committed .po at import: none can be stale, but a
+    message added to a page without its translation fails here."""
+    zh = translations("zh")
+    missing = sorted({m for m in catalog.messages() if zh.gettext(m) == m})
+    assert missing == []
+    assert zh.gettext("Sign in") == "登录"
+
+
+def test_the_docs_page_loads_swagger_ui_from_this_server(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        page = client.get("/docs")
+        script = client.get("/static/swagger-ui/swagger-ui-bundle.js")
+    assert page.status_code == 200
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    assert script.status_code == 200 and len(script.content) > 100_000
