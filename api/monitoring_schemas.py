@@ -288,6 +288,7 @@ class ReportOut(Strict):
     invalidation_reason: str
     lines: list[ReportLineOut] | None = None
     reversed_incentives: list[str] = []
+    reversed_reductions: list[str] = []
 
 
 def line_out(line: ReportLine) -> ReportLineOut:
@@ -330,6 +331,7 @@ def report_out(report: Report, view: ReportView | None = None) -> ReportOut:
         invalidation_reason=report.invalidation_reason,
         lines=None if view is None else [line_out(line) for line in view.lines],
         reversed_incentives=[] if view is None else list(view.reversed_incentives),
+        reversed_reductions=[] if view is None else list(view.reversed_reductions),
     )
 
 

@@ -18,7 +18,12 @@ from api import registry_schemas as rs
 from api.registry_schemas import PartyCode, RecordId
 from api.schemas import NO_NUL, AmountText, BusinessDate, Strict
 from ledger.domain.amounts import parse_decimal, to_units
-from ledger.domain.incentives import CreditYear, Incentive, VerifiedReduction
+from ledger.domain.incentives import (
+    CreditYear,
+    Incentive,
+    ReductionReversal,
+    VerifiedReduction,
+)
 from ledger.domain.monitoring import reported_mean
 from ledger.domain.tax import MonthlyTax, QuarterlyReturn, TaxLine, TaxPolicy
 from ledger.domain.tax_filing import FiledReturn
@@ -298,10 +303,14 @@ class ReductionIn(Strict):
     id: RecordId
     report_id: Annotated[str, Field(min_length=1, max_length=48)]
     pollutant: Literal["SO2", "NOx", "COD", "NH3-N"]
-    baseline_kind: Literal["prior_entitlement", "cems_baseline"]
-    baseline_kg: AmountText
-    baseline_hours: Annotated[int, Field(gt=0, le=8784)]
-    actual_hours: Annotated[int, Field(ge=0, le=8784)]
+    retrofit_month: Annotated[
+        str | None,
+        Field(
+            pattern=r"^\d{4}-\d{2}$",
+            description="YYYY-MM: the CEMS baseline is the 12 months before it (default: the "
+            "report's first month). The baseline is derived, never given.",
+        ),
+    ] = None
     release: Literal["reserve", "tradable", "none"] = "reserve"
     authority: PartyCode = "HEBEI"
     vintage: Annotated[int, Field(ge=2000, le=2100)] | None = None
@@ -314,12 +323,26 @@ class ReductionOut(Strict):
     year: int
     report_id: str | None
     baseline_kind: str
-    baseline_kg: str
+    baseline_kg: str = Field(description="kg over baseline_hours, derived from the data")
+    baseline_hours: int
     actual_kg: str
+    actual_hours: int
+    retrofit_month: str | None
     reduction_kg: int
     released: str = Field(description="t released (kg precision)")
     release: str
     entry_id: str | None
+    reversal: ReductionReversalOut | None = None
+
+
+class ReductionReversalOut(Strict):
+    reason: str
+    report_id: str
+    entry_id: str | None
+    restored: str = Field(description="t given back from the reserve (kg precision)")
+    unrestored: str = Field(description="t the reserve no longer had: the enterprise's to cover")
+    at: datetime
+    detail: str
 
 
 class ReductionPage(Strict):
@@ -354,11 +377,29 @@ def reduction_out(record: VerifiedReduction) -> ReductionOut:
         report_id=record.report_id,
         baseline_kind=claim.baseline_kind.value,
         baseline_kg=str(claim.baseline_kg),
+        baseline_hours=claim.baseline_hours,
         actual_kg=str(claim.actual_kg),
+        actual_hours=claim.actual_hours,
+        retrofit_month=None if record.retrofit_month is None else f"{record.retrofit_month:%Y-%m}",
         reduction_kg=record.reduction_kg,
         released=rs.tonnes(record.released_units, claim.pollutant),
         release=record.release.value,
         entry_id=record.entry_id,
+        reversal=None
+        if record.reversal is None
+        else _reversal_out(record.reversal, claim.pollutant),
+    )
+
+
+def _reversal_out(reversal: ReductionReversal, pollutant: str) -> ReductionReversalOut:
+    return ReductionReversalOut(
+        reason=reversal.reason.value,
+        report_id=reversal.report_id,
+        entry_id=reversal.entry_id,
+        restored=rs.tonnes(reversal.restored_units, pollutant),
+        unrestored=rs.tonnes(reversal.unrestored_units, pollutant),
+        at=reversal.at,
+        detail=reversal.detail,
     )
 
 

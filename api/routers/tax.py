@@ -16,8 +16,9 @@ from api import tax_schemas as ts
 from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
+from ledger.domain.bounds import parse_month
 from ledger.domain.errors import InvalidField
-from ledger.domain.incentives import BaselineKind, IncentiveKind, Release
+from ledger.domain.incentives import IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.tax_filing import Quarter, Source
 from ledger.services import incentives, reductions, tax
@@ -194,18 +195,19 @@ def credit_schedule(
 def verify_reduction(
     body: ts.ReductionIn, store: Store, actor: Acts, response: Response
 ) -> ts.ReductionOut:
-    """Verify baseline − actual from a verified report and release the surplus by policy."""
+    """Verify baseline − actual from a verified report and release the surplus by policy: the
+    baseline is derived (entitlement or pre-retrofit CEMS, the lower), one per report and
+    pollutant."""
     request = reductions.ReductionRequest(
         id=body.id,
         report_id=body.report_id,
         pollutant=body.pollutant,
-        baseline_kind=BaselineKind(body.baseline_kind),
-        baseline_kg=ts.kg_decimal(body.baseline_kg, "baseline_kg"),
-        baseline_hours=body.baseline_hours,
-        actual_hours=body.actual_hours,
         release=Release(body.release),
         authority=body.authority,
         vintage=body.vintage,
+        retrofit_month=None
+        if body.retrofit_month is None
+        else parse_month(body.retrofit_month, "retrofit_month"),
     )
     return created(response, reductions.verify_reduction(store, actor, request), ts.reduction_out)
 

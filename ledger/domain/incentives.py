@@ -21,6 +21,7 @@ Every rounding is named here: `equipment_credit_fen` rounds down (a credit never
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -87,6 +88,24 @@ class ReductionNotVerifiable(
     """A reduction claim's months are not all valid, or have an exceedance or a penalty event."""
 
 
+class ReductionBaselineUnknown(
+    LedgerError,
+    code="reduction_baseline_unknown",
+    kind=Kind.UNPROCESSABLE,
+    title="No baseline can be derived for this reduction",
+):
+    """Neither a confirmed entitlement nor 12 valid months of CEMS data give a baseline."""
+
+
+class ReductionExists(
+    LedgerError,
+    code="reduction_exists",
+    kind=Kind.CONFLICT,
+    title="The report already has a verified reduction of this pollutant",
+):
+    """A second verified reduction is asked for the same report and pollutant."""
+
+
 class IncentiveKind(StrEnum):
     ARTICLE_13 = "article13_reduction"
     EQUIPMENT_CREDIT = "equipment_credit"
@@ -94,6 +113,7 @@ class IncentiveKind(StrEnum):
 
 class ReversalReason(StrEnum):
     REPORT_INVALIDATED = "report_invalidated"
+    REPORT_CORRECTED = "report_corrected"  # the report was superseded by a verified correction
     CLAWBACK = "clawback"
 
 
@@ -234,6 +254,43 @@ class BaselineKind(StrEnum):
     CEMS_BASELINE = "cems_baseline"  # 12 months of pre-retrofit CEMS data
 
 
+BASELINE_MONTHS = 12  # the CEMS baseline: the 12 months before the retrofit
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A candidate baseline: `kg` emitted (or allowed) over `hours` calendar hours."""
+
+    kind: BaselineKind
+    kg: Decimal
+    hours: int
+
+    @property
+    def per_hour(self) -> Fraction:
+        return Fraction(self.kg) / self.hours
+
+
+def calendar_hours(months: Sequence[date]) -> int:
+    """The hours of the months named by their first days."""
+    return sum(24 * monthrange(month.year, month.month)[1] for month in months)
+
+
+def months_before(month: date, count: int = BASELINE_MONTHS) -> tuple[date, ...]:
+    """The first days of the `count` months before `month`, oldest first."""
+    index = month.year * 12 + month.month - 1
+    return tuple(date(i // 12, i % 12 + 1, 1) for i in range(index - count, index))
+
+
+def lower_baseline(candidates: Sequence[Baseline]) -> Baseline:
+    """The lower of the candidates per calendar hour (rules §7.8: whichever is lower)."""
+    if not candidates:
+        raise ReductionBaselineUnknown(
+            "no confirmed entitlement and no 12 valid months of CEMS data before the retrofit",
+            field="report_id",
+        )
+    return min(candidates, key=lambda baseline: baseline.per_hour)
+
+
 @dataclass(frozen=True, slots=True)
 class ReductionClaim:
     """Baseline and actual emissions of one enterprise's pollutant for one period.
@@ -297,3 +354,24 @@ class VerifiedReduction:
     release: Release
     entry_id: str | None
     created_at: datetime
+    retrofit_month: date | None = None
+    reversal: ReductionReversal | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.reversal is None
+
+
+@dataclass(frozen=True, slots=True)
+class ReductionReversal:
+    """A verified reduction reversed with its report (rules §7.8): the surplus it had reclaimed
+    into a reserve went back to the enterprise as far as the reserve still held it
+    (`restored_units`); the rest (`unrestored_units`) the enterprise covers itself."""
+
+    reason: ReversalReason
+    report_id: str
+    entry_id: str | None
+    restored_units: int
+    unrestored_units: int
+    at: datetime
+    detail: str = ""

@@ -79,7 +79,12 @@ CHAINS = (
         "id",
         (Part(t.emission_report_lines, "report_id", ("line_no",)),),
     ),
-    RecordChain("reductions", t.verified_reductions, "id"),
+    RecordChain(
+        "reductions",
+        t.verified_reductions,
+        "id",
+        (Part(t.verified_reduction_reversals, "reduction_id", ("reduction_id",)),),
+    ),
     RecordChain(
         "returns", t.tax_returns, "id", (Part(t.tax_return_lines, "return_id", ("line_no",)),)
     ),

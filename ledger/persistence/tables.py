@@ -980,7 +980,9 @@ incentive_reversals = Table(
     Column("entry_id", String(128), nullable=False),
     Column("detail", String(400), nullable=False),
     Column("at", UtcDateTime, nullable=False),
-    CheckConstraint("reason IN ('report_invalidated', 'clawback')", name="reason"),
+    CheckConstraint(
+        "reason IN ('report_invalidated', 'clawback', 'report_corrected')", name="reason"
+    ),
 )
 
 verified_reductions = Table(
@@ -1004,10 +1006,34 @@ verified_reductions = Table(
     Column("release", String(16), nullable=False),
     Column("entry_id", String(128)),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("retrofit_month", Date),  # migration 0014: the CEMS baseline's window ends before it
     CheckConstraint("reduction_kg >= 0", name="reduction_not_negative"),
     # Surplus released never exceeds the verified reduction (t to the kg: units are kg).
     CheckConstraint(
         "released_units >= 0 AND released_units <= reduction_kg", name="release_within_reduction"
     ),
     CheckConstraint("release IN ('reserve', 'tradable', 'none')", name="release"),
+    # One verified reduction per report and pollutant (rules §7.8; migration 0014).
+    Index("ux_verified_reductions_report_id_pollutant", "report_id", "pollutant", unique=True),
+)
+
+# A verified reduction reversed with its report (migration 0014): append-only, one per reduction.
+verified_reduction_reversals = Table(
+    "verified_reduction_reversals",
+    metadata,
+    Column(
+        "reduction_id",
+        String(64),
+        ForeignKey("verified_reductions.id", ondelete="RESTRICT"),
+        primary_key=True,
+    ),
+    Column("reason", String(24), nullable=False),
+    Column("report_id", String(48), nullable=False),
+    Column("entry_id", String(128)),
+    Column("restored_units", BigInteger, nullable=False),
+    Column("unrestored_units", BigInteger, nullable=False),
+    Column("detail", String(400), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    CheckConstraint("reason IN ('report_invalidated', 'report_corrected')", name="reason"),
+    CheckConstraint("restored_units >= 0 AND unrestored_units >= 0", name="units_not_negative"),
 )

@@ -23,6 +23,7 @@ from ledger.domain.incentives import (
     IncentiveBasis,
     IncentiveKind,
     ReductionClaim,
+    ReductionReversal,
     Release,
     Reversal,
     ReversalReason,
@@ -340,20 +341,42 @@ class SqlTaxRepository:
                 release=record.release.value,
                 entry_id=record.entry_id,
                 created_at=record.created_at,
+                retrofit_month=record.retrofit_month,
             )
         )
 
     def get_reduction(self, reduction_id: str) -> VerifiedReduction | None:
         row = self._connection.execute(
-            select(t.verified_reductions).where(t.verified_reductions.c.id == reduction_id)
+            _reductions_query().where(t.verified_reductions.c.id == reduction_id)
         ).first()
         return None if row is None else _reduction(row)
+
+    def reductions_of_report(self, report_id: str) -> list[VerifiedReduction]:
+        v = t.verified_reductions.c
+        rows = self._connection.execute(
+            _reductions_query().where(v.report_id == report_id).order_by(v.seq)
+        )
+        return [_reduction(row) for row in rows]
+
+    def add_reduction_reversal(self, reduction_id: str, reversal: ReductionReversal) -> None:
+        self._connection.execute(
+            insert(t.verified_reduction_reversals).values(
+                reduction_id=reduction_id,
+                reason=reversal.reason.value,
+                report_id=reversal.report_id,
+                entry_id=reversal.entry_id,
+                restored_units=reversal.restored_units,
+                unrestored_units=reversal.unrestored_units,
+                detail=reversal.detail[:400],
+                at=reversal.at,
+            )
+        )
 
     def list_reductions(
         self, party: str | None, after: int, limit: int, *, scope: Scope = EVERYTHING
     ) -> list[tuple[int, VerifiedReduction]]:
         v = t.verified_reductions.c
-        query = select(t.verified_reductions).where(v.seq > after, visible_to(scope, v.party_code))
+        query = _reductions_query().where(v.seq > after, visible_to(scope, v.party_code))
         if party is not None:
             query = query.where(v.party_code == party)
         rows = self._connection.execute(query.order_by(v.seq).limit(limit))
@@ -367,6 +390,23 @@ def _returns_query() -> Any:
         .where(t.incentive_basis_voids.c.basis_id == t.incentive_bases.c.id)
     )
     return select(t.tax_returns, voided.label("void"))
+
+
+def _reductions_query() -> Any:
+    r = t.verified_reduction_reversals.c
+    reversal = (
+        r.reduction_id.label("reversed_id"),
+        r.reason.label("reversal_reason"),
+        r.report_id.label("reversal_report_id"),
+        r.entry_id.label("reversal_entry_id"),
+        r.restored_units,
+        r.unrestored_units,
+        r.detail.label("reversal_detail"),
+        r.at.label("reversed_at"),
+    )
+    return select(t.verified_reductions, *reversal).outerjoin(
+        t.verified_reduction_reversals, r.reduction_id == t.verified_reductions.c.id
+    )
 
 
 def _line_row(return_id: str, number: int, line: TaxLine, report_id: str | None) -> dict[str, Any]:
@@ -489,4 +529,20 @@ def _reduction(row: Row[Any]) -> VerifiedReduction:
         release=Release(row.release),
         entry_id=row.entry_id,
         created_at=row.created_at,
+        retrofit_month=row.retrofit_month,
+        reversal=_reduction_reversal(row),
+    )
+
+
+def _reduction_reversal(row: Row[Any]) -> ReductionReversal | None:
+    if row.reversed_id is None:
+        return None
+    return ReductionReversal(
+        reason=ReversalReason(row.reversal_reason),
+        report_id=row.reversal_report_id,
+        entry_id=row.reversal_entry_id,
+        restored_units=row.restored_units,
+        unrestored_units=row.unrestored_units,
+        at=row.reversed_at,
+        detail=row.reversal_detail,
     )

@@ -1,11 +1,19 @@
-"""Verified reductions and rights compliance, from verified emission reports (rules.md §3–4).
+"""Verified reductions and rights compliance, from verified emission reports (rules.md §3–4,
+§7.8).
 
-A verified reduction compares a documented baseline with the actual emissions of a verified
-report (same capacity, hours scaled) and, by policy, releases the surplus rights it frees:
-reclaimed free into a government reserve through the registry's reserve operation
-(`reclaim`, one entry referencing the decision), or left tradable in the enterprise's
-holdings. Rights compliance compares a report's verified emissions per rights pollutant with
-the rights the enterprise holds of that year's vintage: these are its obligations.
+A verified reduction compares a baseline with the actual emissions of a verified report and,
+by policy, releases the surplus rights it frees: reclaimed free into a government reserve
+through the registry's reserve operation (`reclaim`, one entry referencing the decision), or
+left tradable in the enterprise's holdings. Rights compliance compares a report's verified
+emissions per rights pollutant with the rights the enterprise holds of that year's vintage:
+these are its obligations.
+
+The baseline is derived, never typed in (§7.8): the lower, per calendar hour, of the
+enterprise's confirmed entitlement for the report's year and the 12 months of CEMS data
+before the retrofit (every month present and valid), put on the report's calendar hours. One
+reduction per report and pollutant (the database has a unique index). Invalidating the report,
+or verifying a correction of it, reverses its reductions in the same transaction: a reclaim
+goes back to the enterprise as far as the reserve still holds it (`reverse_for_report`).
 
 Each use case takes the acting `Actor`: a report or reduction out of its scope does not exist
 for it. A reduction is verified once per id: the same request again answers the stored one
@@ -16,16 +24,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from math import ceil
 
 from ledger.domain.access import Actor, Pending
+from ledger.domain.accounts import Side
+from ledger.domain.entries import Reference
 from ledger.domain.errors import InvalidField, RecordExists
 from ledger.domain.incentives import (
+    Baseline,
     BaselineKind,
     ReductionClaim,
+    ReductionExists,
+    ReductionReversal,
     Release,
+    ReversalReason,
     VerifiedReduction,
+    calendar_hours,
+    lower_baseline,
+    months_before,
     reduction_kg,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
@@ -39,8 +57,9 @@ from ledger.domain.reports import (
     ReportStatus,
 )
 from ledger.domain.tax_tables import Pollutant
-from ledger.services import rights
+from ledger.services import journal, rights
 from ledger.services.authority import sees, use_case
+from ledger.services.parties import lock_balances, move
 from ledger.services.transactions import joined, read, run_joined
 
 # Rights pollutants (rules §4) and the tax pollutant their verified mass is reported as.
@@ -50,22 +69,24 @@ RIGHTS_POLLUTANTS = {
     "COD": Pollutant.COD,
     "NH3-N": Pollutant.NH3_N,
 }
+REVERSAL_ENTRY_TYPE = "reclaim_reversal"
 
 
 @dataclass(frozen=True, slots=True)
 class ReductionRequest:
-    """A regulator's verification of a reduction, resting on a verified report."""
+    """A regulator's verification of a reduction, resting on a verified report.
+
+    `retrofit_month` ends the CEMS baseline's 12 months (default: the report's first month);
+    the baseline itself is derived from the data.
+    """
 
     id: str
     report_id: str
     pollutant: str
-    baseline_kind: BaselineKind
-    baseline_kg: Decimal
-    baseline_hours: int
-    actual_hours: int
     release: Release = Release.RESERVE
     authority: str = PROVINCE  # whose reserve takes reclaimed surplus
     vintage: int | None = None  # the vintage released; default: the year after the report
+    retrofit_month: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +121,53 @@ def _actual(report: Report, report_lines: Sequence[ReportLine], pollutant: str) 
     )
 
 
+# -- the derived baseline (rules §7.8) -------------------------------------------------------
+
+
+def _baseline(uow: UnitOfWork, report: Report, pollutant: str, retrofit: date) -> Baseline:
+    """The lower per calendar hour of the entitlement and the pre-retrofit CEMS baseline."""
+    if retrofit.day != 1 or retrofit > report.period.first_month:
+        raise InvalidField(
+            "the retrofit month is a first day, at the latest the report's first month",
+            field="retrofit_month",
+        )
+    candidates = [
+        found
+        for found in (
+            _entitlement_baseline(uow, report, pollutant),
+            _cems_baseline(uow, report.party, pollutant, retrofit),
+        )
+        if found is not None
+    ]
+    return lower_baseline(candidates)
+
+
+def _entitlement_baseline(uow: UnitOfWork, report: Report, pollutant: str) -> Baseline | None:
+    """The rights confirmed for the report's year (units are kg), over that year's hours."""
+    year = report.period.year
+    found = uow.registry.list_entitlements(report.party, pollutant, 0, 1000)
+    units = sum(e.units for _, e in found if e.first_vintage <= year <= e.last_vintage)
+    if not units:
+        return None
+    hours = calendar_hours([date(year, month, 1) for month in range(1, 13)])
+    return Baseline(BaselineKind.PRIOR_ENTITLEMENT, Decimal(units), hours)
+
+
+def _cems_baseline(uow: UnitOfWork, party: str, pollutant: str, retrofit: date) -> Baseline | None:
+    """The mass of the 12 months before the retrofit, if every one has valid CEMS data."""
+    window = months_before(retrofit)
+    stored = uow.monitoring.months(party, None, pollutant, window[0], window[-1])
+    aggregates = [month.aggregate for month in stored]
+    covered = {a.month for a in aggregates}
+    if covered != set(window) or not all(a.month_valid for a in aggregates):
+        return None
+    kg = sum((a.mass_kg for a in aggregates), Decimal(0))
+    return Baseline(BaselineKind.CEMS_BASELINE, kg, calendar_hours(window))
+
+
+# -- verifying -------------------------------------------------------------------------------
+
+
 @use_case("reductions.verify")
 def verify_reduction(
     uow_factory: UnitOfWorkFactory, actor: Actor, request: ReductionRequest
@@ -111,16 +179,25 @@ def verify_reduction(
         if stored is not None:
             return _verified_already(uow, actor, stored, request)
         report = _verified(uow, actor, request.report_id)
+        of_report = uow.tax.reductions_of_report(report.id)
+        taken = [r for r in of_report if r.claim.pollutant == request.pollutant]
+        if taken:
+            raise ReductionExists(
+                f"report {report.id} has reduction {taken[0].id} of {request.pollutant}",
+                field="report_id",
+            )
         actual = _actual(report, uow.reports.lines(report.id), request.pollutant)
+        retrofit = request.retrofit_month or report.period.first_month
+        baseline = _baseline(uow, report, request.pollutant, retrofit)
         claim = ReductionClaim(
             party=actual.party,
             pollutant=request.pollutant,
             year=actual.year,
-            baseline_kind=request.baseline_kind,
-            baseline_kg=request.baseline_kg,
-            baseline_hours=request.baseline_hours,
+            baseline_kind=baseline.kind,
+            baseline_kg=baseline.kg,
+            baseline_hours=baseline.hours,
             actual_kg=actual.kg,
-            actual_hours=request.actual_hours,
+            actual_hours=calendar_hours(report.period.months()),
             months_invalid=actual.months_invalid,
             exceedances=actual.exceedances,
         )
@@ -135,6 +212,7 @@ def verify_reduction(
             release=request.release,
             entry_id=entry_id,
             created_at=uow.now(),
+            retrofit_month=request.retrofit_month,
         )
         uow.tax.add_reduction(record)
         return Created(record)
@@ -145,31 +223,14 @@ def verify_reduction(
 def _verified_already(
     uow: UnitOfWork, actor: Actor, stored: VerifiedReduction, request: ReductionRequest
 ) -> Created[VerifiedReduction]:
-    """A reduction verified under this id already: this request's own (the same claim, and the
-    same reclaim, which replays), or a conflict."""
-    claim = stored.claim
-    asked = (
-        request.report_id,
-        request.pollutant,
-        request.baseline_kind,
-        request.baseline_kg,
-        request.baseline_hours,
-        request.actual_hours,
-        request.release,
-    )
-    kept = (
-        stored.report_id,
-        claim.pollutant,
-        claim.baseline_kind,
-        claim.baseline_kg,
-        claim.baseline_hours,
-        claim.actual_hours,
-        stored.release,
-    )
-    if asked != kept or not sees(uow, actor, claim.party):
+    """A reduction verified under this id already: this request's own (the same report,
+    pollutant, retrofit and release, and the same reclaim, which replays), or a conflict."""
+    asked = (request.report_id, request.pollutant, request.retrofit_month, request.release)
+    kept = (stored.report_id, stored.claim.pollutant, stored.retrofit_month, stored.release)
+    if asked != kept or not sees(uow, actor, stored.claim.party):
         raise RecordExists(f"reduction {request.id} exists", field="id")
     if stored.entry_id is not None:  # another authority or vintage: the reclaim refuses it
-        _release(uow, actor, request, claim, stored.reduction_kg)
+        _release(uow, actor, request, stored.claim, stored.reduction_kg)
     return Created(stored, replayed=True)
 
 
@@ -194,6 +255,74 @@ def _release(
     assert not isinstance(reclaimed, Pending), "a reclaim is never four-eyes"
     (entry,) = reclaimed.record
     return entry.entry_id
+
+
+# -- reversal with the report (rules §7.8) ---------------------------------------------------
+
+
+def reverse_for_report(
+    uow: UnitOfWork, report_id: str, reason: ReversalReason, detail: str
+) -> list[VerifiedReduction]:
+    """Inside the invalidation's (or correction's) unit of work: reverse every active
+    reduction resting on `report_id`, giving back what its reclaim took while the reserve
+    still holds it."""
+    reversed_ = []
+    for reduction in uow.tax.reductions_of_report(report_id):
+        if reduction.active:
+            reversal = _reverse_one(uow, reduction, reason, f"report {report_id}: {detail}")
+            uow.tax.add_reduction_reversal(reduction.id, reversal)
+            reversed_.append(reduction)
+    return reversed_
+
+
+def _reverse_one(
+    uow: UnitOfWork, reduction: VerifiedReduction, reason: ReversalReason, detail: str
+) -> ReductionReversal:
+    assert reduction.report_id is not None  # reductions of a report name it
+    restored, entry_id, unrestored = 0, None, 0
+    if reduction.entry_id is not None:  # released into a reserve; otherwise nothing moved
+        restored, entry_id = _restore(uow, reduction, reduction.entry_id, detail)
+        unrestored = reduction.released_units - restored
+    return ReductionReversal(
+        reason=reason,
+        report_id=reduction.report_id,
+        entry_id=entry_id,
+        restored_units=restored,
+        unrestored_units=unrestored,
+        at=uow.now(),
+        detail=detail,
+    )
+
+
+def _restore(
+    uow: UnitOfWork, reduction: VerifiedReduction, reclaim_id: str, detail: str
+) -> tuple[int, str | None]:
+    """Move the reclaimed units back from the reserve to the enterprise, as far as the reserve
+    has them available (it may have sold some): (units restored, the entry's id)."""
+    reclaim = uow.journal.get_many([reclaim_id])[reclaim_id]
+    holdings = next(p for p in reclaim.postings if p.side is Side.DEBIT)
+    reserve = next(p for p in reclaim.postings if p.side is Side.CREDIT)
+    pair = (reserve.account_code, reserve.instrument_code)
+    _, balances = lock_balances(uow, [pair])
+    units = min(reduction.released_units, max(balances[pair].available, 0))
+    if units == 0:
+        return 0, None
+    entry = journal.PostEntry(
+        entry_id=f"reduction-{reduction.id}-reversal",
+        entry_type=REVERSAL_ENTRY_TYPE,
+        postings=tuple(
+            move(reserve.account_code, holdings.account_code, reserve.instrument_code, units, 3)
+        ),
+        memo=detail[:500],
+        references=(
+            Reference("reduction", reduction.id),
+            Reference("entry", reclaim_id),
+            Reference("emission_report", reduction.report_id or ""),
+        ),
+        metadata={"reverses": reclaim_id, "released_units": reduction.released_units},
+    )
+    (record,) = journal.write_in(uow, [entry])
+    return units, record.entry_id
 
 
 @use_case("reductions.list")

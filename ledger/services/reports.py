@@ -22,6 +22,7 @@ from datetime import date
 from ledger.domain.access import Actor
 from ledger.domain.cems import TAX_POLLUTANT, StoredMonth
 from ledger.domain.errors import InvalidField, LedgerError
+from ledger.domain.incentives import ReversalReason
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
@@ -48,7 +49,7 @@ from ledger.domain.reports import (
 )
 from ledger.domain.tax import PollutantMonth
 from ledger.domain.tax_tables import Pollutant
-from ledger.services import incentives
+from ledger.services import incentives, reductions
 from ledger.services.authority import sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
@@ -68,11 +69,13 @@ class Content:
 
 @dataclass(frozen=True, slots=True)
 class ReportView:
-    """A report with its lines (and, after an invalidation, the incentives it reversed)."""
+    """A report with its lines (and, after an invalidation or a verified correction, the
+    incentives and verified reductions that were reversed with it)."""
 
     report: Report
     lines: tuple[ReportLine, ...]
     reversed_incentives: tuple[str, ...] = ()
+    reversed_reductions: tuple[str, ...] = ()
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -183,7 +186,8 @@ def invalidate_report(
     uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, reason: str
 ) -> ReportView:
     """A regulator invalidates a verified report and, in the same transaction, every incentive
-    that rested on it is reversed (`ledger.services.incentives.reverse_for_report`)."""
+    and verified reduction that rested on it is reversed (`reverse_for_report` of
+    `ledger.services.incentives` and `ledger.services.reductions`)."""
 
     def work(uow: UnitOfWork) -> ReportView:
         report = _visible(uow, actor, report_id_, lock=True)
@@ -197,7 +201,14 @@ def invalidate_report(
         )
         view = _save(uow, changed)
         reversed_ = incentives.reverse_for_report(uow, report.id, reason)
-        return replace(view, reversed_incentives=tuple(i.id for i in reversed_))
+        undone = reductions.reverse_for_report(
+            uow, report.id, ReversalReason.REPORT_INVALIDATED, reason or "invalidated"
+        )
+        return replace(
+            view,
+            reversed_incentives=tuple(i.id for i in reversed_),
+            reversed_reductions=tuple(r.id for r in undone),
+        )
 
     return in_transaction(uow_factory, work, actor=actor)
 
@@ -215,7 +226,7 @@ def _decide(
         )
         view = _save(uow, changed)
         if status is ReportStatus.VERIFIED and report.supersedes is not None:
-            _supersede(uow, report.supersedes)
+            return _supersede(uow, report.supersedes, view)
         return view
 
     return in_transaction(uow_factory, work, actor=actor)
@@ -232,10 +243,15 @@ def _check_not_the_submitter(uow: UnitOfWork, report: Report, actor: Actor) -> N
         )
 
 
-def _supersede(uow: UnitOfWork, old_id: str) -> None:
+def _supersede(uow: UnitOfWork, old_id: str, view: ReportView) -> ReportView:
+    """The corrected version is verified: the old one is superseded and the verified
+    reductions resting on it are reversed (rules §7.8), in the verification's transaction."""
     old = uow.reports.get(old_id, lock=True)
     assert old is not None, old_id  # a foreign key keeps it
     uow.reports.update(replace(old, status=check_transition(old, "supersede")))
+    detail = f"corrected by {view.report.id}"
+    undone = reductions.reverse_for_report(uow, old.id, ReversalReason.REPORT_CORRECTED, detail)
+    return replace(view, reversed_reductions=tuple(r.id for r in undone))
 
 
 # -- reads -------------------------------------------------------------------------------------

@@ -681,9 +681,8 @@ EXAMPLES = [
         REGULATOR,
         "/v1/reductions",
         {"id": "RT-REDUCTION", "report_id": "E02-2026Q2-v1", "pollutant": "SO2"}
-        | {"baseline_kind": "prior_entitlement", "baseline_kg": "100000"}
-        | {"baseline_hours": 8000, "actual_hours": 6000, "release": "tradable"},
-        {"actual_hours": 7000},
+        | {"release": "tradable"},
+        {"release": "none"},
         reads=("/v1/reductions?party=E02", "/v1/accounts/E02:holdings/balances/SO2-2026"),
         given=verified_report("E02", "2026Q2", agency(*Q2_2026)),
     ),

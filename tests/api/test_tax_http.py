@@ -215,24 +215,64 @@ def test_every_create_of_tax_and_incentives_is_safely_retried(taxed: TestClient)
     taxed.post("/v1/equipment-credits/DESOX-1/clawback", json={"transferred_on": "2025-01-01"})
     booking = {"id": "extra", "basis_id": "equipment-DESOX-1", "amount": "50.00"}
     retried(taxed, "/v1/incentives", booking)
-    reduction = {
-        "id": "R1",
-        "report_id": report,
-        "pollutant": "SO2",
-        "baseline_kind": "prior_entitlement",
-        "baseline_kg": "100000",
-        "baseline_hours": 8000,
-        "actual_hours": 6000,
-        "release": "tradable",
-    }
+    entitle(taxed)
+    reduction = {"id": "R1", "report_id": report, "pollutant": "SO2", "release": "tradable"}
     retried(taxed, "/v1/reductions", reduction)
 
     for path, body in (
         ("/v1/equipment-credits", {**credit, "investment": "2000.00"}),
         ("/v1/incentives", {**booking, "amount": "60.00"}),
-        ("/v1/reductions", {**reduction, "actual_hours": 7000}),
+        ("/v1/reductions", {**reduction, "release": "none"}),
     ):
         conflict = taxed.post(path, json=body)
         assert_problem(conflict, 409, "record_exists_with_different_definition", "id")
     incentives = taxed.get("/v1/incentives").json()["incentives"]
     assert sorted(i["id"] for i in incentives) == ["a13-E01-2026Q2-r1", "eq-DESOX-1", "extra"]
+
+
+# -- verified reductions (rules §7.8) ----------------------------------------------------------
+
+
+def entitle(client: TestClient) -> None:
+    """E01's confirmed SO2 rights: 500 t a year from 2026."""
+    body = {
+        "id": "E01-SO2",
+        "party": "E01",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "500",
+        "first_vintage": 2026,
+    }
+    assert client.post("/v1/entitlements", json=body).status_code == 201
+
+
+def test_a_reduction_derives_its_baseline_and_is_reversed_with_its_report_over_http(
+    taxed: TestClient,
+) -> None:
+    report = verified_quarter(taxed)
+    entitle(taxed)
+    body = {"id": "R1", "report_id": report, "pollutant": "SO2"}
+    typed = {**body, "baseline_kind": "prior_entitlement", "baseline_kg": "900000"}
+    assert_problem(taxed.post("/v1/reductions", json=typed), 422, "unknown_field")
+
+    made = taxed.post("/v1/reductions", json=body)
+    assert made.status_code == 201, made.text
+    # 500 t a year over the quarter's 2,184 of 8,760 hours, less 3 x 17,280 kg of SO2.
+    expected = 500_000 * 2_184 // 8_760 - 3 * 17_280
+    assert (made.json()["baseline_kind"], made.json()["reduction_kg"]) == (
+        "prior_entitlement",
+        expected,
+    )
+    second = {**body, "id": "R2", "release": "tradable"}
+    assert_problem(taxed.post("/v1/reductions", json=second), 409, "reduction_exists", "report_id")
+    reserve = "/v1/accounts/HEBEI:reserve/balances/SO2-2027"
+    assert taxed.get(reserve).json()["balance"] == f"{expected / 1000:.3f}"
+
+    invalidated = taxed.post(f"/v1/reports/{report}/invalidate", json={"reason": "forged data"})
+    assert invalidated.json()["reversed_reductions"] == ["R1"]
+
+    (listed,) = taxed.get("/v1/reductions").json()["reductions"]
+    assert listed["reversal"]["reason"] == "report_invalidated"
+    assert listed["reversal"]["unrestored"] == "0.000"
+    assert taxed.get(reserve).json()["balance"] == "0.000"
+    holdings = taxed.get("/v1/accounts/E01:holdings/balances/SO2-2027").json()
+    assert holdings["balance"] == "500.000"

@@ -9,12 +9,23 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain.errors import RecordExists
-from ledger.domain.incentives import BaselineKind, ReductionNotVerifiable, Release
-from ledger.domain.registry import Entitlement
-from ledger.domain.reports import ReportNotFound
+from ledger.domain.access import Actor, Role
+from ledger.domain.errors import RecordExists, StorageConflict
+from ledger.domain.incentives import (
+    BaselineKind,
+    ReductionBaselineUnknown,
+    ReductionExists,
+    ReductionNotVerifiable,
+    Release,
+    ReversalReason,
+    months_before,
+)
+from ledger.domain.monitoring import MonthlyAggregate
+from ledger.domain.registry import Entitlement, Outlet
+from ledger.domain.reports import Method, ReportNotFound
 from ledger.persistence.store import Store
-from ledger.services import queries, reductions, rights
+from ledger.services import parties, queries, reductions, reports, rights
+from tests.factories import actor
 from tests.integration.tax_support import (
     P,
     build_tax_registry,
@@ -25,6 +36,11 @@ from tests.integration.tax_support import (
 )
 
 D = Decimal
+AGENCY = Method.AGENCY
+
+
+def verifier(store: Store) -> Actor:
+    return actor(store, Role.VERIFIER, principal="verifier-2")
 
 
 @pytest.fixture
@@ -49,17 +65,12 @@ def so2_year(store: Store, *, exceedances: int = 0) -> str:
     )
 
 
-def request(report: str, release: Release = Release.RESERVE) -> reductions.ReductionRequest:
-    # Baseline 100 t over 8,000 h; this year ran 6,000 h: 75 t on the same basis, 40 t actual.
+def request(
+    report: str, release: Release = Release.RESERVE, reduction_id: str = "R1"
+) -> reductions.ReductionRequest:
+    # The baseline is derived: the 100 t entitlement of 2026 (no CEMS history); 40 t actual.
     return reductions.ReductionRequest(
-        id="R1",
-        report_id=report,
-        pollutant="SO2",
-        baseline_kind=BaselineKind.PRIOR_ENTITLEMENT,
-        baseline_kg=D(100_000),
-        baseline_hours=8_000,
-        actual_hours=6_000,
-        release=release,
+        id=reduction_id, report_id=report, pollutant="SO2", release=release
     )
 
 
@@ -75,10 +86,12 @@ def test_a_verified_reduction_reclaims_the_surplus_into_the_reserve(registry: St
 
     record = reductions.verify_reduction(registry, regulator(registry), request(report)).record
 
-    assert (record.reduction_kg, record.released_units) == (35_000, 35_000)
+    assert record.claim.baseline_kind is BaselineKind.PRIOR_ENTITLEMENT
+    assert (record.claim.baseline_kg, record.claim.baseline_hours) == (D(100_000), 8_760)
+    assert (record.reduction_kg, record.released_units) == (60_000, 60_000)
     assert record.entry_id == "reclaim-reduction-R1"
-    assert holdings(registry, "E01:holdings") == 100_000 - 35_000
-    assert holdings(registry, "HEBEI:reserve") == 35_000
+    assert holdings(registry, "E01:holdings") == 100_000 - 60_000
+    assert holdings(registry, "HEBEI:reserve") == 60_000
     assert queries.check_invariants(registry, regulator(registry)) == []
 
 
@@ -88,7 +101,7 @@ def test_a_tradable_release_leaves_the_surplus_in_the_holdings(registry: Store) 
     asked = request(report, Release.TRADABLE)
     record = reductions.verify_reduction(registry, regulator(registry), asked).record
 
-    assert (record.released_units, record.entry_id) == (35_000, None)
+    assert (record.released_units, record.entry_id) == (60_000, None)
     assert holdings(registry, "E01:holdings") == 100_000
 
 
@@ -118,12 +131,12 @@ def test_a_retried_verification_answers_the_reduction_it_verified(registry: Stor
 
     assert (first.replayed, again.replayed, again.record) == (False, True, first.record)
     for other in (
-        replace(request(report), baseline_kg=D(90_000)),
+        replace(request(report), retrofit_month=date(2025, 6, 1)),
         replace(request(report), vintage=2028),  # the same claim, reclaimed elsewhere
     ):
         with pytest.raises(RecordExists):
             reductions.verify_reduction(registry, regulator(registry), other)
-    assert holdings(registry, "HEBEI:reserve") == 35_000
+    assert holdings(registry, "HEBEI:reserve") == 60_000
     assert holdings(registry, "HEBEI:reserve", "SO2-2028") == 0
     assert queries.check_invariants(registry, regulator(registry)) == []
 
@@ -139,3 +152,145 @@ def test_another_enterprises_report_and_reductions_do_not_exist_for_it(registry:
         assert refused.value.detail == f"report {report_id!r} not found"
     assert reductions.list_reductions(registry, other, "E01", None, 10).items == []
     assert len(reductions.list_reductions(registry, filer(registry), None, None, 10).items) == 1
+
+
+# -- rules §7.8: unique, derived baseline, reversed with the report ---------------------------
+
+
+def cems_year(store: Store, kg_per_month: str, *, invalid: date | None = None) -> None:
+    """Monthly SO2 aggregates of E01's SINTER-1 for 2025 (valid unless `invalid`)."""
+    parties.add_outlet(
+        store, regulator(store), Outlet("E01", "SINTER-1", {"SO2": "35", "NOx": "50"}, "16")
+    )
+    with store() as uow:
+        (outlet,) = uow.monitoring.outlets("E01")
+        for month in months_before(date(2026, 1, 1)):
+            aggregate = MonthlyAggregate(
+                outlet="SINTER-1",
+                pollutant="SO2",
+                month=month,
+                standard=None,
+                hours_received=720,
+                valid_hours=720,
+                valid_days=30,
+                valid_days_required=25,
+                month_valid=month != invalid,
+                mass_kg=D(kg_per_month),
+                mean_measured=None,
+                mean_on_standard_basis=None,
+                exceedances=0,
+                first_exceedance=None,
+                impossible_hours=0,
+                over_range_hours=0,
+            )
+            uow.monitoring.put_month(outlet.seq, aggregate, uow.now())
+        uow.commit()
+
+
+def test_the_baseline_is_the_lower_of_entitlement_and_pre_retrofit_cems(registry: Store) -> None:
+    cems_year(registry, "5000")  # 60 t in 2025 < the 100 t entitlement
+    report = so2_year(registry)
+
+    record = reductions.verify_reduction(registry, regulator(registry), request(report)).record
+
+    assert record.claim.baseline_kind is BaselineKind.CEMS_BASELINE
+    assert (record.claim.baseline_kg, record.claim.baseline_hours) == (D(60_000), 8_760)
+    assert record.reduction_kg == 60_000 - 40_000
+
+
+def test_a_cems_year_with_an_invalid_month_is_no_baseline(registry: Store) -> None:
+    cems_year(registry, "5000", invalid=date(2025, 7, 1))
+    report = so2_year(registry)
+
+    record = reductions.verify_reduction(registry, regulator(registry), request(report)).record
+
+    assert record.claim.baseline_kind is BaselineKind.PRIOR_ENTITLEMENT
+    assert record.reduction_kg == 60_000
+
+
+def test_without_entitlement_or_cems_history_there_is_no_baseline(registry: Store) -> None:
+    report = verified_report(
+        registry, "E02", "2026", [line(date(2026, 1, 1), P.SO2, "20", "35", mass=D(10))]
+    )
+
+    with pytest.raises(ReductionBaselineUnknown):
+        reductions.verify_reduction(registry, regulator(registry), request(report))
+
+
+def test_a_report_has_one_reduction_per_pollutant(registry: Store) -> None:
+    report = so2_year(registry)
+    reductions.verify_reduction(registry, regulator(registry), request(report))
+
+    with pytest.raises(ReductionExists):
+        second = request(report, Release.TRADABLE, reduction_id="R2")
+        reductions.verify_reduction(registry, regulator(registry), second)
+    assert holdings(registry, "HEBEI:reserve") == 60_000
+
+
+def test_the_database_refuses_a_second_reduction_of_a_report(registry: Store) -> None:
+    report = so2_year(registry)
+    first = reductions.verify_reduction(registry, regulator(registry), request(report)).record
+
+    with pytest.raises(StorageConflict), registry() as uow:
+        uow.tax.add_reduction(replace(first, id="R2", entry_id=None))
+        uow.commit()
+
+
+def test_invalidating_the_report_reverses_the_reduction_and_gives_back_the_reclaim(
+    registry: Store,
+) -> None:
+    report = so2_year(registry)
+    reductions.verify_reduction(registry, regulator(registry), request(report))
+
+    view = reports.invalidate_report(registry, regulator(registry), report, "tampered CEMS")
+
+    assert view.reversed_reductions == ("R1",)
+    (record,) = reductions.list_reductions(registry, regulator(registry), "E01", None, 10).items
+    assert record.reversal is not None
+    assert record.reversal.reason is ReversalReason.REPORT_INVALIDATED
+    assert (record.reversal.restored_units, record.reversal.unrestored_units) == (60_000, 0)
+    assert record.reversal.entry_id == "reduction-R1-reversal"
+    assert holdings(registry, "E01:holdings") == 100_000
+    assert holdings(registry, "HEBEI:reserve") == 0
+    assert queries.check_invariants(registry, regulator(registry)) == []
+
+
+def test_what_the_reserve_no_longer_holds_is_the_enterprises_to_cover(registry: Store) -> None:
+    report = so2_year(registry)
+    reductions.verify_reduction(registry, regulator(registry), request(report))
+    cancelled = rights.ReserveOperation(
+        "CANCEL-1", rights.ReserveAction.CANCELLATION, "HEBEI", "SO2", 10_000, 2027, 2027
+    )
+    rights.reserve_operation(registry, regulator(registry), cancelled)
+
+    reports.invalidate_report(registry, regulator(registry), report, "tampered CEMS")
+
+    (record,) = reductions.list_reductions(registry, regulator(registry), "E01", None, 10).items
+    assert record.reversal is not None
+    assert (record.reversal.restored_units, record.reversal.unrestored_units) == (50_000, 10_000)
+    assert holdings(registry, "E01:holdings") == 100_000 - 10_000
+    assert holdings(registry, "HEBEI:reserve") == 0
+
+
+def test_a_verified_correction_reverses_the_reduction_and_the_new_version_gets_its_own(
+    registry: Store,
+) -> None:
+    report = so2_year(registry)
+    reductions.verify_reduction(registry, regulator(registry), request(report))
+    correction = reports.Content(
+        from_monitoring=False,
+        lines=(replace(line(date(2026, 1, 1), P.SO2, "20", "35", mass=D(70_000)), method=AGENCY),),
+    )
+    parties.add_outlet(registry, regulator(registry), Outlet("E01", "SINTER-1", {}, None))
+    draft = reports.correct_report(registry, filer(registry), report, correction).record.report
+    reports.submit_report(registry, filer(registry), draft.id)
+
+    verified = reports.verify_report(registry, verifier(registry), draft.id)
+
+    assert verified.reversed_reductions == ("R1",)
+    assert holdings(registry, "E01:holdings") == 100_000
+    again = request(draft.id, reduction_id="R2")
+    record = reductions.verify_reduction(registry, regulator(registry), again).record
+    assert (record.report_id, record.reduction_kg) == (draft.id, 30_000)
+    assert holdings(registry, "HEBEI:reserve") == 30_000
+    assert queries.check_invariants(registry, regulator(registry)) == []
