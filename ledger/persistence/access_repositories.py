@@ -29,8 +29,11 @@ from ledger.persistence import tables as t
 class SqlAccessRepository:
     """Who may act: principals and their tokens; what they asked: requests and the audit log."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, defer_audit: bool = False) -> None:
         self._connection = connection
+        # With `defer_audit`, audit lines wait for the commit, which writes them in the same
+        # round trip as its COMMIT (PostgreSQL: `SqlUnitOfWork.commit`).
+        self._deferred: list[dict[str, Any]] | None = [] if defer_audit else None
 
     # -- principals and tokens --------------------------------------------------------------
 
@@ -236,23 +239,18 @@ class SqlAccessRepository:
     # -- audit log ------------------------------------------------------------------------------
 
     def append_audit(self, records: Sequence[AuditRecord]) -> None:
-        self._connection.execute(
-            insert(t.audit_log),
-            [
-                {
-                    "at": r.at,
-                    "principal_id": r.principal_id,
-                    "token_id": r.token_id,
-                    "action": r.action[:120],
-                    "target": r.target[:400],
-                    "outcome": r.outcome,
-                    "status": r.status,
-                    "code": r.code,
-                    "request_id": r.request_id,
-                }
-                for r in records
-            ],
-        )
+        rows = [_audit_row(record) for record in records]
+        if self._deferred is not None:
+            self._deferred.extend(rows)
+        elif rows:
+            self._connection.execute(insert(t.audit_log), rows)
+
+    def deferred_audit(self) -> list[dict[str, Any]]:
+        """The audit lines waiting for the commit, handed over once."""
+        rows = self._deferred or []
+        if self._deferred is not None:
+            self._deferred = []
+        return rows
 
     def list_audit(self, principal_id: str | None, after: int, limit: int) -> list[AuditRecord]:
         query = select(t.audit_log).where(t.audit_log.c.seq > after)
@@ -318,3 +316,17 @@ def _request(row: Row[Any]) -> ApprovalRequest:
         result=row.result,
         reason=row.reason,
     )
+
+
+def _audit_row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "at": record.at,
+        "principal_id": record.principal_id,
+        "token_id": record.token_id,
+        "action": record.action[:120],
+        "target": record.target[:400],
+        "outcome": record.outcome,
+        "status": record.status,
+        "code": record.code,
+        "request_id": record.request_id,
+    }

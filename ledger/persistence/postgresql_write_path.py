@@ -94,6 +94,13 @@ SELECT ARRAY(SELECT entry_id FROM inserted ORDER BY seq),
               AND (frozen OR closed) ORDER BY id)
 """
 
+# A write's audit line (`access_repositories`), sent with the COMMIT that ends the write.
+AUDIT = (
+    "INSERT INTO audit_log (at, principal_id, token_id, action, target, outcome, status, code,"
+    " request_id) VALUES (%(at)s, %(principal_id)s, %(token_id)s, %(action)s, %(target)s,"
+    " %(outcome)s, %(status)s, %(code)s, %(request_id)s)"
+)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -181,6 +188,16 @@ def write(
     }
     entry_ids, seqs, blocked = cursor.execute(WRITE, params).fetchone()
     return Written(dict(zip(entry_ids, seqs, strict=True)), frozenset(blocked))
+
+
+@_as_sqlalchemy_errors
+def audit_and_commit(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the audit lines and commit in one round trip (a pipeline: the INSERT and the
+    COMMIT travel together and are answered together): the audit line costs no wait of its own."""
+    connection = cursor.connection
+    with connection.pipeline():
+        cursor.executemany(AUDIT, rows)
+        connection.commit()
 
 
 def _balance_row(balance: Balance, updated_at: datetime) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -22,6 +22,7 @@ from ledger.domain.errors import (
     RetryableConflict,
     StorageConflict,
 )
+from ledger.persistence import postgresql_write_path
 from ledger.persistence.access_repositories import SqlAccessRepository
 from ledger.persistence.chain_repository import SqlChainRepository
 from ledger.persistence.finance_repositories import SqlFinanceRepository, finance_error
@@ -68,6 +69,7 @@ class Store:
         # SQLite admits one writer; queueing this process's writers here is fair and cheap,
         # where SQLite's busy handler would make them sleep and poll.
         self.sqlite_writer = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self.pipeline_audit = engine.dialect.name == "postgresql"
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, read_only=read_only)
@@ -140,10 +142,19 @@ class SqlUnitOfWork:
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)
         self.reports = SqlReportRepository(connection)
-        self.access = SqlAccessRepository(connection)
+        self.access = SqlAccessRepository(connection, defer_audit=self._pipelined_audit())
         self.finance = SqlFinanceRepository(connection)
         self.tax = SqlTaxRepository(connection)
         return self
+
+    def _pipelined_audit(self) -> bool:
+        """Whether audit lines wait for the commit: on PostgreSQL, where they then share its
+        round trip (on SQLite a statement costs no round trip)."""
+        return self._store.pipeline_audit and not self._read_only
+
+    def _driver_cursor(self) -> Any:
+        assert self._connection is not None
+        return self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def commit(self) -> None:
         assert self._connection is not None
@@ -152,6 +163,10 @@ class SqlUnitOfWork:
             # SQLite has no deferred constraint trigger: check before committing.
             unbalanced = self.journal.unbalanced_written_entries()
             assert not unbalanced, f"unbalanced entries reached commit: {unbalanced}"
+            audit = self.access.deferred_audit()
+            if audit:
+                # The driver commits; SQLAlchemy's commit then only closes its own bookkeeping.
+                postgresql_write_path.audit_and_commit(self._driver_cursor(), audit)
             self._connection.commit()
         except DBAPIError as error:
             raise translate(error) from error

@@ -7,12 +7,14 @@ its rule with a stable `code`. After every test the invariant check must find no
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
+from ledger.domain.access import AuditRecord
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import PostingRequest, Reference
@@ -23,7 +25,7 @@ from ledger.domain.ports import AccountDraft, StatementLine, UnitOfWork
 from ledger.persistence.store import Store
 from ledger.services import journal, queries, registry
 from ledger.services.journal import PostEntry, ResolvePending, ReverseEntry
-from ledger.services.transactions import in_transaction
+from ledger.services.transactions import in_transaction, joined
 from tests.factories import actor, setup_registry, transfer
 from tests.integration.support import (
     DAY,
@@ -924,3 +926,30 @@ def test_what_a_rolled_back_transaction_created_is_not_cached_for_later_ones(
         "unknown_account",
         lambda: journal.post_entry(funded, transfer("y", "ALPHA", "GHOST", "1")),
     )
+
+
+def test_a_write_and_its_audit_lines_commit_together_or_not_at_all(funded: Store) -> None:
+    """Audit lines wait for the commit (on PostgreSQL they share its round trip): a line that
+    cannot be stored takes the write with it, and a stored one is there once."""
+    regulator = actor(funded)
+    journal.post_entry(funded, transfer("first", "ALPHA", "BETA", "1"))  # BETA's balance row
+    unstorable = AuditRecord(None, regulator.id, None, "entries.post", "x", "ok", None)  # type: ignore[arg-type]
+
+    def write(line: AuditRecord) -> Callable[[UnitOfWork], None]:
+        def work(uow: UnitOfWork) -> None:
+            journal.post_entry(
+                joined(uow), transfer(f"audited-{line.target}", "ALPHA", "BETA", "1")
+            )
+            uow.access.append_audit([line])
+
+        return work
+
+    with pytest.raises(DBAPIError):
+        in_transaction(funded, write(unstorable))
+    good = dataclasses.replace(unstorable, at=START, target="y")
+    in_transaction(funded, write(good))
+
+    assert available(funded, "BETA", SO2) == Decimal("2")
+    with funded(read_only=True) as uow:
+        targets = [line.target for line in uow.access.list_audit(regulator.id, 0, 100)]
+    assert targets.count("y") == 1 and "x" not in targets
