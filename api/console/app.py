@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import TokenCache
-from api.console import pages_common, pages_enterprise
+from api.console import pages_authority, pages_common, pages_enterprise, pages_verifier
 from api.console.permissions import CONSOLE_ROUTES, PREFIX
 from api.console.sessions import Sessions
 from api.console.web import Context, install_error_pages
@@ -24,6 +24,8 @@ from api.rate_limits import RateLimits
 ROUTERS = (
     pages_common.router,
     pages_enterprise.router,
+    pages_authority.router,
+    pages_verifier.router,
 )
 STATIC = Path(__file__).parent / "static"
 

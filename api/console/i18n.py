@@ -70,6 +70,14 @@ SHOWN_NAMES = (
     N_("rescinded"),
     N_("refused"),
     N_("expired"),
+    N_("pending"),
+    N_("applied"),
+    N_("rejected"),
+    N_("draft"),
+    N_("submitted"),
+    N_("verified"),
+    N_("superseded"),
+    N_("invalidated"),
 )
 
 

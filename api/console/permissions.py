@@ -30,6 +30,18 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/trades/{trade_id}/decline": "trades.decline",
     "GET /console/compliance": "compliance.read",
     "GET /console/statement": "finance.statement",
+    # Authorities.
+    "GET /console/overview": "finance.supply",
+    "GET /console/parties": "parties.list",
+    "GET /console/entitlements": "entitlements.list",
+    "POST /console/entitlements": "entitlements.confirm",
+    "GET /console/approvals": "approvals.list",
+    "POST /console/approvals/{request_id}/approve": "approvals.approve",
+    "POST /console/approvals/{request_id}/reject": "approvals.reject",
+    # Verifiers.
+    "GET /console/reports": "reports.list",
+    "POST /console/reports/{report_id}/verify": "reports.verify",
+    "POST /console/reports/{report_id}/reject": "reports.reject",
 }
 
 # The pages a dashboard links to (GET, no path parameter), in the order shown, with their title.
@@ -37,4 +49,9 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/holdings", N_("Holdings")),
     ("/console/trades", N_("Trade proposals")),
     ("/console/compliance", N_("Compliance")),
+    ("/console/overview", N_("Registry overview")),
+    ("/console/parties", N_("Enterprises")),
+    ("/console/entitlements", N_("Allocations")),
+    ("/console/approvals", N_("Approvals")),
+    ("/console/reports", N_("Emission reports")),
 )

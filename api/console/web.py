@@ -237,14 +237,17 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
 
 
-def act(request: Request, back: str, done: str, action: Callable[[], object]) -> Response:
-    """Run one use case for a form; say what happened on the page at `back` (303).
+def act(
+    request: Request, back: str, done: str | Callable[[T], str], action: Callable[[], T]
+) -> Response:
+    """Run one use case for a form; say what happened (`done`, or `done` of what the use case
+    answered) on the page at `back` (303).
 
     A rule's refusal (invalid input, a conflict, a rule of the registry) is a message naming its
     code; refusals of who may do it (403, 404) propagate to the error pages."""
     _ = gettext(request)
     try:
-        action()
+        outcome = action()
     except LedgerError as error:
         if error.kind not in RULE_KINDS:
             raise
@@ -253,7 +256,7 @@ def act(request: Request, back: str, done: str, action: Callable[[], object]) ->
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in error.errors())
         flash(request, "error", f"{_('Refused')}: invalid_field: {fields}")
     else:
-        flash(request, "done", done)
+        flash(request, "done", done if isinstance(done, str) else done(outcome))
     return redirect(back)
 
 

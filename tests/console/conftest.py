@@ -4,6 +4,7 @@ principal of each role with its token, and a signed-in client per role."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from ledger.domain.access import Role
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.settings import Settings
-from tests.conftest import fresh_database_url
 from tests.factories import NO_FOUR_EYES, actor, token_for
 from tests.integration.registry_support import build_registry
 
@@ -32,21 +32,42 @@ PRINCIPALS: dict[Role, str | None] = {
 }
 
 
-@pytest.fixture
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FastAPI]:
-    url = fresh_database_url("sqlite", request, tmp_path)
+def _application(template: Path, folder: Path) -> tuple[FastAPI, Store]:
+    path = folder / "ledger.db"
+    shutil.copyfile(template, path)
+    url = f"sqlite:///{path}"
     store = Store(create_ledger_engine(url, sqlite_synchronous="NORMAL"), four_eyes=NO_FOUR_EYES)
     build_registry(store)
     settings = Settings(database_url=url, four_eyes=frozenset(), failed_auth_limit="5/minute")
-    application = create_app(settings, store=store)
+    return create_app(settings, store=store), store
+
+
+@pytest.fixture
+def app(sqlite_template: Path, tmp_path: Path) -> Iterator[FastAPI]:
+    """The application over a registry of its own (for tests that change sessions or limits)."""
+    application, store = _application(sqlite_template, tmp_path)
     yield application
     store.dispose()
 
 
-@pytest.fixture
-def tokens(app: FastAPI) -> dict[Role, str]:
+@pytest.fixture(scope="module")
+def shared_app(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FastAPI]:
+    """One application for a module whose tests only read (the authorization matrix)."""
+    application, store = _application(sqlite_template, tmp_path_factory.mktemp("console"))
+    yield application
+    store.dispose()
+
+
+def tokens_of(app: FastAPI) -> dict[Role, str]:
     store = app.state.store
     return {role: token_for(store, actor(store, role, party)) for role, party in PRINCIPALS.items()}
+
+
+@pytest.fixture
+def tokens(app: FastAPI) -> dict[Role, str]:
+    return tokens_of(app)
 
 
 def console_of(app: FastAPI) -> Context:
@@ -74,18 +95,39 @@ def sign_in(client: TestClient, token: str) -> str:
     return csrf_in(client.get("/console/").text)
 
 
-@pytest.fixture
-def signed_in(
-    app: FastAPI, tokens: dict[Role, str]
-) -> Iterator[Callable[[Role], tuple[TestClient, str]]]:
-    """A client signed in as a principal of `role`, and its session's CSRF token."""
-    clients: list[TestClient] = []
+SignedIn = Callable[[Role], tuple[TestClient, str]]
 
+
+def _signed_in(app: FastAPI, tokens: dict[Role, str], clients: list[TestClient]) -> SignedIn:
     def make(role: Role) -> tuple[TestClient, str]:
         client = TestClient(app)
         clients.append(client)
         return client, sign_in(client, tokens[role])
 
-    yield make
+    return make
+
+
+@pytest.fixture
+def signed_in(app: FastAPI, tokens: dict[Role, str]) -> Iterator[SignedIn]:
+    """A new client signed in as a principal of `role`, and its session's CSRF token."""
+    clients: list[TestClient] = []
+    yield _signed_in(app, tokens, clients)
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in_once(shared_app: FastAPI) -> Iterator[SignedIn]:
+    """One client per role for the module (signed in on first use), over `shared_app`."""
+    clients: list[TestClient] = []
+    make = _signed_in(shared_app, tokens_of(shared_app), clients)
+    cache: dict[Role, tuple[TestClient, str]] = {}
+
+    def once(role: Role) -> tuple[TestClient, str]:
+        if role not in cache:
+            cache[role] = make(role)
+        return cache[role]
+
+    yield once
     for client in clients:
         client.close()

@@ -5,16 +5,14 @@ API refuses it; a party outside the reader's scope is the same 404 as in the API
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
-from fastapi.testclient import TestClient
 
 from api.console.permissions import CONSOLE_ROUTES
 from ledger.domain.access import Role
 from ledger.domain.operations import OPERATIONS
+from tests.console.conftest import SignedIn
 
-SignedIn = Callable[[Role], tuple[TestClient, str]]
 REFUSALS = [
     (endpoint, role)
     for endpoint, operation in CONSOLE_ROUTES.items()
@@ -43,9 +41,9 @@ def test_the_table_refuses_someone_somewhere() -> None:
     ("endpoint", "role"), REFUSALS, ids=[f"{e}-{r.value}" for e, r in REFUSALS]
 )
 def test_a_role_the_core_refuses_gets_a_403_page(
-    signed_in: SignedIn, endpoint: str, role: Role
+    signed_in_once: SignedIn, endpoint: str, role: Role
 ) -> None:
-    client, csrf = signed_in(role)
+    client, csrf = signed_in_once(role)
     method, path = concrete(endpoint)
     answer = client.request(method, path, data={"csrf": csrf} if method == "POST" else None)
     assert answer.status_code == 403, answer.text
@@ -56,11 +54,11 @@ def test_a_role_the_core_refuses_gets_a_403_page(
     ("endpoint", "role"), ALLOWED_PAGES, ids=[f"{e}-{r.value}" for e, r in ALLOWED_PAGES]
 )
 def test_a_role_the_core_allows_opens_the_page(
-    signed_in: SignedIn, endpoint: str, role: Role
+    signed_in_once: SignedIn, endpoint: str, role: Role
 ) -> None:
     """Allowed: the page answers (a page that needs a party shows its picker or the caller's
     own party); never a 403, never a 500."""
-    client, _ = signed_in(role)
+    client, _ = signed_in_once(role)
     method, path = concrete(endpoint)
     answer = client.request(
         method, path, params={"party": "E1"} if role is not Role.ENTERPRISE else None
@@ -69,8 +67,8 @@ def test_a_role_the_core_allows_opens_the_page(
     assert answer.status_code == 200 or "invalid" in answer.text
 
 
-def test_a_party_out_of_scope_is_the_same_404_as_in_the_api(signed_in: SignedIn) -> None:
-    city, _ = signed_in(Role.CITY_AUTHORITY)  # Tangshan: E1 and E2, not E3 (Xingtai)
+def test_a_party_out_of_scope_is_the_same_404_as_in_the_api(signed_in_once: SignedIn) -> None:
+    city, _ = signed_in_once(Role.CITY_AUTHORITY)  # Tangshan: E1 and E2, not E3 (Xingtai)
     assert city.get("/console/holdings", params={"party": "E1"}).status_code == 200
     for page in ("/console/holdings", "/console/compliance"):
         answer = city.get(page, params={"party": "E3"})
@@ -78,15 +76,15 @@ def test_a_party_out_of_scope_is_the_same_404_as_in_the_api(signed_in: SignedIn)
         assert "party_not_found" in answer.text
 
 
-def test_an_enterprise_sees_only_its_own_party_whatever_it_names(signed_in: SignedIn) -> None:
-    enterprise, _ = signed_in(Role.ENTERPRISE)
+def test_an_enterprise_sees_only_its_own_party_whatever_it_names(signed_in_once: SignedIn) -> None:
+    enterprise, _ = signed_in_once(Role.ENTERPRISE)
     answer = enterprise.get("/console/holdings", params={"party": "E2"})
     assert answer.status_code == 200
     assert "E1" in answer.text and "Holdings · E2" not in answer.text
 
 
-def test_the_dashboard_links_only_the_pages_the_role_may_open(signed_in: SignedIn) -> None:
-    enterprise, _ = signed_in(Role.ENTERPRISE)
-    administrator, _ = signed_in(Role.ADMINISTRATOR)
+def test_the_dashboard_links_only_the_pages_the_role_may_open(signed_in_once: SignedIn) -> None:
+    enterprise, _ = signed_in_once(Role.ENTERPRISE)
+    administrator, _ = signed_in_once(Role.ADMINISTRATOR)
     assert 'href="/console/trades"' in enterprise.get("/console/").text
     assert 'href="/console/trades"' not in administrator.get("/console/").text

@@ -3,8 +3,6 @@ idle expiry, revocation, the API's rate limits; the console's catalogs; /docs of
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -13,10 +11,8 @@ from api.console.i18n import translations
 from api.console.sessions import SESSION_COOKIE
 from ledger.domain.access import Role
 from ledger.services import access
-from tests.console.conftest import console_of, csrf_in
+from tests.console.conftest import SignedIn, console_of, csrf_in
 from tests.factories import actor
-
-SignedIn = Callable[[Role], tuple[TestClient, str]]
 
 
 def test_signing_in_sets_a_strict_http_only_cookie_secure_over_tls(

@@ -1,0 +1,146 @@
+"""An authority's pages (the province's regulator, a city's authority within its city): the
+registry overview, enterprises, allocations with four-eyes, and the approvals queue."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api import registry_schemas as rs
+from api.console import charts
+from api.console.permissions import PREFIX
+from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
+from api.dependencies import Cursor, IdPath
+from ledger.domain.access import Pending, RequestState
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.pages import Created
+from ledger.domain.registry import Entitlement, PartyKind, scale_of
+from ledger.services import approvals, parties, rights, statements
+
+router = APIRouter()
+City = Annotated[str | None, Query(max_length=64)]
+Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+POLLUTANTS = ("SO2", "NOx", "COD", "NH3-N")
+
+
+@router.get("/overview", include_in_schema=False)
+def overview(request: Request, actor: Acts) -> Response:
+    """Supply by pollutant and vintage: issued, held, pledged and in reserve, as a chart and
+    its table (the supply report's identity holds over the whole registry)."""
+    table = list(statements.supply(context_of(request).store, actor))
+    _ = gettext(request)
+    rights_rows = [row for row in table if row[1] == "t"]
+    labels = [str(row[0]) for row in rights_rows]
+
+    def column(index: int) -> list[Decimal]:
+        return [Decimal(str(row[index])) for row in rights_rows]
+
+    chart = charts.Chart(
+        _("Supply of emission rights"),
+        _("Issued, held and pledged rights by pollutant and vintage (t)."),
+        labels,
+        [
+            charts.Series(_("issued"), column(2)),
+            charts.Series(_("held"), column(3)),
+            charts.Series(_("pledged"), column(4)),
+        ],
+        unit="t",
+    )
+    return render(request, "overview.html", rows=table, chart=chart)
+
+
+@router.get("/parties", include_in_schema=False)
+def enterprises(
+    request: Request, actor: Acts, city: City = None, cursor: Cursor = None
+) -> Response:
+    """Enterprises the authority sees, searched by city, a page at a time."""
+    page = parties.list_parties(
+        context_of(request).store,
+        actor,
+        PartyKind.ENTERPRISE,
+        city or None,
+        cursor,
+        PAGE_SIZE_DEFAULT,
+    )
+    return render(
+        request, "parties.html", parties=page.items, next_cursor=page.next_cursor, city=city or ""
+    )
+
+
+@router.get("/entitlements", include_in_schema=False)
+def entitlements(
+    request: Request, actor: Acts, party: Party = None, cursor: Cursor = None
+) -> Response:
+    """Confirmed allocations, and the form to allocate (above the threshold: four-eyes)."""
+    page = rights.list_entitlements(
+        context_of(request).store, actor, party, None, cursor, PAGE_SIZE_DEFAULT
+    )
+    rows = [(e, Decimal(e.units).scaleb(-scale_of(e.pollutant))) for e in page.items]
+    return render(
+        request,
+        "entitlements.html",
+        rows=rows,
+        next_cursor=page.next_cursor,
+        party=party or "",
+        pollutants=POLLUTANTS,
+        new_id=f"A-{secrets.token_hex(4).upper()}",
+    )
+
+
+@router.post("/entitlements", include_in_schema=False)
+def allocate(request: Request, actor: Acts, form: Form) -> Response:
+    """Allocate rights: confirmed at once, or a request waiting for a second principal."""
+    _ = gettext(request)
+    fields = form_values(form, "id", "party", "pollutant", "quantity_t_per_year", "first_vintage")
+    body = {key: value for key, value in fields.items() if value is not None}
+
+    def run() -> Created[Entitlement] | Pending:
+        entitlement = rs.EntitlementIn.model_validate(body).to_domain()
+        return rights.confirm_entitlement(context_of(request).store, actor, entitlement)
+
+    def done(outcome: Created[Entitlement] | Pending) -> str:
+        """Whether the allocation was made or waits for a second principal."""
+        if isinstance(outcome, Pending):
+            message = _("Allocation %(id)s waits for a second principal's approval (%(request)s).")
+            return message % {"id": body.get("id", ""), "request": outcome.request.id}
+        return _("Allocation %(id)s confirmed.") % {"id": body.get("id", "")}
+
+    return act(request, f"{PREFIX}/entitlements", done, run)
+
+
+@router.get("/approvals", include_in_schema=False)
+def approvals_queue(request: Request, actor: Acts, cursor: Cursor = None) -> Response:
+    """Requests waiting for a second principal of the actor's authority."""
+    page = approvals.list_requests(
+        context_of(request).store, actor, RequestState.PENDING, cursor or "", PAGE_SIZE_DEFAULT
+    )
+    return render(request, "approvals.html", requests=page.items, next_cursor=page.next_cursor)
+
+
+@router.post("/approvals/{request_id}/approve", include_in_schema=False)
+def approve(request: Request, request_id: IdPath, actor: Acts, form: Form) -> Response:
+    del form
+    _ = gettext(request)
+    done = _("Request %(id)s approved and carried out.") % {"id": request_id}
+    store = context_of(request).store
+    return act(
+        request, f"{PREFIX}/approvals", done, lambda: approvals.approve(store, actor, request_id)
+    )
+
+
+@router.post("/approvals/{request_id}/reject", include_in_schema=False)
+def reject(request: Request, request_id: IdPath, actor: Acts, form: Form) -> Response:
+    _ = gettext(request)
+    done = _("Request %(id)s rejected.") % {"id": request_id}
+    reason = form.get("reason", "")
+    store = context_of(request).store
+    return act(
+        request,
+        f"{PREFIX}/approvals",
+        done,
+        lambda: approvals.reject(store, actor, request_id, reason),
+    )

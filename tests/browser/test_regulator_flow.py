@@ -1,0 +1,38 @@
+"""A regulator allocates above the four-eyes threshold in the console and a second regulator
+approves it from the approvals queue, in Chinese and in English, in a real browser."""
+
+from __future__ import annotations
+
+from tests.browser.conftest import Console
+
+ENGLISH = {
+    "waits": "waits for a second principal's approval",
+    "approved": "approved and carried out",
+}
+CHINESE = {"waits": "等待另一名主体批准", "approved": "已批准并执行"}
+
+
+def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console) -> None:
+    words = CHINESE if console.language == "zh" else ENGLISH
+    console.sign_in("demo-regulator")
+    console.open("/console/overview")
+    assert "SO2-2026" in console.text
+    console.open("/console/parties?city=Xingtai")
+    assert "E03" in console.text and "E01" not in console.text
+    console.open("/console/entitlements?party=E03")
+    allocation = console.driver.find_element("name", "id").get_attribute("value") or ""
+    console.fill({"pollutant": "SO2", "quantity_t_per_year": "1500.250", "first_vintage": "2031"})
+    console.submit("form[action='/console/entitlements']")
+    assert words["waits"] in console.text
+    console.open("/console/approvals")
+    assert allocation in console.text  # the initiator sees its request, and may not decide it
+    assert not console.driver.find_elements("css selector", "form[action$='/approve']")
+
+    console.sign_in("demo-regulator-2")
+    console.open("/console/approvals")
+    row = console.driver.find_element("xpath", f"//tr[td//dd[text()='{allocation}']]")
+    row.find_element("css selector", "form[action$='/approve'] button").click()
+    console.shot()
+    assert words["approved"] in console.text
+    console.open("/console/entitlements?party=E03")
+    assert allocation in console.text and "1,500.250" in console.text
