@@ -15,7 +15,13 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import TokenCache
-from api.console import pages_authority, pages_common, pages_enterprise, pages_verifier
+from api.console import (
+    pages_authority,
+    pages_common,
+    pages_enterprise,
+    pages_finance,
+    pages_verifier,
+)
 from api.console.permissions import CONSOLE_ROUTES, PREFIX
 from api.console.sessions import Sessions
 from api.console.web import Context, install_error_pages
@@ -26,6 +32,7 @@ ROUTERS = (
     pages_enterprise.router,
     pages_authority.router,
     pages_verifier.router,
+    pages_finance.router,
 )
 STATIC = Path(__file__).parent / "static"
 

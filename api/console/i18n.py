@@ -78,6 +78,14 @@ SHOWN_NAMES = (
     N_("verified"),
     N_("superseded"),
     N_("invalidated"),
+    N_("open"),
+    N_("closed"),
+    N_("reopened"),
+    N_("confirmed"),
+    N_("bank"),
+    N_("exchange"),
+    N_("debit"),
+    N_("credit"),
 )
 
 

@@ -42,6 +42,18 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/reports": "reports.list",
     "POST /console/reports/{report_id}/verify": "reports.verify",
     "POST /console/reports/{report_id}/reject": "reports.reject",
+    # Finance.
+    "GET /console/trial-balance": "finance.trial_balance",
+    "GET /console/periods": "periods.list",
+    "POST /console/periods/close": "periods.close",
+    "POST /console/periods/{label}/reopen": "periods.reopen",
+    "POST /console/statement-imports": "statements.import",
+    "GET /console/reconciliations/{reconciliation_id}": "reconciliations.read",
+    "POST /console/reconciliations/{reconciliation_id}/matches": "reconciliations.match",
+    "POST /console/reconciliations/{reconciliation_id}/matches/{match_id}/unmatch": (
+        "reconciliations.unmatch"
+    ),
+    "POST /console/reconciliations/{reconciliation_id}/confirm": "reconciliations.confirm",
 }
 
 # The pages a dashboard links to (GET, no path parameter), in the order shown, with their title.
@@ -54,4 +66,6 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/entitlements", N_("Allocations")),
     ("/console/approvals", N_("Approvals")),
     ("/console/reports", N_("Emission reports")),
+    ("/console/trial-balance", N_("Trial balance")),
+    ("/console/periods", N_("Periods and reconciliation")),
 )

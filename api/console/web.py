@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, TypeVar
@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import TokenCache, source_of
@@ -132,20 +133,28 @@ async def _principal(tokens: TokenCache, token: str) -> Principal:
 Acts = Annotated[Actor, Depends(page_actor)]
 
 
-async def checked_form(request: Request, actor: Acts) -> dict[str, str]:
-    """The form's fields, once its CSRF token is the session's (else a 403 page)."""
+async def checked_form(request: Request, actor: Acts) -> AsyncIterator[dict[str, str]]:
+    """The form's fields, once its CSRF token is the session's (else a 403 page); its uploaded
+    files (`request.state.files`) are closed after the answer."""
     session = session_of(request)
     assert session is not None, "page_actor found it"
-    return await _form_with_token(request, session.csrf)
-
-
-async def sign_in_form(request: Request) -> dict[str, str]:
-    """The sign-in form's fields, once its CSRF token is the sign-in cookie's."""
-    return await _form_with_token(request, request.cookies.get(SIGN_IN_COOKIE, ""))
-
-
-async def _form_with_token(request: Request, expected: str) -> dict[str, str]:
     form = await request.form()
+    try:
+        yield _fields_with_token(request, form, session.csrf)
+    finally:
+        await form.close()
+
+
+async def sign_in_form(request: Request) -> AsyncIterator[dict[str, str]]:
+    """The sign-in form's fields, once its CSRF token is the sign-in cookie's."""
+    form = await request.form()
+    try:
+        yield _fields_with_token(request, form, request.cookies.get(SIGN_IN_COOKIE, ""))
+    finally:
+        await form.close()
+
+
+def _fields_with_token(request: Request, form: FormData, expected: str) -> dict[str, str]:
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     sent = fields.pop("csrf", "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
