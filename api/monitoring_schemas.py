@@ -135,6 +135,9 @@ class MonthlyAggregateOut(Strict):
     exceedances: int
     first_exceedance: datetime | None
     over_range_hours: int
+    substituted_hours: int = Field(description="non-valid hours whose values were substituted")
+    substitution: dict[str, int] = Field(description="substituted hours by method (rules §7.1)")
+    exceedance_hours: list[datetime] = Field(description="every hour above the standard")
 
 
 def month_out(stored: StoredMonth) -> MonthlyAggregateOut:
@@ -162,6 +165,9 @@ def month_out(stored: StoredMonth) -> MonthlyAggregateOut:
         exceedances=a.exceedances,
         first_exceedance=a.first_exceedance,
         over_range_hours=a.over_range_hours,
+        substituted_hours=a.substituted_hours,
+        substitution=dict(a.substitution),
+        exceedance_hours=list(a.exceedance_hours),
     )
 
 
@@ -266,6 +272,10 @@ class ReportLineOut(Strict):
     month_valid: bool
     valid_hours: int | None
     valid_days: int | None
+    substituted: bool = Field(description="some hours of the line were substituted (§7.1)")
+    substituted_hours: int
+    substitution: dict[str, int] = Field(description="substituted hours by method (rules §7.1)")
+    exceedance_hours: list[datetime] = Field(description="every hour above the standard (§7.2)")
 
 
 class ReportOut(Strict):
@@ -307,6 +317,10 @@ def line_out(line: ReportLine) -> ReportLineOut:
         month_valid=line.month_valid,
         valid_hours=line.valid_hours,
         valid_days=line.valid_days,
+        substituted=line.substituted,
+        substituted_hours=line.substituted_hours,
+        substitution=dict(line.substitution),
+        exceedance_hours=list(line.exceedance_hours),
     )
 
 

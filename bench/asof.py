@@ -122,8 +122,9 @@ class _RawReader:
     def plan(self, account_id: int, moment: datetime) -> tuple[str, ...]:
         parameters = self._parameters(account_id, moment)
         if self._pg is not None:
-            rows = self._pg.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {self._probe}",
-                                    parameters).fetchall()
+            rows = self._pg.execute(
+                f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {self._probe}", parameters
+            ).fetchall()
             return tuple(str(row[0]) for row in rows)
         assert self._sqlite is not None
         rows = self._sqlite.execute(f"EXPLAIN QUERY PLAN {self._probe}", parameters).fetchall()
@@ -139,8 +140,7 @@ class _RawReader:
 def run_asof(database: BenchDatabase, data: Dataset, config: Config) -> AsOfResult:
     """Load `data` into the empty database, check it, and time the as-of reads."""
     load_seconds = load(database.backend, database.raw, data)
-    store = Store(create_ledger_engine(database.url,
-                                       sqlite_synchronous=config.sqlite_synchronous))
+    store = Store(create_ledger_engine(database.url, sqlite_synchronous=config.sqlite_synchronous))
     reader = _RawReader(database, config.sqlite_synchronous)
     try:
         started = time.perf_counter()
@@ -161,21 +161,31 @@ def run_asof(database: BenchDatabase, data: Dataset, config: Config) -> AsOfResu
             assert got == expected, (moment, got, expected)
         latencies = [_timed("get_balance(as_of=...)  [service use case]", service, instants)]
         with store(read_only=True) as uow:
+
             def repository(moment: datetime) -> object:
                 return uow.journal.posted_as_of(hot_id, code, moment, axis="recorded")
 
             for moment in instants[:WARMUP_CALLS]:
                 repository(moment)
-            latencies.append(_timed("posted_as_of  [repository query alone]", repository,
-                                    instants))
+            latencies.append(_timed("posted_as_of  [repository query alone]", repository, instants))
         for moment in instants[:WARMUP_CALLS]:
             reader.probe(hot_id, moment)
-        latencies.append(_timed("raw driver: running-balance probe",
-                                lambda moment: reader.probe(hot_id, moment), instants))
-        sums = instants[:config.asof_sum_samples]
+        latencies.append(
+            _timed(
+                "raw driver: running-balance probe",
+                lambda moment: reader.probe(hot_id, moment),
+                instants,
+            )
+        )
+        sums = instants[: config.asof_sum_samples]
         reader.total(hot_id, sums[0])
-        latencies.append(_timed("raw driver: SUM of the hot account's postings",
-                                lambda moment: reader.total(hot_id, moment), sums))
+        latencies.append(
+            _timed(
+                "raw driver: SUM of the hot account's postings",
+                lambda moment: reader.total(hot_id, moment),
+                sums,
+            )
+        )
         for moment in sums:  # the running balances agree with a plain sum at every instant
             assert reader.probe(hot_id, moment) == reader.total(hot_id, moment), moment
         plan = reader.plan(hot_id, instants[0])
@@ -184,6 +194,12 @@ def run_asof(database: BenchDatabase, data: Dataset, config: Config) -> AsOfResu
         store.dispose()
     hot_postings = sum(1 for row in data.postings if row[2] == hot_id)
     return AsOfResult(
-        database.backend, len(data.postings), hot_postings, load_seconds, check_seconds,
-        tuple(f"{v.rule}: {v.detail}" for v in violations), tuple(latencies), plan,
+        database.backend,
+        len(data.postings),
+        hot_postings,
+        load_seconds,
+        check_seconds,
+        tuple(f"{v.rule}: {v.detail}" for v in violations),
+        tuple(latencies),
+        plan,
     )

@@ -89,18 +89,27 @@ class Dataset:
         for account_id, _, side, non_negative in self.accounts():
             if account_id in self.counters:
                 debits, credits, version = self.counters[account_id]
-                yield (account_id, side, non_negative, debits, credits, version,
-                       self.updated_at[account_id])
+                yield (
+                    account_id,
+                    side,
+                    non_negative,
+                    debits,
+                    credits,
+                    version,
+                    self.updated_at[account_id],
+                )
 
     def recorded_span(self) -> tuple[datetime, datetime]:
         """First and last recorded time of the loaded entries (the hot account's span too)."""
         return self.entries[0][3], self.entries[-1][3]
 
-    def _add(self, entry_id: str, debit_id: int, credit_id: int, units: int,
-             recorded_at: datetime) -> None:
+    def _add(
+        self, entry_id: str, debit_id: int, credit_id: int, units: int, recorded_at: datetime
+    ) -> None:
         seq = len(self.entries) + 1
         draft = EntryDraft(
-            entry_id=entry_id, entry_type="transfer",
+            entry_id=entry_id,
+            entry_type="transfer",
             postings=(
                 PostingDraft(self.code_of(debit_id), INSTRUMENT.code, Side.DEBIT, units),
                 PostingDraft(self.code_of(credit_id), INSTRUMENT.code, Side.CREDIT, units),
@@ -113,8 +122,16 @@ class Dataset:
             counter[2] += 1
             self.updated_at[account_id] = recorded_at
             self.postings.append(
-                (len(self.postings) + 1, seq, account_id, side.value, units, recorded_at,
-                 counter[0], counter[1])
+                (
+                    len(self.postings) + 1,
+                    seq,
+                    account_id,
+                    side.value,
+                    units,
+                    recorded_at,
+                    counter[0],
+                    counter[1],
+                )
             )
 
 
@@ -183,8 +200,14 @@ _INSTRUMENT_COLUMNS = "code, name, kind, unit, scale, created_at"
 
 
 def _instrument_row(stamp: Any) -> tuple[Any, ...]:
-    return (INSTRUMENT.code, INSTRUMENT.name, INSTRUMENT.kind.value, INSTRUMENT.unit,
-            INSTRUMENT.scale, stamp)
+    return (
+        INSTRUMENT.code,
+        INSTRUMENT.name,
+        INSTRUMENT.kind.value,
+        INSTRUMENT.unit,
+        INSTRUMENT.scale,
+        stamp,
+    )
 
 
 def _load_postgresql(conninfo: str, data: Dataset) -> None:
@@ -197,8 +220,20 @@ def _load_postgresql(conninfo: str, data: Dataset) -> None:
             )
             with cursor.copy(f"COPY accounts ({_ACCOUNT_COLUMNS}) FROM STDIN") as copy:
                 for account_id, account_code, side, non_negative in data.accounts():
-                    copy.write_row((account_id, account_code, PARTY, f"{account_code} holdings",
-                                    side, non_negative, None, False, False, data.created_at))
+                    copy.write_row(
+                        (
+                            account_id,
+                            account_code,
+                            PARTY,
+                            f"{account_code} holdings",
+                            side,
+                            non_negative,
+                            None,
+                            False,
+                            False,
+                            data.created_at,
+                        )
+                    )
         connection.commit()
         # Chunked so the deferred "entry balanced" trigger queue stays bounded per commit.
         for chunk in _chunks(data.entries, 100_000):
@@ -206,18 +241,43 @@ def _load_postgresql(conninfo: str, data: Dataset) -> None:
             with connection.cursor() as cursor:
                 with cursor.copy(f"COPY entries ({_ENTRY_COLUMNS}) FROM STDIN") as copy:
                     for seq, entry_id, request_hash, moment in chunk:
-                        copy.write_row((seq, entry_id, request_hash, "transfer", "posted",
-                                        moment, moment, "", "{}"))
+                        copy.write_row(
+                            (
+                                seq,
+                                entry_id,
+                                request_hash,
+                                "transfer",
+                                "posted",
+                                moment,
+                                moment,
+                                "",
+                                "{}",
+                            )
+                        )
                 with cursor.copy(f"COPY postings ({_POSTING_COLUMNS}) FROM STDIN") as copy:
                     for row in _postings_between(data.postings, first, last):
-                        copy.write_row((row[0], row[1], row[2], code, row[3], row[4], False,
-                                        row[5], row[5], row[6], row[7]))
+                        copy.write_row(
+                            (
+                                row[0],
+                                row[1],
+                                row[2],
+                                code,
+                                row[3],
+                                row[4],
+                                False,
+                                row[5],
+                                row[5],
+                                row[6],
+                                row[7],
+                            )
+                        )
             connection.commit()
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY balances ({_BALANCE_COLUMNS}) FROM STDIN") as copy:
                 for account_id, side, non_negative, debits, credits, version, at in data.balances():
-                    copy.write_row((account_id, code, side, non_negative, debits, credits, 0, 0,
-                                    version, at))
+                    copy.write_row(
+                        (account_id, code, side, non_negative, debits, credits, 0, 0, version, at)
+                    )
             for table, column in (("accounts", "id"), ("entries", "seq"), ("postings", "id")):
                 cursor.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
@@ -229,16 +289,18 @@ def _load_postgresql(conninfo: str, data: Dataset) -> None:
         connection.commit()
 
 
-def _chunks(rows: Sequence[tuple[int, str, str, datetime]],
-            size: int) -> Iterator[Sequence[tuple[int, str, str, datetime]]]:
+def _chunks(
+    rows: Sequence[tuple[int, str, str, datetime]], size: int
+) -> Iterator[Sequence[tuple[int, str, str, datetime]]]:
     for start in range(0, len(rows), size):
-        yield rows[start:start + size]
+        yield rows[start : start + size]
 
 
-def _postings_between(postings: Sequence[PostingRow], first_seq: int,
-                      last_seq: int) -> Iterator[PostingRow]:
+def _postings_between(
+    postings: Sequence[PostingRow], first_seq: int, last_seq: int
+) -> Iterator[PostingRow]:
     # Every entry has exactly two postings, numbered in entry order.
-    yield from postings[2 * (first_seq - 1):2 * last_seq]
+    yield from postings[2 * (first_seq - 1) : 2 * last_seq]
 
 
 def _load_sqlite(path: str, data: Dataset) -> None:
@@ -258,32 +320,72 @@ def _load_sqlite(path: str, data: Dataset) -> None:
         connection.executemany(
             f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (account_id, account_code, PARTY, f"{account_code} holdings", side,
-                 int(non_negative), None, 0, 0, created)
+                (
+                    account_id,
+                    account_code,
+                    PARTY,
+                    f"{account_code} holdings",
+                    side,
+                    int(non_negative),
+                    None,
+                    0,
+                    0,
+                    created,
+                )
                 for account_id, account_code, side, non_negative in data.accounts()
             ),
         )
         connection.executemany(
             f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (seq, entry_id, request_hash, "transfer", "posted", stamps[seq], stamps[seq], "",
-                 "{}")
+                (
+                    seq,
+                    entry_id,
+                    request_hash,
+                    "transfer",
+                    "posted",
+                    stamps[seq],
+                    stamps[seq],
+                    "",
+                    "{}",
+                )
                 for seq, entry_id, request_hash, _ in data.entries
             ),
         )
         connection.executemany(
             f"INSERT INTO postings ({_POSTING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (row[0], row[1], row[2], code, row[3], row[4], 0, stamps[row[1]], stamps[row[1]],
-                 row[6], row[7])
+                (
+                    row[0],
+                    row[1],
+                    row[2],
+                    code,
+                    row[3],
+                    row[4],
+                    0,
+                    stamps[row[1]],
+                    stamps[row[1]],
+                    row[6],
+                    row[7],
+                )
                 for row in data.postings
             ),
         )
         connection.executemany(
             f"INSERT INTO balances ({_BALANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                (account_id, code, side, int(non_negative), debits, credits, 0, 0, version,
-                 sqlite_instant(at))
+                (
+                    account_id,
+                    code,
+                    side,
+                    int(non_negative),
+                    debits,
+                    credits,
+                    0,
+                    0,
+                    version,
+                    sqlite_instant(at),
+                )
                 for account_id, side, non_negative, debits, credits, version, at in data.balances()
             ),
         )

@@ -54,8 +54,9 @@ class _ThreadOutcome:
     profile: cProfile.Profile | None = None
 
 
-def run_timed(make_worker: WorkerFactory, threads: int, seconds: float,
-              *, profile: bool = False) -> tuple[RunResult, pstats.Stats | None]:
+def run_timed(
+    make_worker: WorkerFactory, threads: int, seconds: float, *, profile: bool = False
+) -> tuple[RunResult, pstats.Stats | None]:
     """Run `threads` workers for `seconds` after a common start; merged profile if asked."""
     barrier = threading.Barrier(threads)
     outcomes = [_ThreadOutcome() for _ in range(threads)]
@@ -84,15 +85,18 @@ def run_timed(make_worker: WorkerFactory, threads: int, seconds: float,
             if worker is not None:
                 worker.close()
 
-    workers = [threading.Thread(target=body, args=(index,), name=f"bench-{index}")
-               for index in range(threads)]
+    workers = [
+        threading.Thread(target=body, args=(index,), name=f"bench-{index}")
+        for index in range(threads)
+    ]
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
     for outcome in outcomes:
-        if outcome.error is not None and not isinstance(outcome.error,
-                                                        threading.BrokenBarrierError):
+        if outcome.error is not None and not isinstance(
+            outcome.error, threading.BrokenBarrierError
+        ):
             raise outcome.error
     for outcome in outcomes:
         if outcome.error is not None:
@@ -100,7 +104,8 @@ def run_timed(make_worker: WorkerFactory, threads: int, seconds: float,
     started = min(outcome.started for outcome in outcomes)
     finished = max(outcome.finished for outcome in outcomes)
     result = RunResult(
-        sum(outcome.transfers for outcome in outcomes), finished - started,
+        sum(outcome.transfers for outcome in outcomes),
+        finished - started,
         sum(outcome.retries for outcome in outcomes),
     )
     stats: pstats.Stats | None = None

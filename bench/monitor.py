@@ -43,13 +43,16 @@ class Neighbours:
 
     def __enter__(self) -> Neighbours:
         if self._conninfo is not None:
-            self._thread = threading.Thread(target=self._sample, name="bench-monitor",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._sample, name="bench-monitor", daemon=True)
             self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

@@ -74,11 +74,11 @@ class _Bench:
     def __init__(self, database: BenchDatabase, config: Config) -> None:
         self.database = database
         self.config = config
-        self.store = Store(create_ledger_engine(database.url,
-                                                sqlite_synchronous=config.sqlite_synchronous))
+        self.store = Store(
+            create_ledger_engine(database.url, sqlite_synchronous=config.sqlite_synchronous)
+        )
         self._runs = itertools.count(1)
-        self.monitor = (conninfo(config.postgres_url) if "postgresql" in config.databases
-                        else None)
+        self.monitor = conninfo(config.postgres_url) if "postgresql" in config.databases else None
         # A long-running process has every account in the store's cache: so does the bench.
         with self.store(read_only=True) as uow:
             uow.instruments.get_many([INSTRUMENT.code])
@@ -122,11 +122,11 @@ class _Bench:
             _progress(f"  sealer chained {sealer.sealed:,} entries during the run")
         return replace(result, neighbours=neighbours.mean)
 
-    def profile(self, side: str, mode: int, seed: int,
-                seconds: float) -> tuple[RunResult, pstats.Stats]:
+    def profile(
+        self, side: str, mode: int, seed: int, seconds: float
+    ) -> tuple[RunResult, pstats.Stats]:
         threads, _, _ = _shape(mode, self.config)
-        result, stats = run_timed(self.factory(side, mode, seed), threads, seconds,
-                                  profile=True)
+        result, stats = run_timed(self.factory(side, mode, seed), threads, seconds, profile=True)
         assert stats is not None
         return result, stats
 
@@ -161,8 +161,9 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def measure(database: BenchDatabase, config: Config,
-            profile_dir: Path | None = None) -> list[ModeResult]:
+def measure(
+    database: BenchDatabase, config: Config, profile_dir: Path | None = None
+) -> list[ModeResult]:
     """Seed the database (accounts funded up front), then measure every configured mode."""
     data = generate(config.accounts, 0, 0, config.seed)
     seconds = load(database.backend, database.raw, data)
@@ -181,12 +182,15 @@ def measure(database: BenchDatabase, config: Config,
                 for side in order:
                     result = bench.run(side, mode, base + 1 + number, config.seconds)
                     rounds[side].append(result)
-                    _progress(f"[{database.backend}] mode {mode} round {number + 1} {side}: "
-                              f"{result.rate:,.0f} tx/s ({result.transfers:,} in "
-                              f"{result.seconds:.2f} s, {result.retries} retries, "
-                              f"{_neighbours(result)} foreign PG backends active)")
-            results.append(ModeResult(mode, database.backend, tuple(rounds["service"]),
-                                      tuple(rounds["raw"])))
+                    _progress(
+                        f"[{database.backend}] mode {mode} round {number + 1} {side}: "
+                        f"{result.rate:,.0f} tx/s ({result.transfers:,} in "
+                        f"{result.seconds:.2f} s, {result.retries} retries, "
+                        f"{_neighbours(result)} foreign PG backends active)"
+                    )
+            results.append(
+                ModeResult(mode, database.backend, tuple(rounds["service"]), tuple(rounds["raw"]))
+            )
             if profile_dir is not None:
                 for side in SIDES:
                     _profile(bench, side, mode, base + 9, profile_dir)
@@ -197,8 +201,7 @@ def measure(database: BenchDatabase, config: Config,
 
 def verify(database: BenchDatabase, config: Config) -> str:
     """`check_invariants` over everything both sides wrote: the raw side must be as consistent."""
-    store = Store(create_ledger_engine(database.url,
-                                       sqlite_synchronous=config.sqlite_synchronous))
+    store = Store(create_ledger_engine(database.url, sqlite_synchronous=config.sqlite_synchronous))
     try:
         with store.engine.connect() as connection:
             rows = connection.execute(  # entry ids start with s (service), r (raw), f (funding)
@@ -210,11 +213,17 @@ def verify(database: BenchDatabase, config: Config) -> str:
         seconds = time.perf_counter() - started
     finally:
         store.dispose()
-    verdict = "consistent" if not violations else f"{len(violations)} VIOLATIONS, first: " + (
-        f"{violations[0].rule}: {violations[0].detail}")
-    return (f"{database.backend}: {counts.get('s', 0):,} entries by the service, "
-            f"{counts.get('r', 0):,} by the raw side; check_invariants over all of them took "
-            f"{seconds:.2f} s -> {verdict}")
+    verdict = (
+        "consistent"
+        if not violations
+        else f"{len(violations)} VIOLATIONS, first: "
+        + (f"{violations[0].rule}: {violations[0].detail}")
+    )
+    return (
+        f"{database.backend}: {counts.get('s', 0):,} entries by the service, "
+        f"{counts.get('r', 0):,} by the raw side; check_invariants over all of them took "
+        f"{seconds:.2f} s -> {verdict}"
+    )
 
 
 def _profile(bench: _Bench, side: str, mode: int, seed: int, directory: Path) -> None:
@@ -224,8 +233,10 @@ def _profile(bench: _Bench, side: str, mode: int, seed: int, directory: Path) ->
     path = directory / f"profile-{backend}-mode{mode}-{side}"
     stats.dump_stats(f"{path}.pstats")
     with open(f"{path}.txt", "w", encoding="utf-8") as text:
-        text.write(f"{mode_label(mode, bench.config)} on {backend}, {side} side under cProfile:"
-                   f" {result.rate:,.0f} tx/s ({result.transfers:,} transfers)\n")
+        text.write(
+            f"{mode_label(mode, bench.config)} on {backend}, {side} side under cProfile:"
+            f" {result.rate:,.0f} tx/s ({result.transfers:,} transfers)\n"
+        )
         stats.stream = text  # type: ignore[attr-defined]
         stats.sort_stats("tottime").print_stats(40)
         stats.sort_stats("cumulative").print_stats(60)

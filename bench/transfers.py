@@ -57,13 +57,22 @@ CHAIN_COST_MAX = 0.2  # the chain may cost at most 20% of the write throughput
 
 def parse(argv: Sequence[str] | None = None) -> tuple[Config, bool]:
     """The run's configuration, and whether it measures the chain's cost."""
-    parser = argparse.ArgumentParser(prog="python -m bench.transfers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.transfers",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--quick", action="store_true",
-                        help="small counts and short runs (a CI smoke test, about a minute)")
-    parser.add_argument("--modes", default=",".join(map(str, MODES)),
-                        help="throughput modes to run, e.g. 1,2 (default: all; 'none' for none)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small counts and short runs (a CI smoke test, about a minute)",
+    )
+    parser.add_argument(
+        "--modes",
+        default=",".join(map(str, MODES)),
+        help="throughput modes to run, e.g. 1,2 (default: all; 'none' for none)",
+    )
     parser.add_argument("--seconds", type=float, help="length of one measured run")
     parser.add_argument("--warmup-seconds", type=float, help="unmeasured run per side and mode")
     parser.add_argument("--rounds", type=int, help="measured runs per side and mode (best kept)")
@@ -75,38 +84,59 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Config, bool]:
     parser.add_argument("--asof-hot-postings", type=int, help="of which on the hot account")
     parser.add_argument("--asof-samples", type=int, help="timed as-of calls per kind")
     parser.add_argument("--asof-sum-samples", type=int, help="timed raw SUMs (slow by design)")
-    parser.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
-                        help="PRAGMA synchronous for the store and raw sqlite3 alike "
-                             "(the ledger's default is FULL)")
-    parser.add_argument("--postgres-url",
-                        default=os.environ.get("LEDGER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-                        help="server (and an existing database) where bench databases are "
-                             "created and dropped; env LEDGER_BENCH_POSTGRES_URL")
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="PRAGMA synchronous for the store and raw sqlite3 alike "
+        "(the ledger's default is FULL)",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LEDGER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="server (and an existing database) where bench databases are "
+        "created and dropped; env LEDGER_BENCH_POSTGRES_URL",
+    )
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--profile", action="store_true",
-                        help="also run each service mode under cProfile (unmeasured) and write "
-                             "bench/results/profile-<database>-mode<N>.{txt,pstats}")
-    parser.add_argument("--seal-every", type=float, metavar="SECONDS",
-                        help="run the journal sealer (hash chain) in a background thread during "
-                             "the service runs, sealing everything unchained every SECONDS")
-    parser.add_argument("--chain-cost", action="store_true",
-                        help="measure service runs without and with the sealer (needs "
-                             "--seal-every) instead of service against raw; no as-of bench")
-    parser.add_argument("--output", help="report file (default: bench/results/latest.txt, "
-                                         "or chain-cost.txt with --chain-cost)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run each service mode under cProfile (unmeasured) and write "
+        "bench/results/profile-<database>-mode<N>.{txt,pstats}",
+    )
+    parser.add_argument(
+        "--seal-every",
+        type=float,
+        metavar="SECONDS",
+        help="run the journal sealer (hash chain) in a background thread during "
+        "the service runs, sealing everything unchained every SECONDS",
+    )
+    parser.add_argument(
+        "--chain-cost",
+        action="store_true",
+        help="measure service runs without and with the sealer (needs "
+        "--seal-every) instead of service against raw; no as-of bench",
+    )
+    parser.add_argument(
+        "--output",
+        help="report file (default: bench/results/latest.txt, or chain-cost.txt with --chain-cost)",
+    )
     arguments = parser.parse_args(argv)
     if arguments.chain_cost and arguments.seal_every is None:
         parser.error("--chain-cost needs --seal-every SECONDS")
     output = arguments.output or str(
-        RESULTS_DIR / ("chain-cost.txt" if arguments.chain_cost else "latest.txt"))
+        RESULTS_DIR / ("chain-cost.txt" if arguments.chain_cost else "latest.txt")
+    )
     preset: dict[str, float | int] = dict(QUICK if arguments.quick else FULL)
 
     def pick(name: str) -> float | int:
         value = getattr(arguments, name)
         return preset[name] if value is None else value
 
-    modes = () if arguments.modes == "none" else tuple(
-        sorted({int(mode) for mode in arguments.modes.split(",")})
+    modes = (
+        ()
+        if arguments.modes == "none"
+        else tuple(sorted({int(mode) for mode in arguments.modes.split(",")}))
     )
     if any(mode not in MODES for mode in modes):
         parser.error(f"modes are among {MODES}")
@@ -149,8 +179,11 @@ def environment(config: Config) -> list[str]:
         f" after a {config.warmup_seconds:g} s warm-up; SQLite synchronous="
         f"{config.sqlite_synchronous}, WAL",
         "journal sealer during service runs: "
-        + ("off" if config.seal_every_seconds is None
-           else f"every {config.seal_every_seconds:g} s (background thread)"),
+        + (
+            "off"
+            if config.seal_every_seconds is None
+            else f"every {config.seal_every_seconds:g} s (background thread)"
+        ),
     ]
 
 
@@ -171,11 +204,12 @@ def throughput_table(results: Sequence[ModeResult], config: Config) -> list[str]
         service = ", ".join(f"{run.rate:,.0f}" for run in result.service)
         raw = ", ".join(f"{run.rate:,.0f}" for run in result.raw)
         retries = sum(run.retries for run in result.service + result.raw)
-        busy = [run.neighbours for run in result.service + result.raw
-                if run.neighbours is not None]
+        busy = [run.neighbours for run in result.service + result.raw if run.neighbours is not None]
         others = f"{max(busy):.1f}" if busy else "?"
-        lines.append(f"  {result.mode} {result.backend:<11} service [{service}]  raw [{raw}]"
-                     f"  retries {retries}  foreign PG backends active (max mean) {others}")
+        lines.append(
+            f"  {result.mode} {result.backend:<11} service [{service}]  raw [{raw}]"
+            f"  retries {retries}  foreign PG backends active (max mean) {others}"
+        )
     return lines
 
 
@@ -191,8 +225,10 @@ def asof_table(results: Sequence[AsOfResult]) -> list[str]:
             f" {'calls':>6}",
         ]
         for latency in result.latencies:
-            lines.append(f"  {latency.label:<50} {latency.p50:>8.3f} {latency.p99:>8.3f}"
-                         f" {len(latency.milliseconds):>6}")
+            lines.append(
+                f"  {latency.label:<50} {latency.p50:>8.3f} {latency.p99:>8.3f}"
+                f" {len(latency.milliseconds):>6}"
+            )
         lines += [f"  | {line}" for line in result.plan]
         lines += [f"  ! {violation}" for violation in result.violations[:10]]
     return lines
@@ -220,8 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = generate(holders, transfers, hot_transfers, config.seed)
         for backend in config.databases:
             with fresh_database(backend, "asof", config.postgres_url) as database:
-                print(f"[{backend}] as-of: loading {len(data.postings):,} postings",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[{backend}] as-of: loading {len(data.postings):,} postings",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 asof.append(run_asof(database, data, config))
     report = ["Ledger benchmark: service layer vs raw driver (same migrated schema)", ""]
     report += [*environment(config), ""]
@@ -275,16 +314,20 @@ class ChainCost:
 
 def _unchained(store: Store) -> int:
     with store.engine.connect() as connection:
-        return int(connection.execute(text(
-            "SELECT count(*) FROM entries e WHERE NOT EXISTS "
-            "(SELECT 1 FROM journal_chain c WHERE c.entry_seq = e.seq)"
-        )).scalar_one())
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM entries e WHERE NOT EXISTS "
+                    "(SELECT 1 FROM journal_chain c WHERE c.entry_seq = e.seq)"
+                )
+            ).scalar_one()
+        )
 
 
-def _chain_run(bench: _Bench, config: Config, *, sealed: bool, mode: int, seed: int,
-               seconds: float) -> ChainRun:
-    bench.config = replace(config, seal_every_seconds=config.seal_every_seconds if sealed
-                           else None)
+def _chain_run(
+    bench: _Bench, config: Config, *, sealed: bool, mode: int, seed: int, seconds: float
+) -> ChainRun:
+    bench.config = replace(config, seal_every_seconds=config.seal_every_seconds if sealed else None)
     result = bench.run("service", mode, seed, seconds)
     # Unmeasured: what the sealer left behind, then the backlog sealed for the next run.
     unchained = _unchained(bench.store) if sealed else 0
@@ -295,8 +338,11 @@ def _chain_run(bench: _Bench, config: Config, *, sealed: bool, mode: int, seed: 
 def measure_chain_cost(database: BenchDatabase, config: Config) -> list[ChainCost]:
     data = generate(config.accounts, 0, 0, config.seed)
     seconds = load(database.backend, database.raw, data)
-    print(f"[{database.backend}] seeded {config.accounts:,} funded accounts in {seconds:.1f} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"[{database.backend}] seeded {config.accounts:,} funded accounts in {seconds:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     bench = _Bench(database, config)
     results = []
     try:
@@ -305,20 +351,35 @@ def measure_chain_cost(database: BenchDatabase, config: Config) -> list[ChainCos
             base = config.seed * 100 + mode * 10
             if config.warmup_seconds > 0:
                 for sealed in (False, True):
-                    _chain_run(bench, config, sealed=sealed, mode=mode, seed=base,
-                               seconds=config.warmup_seconds)
+                    _chain_run(
+                        bench,
+                        config,
+                        sealed=sealed,
+                        mode=mode,
+                        seed=base,
+                        seconds=config.warmup_seconds,
+                    )
             runs: dict[bool, list[ChainRun]] = {False: [], True: []}
             for number in range(config.rounds):
                 order = (False, True) if number % 2 == 0 else (True, False)
                 for sealed in order:  # both sides of a round draw the same transfers
-                    run = _chain_run(bench, config, sealed=sealed, mode=mode,
-                                     seed=base + 1 + number, seconds=config.seconds)
+                    run = _chain_run(
+                        bench,
+                        config,
+                        sealed=sealed,
+                        mode=mode,
+                        seed=base + 1 + number,
+                        seconds=config.seconds,
+                    )
                     runs[sealed].append(run)
-                    print(f"[{database.backend}] mode {mode} round {number + 1} "
-                          f"{'with chain' if sealed else 'no chain'}: {run.result.rate:,.0f}"
-                          f" tx/s, {run.unchained} left unchained", file=sys.stderr, flush=True)
-            results.append(ChainCost(mode, database.backend, tuple(runs[False]),
-                                     tuple(runs[True])))
+                    print(
+                        f"[{database.backend}] mode {mode} round {number + 1} "
+                        f"{'with chain' if sealed else 'no chain'}: {run.result.rate:,.0f}"
+                        f" tx/s, {run.unchained} left unchained",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            results.append(ChainCost(mode, database.backend, tuple(runs[False]), tuple(runs[True])))
     finally:
         bench.store.dispose()
     return results
@@ -339,10 +400,8 @@ def chain_cost_table(results: Sequence[ChainCost], config: Config) -> list[str]:
     lines += ["", "rounds (tx/s; with chain: entries left unchained at the end of the run):"]
     for result in results:
         plain = ", ".join(f"{run.result.rate:,.0f}" for run in result.without)
-        sealed = ", ".join(f"{run.result.rate:,.0f} ({run.unchained})"
-                           for run in result.with_chain)
-        lines.append(f"  {result.mode} {result.backend:<11} no chain [{plain}]"
-                     f"  chain [{sealed}]")
+        sealed = ", ".join(f"{run.result.rate:,.0f} ({run.unchained})" for run in result.with_chain)
+        lines.append(f"  {result.mode} {result.backend:<11} no chain [{plain}]  chain [{sealed}]")
     return lines
 
 
@@ -355,8 +414,10 @@ def chain_cost_main(config: Config) -> int:
             results += measure_chain_cost(database, config)
     report = ["Ledger benchmark: what the hash chain costs the write path", ""]
     report += [*environment(config), ""]
-    report += [f"Service transfers per second without and with the sealer (medians of "
-               f"{config.rounds} rounds; ratio = median of per-round with/without)"]
+    report += [
+        f"Service transfers per second without and with the sealer (medians of "
+        f"{config.rounds} rounds; ratio = median of per-round with/without)"
+    ]
     report += [*chain_cost_table(results, config), ""]
     report.append(f"total time {time.perf_counter() - started:.0f} s")
     text_ = "\n".join(report) + "\n"

@@ -113,8 +113,18 @@ class ServiceWorker:
 class RawBalance:
     """A locked balance row as the raw side reads, books and writes it back."""
 
-    __slots__ = ("closed", "credits", "credits_pending", "debits", "debits_pending", "frozen",
-                 "non_negative", "normal_credit", "updated_at", "version")
+    __slots__ = (
+        "closed",
+        "credits",
+        "credits_pending",
+        "debits",
+        "debits_pending",
+        "frozen",
+        "non_negative",
+        "normal_credit",
+        "updated_at",
+        "version",
+    )
     normal_credit: bool
     non_negative: bool
     debits: int
@@ -127,10 +137,29 @@ class RawBalance:
     closed: bool
 
     def __init__(self, row: Sequence[Any]) -> None:
-        (self.normal_credit, self.non_negative, self.debits, self.credits, self.debits_pending,
-         self.credits_pending, self.version, self.updated_at, self.frozen, self.closed) = (
-            row[1] == "credit", bool(row[2]), row[3], row[4], row[5], row[6], row[7], row[8],
-            bool(row[9]), bool(row[10]))
+        (
+            self.normal_credit,
+            self.non_negative,
+            self.debits,
+            self.credits,
+            self.debits_pending,
+            self.credits_pending,
+            self.version,
+            self.updated_at,
+            self.frozen,
+            self.closed,
+        ) = (
+            row[1] == "credit",
+            bool(row[2]),
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            bool(row[9]),
+            bool(row[10]),
+        )
 
     def available(self) -> int:
         if self.normal_credit:
@@ -195,21 +224,49 @@ def pg_write_params(
     `entries` ((entry id, request hash) in order), `booked` postings naming their entry by index."""
     at = now.isoformat()
     rows = [
-        {"account_id": account_id, "instrument_code": code, "debits_posted": b.debits,
-         "credits_posted": b.credits, "debits_pending": b.debits_pending,
-         "credits_pending": b.credits_pending, "version": b.version + 1, "updated_at": at}
+        {
+            "account_id": account_id,
+            "instrument_code": code,
+            "debits_posted": b.debits,
+            "credits_posted": b.credits,
+            "debits_pending": b.debits_pending,
+            "credits_pending": b.credits_pending,
+            "version": b.version + 1,
+            "updated_at": at,
+        }
         for account_id, b in balances.items()
     ]
     entry_rows: list[dict[str, Any]] = [
-        {"entry_id": entry_id, "request_hash": request_hash, "entry_type": "transfer",
-         "status": "posted", "effective_at": at, "recorded_at": at, "memo": "", "metadata": {},
-         "reverses_seq": None, "pending_seq": None, "expires_at": None, "position": position}
+        {
+            "entry_id": entry_id,
+            "request_hash": request_hash,
+            "entry_type": "transfer",
+            "status": "posted",
+            "effective_at": at,
+            "recorded_at": at,
+            "memo": "",
+            "metadata": {},
+            "reverses_seq": None,
+            "pending_seq": None,
+            "expires_at": None,
+            "position": position,
+        }
         for position, (entry_id, request_hash) in enumerate(entries)
     ]
     posting_rows = [
-        {"entry_id": entries[index][0], "account_id": account_id, "instrument_code": code,
-         "side": side, "units": units, "pending": False, "recorded_at": at, "effective_at": at,
-         "debits_after": debits, "credits_after": credits, "position": position}
+        {
+            "entry_id": entries[index][0],
+            "account_id": account_id,
+            "instrument_code": code,
+            "side": side,
+            "units": units,
+            "pending": False,
+            "recorded_at": at,
+            "effective_at": at,
+            "debits_after": debits,
+            "credits_after": credits,
+            "position": position,
+        }
         for position, (index, account_id, side, units, debits, credits) in enumerate(booked)
     ]
     return {
@@ -251,8 +308,13 @@ class PostgresRawWorker:
 
     def _transaction(self, transfers: Sequence[Transfer]) -> None:
         code = INSTRUMENT.code
-        ids = sorted({holder_id(index) for source, destination, _ in transfers
-                      for index in (source, destination)})
+        ids = sorted(
+            {
+                holder_id(index)
+                for source, destination, _ in transfers
+                for index in (source, destination)
+            }
+        )
         with self._connection.cursor() as cursor:
             balances = pg_lock(cursor, code, ids)
             assert len(balances) == len(ids), (ids, balances)
@@ -314,26 +376,55 @@ def sqlite_write(  # noqa: PLR0917 - the pieces of one transaction, as pg_write_
     balances; the entries' seqs."""
     seqs = []
     for entry_id, request_hash in entries:
-        cursor = connection.execute(SQLITE_INSERT_ENTRY, (
-            entry_id, request_hash, "transfer", "posted", now, now, "", "{}", None, None, None,
-        ))
+        cursor = connection.execute(
+            SQLITE_INSERT_ENTRY,
+            (
+                entry_id,
+                request_hash,
+                "transfer",
+                "posted",
+                now,
+                now,
+                "",
+                "{}",
+                None,
+                None,
+                None,
+            ),
+        )
         seqs.append(int(cursor.lastrowid or 0))
-    connection.executemany(SQLITE_INSERT_POSTING, [
-        (seqs[index], account_id, code, side, units, 0, now, now, debits, credits)
-        for index, account_id, side, units, debits, credits in booked
-    ])
-    connection.executemany(SQLITE_UPDATE_BALANCE, [
-        (b.debits, b.credits, b.debits_pending, b.credits_pending, b.version + 1, now,
-         account_id, code)
-        for account_id, b in balances.items()
-    ])
+    connection.executemany(
+        SQLITE_INSERT_POSTING,
+        [
+            (seqs[index], account_id, code, side, units, 0, now, now, debits, credits)
+            for index, account_id, side, units, debits, credits in booked
+        ],
+    )
+    connection.executemany(
+        SQLITE_UPDATE_BALANCE,
+        [
+            (
+                b.debits,
+                b.credits,
+                b.debits_pending,
+                b.credits_pending,
+                b.version + 1,
+                now,
+                account_id,
+                code,
+            )
+            for account_id, b in balances.items()
+        ],
+    )
     return seqs
 
 
 def sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
     """A raw connection set up as the ledger's engine sets up its own."""
     connection = sqlite3.connect(
-        path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+        path,
+        timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
         check_same_thread=False,
     )
     connection.execute("PRAGMA journal_mode=WAL")
@@ -346,8 +437,9 @@ def sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
 class SqliteRawWorker:
     """The same transactions with one sqlite3 connection in WAL, `BEGIN IMMEDIATE` per commit."""
 
-    def __init__(self, path: str, synchronous: str, picker: Picker, prefix: str,
-                 batch: int) -> None:
+    def __init__(
+        self, path: str, synchronous: str, picker: Picker, prefix: str, batch: int
+    ) -> None:
         self.retries = 0
         self._connection = sqlite_connect(path, synchronous)
         self._picker = picker
@@ -373,8 +465,13 @@ class SqliteRawWorker:
     def _transaction(self, transfers: Sequence[Transfer]) -> None:
         code = INSTRUMENT.code
         connection = self._connection
-        ids = sorted({holder_id(index) for source, destination, _ in transfers
-                      for index in (source, destination)})
+        ids = sorted(
+            {
+                holder_id(index)
+                for source, destination, _ in transfers
+                for index in (source, destination)
+            }
+        )
         connection.execute("BEGIN IMMEDIATE")
         try:
             balances = sqlite_lock(connection, code, ids)

@@ -174,8 +174,6 @@ FOUR_EYES_DEFAULT = FourEyesPolicy(FOUR_EYES_OPERATIONS)
 FOUR_EYES_ALWAYS = frozenset({"enrolment", "period_reopen"})
 
 
-
-
 # --- Tokens --------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "elt"  # noqa: S105 - a marker, not a secret

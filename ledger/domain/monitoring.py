@@ -318,6 +318,11 @@ class MonthlyAggregate:
     first_exceedance: datetime | None
     impossible_hours: int
     over_range_hours: int
+    # rules §7.1–7.2 (`ledger.domain.substitution.complete_month`); a bare valid-hour tally
+    # leaves them empty.
+    substituted_hours: int = 0
+    substitution: tuple[tuple[str, int], ...] = ()  # (method, hours), by method
+    exceedance_hours: tuple[datetime, ...] = ()
 
 
 class MonthlyAccumulator:

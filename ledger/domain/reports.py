@@ -15,6 +15,8 @@ Workflow (`TRANSITIONS`)::
 - The enterprise submits; a verifier verifies or rejects; the verifier is never the principal
   that submitted (also a CHECK in the database). A regulator invalidates a verified report
   (e.g. found fraudulent) and every incentive that rested on it is reversed with it.
+- A CEMS line carries how many of its hours were substituted and by which method (rules §7.1)
+  and every hour that exceeded the standard (§7.2), so the verifier sees them.
 - Figures are fixed from submission on: the database refuses any change to a report's lines
   unless the report is a draft, and any change to a verified report but its supersession or
   invalidation. Corrections are new versions, never edits.
@@ -218,12 +220,20 @@ class ReportLine:
     month_valid: bool = True
     valid_hours: int | None = None
     valid_days: int | None = None
+    substituted_hours: int = 0  # rules §7.1: non-valid hours whose values were substituted
+    substitution: tuple[tuple[str, int], ...] = ()  # (method, hours), by method
+    exceedance_hours: tuple[datetime, ...] = ()  # rules §7.2: the hours above the standard
 
     def __post_init__(self) -> None:
         if self.month.day != 1:
             raise InvalidField("a line's month is its first day", field="month")
         check_date(self.month, "month")
         self.facts()  # the tax's own checks (mass, mean, standard, exceedances)
+
+    @property
+    def substituted(self) -> bool:
+        """Marked "substituted" for the verifier: some of its hours are not measured ones."""
+        return self.substituted_hours > 0
 
     def facts(self) -> PollutantMonth:
         """The line as the tax computes it."""

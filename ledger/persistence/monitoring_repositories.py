@@ -11,7 +11,7 @@ rest in key order. Python memory stays bounded by one batch whatever the file's 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -60,6 +60,20 @@ def _fraction(text: str | None) -> Fraction | None:
 
 def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
+
+
+def _instants(moments: Sequence[datetime]) -> list[str]:
+    """Exceedance hours as JSON: ISO 8601 UTC instants, in order."""
+    return [moment.astimezone(UTC).isoformat() for moment in moments]
+
+
+def _from_instants(texts: Sequence[str] | None) -> tuple[datetime, ...]:
+    return tuple(datetime.fromisoformat(text) for text in texts or ())
+
+
+def _methods(stored: dict[str, int] | None) -> tuple[tuple[str, int], ...]:
+    """{method: hours} as stored, in method order (None: written before migration 0014)."""
+    return tuple(sorted((stored or {}).items()))
 
 
 class SqlMonitoringRepository:
@@ -243,6 +257,9 @@ class SqlMonitoringRepository:
                 first_exceedance=aggregate.first_exceedance,
                 over_range_hours=aggregate.over_range_hours,
                 computed_at=at,
+                substituted_hours=aggregate.substituted_hours,
+                substitution=dict(aggregate.substitution),
+                exceedance_hours=_instants(aggregate.exceedance_hours),
             )
         )
 
@@ -310,6 +327,9 @@ def _aggregate(row: Row[Any]) -> MonthlyAggregate:
         first_exceedance=row.first_exceedance,
         impossible_hours=0,
         over_range_hours=row.over_range_hours,
+        substituted_hours=row.substituted_hours,
+        substitution=_methods(row.substitution),
+        exceedance_hours=_from_instants(row.exceedance_hours),
     )
 
 
@@ -471,6 +491,9 @@ def _line_values(report_id: str, number: int, line: ReportLine) -> dict[str, Any
         "month_valid": line.month_valid,
         "valid_hours": line.valid_hours,
         "valid_days": line.valid_days,
+        "substituted_hours": line.substituted_hours,
+        "substitution": dict(line.substitution),
+        "exceedance_hours": _instants(line.exceedance_hours),
     }
 
 
@@ -489,4 +512,7 @@ def _line(row: Row[Any]) -> ReportLine:
         month_valid=row.month_valid,
         valid_hours=row.valid_hours,
         valid_days=row.valid_days,
+        substituted_hours=row.substituted_hours,
+        substitution=_methods(row.substitution),
+        exceedance_hours=_from_instants(row.exceedance_hours),
     )

@@ -30,7 +30,6 @@ from ledger.domain.cems import (
     CemsHour,
     CemsImportRefused,
     ImportRecord,
-    MonthlyTally,
     OutletInfo,
     OutletKey,
     RowProblem,
@@ -42,6 +41,13 @@ from ledger.domain.cems import (
 from ledger.domain.errors import InvalidField, RetryableConflict
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.substitution import (
+    LOOKAHEAD_HOURS,
+    LOOKBACK_HOURS,
+    affected_months,
+    months_as_taxed,
+    quarter_end,
+)
 from ledger.services.authority import use_case
 from ledger.services.transactions import in_transaction, read
 
@@ -189,15 +195,29 @@ def _refuse_if_any(uow: UnitOfWork, problems: _Problems) -> None:
 
 def _reaggregate(
     uow: UnitOfWork, touched: set[tuple[int, str, date]], outlets: dict[int, OutletInfo]
-) -> None:
-    """Recompute each touched month from all its stored hours (not only this import's)."""
+) -> int:
+    """Recompute each touched month from all its stored hours (not only this import's), and
+    the months its hours feed through substitution (rules §7.1): the month before (a gap may
+    end in this one), the months of its quarter (the capture rate) and the three after (the
+    2,160 valid hours of history). Returns how many monthly aggregates were written."""
     now = uow.now()
-    for outlet_seq, pollutant, month in sorted(touched):
+    affected: dict[tuple[int, str], set[date]] = {}
+    for outlet_seq, pollutant, month in touched:
+        affected.setdefault((outlet_seq, pollutant), set()).update(affected_months(month))
+    written = 0
+    for (outlet_seq, pollutant), months in sorted(affected.items()):
         outlet = outlets[outlet_seq]
-        tally = MonthlyTally(outlet.outlet, pollutant, month, outlet.standard(pollutant))
-        for hour in uow.monitoring.hours(outlet_seq, pollutant, *month_hours(month)):
-            tally.add(hour)
-        uow.monitoring.put_month(outlet_seq, tally.aggregate(), now)
+        first = month_hours(min(months))[0] - LOOKBACK_HOURS
+        end = month_hours(quarter_end(max(months)))[1] + LOOKAHEAD_HOURS
+        window = uow.monitoring.hours(outlet_seq, pollutant, first, end)
+        window.sort(key=lambda hour: hour.hour)
+        standard = outlet.standard(pollutant)
+        for aggregate in months_as_taxed(
+            outlet.outlet, pollutant, sorted(months), standard, window=window
+        ):
+            uow.monitoring.put_month(outlet_seq, aggregate, now)
+            written += 1
+    return written
 
 
 # -- reads ---------------------------------------------------------------------------------------

@@ -402,4 +402,7 @@ def _cems_line(stored: StoredMonth, particulate_as: Mapping[str, Pollutant]) -> 
         month_valid=aggregate.month_valid,
         valid_hours=aggregate.valid_hours,
         valid_days=aggregate.valid_days,
+        substituted_hours=aggregate.substituted_hours,
+        substitution=aggregate.substitution,
+        exceedance_hours=aggregate.exceedance_hours,
     )

@@ -290,9 +290,7 @@ def test_the_background_sweeper_seals_new_entries_into_the_chain(
     database_url: str, clock: Clock
 ) -> None:
     store = Store(create_ledger_engine(database_url, sqlite_synchronous="NORMAL"), clock=clock)
-    settings = Settings(
-        database_url=database_url, expiry_sweep_seconds=0.02, four_eyes=frozenset()
-    )
+    settings = Settings(database_url=database_url, expiry_sweep_seconds=0.02, four_eyes=frozenset())
     app = create_app(settings, store=store, sweep_expired_holds=True)
     with TestClient(app) as sweeping:
         sweeping.headers.update(headers_for(sweeping, "regulator"))

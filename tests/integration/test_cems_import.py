@@ -75,10 +75,18 @@ def test_aggregates_follow_the_validity_rules_and_oxygen_correction(outlets: Sto
     import_lines(outlets, lines)
     (stored,) = march(outlets)
     month = stored.aggregate
-    assert month.mass_kg == Decimal(140)  # (20 + 40 + 80) × 1e6 × 1e-6
-    assert month.mean_measured == Fraction(140, 3)
-    assert month.mean_on_standard_basis == Fraction(200, 3)
-    assert (month.exceedances, month.valid_hours, month.hours_received) == (1, 3, 5)
+    # Valid: (20 + 40 + 80) × 1e6 × 1e-6 = 140 kg. The quarter's capture rate is 3 of 5 hours
+    # (< 90 %): each non-valid hour is substituted by the maximum of the valid hours before
+    # (80 mg/Nm³ × 1e6 Nm³/h = 80 kg), rules §7.1.
+    assert month.mass_kg == Decimal(300)
+    assert (month.substituted_hours, month.substitution) == (2, (("max_2160_valid_hours", 2),))
+    # The mean counts each substituted hour at the month's highest reading (99; on the
+    # standard's basis 160): (140 + 2 × 99) / 5 and (200 + 2 × 160) / 5.
+    assert month.mean_measured == Fraction(338, 5)
+    assert month.mean_on_standard_basis == Fraction(104)
+    # Every reading is judged (§7.2): the valid 160 and both invalid 99s exceed 35.
+    assert (month.exceedances, month.valid_hours, month.hours_received) == (3, 3, 5)
+    assert len(month.exceedance_hours) == 3
     assert not month.month_valid
 
 

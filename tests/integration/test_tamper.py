@@ -310,9 +310,7 @@ def test_all_links_and_the_head_deleted_leave_old_entries_unchained(
     assert chain_rows(store) == []
 
 
-def test_a_link_added_behind_the_sealer_disagrees_with_the_head(
-    store: Store, verify: Any
-) -> None:
+def test_a_link_added_behind_the_sealer_disagrees_with_the_head(store: Store, verify: Any) -> None:
     journal.post_entry(store, transfer("t-4", "ALPHA", "BETA", "1"))
     last_seq, _, _, last_hash = chain_rows(store)[-1]
     tamper(
