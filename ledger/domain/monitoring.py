@@ -17,8 +17,9 @@ Conventions (rules.md §2–3):
   the standard's basis is an exact `Fraction` too (its denominator stays bounded by the lcm
   of the month's 21 − O2 values: ~300 digits and ~15 ms for 744 random hours); the only
   rounding is `reported_mean`, for display, never for a decision.
-- Exceedances are counted on valid hours only (the law speaks of valid hourly averages);
-  over-range (T) hours are counted apart so a reviewer can see them.
+- This module's accumulator counts exceedances and mass on valid hours only (the law's valid
+  hourly averages); what the tax uses completes that with substituted hours and exceedances on
+  every reading (rules §7.1–7.2, `ledger.domain.substitution`).
 
 `MonthlyAccumulator` takes records one by one for one (outlet, pollutant, month) and keeps
 bounded state (at most 744 hour keys and 31 day counters), then yields a `MonthlyAggregate`.

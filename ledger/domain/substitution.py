@@ -58,6 +58,7 @@ LOOKBACK_HOURS = 366 * 24  # history read before a month: the valid hours of the
 LOOKAHEAD_HOURS = 25  # after the month: enough to see whether a gap ends within 24 h
 
 
+ZERO = Fraction(0)
 _EXACT = Context(prec=80, traps=[Inexact, Rounded])
 
 
@@ -292,14 +293,16 @@ def complete_month(
     return replace(
         valid_only,
         mass_kg=mass,
-        mean_measured=_mean(valid_only.mean_measured, valid_only, len(subs), max(measured)),
+        mean_measured=_mean(
+            valid_only.mean_measured, valid_only, len(subs), max(measured, default=ZERO)
+        ),
         mean_on_standard_basis=None
         if standard is None
         else _mean(
             valid_only.mean_on_standard_basis,
             valid_only,
             len(subs),
-            max(on_basis(h, standard) for h in readings),
+            max((on_basis(h, standard) for h in readings), default=ZERO),
         ),
         exceedances=len(exceeding),
         first_exceedance=_instant(exceeding[0]) if exceeding else None,

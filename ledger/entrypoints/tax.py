@@ -25,14 +25,13 @@ from fractions import Fraction
 
 from ledger.domain.cems import (
     TAX_POLLUTANT,
-    MonthlyTally,
     OutletKey,
     StoredHour,
     csv_rows,
-    local_month,
     parse_row,
 )
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
+from ledger.domain.substitution import months_as_taxed
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
 from ledger.entrypoints import acting, cems_generator
@@ -123,11 +122,13 @@ class AnnualTax:
     exceedance_months: list[str] = field(default_factory=list)  # no reduction in them
 
 
-def _tallies(year: int, seed: int) -> dict[tuple[str, str, str, date], MonthlyTally]:
-    """Every (enterprise, outlet, pollutant, month) of the generated year, tallied."""
+def _aggregates(year: int, seed: int) -> list[tuple[str, MonthlyAggregate]]:
+    """Every (enterprise, outlet, pollutant, month) of the generated year, as the import
+    aggregates it: valid hours tallied, non-valid hours substituted, every reading judged."""
     specs = cems_generator.demo_outlets()
     keys = {(s.enterprise, s.outlet): OutletKey(i, s.enterprise) for i, s in enumerate(specs)}
-    tallies: dict[tuple[str, str, str, date], MonthlyTally] = {}
+    months = [date(year, number, 1) for number in range(1, 13)]
+    found: list[tuple[str, MonthlyAggregate]] = []
     for spec in specs:
         standards = {
             pollutant: EmissionStandard(
@@ -136,17 +137,12 @@ def _tallies(year: int, seed: int) -> dict[tuple[str, str, str, date], MonthlyTa
             )
             for pollutant, limit in spec.standard_mg_nm3.items()
         }
+        hours: dict[str, list[StoredHour]] = defaultdict(list)
         for row in csv_rows(cems_generator.generate([spec], year, seed=seed)):
             assert not isinstance(row, Exception) and isinstance(row, tuple), row
             hour = parse_row(row[1], row[0], keys)
             assert not isinstance(hour, list), hour  # the generator writes only possible rows
-            month = local_month(hour.hour)
-            key = (spec.enterprise, spec.outlet, hour.pollutant, month)
-            if key not in tallies:
-                tallies[key] = MonthlyTally(
-                    spec.outlet, hour.pollutant, month, standards.get(hour.pollutant)
-                )
-            tallies[key].add(
+            hours[hour.pollutant].append(
                 StoredHour(
                     hour.hour,
                     hour.concentration,
@@ -156,15 +152,21 @@ def _tallies(year: int, seed: int) -> dict[tuple[str, str, str, date], MonthlyTa
                     hour.flag,
                 )
             )
-    return tallies
+        for pollutant, window in hours.items():
+            standard = standards.get(pollutant)
+            for aggregate in months_as_taxed(
+                spec.outlet, pollutant, months, standard, window=window
+            ):
+                found.append((spec.enterprise, aggregate))
+    return found
 
 
 def demo_annual_tax(year: int, seed: int) -> list[AnnualTax]:
     """Each demo enterprise's annual environmental tax from generated CEMS data (default policy)."""
     tiers = {row["enterprise_id"]: int(row["tax_tier"]) for row in rows("enterprises.csv")}
     by_month: dict[tuple[str, date], list[MonthlyAggregate]] = defaultdict(list)
-    for (enterprise, _, _, month), tally in _tallies(year, seed).items():
-        by_month[(enterprise, month)].append(tally.aggregate())
+    for enterprise, aggregate in _aggregates(year, seed):
+        by_month[(enterprise, aggregate.month)].append(aggregate)
     results = {code: AnnualTax(code, tier) for code, tier in tiers.items()}
     for (enterprise, month), aggregates in sorted(by_month.items()):
         facts = [PollutantMonth.from_aggregate(a, TAX_POLLUTANT[a.pollutant]) for a in aggregates]

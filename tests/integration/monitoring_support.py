@@ -24,12 +24,14 @@ HEADER = ",".join(FIELDS) + "\n"
 
 def build_outlets(store: Store) -> None:
     """E1 (Tangshan): SINTER-1, standards SO2 35 / NOx 50 / PM 10 at reference O2 16 %;
-    E2 (Handan): UNIT-1, SO2 35 without a reference O2."""
+    E2 (Handan): UNIT-1, SO2 35 without a reference O2. Both in tax tier 3."""
     registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     for code, city in (("E1", "Tangshan"), ("E2", "Handan")):
         parties.set_city(store, registrar, City(city, True, "Hai River"))
-        parties.register_party(store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city))
+        parties.register_party(
+            store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=3)
+        )
     standards = {"SO2": "35", "NOx": "50", "PM": "10"}
     parties.add_outlet(store, registrar, Outlet("E1", "SINTER-1", standards, "16"))
     parties.add_outlet(store, registrar, Outlet("E2", "UNIT-1", {"SO2": "35"}, None))
