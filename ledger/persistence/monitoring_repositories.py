@@ -72,7 +72,7 @@ def _from_instants(texts: Sequence[str] | None) -> tuple[datetime, ...]:
 
 
 def _methods(stored: dict[str, int] | None) -> tuple[tuple[str, int], ...]:
-    """{method: hours} as stored, in method order (None: written before migration 0014)."""
+    """{method: hours} as stored, in method order (None: written before migration 0015)."""
     return tuple(sorted((stored or {}).items()))
 
 

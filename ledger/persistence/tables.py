@@ -756,7 +756,7 @@ cems_months = Table(
     Column("first_exceedance", UtcDateTime),
     Column("over_range_hours", Integer, nullable=False),
     Column("computed_at", UtcDateTime, nullable=False),
-    # rules §7.1–7.2 (migration 0014): substituted hours, {method: hours}, exceedance hours
+    # rules §7.1–7.2 (migration 0015): substituted hours, {method: hours}, exceedance hours
     Column("substituted_hours", Integer, nullable=False, server_default="0"),
     Column("substitution", JSON),
     Column("exceedance_hours", JSON),
@@ -826,7 +826,7 @@ emission_report_lines = Table(
     Column("month_valid", Boolean, nullable=False),
     Column("valid_hours", Integer),
     Column("valid_days", Integer),
-    # rules §7.1–7.2 (migration 0014), as on the monthly aggregate the line comes from
+    # rules §7.1–7.2 (migration 0015), as on the monthly aggregate the line comes from
     Column("substituted_hours", Integer, nullable=False, server_default="0"),
     Column("substitution", JSON),
     Column("exceedance_hours", JSON),

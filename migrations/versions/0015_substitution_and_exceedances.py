@@ -8,8 +8,8 @@ queued to be sealed again in its new shape by the sealer's next round (the migra
 person, changed them). The stored aggregates keep their old figures until their months are
 imported again; `emissions-ledger` recomputes nothing by itself.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
