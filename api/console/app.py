@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.auth import TokenCache
 from api.console import (
+    pages_admin,
     pages_authority,
     pages_common,
     pages_enterprise,
@@ -33,6 +34,7 @@ ROUTERS = (
     pages_authority.router,
     pages_verifier.router,
     pages_finance.router,
+    pages_admin.router,
 )
 STATIC = Path(__file__).parent / "static"
 

@@ -54,6 +54,12 @@ CONSOLE_ROUTES: dict[str, str | None] = {
         "reconciliations.unmatch"
     ),
     "POST /console/reconciliations/{reconciliation_id}/confirm": "reconciliations.confirm",
+    # Administrators.
+    "GET /console/principals": "principals.list",
+    "GET /console/principals/{principal_id}": "principals.read",
+    "POST /console/principals/{principal_id}/deactivate": "principals.deactivate",
+    "POST /console/principals/{principal_id}/activate": "principals.activate",
+    "POST /console/tokens/{token_id}/revoke": "tokens.revoke",
 }
 
 # The pages a dashboard links to (GET, no path parameter), in the order shown, with their title.
@@ -68,4 +74,5 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/reports", N_("Emission reports")),
     ("/console/trial-balance", N_("Trial balance")),
     ("/console/periods", N_("Periods and reconciliation")),
+    ("/console/principals", N_("Principals")),
 )

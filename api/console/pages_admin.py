@@ -1,0 +1,74 @@
+"""An administrator's pages: principals (a page at a time), one principal with its tokens;
+deactivate, activate, revoke a token. Creating a principal and enrolling it take two
+administrators and hand out a code once: the API and the command line do that."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from api.console.permissions import PREFIX
+from api.console.web import Acts, Form, act, context_of, gettext, render
+from api.dependencies import Cursor
+from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.services import access
+
+router = APIRouter()
+PrincipalId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
+TokenId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+@router.get("/principals", include_in_schema=False)
+def principals(request: Request, actor: Acts, cursor: Cursor = None) -> Response:
+    page = access.list_principals(context_of(request).store, actor, cursor or "", PAGE_SIZE_DEFAULT)
+    return render(request, "principals.html", principals=page.items, next_cursor=page.next_cursor)
+
+
+@router.get("/principals/{principal_id}", include_in_schema=False)
+def principal(request: Request, principal_id: PrincipalId, actor: Acts) -> Response:
+    record, tokens = access.get_principal(context_of(request).store, actor, principal_id)
+    return render(request, "principal.html", record=record, tokens=tokens)
+
+
+@router.post("/principals/{principal_id}/deactivate", include_in_schema=False)
+def deactivate(request: Request, principal_id: PrincipalId, actor: Acts, form: Form) -> Response:
+    del form
+    _ = gettext(request)
+    store = context_of(request).store
+    return act(
+        request,
+        f"{PREFIX}/principals/{principal_id}",
+        _("%(id)s deactivated: its tokens no longer work.") % {"id": principal_id},
+        lambda: access.deactivate(store, actor, principal_id),
+    )
+
+
+@router.post("/principals/{principal_id}/activate", include_in_schema=False)
+def activate(request: Request, principal_id: PrincipalId, actor: Acts, form: Form) -> Response:
+    del form
+    _ = gettext(request)
+    store = context_of(request).store
+    return act(
+        request,
+        f"{PREFIX}/principals/{principal_id}",
+        _("%(id)s activated.") % {"id": principal_id},
+        lambda: access.activate(store, actor, principal_id),
+    )
+
+
+@router.post("/tokens/{token_id}/revoke", include_in_schema=False)
+def revoke(request: Request, token_id: TokenId, actor: Acts, form: Form) -> Response:
+    """Revoke a token (an administrator any, everyone else their own); the token cache is
+    cleared so that it stops working here at once."""
+    _ = gettext(request)
+    store = context_of(request).store
+    back = form.get("back", "")
+    target = back if back.startswith(f"{PREFIX}/") and "//" not in back else f"{PREFIX}/"
+
+    def run() -> None:
+        access.revoke_token(store, actor, token_id)
+        context_of(request).tokens.clear()
+
+    return act(request, target, _("Token %(id)s revoked.") % {"id": token_id}, run)
