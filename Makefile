@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_VENV ?= .venv-bench
 BENCH_INSTALLED := $(BENCH_VENV)/.installed
 
-.PHONY: install run test browser test-serializable lint bench bench-quick bench-smoke bench-peer load \
+.PHONY: install run test browser test-serializable lint bench bench-quick bench-smoke bench-console bench-peer load \
 	load-quick reference docs docs-serve clean
 
 $(BIN)/python:
@@ -69,6 +69,11 @@ load: install
 
 load-quick: install
 	$(BIN)/python -m bench.load --quick
+
+## Every page of the web console on the demo registry: median and worst response time per page
+## (target: 200 ms).
+bench-console: install
+	$(BIN)/python -m bench.console
 
 ## Every benchmark for a second or two on tiny data, reports in a temporary directory (CI runs
 ## it: a benchmark that breaks fails the build).

@@ -48,6 +48,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ),
     ),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
+    ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
 )  # fmt: skip
 PEER = (
     "beside django-hordak",
