@@ -127,8 +127,8 @@ async def authorize(request: Request) -> None:
     )
 
 
-def current_actor(request: Request) -> Actor:
-    """The request's actor, as `authorize` authenticated it."""
+async def current_actor(request: Request) -> Actor:
+    """The request's actor, as `authorize` authenticated it (async: no thread-pool hop)."""
     actor: Actor | None = getattr(request.state, "actor", None)
     if actor is None:
         raise Unauthenticated("this operation needs a bearer token")

@@ -145,7 +145,6 @@ def _write(
     for index, command in enumerate(commands):
         field = "entry_type" if len(commands) == 1 else f"entries[{index}].entry_type"
         check_adjustment_type(command.entry_type, field)
-    payload = {"entries": [to_payload(command) for command in commands]}
 
     def guard(uow: UnitOfWork) -> Pending | None:
         accounts = uow.accounts.cached(p.account_code for c in commands for p in c.postings)
@@ -155,6 +154,7 @@ def _write(
             return None  # a retry of entries written already: the write replays them
         if refuse_pending:
             raise NeedsFourEyes("this entry creates or destroys rights or cash", field="postings")
+        payload = {"entries": [to_payload(command) for command in commands]}
         return gate(uow, actor, ADJUSTMENT, payload, key=commands[0].entry_id)
 
     return journal.write_entries(uow_factory, commands, actor=actor, guard=guard)
