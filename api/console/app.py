@@ -27,6 +27,7 @@ from api.console.permissions import CONSOLE_ROUTES, PREFIX
 from api.console.sessions import Sessions
 from api.console.web import Context, install_error_pages
 from api.rate_limits import RateLimits
+from ledger.domain.ports import UnitOfWorkFactory
 
 ROUTERS = (
     pages_common.router,
@@ -40,7 +41,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_console(
-    store: object, tokens: TokenCache, limits: RateLimits, idle_seconds: float
+    store: UnitOfWorkFactory, tokens: TokenCache, limits: RateLimits, idle_seconds: float
 ) -> FastAPI:
     """The console over the API's store, token cache and rate limits."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -24,8 +25,9 @@ from api.routers.finance import render as download
 from ledger.domain.access import Actor
 from ledger.domain.errors import InvalidField
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import PLEDGED, Trade, TradeState, scale_of
-from ledger.services import compliance, parties, statements, trading
+from ledger.services import compliance, parties, queries, statements, trading
 
 router = APIRouter()
 Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
@@ -40,36 +42,116 @@ def party_of(actor: Actor, named: str | None) -> str:
     return party
 
 
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One instrument of a party: available, on hold for accepted trades, pledged."""
+
+    instrument: str
+    unit: str
+    available: Decimal
+    on_hold: Decimal
+    pledged: Decimal
+
+
 @router.get("/holdings", include_in_schema=False)
 def holdings(request: Request, actor: Acts, party: Party = None) -> Response:
-    """Holdings by instrument and vintage: available and pledged, with a chart."""
+    """Holdings by instrument and vintage (available, on hold, pledged), a chart per unit, and
+    the current vintage's holdings at the last month-ends."""
     code = party_of(actor, party)
-    table = statements.holdings(context_of(request).store, actor, code)
-    available: dict[str, Decimal] = defaultdict(Decimal)
-    pledged: dict[str, Decimal] = defaultdict(Decimal)
+    store = context_of(request).store
+    posted: dict[tuple[str, str], Decimal] = {}
     units: dict[str, str] = {}
-    for account, instrument, unit, balance in table:
+    for account, instrument, unit, balance in statements.holdings(store, actor, code):
         assert isinstance(balance, Decimal) and isinstance(instrument, str)
         units[instrument] = str(unit)
-        if account == f"{code}:holdings":
-            available[instrument] += balance
-        elif account == f"{code}:{PLEDGED.suffix}":
-            pledged[instrument] += balance
-    rights = sorted(i for i in units if i != "CNY")
+        posted[str(account), instrument] = balance
+    held = f"{code}:holdings"
+    on_hold = _on_hold(store, actor, held) if any(a == held for a, _ in posted) else {}
+    rows = []
+    for instrument in sorted(units):
+        if instrument == "CNY":
+            continue
+        zero = Decimal(0).scaleb(-scale_of(instrument.rsplit("-", 1)[0]))  # "0.000" t
+        rows.append(
+            Holding(
+                instrument,
+                units[instrument],
+                posted.get((held, instrument), zero) - on_hold.get(instrument, zero),
+                on_hold.get(instrument, zero),
+                posted.get((f"{code}:{PLEDGED.suffix}", instrument), zero),
+            )
+        )
+    cash = posted.get((f"{code}:cash", "CNY"))
+    _ = gettext(request)
+    by_unit = [
+        (_holdings_chart(request, code, unit, [r for r in rows if r.unit == unit]), unit)
+        for unit in sorted({r.unit for r in rows})
+    ]
+    history = _history(request, actor, code)
+    return render(
+        request, "holdings.html", party=code, rows=rows, charts=by_unit, cash=cash, history=history
+    )
+
+
+def _on_hold(store: UnitOfWorkFactory, actor: Actor, account: str) -> dict[str, Decimal]:
+    """What pending entries (accepted trades) may still take from the account, by instrument."""
+    return {
+        view.instrument.code: view.instrument.to_amount(
+            view.balance.posted - view.balance.available
+        )
+        for view in queries.get_balances(store, actor, account)
+    }
+
+
+def _holdings_chart(request: Request, code: str, unit: str, rows: list[Holding]) -> charts.Chart:
+    _ = gettext(request)
+    return charts.Chart(
+        _("Holdings of %(party)s in %(unit)s") % {"party": code, "unit": unit},
+        _("Available, on hold and pledged holdings by instrument and vintage."),
+        [r.instrument for r in rows],
+        [
+            charts.Series(_("available"), [r.available for r in rows]),
+            charts.Series(_("on hold"), [r.on_hold for r in rows]),
+            charts.Series(_("pledged"), [r.pledged for r in rows]),
+        ],
+        unit=unit,
+    )
+
+
+HISTORY_MONTHS = 6
+
+
+def _history(request: Request, actor: Actor, code: str) -> tuple[charts.Chart, list[str]] | None:
+    """This year's vintage of each pollutant held at each of the last month-ends (and today)."""
+    today = datetime.now(i18n.CHINA_STANDARD_TIME).date()
+    ends = [_month_end(today, back) for back in range(HISTORY_MONTHS, 0, -1)] + [today]
+    store = context_of(request).store
+    series: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(ends))
+    for index, end in enumerate(ends):
+        for account, instrument, _unit, balance in statements.holdings(store, actor, code, end):
+            if account == f"{code}:holdings" and str(instrument).endswith(f"-{today.year}"):
+                assert isinstance(balance, Decimal)
+                if not str(instrument).startswith(("CEA", "CCER")):
+                    series[str(instrument)][index] = balance
+    if not series:
+        return None
     _ = gettext(request)
     chart = charts.Chart(
-        _("Holdings of %(party)s") % {"party": code},
-        _("Available and pledged holdings by instrument and vintage."),
-        rights,
-        [
-            charts.Series(_("available"), [available[i] for i in rights]),
-            charts.Series(_("pledged"), [pledged[i] for i in rights]),
-        ],
-        unit="t / tCO2",
+        _("Holdings of %(party)s over time") % {"party": code},
+        _("This year's vintage of each pollutant held at the end of each month (t)."),
+        [end.isoformat() for end in ends],
+        [charts.Series(name, values) for name, values in sorted(series.items())],
+        unit="t",
     )
-    rows = [(i, units[i], available[i], pledged[i]) for i in rights]
-    cash = available.get("CNY")
-    return render(request, "holdings.html", party=code, rows=rows, chart=chart, cash=cash)
+    return chart, sorted(series)
+
+
+def _month_end(today: date, back: int) -> date:
+    """The last day of the month `back` months before today's."""
+    first = today.replace(day=1)
+    for _ in range(back - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return first - timedelta(days=1)
 
 
 @router.get("/trades", include_in_schema=False)

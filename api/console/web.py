@@ -40,6 +40,7 @@ from api.rate_limits import RateLimits
 from ledger.domain.access import Actor, Forbidden, Principal, Unauthenticated
 from ledger.domain.errors import Kind, LedgerError
 from ledger.domain.operations import may
+from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import transactions
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ class Context:
     sessions: Sessions
     tokens: TokenCache
     limits: RateLimits
-    store: Any  # the UnitOfWorkFactory the use cases take
+    store: UnitOfWorkFactory  # what the use cases take
 
 
 def context_of(request: Request) -> Context:
