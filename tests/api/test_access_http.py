@@ -15,6 +15,7 @@ PostgreSQL).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from api import auth
 from api.app import create_app
 from ledger.domain.access import FOUR_EYES_DEFAULT
 from ledger.persistence.engine import create_ledger_engine
@@ -97,12 +99,34 @@ def test_a_token_is_shown_once_and_works_until_revoked(
     assert issued["id"] in caplog.text  # the failure is logged by token id
 
 
+def test_a_token_revoked_elsewhere_stops_working_within_a_second(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (a second worker, the shell) revokes a token: this server's cache of
+    verified tokens does not hear of it, and still refuses the token within one second."""
+    bearer = headers_for(client, "verifier")
+    assert client.get("/v1/me", headers=bearer).status_code == 200  # verified, now cached
+    token_id = bearer["Authorization"].split("_")[1]  # elt_<id>_<secret>
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    with store() as uow:  # as another process would: this server's cache is not told
+        uow.access.revoke_token(token_id, uow.now())
+        uow.commit()
+    now = time.monotonic()
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now + auth.TOKEN_CACHE_SECONDS + 0.001)
+
+    refused = client.get("/v1/me", headers=bearer)
+
+    assert auth.TOKEN_CACHE_SECONDS <= 1.0
+    assert refused.status_code == 401
+    client.headers.update(headers_for(client, "regulator"))  # a fresh token for the teardown
+
+
 def test_an_expired_token_is_refused(client: TestClient, clock: Clock) -> None:
     bearer = headers_for(client, "verifier")
     assert client.get("/v1/me", headers=bearer).status_code == 200
 
     clock.advance(timedelta(days=91))
-    client.app.state.tokens.clear()  # type: ignore[attr-defined]  # cache entries live 5 s
+    client.app.state.tokens.clear()  # type: ignore[attr-defined]  # cache entries live 1 s
 
     assert client.get("/v1/me", headers=bearer).status_code == 401
     client.headers.update(headers_for(client, "regulator"))  # a fresh token for the teardown
