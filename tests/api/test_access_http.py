@@ -112,7 +112,7 @@ def test_a_token_revoked_elsewhere_stops_working_within_a_second(
         uow.access.revoke_token(token_id, uow.now())
         uow.commit()
     now = time.monotonic()
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now + auth.TOKEN_CACHE_SECONDS + 0.001)
+    monkeypatch.setattr(time, "monotonic", lambda: now + auth.TOKEN_CACHE_SECONDS + 0.001)
 
     refused = client.get("/v1/me", headers=bearer)
 
