@@ -36,6 +36,13 @@ Family = Literal["SO2", "NOx", "PM", "VOCs", "COD", "NH3-N", "CEA", "CCER"]
 Pollutant = Literal["SO2", "NOx", "PM", "VOCs", "COD", "NH3-N"]
 Year = Annotated[int, Field(ge=2000, le=2100)]
 Text = Annotated[str, Field(max_length=200), NO_NUL]
+Dated = Annotated[
+    BusinessDate | None,
+    Field(
+        description="the business date (Beijing day): the entry takes effect at its start; not "
+        "in the future nor in a closed period; omitted: the day it is written"
+    ),
+]
 
 
 def quantity_units(text: str, family: str, field: str = "quantity") -> int:
@@ -140,6 +147,7 @@ class EntitlementIn(Strict):
     quantity_t_per_year: AmountText
     first_vintage: Year
     permit: Annotated[str, Field(max_length=64), NO_NUL] = ""
+    business_date: Dated = None
 
     def to_domain(self) -> Entitlement:
         return Entitlement(
@@ -188,6 +196,7 @@ class PledgeIn(Strict):
     holder: Name
     first_vintage: Year
     last_vintage: Year
+    business_date: Dated = None
 
     def to_domain(self) -> Pledge:
         units = quantity_units(self.quantity_t_per_year, self.pollutant, "quantity_t_per_year")
@@ -200,6 +209,10 @@ class PledgeIn(Strict):
             self.first_vintage,
             self.last_vintage,
         )
+
+
+class PledgeReleaseIn(Strict):
+    business_date: Dated = None
 
 
 class PledgeOut(Strict):
@@ -241,6 +254,7 @@ class ReserveOperationIn(Strict):
     first_vintage: Year
     last_vintage: Year
     price_cny_per_t: AmountText = "0"
+    business_date: Dated = None
 
 
 class EntriesOut(Strict):
@@ -251,6 +265,7 @@ class DepositIn(Strict):
     id: RecordId
     party: PartyCode
     amount_cny: AmountText
+    business_date: Dated = None
 
 
 class DepositOut(Strict):
@@ -272,6 +287,7 @@ class CarbonIssueIn(Strict):
     family: Literal["CEA", "CCER"]
     year: Year | None = None
     quantity_tco2: AmountText
+    business_date: Dated = None
 
 
 class CarbonIssueOut(Strict):
@@ -289,7 +305,10 @@ class TradeIn(Strict):
     family: Family
     quantity: AmountText = Field(description="t/a (moved in every remaining vintage) or tCO2")
     price_cny_per_t: AmountText = Field(description="mandatory; zero needs zero_price_reason")
-    trade_date: BusinessDate
+    trade_date: BusinessDate = Field(
+        description="the trade's business date: its hold and settlement take effect at its start; "
+        "not in the future, not before the earliest vintage traded, not in a closed period"
+    )
     vintage: Year | None = Field(default=None, description="compliance year of a CEA trade")
     mode: Annotated[str, Field(max_length=64), NO_NUL] = "negotiated"
     zero_price_reason: Text = ""
@@ -419,6 +438,7 @@ class SurrenderIn(Strict):
     id: RecordId
     quantity_tco2: AmountText
     instrument: Annotated[str, Field(max_length=32, pattern=r"^(CEA-[0-9]{4}|CCER)$")] | None = None
+    business_date: Dated = None
 
 
 class SurrenderOut(Strict):
@@ -486,4 +506,5 @@ def reserve_command(body: ReserveOperationIn) -> rights.ReserveOperation:
         last_vintage=body.last_vintage,
         party=body.party,
         price_fen=fen(body.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
+        business_date=body.business_date,
     )

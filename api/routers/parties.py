@@ -169,7 +169,7 @@ def confirm_entitlement(
 ) -> Any:
     """Confirm rights in t/a for 5 vintages: one `allocation` entry per vintage, atomically.
     Above the four-eyes threshold: 202 and an approval request instead."""
-    confirmed = rights.confirm_entitlement(store, actor, body.to_domain())
+    confirmed = rights.confirm_entitlement(store, actor, body.to_domain(), body.business_date)
     return or_pending(confirmed, lambda made: created(response, made, rs.entitlement_out))
 
 
@@ -192,13 +192,17 @@ def list_entitlements(  # noqa: PLR0917 - query parameters
 @router.post("/pledges", response_model=rs.PledgeOut, status_code=201, tags=["rights"])
 def pledge(body: rs.PledgeIn, store: Store, actor: Acts, response: Response) -> rs.PledgeOut:
     """Pledge rights: they move to the pledged account and can be neither sold nor surrendered."""
-    return created(response, rights.pledge(store, actor, body.to_domain()), rs.pledge_out)
+    made = rights.pledge(store, actor, body.to_domain(), body.business_date)
+    return created(response, made, rs.pledge_out)
 
 
 @router.post("/pledges/{pledge_id}/release", response_model=rs.PledgeOut, tags=["rights"])
-def release_pledge(pledge_id: IdPath, store: Store, actor: Acts) -> rs.PledgeOut:
-    """Release a pledge: the rights return to the holdings account."""
-    return rs.pledge_out(rights.release_pledge(store, actor, pledge_id))
+def release_pledge(
+    pledge_id: IdPath, store: Store, actor: Acts, body: rs.PledgeReleaseIn | None = None
+) -> rs.PledgeOut:
+    """Release a pledge: the rights return to the holdings account (on `business_date`)."""
+    day = None if body is None else body.business_date
+    return rs.pledge_out(rights.release_pledge(store, actor, pledge_id, day))
 
 
 @router.get("/pledges", response_model=rs.PledgePage, tags=["rights"])
@@ -242,7 +246,7 @@ def reserve_operation(
 def deposit(body: rs.DepositIn, store: Store, actor: Acts, response: Response) -> rs.DepositOut:
     """Cash paid in by a party at the exchange (a `deposit` entry)."""
     made = rights.deposit_cash(
-        store, actor, body.id, body.party, rs.fen(body.amount_cny, "amount_cny")
+        store, actor, body.id, body.party, rs.fen(body.amount_cny, "amount_cny"), body.business_date
     )
     return created(response, made, rs.deposit_out)
 
@@ -262,6 +266,7 @@ def issue_carbon(
         family=body.family,
         year=body.year,
         units=rs.quantity_units(body.quantity_tco2, body.family, "quantity_tco2"),
+        business_date=body.business_date,
     )
     return created(response, made, lambda issued: rs.CarbonIssueOut(issued_tco2=str(issued)))
 

@@ -141,6 +141,7 @@ def surrender(
         obligation_id,
         rs.quantity_units(body.quantity_tco2, family, "quantity_tco2"),
         body.instrument,
+        body.business_date,
     )
     return created(
         response,

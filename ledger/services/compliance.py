@@ -10,6 +10,7 @@ journal entry, which keeps the request it was made for).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from ledger.domain.access import Actor
@@ -45,6 +46,7 @@ from ledger.domain.registry import (
 )
 from ledger.services import journal
 from ledger.services.authority import party_in_scope, sees, use_case, visible_party
+from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import (
     amount,
     check_can_give,
@@ -81,12 +83,14 @@ def set_obligation(
 
 @dataclass(frozen=True, slots=True)
 class SurrenderRequest:
-    """Surrender `units` against an obligation; `instrument` None means oldest CEA first."""
+    """Surrender `units` against an obligation; `instrument` None means oldest CEA first;
+    `business_date` is the surrender date (its entry takes effect then; None: today)."""
 
     id: str
     obligation_id: str
     units: int
     instrument: str | None = None
+    business_date: date | None = None
 
 
 @use_case("obligations.surrender")
@@ -111,6 +115,8 @@ def surrender(
         unknown = {code for code, _ in parts} - set(uow.instruments.get_many(c for c, _ in parts))
         if unknown:  # a named vintage never issued: nothing to surrender (no balance row for it)
             raise UnknownInstrument(f"no instrument {sorted(unknown)[0]!r}", field="instrument")
+        vintages = [int(code.rpartition("-")[2]) for code, _ in parts if code != CCER]
+        moment = effective_at(uow, request.business_date, vintages=vintages)
         postings: list[PostingRequest] = []
         for code, units in parts:
             holdings = account_code(party, HOLDINGS)
@@ -125,6 +131,7 @@ def surrender(
                     postings=tuple(postings),
                     references=(Reference("obligation", obligation.id),),
                     metadata=_asked(request),
+                    effective_at=moment,
                 )
             ],
         )
@@ -144,8 +151,12 @@ def _asked(request: SurrenderRequest) -> dict[str, Any]:
 def _surrendered(stored: EntryRecord, request: SurrenderRequest) -> list[Surrender]:
     """What the surrender stored as `stored` moved, if `request` is the one it was made for."""
     asked = _asked(request)
-    same_obligation = stored.references == (Reference("obligation", request.obligation_id),)
-    if not same_obligation or {key: stored.metadata.get(key) for key in asked} != asked:
+    same = (
+        stored.references == (Reference("obligation", request.obligation_id),)
+        and same_day(stored.effective_at, request.business_date)
+        and {key: stored.metadata.get(key) for key in asked} == asked
+    )
+    if not same:
         raise RecordExists(f"surrender {request.id} exists", field="id")
     return [
         Surrender(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 from ledger.domain.access import Actor, Pending
+from ledger.domain.business_dates import FIELD as BUSINESS_DATE
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     InvalidField,
@@ -59,6 +61,7 @@ from ledger.services.authority import (
     use_case,
     visible_party,
 )
+from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import (
     check_can_give,
     check_not_expired,
@@ -94,26 +97,37 @@ def _post(
 
 @use_case("entitlements.confirm")
 def confirm_entitlement(
-    uow_factory: UnitOfWorkFactory, actor: Actor, entitlement: Entitlement
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    entitlement: Entitlement,
+    business_date: date | None = None,
 ) -> Created[Entitlement] | Pending:
-    """Confirm rights in t/a for their validity: one allocation entry per vintage, one batch.
-    An authority's entitlement stocks its government reserve. Above the four-eyes threshold
-    (`FourEyesPolicy.allocation_threshold_t`) it waits for a second principal ("allocation")."""
+    """Confirm rights in t/a for their validity: one allocation entry per vintage, one batch,
+    effective on `business_date` (the allocation date; may precede the vintages: rights are
+    confirmed ahead). An authority's entitlement stocks its government reserve. Above the
+    four-eyes threshold (`FourEyesPolicy.allocation_threshold_t`) it waits for a second
+    principal ("allocation")."""
 
     def work(uow: UnitOfWork) -> Created[Entitlement] | Pending:
         existing = uow.registry.get_entitlement(entitlement.id)
         if existing is not None:
             # Out of the actor's scope, the record is not answered, even to the same body.
-            if existing != entitlement or not sees(uow, actor, existing.party_code):
+            first = f"entitlement-{existing.id}-{existing.first_vintage}"
+            if (
+                existing != entitlement
+                or not sees(uow, actor, existing.party_code)
+                or not _dated(uow, first, business_date)
+            ):
                 raise RecordExists(f"entitlement {entitlement.id} exists", field="id")
             return Created(existing, replayed=True)
         party = visible_party(uow, actor, entitlement.party_code)
         check_pollutant(entitlement.pollutant)
         if entitlement.last_vintage < entitlement.first_vintage:
             raise InvalidField("the validity ends before it starts", field="last_vintage")
+        moment = effective_at(uow, business_date)
         size = Decimal(entitlement.units).scaleb(-scale_of(entitlement.pollutant))  # t/a
         needed = size > uow.four_eyes.allocation_threshold_t
-        payload = to_payload(entitlement)
+        payload = _with_date(to_payload(entitlement), business_date)
         pending = gate(uow, actor, ALLOCATION, payload, key=entitlement.id, needed=needed)
         if pending is not None:
             return pending
@@ -132,6 +146,7 @@ def confirm_entitlement(
                     entry_type="allocation",
                     postings=tuple(move(source, rights_account(party), code, entitlement.units, 3)),
                     references=tuple(references),
+                    effective_at=moment,
                 )
                 for vintage, code in zip(entitlement.vintages, codes, strict=True)
             ],
@@ -144,7 +159,24 @@ def confirm_entitlement(
 def run_approved_allocation(
     uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
 ) -> Created[Entitlement] | Pending:
-    return confirm_entitlement(uow_factory, actor, from_payload(Entitlement, payload))
+    day = payload.get(BUSINESS_DATE)
+    entitlement = from_payload(Entitlement, payload)
+    return confirm_entitlement(uow_factory, actor, entitlement, _day(day))
+
+
+def _with_date(payload: dict[str, Any], day: date | None) -> dict[str, Any]:
+    """A four-eyes payload that carries the record's business date (when it has one)."""
+    return payload if day is None else {**payload, BUSINESS_DATE: day.isoformat()}
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
+    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
+    stored = uow.journal.get_many([entry_id]).get(entry_id)
+    return stored is None or same_day(stored.effective_at, day)
 
 
 @use_case("entitlements.list")
@@ -177,14 +209,17 @@ def issue_carbon(
     family: str,
     year: int | None,
     units: int,
+    business_date: date | None = None,
 ) -> Created[int]:
     """Allocate CEA of a compliance year (less any shortfall deducted at last year's deadline)
-    or issue CCER; answers the units issued (0 if the deduction takes it all)."""
+    or issue CCER, effective on `business_date` (the allocation date); answers the units issued
+    (0 if the deduction takes it all)."""
 
     def work(uow: UnitOfWork) -> Created[int]:
         party = visible_party(uow, actor, party_code)
         if family not in (CARBON, "CCER"):
             raise InvalidField(f"{family} is not a carbon unit", field="family")
+        moment = effective_at(uow, business_date)
         deduction = _deduction(uow, party_code, year) if family == CARBON else 0
         issued = max(units - deduction, 0)
         codes = ensure_instruments(uow, family, [year if family == CARBON else None])
@@ -197,6 +232,7 @@ def issue_carbon(
             postings=tuple(move(source, rights_account(party), codes[0], issued, 0)),
             references=(Reference("allocation", allocation_id),),
             metadata={"free_allocation": units, "deducted": deduction},
+            effective_at=moment,
         )
         return Created(issued, replayed=_post(uow, [entry], retry_safe=True)[1])
 
@@ -221,13 +257,20 @@ class Deposit:
 
 
 @use_case("deposits.record")
-def deposit_cash(
-    uow_factory: UnitOfWorkFactory, actor: Actor, deposit_id: str, party_code: str, fen: int
+def deposit_cash(  # noqa: PLR0917 - the deposit and its date
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    deposit_id: str,
+    party_code: str,
+    fen: int,
+    business_date: date | None = None,
 ) -> Created[Deposit]:
-    """Cash paid into a party's account at the exchange (its members' deposits)."""
+    """Cash paid into a party's account at the exchange (its members' deposits), effective on
+    `business_date` (the day it was paid in)."""
 
     def work(uow: UnitOfWork) -> Created[Deposit]:
         party = visible_party(uow, actor, party_code)
+        moment = effective_at(uow, business_date)
         party_of(uow, EXCHANGE, field="exchange")
         cash = account_code(party.code, BUDGET if party.kind is PartyKind.AUTHORITY else "cash")
         ensure_instruments(uow, CASH, [None])
@@ -236,6 +279,7 @@ def deposit_cash(
             entry_type="deposit",
             postings=tuple(move(account_code(EXCHANGE, DEPOSITS), cash, CASH, fen, 2)),
             references=(Reference("deposit", deposit_id),),
+            effective_at=moment,
         )
         replayed = _post(uow, [entry], retry_safe=True)[1]
         return Created(Deposit(deposit_id, party.code, fen, entry.entry_id), replayed)
@@ -247,16 +291,21 @@ def deposit_cash(
 
 
 @use_case("pledges.create")
-def pledge(uow_factory: UnitOfWorkFactory, actor: Actor, record: Pledge) -> Created[Pledge]:
-    """Pledge rights (t/a in each vintage of the pledge): they move to the pledged account."""
+def pledge(
+    uow_factory: UnitOfWorkFactory, actor: Actor, record: Pledge, business_date: date | None = None
+) -> Created[Pledge]:
+    """Pledge rights (t/a in each vintage of the pledge): they move to the pledged account,
+    effective on `business_date` (future vintages may be pledged: they stay the holder's)."""
 
     def work(uow: UnitOfWork) -> Created[Pledge]:
         existing = uow.registry.get_pledge(record.id)
         if existing is not None:
-            if existing != record or not sees(uow, actor, existing.party_code):
+            same = existing == record and _dated(uow, f"pledge-{record.id}", business_date)
+            if not same or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"pledge {record.id} exists", field="id")
             return Created(existing, replayed=True)
         party = visible_party(uow, actor, record.party_code)
+        moment = effective_at(uow, business_date)
         codes = ensure_instruments(uow, check_pollutant(record.pollutant), record.vintages)
         check_not_expired(uow, codes)
         holdings = account_code(party.code, HOLDINGS)
@@ -264,7 +313,8 @@ def pledge(uow_factory: UnitOfWorkFactory, actor: Actor, record: Pledge) -> Crea
         uow.registry.add_pledge(record, uow.now())
         pledged = account_code(party.code, PLEDGED)
         postings = [p for c in codes for p in move(holdings, pledged, c, record.units, 3)]
-        _post(uow, [_entry(f"pledge-{record.id}", "pledge", postings, "pledge", record.id)])
+        entry = _entry(f"pledge-{record.id}", "pledge", postings, ("pledge", record.id), moment)
+        _post(uow, [entry])
         return Created(record)
 
     return in_transaction(uow_factory, work, actor=actor)
@@ -278,19 +328,26 @@ def _visible_pledge(uow: UnitOfWork, actor: Actor, pledge_id: str) -> Pledge:
 
 
 @use_case("pledges.release")
-def release_pledge(uow_factory: UnitOfWorkFactory, actor: Actor, pledge_id: str) -> Pledge:
-    """Release a pledge: the rights return to the holdings account."""
+def release_pledge(
+    uow_factory: UnitOfWorkFactory, actor: Actor, pledge_id: str, business_date: date | None = None
+) -> Pledge:
+    """Release a pledge: the rights return to the holdings account, effective on
+    `business_date` (not before the pledge)."""
 
     def work(uow: UnitOfWork) -> Pledge:
         record = _visible_pledge(uow, actor, pledge_id)
         if record.released:
             raise PledgeAlreadyReleased(f"pledge {pledge_id} was already released", field="state")
+        moment = effective_at(uow, business_date)
+        made = uow.journal.get_many([f"pledge-{pledge_id}"]).get(f"pledge-{pledge_id}")
+        if moment is not None and made is not None and moment < made.effective_at:
+            raise InvalidField("a pledge is released after it was made", field=BUSINESS_DATE)
         codes = [instrument_code(record.pollutant, v) for v in record.vintages]
         holdings = account_code(record.party_code, HOLDINGS)
         pledged = account_code(record.party_code, PLEDGED)
         postings = [p for c in codes for p in move(pledged, holdings, c, record.units, 3)]
         entry_id = f"pledge-{pledge_id}-release"
-        _post(uow, [_entry(entry_id, "pledge_release", postings, "pledge", pledge_id)])
+        _post(uow, [_entry(entry_id, "pledge_release", postings, ("pledge", pledge_id), moment)])
         uow.registry.release_pledge(pledge_id)
         return uow.registry.get_pledge(pledge_id) or record
 
@@ -316,13 +373,18 @@ def list_pledges(  # noqa: PLR0917 - query filters
 
 
 def _entry(
-    entry_id: str, entry_type: str, postings: Sequence[PostingRequest], kind: str, record: str
+    entry_id: str,
+    entry_type: str,
+    postings: Sequence[PostingRequest],
+    reference: tuple[str, str],
+    moment: datetime | None = None,
 ) -> journal.PostEntry:
     return journal.PostEntry(
         entry_id=entry_id,
         entry_type=entry_type,
         postings=tuple(postings),
-        references=(Reference(kind, record),),
+        references=(Reference(*reference),),
+        effective_at=moment,
     )
 
 
@@ -352,6 +414,7 @@ class ReserveOperation:
     last_vintage: int
     party: str | None = None  # the enterprise (none for a cancellation from the reserve)
     price_fen: int = 0  # per t, for sales and buy-backs
+    business_date: date | None = None  # the decision's date: its entry takes effect then
 
 
 @use_case("reserve.operate")
@@ -371,6 +434,11 @@ def reserve_operation(
         if op.action is not ReserveAction.CANCELLATION:
             visible_party(uow, actor, party)
         entry_id = f"{op.action.value}-{op.id}"
+        vintages = range(op.first_vintage, op.last_vintage + 1)
+        # A sale is a trade from the reserve (not before its vintages); taking rights back
+        # covers a holder's future vintages too (a closed firm's remaining years).
+        sold = vintages if op.action is ReserveAction.SALE else ()
+        moment = effective_at(uow, op.business_date, vintages=sold)
         _check_decision_free(uow, op)
         if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
             needed = op.action in (ReserveAction.CONFISCATION, ReserveAction.CANCELLATION)
@@ -378,13 +446,12 @@ def reserve_operation(
             pending = gate(uow, actor, op.action.value, payload, key=op.id, needed=needed)
             if pending is not None:
                 return pending
-        vintages = range(op.first_vintage, op.last_vintage + 1)
         codes = ensure_instruments(uow, check_pollutant(op.pollutant), vintages)
         check_not_expired(uow, codes)
         source, destination = _route(op, party)
         postings = [p for c in codes for p in move(source, destination, c, op.units, 3)]
         postings += _payment(op, party, policy_of(uow))
-        entry = _entry(entry_id, op.action.value, postings, "decision", op.id)
+        entry = _entry(entry_id, op.action.value, postings, ("decision", op.id), moment)
         stored = uow.journal.get_many([entry_id])
         if stored and journal.is_replay(uow, [entry], stored):
             return Created([stored[entry_id]], replayed=True)
@@ -470,7 +537,7 @@ def expire_vintage(uow_factory: UnitOfWorkFactory, actor: Actor, family: str, vi
                 for p in move(line.account_code, retirement, code, line.credit, scale_of(family))
             ]
             entry_id = f"expiry-{code}-{first + start // HOLDERS_PER_EXPIRY_ENTRY}"
-            entries.append(_entry(entry_id, "vintage_expiry", postings, "vintage", code))
+            entries.append(_entry(entry_id, "vintage_expiry", postings, ("vintage", code)))
         if entries:
             _post(uow, entries)
         mark_expired(uow, code)

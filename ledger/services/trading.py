@@ -64,6 +64,7 @@ from ledger.domain.registry import (
 )
 from ledger.services import journal
 from ledger.services.authority import acting_as, sees, use_case
+from ledger.services.business_dates import effective_at
 from ledger.services.parties import (
     Locked,
     amount,
@@ -80,6 +81,7 @@ from ledger.services.rights import EXCHANGE
 from ledger.services.transactions import in_transaction, read
 
 ENTRY_TYPE = "trade_settlement"
+TRADE_DATE = "trade_date"  # a trade's business date: its hold and settlement take effect then
 AUTHORITY_ROLES = frozenset({Role.REGULATOR, Role.CITY_AUTHORITY})
 SWEEPER = "ledger"  # the actor a lapse names in a trade's history
 
@@ -116,6 +118,7 @@ def propose(
             )
         check_price(sent, policy_of(uow))
         first, last = _vintages(uow, sent, seller, vintage)
+        effective_at(uow, sent.trade_date, vintages=[first], field=TRADE_DATE)
         proposed = replace(sent, first_vintage=first, last_vintage=last, state=TradeState.PROPOSED)
         ensure_instruments(uow, sent.family, proposed.vintages)
         now = uow.now()
@@ -209,6 +212,7 @@ def accept(
             references=(Reference("trade", trade.id),),
             pending=True,
             metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
+            effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
         )
         try:
             journal.write_in(uow, [hold])
@@ -261,7 +265,11 @@ def record(
             uow, {(p.account_code, p.instrument_code) for h in holds for p in h.postings}
         )
         _check_rules(uow, trade, seller, buyer, policy_of(uow), locked)
-        journal.write_in(uow, resolve=_resolution(trade, "settlement"))
+        settlement = replace(
+            _resolution(trade, "settlement"),
+            effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
+        )
+        journal.write_in(uow, resolve=settlement)
         return _transition(uow, trade, state, acting)
 
     return in_transaction(uow_factory, work, actor=actor)

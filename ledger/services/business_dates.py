@@ -1,0 +1,38 @@
+"""The effective time of a business record's entries from its business date, checked inside the
+record's transaction (see `ledger.domain.business_dates` for the rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from ledger.domain.business_dates import FIELD, check_business_date, check_vintages
+from ledger.domain.finance import beijing_date, closed_period_error
+from ledger.domain.ports import UnitOfWork
+
+
+def effective_at(
+    uow: UnitOfWork,
+    day: date | None,
+    *,
+    vintages: Iterable[int | None] = (),
+    field: str = FIELD,
+) -> datetime | None:
+    """The effective time of the entries of a record dated `day` (None: undated, effective when
+    written, so that only the vintage rule applies, to today), or the rule the date breaks:
+    in the future, before the earliest of `vintages`, in a closed period (naming `field`)."""
+    today = beijing_date(uow.now())
+    if day is None:
+        check_vintages(today, vintages, field)
+        return None
+    moment = check_business_date(day, today=today, vintages=vintages, field=field)
+    closed = uow.finance.closed_period_among([moment])
+    if closed is not None:
+        raise closed_period_error(closed, field=field)
+    return moment
+
+
+def same_day(stored: datetime, day: date | None) -> bool:
+    """Whether a retry dated `day` (None: undated, any day) asks for what was stored effective at
+    `stored`."""
+    return day is None or beijing_date(stored) == day
