@@ -11,8 +11,11 @@ records.
 `load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
 positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
 the seller → accept by the buyer → record by the province; a rule violation at acceptance makes
-the province refuse the trade with the violation's code). Every id is deterministic, so the
-loader refuses nothing on an already-loaded database only if `is_loaded` is checked first.
+the province refuse the trade with the violation's code); `surrender_at_deadlines` has every
+enterprise surrender its verified emissions on its obligation's deadline. Every record is loaded
+on its own business date (rules §7.11): the trades on their trade dates, the reference data on
+`OPENING_DAY`, the surrenders on the deadline. Every id is deterministic, so the loader refuses
+nothing on an already-loaded database only if `is_loaded` is checked first.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ from ledger.services import access, approvals, compliance, parties, rights, trad
 from ledger.settings import Settings
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
+# The business date of the reference data (entitlements, carbon allocations, deposits): the
+# dataset gives none; the first day of the first vintage, before every trade and pledge.
+OPENING_DAY = date(FIRST_VINTAGE, 1, 1)
 CITIES = ("Tangshan", "Handan", "Xingtai", "Shijiazhuang", "Langfang")
 BASIN = "Hai River"  # every demo city lies in the Hai River basin
 RESERVE_STOCK = {"TANGSHAN": {"SO2": "100", "NOx": "200"}}  # t/a in the city's reserve
@@ -108,9 +114,11 @@ class Loaded:
 
 
 def load(store: UnitOfWorkFactory) -> Loaded:
-    """The whole demo: reference data, then the trades."""
+    """The whole demo: reference data, the trades, then the surrenders at the deadline."""
     cast = load_reference_data(store)
-    return Loaded(replay_trades(store, cast), cast.tokens)
+    outcomes = replay_trades(store, cast)
+    surrender_at_deadlines(store, cast)
+    return Loaded(outcomes, cast.tokens)
 
 
 def load_reference_data(store: UnitOfWorkFactory) -> Cast:
@@ -176,14 +184,15 @@ def _entitle(
         FIRST_VINTAGE + 4,
         permit=f"PERMIT-{party}",
     )
-    cast.approved(store, rights.confirm_entitlement(store, cast.regulator, entitlement))
+    confirmed = rights.confirm_entitlement(store, cast.regulator, entitlement, OPENING_DAY)
+    cast.approved(store, confirmed)
 
 
 def _enterprise(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
     code = row["enterprise_id"]
     _entitle(store, cast, code, "SO2", row["so2_entitlement_t_per_year"])
     _entitle(store, cast, code, "NOx", row["nox_entitlement_t_per_year"])
-    rights.deposit_cash(store, cast.regulator, f"{code}-initial", code, DEPOSIT_FEN)
+    rights.deposit_cash(store, cast.regulator, f"{code}-initial", code, DEPOSIT_FEN, OPENING_DAY)
 
 
 def _outlet(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
@@ -213,6 +222,7 @@ def _pledge(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
             first,
             last,
         ),
+        date.fromisoformat(row["from"]),
     )
 
 
@@ -225,6 +235,7 @@ def _carbon(store: UnitOfWorkFactory, cast: Cast) -> None:
         family=CARBON,
         year=2024,
         units=EXCHANGE_CEA_2024,
+        business_date=OPENING_DAY,
     )
     for row in rows("carbon.csv"):
         code, year = row["enterprise_id"], int(row["compliance_year"])
@@ -236,6 +247,7 @@ def _carbon(store: UnitOfWorkFactory, cast: Cast) -> None:
             family=CARBON,
             year=year,
             units=int(row["free_allocation_tco2"]),
+            business_date=OPENING_DAY,
         )
         compliance.set_obligation(
             store,
@@ -301,6 +313,22 @@ def replay_trade(store: UnitOfWorkFactory, cast: Cast, row: TradeRow) -> str:
         trading.refuse(store, cast.regulator, trade.id, error.code)
         return f"{TradeState.REFUSED.value}: {error.code}"
     return trading.record(store, cast.regulator, trade.id).state.value
+
+
+def surrender_at_deadlines(store: UnitOfWorkFactory, cast: Cast) -> None:
+    """Every enterprise of carbon.csv surrenders its verified emissions (oldest CEA first) on
+    its obligation's deadline, by its own representative. E07 can only because T6 bought its
+    shortfall on that same day."""
+    for row in rows("carbon.csv"):
+        code, year = row["enterprise_id"], int(row["compliance_year"])
+        obligation = compliance.status(store, cast.regulator, f"{code}-{year}").obligation
+        request = compliance.SurrenderRequest(
+            f"{code}-{year}",
+            obligation.id,
+            obligation.verified_units,
+            business_date=obligation.deadline,
+        )
+        compliance.surrender(store, cast.of(code), request)
 
 
 def summary(outcomes: dict[str, Any]) -> str:

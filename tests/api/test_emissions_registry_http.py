@@ -238,11 +238,11 @@ def test_the_demo_registry_answers_filtered_and_paginated_listings(client: TestC
     assert codes == [f"E0{n}" for n in range(1, 9)]
     assert [t["id"] for t in settled["trades"]] == ["T1", "T2", "T3", "T6"]
     assert [t["id"] for t in e01["trades"]] == ["T1", "T5"]
-    assert status["shortfall_tco2"] == "3200000"
-    assert status["projected_shortfall_tco2"] == "30000"
+    assert (status["surrendered_tco2"], status["shortfall_tco2"]) == ("3200000", "0")
+    assert status["projected_shortfall_tco2"] == "0"
     assert pledges["pledges"][0]["quantity_t_per_year"] == "90.000"
     e07 = ok(client.get("/v1/parties/E07/compliance"))
-    assert [(s["obligation"]["period"], s["holdings_tco2"]) for s in e07] == [(2024, "3170000")]
+    assert [(s["obligation"]["period"], s["shortfall_tco2"]) for s in e07] == [(2024, "0")]
 
 
 def test_compliance_surrender_status_and_deadline_over_http(registry: TestClient) -> None:

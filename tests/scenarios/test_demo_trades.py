@@ -134,8 +134,8 @@ def test_the_carbon_purchase_and_every_cash_leg_settle_with_their_fees(
     store: Store, outcomes: dict[str, str]
 ) -> None:
     del outcomes
-    assert held(store, "E07:holdings", "CEA-2024") == Decimal(3_170_000)
-    assert held(store, "EXCHANGE:holdings", "CEA-2024") == Decimal(80_000)
+    assert held(store, "E07:holdings", "CEA-2024") == Decimal(3_200_000)
+    assert held(store, "EXCHANGE:holdings", "CEA-2024") == Decimal(50_000)
     start = Decimal(5_000_000)
     # T1: 30 t × 6,200 = 186,000.00; fee 1.5% = 2,790.00, half each.
     assert held(store, "E06:cash", "CNY") == start - Decimal("187395.00")
@@ -143,11 +143,11 @@ def test_the_carbon_purchase_and_every_cash_leg_settle_with_their_fees(
     # T3 is a reserve sale: no fee, the proceeds are the city's non-tax revenue.
     assert held(store, "E04:cash", "CNY") == start - Decimal("240000.00")
     assert held(store, "TANGSHAN:revenue", "CNY") == Decimal("240000.00")
-    # T6: 20,000 tCO2 × 98 = 1,960,000.00; fee 29,400.00.
-    assert held(store, "E07:cash", "CNY") == start + Decimal("1161225.00") - Decimal("1974700.00")
-    assert held(store, "EXCHANGE:cash", "CNY") == Decimal("1945300.00")
+    # T6: 50,000 tCO2 × 98 = 4,900,000.00; fee 73,500.00, half each.
+    assert held(store, "E07:cash", "CNY") == start + Decimal("1161225.00") - Decimal("4936750.00")
+    assert held(store, "EXCHANGE:cash", "CNY") == Decimal("4863250.00")
     assert held(store, "EXCHANGE:revenue", "CNY") == Decimal("2790") + Decimal("17550") + Decimal(
-        "29400"
+        "73500"
     )
     # Refused trades moved nothing.
     assert held(store, "E02:cash", "CNY") == start
