@@ -21,6 +21,7 @@ from api.console import (
     pages_common,
     pages_enterprise,
     pages_finance,
+    pages_monitoring,
     pages_verifier,
 )
 from api.console.permissions import CONSOLE_ROUTES, PREFIX
@@ -32,6 +33,7 @@ from ledger.domain.ports import UnitOfWorkFactory
 ROUTERS = (
     pages_common.router,
     pages_enterprise.router,
+    pages_monitoring.router,
     pages_authority.router,
     pages_verifier.router,
     pages_finance.router,

@@ -86,6 +86,8 @@ SHOWN_NAMES = (
     N_("exchange"),
     N_("debit"),
     N_("credit"),
+    N_("reports"),
+    N_("monitoring"),
 )
 
 

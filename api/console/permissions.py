@@ -30,6 +30,9 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/trades/{trade_id}/decline": "trades.decline",
     "GET /console/compliance": "compliance.read",
     "GET /console/statement": "finance.statement",
+    "GET /console/monitoring": "cems.months",
+    "GET /console/tax": "tax.returns.list",
+    "POST /console/tax/returns": "tax.file",
     # Authorities.
     "GET /console/overview": "finance.supply",
     "GET /console/parties": "parties.list",
@@ -67,6 +70,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/holdings", N_("Holdings")),
     ("/console/trades", N_("Trade proposals")),
     ("/console/compliance", N_("Compliance")),
+    ("/console/monitoring", N_("Monitoring")),
+    ("/console/tax", N_("Environmental tax")),
     ("/console/overview", N_("Registry overview")),
     ("/console/parties", N_("Enterprises")),
     ("/console/entitlements", N_("Allocations")),

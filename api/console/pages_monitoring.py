@@ -1,0 +1,163 @@
+"""An enterprise's monitoring and tax pages (readers in scope see the same for a party they
+name): the monthly CEMS aggregates of a year against the standard, with exceedances and
+substituted hours; the environmental-tax quarters: a quarter computed (from verified reports,
+or previewed from monitoring), filed returns with their Article 13 savings, and filing.
+
+Means are shown to 0.01 mg/Nm³ (half-up, for display only; the aggregates keep exact
+fractions)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.console import charts, i18n
+from api.console.pages_enterprise import Party, party_of
+from api.console.permissions import PREFIX
+from api.console.web import RULE_KINDS, Acts, Form, act, context_of, gettext, language_of, render
+from api.dependencies import Cursor
+from ledger.domain.cems import StoredMonth
+from ledger.domain.errors import LedgerError
+from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
+from ledger.domain.tax_filing import FiledReturn, Quarter, Source
+from ledger.services import monitoring, tax
+
+router = APIRouter()
+Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
+Pollutant = Annotated[str, Query(pattern=r"^(SO2|NOx|PM|CO|NH3-N|COD)$")]
+QuarterText = Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")]
+CENTI = Decimal("0.01")
+
+
+def shown(mean: Fraction | None) -> Decimal | None:
+    """A mean for display: to 0.01 mg/Nm³, half-up."""
+    if mean is None:
+        return None
+    return (Decimal(mean.numerator) / Decimal(mean.denominator)).quantize(CENTI, ROUND_HALF_UP)
+
+
+@router.get("/monitoring", include_in_schema=False)
+def monitoring_page(  # noqa: PLR0917 - the page's filters
+    request: Request,
+    actor: Acts,
+    party: Party = None,
+    year: Year = None,
+    pollutant: Pollutant = "SO2",
+    cursor: Cursor = None,
+) -> Response:
+    """A year of one pollutant's monthly aggregates, per outlet, against the standard."""
+    code = party_of(actor, party)
+    shown_year = year or datetime.now(i18n.CHINA_STANDARD_TIME).year
+    wanted = monitoring.MonthFilter(
+        date(shown_year, 1, 1), date(shown_year, 12, 1), party=code, pollutant=pollutant
+    )
+    page = monitoring.list_months(
+        context_of(request).store, actor, wanted, cursor, PAGE_SIZE_DEFAULT
+    )
+    return render(
+        request,
+        "monitoring.html",
+        party=code,
+        year=shown_year,
+        pollutant=pollutant,
+        months=page.items,
+        next_cursor=page.next_cursor,
+        charts=_charts(request, page.items, pollutant),
+        shown=shown,
+    )
+
+
+def _charts(
+    request: Request, months: list[StoredMonth], pollutant: str
+) -> list[tuple[charts.Chart, list[StoredMonth]]]:
+    """One chart per outlet: each month's mean on the standard's basis, the standard marked."""
+    _ = gettext(request)
+    by_outlet: dict[str, list[StoredMonth]] = defaultdict(list)
+    for stored in months:
+        by_outlet[stored.aggregate.outlet].append(stored)
+    drawn = []
+    for outlet, found in sorted(by_outlet.items()):
+        means = [shown(m.aggregate.mean_on_standard_basis) or Decimal(0) for m in found]
+        limits = [
+            m.aggregate.standard.limit_mg_nm3 if m.aggregate.standard else None for m in found
+        ]
+        drawn.append(
+            (
+                charts.Chart(
+                    _("%(pollutant)s at %(outlet)s against the standard")
+                    % {"pollutant": pollutant, "outlet": outlet},
+                    _(
+                        "Monthly mean concentration (mg/Nm³, on the standard's basis); the dashed "
+                        "line is the hourly standard."
+                    ),
+                    [f"{m.aggregate.month:%Y-%m}" for m in found],
+                    [charts.Series(_("mean"), means)],
+                    unit="mg/Nm³",
+                    marks=limits,
+                ),
+                found,
+            )
+        )
+    return drawn
+
+
+@router.get("/tax", include_in_schema=False)
+def tax_page(  # noqa: PLR0917 - the page's filters
+    request: Request,
+    actor: Acts,
+    party: Party = None,
+    quarter: QuarterText = None,
+    source: Annotated[str, Query(pattern="^(reports|monitoring)$")] = "reports",
+    cursor: Cursor = None,
+) -> Response:
+    """Filed returns (with their Article 13 savings) and, if asked, a quarter computed."""
+    code = party_of(actor, party)
+    store = context_of(request).store
+    page = tax.list_returns(store, actor, code, None, cursor, PAGE_SIZE_DEFAULT)
+    computed, refused = None, None
+    if quarter is not None:
+        try:
+            computed = tax.compute_quarter(
+                store, actor, code, Quarter.parse(quarter), Source(source)
+            )
+        except LedgerError as error:  # a rule's answer (no data yet) is shown on the page
+            if error.kind not in RULE_KINDS:
+                raise
+            refused = f"{error.code}: {error.detail}"
+    return render(
+        request,
+        "tax.html",
+        party=code,
+        returns=page.items,
+        next_cursor=page.next_cursor,
+        computed=computed,
+        refused=refused,
+        quarter=quarter or "",
+        source=source,
+    )
+
+
+@router.post("/tax/returns", include_in_schema=False)
+def file_return(request: Request, actor: Acts, form: Form) -> Response:
+    """File a quarter's return from its verified reports."""
+    _ = gettext(request)
+    code = party_of(actor, form.get("party") or None)
+    text = form.get("quarter", "")
+    store = context_of(request).store
+
+    def run() -> FiledReturn:
+        return tax.file_return(store, actor, code, Quarter.parse(text)).record
+
+    def done(filed: FiledReturn) -> str:
+        return _("Return %(id)s filed: %(due)s due.") % {
+            "id": filed.id,
+            "due": i18n.money(filed.computed.total_due, language_of(request)),
+        }
+
+    return act(request, f"{PREFIX}/tax", done, run)

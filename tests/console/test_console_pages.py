@@ -1,0 +1,70 @@
+"""Pages over data the demo does not have: an enterprise's monitoring (a year of monthly
+aggregates against the standard) and its tax quarter previewed from monitoring."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.domain.access import Role
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.store import Store
+from ledger.settings import Settings
+from tests.console.conftest import sign_in
+from tests.factories import NO_FOUR_EYES, actor, token_for
+from tests.integration.monitoring_support import build_outlets, full_month, import_lines
+
+
+@pytest.fixture
+def monitored(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[FastAPI, str]]:
+    """E1's SINTER-1 monitored for the first quarter of 2025 (SO2 at 20 mg/Nm³, then 40 in
+    March: above its standard of 35), and a token of E1's representative."""
+    path = tmp_path / "ledger.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    store = Store(create_ledger_engine(url, sqlite_synchronous="NORMAL"), four_eyes=NO_FOUR_EYES)
+    build_outlets(store)
+    months = (date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1))
+    import_lines(
+        store, [row for m in months for row in full_month("40" if m.month == 3 else "20", m)]
+    )
+    token = token_for(store, actor(store, Role.ENTERPRISE, "E1"))
+    yield create_app(Settings(database_url=url, four_eyes=frozenset()), store=store), token
+    store.dispose()
+
+
+def test_monitoring_shows_each_month_against_the_standard(monitored: tuple[FastAPI, str]) -> None:
+    app, token = monitored
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        sign_in(client, token)
+        page = client.get("/console/monitoring", params={"year": "2025", "pollutant": "SO2"})
+        other_year = client.get("/console/monitoring", params={"year": "2024"})
+    assert page.status_code == 200
+    text = page.text
+    assert "SO2 at SINTER-1 against the standard" in text
+    assert "<svg" in text and "<desc" in text and 'class="chart-mark"' in text
+    for month in ("2025-01", "2025-02", "2025-03"):
+        assert f'<th scope="row">{month}</th>' in text
+    assert "No monitoring data" in other_year.text
+
+
+def test_a_tax_quarter_is_previewed_from_monitoring(monitored: tuple[FastAPI, str]) -> None:
+    app, token = monitored
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        sign_in(client, token)
+        preview = client.get("/console/tax", params={"quarter": "2025Q1", "source": "monitoring"})
+        from_reports = client.get("/console/tax", params={"quarter": "2025Q1"})
+    assert preview.status_code == 200
+    assert "Quarter 2025Q1 computed from monitoring" in preview.text
+    assert "Article 13 savings" in preview.text and "File this return" not in preview.text
+    assert from_reports.status_code == 200
+    assert "tax_data_missing" in from_reports.text  # no verified report: said on the page
