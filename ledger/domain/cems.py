@@ -81,6 +81,26 @@ ANALYSER_MAX_MG_NM3: Mapping[str, Decimal] = {
     "fluoride": Decimal(100),
 }
 
+# Water pollutants measured online (rules §7.7), by their tax name, with the analyser's upper
+# range in mg/L. In a water row `concentration_mg_nm3` carries mg/L, `dry_flow_nm3_h` the
+# hour's flow in m³/h, and `o2_percent` must be 0. Decision: one range per pollutant, as for air.
+WATER_ANALYSER_MAX_MG_L: Mapping[str, Decimal] = {
+    "COD": Decimal(2000),
+    "NH3-N": Decimal(200),
+    "SS": Decimal(2000),
+    "total_P": Decimal(50),
+    "petroleum": Decimal(100),
+    "volatile_phenol": Decimal(50),
+    "total_Hg": Decimal(1),
+    "total_Cd": Decimal(10),
+    "total_Cr": Decimal(10),
+    "Cr6+": Decimal(10),
+    "total_As": Decimal(10),
+    "total_Pb": Decimal(10),
+    "total_Ni": Decimal(10),
+}
+ANALYSER_MAX: Mapping[str, Decimal] = {**ANALYSER_MAX_MG_NM3, **WATER_ANALYSER_MAX_MG_L}
+
 # How each measured pollutant is taxed; PM is soot (combustion flue gas) unless the report
 # says general dust for that outlet (rules.md §1.2).
 TAX_POLLUTANT: Mapping[str, Pollutant] = {
@@ -91,7 +111,13 @@ TAX_POLLUTANT: Mapping[str, Pollutant] = {
     "NH3": Pollutant.NH3,
     "HCl": Pollutant.HCL,
     "fluoride": Pollutant.FLUORIDE,
+    **{name: Pollutant(name) for name in WATER_ANALYSER_MAX_MG_L},
 }
+
+
+def is_water(pollutant: str) -> bool:
+    """Whether a measured pollutant is a water pollutant (its month is made of days, §7.7)."""
+    return pollutant in WATER_ANALYSER_MAX_MG_L
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +330,7 @@ def parse_row(
     key = outlets.get((enterprise, outlet))
     if key is None:
         found.append(_problem(line, "outlet", "unknown_outlet", f"{enterprise}/{outlet}"))
-    if pollutant not in ANALYSER_MAX_MG_NM3:
+    if pollutant not in ANALYSER_MAX:
         found.append(_problem(line, "pollutant", "unknown_pollutant", pollutant))
     moment = _instant(start, line, found)
     c = _decimal(c_text, "concentration_mg_nm3", CONCENTRATION_SCALE, line, found)
@@ -314,8 +340,10 @@ def parse_row(
     if moment is None or c is None or q is None or o2 is None or valid_minutes is None:
         return found
     record = HourlyRecord(outlet, pollutant, moment, c, q, o2, valid_minutes, flag)
-    for problem in problems(record, ANALYSER_MAX_MG_NM3.get(pollutant)):
+    for problem in problems(record, ANALYSER_MAX.get(pollutant)):
         found.append(RowProblem(line, problem.field, problem.reason.value, problem.detail))
+    if is_water(pollutant) and o2 != 0:
+        found.append(_problem(line, "o2_percent", "o2_not_applicable_to_water", o2_text))
     if found or key is None:
         return found
     return CemsHour(

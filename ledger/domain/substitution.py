@@ -42,7 +42,7 @@ from decimal import Context, Decimal, Inexact, Rounded, localcontext
 from enum import StrEnum
 from fractions import Fraction
 
-from ledger.domain.cems import MonthlyTally, StoredHour, local_month, month_hours
+from ledger.domain.cems import StoredHour
 from ledger.domain.monitoring import (
     MIN_VALID_MINUTES,
     DataFlag,
@@ -240,37 +240,6 @@ def exceeds(hour: StoredHour, standard: EmissionStandard) -> bool:
 
 
 # -- the month as the tax sees it ------------------------------------------------------------
-
-
-def months_as_taxed(
-    outlet: str,
-    pollutant: str,
-    months: Sequence[date],
-    standard: EmissionStandard | None,
-    *,
-    window: Sequence[StoredHour],
-    policy: SubstitutionPolicy = DEFAULT_SUBSTITUTION,
-) -> list[MonthlyAggregate]:
-    """Each of `months` that has stored hours, with substitution, every reading judged and the
-    conservative mean. `window` holds the outlet and pollutant's stored hours from the year
-    before the first month to 25 hours after the last month's quarter."""
-    if not months:
-        return []
-    first, end = month_hours(min(months))[0], month_hours(max(months))[1]
-    by_month: dict[date, list[Substitute]] = {}
-    for sub in substitutes(window, first, end, policy):
-        by_month.setdefault(local_month(sub.hour), []).append(sub)
-    found = []
-    for month in sorted(months):
-        start, stop = month_hours(month)
-        hours = [h for h in window if start <= h.hour < stop]
-        if not hours:
-            continue
-        tally = MonthlyTally(outlet, pollutant, month, standard)
-        for hour in hours:
-            tally.add(hour)
-        found.append(complete_month(tally.aggregate(), hours, by_month.get(month, [])))
-    return found
 
 
 def complete_month(

@@ -31,9 +31,9 @@ from ledger.domain.cems import (
     parse_row,
 )
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
-from ledger.domain.substitution import months_as_taxed
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
+from ledger.domain.taxed_months import months_as_taxed
 from ledger.entrypoints import acting, cems_generator
 from ledger.entrypoints.common import with_store
 from ledger.entrypoints.demo import rows

@@ -45,9 +45,9 @@ from ledger.domain.substitution import (
     LOOKAHEAD_HOURS,
     LOOKBACK_HOURS,
     affected_months,
-    months_as_taxed,
     quarter_end,
 )
+from ledger.domain.taxed_months import months_as_taxed
 from ledger.services.authority import use_case
 from ledger.services.transactions import in_transaction, read
 

@@ -17,11 +17,11 @@ from ledger.domain.substitution import (
     LOOKBACK_HOURS,
     SubstitutionMethod,
     affected_months,
-    months_as_taxed,
     substitutes,
 )
 from ledger.domain.tax import PollutantMonth, monthly_tax
 from ledger.domain.tax_tables import Pollutant
+from ledger.domain.taxed_months import months_as_taxed
 
 MARCH = date(2025, 3, 1)
 FIRST, END = month_hours(MARCH)
