@@ -4,6 +4,7 @@ registry overview, enterprises, allocations with four-eyes, and the approvals qu
 from __future__ import annotations
 
 import secrets
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -12,11 +13,12 @@ from fastapi.responses import Response
 
 from api import registry_schemas as rs
 from api.console import charts
+from api.console.i18n import CHINA_STANDARD_TIME
 from api.console.permissions import PREFIX
 from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
 from api.dependencies import Cursor, IdPath
 from ledger.domain.access import Pending, RequestState
-from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.pages import Created
 from ledger.domain.registry import Entitlement, PartyKind, scale_of
 from ledger.services import approvals, parties, rights, statements
@@ -25,6 +27,7 @@ router = APIRouter()
 City = Annotated[str | None, Query(max_length=64)]
 Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 POLLUTANTS = ("SO2", "NOx", "COD", "NH3-N")
+Year = Annotated[int | None, Query(ge=YEAR_MIN + 1, le=YEAR_MAX)]
 
 
 @router.get("/overview", include_in_schema=False)
@@ -144,3 +147,24 @@ def reject(request: Request, request_id: IdPath, actor: Acts, form: Form) -> Res
         done,
         lambda: approvals.reject(store, actor, request_id, reason),
     )
+
+
+@router.get("/market", include_in_schema=False)
+def market(request: Request, year: Year = None) -> Response:
+    """The public market report (no sign-in: it names no party): per quarter and pollutant,
+    the settled trades' count, volume, value and volume-weighted price, with a price chart."""
+    shown = year or datetime.now(CHINA_STANDARD_TIME).year
+    table = statements.market_report(
+        context_of(request).store, date(shown - 1, 1, 1), date(shown, 12, 31)
+    )
+    rows = list(table)
+    priced = [row for row in rows if row[6] is not None]
+    _ = gettext(request)
+    chart = charts.Chart(
+        _("Market prices %(first)s–%(last)s") % {"first": shown - 1, "last": shown},
+        _("Volume-weighted price of settled trades by quarter and pollutant (CNY per t)."),
+        [f"{row[0]} {row[1]}" for row in priced],
+        [charts.Series(_("price"), [Decimal(str(row[6])) for row in priced])],
+        unit="CNY/t",
+    )
+    return render(request, "market.html", rows=rows, priced=priced, chart=chart, year=shown)

@@ -20,6 +20,7 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/sign-in": None,
     "POST /console/sign-in": None,
     "GET /console/language/{language}": None,
+    "GET /console/market": None,  # the public market report: it names no party
     "POST /console/sign-out": "me.read",
     "GET /console/": "me.read",
     # An enterprise's pages (a regulator or city sees its parties' through the same pages).
@@ -43,6 +44,8 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/approvals/{request_id}/reject": "approvals.reject",
     # Verifiers.
     "GET /console/reports": "reports.list",
+    "POST /console/reports": "reports.draft",
+    "POST /console/reports/{report_id}/submit": "reports.submit",
     "POST /console/reports/{report_id}/verify": "reports.verify",
     "POST /console/reports/{report_id}/reject": "reports.reject",
     # Finance.

@@ -36,3 +36,6 @@ def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console)
     assert words["approved"] in console.text
     console.open("/console/entitlements?party=E03")
     assert allocation in console.text and "1,500.250" in console.text
+    console.open("/console/market?year=2026")  # the demo's settled trades, no party named
+    assert console.driver.find_elements("css selector", "svg.chart title")
+    assert "E01" not in console.driver.find_element("tag name", "main").text

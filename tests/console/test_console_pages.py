@@ -68,3 +68,27 @@ def test_a_tax_quarter_is_previewed_from_monitoring(monitored: tuple[FastAPI, st
     assert "Article 13 savings" in preview.text and "File this return" not in preview.text
     assert from_reports.status_code == 200
     assert "tax_data_missing" in from_reports.text  # no verified report: said on the page
+
+
+def test_an_enterprise_drafts_and_submits_a_report_from_monitoring(
+    monitored: tuple[FastAPI, str],
+) -> None:
+    app, token = monitored
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        csrf = sign_in(client, token)
+        drafted = client.post("/console/reports", data={"csrf": csrf, "period": "2025Q1"})
+        assert "drafted" in drafted.text, drafted.text
+        report_id = drafted.text.split("Report ", 1)[1].split(" drafted", 1)[0]
+        assert "SINTER-1" in drafted.text and "Submit for verification" in drafted.text
+        submitted = client.post(f"/console/reports/{report_id}/submit", data={"csrf": csrf})
+    assert f"Report {report_id} submitted." in submitted.text
+    assert report_id in submitted.text  # now listed among the submitted reports
+
+
+def test_the_market_report_is_public_and_names_no_party(monitored: tuple[FastAPI, str]) -> None:
+    app, _ = monitored
+    with TestClient(app) as client:
+        page = client.get("/console/market", params={"year": "2026"})
+    assert page.status_code == 200
+    assert "这些年份没有已结算的交易。" in page.text  # Chinese: the default language
