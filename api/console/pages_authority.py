@@ -21,7 +21,7 @@ from ledger.domain.access import Pending, RequestState
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.pages import Created
 from ledger.domain.registry import Entitlement, PartyKind, scale_of
-from ledger.services import approvals, parties, rights, statements
+from ledger.services import approvals, parties, registry, rights, statements
 
 router = APIRouter()
 City = Annotated[str | None, Query(max_length=64)]
@@ -168,3 +168,48 @@ def market(request: Request, year: Year = None) -> Response:
         unit="CNY/t",
     )
     return render(request, "market.html", rows=rows, priced=priced, chart=chart, year=shown)
+
+
+@router.get("/pledges", include_in_schema=False)
+def pledges(request: Request, actor: Acts, party: Party = None, cursor: Cursor = None) -> Response:
+    """Pledges (release one), and an account to freeze or unfreeze."""
+    page = rights.list_pledges(
+        context_of(request).store, actor, party, None, cursor, PAGE_SIZE_DEFAULT
+    )
+    rows = [(p, Decimal(p.units).scaleb(-scale_of(p.pollutant))) for p in page.items]
+    return render(
+        request, "pledges.html", rows=rows, next_cursor=page.next_cursor, party=party or ""
+    )
+
+
+@router.post("/pledges/{pledge_id}/release", include_in_schema=False)
+def release(request: Request, pledge_id: IdPath, actor: Acts, form: Form) -> Response:
+    del form
+    _ = gettext(request)
+    store = context_of(request).store
+    return act(
+        request,
+        f"{PREFIX}/pledges",
+        _("Pledge %(id)s released.") % {"id": pledge_id},
+        lambda: rights.release_pledge(store, actor, pledge_id),
+    )
+
+
+@router.post("/accounts/freeze", include_in_schema=False)
+def freeze(request: Request, actor: Acts, form: Form) -> Response:
+    """Freeze (or, with `unfreeze`, unfreeze) an account: no more debits until unfrozen."""
+    _ = gettext(request)
+    store = context_of(request).store
+    code = form.get("account", "")
+    if form.get("action") == "unfreeze":
+        done = _("Account %(code)s unfrozen.") % {"code": code}
+        return act(
+            request,
+            f"{PREFIX}/pledges",
+            done,
+            lambda: registry.unfreeze_account(store, actor, code),
+        )
+    done = _("Account %(code)s frozen.") % {"code": code}
+    return act(
+        request, f"{PREFIX}/pledges", done, lambda: registry.freeze_account(store, actor, code)
+    )

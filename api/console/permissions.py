@@ -42,6 +42,10 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/approvals": "approvals.list",
     "POST /console/approvals/{request_id}/approve": "approvals.approve",
     "POST /console/approvals/{request_id}/reject": "approvals.reject",
+    "GET /console/pledges": "pledges.list",
+    "POST /console/pledges/{pledge_id}/release": "pledges.release",
+    # Freezing or unfreezing, by the form's `action`: both operations are the authorities'.
+    "POST /console/accounts/freeze": "accounts.freeze",
     # Verifiers.
     "GET /console/reports": "reports.list",
     "POST /console/reports": "reports.draft",
@@ -79,6 +83,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/parties", N_("Enterprises")),
     ("/console/entitlements", N_("Allocations")),
     ("/console/approvals", N_("Approvals")),
+    ("/console/pledges", N_("Pledges and freezes")),
     ("/console/reports", N_("Emission reports")),
     ("/console/trial-balance", N_("Trial balance")),
     ("/console/periods", N_("Periods and reconciliation")),

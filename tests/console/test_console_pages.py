@@ -17,7 +17,7 @@ from ledger.domain.access import Role
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.settings import Settings
-from tests.console.conftest import sign_in
+from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
 from tests.integration.monitoring_support import build_outlets, full_month, import_lines
 
@@ -92,3 +92,17 @@ def test_the_market_report_is_public_and_names_no_party(monitored: tuple[FastAPI
         page = client.get("/console/market", params={"year": "2026"})
     assert page.status_code == 200
     assert "这些年份没有已结算的交易。" in page.text  # Chinese: the default language
+
+
+def test_an_authority_freezes_and_unfreezes_an_account(signed_in: SignedIn) -> None:
+    client, csrf = signed_in(Role.REGULATOR)
+    enterprise, _ = signed_in(Role.ENTERPRISE)
+    for action, said in (("freeze", "已冻结"), ("unfreeze", "已解冻")):
+        answer = client.post(
+            "/console/accounts/freeze",
+            data={"csrf": csrf, "account": "E1:holdings", "action": action},
+        )
+        assert f"账户 E1:holdings {said}。" in answer.text
+    refused = enterprise.get("/console/pledges")
+    assert refused.status_code == 200  # enterprises read pledges (their own)
+    assert "冻结或解冻账户" not in refused.text  # but are offered no freezing
