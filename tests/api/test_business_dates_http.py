@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.domain.finance import BEIJING, beijing_date
+from ledger.entrypoints import demo
 from tests.api.support import REPLAYED, headers_for
 
 Json = dict[str, Any]
@@ -248,3 +249,38 @@ def test_a_record_sent_again_with_another_date_is_another_request(registry: Test
     for path, body in (("/v1/deposits", deposit), ("/v1/entitlements", entitlement)):
         reply = registry.post(path, json=body | {"business_date": "2026-01-07"})
         assert reply.status_code == 409, reply.text
+
+
+def test_the_demo_reports_as_of_the_2025_deadline_over_http(client: TestClient) -> None:
+    demo.load(client.app.state.store)  # type: ignore[attr-defined]
+    finance = headers_for(client, "finance")
+    deadline = {"as_of": "2025-12-31"}
+
+    supply = ok(client.get("/v1/finance/supply", params=deadline, headers=finance))
+    trial = ok(
+        client.get(
+            "/v1/finance/trial-balance",
+            params=deadline | {"instrument": "CEA-2024"},
+            headers=finance,
+        )
+    )
+    statement = ok(
+        client.get(
+            "/v1/finance/parties/E01/statement",
+            params={"from": "2025-01-01", "to": "2025-12-31"},
+            headers=finance,
+        )
+    )
+
+    cea = next(row for row in supply["rows"] if row["instrument"] == "CEA-2024")
+    assert (cea["issued"], cea["surrendered"], cea["difference"]) == ("21080000", "20990000", "0")
+    lines = {row["account"]: row["credit"] for row in trial["rows"]}
+    assert lines["E07:surrendered"] == "3200000"
+    assert [row["entry_id"] for row in statement["rows"]] == [
+        "opening balance",
+        "deposit-E01-initial",
+        "trade-T1-settlement",
+    ]
+    assert statement["rows"][-1]["balance"] == "5184605.00"
+    early = ok(client.get("/v1/finance/supply", params={"as_of": "2024-12-31"}, headers=finance))
+    assert early["rows"] == []
