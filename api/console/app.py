@@ -21,9 +21,11 @@ from api.console import (
     pages_common,
     pages_enterprise,
     pages_finance,
+    pages_imports,
     pages_monitoring,
     pages_verifier,
 )
+from api.console.jobs import Jobs
 from api.console.permissions import CONSOLE_ROUTES, PREFIX
 from api.console.sessions import Sessions
 from api.console.web import Context, install_error_pages
@@ -34,6 +36,7 @@ ROUTERS = (
     pages_common.router,
     pages_enterprise.router,
     pages_monitoring.router,
+    pages_imports.router,
     pages_authority.router,
     pages_verifier.router,
     pages_finance.router,
@@ -47,7 +50,7 @@ def create_console(
 ) -> FastAPI:
     """The console over the API's store, token cache and rate limits."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    console.state.console = Context(Sessions(idle_seconds), tokens, limits, store)
+    console.state.console = Context(Sessions(idle_seconds), tokens, limits, store, Jobs())
     # What api.auth's failed-authentication accounting reads from the application.
     console.state.store = store
     console.state.rate_limits = limits

@@ -32,6 +32,9 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/compliance": "compliance.read",
     "GET /console/statement": "finance.statement",
     "GET /console/monitoring": "cems.months",
+    "GET /console/cems-imports": "cems.import",
+    "POST /console/cems-imports": "cems.import",
+    "GET /console/jobs/{job_id}": "cems.import",  # the only long work so far
     "GET /console/tax": "tax.returns.list",
     "POST /console/tax/returns": "tax.file",
     # Authorities.
@@ -78,6 +81,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/trades", N_("Trade proposals")),
     ("/console/compliance", N_("Compliance")),
     ("/console/monitoring", N_("Monitoring")),
+    ("/console/cems-imports", N_("CEMS import")),
     ("/console/tax", N_("Environmental tax")),
     ("/console/overview", N_("Registry overview")),
     ("/console/parties", N_("Enterprises")),

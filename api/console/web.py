@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import TokenCache, source_of
 from api.console import i18n
+from api.console.jobs import Jobs
 from api.console.permissions import CONSOLE_ROUTES, MENU, PREFIX
 from api.console.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE, Session, Sessions
 from api.errors import HTTP_STATUS_CODES, STATUS_OF_KIND
@@ -68,6 +69,7 @@ class Context:
     tokens: TokenCache
     limits: RateLimits
     store: UnitOfWorkFactory  # what the use cases take
+    jobs: Jobs
 
 
 def context_of(request: Request) -> Context:

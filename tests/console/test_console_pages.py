@@ -4,6 +4,7 @@ aggregates against the standard) and its tax quarter previewed from monitoring."
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,7 @@ from ledger.persistence.store import Store
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
-from tests.integration.monitoring_support import build_outlets, full_month, import_lines
+from tests.integration.monitoring_support import HEADER, build_outlets, full_month, import_lines
 
 
 @pytest.fixture
@@ -106,3 +107,45 @@ def test_an_authority_freezes_and_unfreezes_an_account(signed_in: SignedIn) -> N
     refused = enterprise.get("/console/pledges")
     assert refused.status_code == 200  # enterprises read pledges (their own)
     assert "冻结或解冻账户" not in refused.text  # but are offered no freezing
+
+
+def _job_until_done(client: TestClient, location: str) -> str:
+    """The job's page once the import has ended (it refreshes itself until then)."""
+    for _ in range(200):
+        page = client.get(location).text
+        if 'http-equiv="refresh"' not in page:
+            return page
+        time.sleep(0.05)
+    raise AssertionError("the import did not end")
+
+
+def test_a_cems_import_runs_in_the_background_with_its_progress(
+    monitored: tuple[FastAPI, str],
+) -> None:
+    app, token = monitored
+    april = HEADER + "".join(full_month("25", date(2025, 4, 1)))
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        csrf = sign_in(client, token)
+        started = client.post(
+            "/console/cems-imports",
+            data={"csrf": csrf},
+            files={"file": ("april.csv", april.encode(), "text/csv")},
+            follow_redirects=False,
+        )
+        assert started.status_code == 303
+        done = _job_until_done(client, started.headers["location"])
+        broken = client.post(
+            "/console/cems-imports",
+            data={"csrf": csrf},
+            files={"file": ("broken.csv", b"no,header\n1,2\n", "text/csv")},
+            follow_redirects=False,
+        )
+        refused = _job_until_done(client, broken.headers["location"])
+        months = client.get("/console/monitoring", params={"year": "2025"}).text
+        with TestClient(app) as other:
+            stranger = other.get(started.headers["location"], follow_redirects=False)
+    assert "Imported." in done and "720 rows" in done and 'value="100"' in done
+    assert "Refused: nothing was imported." in refused and "cems_import_refused" in refused
+    assert '<th scope="row">2025-04</th>' in months
+    assert stranger.status_code == 303  # no session: sent to sign in, never shown the job
