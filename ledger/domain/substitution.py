@@ -42,7 +42,7 @@ from decimal import Context, Decimal, Inexact, Rounded, localcontext
 from enum import StrEnum
 from fractions import Fraction
 
-from ledger.domain.cems import StoredHour
+from ledger.domain.cems import StoredHour, local_month
 from ledger.domain.monitoring import (
     MIN_VALID_MINUTES,
     DataFlag,
@@ -106,9 +106,7 @@ def is_stopped(hour: StoredHour) -> bool:
 
 def quarter_of_hour(hour: int) -> int:
     """A number for the CST calendar quarter of an epoch hour (year × 4 + quarter − 1)."""
-    day = (hour + CST_OFFSET_HOURS) // 24
-    local = date(1970, 1, 1).toordinal() + day
-    month = date.fromordinal(local)
+    month = local_month(hour)
     return month.year * 4 + (month.month - 1) // 3
 
 
@@ -164,11 +162,13 @@ def substitutes(
     found: list[Substitute] = []
     for gap in line.gaps:
         wanted = [hour for hour in gap.hours if first <= hour < end]
-        if not wanted:
-            continue
         after = gap.valid_before < len(line.valid)
+        by_quarter: dict[int, Substitute] = {}  # a gap's values depend only on the quarter
         for hour in wanted:
-            found.append(_substitute(line, gap, hour, after=after, policy=policy))
+            quarter = quarter_of_hour(hour)
+            if quarter not in by_quarter:
+                by_quarter[quarter] = _substitute(line, gap, hour, after=after, policy=policy)
+            found.append(replace(by_quarter[quarter], hour=hour))
     return found
 
 
@@ -223,20 +223,48 @@ def _add_months(month: date, offset: int) -> date:
 # -- readings on the standard's basis --------------------------------------------------------
 
 
-def on_basis(hour: StoredHour, standard: EmissionStandard) -> Fraction:
-    """The hour's reading in mg/Nm³ on the standard's basis (O2-corrected if it says so)."""
-    measured = Fraction(hour.concentration, _CONCENTRATION_UNITS)
-    if standard.reference_o2 is None:
-        return measured
-    reference = Fraction(standard.reference_o2) * 100
-    return measured * (_AMBIENT_O2_UNITS - reference) / (_AMBIENT_O2_UNITS - hour.o2)
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """A standard's basis on integer units, so a month's readings compare without Fractions:
+    on the basis, a reading is c × scale / divisor(hour) mg/Nm³ (`scale` = (21 − O2_ref) / 1000
+    and divisor 21 − O2 when O2-corrected; 1 / 1000 and 1 otherwise)."""
 
+    scale: Fraction
+    corrected: bool
+    bound: Fraction  # the limit in concentration units × divisor: limit / scale
 
-def exceeds(hour: StoredHour, standard: EmissionStandard) -> bool:
-    """§7.2: an over-range hour always exceeds; any other reading when above the limit."""
-    if hour.flag == DataFlag.OVER_RANGE.value:
-        return True
-    return on_basis(hour, standard) > Fraction(standard.limit_mg_nm3)
+    @classmethod
+    def of(cls, standard: EmissionStandard) -> Basis:
+        ref = standard.reference_o2
+        scale = Fraction(1, _CONCENTRATION_UNITS)
+        if ref is not None:
+            scale *= _AMBIENT_O2_UNITS - Fraction(ref) * 100
+        return cls(scale, ref is not None, Fraction(standard.limit_mg_nm3) / scale)
+
+    def divisor(self, hour: StoredHour) -> int:
+        return _AMBIENT_O2_UNITS - hour.o2 if self.corrected else 1
+
+    def value(self, hour: StoredHour) -> Fraction:
+        """The hour's reading in mg/Nm³ on the standard's basis, exact."""
+        return hour.concentration * self.scale / self.divisor(hour)
+
+    def exceeds(self, hour: StoredHour) -> bool:
+        """§7.2: an over-range hour always exceeds; any other reading when above the limit
+        (c × scale > limit × divisor, cross-multiplied on integers)."""
+        if hour.flag == DataFlag.OVER_RANGE.value:
+            return True
+        bound = self.bound
+        return hour.concentration * bound.denominator > bound.numerator * self.divisor(hour)
+
+    def highest(self, hours: Sequence[StoredHour]) -> Fraction:
+        """The highest reading on the basis (0 without any), compared on integers."""
+        best: StoredHour | None = None
+        for hour in hours:
+            if best is None or hour.concentration * self.divisor(best) > (
+                best.concentration * self.divisor(hour)
+            ):
+                best = hour
+        return ZERO if best is None else self.value(best)
 
 
 # -- the month as the tax sees it ------------------------------------------------------------
@@ -257,21 +285,17 @@ def complete_month(
     for sub in subs:
         methods[sub.method.value] = methods.get(sub.method.value, 0) + 1
     standard = valid_only.standard
-    exceeding = sorted(h.hour for h in readings if standard is not None and exceeds(h, standard))
-    measured = (Fraction(h.concentration, _CONCENTRATION_UNITS) for h in readings)
+    basis = None if standard is None else Basis.of(standard)
+    exceeding = sorted(h.hour for h in readings if basis is not None and basis.exceeds(h))
+    measured = Fraction(max((h.concentration for h in readings), default=0), _CONCENTRATION_UNITS)
     return replace(
         valid_only,
         mass_kg=mass,
-        mean_measured=_mean(
-            valid_only.mean_measured, valid_only, len(subs), max(measured, default=ZERO)
-        ),
+        mean_measured=_mean(valid_only.mean_measured, valid_only, len(subs), measured),
         mean_on_standard_basis=None
-        if standard is None
+        if basis is None
         else _mean(
-            valid_only.mean_on_standard_basis,
-            valid_only,
-            len(subs),
-            max((on_basis(h, standard) for h in readings), default=ZERO),
+            valid_only.mean_on_standard_basis, valid_only, len(subs), basis.highest(readings)
         ),
         exceedances=len(exceeding),
         first_exceedance=_instant(exceeding[0]) if exceeding else None,
