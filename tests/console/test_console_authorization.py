@@ -24,7 +24,7 @@ ALLOWED_PAGES = [
     (endpoint, role)
     for endpoint, operation in CONSOLE_ROUTES.items()
     if operation is not None and endpoint.startswith("GET ") and "{" not in endpoint
-    for role in OPERATIONS[operation]
+    for role in sorted(OPERATIONS[operation])  # a set: the same order in every xdist worker
 ]
 
 
