@@ -4,10 +4,9 @@ English, in a real browser."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from api.console.i18n import CHINA_STANDARD_TIME
+from ledger.entrypoints import demo
 from tests.browser.conftest import Console
 
 WORDS = {
@@ -23,11 +22,11 @@ def test_finance_reconciles_a_statement_and_closes_a_period(
 ) -> None:
     unmatched, matched, confirmed, closed = WORDS[console.language]
     party, month = CASES[console.language]
-    today = datetime.now(CHINA_STANDARD_TIME).date().isoformat()
+    deposited = demo.OPENING_DAY.isoformat()  # the demo's deposits are effective then
     statement = tmp_path / "statement.csv"
     statement.write_text(
         "date,reference,amount,counterparty,description\n"
-        f"{today},deposit-{party}-initial,5000000.00,{party},initial deposit\n"
+        f"{deposited},deposit-{party}-initial,5000000.00,{party},initial deposit\n"
     )
     console.sign_in("demo-finance")
     console.open("/console/trial-balance?instrument=CNY")
