@@ -76,3 +76,21 @@ def test_the_import_takes_water_rows_and_refuses_an_o2_on_them() -> None:
     too_high = parse_row([*row[:4], "2500", *row[5:]], 2, outlets)
     assert isinstance(too_high, list)
     assert [problem.code for problem in too_high] == ["concentration_above_analyser_range"]
+
+
+def test_a_daily_composite_sample_comes_as_its_days_hours_with_their_flows() -> None:
+    # The laboratory's day value (COD 40 mg/L) on each hour of the day, with the hour's flow:
+    # mass = c × Σ flows × 1e-3 = 40 × (12 × 50 + 12 × 150) × 1e-3 = 96 kg.
+    day = [w(offset, q=50 if offset < 12 else 150) for offset in range(24)]
+    month = cod_march(day)
+    assert (month.mass_kg, month.mean_on_standard_basis, month.valid_days) == (
+        Decimal(96),
+        Fraction(40),
+        1,
+    )
+    # Flow known for only 19 hours: the day is not valid (≥ 20 valid hours of flow), and its
+    # 5 hours without a record are not left out: substituted by the highest valid hour before
+    # them (capture 19/24 < 90 %), 50 m³/h at 40 mg/L. 40 × (1,850 + 5 × 50) × 1e-3 = 84 kg.
+    short = day[:10] + day[15:]
+    month = cod_march(short)
+    assert (month.valid_days, month.substituted_hours, month.mass_kg) == (0, 5, Decimal(84))
