@@ -299,6 +299,7 @@ class ReportOut(Strict):
     lines: list[ReportLineOut] | None = None
     reversed_incentives: list[str] = []
     reversed_reductions: list[str] = []
+    amended_returns: list[str] = []
 
 
 def line_out(line: ReportLine) -> ReportLineOut:
@@ -346,6 +347,7 @@ def report_out(report: Report, view: ReportView | None = None) -> ReportOut:
         lines=None if view is None else [line_out(line) for line in view.lines],
         reversed_incentives=[] if view is None else list(view.reversed_incentives),
         reversed_reductions=[] if view is None else list(view.reversed_reductions),
+        amended_returns=[] if view is None else list(view.amended_returns),
     )
 
 

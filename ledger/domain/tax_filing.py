@@ -2,7 +2,8 @@
 
 The formula is `ledger.domain.tax`; this module names what the ledger keeps of it. A filed
 return is immutable: a return resting on a report later invalidated is marked void (its
-Article 13 incentive reversed) and the quarter may be filed again as a new version.
+Article 13 incentive reversed); a correction of a report it rests on makes the amended return,
+the next version, which `supersedes` it (rules §7.5; the amended one then reads void too).
 
 Policy settings (rules.md §1.3 open decisions) are stored as a small document; anything not
 set takes `TaxPolicy`'s documented default.

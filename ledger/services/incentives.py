@@ -61,7 +61,14 @@ ACCOUNT_OF_KIND = {
 ENTRY_TYPE = "tax_incentive"
 REVERSAL_ENTRY_TYPE = {
     ReversalReason.REPORT_INVALIDATED: "tax_incentive_reversal",
+    ReversalReason.REPORT_CORRECTED: "tax_incentive_reversal",
     ReversalReason.CLAWBACK: "tax_incentive_clawback",
+}
+# The reversal entry's id: `incentive-{id}-{suffix}` (an incentive is reversed once).
+REVERSAL_SUFFIX = {
+    ReversalReason.REPORT_INVALIDATED: "report",
+    ReversalReason.REPORT_CORRECTED: "amended",
+    ReversalReason.CLAWBACK: "clawback",
 }
 
 
@@ -98,12 +105,13 @@ def _references(incentive_id: str, basis: IncentiveBasis) -> tuple[Reference, ..
     return tuple(refs)
 
 
-def _entry(
+def _entry(  # noqa: PLR0917 - an incentive's inputs
     basis: IncentiveBasis,
     incentive_id: str,
     amount_fen: int,
     memo: str,
     details: Mapping[str, Any],
+    also: tuple[Reference, ...] = (),
 ) -> journal.PostEntry:
     """The `tax_incentive` entry booking `amount_fen` on `basis` as incentive `incentive_id`."""
     expenditure = account_code(PROVINCE, TAX_EXPENDITURE)
@@ -113,7 +121,7 @@ def _entry(
         entry_type=ENTRY_TYPE,
         postings=tuple(move(expenditure, holder, CASH, amount_fen, 2)),
         memo=memo,
-        references=_references(incentive_id, basis),
+        references=_references(incentive_id, basis) + also,
         metadata={
             "kind": basis.kind.value,
             "basis": basis.id,
@@ -130,9 +138,10 @@ def book_in(  # noqa: PLR0917 - an incentive's inputs
     amount_fen: int,
     memo: str = "",
     details: Mapping[str, Any] | None = None,
+    also: tuple[Reference, ...] = (),
 ) -> Incentive:
     """Inside the caller's unit of work: book `amount_fen` on a basis, within what it supports
-    (`details`: more of the request, kept in the entry's metadata)."""
+    (`details`: more of the request, kept in the entry's metadata; `also`: more references)."""
     basis = uow.tax.get_basis(basis_id, lock=True)
     if basis is None:
         raise IncentiveNotFound(f"incentive basis {basis_id!r} not found", field="basis_id")
@@ -140,7 +149,7 @@ def book_in(  # noqa: PLR0917 - an incentive's inputs
         raise RecordExists(f"incentive {incentive_id} exists", field="id")
     check_within_basis(basis, uow.tax.active_fen(basis.id), amount_fen)
     _ensure_accounts(uow, basis.party, basis.kind)
-    entry = _entry(basis, incentive_id, amount_fen, memo, details or {})
+    entry = _entry(basis, incentive_id, amount_fen, memo, details or {}, also)
     (record,) = journal.write_in(uow, [entry])
     incentive = Incentive(
         id=incentive_id,
@@ -157,14 +166,19 @@ def book_in(  # noqa: PLR0917 - an incentive's inputs
     return incentive
 
 
-def _reverse_in(
-    uow: UnitOfWork, incentive: Incentive, reason: ReversalReason, detail: str, report: str | None
+def _reverse_in(  # noqa: PLR0917 - a reversal's inputs
+    uow: UnitOfWork,
+    incentive: Incentive,
+    reason: ReversalReason,
+    detail: str,
+    report: str | None,
+    also: tuple[Reference, ...] = (),
 ) -> Incentive:
     if not incentive.active:
         raise IncentiveAlreadyReversed(f"incentive {incentive.id} was reversed", field="id")
     expenditure, holder = _ensure_accounts(uow, incentive.party, incentive.kind)
     entry = journal.PostEntry(
-        entry_id=f"incentive-{incentive.id}-{reason.value.split('_')[0]}",
+        entry_id=f"incentive-{incentive.id}-{REVERSAL_SUFFIX[reason]}",
         entry_type=REVERSAL_ENTRY_TYPE[reason],
         postings=tuple(move(holder, expenditure, CASH, incentive.amount_fen, 2)),
         memo=detail[:500],
@@ -172,6 +186,7 @@ def _reverse_in(
             Reference("incentive", incentive.id),
             Reference("entry", incentive.entry_id),
             *(Reference("emission_report", r) for r in incentive.report_ids),
+            *also,
         ),
         metadata={"reverses": incentive.entry_id, "reason": reason.value},
     )
@@ -201,6 +216,29 @@ def reverse_for_report(uow: UnitOfWork, report_id: str, reason: str) -> list[Inc
                     )
                 )
     return reversed_
+
+
+def reverse_for_amendment(
+    uow: UnitOfWork, amended: str, amending: str | None, report_id: str
+) -> list[Incentive]:
+    """Inside the correction's unit of work: the return `amended` rested on `report_id`, which a
+    verified correction superseded. Void its basis and reverse its active incentives, each
+    reversal referencing both returns (`amending`: the amended return, if it could be made)."""
+    basis = uow.tax.basis_of_return(amended)
+    if basis is None:
+        return []
+    locked = uow.tax.get_basis(basis.id, lock=True) or basis
+    reason = f"report {report_id} corrected" + (f": amended by {amending}" if amending else "")
+    if not locked.void:
+        uow.tax.void_basis(basis.id, report_id, reason, uow.now())
+    returns = [Reference("tax_return", amended)]
+    if amending is not None:
+        returns.append(Reference("tax_return", amending))
+    return [
+        _reverse_in(uow, i, ReversalReason.REPORT_CORRECTED, reason, report_id, also=tuple(returns))
+        for i in uow.tax.incentives_of_basis(basis.id)
+        if i.active
+    ]
 
 
 # -- use cases ------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class ReportView:
     lines: tuple[ReportLine, ...]
     reversed_incentives: tuple[str, ...] = ()
     reversed_reductions: tuple[str, ...] = ()
+    amended_returns: tuple[str, ...] = ()
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def _decide(
         )
         view = _save(uow, changed)
         if status is ReportStatus.VERIFIED and report.supersedes is not None:
-            return _supersede(uow, report.supersedes, view)
+            return _supersede(uow, actor, report.supersedes, view)
         return view
 
     return in_transaction(uow_factory, work, actor=actor)
@@ -243,15 +244,23 @@ def _check_not_the_submitter(uow: UnitOfWork, report: Report, actor: Actor) -> N
         )
 
 
-def _supersede(uow: UnitOfWork, old_id: str, view: ReportView) -> ReportView:
-    """The corrected version is verified: the old one is superseded and the verified
-    reductions resting on it are reversed (rules §7.8), in the verification's transaction."""
+def _supersede(uow: UnitOfWork, actor: Actor, old_id: str, view: ReportView) -> ReportView:
+    """The corrected version is verified: the old one is superseded, the verified reductions
+    resting on it are reversed (rules §7.8) and each return filed on it is amended (§7.5), in
+    the verification's transaction: nothing is left on a superseded report."""
+    from ledger.services import tax  # noqa: PLC0415 - the tax reads reports: no import cycle
+
     old = uow.reports.get(old_id, lock=True)
     assert old is not None, old_id  # a foreign key keeps it
     uow.reports.update(replace(old, status=check_transition(old, "supersede")))
     detail = f"corrected by {view.report.id}"
     undone = reductions.reverse_for_report(uow, old.id, ReversalReason.REPORT_CORRECTED, detail)
-    return replace(view, reversed_reductions=tuple(r.id for r in undone))
+    amended = tax.amend_for_correction(uow, actor.id, old.id)
+    return replace(
+        view,
+        reversed_reductions=tuple(r.id for r in undone),
+        amended_returns=tuple(r.id for r in amended),
+    )
 
 
 # -- reads -------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Environmental protection tax use cases: compute a quarter's lines, file the return (and book
-its Article 13 reduction as an incentive), list and read returns, read and set the policy.
+its tax and its Article 13 reduction as an incentive), amend it when a report it rests on is
+corrected (rules §7.5), list and read returns, read and set the policy.
 
 Facts come from verified emission reports (the report in force for each month of the quarter)
 or, for a preview only, from the CEMS monthly aggregates. A month without them is
@@ -9,7 +10,10 @@ a month without taxable emissions (an empty month, tax 0).
 Every use case takes the acting `Actor`: an enterprise out of its scope does not exist for it.
 Filing is idempotent on the quarter: filing it again while its return stands answers that
 return as a replay when the return is what filing now would make, and is `tax_return_exists`
-when it is not (the reports or the policy changed since).
+when it is not on the same reports (the policy changed since). When the latest return rests on
+a report no longer in force, filing makes the amended return (`amend_in`): the next version,
+booking the difference of tax and replacing the incentive, every entry referencing both
+returns; verifying a correction does the same at once (`amend_for_correction`).
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.access import Actor
+from ledger.domain.accounts import Side
 from ledger.domain.cems import TAX_POLLUTANT
+from ledger.domain.entries import Reference
 from ledger.domain.incentives import IncentiveBasis, IncentiveKind
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
-from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import Party
+from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import CASH, PROVINCE, Party, account_code
 from ledger.domain.reports import VerifiedFacts
 from ledger.domain.tax import (
     PenaltyEvent,
@@ -49,9 +55,13 @@ from ledger.domain.tax_filing import (
     to_fen,
 )
 from ledger.domain.tax_tables import Pollutant
-from ledger.services import incentives, reports
+from ledger.services import incentives, journal, reports
 from ledger.services.authority import party_in_scope, sees, use_case, visible_party
+from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
+
+TAX_OWED = "env_tax_owed"  # the enterprise's environmental tax assessed (debit-normal)
+TAX_REVENUE = "env_tax_revenue"  # the province's (credit-normal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +115,14 @@ def compute_in(
     quarter: Quarter,
     source: Source = Source.REPORTS,
     penalties: Sequence[tuple[date, PenaltyEvent]] = (),
+    *,
+    policy: TaxPolicy | None = None,
 ) -> Computation:
-    """The quarter's monthly lines and totals for one enterprise, inside a unit of work."""
+    """The quarter's monthly lines and totals for one enterprise, inside a unit of work (under
+    `policy`, by default the one in force)."""
     if party.tax_tier is None:
         raise TaxTierUnknown(f"{party.code} has no tax tier", field="party")
-    policy = policy_in(uow)
+    policy = policy or policy_in(uow)
     report_of_month: dict[date, str] = {}
     verified: dict[str, VerifiedFacts] = {}  # a quarterly report covers three months: read once
     months = []
@@ -185,42 +198,120 @@ def _fact(aggregate: MonthlyAggregate) -> PollutantMonth:
 def file_return(
     uow_factory: UnitOfWorkFactory, actor: Actor, party: str, quarter: Quarter
 ) -> Created[FiledReturn]:
-    """File the quarter's return from verified reports and book its Article 13 reduction as an
-    incentive, in one transaction. A quarter is filed again only after its return was voided
-    (a report it rested on was invalidated): the new return is the next version."""
+    """File the quarter's return from verified reports, book its tax and its Article 13
+    reduction (an incentive), in one transaction. Filing a quarter whose return rests on a
+    report no longer in force (corrected or invalidated) files the amended return: the next
+    version, booking the difference (`amend_in`). The same return again is a replay; other
+    figures on the same reports (a policy changed since) are `tax_return_exists`."""
 
     def work(uow: UnitOfWork) -> Created[FiledReturn]:
-        computation = compute_in(uow, visible_party(uow, actor, party), quarter)
+        enterprise = visible_party(uow, actor, party)
+        computation = compute_in(uow, enterprise, quarter)
         latest = uow.tax.latest_return(party, quarter.year, quarter.quarter)
-        if latest is not None and not latest.void:
-            if (latest.computed, latest.report_ids, latest.policy) != (
-                computation.computed,
-                computation.report_ids,
-                computation.policy,
-            ):
-                raise TaxReturnExists(f"return {latest.id} is filed on other data", field="quarter")
+        if latest is None:
+            return Created(_file_in(uow, actor.id, computation, None))
+        if not latest.void and _same(latest, computation):
             return Created(latest, replayed=True)
-        version = 1 if latest is None else latest.version + 1
-        filed = FiledReturn(
-            id=return_id(party, quarter, version),
-            version=version,
-            computed=computation.computed,
-            source=Source.REPORTS,
-            policy=computation.policy,
-            report_ids=computation.report_ids,
-            filed_by=actor.id,
-            filed_at=uow.now(),
-            supersedes=None if latest is None else latest.id,
-        )
-        uow.tax.add_return(filed, computation.report_of_month)
-        _book_reduction(uow, filed)
-        return Created(filed)
+        if not latest.void and latest.report_ids == computation.report_ids:
+            raise TaxReturnExists(f"return {latest.id} is filed on other data", field="quarter")
+        return Created(amend_in(uow, actor.id, enterprise, latest))
 
     return in_transaction(uow_factory, work, actor=actor)
 
 
-def _book_reduction(uow: UnitOfWork, filed: FiledReturn) -> None:
-    """The return's Article 13 reduction becomes the cap of its basis and is booked in full."""
+def _same(filed: FiledReturn, computation: Computation) -> bool:
+    return (filed.computed, filed.report_ids, filed.policy) == (
+        computation.computed,
+        computation.report_ids,
+        computation.policy,
+    )
+
+
+def amend_in(uow: UnitOfWork, filed_by: str, party: Party, latest: FiledReturn) -> FiledReturn:
+    """Inside the caller's unit of work: the amended return of `latest`'s quarter (rules §7.5),
+    computed under `latest`'s policy from the reports now in force. It books the difference of
+    tax due (more tax, or a refund) and replaces the Article 13 incentive: `latest`'s is
+    reversed (if still active) and the new return's booked, each entry referencing both
+    returns. `latest` itself is never changed."""
+    computation = compute_in(uow, party, latest.quarter, policy=latest.policy)
+    amended = _file_in(uow, filed_by, computation, latest)
+    for report in latest.report_ids:
+        if report not in amended.report_ids:
+            incentives.reverse_for_amendment(uow, latest.id, amended.id, report)
+    return amended
+
+
+def _file_in(
+    uow: UnitOfWork, filed_by: str, computation: Computation, latest: FiledReturn | None
+) -> FiledReturn:
+    """Store the return (version 1, or the next after `latest`) and book its tax and reduction."""
+    quarter = Quarter(computation.computed.year, computation.computed.quarter)
+    version = 1 if latest is None else latest.version + 1
+    party = computation.computed.taxpayer
+    filed = FiledReturn(
+        id=return_id(party, quarter, version),
+        version=version,
+        computed=computation.computed,
+        source=Source.REPORTS,
+        policy=computation.policy,
+        report_ids=computation.report_ids,
+        filed_by=filed_by,
+        filed_at=uow.now(),
+        supersedes=None if latest is None else latest.id,
+    )
+    uow.tax.add_return(filed, computation.report_of_month)
+    _book_tax(uow, filed, latest)
+    _book_reduction(uow, filed, latest)
+    return filed
+
+
+def _book_tax(uow: UnitOfWork, filed: FiledReturn, latest: FiledReturn | None) -> None:
+    """The return's tax due, or for an amended return the difference from the return it
+    amends (booked already): `tax_assessment` / `tax_amendment`, the enterprise owing the
+    province. A refund swaps the sides; no difference books nothing."""
+    due = to_fen(filed.computed.total_due)
+    before = 0 if latest is None else to_fen(latest.computed.total_due)
+    difference = due - before
+    if difference == 0:
+        return
+    owed, revenue = _ensure_tax_accounts(uow, filed.party)
+    source, destination = (owed, revenue) if difference > 0 else (revenue, owed)
+    references = [Reference("tax_return", filed.id)]
+    if latest is not None:
+        references.append(Reference("tax_return", latest.id))
+    entry = journal.PostEntry(
+        entry_id=f"tax-{filed.id}",
+        entry_type="tax_assessment" if latest is None else "tax_amendment",
+        postings=tuple(move(source, destination, CASH, abs(difference), 2)),
+        memo=f"environmental tax of {filed.id}",
+        references=tuple(references),
+        metadata={"tax_due_fen": due, "previous_due_fen": before, "difference_fen": difference},
+    )
+    journal.write_in(uow, [entry])
+
+
+def _ensure_tax_accounts(uow: UnitOfWork, party: str) -> tuple[str, str]:
+    """(the enterprise's tax owed, the province's tax revenue), opened on first use (CNY)."""
+    ensure_instruments(uow, CASH, [None])
+    owed, revenue = account_code(party, TAX_OWED), account_code(PROVINCE, TAX_REVENUE)
+    wanted = {
+        owed: AccountDraft(
+            owed, party, f"{party}: environmental tax owed", Side.DEBIT, False, CASH
+        ),
+        revenue: AccountDraft(
+            revenue, PROVINCE, "Hebei: environmental tax", Side.CREDIT, False, CASH
+        ),
+    }
+    known = uow.accounts.get_many(wanted)
+    for code, draft in wanted.items():
+        if code not in known:
+            uow.accounts.add(draft, uow.now())
+    return owed, revenue
+
+
+def _book_reduction(uow: UnitOfWork, filed: FiledReturn, latest: FiledReturn | None) -> None:
+    """The return's Article 13 reduction becomes the cap of its basis and is booked in full
+    (for an amended return, its entry references the amended one too)."""
     cap = to_fen(filed.computed.total_reduction)
     basis = IncentiveBasis(
         id=f"return-{filed.id}",
@@ -233,7 +324,33 @@ def _book_reduction(uow: UnitOfWork, filed: FiledReturn) -> None:
     uow.tax.add_basis(basis, uow.now())
     if cap > 0:
         memo = f"Article 13 reduction of return {filed.id}"
-        incentives.book_in(uow, basis.id, f"a13-{filed.id}", cap, memo=memo)
+        also = () if latest is None else (Reference("tax_return", latest.id),)
+        incentives.book_in(uow, basis.id, f"a13-{filed.id}", cap, memo=memo, also=also)
+
+
+# -- corrections after filing (rules §7.5) ----------------------------------------------------
+
+
+def amend_for_correction(uow: UnitOfWork, filed_by: str, old_report: str) -> list[FiledReturn]:
+    """Inside the unit of work that verified a correction of `old_report`: every quarter whose
+    standing return rested on it gets its amended return. A quarter that cannot be computed
+    now (a month without a verified report) keeps its return, whose incentive is reversed
+    and basis voided (nothing rests on a superseded report); filing it later amends it."""
+    amended = []
+    for basis in uow.tax.bases_of_report(old_report):
+        filed = None if basis.return_id is None else uow.tax.get_return(basis.return_id)
+        if filed is None:
+            continue
+        latest = uow.tax.latest_return(filed.party, filed.quarter.year, filed.quarter.quarter)
+        if latest is None or latest.id != filed.id:
+            continue  # amended already
+        party = uow.registry.get_party(filed.party)
+        assert party is not None, filed.party  # a foreign key keeps it
+        try:
+            amended.append(amend_in(uow, filed_by, party, filed))
+        except TaxDataMissing:
+            incentives.reverse_for_amendment(uow, filed.id, None, old_report)
+    return amended
 
 
 # -- reads --------------------------------------------------------------------------------------

@@ -276,3 +276,45 @@ def test_a_reduction_derives_its_baseline_and_is_reversed_with_its_report_over_h
     assert taxed.get(reserve).json()["balance"] == "0.000"
     holdings = taxed.get("/v1/accounts/E01:holdings/balances/SO2-2027").json()
     assert holdings["balance"] == "500.000"
+
+
+# -- corrections after filing (rules §7.5) ----------------------------------------------------
+
+
+def test_a_correction_after_filing_amends_the_return_over_http(taxed: TestClient) -> None:
+    report = verified_quarter(taxed)
+    e01 = headers_for(taxed, "enterprise", party="E01")
+    quarter = {"party": "E01", "quarter": QUARTER}
+    assert taxed.post("/v1/tax/returns", json=quarter, headers=e01).status_code == 201
+    store = store_of(taxed)
+    filer = actor(store, Role.ENTERPRISE, "E01", principal="e01-filer")
+    april_exceeded = tuple(
+        replace(x, method=Method.AGENCY)
+        for month in MONTHS
+        for x in worked_example(month, exceedances=int(month == MONTHS[0]))
+    )
+    content = reports.Content(from_monitoring=False, lines=april_exceeded)
+    draft = reports.correct_report(store, filer, report, content).record.report
+    reports.submit_report(store, filer, draft.id)
+
+    verifier = headers_for(taxed, "verifier", principal="verifier-2")
+    verified = taxed.post(f"/v1/reports/{draft.id}/verify", json={}, headers=verifier)
+
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["amended_returns"] == ["E01-2026Q2-r2"]
+    amended = taxed.get("/v1/tax/returns/E01-2026Q2-r2", headers=e01).json()
+    # April loses its 24,680.94 reduction: 745,985.37 + 24,680.94 due.
+    assert (amended["supersedes"], amended["total_due"]) == ("E01-2026Q2-r1", "770666.31")
+    owed = taxed.get("/v1/accounts/E01:env_tax_owed/balances/CNY").json()
+    assert owed["balance"] == "770666.31"
+    listed = taxed.get("/v1/incentives", headers=e01).json()["incentives"]
+    by_id = {i["id"]: i for i in listed}
+    assert by_id["a13-E01-2026Q2-r1"]["reversal"]["reason"] == "report_corrected"
+    assert (by_id["a13-E01-2026Q2-r2"]["amount"], by_id["a13-E01-2026Q2-r2"]["active"]) == (
+        "49361.88",
+        True,
+    )
+    again = taxed.post("/v1/tax/returns", json=quarter, headers=e01)  # was refused before §7.5
+    assert (again.headers.get(REPLAYED), again.json()["id"]) == ("true", "E01-2026Q2-r2")
+    original = taxed.get("/v1/tax/returns/E01-2026Q2-r1", headers=e01).json()
+    assert original["total_due"] == "745985.37"
