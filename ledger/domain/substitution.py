@@ -35,7 +35,7 @@ Month validity (≥ 25 valid days) stays on measured valid hours only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal, Inexact, Rounded, localcontext
@@ -56,8 +56,6 @@ _CONCENTRATION_UNITS = 1000  # per mg/Nm³
 _MASS_SCALE = 3 + 2 + 6  # 0.001 mg/Nm³ × 0.01 Nm³/h → kg: 10^-11
 LOOKBACK_HOURS = 366 * 24  # history read before a month: the valid hours of the year before it
 LOOKAHEAD_HOURS = 25  # after the month: enough to see whether a gap ends within 24 h
-
-
 ZERO = Fraction(0)
 _EXACT = Context(prec=80, traps=[Inexact, Rounded])
 
@@ -343,8 +341,3 @@ def exact_decimal(value: Fraction) -> Decimal:
         if scale % value.denominator == 0:
             return Decimal(value.numerator * (scale // value.denominator)).scaleb(-places)
     raise ValueError(f"{value} has no finite decimal expansion")
-
-
-def methods_text(substitution: Mapping[str, int]) -> str:
-    """'max_720_valid_hours: 48, neighbour_mean: 12' for people."""
-    return ", ".join(f"{method}: {hours}" for method, hours in sorted(substitution.items()))
