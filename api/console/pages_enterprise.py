@@ -18,28 +18,29 @@ from fastapi.responses import Response
 
 from api import registry_schemas as rs
 from api.console import charts, i18n
+from api.console.pages_monitoring import emissions_against_entitlement
 from api.console.permissions import PREFIX
-from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
+from api.console.web import (
+    Acts,
+    Form,
+    Party,
+    act,
+    context_of,
+    form_values,
+    gettext,
+    party_of,
+    render,
+)
 from api.dependencies import Cursor, IdPath
 from api.routers.finance import render as download
 from ledger.domain.access import Actor
-from ledger.domain.errors import InvalidField
-from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import PLEDGED, Trade, TradeState, scale_of
 from ledger.services import compliance, parties, queries, statements, trading
 
 router = APIRouter()
-Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 FAMILIES = ("SO2", "NOx", "COD", "NH3-N", "CEA", "CCER")
-
-
-def party_of(actor: Actor, named: str | None) -> str:
-    """The party a page is about: an enterprise's own; others name one."""
-    party = actor.party if actor.role.value == "enterprise" else (named or actor.party)
-    if party is None:
-        raise InvalidField("name a party (?party=)", field="party")
-    return party
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +234,12 @@ def decline(request: Request, trade_id: IdPath, actor: Acts, form: Form) -> Resp
 
 
 @router.get("/compliance", include_in_schema=False)
-def compliance_page(request: Request, actor: Acts, party: Party = None) -> Response:
+def compliance_page(
+    request: Request,
+    actor: Acts,
+    party: Party = None,
+    year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+) -> Response:
     """Obligations by period: verified emissions, surrendered, shortfall and projected
     shortfall after current holdings, with a chart of emissions against what is held."""
     code = party_of(actor, party)
@@ -253,7 +259,11 @@ def compliance_page(request: Request, actor: Acts, party: Party = None) -> Respo
         ],
         unit="tCO2",
     )
-    return render(request, "compliance.html", party=code, statuses=found, chart=chart)
+    shown = year or datetime.now(i18n.CHINA_STANDARD_TIME).year
+    against = emissions_against_entitlement(request, actor, code, shown)
+    return render(
+        request, "compliance.html", party=code, statuses=found, chart=chart, against=against
+    )
 
 
 @router.get("/statement", include_in_schema=False)

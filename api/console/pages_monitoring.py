@@ -18,15 +18,28 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.console import charts, i18n
-from api.console.pages_enterprise import Party, party_of
 from api.console.permissions import PREFIX
-from api.console.web import RULE_KINDS, Acts, Form, act, context_of, gettext, language_of, render
+from api.console.web import (
+    RULE_KINDS,
+    Acts,
+    Form,
+    Party,
+    act,
+    context_of,
+    gettext,
+    language_of,
+    party_of,
+    render,
+)
 from api.dependencies import Cursor
+from ledger.domain.access import Actor
 from ledger.domain.cems import StoredMonth
 from ledger.domain.errors import LedgerError
-from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
+from ledger.domain.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, YEAR_MAX, YEAR_MIN
+from ledger.domain.ports import UnitOfWorkFactory
+from ledger.domain.registry import scale_of
 from ledger.domain.tax_filing import FiledReturn, Quarter, Source
-from ledger.services import monitoring, tax
+from ledger.services import monitoring, rights, tax
 
 router = APIRouter()
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
@@ -161,3 +174,70 @@ def file_return(request: Request, actor: Acts, form: Form) -> Response:
         }
 
     return act(request, f"{PREFIX}/tax", done, run)
+
+
+MONTHS_PAGES_MAX = 20  # a year of months of every outlet: a few pages at most
+
+
+def emissions_against_entitlement(
+    request: Request, actor: Actor, code: str, year: int
+) -> list[tuple[charts.Chart, list[tuple[str, Decimal, Decimal]]]]:
+    """Per pollutant entitled in `year`: the year's emissions so far, month by month and
+    cumulated over every outlet (from the monitoring aggregates, kg to t), against the rights
+    allocated for the year (the dashed line)."""
+    store = context_of(request).store
+    entitled: dict[str, int] = defaultdict(int)
+    cursor: str | None = None
+    for _page in range(MONTHS_PAGES_MAX):
+        found = rights.list_entitlements(store, actor, code, None, cursor, PAGE_SIZE_MAX)
+        for entitlement in found.items:
+            if entitlement.first_vintage <= year <= entitlement.last_vintage:
+                entitled[entitlement.pollutant] += entitlement.units
+        cursor = found.next_cursor
+        if cursor is None:
+            break
+    _ = gettext(request)
+    drawn = []
+    for pollutant, units in sorted(entitled.items()):
+        monthly = _monthly_tonnes(store, actor, code, pollutant, year)
+        if not monthly:
+            continue
+        allowed = Decimal(units).scaleb(-scale_of(pollutant))
+        labels, totals, rows, running = [], [], [], Decimal(0)
+        for month, tonnes in sorted(monthly.items()):
+            running += tonnes
+            labels.append(f"{month:%Y-%m}")
+            totals.append(running)
+            rows.append((f"{month:%Y-%m}", tonnes, running))
+        chart = charts.Chart(
+            _("%(pollutant)s emitted in %(year)s against the rights allocated")
+            % {"pollutant": pollutant, "year": year},
+            _(
+                "Emissions cumulated month by month over every outlet (t); the dashed line is "
+                "the year's allocated rights (t)."
+            ),
+            labels,
+            [charts.Series(_("emitted so far"), totals)],
+            unit="t",
+            marks=[allowed] * len(labels),
+        )
+        drawn.append((chart, rows))
+    return drawn
+
+
+def _monthly_tonnes(
+    store: UnitOfWorkFactory, actor: Actor, code: str, pollutant: str, year: int
+) -> dict[date, Decimal]:
+    wanted = monitoring.MonthFilter(
+        date(year, 1, 1), date(year, 12, 1), party=code, pollutant=pollutant
+    )
+    tonnes: dict[date, Decimal] = defaultdict(Decimal)
+    cursor: str | None = None
+    for _page in range(MONTHS_PAGES_MAX):
+        page = monitoring.list_months(store, actor, wanted, cursor, PAGE_SIZE_MAX)
+        for stored in page.items:
+            tonnes[stored.aggregate.month] += stored.aggregate.mass_kg / 1000
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return tonnes

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -39,7 +39,7 @@ from api.console.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE
 from api.errors import HTTP_STATUS_CODES, STATUS_OF_KIND
 from api.rate_limits import RateLimits
 from ledger.domain.access import Actor, Forbidden, Principal, Unauthenticated
-from ledger.domain.errors import Kind, LedgerError
+from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.operations import may
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import transactions
@@ -171,6 +171,17 @@ class CsrfRefused(Exception):
 
 
 Form = Annotated[dict[str, str], Depends(checked_form)]
+Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
+
+
+def party_of(actor: Actor, named: str | None) -> str:
+    """The party a page is about: an enterprise's own; others name one."""
+    party = actor.party if actor.role.value == "enterprise" else (named or actor.party)
+    if party is None:
+        raise InvalidField("name a party (?party=)", field="party")
+    return party
+
+
 SignInForm = Annotated[dict[str, str], Depends(sign_in_form)]
 
 

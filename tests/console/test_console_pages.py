@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger.domain.access import Role
+from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
+from ledger.services import rights
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
@@ -149,3 +151,22 @@ def test_a_cems_import_runs_in_the_background_with_its_progress(
     assert "Refused: nothing was imported." in refused and "cems_import_refused" in refused
     assert '<th scope="row">2025-04</th>' in months
     assert stranger.status_code == 303  # no session: sent to sign in, never shown the job
+
+
+def test_compliance_charts_the_years_emissions_against_the_rights_allocated(
+    monitored: tuple[FastAPI, str],
+) -> None:
+    app, token = monitored
+    store = app.state.store
+    regulator = actor(store, Role.REGULATOR, "HEBEI")
+    rights.confirm_entitlement(
+        store, regulator, Entitlement("EN-1", "E1", "SO2", 100_000, 2025, 2029)
+    )
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        sign_in(client, token)
+        page = client.get("/console/compliance", params={"year": "2025"}).text
+        other_year = client.get("/console/compliance", params={"year": "2024"}).text
+    assert "SO2 emitted in 2025 against the rights allocated" in page
+    assert page.count('class="chart-mark"') == 3  # the 100 t allocated, beside each month
+    assert "No monitored emissions of an allocated pollutant this year." in other_year

@@ -3,16 +3,23 @@ idle expiry, revocation, the API's rate limits; the console's catalogs; /docs of
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.console import catalog
 from api.console.i18n import translations
 from api.console.sessions import SESSION_COOKIE
 from ledger.domain.access import Role
+from ledger.persistence.engine import create_ledger_engine
+from ledger.persistence.store import Store
 from ledger.services import access
-from tests.console.conftest import SignedIn, console_of, csrf_in
-from tests.factories import actor
+from ledger.settings import Settings
+from tests.console.conftest import SignedIn, console_of, csrf_in, sign_in
+from tests.factories import NO_FOUR_EYES, actor, token_for
 
 
 def test_signing_in_sets_a_strict_http_only_cookie_secure_over_tls(
@@ -157,3 +164,22 @@ def test_the_docs_page_loads_swagger_ui_from_this_server(app: FastAPI) -> None:
     assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower() and "https://" not in page.text
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+def test_a_principals_pages_count_against_its_request_budget(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The console spends the principal's API budget (LEDGER_REQUEST_LIMIT): past it, 429."""
+    path = tmp_path / "ledger.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    store = Store(create_ledger_engine(url, sqlite_synchronous="NORMAL"), four_eyes=NO_FOUR_EYES)
+    token = token_for(store, actor(store, Role.FINANCE))
+    app = create_app(Settings(database_url=url, request_limit="4/minute"), store=store)
+    with TestClient(app) as client:
+        sign_in(client, token)  # the dashboard after sign-in is the first request
+        statuses = [client.get("/console/").status_code for _ in range(4)]
+        api = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    store.dispose()
+    assert statuses == [200, 200, 200, 429]
+    assert api.status_code == 429  # one budget: the console's pages and the API's calls
