@@ -109,6 +109,9 @@ def test_invalidating_the_report_reverses_the_incentive_over_http(taxed: TestCli
     assert taxed.get("/v1/tax/returns/E01-2026Q2-r1").json()["void"] is True
     balance = taxed.get("/v1/accounts/E01:tax_incentives/balances/CNY").json()
     assert balance["balance"] == "0.00"
+    # The tax stays owed (rules §7.5): an invalidated report owes no less until corrected.
+    owed = taxed.get("/v1/accounts/E01:env_tax_owed/balances/CNY").json()
+    assert owed["balance"] == "745985.37"
 
 
 def test_another_enterprises_tax_does_not_exist_for_an_enterprise(taxed: TestClient) -> None:
