@@ -180,6 +180,7 @@ def trades(
         new_id=f"T-{secrets.token_hex(4).upper()}",
         today=datetime.now(i18n.CHINA_STANDARD_TIME).date(),
         proposed=TradeState.PROPOSED,
+        accepted=TradeState.ACCEPTED,
     )
 
 
@@ -231,6 +232,41 @@ def decline(request: Request, trade_id: IdPath, actor: Acts, form: Form) -> Resp
     done = _("Trade %(id)s declined.") % {"id": trade_id}
     store = context_of(request).store
     return act(request, f"{PREFIX}/trades", done, lambda: trading.decline(store, actor, trade_id))
+
+
+@router.post("/trades/{trade_id}/rescind", include_in_schema=False)
+def rescind(request: Request, trade_id: IdPath, actor: Acts, form: Form) -> Response:
+    """The proposer withdraws its proposal (a hold, if any, is released)."""
+    del form
+    _ = gettext(request)
+    done = _("Trade %(id)s rescinded.") % {"id": trade_id}
+    store = context_of(request).store
+    return act(request, f"{PREFIX}/trades", done, lambda: trading.rescind(store, actor, trade_id))
+
+
+@router.post("/trades/{trade_id}/record", include_in_schema=False)
+def record(request: Request, trade_id: IdPath, actor: Acts, form: Form) -> Response:
+    """The authority records an accepted trade: rights, cash and fees settle at once."""
+    del form
+    _ = gettext(request)
+    done = _("Trade %(id)s recorded: settled.") % {"id": trade_id}
+    store = context_of(request).store
+    return act(request, f"{PREFIX}/trades", done, lambda: trading.record(store, actor, trade_id))
+
+
+@router.post("/trades/{trade_id}/refuse", include_in_schema=False)
+def refuse(request: Request, trade_id: IdPath, actor: Acts, form: Form) -> Response:
+    """The authority refuses an accepted trade, with a reason; the hold is released."""
+    _ = gettext(request)
+    done = _("Trade %(id)s refused.") % {"id": trade_id}
+    reason = form.get("reason", "")
+    store = context_of(request).store
+    return act(
+        request,
+        f"{PREFIX}/trades",
+        done,
+        lambda: trading.refuse(store, actor, trade_id, reason),
+    )
 
 
 @router.get("/compliance", include_in_schema=False)

@@ -1,12 +1,20 @@
-"""An enterprise proposes a trade in the console and the counterparty accepts it, in Chinese
-and in English, in a real browser."""
+"""An enterprise proposes a trade in the console, the counterparty accepts it and the province
+records it, in Chinese and in English, in a real browser."""
 
 from __future__ import annotations
 
 from tests.browser.conftest import Console
 
-ENGLISH = {"proposed": "Trade {} proposed.", "accepted": "Trade {} accepted."}
-CHINESE = {"proposed": "交易 {} 已提出。", "accepted": "交易 {} 已接受。"}
+ENGLISH = {
+    "proposed": "Trade {} proposed.",
+    "accepted": "Trade {} accepted.",
+    "recorded": "Trade {} recorded: settled.",
+}
+CHINESE = {
+    "proposed": "交易 {} 已提出。",
+    "accepted": "交易 {} 已接受。",
+    "recorded": "交易 {} 已登记：已结算。",
+}
 
 
 def test_an_enterprise_proposes_and_the_counterparty_accepts(console: Console) -> None:
@@ -36,4 +44,8 @@ def test_an_enterprise_proposes_and_the_counterparty_accepts(console: Console) -
     row = console.driver.find_element("xpath", f"//tr[th='{trade_id}']").text
     assert "10.500" in row and "¥6,200.00" in row
     console.open("/console/compliance")
-    console.open("/console/")
+
+    console.sign_in("demo-regulator")  # the province records it: rights and cash settle
+    console.open("/console/trades?party=E06")
+    console.click(f"form[action='/console/trades/{trade_id}/record'] button")
+    assert words["recorded"].format(trade_id) in console.text
