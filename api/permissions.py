@@ -94,6 +94,7 @@ ROUTES: dict[str, str | None] = {
     "POST /v1/obligations/{obligation_id}/surrenders": "obligations.surrender",
     "GET /v1/obligations/{obligation_id}/status": "obligations.status",
     "POST /v1/obligations/{obligation_id}/close": "obligations.close",
+    "GET /v1/carbon-deductions": "deductions.list",
     "GET /v1/parties/{code}/compliance": "compliance.read",
     "GET /v1/finance/trial-balance": "finance.trial_balance",
     "GET /v1/finance/supply": "finance.supply",

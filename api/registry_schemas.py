@@ -18,6 +18,7 @@ from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
     ComplianceStatus,
+    Deduction,
     Entitlement,
     Obligation,
     Outlet,
@@ -459,6 +460,8 @@ class StatusOut(Strict):
     shortfall_tco2: str
     holdings_tco2: str
     projected_shortfall_tco2: str
+    deducted_tco2: str = Field(description="of the shortfall, deducted from allocations so far")
+    deduction_outstanding_tco2: str = Field(description="of the shortfall, still to deduct")
 
 
 def status_out(s: ComplianceStatus) -> StatusOut:
@@ -469,7 +472,36 @@ def status_out(s: ComplianceStatus) -> StatusOut:
         shortfall_tco2=str(s.shortfall_units),
         holdings_tco2=str(s.holdings_units),
         projected_shortfall_tco2=str(s.projected_shortfall_units),
+        deducted_tco2=str(s.deducted_units),
+        deduction_outstanding_tco2=str(s.deduction_outstanding_units),
     )
+
+
+class DeductionOut(Strict):
+    id: str
+    obligation: str
+    party: str
+    allocation: str
+    year: int
+    allocated_tco2: str
+    deducted_tco2: str
+
+
+def deduction_out(d: Deduction) -> DeductionOut:
+    return DeductionOut(
+        id=d.id,
+        obligation=d.obligation_id,
+        party=d.party_code,
+        allocation=d.allocation_id,
+        year=d.year,
+        allocated_tco2=str(d.allocated_units),
+        deducted_tco2=str(d.units),
+    )
+
+
+class DeductionPage(Strict):
+    deductions: list[DeductionOut]
+    next_cursor: str | None
 
 
 def outlet_out(o: Outlet) -> OutletOut:

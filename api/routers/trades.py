@@ -165,6 +165,23 @@ def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store, actor: Acts)
     return rs.status_out(compliance.close_deadline(store, actor, obligation_id, price))
 
 
+@router.get("/carbon-deductions", response_model=rs.DeductionPage, tags=["compliance"])
+def list_deductions(  # noqa: PLR0917 - query parameters
+    store: Store,
+    actor: Acts,
+    party: Filter = None,
+    obligation: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.DeductionPage:
+    """Shortfalls of closed obligations deducted from later CEA allocations, one line per
+    allocation and obligation (rules §7.9); an enterprise sees its own."""
+    page = compliance.list_deductions(store, actor, party, obligation, cursor, limit)
+    return rs.DeductionPage(
+        deductions=[rs.deduction_out(d) for d in page.items], next_cursor=page.next_cursor
+    )
+
+
 @router.get("/parties/{code}/compliance", response_model=list[rs.StatusOut], tags=["compliance"])
 def party_compliance(
     code: Annotated[str, Path(max_length=32)], store: Store, actor: Acts

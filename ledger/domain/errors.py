@@ -504,3 +504,31 @@ class ObligationClosed(
     title="The obligation's deadline has been closed",
 ):
     """A surrender or deadline close names an obligation whose deadline was already closed."""
+
+
+class VintageAfterComplianceYear(
+    LedgerError,
+    code="vintage_after_compliance_year",
+    kind=Kind.UNPROCESSABLE,
+    title="Allowances of a later vintage cannot be surrendered (no borrowing)",
+):
+    """A surrender names CEA of a vintage after the obligation's compliance year (rules §7.9)."""
+
+
+class SurrenderExceedsObligation(
+    LedgerError,
+    code="surrender_exceeds_obligation",
+    kind=Kind.UNPROCESSABLE,
+    title="A surrender may not exceed what is still owed",
+):
+    """A surrender would take what was surrendered for an obligation above its verified
+    emissions; the surplus stays in holdings, banked (rules §7.9)."""
+
+
+class DeadlineNotPassed(
+    LedgerError,
+    code="deadline_not_passed",
+    kind=Kind.CONFLICT,
+    title="An obligation can be closed only after its deadline",
+):
+    """A close names an obligation whose deadline (a Beijing calendar day) is today or later."""

@@ -119,6 +119,7 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "obligations.surrender": only(ENTERPRISE, REGULATOR),
     "obligations.status": READERS,
     "obligations.close": only(REGULATOR),
+    "deductions.list": READERS,
     "compliance.read": READERS,
     # Finance: reports read by oversight (a party's by its readers); finance staff alone close
     # periods, request reopening and reconcile; the market report is public.

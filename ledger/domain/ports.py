@@ -32,6 +32,7 @@ from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
     City,
+    Deduction,
     Entitlement,
     Obligation,
     Outlet,
@@ -274,6 +275,22 @@ class RegistryRepository(Protocol):
     ) -> list[tuple[int, Obligation]]: ...
     def add_surrender(self, surrender: Surrender, at: datetime) -> None: ...
     def surrenders_of(self, obligation_id: str) -> list[Surrender]: ...
+    def owing_obligations(self, party: str, before_year: int) -> list[Obligation]:
+        """Closed obligations before `before_year` with a shortfall to deduct, locked."""
+        ...
+
+    def deducted_units(self, obligation_ids: Sequence[str]) -> dict[str, int]: ...
+    def add_deductions(self, deductions: Sequence[Deduction], at: datetime) -> None: ...
+    def deductions_of_allocation(self, allocation_id: str) -> list[Deduction]: ...
+    def list_deductions(
+        self,
+        party: str | None,
+        obligation_id: str | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = ...,
+    ) -> list[tuple[int, Deduction]]: ...
 
 
 class ChainRepository(Protocol):

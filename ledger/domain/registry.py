@@ -8,6 +8,7 @@ functions here, and write journal entries through the journal use cases.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,8 +20,10 @@ from ledger.domain.errors import (
     InvalidField,
     PriceBelowFloor,
     PriceZeroWithoutReason,
+    SurrenderExceedsObligation,
     TradePartyInvalid,
     TradeStateInvalid,
+    VintageAfterComplianceYear,
 )
 
 CASH = "CNY"
@@ -380,12 +383,18 @@ class Obligation:
 
 @dataclass(frozen=True, slots=True)
 class ComplianceStatus:
-    """Obligation, what was surrendered, the shortfall, and the shortfall after current holdings."""
+    """Obligation, what was surrendered, the shortfall, and the shortfall after current holdings;
+    once closed, how much of the shortfall later allocations have had deducted so far."""
 
     obligation: Obligation
     surrendered_units: int
     ccer_units: int
     holdings_units: int
+    deducted_units: int = 0
+
+    @property
+    def deduction_outstanding_units(self) -> int:
+        return self.obligation.deduction_units - self.deducted_units
 
     @property
     def shortfall_units(self) -> int:
@@ -394,3 +403,64 @@ class ComplianceStatus:
     @property
     def projected_shortfall_units(self) -> int:
         return max(self.shortfall_units - self.holdings_units, 0)
+
+
+def check_vintage(code: str, compliance_year: int) -> None:
+    """CEA of a vintage up to the compliance year may be surrendered: no borrowing (§7.9)."""
+    _, _, vintage = code.partition("-")
+    if vintage.isdigit() and int(vintage) > compliance_year:
+        raise VintageAfterComplianceYear(
+            f"{code} is of a vintage after the compliance year {compliance_year}: "
+            "allowances may not be borrowed",
+            field="instrument",
+        )
+
+
+def check_not_over(obligation: Obligation, surrendered_units: int, units: int) -> None:
+    """A surrender may bring what was surrendered up to the obligation, not beyond (§7.9)."""
+    owed = max(obligation.verified_units - surrendered_units, 0)
+    if units > owed:
+        raise SurrenderExceedsObligation(
+            f"obligation {obligation.id} still owes {owed} tCO2, not {units}: "
+            "a surplus stays banked in holdings",
+            field="quantity",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Deduction:
+    """Part of a closed obligation's shortfall deducted from one CEA allocation (rules §7.9):
+    the allocation `allocation_id` of `allocated_units` for `year` issued `units` fewer."""
+
+    id: str
+    obligation_id: str
+    party_code: str
+    allocation_id: str
+    year: int
+    allocated_units: int
+    units: int
+
+
+def deductions_from(
+    allocation_id: str, party: str, year: int, tranche: int, owing: Sequence[tuple[str, int]]
+) -> list[Deduction]:
+    """What an allocation of `tranche` units deducts: each shortfall still `owing` (obligation,
+    units), oldest first, takes what is left of the tranche, at most what it still owes."""
+    found, left = [], tranche
+    for obligation_id, outstanding in owing:
+        units = min(left, outstanding)
+        if units <= 0:
+            continue
+        found.append(
+            Deduction(
+                f"{allocation_id}-{obligation_id}",
+                obligation_id,
+                party,
+                allocation_id,
+                year,
+                tranche,
+                units,
+            )
+        )
+        left -= units
+    return found

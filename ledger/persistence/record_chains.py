@@ -73,6 +73,7 @@ CHAINS = (
     RecordChain(
         "obligations", t.obligations, "id", (Part(t.surrenders, "obligation_id", ("id",)),)
     ),
+    RecordChain("deductions", t.carbon_deductions, "id"),
     RecordChain(
         "reports",
         t.emission_reports,

@@ -6,18 +6,19 @@ Listings return (position, record) pairs: the position is the row's `seq`, which
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, or_, select, update
+from sqlalchemy import Connection, Select, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
     City,
+    Deduction,
     Entitlement,
     Obligation,
     Outlet,
@@ -362,6 +363,75 @@ class SqlRegistryRepository:
         )
         return [Surrender(r.id, r.obligation_id, r.instrument_code, r.units) for r in rows]
 
+    # -- deductions of a shortfall from later allocations (rules §7.9) --------------------------
+
+    def owing_obligations(self, party: str, before_year: int) -> list[Obligation]:
+        """Closed obligations of `party` for years before `before_year` with a shortfall to
+        deduct, oldest first, locked: two allocations never both deduct the same units."""
+        query = (
+            select(t.obligations)
+            .where(
+                t.obligations.c.party_code == party,
+                t.obligations.c.period < before_year,
+                t.obligations.c.closed.is_(True),
+                t.obligations.c.deduction_units > 0,
+            )
+            .order_by(t.obligations.c.period, t.obligations.c.seq)
+            .with_for_update()
+        )
+        return [_obligation(row) for row in self._connection.execute(query)]
+
+    def deducted_units(self, obligation_ids: Sequence[str]) -> dict[str, int]:
+        """Units deducted so far from allocations, per obligation (absent: none)."""
+        if not obligation_ids:
+            return {}
+        rows = self._connection.execute(
+            select(t.carbon_deductions.c.obligation_id, func.sum(t.carbon_deductions.c.units))
+            .where(t.carbon_deductions.c.obligation_id.in_(obligation_ids))
+            .group_by(t.carbon_deductions.c.obligation_id)
+        )
+        return {obligation_id: int(units) for obligation_id, units in rows}
+
+    def add_deductions(self, deductions: Sequence[Deduction], at: datetime) -> None:
+        for deduction in deductions:
+            self._connection.execute(
+                insert(t.carbon_deductions).values(
+                    id=deduction.id,
+                    obligation_id=deduction.obligation_id,
+                    party_code=deduction.party_code,
+                    allocation_id=deduction.allocation_id,
+                    year=deduction.year,
+                    allocated_units=deduction.allocated_units,
+                    units=deduction.units,
+                    created_at=at,
+                )
+            )
+
+    def deductions_of_allocation(self, allocation_id: str) -> list[Deduction]:
+        rows = self._connection.execute(
+            select(t.carbon_deductions)
+            .where(t.carbon_deductions.c.allocation_id == allocation_id)
+            .order_by(t.carbon_deductions.c.seq)
+        )
+        return [_deduction(row) for row in rows]
+
+    def list_deductions(
+        self,
+        party: str | None,
+        obligation_id: str | None,
+        after: int,
+        limit: int,
+        *,
+        scope: Scope = EVERYTHING,
+    ) -> list[tuple[int, Deduction]]:
+        table = t.carbon_deductions
+        query = select(table).where(visible_to(scope, table.c.party_code))
+        if party is not None:
+            query = query.where(table.c.party_code == party)
+        if obligation_id is not None:
+            query = query.where(table.c.obligation_id == obligation_id)
+        return [(r.seq, _deduction(r)) for r in self._page(query, table.c.seq, after, limit)]
+
 
 def _party(row: Row[Any]) -> Party:
     return Party(
@@ -434,4 +504,16 @@ def _obligation(row: Row[Any]) -> Obligation:
         row.closed,
         row.penalty_fen,
         row.deduction_units,
+    )
+
+
+def _deduction(row: Row[Any]) -> Deduction:
+    return Deduction(
+        row.id,
+        row.obligation_id,
+        row.party_code,
+        row.allocation_id,
+        row.year,
+        row.allocated_units,
+        row.units,
     )

@@ -425,6 +425,33 @@ surrenders = Table(
     Index("ix_surrenders_obligation_id", "obligation_id"),
 )
 
+# Rules §7.9: a closed obligation's shortfall deducted from later CEA allocations, one row per
+# (allocation, obligation); the allocation's id is unique per obligation, so it is deducted once.
+carbon_deductions = Table(
+    "carbon_deductions",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(120), nullable=False, unique=True),
+    Column(
+        "obligation_id",
+        String(48),
+        ForeignKey("obligations.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("allocation_id", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("allocated_units", BigInteger, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("units > 0", name="units_positive"),
+    Index("ix_carbon_deductions_obligation_id", "obligation_id"),
+    Index("ix_carbon_deductions_allocation_id", "allocation_id"),
+    Index("ix_carbon_deductions_party_code", "party_code"),
+)
+
 # --- Access control (issue "Who may do what"): principals, tokens, approvals, audit log. ---
 
 ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"

@@ -9,6 +9,7 @@ journal entry, which keeps the request it was made for).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -20,6 +21,7 @@ from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     AmountNotPositive,
     CcerCapExceeded,
+    DeadlineNotPassed,
     InsufficientBalance,
     InvalidField,
     ObligationClosed,
@@ -27,6 +29,7 @@ from ledger.domain.errors import (
     RecordNotFound,
     UnknownInstrument,
 )
+from ledger.domain.finance import beijing_date
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import Surrender, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
@@ -38,9 +41,13 @@ from ledger.domain.registry import (
     REVENUE,
     SURRENDERED,
     ComplianceStatus,
+    Deduction,
     Obligation,
     account_code,
     ccer_cap_units,
+    check_not_over,
+    check_vintage,
+    deductions_from,
     instrument_code,
     penalty_fen,
 )
@@ -110,6 +117,8 @@ def surrender(
             raise ObligationClosed(f"obligation {obligation.id} is closed", field="obligation")
         if request.units <= 0:
             raise AmountNotPositive("surrender a positive quantity", field="quantity")
+        surrendered = sum(s.units for s in uow.registry.surrenders_of(obligation.id))
+        check_not_over(obligation, surrendered, request.units)
         party = obligation.party_code
         parts = _choose(uow, obligation, request)
         unknown = {code for code, _ in parts} - set(uow.instruments.get_many(c for c, _ in parts))
@@ -178,6 +187,7 @@ def _choose(
         check_not_expired(uow, [request.instrument])
         if not request.instrument.startswith(f"{CARBON}-"):
             raise InvalidField("surrender CEA of a compliance year or CCER", field="instrument")
+        check_vintage(request.instrument, obligation.period)
         return [(request.instrument, request.units)]
     parts, left = [], request.units
     for code, available in _eligible_holdings(uow, obligation):
@@ -241,6 +251,7 @@ def _status(uow: UnitOfWork, obligation: Obligation) -> ComplianceStatus:
         surrendered_units=sum(s.units for s in surrenders),
         ccer_units=sum(s.units for s in surrenders if s.instrument_code == CCER),
         holdings_units=sum(units for _, units in _eligible_holdings(uow, obligation)),
+        deducted_units=uow.registry.deducted_units([obligation.id]).get(obligation.id, 0),
     )
 
 
@@ -267,6 +278,13 @@ def close_deadline(
         obligation = _obligation(uow, actor, obligation_id, lock=True)
         if obligation.closed:
             raise ObligationClosed(f"obligation {obligation.id} is closed", field="obligation")
+        today = beijing_date(uow.now())
+        if today <= obligation.deadline:
+            raise DeadlineNotPassed(
+                f"obligation {obligation.id} is due by {obligation.deadline}: it can be closed "
+                f"from the day after (today is {today} in Beijing)",
+                field="obligation",
+            )
         current = _status(uow, obligation)
         shortfall = current.shortfall_units
         fen = penalty_fen(shortfall, average_price_fen, policy_of(uow).penalty_multiplier)
@@ -328,3 +346,54 @@ def list_obligations(  # noqa: PLR0917 - query filters
 
 def obligation_instrument(period: int) -> str:
     return instrument_code(CARBON, period)
+
+
+# -- the deduction of a shortfall from later allocations (rules §7.9) ------------------------
+
+
+def deduct_shortfalls(
+    uow: UnitOfWork, allocation_id: str, party: str, year: int, units: int
+) -> list[Deduction]:
+    """Deduct from a CEA allocation of `year` the shortfalls of the party's closed obligations
+    of earlier years still owing (oldest first); each deduction is recorded, so a shortfall is
+    deducted once, over as many allocations as it takes. The obligations are locked first."""
+    owing = uow.registry.owing_obligations(party, year)
+    done = uow.registry.deducted_units([o.id for o in owing])
+    left = [(o.id, o.deduction_units - done.get(o.id, 0)) for o in owing]
+    deductions = deductions_from(allocation_id, party, year, units, left)
+    uow.registry.add_deductions(deductions, uow.now())
+    return deductions
+
+
+def check_same_allocation(
+    deductions: Sequence[Deduction], party: str, year: int | None, units: int
+) -> None:
+    """An allocation made before deducted `deductions`: a retry must ask the same of them."""
+    for deduction in deductions:
+        if (deduction.party_code, deduction.year, deduction.allocated_units) != (
+            party,
+            year,
+            units,
+        ):
+            raise RecordExists(f"allocation {deduction.allocation_id} exists", field="id")
+
+
+@use_case("deductions.list")
+def list_deductions(  # noqa: PLR0917 - query filters
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    party: str | None,
+    obligation_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Deduction]:
+    """Deductions of shortfalls from allocations, of the enterprises the actor sees."""
+    after = decode_cursor("deductions", cursor)
+    check_page_size(limit)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_deductions(
+            party, obligation_id, after, limit, scope=actor.scope
+        ),
+    )
+    return keyset_page("deductions", rows, limit)

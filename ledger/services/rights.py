@@ -53,7 +53,7 @@ from ledger.domain.registry import (
     scale_of,
     trade_value_fen,
 )
-from ledger.services import journal
+from ledger.services import compliance, journal
 from ledger.services.authority import (
     acting_as,
     gate,
@@ -211,39 +211,45 @@ def issue_carbon(
     units: int,
     business_date: date | None = None,
 ) -> Created[int]:
-    """Allocate CEA of a compliance year (less any shortfall deducted at last year's deadline)
-    or issue CCER, effective on `business_date` (the allocation date); answers the units issued
-    (0 if the deduction takes it all)."""
+    """Allocate CEA of a compliance year, less what it deducts of earlier shortfalls not yet
+    deducted (rules §7.9: each deduction a record of its own), or issue CCER, effective on
+    `business_date` (the allocation date); answers the units issued (0 if the deductions take
+    it all). The same allocation again answers the same."""
 
     def work(uow: UnitOfWork) -> Created[int]:
         party = visible_party(uow, actor, party_code)
         if family not in (CARBON, "CCER"):
             raise InvalidField(f"{family} is not a carbon unit", field="family")
         moment = effective_at(uow, business_date)
-        deduction = _deduction(uow, party_code, year) if family == CARBON else 0
-        issued = max(units - deduction, 0)
         codes = ensure_instruments(uow, family, [year if family == CARBON else None])
+        entry_id = f"allocation-{allocation_id}"
+        made_before = entry_id in uow.journal.get_many([entry_id])
+        deductions = uow.registry.deductions_of_allocation(allocation_id)
+        replay = made_before or bool(deductions)
+        if replay:  # a retry: answer what the allocation did, never deduct again
+            compliance.check_same_allocation(deductions, party.code, year, units)
+        elif family == CARBON and year is not None:
+            deductions = compliance.deduct_shortfalls(uow, allocation_id, party.code, year, units)
+        deducted = sum(d.units for d in deductions)
+        issued = units - deducted
         if not issued:
-            return Created(0)
-        source = account_code(PROVINCE, ISSUANCE)
+            return Created(0, replayed=replay)
         entry = journal.PostEntry(
-            entry_id=f"allocation-{allocation_id}",
+            entry_id=entry_id,
             entry_type="allocation" if family == CARBON else "offset_issuance",
-            postings=tuple(move(source, rights_account(party), codes[0], issued, 0)),
-            references=(Reference("allocation", allocation_id),),
-            metadata={"free_allocation": units, "deducted": deduction},
+            postings=tuple(
+                move(account_code(PROVINCE, ISSUANCE), rights_account(party), codes[0], issued, 0)
+            ),
+            references=(
+                Reference("allocation", allocation_id),
+                *(Reference("obligation", d.obligation_id) for d in deductions),
+            ),
+            metadata={"free_allocation": units, "deducted": deducted},
             effective_at=moment,
         )
         return Created(issued, replayed=_post(uow, [entry], retry_safe=True)[1])
 
     return in_transaction(uow_factory, work, actor=actor)
-
-
-def _deduction(uow: UnitOfWork, party_code: str, year: int | None) -> int:
-    if year is None:
-        return 0
-    previous = uow.registry.list_obligations(party_code, year - 1, 0, 100)
-    return sum(obligation.deduction_units for _, obligation in previous)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,14 @@ compliance, listings with filters and cursors, and rule violations as problems w
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.entrypoints import demo
-from tests.api.support import REPLAYED, headers_for
+from tests.api.support import REPLAYED, Clock, headers_for
 
 Json = dict[str, Any]
 
@@ -245,7 +246,9 @@ def test_the_demo_registry_answers_filtered_and_paginated_listings(client: TestC
     assert [(s["obligation"]["period"], s["shortfall_tco2"]) for s in e07] == [(2024, "0")]
 
 
-def test_compliance_surrender_status_and_deadline_over_http(registry: TestClient) -> None:
+def test_compliance_surrender_status_and_deadline_over_http(
+    registry: TestClient, clock: Clock
+) -> None:
     issue = {
         "id": "E1-CEA-2026",
         "party": "E1",
@@ -267,6 +270,7 @@ def test_compliance_surrender_status_and_deadline_over_http(registry: TestClient
         registry.post("/v1/obligations/O1/surrenders", json={"id": "S1", "quantity_tco2": "900"}),
         201,
     )
+    clock.advance(datetime(2028, 1, 1, tzinfo=UTC) - clock())  # the day after the deadline
     closed = ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
 
     assert surrendered == [{"instrument": "CEA-2026", "quantity_tco2": "900"}]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -42,6 +42,12 @@ def of(store: Store, party: str) -> Actor:
     if party in {city.upper() for city, _, _ in CITIES}:
         return actor(store, Role.CITY_AUTHORITY, party)
     return actor(store, Role.ENTERPRISE, party)
+
+
+def after_deadline(store: Store, deadline: date = date(2027, 12, 31)) -> None:
+    """Move the store's clock to the morning after `deadline` (Beijing), when it may close."""
+    moment = datetime(deadline.year, deadline.month, deadline.day, 18, tzinfo=UTC)
+    store.clock = lambda: moment
 
 
 def build_registry(store: Store) -> None:

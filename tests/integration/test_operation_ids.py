@@ -12,7 +12,7 @@ from ledger.domain.registry import Obligation
 from ledger.persistence.store import Store
 from ledger.services import compliance, queries, rights
 from tests.factories import actor
-from tests.integration.registry_support import build_registry, fingerprint, of
+from tests.integration.registry_support import after_deadline, build_registry, fingerprint, of
 
 
 @pytest.fixture
@@ -74,6 +74,7 @@ def test_an_obligation_set_again_is_a_replay_even_after_its_deadline_closed_it(
     regulator = of(built, "HEBEI")
     obligation = Obligation("O1", "E1", 2026, 1_000, date(2027, 12, 31))
     compliance.set_obligation(built, regulator, obligation)
+    after_deadline(built)
     compliance.close_deadline(built, regulator, "O1", 9_800)
 
     again = compliance.set_obligation(built, regulator, obligation)

@@ -34,6 +34,9 @@ RECORDS = (
     "INSERT INTO policies (key, value) VALUES ('tax', '{\"rate\": \"1.2\"}')",
     "INSERT INTO surrenders (id, obligation_id, instrument_code, units, created_at) VALUES"
     f" ('SU1', (SELECT min(id) FROM obligations), 'CEA-2025', 1, {NOW})",
+    "INSERT INTO carbon_deductions (id, obligation_id, party_code, allocation_id, year,"
+    " allocated_units, units, created_at) VALUES ('D1', (SELECT min(id) FROM obligations),"
+    f" 'E01', 'A1', 2026, 10, 1, {NOW})",
     "INSERT INTO emission_reports (id, party_code, period, first_month, last_month, version,"
     " status, created_by, created_at, decision_note, invalidation_reason) VALUES ('R1', 'E01',"
     f" '2025-03', '2025-03-01', '2025-03-01', 1, 'draft', 'e01', {NOW}, '', '')",
@@ -84,6 +87,7 @@ EDITS = {
     "entitlements": ("'TANGSHAN-SO2-2025'", "units = units + 1"),
     "pledges": ("(SELECT min(id) FROM pledges)", "holder = 'nobody'"),
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
+    "deductions": ("'D1'", "units = 1000"),
     "reports": ("'R1'", "decision_note = 'verified by phone'"),
     "reductions": ("'VR1'", "baseline_kg = '999'"),
     "returns": ("'TR1'", "filed_by = 'someone'"),

@@ -13,7 +13,7 @@ from ledger.domain.registry import Obligation, Pledge
 from ledger.persistence.store import Store
 from ledger.services import compliance, queries, rights
 from tests.factories import actor
-from tests.integration.registry_support import build_registry, entitle, of
+from tests.integration.registry_support import after_deadline, build_registry, entitle, of
 
 Action = rights.ReserveAction
 
@@ -123,6 +123,7 @@ def test_the_deadline_books_the_penalty_and_deducts_the_shortfall_from_next_year
     )
     compliance.surrender(built, of(built, "E1"), compliance.SurrenderRequest("S1", "O1", 900))
 
+    after_deadline(built)
     closed = compliance.close_deadline(built, of(built, "HEBEI"), "O1", 9_800)
     issued = rights.issue_carbon(
         built, of(built, "HEBEI"), "E1-2027", party_code="E1", family="CEA", year=2027, units=1_000

@@ -14,6 +14,7 @@ from ledger.persistence.store import Store
 from ledger.services import compliance, parties, registry, rights, trading
 from tests.factories import actor
 from tests.integration.registry_support import (
+    after_deadline,
     build_registry,
     entitle,
     fingerprint,
@@ -151,6 +152,7 @@ def test_surrendering_against_a_closed_obligation_is_obligation_closed(built: St
     compliance.set_obligation(
         built, of(built, "HEBEI"), Obligation("O1", "E1", 2026, 10_000, date(2027, 12, 31))
     )
+    after_deadline(built)
     compliance.close_deadline(built, of(built, "HEBEI"), "O1", 9_800)
 
     refused(

@@ -198,10 +198,12 @@ class ModelObligation:
     party: str
     period: int
     verified: int
+    deadline: date
     closed: bool = False
     surrendered: int = 0
     ccer: int = 0
-    deduction: int = 0
+    deduction: int = 0  # the shortfall at the deadline, to deduct from later allocations
+    deducted: int = 0  # of it, deducted so far
 
 
 @dataclass
@@ -537,20 +539,30 @@ class LedgerMachine(RuleBasedStateMachine):
         units=st.integers(min_value=1, max_value=5_000),
     )
     def issue_carbon(self, party: str, family: str, year: int, units: int) -> None:
-        """Allocate CEA less last year's deducted shortfall, or issue CCER."""
+        """Allocate CEA less what earlier shortfalls still owe (oldest first), or issue CCER."""
         m = self.model
         allocation = self.new_id("alloc")
-        deduction = 0
-        if family == "CEA":
-            deduction = sum(
-                o.deduction
+        owing = sorted(
+            (
+                o
                 for o in m.obligations.values()
-                if o.party == party and o.period == year - 1
-            )
-        issued = max(units - deduction, 0)
+                if family == "CEA" and o.party == party and o.period < year and o.closed
+            ),
+            key=lambda o: o.period,  # stable: of one period, in the order they were set
+        )
+        taken: list[tuple[ModelObligation, int]] = []
+        left = units
+        for o in owing:
+            take = min(left, o.deduction - o.deducted)
+            if take > 0:
+                taken.append((o, take))
+                left -= take
+        issued = left
         code = f"CEA-{year}" if family == "CEA" else "CCER"
 
         def booked() -> None:
+            for o, take in taken:
+                o.deducted += take
             m.instruments.add(code)
             if issued:
                 lines = move(f"{PROVINCE}:issuance", f"{party}:holdings", code, issued)
@@ -829,13 +841,20 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- compliance --
 
-    @rule(party=PARTY, period=st.sampled_from((2025, 2026)), verified=st.integers(0, 6_000))
-    def set_obligation(self, party: str, period: int, verified: int) -> None:
+    @rule(
+        party=PARTY,
+        period=st.sampled_from((2025, 2026)),
+        verified=st.integers(0, 6_000),
+        due=st.booleans(),
+    )
+    def set_obligation(self, party: str, period: int, verified: int, due: bool) -> None:
+        """An obligation whose deadline has passed (it may be closed) or is ahead."""
         m = self.model
-        record = Obligation(self.new_id("O"), party, period, verified, date(period + 1, 6, 30))
+        deadline = START.date() - timedelta(days=2) if due else date(period + 1, 6, 30)
+        record = Obligation(self.new_id("O"), party, period, verified, deadline)
 
         def booked() -> None:
-            m.obligations[record.id] = ModelObligation(party, period, verified)
+            m.obligations[record.id] = ModelObligation(party, period, verified, deadline)
 
         self.attempt(
             "obligation",
@@ -861,12 +880,14 @@ class LedgerMachine(RuleBasedStateMachine):
             predicted = "obligation_closed"
         elif units <= 0:
             predicted = "amount_not_positive"
+        elif units > max(o.verified - o.surrendered, 0):
+            predicted = "surrender_exceeds_obligation"
         elif named == "CCER":
             cap = o.verified * CCER_CAP_PERCENT // 100
             predicted = "ccer_cap_exceeded" if o.ccer + units > cap else None
             parts = [("CCER", units)]
         elif named is not None:
-            predicted = "vintage_expired" if named in m.expired else None
+            predicted = self.named_vintage_refused(named, o.period)
             parts = [(named, units)]
         else:
             left = units
@@ -908,6 +929,12 @@ class LedgerMachine(RuleBasedStateMachine):
             booked,
         )
 
+    def named_vintage_refused(self, named: str, period: int) -> str | None:
+        """Why a named CEA vintage may not be surrendered: expired, or later than the period."""
+        if named in self.model.expired:
+            return "vintage_expired"
+        return "vintage_after_compliance_year" if int(named[4:]) > period else None
+
     @precondition(lambda self: bool(self.model.obligations))
     @rule(pick=PICK, units=st.integers(min_value=1, max_value=1_500))
     def surrender_oldest(self, pick: int, units: int) -> None:
@@ -928,9 +955,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 lines = move(f"{o.party}:penalties", f"{PROVINCE}:revenue", CNY, fen)
                 m.book(f"obligation-{obligation_id}-penalty", tuple(lines))
 
+        passed = (self.clock.now + timedelta(hours=8)).date() > o.deadline  # Beijing's day
         self.attempt(
             "close deadline",
-            "obligation_closed" if o.closed else OK,
+            "obligation_closed" if o.closed else OK if passed else "deadline_not_passed",
             lambda: compliance.close_deadline(self.store, self.regulator, obligation_id, average),
             booked,
         )

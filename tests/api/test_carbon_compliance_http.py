@@ -1,0 +1,93 @@
+"""Carbon compliance per rules §7.9 over HTTP: borrowing and over-surrender are problems with
+their codes, a deadline closes only after it, and a shortfall is deducted once from later
+allocations, each deduction listed for the enterprise (and only for it)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.support import Clock
+from tests.api.test_emissions_registry_http import as_, ok, problem
+
+
+@pytest.fixture
+def registry(client: TestClient) -> TestClient:
+    """HEBEI and two enterprises, E1 and E2."""
+    for body in (
+        {"code": "HEBEI", "kind": "authority", "name": "Hebei"},
+        {"code": "E1", "kind": "enterprise", "name": "E1", "city": "Tangshan"},
+        {"code": "E2", "kind": "enterprise", "name": "E2", "city": "Tangshan"},
+    ):
+        ok(client.post("/v1/parties", json=body), 201)
+    return client
+
+
+def allocate(client: TestClient, allocation: str, party: str, year: int, tco2: str) -> str:
+    body = {"id": allocation, "party": party, "family": "CEA", "year": year, "quantity_tco2": tco2}
+    response = client.post("/v1/carbon-issuances", json=body)
+    assert response.status_code in (200, 201), response.text
+    issued: str = response.json()["issued_tco2"]
+    return issued
+
+
+def oblige(client: TestClient, obligation: str, party: str, period: int, tco2: str) -> None:
+    body = {
+        "id": obligation,
+        "party": party,
+        "period": period,
+        "verified_emissions_tco2": tco2,
+        "deadline": f"{period + 1}-12-31",
+    }
+    ok(client.post("/v1/obligations", json=body), 201)
+
+
+def surrender(client: TestClient, request: str, tco2: str, instrument: str | None = None) -> object:
+    body: dict[str, object] = {"id": request, "quantity_tco2": tco2}
+    if instrument is not None:
+        body["instrument"] = instrument
+    return client.post("/v1/obligations/O1/surrenders", json=body, headers=as_(client, "E1"))
+
+
+def test_borrowing_and_over_surrender_are_refused(registry: TestClient) -> None:
+    allocate(registry, "A-2024", "E1", 2024, "5000")
+    allocate(registry, "A-2025", "E1", 2025, "5000")
+    oblige(registry, "O1", "E1", 2024, "1500")
+
+    problem(surrender(registry, "S1", "100", "CEA-2025"), 422, "vintage_after_compliance_year")
+    problem(surrender(registry, "S2", "4500"), 422, "surrender_exceeds_obligation")
+    done = ok(surrender(registry, "S3", "1500"), 201)
+
+    assert done == [{"instrument": "CEA-2024", "quantity_tco2": "1500"}]
+    status = ok(registry.get("/v1/obligations/O1/status"))
+    assert (status["shortfall_tco2"], status["holdings_tco2"]) == ("0", "3500")
+
+
+def test_a_deadline_closes_only_after_it_and_the_shortfall_is_deducted_once(
+    registry: TestClient, clock: Clock
+) -> None:
+    oblige(registry, "O1", "E1", 2024, "1000")
+    clock.advance(datetime(2025, 12, 31, 12, tzinfo=UTC) - clock())  # the deadline's evening
+    problem(
+        registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}),
+        409,
+        "deadline_not_passed",
+    )
+    clock.advance(datetime(2026, 1, 1, tzinfo=UTC) - clock())  # 08:00 in Beijing, the day after
+    ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
+
+    issued = [allocate(registry, f"A{n}", "E1", 2025, "600") for n in (1, 2)]
+    again = allocate(registry, "A2", "E1", 2025, "600")
+
+    assert (issued, again) == (["0", "200"], "200")
+    status = ok(registry.get("/v1/obligations/O1/status", headers=as_(registry, "E1")))
+    assert (status["deducted_tco2"], status["deduction_outstanding_tco2"]) == ("1000", "0")
+    own = ok(registry.get("/v1/carbon-deductions", headers=as_(registry, "E1")))
+    assert [(d["allocation"], d["deducted_tco2"]) for d in own["deductions"]] == [
+        ("A1", "600"),
+        ("A2", "400"),
+    ]
+    other = ok(registry.get("/v1/carbon-deductions", headers=as_(registry, "E2")))
+    assert other["deductions"] == []
