@@ -454,7 +454,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for party, units in zip(ENTERPRISES, carbon, strict=True):
             if units:
                 self.issue_carbon(party=party, family="CEA", year=2025, units=units)
-                self.set_obligation(party=party, period=2025, verified=units + 500)
+                self.set_obligation(party=party, period=2025, verified=units + 500, due=True)
         for seller, buyer in (("E1", "E2"), ("E2", "E3")):
             self.propose(
                 seller=seller,
