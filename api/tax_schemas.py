@@ -356,9 +356,12 @@ class RightsObligationOut(Strict):
     pollutant: str
     instrument: str
     verified: str = Field(description="t, rounded up to the kg")
-    held: str
+    held: str = Field(description="t in holdings and pledged: a pledge does not take rights away")
+    pledged: str = Field(description="t of `held` that are pledged")
     shortfall: str
     exceedances: int
+    compliant: bool = Field(description="no shortfall and no hourly exceedance (rules §7.10)")
+    findings: list[str] = Field(description="`shortfall`, `exceedances`: why not compliant")
 
 
 def kg_decimal(text: str, field: str) -> Decimal:
@@ -411,6 +414,9 @@ def obligation_out(obligation: RightsObligation) -> RightsObligationOut:
         instrument=obligation.instrument,
         verified=rs.tonnes(obligation.verified_units, obligation.pollutant),
         held=rs.tonnes(obligation.held_units, obligation.pollutant),
+        pledged=rs.tonnes(obligation.pledged_units, obligation.pollutant),
         shortfall=rs.tonnes(obligation.shortfall_units, obligation.pollutant),
         exceedances=obligation.exceedances,
+        compliant=obligation.compliant,
+        findings=list(obligation.findings),
     )

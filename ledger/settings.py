@@ -21,9 +21,11 @@ ENV_PREFIX = "LEDGER_"
 DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
 # Operations whose four-eyes the operator may turn off (docs/concepts/authority.md); an
 # enrolment and a period's reopening need four eyes whatever is configured.
-FourEyesOperation = Literal["allocation", "cancellation", "confiscation", "reversal", "adjustment"]
+FourEyesOperation = Literal[
+    "allocation", "cancellation", "confiscation", "reversal", "adjustment", "penalty"
+]
 FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(
-    {"allocation", "cancellation", "confiscation", "reversal", "adjustment"}
+    {"allocation", "cancellation", "confiscation", "reversal", "adjustment", "penalty"}
 )
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset({"database_url", "checkpoint_key"})  # never shown in an error

@@ -4,17 +4,19 @@ services."""
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 
+from api import penalty_schemas as ps
 from api import registry_schemas as rs
-from api.answers import created
+from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
+from ledger.domain.penalties import PenaltyStatus
 from ledger.domain.registry import TradeState
-from ledger.services import compliance, trading
+from ledger.services import compliance, penalties, trading
 
 router = APIRouter(prefix="/v1")
 T = TypeVar("T")
@@ -188,3 +190,60 @@ def party_compliance(
 ) -> list[rs.StatusOut]:
     """Every obligation of an enterprise with what it surrendered and its (projected) shortfall."""
     return [rs.status_out(s) for s in compliance.statuses_of(store, actor, code)]
+
+
+# -- rights penalties (rules §7.10) -------------------------------------------------------------
+
+
+@router.post(
+    "/rights-penalties",
+    response_model=ps.PenaltyOut,
+    status_code=201,
+    tags=["compliance"],
+    responses=PENDING,
+)
+def book_penalty(body: ps.PenaltyIn, store: Store, actor: Acts, response: Response) -> Any:
+    """A regulator books a penalty for a rights pollutant of a verified report that shows
+    non-compliance (emissions above the rights held, pledged included, or hourly exceedances):
+    a `penalty` entry the enterprise owes. Under four-eyes (`penalty`): 202 and a request."""
+    booked = penalties.book_penalty(store, actor, body.to_domain())
+    return or_pending(
+        booked,
+        lambda made: created(response, made, lambda p: ps.penalty_out(PenaltyStatus(p, 0))),
+    )
+
+
+@router.get("/rights-penalties", response_model=ps.PenaltyPage, tags=["compliance"])
+def list_penalties(
+    store: Store,
+    actor: Acts,
+    party: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> ps.PenaltyPage:
+    """Rights penalties with what was paid; an enterprise sees its own."""
+    page = penalties.list_penalties(store, actor, party, cursor, limit)
+    return ps.PenaltyPage(
+        penalties=[ps.penalty_out(p) for p in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/rights-penalties/{penalty_id}", response_model=ps.PenaltyOut, tags=["compliance"])
+def get_penalty(penalty_id: IdPath, store: Store, actor: Acts) -> ps.PenaltyOut:
+    """A rights penalty, what was paid of it and what it still owes."""
+    return ps.penalty_out(penalties.get_penalty(store, actor, penalty_id))
+
+
+@router.post(
+    "/rights-penalties/{penalty_id}/payments",
+    response_model=ps.PenaltyOut,
+    status_code=201,
+    tags=["compliance"],
+)
+def pay_penalty(
+    penalty_id: IdPath, body: ps.PaymentIn, store: Store, actor: Acts, response: Response
+) -> ps.PenaltyOut:
+    """Pay (part of) a penalty from the enterprise's cash, at most what it still owes: a
+    `penalty_payment` entry. The same payment again answers the penalty as it is."""
+    paid = penalties.pay_penalty(store, actor, body.to_domain(penalty_id))
+    return created(response, paid, ps.penalty_out)

@@ -165,9 +165,18 @@ class FourEyesPolicy:
 
 
 # What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
-# rights or cash, and reopening a closed period.
+# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more), and reopening
+# a closed period.
 FOUR_EYES_OPERATIONS = frozenset(
-    {"allocation", "cancellation", "confiscation", "reversal", "adjustment", "period_reopen"}
+    {
+        "allocation",
+        "cancellation",
+        "confiscation",
+        "reversal",
+        "adjustment",
+        "penalty",
+        "period_reopen",
+    }
 )
 FOUR_EYES_DEFAULT = FourEyesPolicy(FOUR_EYES_OPERATIONS)
 # What no configuration can take out of four-eyes: a credential, and reopening a closed period.

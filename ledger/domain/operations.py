@@ -120,6 +120,10 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "obligations.status": READERS,
     "obligations.close": only(REGULATOR),
     "deductions.list": READERS,
+    "rights_penalties.book": only(REGULATOR),
+    "rights_penalties.list": READERS,
+    "rights_penalties.read": READERS,
+    "rights_penalties.pay": only(ENTERPRISE, REGULATOR, FINANCE),
     "compliance.read": READERS,
     # Finance: reports read by oversight (a party's by its readers); finance staff alone close
     # periods, request reopening and reconcile; the market report is public.

@@ -75,6 +75,12 @@ CHAINS = (
     ),
     RecordChain("deductions", t.carbon_deductions, "id"),
     RecordChain(
+        "rights_penalties",
+        t.rights_penalties,
+        "id",
+        (Part(t.rights_penalty_payments, "penalty_id", ("id",)),),
+    ),
+    RecordChain(
         "reports",
         t.emission_reports,
         "id",

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Select, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from ledger.domain.access import EVERYTHING, Scope
+from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
     City,
@@ -433,6 +434,62 @@ class SqlRegistryRepository:
         return [(r.seq, _deduction(r)) for r in self._page(query, table.c.seq, after, limit)]
 
 
+    # -- penalties for rights non-compliance (rules §7.10) --------------------------------------
+
+    def add_rights_penalty(self, penalty: RightsPenalty, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.rights_penalties).values(
+                id=penalty.id,
+                party_code=penalty.party_code,
+                report_id=penalty.report_id,
+                pollutant=penalty.pollutant,
+                amount_fen=penalty.amount_fen,
+                findings=",".join(penalty.findings),
+                note=penalty.note,
+                created_at=at,
+            )
+        )
+
+    def get_rights_penalty(self, penalty_id: str, *, lock: bool = False) -> RightsPenalty | None:
+        query = select(t.rights_penalties).where(t.rights_penalties.c.id == penalty_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._connection.execute(query).first()
+        return None if row is None else _rights_penalty(row)
+
+    def list_rights_penalties(
+        self, party: str | None, after: int, limit: int, *, scope: Scope = EVERYTHING
+    ) -> list[tuple[int, RightsPenalty]]:
+        table = t.rights_penalties
+        query = select(table).where(visible_to(scope, table.c.party_code))
+        if party is not None:
+            query = query.where(table.c.party_code == party)
+        return [(r.seq, _rights_penalty(r)) for r in self._page(query, table.c.seq, after, limit)]
+
+    def add_penalty_payment(self, payment: PenaltyPayment, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.rights_penalty_payments).values(
+                id=payment.id,
+                penalty_id=payment.penalty_id,
+                amount_fen=payment.amount_fen,
+                created_at=at,
+            )
+        )
+
+    def get_penalty_payment(self, payment_id: str) -> PenaltyPayment | None:
+        table = t.rights_penalty_payments
+        row = self._connection.execute(select(table).where(table.c.id == payment_id)).first()
+        return None if row is None else PenaltyPayment(row.id, row.penalty_id, row.amount_fen)
+
+    def paid_fen(self, penalty_id: str) -> int:
+        table = t.rights_penalty_payments
+        paid = self._connection.execute(
+            select(func.coalesce(func.sum(table.c.amount_fen), 0)).where(
+                table.c.penalty_id == penalty_id
+            )
+        ).scalar_one()
+        return int(paid)
+
 def _party(row: Row[Any]) -> Party:
     return Party(
         row.code,
@@ -516,4 +573,16 @@ def _deduction(row: Row[Any]) -> Deduction:
         row.year,
         row.allocated_units,
         row.units,
+    )
+
+
+def _rights_penalty(row: Row[Any]) -> RightsPenalty:
+    return RightsPenalty(
+        row.id,
+        row.party_code,
+        row.report_id,
+        row.pollutant,
+        row.amount_fen,
+        tuple(row.findings.split(",")) if row.findings else (),
+        row.note,
     )

@@ -452,6 +452,42 @@ carbon_deductions = Table(
     Index("ix_carbon_deductions_party_code", "party_code"),
 )
 
+# Rules §7.10: a penalty a regulator books for a finding of a verified report (emissions above
+# the rights held, or hourly exceedances), and the enterprise's payments of it.
+rights_penalties = Table(
+    "rights_penalties",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("report_id", String(64), nullable=False),
+    Column("pollutant", String(16), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("findings", String(64), nullable=False),
+    Column("note", String(500), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    Index("ix_rights_penalties_party_code", "party_code"),
+)
+
+rights_penalty_payments = Table(
+    "rights_penalty_payments",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column(
+        "penalty_id",
+        String(48),
+        ForeignKey("rights_penalties.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    Index("ix_rights_penalty_payments_penalty_id", "penalty_id"),
+)
+
 # --- Access control (issue "Who may do what"): principals, tokens, approvals, audit log. ---
 
 ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"

@@ -49,7 +49,7 @@ SHOWN_ONCE = frozenset({"code_part"})
 def _executors() -> dict[str, Executor]:
     # Imported here: the operations' modules use `authority.gate`, which stores the requests
     # this module decides, so importing them at the top would be circular.
-    from ledger.services import access, adjustments, periods, rights  # noqa: PLC0415
+    from ledger.services import access, adjustments, penalties, periods, rights  # noqa: PLC0415
 
     return {
         "allocation": rights.run_approved_allocation,
@@ -59,6 +59,7 @@ def _executors() -> dict[str, Executor]:
         "adjustment": adjustments.run_approved_adjustment,
         "period_reopen": periods.run_approved_reopen,
         "enrolment": access.run_approved_enrolment,
+        "penalty": penalties.run_approved_penalty,
     }
 
 

@@ -48,7 +48,7 @@ from ledger.domain.incentives import (
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import HOLDINGS, PROVINCE, account_code, instrument_code
+from ledger.domain.registry import HOLDINGS, PLEDGED, PROVINCE, account_code, instrument_code
 from ledger.domain.reports import (
     Report,
     ReportLine,
@@ -349,19 +349,37 @@ def list_reductions(
 @dataclass(frozen=True, slots=True)
 class RightsObligation:
     """A report's verified emissions of a rights pollutant against the rights held for its
-    year (kg = units): the enterprise complies when `shortfall_units` is 0."""
+    year (kg = units), pledged rights included (rules §7.10: a pledge does not take them away).
+    The enterprise complies when nothing is short and no hour exceeded its standard."""
 
     report_id: str
     party: str
     pollutant: str
     instrument: str
     verified_units: int  # kg, rounded up: an obligation is never understated
-    held_units: int
+    held_units: int  # in holdings and pledged
     exceedances: int
+    pledged_units: int = 0  # of `held_units`
 
     @property
     def shortfall_units(self) -> int:
         return max(self.verified_units - self.held_units, 0)
+
+    @property
+    def compliant(self) -> bool:
+        return self.shortfall_units == 0 and self.exceedances == 0
+
+    @property
+    def findings(self) -> tuple[str, ...]:
+        """Why it is not compliant: `shortfall` (emitted above the right), `exceedances`."""
+        return tuple(
+            name
+            for name, found in (
+                ("shortfall", self.shortfall_units),
+                ("exceedances", self.exceedances),
+            )
+            if found
+        )
 
 
 @use_case("rights_obligations.read")
@@ -369,34 +387,40 @@ def rights_obligations(
     uow_factory: UnitOfWorkFactory, actor: Actor, report_id: str
 ) -> list[RightsObligation]:
     """The obligations a verified report creates, one per rights pollutant it reports."""
+    return read(uow_factory, lambda uow: obligations_of(uow, _verified(uow, actor, report_id)))
 
-    def work(uow: UnitOfWork) -> list[RightsObligation]:
-        report = _verified(uow, actor, report_id)
-        lines = uow.reports.lines(report.id)  # once, for every pollutant
-        found = []
-        for pollutant in RIGHTS_POLLUTANTS:
-            actual = _actual(report, lines, pollutant)
-            if actual.kg == 0:
-                continue
-            code = instrument_code(pollutant, actual.year)
-            found.append(
-                RightsObligation(
-                    report_id=report.id,
-                    party=report.party,
-                    pollutant=pollutant,
-                    instrument=code,
-                    verified_units=ceil(actual.kg),
-                    held_units=_held(uow, report.party, code),
-                    exceedances=actual.exceedances,
-                )
+
+def obligations_of(uow: UnitOfWork, report: Report) -> list[RightsObligation]:
+    """The rights obligations of a verified report (one per rights pollutant it reports)."""
+    lines = uow.reports.lines(report.id)  # once, for every pollutant
+    found = []
+    for pollutant in RIGHTS_POLLUTANTS:
+        actual = _actual(report, lines, pollutant)
+        if actual.kg == 0 and actual.exceedances == 0:
+            continue
+        code = instrument_code(pollutant, actual.year)
+        pledged = _posted(uow, account_code(report.party, PLEDGED), code)
+        found.append(
+            RightsObligation(
+                report_id=report.id,
+                party=report.party,
+                pollutant=pollutant,
+                instrument=code,
+                verified_units=ceil(actual.kg),
+                held_units=_posted(uow, account_code(report.party, HOLDINGS), code) + pledged,
+                exceedances=actual.exceedances,
+                pledged_units=pledged,
             )
-        return found
+        )
+    return found
 
-    return read(uow_factory, work)
+
+def verified_report(uow: UnitOfWork, actor: Actor, report_id: str) -> Report:
+    """The verified report, if the actor sees it (else report_not_found / report_not_verified)."""
+    return _verified(uow, actor, report_id)
 
 
-def _held(uow: UnitOfWork, party: str, instrument: str) -> int:
-    code = account_code(party, HOLDINGS)
+def _posted(uow: UnitOfWork, code: str, instrument: str) -> int:
     account = uow.accounts.get_many([code]).get(code)
     if account is None:
         return 0

@@ -62,6 +62,11 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         {"id": "S-X", "quantity_tco2": "1"},
     ),
     "GET /v1/obligations/{obligation_id}/status": ("/v1/obligations/E07-2024/status", None),
+    "GET /v1/rights-penalties/{penalty_id}": ("/v1/rights-penalties/E02-SO2", None),
+    "POST /v1/rights-penalties/{penalty_id}/payments": (
+        "/v1/rights-penalties/E02-SO2/payments",
+        {"id": "P-X", "amount_cny": "1.00"},
+    ),
     "POST /v1/pledges/{pledge_id}/release": ("/v1/pledges/E05-SO2-2025/release", None),
     "GET /v1/finance/parties/{code}/statement": (
         "/v1/finance/parties/E02/statement?from=2025-01-01&to=2025-12-31",

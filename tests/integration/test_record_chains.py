@@ -37,6 +37,10 @@ RECORDS = (
     "INSERT INTO carbon_deductions (id, obligation_id, party_code, allocation_id, year,"
     " allocated_units, units, created_at) VALUES ('D1', (SELECT min(id) FROM obligations),"
     f" 'E01', 'A1', 2026, 10, 1, {NOW})",
+    "INSERT INTO rights_penalties (id, party_code, report_id, pollutant, amount_fen, findings,"
+    f" note, created_at) VALUES ('RP1', 'E01', 'R1', 'SO2', 10000000, 'exceedances', '', {NOW})",
+    "INSERT INTO rights_penalty_payments (id, penalty_id, amount_fen, created_at) VALUES"
+    f" ('PP1', 'RP1', 100, {NOW})",
     "INSERT INTO emission_reports (id, party_code, period, first_month, last_month, version,"
     " status, created_by, created_at, decision_note, invalidation_reason) VALUES ('R1', 'E01',"
     f" '2025-03', '2025-03-01', '2025-03-01', 1, 'draft', 'e01', {NOW}, '', '')",
@@ -88,6 +92,7 @@ EDITS = {
     "pledges": ("(SELECT min(id) FROM pledges)", "holder = 'nobody'"),
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
     "deductions": ("'D1'", "units = 1000"),
+    "rights_penalties": ("'RP1'", "amount_fen = 1"),
     "reports": ("'R1'", "decision_note = 'verified by phone'"),
     "reductions": ("'VR1'", "baseline_kg = '999'"),
     "returns": ("'TR1'", "filed_by = 'someone'"),
