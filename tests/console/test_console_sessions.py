@@ -183,3 +183,25 @@ def test_a_principals_pages_count_against_its_request_budget(
     store.dispose()
     assert statuses == [200, 200, 200, 429]
     assert api.status_code == 429  # one budget: the console's pages and the API's calls
+
+
+def test_the_language_is_the_readers_choice_and_never_an_open_redirect(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        chinese = client.get("/console/sign-in").text
+        switched = client.get("/console/language/en", params={"next": "/console/sign-in"})
+        english = client.get("/console/sign-in").text
+        elsewhere = [
+            client.get("/console/language/zh", params={"next": target}, follow_redirects=False)
+            for target in ("https://evil.example/", "//evil.example/", "/console/\\evil", "/v1/me")
+        ]
+    assert "登录" in chinese and 'lang="zh-Hans"' in chinese
+    assert switched.status_code == 200 and "Sign in with your principal's token" in english
+    assert all(answer.headers["location"] == "/console/" for answer in elsewhere)
+
+
+def test_every_page_forbids_framing_and_foreign_scripts(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        page = client.get("/console/sign-in")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "<script" not in page.text  # every action works without JavaScript
