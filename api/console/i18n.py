@@ -88,6 +88,11 @@ SHOWN_NAMES = (
     N_("credit"),
     N_("reports"),
     N_("monitoring"),
+    N_("reserve_sale"),
+    N_("buy_back"),
+    N_("reclaim"),
+    N_("confiscation"),
+    N_("cancellation"),
 )
 
 

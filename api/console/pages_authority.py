@@ -213,3 +213,52 @@ def freeze(request: Request, actor: Acts, form: Form) -> Response:
     return act(
         request, f"{PREFIX}/pledges", done, lambda: registry.freeze_account(store, actor, code)
     )
+
+
+RESERVE_ACTIONS = ("reserve_sale", "buy_back", "reclaim", "confiscation", "cancellation")
+
+
+@router.get("/reserve", include_in_schema=False)
+def reserve(request: Request, actor: Acts) -> Response:
+    """The authority's reserve (what it holds in it) and the form to book a reserve operation."""
+    code = actor.party or ""
+    rows = [
+        (instrument, unit, balance)
+        for account, instrument, unit, balance in statements.holdings(
+            context_of(request).store, actor, code
+        )
+        if account == f"{code}:reserve"
+    ]
+    return render(
+        request,
+        "reserve.html",
+        rows=rows,
+        authority=code,
+        actions=RESERVE_ACTIONS,
+        pollutants=POLLUTANTS,
+        new_id=f"R-{secrets.token_hex(4).upper()}",
+    )
+
+
+@router.post("/reserve-operations", include_in_schema=False)
+def reserve_operation(request: Request, actor: Acts, form: Form) -> Response:
+    """Book a reserve operation as the actor's authority (confiscation and cancellation destroy
+    rights: they wait for a second principal)."""
+    _ = gettext(request)
+    names = ("id", "action", "party", "pollutant", "quantity_t_per_year", "first_vintage")
+    fields = form_values(form, *names, "last_vintage", "price_cny_per_t")
+    body = {key: value for key, value in fields.items() if value is not None}
+    body["authority"] = actor.party or ""
+    store = context_of(request).store
+
+    def run() -> object:
+        command = rs.reserve_command(rs.ReserveOperationIn.model_validate(body))
+        return rights.reserve_operation(store, actor, command)
+
+    def done(outcome: object) -> str:
+        if isinstance(outcome, Pending):
+            message = _("Reserve operation %(id)s waits for a second principal's approval.")
+            return message % {"id": body.get("id", "")}
+        return _("Reserve operation %(id)s booked.") % {"id": body.get("id", "")}
+
+    return act(request, f"{PREFIX}/reserve", done, run)

@@ -49,6 +49,8 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/approvals/{request_id}/approve": "approvals.approve",
     "POST /console/approvals/{request_id}/reject": "approvals.reject",
     "GET /console/pledges": "pledges.list",
+    "GET /console/reserve": "reserve.operate",  # the form to book one, beside the reserve
+    "POST /console/reserve-operations": "reserve.operate",
     "POST /console/pledges/{pledge_id}/release": "pledges.release",
     # Freezing or unfreezing, by the form's `action`: both operations are the authorities'.
     "POST /console/accounts/freeze": "accounts.freeze",
@@ -91,6 +93,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/entitlements", N_("Allocations")),
     ("/console/approvals", N_("Approvals")),
     ("/console/pledges", N_("Pledges and freezes")),
+    ("/console/reserve", N_("Reserve")),
     ("/console/reports", N_("Emission reports")),
     ("/console/trial-balance", N_("Trial balance")),
     ("/console/periods", N_("Periods and reconciliation")),

@@ -170,3 +170,28 @@ def test_compliance_charts_the_years_emissions_against_the_rights_allocated(
     assert "SO2 emitted in 2025 against the rights allocated" in page
     assert page.count('class="chart-mark"') == 3  # the 100 t allocated, beside each month
     assert "No monitored emissions of an allocated pollutant this year." in other_year
+
+
+def test_an_authority_reclaims_rights_into_its_reserve_and_cancels_them(
+    signed_in: SignedIn,
+) -> None:
+    client, csrf = signed_in(Role.REGULATOR)
+    page = client.get("/console/reserve")
+    assert page.status_code == 200 and "登记储备操作" in page.text
+    body = {
+        "csrf": csrf,
+        "action": "reclaim",
+        "party": "E1",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "1",
+        "first_vintage": "2026",
+        "last_vintage": "2026",
+    }
+    reclaimed = client.post("/console/reserve-operations", data={**body, "id": "R-1"})
+    assert "储备操作 R-1 已登记。" in reclaimed.text
+    assert '<th scope="row">SO2-2026</th><td>t</td><td class="num">1.000</td>' in reclaimed.text
+    cancel = {**body, "id": "R-2", "action": "cancellation", "party": ""}
+    cancelled = client.post("/console/reserve-operations", data=cancel)
+    assert "储备操作 R-2 已登记。" in cancelled.text  # four-eyes is off in these tests
+    invalid = client.post("/console/reserve-operations", data={**body, "id": "R-3", "action": "x"})
+    assert "被拒绝: invalid_field: action" in invalid.text
