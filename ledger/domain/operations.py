@@ -148,6 +148,7 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     # verifiers verify or reject (never their own submission); regulators invalidate.
     "cems.import": only(ENTERPRISE, REGULATOR),
     "cems.months": READERS,
+    "cems.recompute": only(REGULATOR),  # after a rule change: every stored month, again
     "reports.draft": only(ENTERPRISE, REGULATOR),
     "reports.list": READERS,
     "reports.read": READERS,

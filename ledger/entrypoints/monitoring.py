@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ledger.domain.access import Actor
+from ledger.domain.bounds import parse_month
 from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
 from ledger.entrypoints import acting
 from ledger.entrypoints.common import with_store
@@ -29,17 +30,33 @@ _CHUNK_BYTES = 1 << 20
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register `import-cems` on the CLI's parser."""
+    """Register `import-cems` and `recompute-cems` on the CLI's parser."""
     imports = commands.add_parser(
         "import-cems", help="import a CEMS hourly CSV (all or nothing, idempotent)"
     )
     imports.add_argument("file", type=Path)
     imports.set_defaults(run=with_store(_import))
+    recompute = commands.add_parser(
+        "recompute-cems",
+        help="recompute the stored monthly aggregates of a range of months from their hours "
+        "(after a rule change; a regulator)",
+    )
+    recompute.add_argument("--from", dest="first", required=True, help="YYYY-MM")
+    recompute.add_argument("--to", dest="last", required=True, help="YYYY-MM")
+    recompute.set_defaults(run=with_store(_recompute))
 
 
 def _import(store: Store, arguments: argparse.Namespace) -> int:
     actor = acting.actor_from_environment(store, sys.argv[1:])
     return import_file(store, arguments.file, actor)
+
+
+def _recompute(store: Store, arguments: argparse.Namespace) -> int:
+    actor = acting.actor_from_environment(store, sys.argv[1:])
+    first, last = parse_month(arguments.first, "from"), parse_month(arguments.last, "to")
+    written = monitoring.recompute_months(store, actor, first, last)
+    print(f"{written} monthly aggregates recomputed")
+    return 0
 
 
 def file_digest(path: Path) -> tuple[str, int]:

@@ -220,6 +220,26 @@ def _reaggregate(
     return written
 
 
+@use_case("cems.recompute")
+def recompute_months(uow_factory: UnitOfWorkFactory, actor: Actor, first: date, last: date) -> int:
+    """Recompute every stored monthly aggregate of months `first`..`last` (first days) from its
+    hours, with the rules in force (e.g. after migration 0015 added substitution and
+    exceedances on every reading); one audited transaction. Returns the aggregates written."""
+    if last < first:
+        raise InvalidField("'to' is before 'from'", field="to")
+
+    def work(uow: UnitOfWork) -> int:
+        outlets = {o.seq: o for o in uow.monitoring.outlets(None, scope=actor.scope)}
+        seq_of = {(o.party, o.outlet): o.seq for o in outlets.values()}
+        touched = {
+            (seq_of[(m.party, m.aggregate.outlet)], m.aggregate.pollutant, m.aggregate.month)
+            for m in uow.monitoring.months(None, None, None, first, last, scope=actor.scope)
+        }
+        return _reaggregate(uow, touched, outlets)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
 # -- reads ---------------------------------------------------------------------------------------
 
 

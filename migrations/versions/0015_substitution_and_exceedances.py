@@ -6,7 +6,8 @@ COLUMNs on both databases: no table rebuild, so no trigger is lost. Report lines
 (the `reports` chain): their new columns change every report's digest, so every report is
 queued to be sealed again in its new shape by the sealer's next round (the migration, not a
 person, changed them). The stored aggregates keep their old figures until their months are
-imported again; `emissions-ledger` recomputes nothing by itself.
+recomputed (`emissions-ledger recompute-cems --from … --to …`, a regulator's command) or
+imported again: a migration does not run the domain's rules.
 
 Revision ID: 0015
 Revises: 0014

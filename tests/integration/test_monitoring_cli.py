@@ -100,3 +100,23 @@ def test_tax_and_file_return_act_as_the_tokens_principal(
     with store(read_only=True) as uow:
         filed = uow.tax.get_return("E01-2026Q2-r1")
     assert filed is not None and filed.filed_by == filer
+
+
+def test_recompute_cems_is_a_regulators_command(
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monitoring.build_outlets(store)
+    log_in(store, monkeypatch, Role.ENTERPRISE, "E1")
+    assert (
+        cli.main(["import-cems", csv_file(tmp_path, monitoring.line(monitoring.stamp(1, 0)))]) == 0
+    )
+    assert cli.main(["recompute-cems", "--from", "2025-03", "--to", "2025-03"]) == 1
+    capsys.readouterr()
+    log_in(store, monkeypatch, Role.REGULATOR, None)
+    assert cli.main(["recompute-cems", "--from", "2025-13", "--to", "2025-03"]) == 1
+    assert "no month 13" in capsys.readouterr().err
+    assert cli.main(["recompute-cems", "--from", "2025-01", "--to", "2025-12"]) == 0
+    assert "1 monthly aggregates recomputed" in capsys.readouterr().out

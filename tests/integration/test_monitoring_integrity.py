@@ -3,10 +3,12 @@ the mass, a flag no longer hides an exceedance, and both reach the report lines 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
+from ledger.domain.access import Forbidden
 from ledger.domain.reports import Period
 from ledger.domain.tax_filing import Quarter
 from ledger.domain.tax_tables import Pollutant
@@ -115,3 +117,20 @@ def test_new_hours_after_a_gap_recompute_the_month_before(outlets: Store) -> Non
     ).items[0]
     assert again.aggregate.substitution == (("neighbour_mean", 3),)
     assert again.aggregate.mass_kg == Decimal(740 * 20 + 80 + 3 * 30)
+
+
+def test_months_stored_before_the_rules_are_recomputed_by_a_regulator(outlets: Store) -> None:
+    faults = {i: line(hour_of(i), c="0", minutes="0", flag="D") for i in range(100, 160)}
+    import_lines(outlets, with_hours(faults))
+    march = monitoring.MonthFilter(MARCH, MARCH)
+    (stored,) = monitoring.list_months(outlets, regulator(outlets), march, None, 10).items
+    stale = replace(stored.aggregate, mass_kg=Decimal(13_680), substituted_hours=0, substitution=())
+    with outlets() as uow:  # what a month aggregated before migration 0015 looks like
+        (outlet,) = [o for o in uow.monitoring.outlets("E1") if o.outlet == "SINTER-1"]
+        uow.monitoring.put_month(outlet.seq, stale, uow.now())
+        uow.commit()
+    with pytest.raises(Forbidden):
+        monitoring.recompute_months(outlets, clerk(outlets), MARCH, MARCH)
+    assert monitoring.recompute_months(outlets, regulator(outlets), MARCH, MARCH) == 1
+    (again,) = monitoring.list_months(outlets, regulator(outlets), march, None, 10).items
+    assert (again.aggregate.mass_kg, again.aggregate.substituted_hours) == (Decimal(14_880), 60)
