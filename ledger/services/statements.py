@@ -36,6 +36,7 @@ from ledger.domain.finance import (
 from ledger.domain.limits import PAGE_SIZE_MAX
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import Trade, scale_of, trade_value_fen
+from ledger.domain.tax_filing import FiledReturn
 from ledger.services import tax
 from ledger.services.authority import party_in_scope, use_case
 from ledger.services.transactions import read
@@ -394,29 +395,41 @@ TAX_COLUMNS = (
 
 @use_case("finance.tax_returns")
 def tax_returns(uow_factory: UnitOfWorkFactory, actor: Actor, year: int) -> ReportTable:
-    """Filed environmental-tax returns of a year, in filing order, as the tax service lists
-    them to the actor (the parties it sees)."""
+    """The environmental-tax returns of a year in force, in filing order, as the tax service
+    lists them to the actor (the parties it sees). A return an amended one supersedes is left
+    out (rules §7.5): each quarter counts once in the totals, at its latest version, whose
+    `version` says how many times it was amended. (A year's returns are a few per taxpayer and
+    quarter: they are read before the first row, to know which are superseded.)"""
 
     def rows() -> Iterator[tuple[object, ...]]:
-        cursor = None
-        while True:
-            page = tax.list_returns(uow_factory, actor, None, year, cursor, PAGE_SIZE_MAX)
-            for filed in page.items:
-                computed = filed.computed
-                yield (
-                    filed.id,
-                    computed.taxpayer,
-                    f"{computed.year}-Q{computed.quarter}",
-                    filed.version,
-                    filed.filed_at,
-                    "yes" if filed.void else "no",
-                    computed.total_before,
-                    computed.total_reduction,
-                    computed.total_due,
-                )
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        filed_returns = _returns_of(uow_factory, actor, year)
+        superseded = {filed.supersedes for filed in filed_returns}
+        for filed in filed_returns:
+            if filed.id in superseded:
+                continue
+            computed = filed.computed
+            yield (
+                filed.id,
+                computed.taxpayer,
+                f"{computed.year}-Q{computed.quarter}",
+                filed.version,
+                filed.filed_at,
+                "yes" if filed.void else "no",
+                computed.total_before,
+                computed.total_reduction,
+                computed.total_due,
+            )
 
     parameters = {"report": "tax_returns", "year": str(year)}
     return ReportTable("tax_returns", TAX_COLUMNS, rows(), parameters)  # type: ignore[arg-type]
+
+
+def _returns_of(uow_factory: UnitOfWorkFactory, actor: Actor, year: int) -> list[FiledReturn]:
+    found: list[FiledReturn] = []
+    cursor = None
+    while True:
+        page = tax.list_returns(uow_factory, actor, None, year, cursor, PAGE_SIZE_MAX)
+        found.extend(page.items)
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor

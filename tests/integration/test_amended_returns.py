@@ -20,7 +20,7 @@ from ledger.domain.reports import Method, Period, ReportLine
 from ledger.domain.tax_filing import FiledReturn, Quarter, to_fen
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence.store import Store
-from ledger.services import incentives, parties, queries, reports, tax
+from ledger.services import incentives, parties, queries, reports, statements, tax
 from tests.factories import actor
 from tests.integration.tax_support import (
     build_tax_registry,
@@ -230,3 +230,18 @@ def test_after_any_corrections_the_booked_tax_is_the_latest_returns(
         assert balance(registry, f"{party}:env_tax_owed") == due(latest)
         assert balance(registry, f"{party}:tax_incentives") == reduction(latest)
     assert queries.check_invariants(registry, regulator(registry)) == []
+
+
+def test_the_finance_report_counts_each_quarter_once_at_its_latest_return(
+    registry: Store,
+) -> None:
+    report = verified(registry, "E01", "2026Q2", quarter_lines())
+    tax.file_return(registry, filer(registry), "E01", Q2)
+    correct(registry, report, quarter_lines(exceedances=1))
+    amended = tax.get_return(registry, regulator(registry), "E01-2026Q2-r2")
+
+    table = statements.tax_returns(registry, actor(registry, Role.FINANCE), 2026)
+    rows = list(table)
+
+    assert [(row[0], row[3]) for row in rows] == [("E01-2026Q2-r2", 2)]
+    assert table.totals["tax_due_cny"] == amended.computed.total_due
