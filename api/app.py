@@ -22,6 +22,7 @@ from api.rate_limits import RateLimits
 from api.routers import access as access_routes
 from api.routers import balances, parties, registry, trades
 from api.routers import finance as finance_routes
+from api.routers import income_tax as income_tax_routes
 from api.routers import journal as journal_routes
 from api.routers import monitoring as monitoring_routes
 from api.routers import operations as operations_routes
@@ -106,6 +107,7 @@ def create_app(
         trades.router,
         finance_routes.router,
         tax_routes.router,
+        income_tax_routes.router,
         monitoring_routes.router,
         report_routes.router,
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from ledger.domain.incentives import (
     Reversal,
     VerifiedReduction,
 )
+from ledger.domain.income_tax import CreditYearRecord, ProjectYear, RetrofitProject
 from ledger.domain.tax_filing import FiledReturn
 
 
@@ -74,3 +75,19 @@ class TaxRepository(Protocol):
     def list_reductions(
         self, party: str | None, after: int, limit: int, *, scope: Scope = ...
     ) -> list[tuple[int, VerifiedReduction]]: ...
+
+    # rules §1.4, booked: the equipment credit's tax years, retrofit projects' exemption
+    def add_credit_year(self, record: CreditYearRecord, at: datetime) -> None: ...
+    def get_credit_year(self, record_id: str) -> CreditYearRecord | None: ...
+    def credit_years_of(self, party: str) -> list[CreditYearRecord]:
+        """The party's booked tax years, in year order."""
+        ...
+
+    def credit_moved_fen(self, incentive_ids: Sequence[str]) -> dict[str, int]:
+        """Per credit, what was used or lapsed of it so far (absent: nothing)."""
+        ...
+
+    def add_project(self, project: RetrofitProject, at: datetime) -> None: ...
+    def get_project(self, project_id: str) -> RetrofitProject | None: ...
+    def add_project_year(self, booked: ProjectYear, at: datetime) -> None: ...
+    def project_years(self, project_id: str) -> list[ProjectYear]: ...

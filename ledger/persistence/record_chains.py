@@ -75,6 +75,18 @@ CHAINS = (
     ),
     RecordChain("deductions", t.carbon_deductions, "id"),
     RecordChain(
+        "credit_years",
+        t.equipment_credit_years,
+        "id",
+        (Part(t.equipment_credit_moves, "year_id", ("id",)),),
+    ),
+    RecordChain(
+        "retrofit_projects",
+        t.retrofit_projects,
+        "id",
+        (Part(t.retrofit_project_years, "project_id", ("year",)),),
+    ),
+    RecordChain(
         "rights_penalties",
         t.rights_penalties,
         "id",

@@ -488,6 +488,73 @@ rights_penalty_payments = Table(
     Index("ix_rights_penalty_payments_penalty_id", "penalty_id"),
 )
 
+# Rules §1.4, booked: an enterprise's tax years of the CIT equipment credit (each credit's use
+# and lapse), and the retrofit projects whose income is exempt 3 years, then halved 3 years.
+equipment_credit_years = Table(
+    "equipment_credit_years",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("year", Integer, nullable=False),
+    Column("cit_payable_fen", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("cit_payable_fen >= 0", name="cit_payable_not_negative"),
+    UniqueConstraint("party_code", "year"),
+)
+
+equipment_credit_moves = Table(
+    "equipment_credit_moves",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "year_id",
+        String(48),
+        ForeignKey("equipment_credit_years.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("incentive_id", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    CheckConstraint("kind IN ('use', 'lapse')", name="kind"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    Index("ix_equipment_credit_moves_year_id", "year_id"),
+    Index("ix_equipment_credit_moves_incentive_id", "incentive_id"),
+)
+
+retrofit_projects = Table(
+    "retrofit_projects",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("first_revenue_year", Integer, nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_retrofit_projects_party_code", "party_code"),
+)
+
+retrofit_project_years = Table(
+    "retrofit_project_years",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "project_id",
+        String(48),
+        ForeignKey("retrofit_projects.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("year", Integer, nullable=False),
+    Column("income_fen", BigInteger, nullable=False),
+    Column("exempt_fen", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("project_id", "year"),
+)
+
 # --- Access control (issue "Who may do what"): principals, tokens, approvals, audit log. ---
 
 ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"

@@ -29,6 +29,12 @@ from ledger.domain.incentives import (
     ReversalReason,
     VerifiedReduction,
 )
+from ledger.domain.income_tax import (
+    CreditMove,
+    CreditYearRecord,
+    ProjectYear,
+    RetrofitProject,
+)
 from ledger.domain.tax import Disqualification, MonthlyTax, QuarterlyReturn, TaxLine
 from ledger.domain.tax_filing import (
     FiledReturn,
@@ -381,6 +387,101 @@ class SqlTaxRepository:
             query = query.where(v.party_code == party)
         rows = self._connection.execute(query.order_by(v.seq).limit(limit))
         return [(row.seq, _reduction(row)) for row in rows]
+
+    # -- rules §1.4, booked: the equipment credit's tax years, retrofit projects' exemption ----
+
+    def add_credit_year(self, record: CreditYearRecord, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.equipment_credit_years).values(
+                id=record.id,
+                party_code=record.party,
+                year=record.year,
+                cit_payable_fen=record.cit_payable_fen,
+                created_at=at,
+            )
+        )
+        if record.moves:
+            self._connection.execute(
+                insert(t.equipment_credit_moves),
+                [
+                    {
+                        "year_id": record.id,
+                        "incentive_id": m.incentive_id,
+                        "kind": m.kind,
+                        "amount_fen": m.amount_fen,
+                    }
+                    for m in record.moves
+                ],
+            )
+
+    def get_credit_year(self, record_id: str) -> CreditYearRecord | None:
+        years = self._credit_years(t.equipment_credit_years.c.id == record_id)
+        return years[0] if years else None
+
+    def credit_years_of(self, party: str) -> list[CreditYearRecord]:
+        return self._credit_years(t.equipment_credit_years.c.party_code == party)
+
+    def _credit_years(self, condition: Any) -> list[CreditYearRecord]:
+        years, moves = t.equipment_credit_years, t.equipment_credit_moves
+        rows = self._connection.execute(select(years).where(condition).order_by(years.c.year))
+        found = list(rows)
+        moved: dict[str, list[CreditMove]] = defaultdict(list)
+        if found:
+            for m in self._connection.execute(
+                select(moves).where(moves.c.year_id.in_([r.id for r in found])).order_by(moves.c.id)
+            ):
+                moved[m.year_id].append(CreditMove(m.incentive_id, m.kind, m.amount_fen))
+        return [
+            CreditYearRecord(r.party_code, r.year, r.cit_payable_fen, tuple(moved[r.id]))
+            for r in found
+        ]
+
+    def credit_moved_fen(self, incentive_ids: Sequence[str]) -> dict[str, int]:
+        if not incentive_ids:
+            return {}
+        moves = t.equipment_credit_moves
+        rows = self._connection.execute(
+            select(moves.c.incentive_id, func.sum(moves.c.amount_fen))
+            .where(moves.c.incentive_id.in_(incentive_ids))
+            .group_by(moves.c.incentive_id)
+        )
+        return {incentive: int(fen) for incentive, fen in rows}
+
+    def add_project(self, project: RetrofitProject, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.retrofit_projects).values(
+                id=project.id,
+                party_code=project.party,
+                first_revenue_year=project.first_revenue_year,
+                description=project.description,
+                created_at=at,
+            )
+        )
+
+    def get_project(self, project_id: str) -> RetrofitProject | None:
+        projects = t.retrofit_projects
+        row = self._connection.execute(select(projects).where(projects.c.id == project_id)).first()
+        if row is None:
+            return None
+        return RetrofitProject(row.id, row.party_code, row.first_revenue_year, row.description)
+
+    def add_project_year(self, booked: ProjectYear, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.retrofit_project_years).values(
+                project_id=booked.project_id,
+                year=booked.year,
+                income_fen=booked.income_fen,
+                exempt_fen=booked.exempt_fen,
+                created_at=at,
+            )
+        )
+
+    def project_years(self, project_id: str) -> list[ProjectYear]:
+        years = t.retrofit_project_years
+        rows = self._connection.execute(
+            select(years).where(years.c.project_id == project_id).order_by(years.c.year)
+        )
+        return [ProjectYear(r.project_id, r.year, r.income_fen, r.exempt_fen) for r in rows]
 
 
 def _returns_query() -> Any:

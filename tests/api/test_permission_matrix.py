@@ -62,6 +62,11 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         {"id": "S-X", "quantity_tco2": "1"},
     ),
     "GET /v1/obligations/{obligation_id}/status": ("/v1/obligations/E07-2024/status", None),
+    "GET /v1/parties/{code}/equipment-credit-years": (
+        "/v1/parties/E02/equipment-credit-years",
+        None,
+    ),
+    "GET /v1/retrofit-projects/{project_id}": ("/v1/retrofit-projects/E02-RETROFIT", None),
     "GET /v1/rights-penalties/{penalty_id}": ("/v1/rights-penalties/E02-SO2", None),
     "POST /v1/rights-penalties/{penalty_id}/payments": (
         "/v1/rights-penalties/E02-SO2/payments",

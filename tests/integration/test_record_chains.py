@@ -41,6 +41,14 @@ RECORDS = (
     f" note, created_at) VALUES ('RP1', 'E01', 'R1', 'SO2', 10000000, 'exceedances', '', {NOW})",
     "INSERT INTO rights_penalty_payments (id, penalty_id, amount_fen, created_at) VALUES"
     f" ('PP1', 'RP1', 100, {NOW})",
+    "INSERT INTO equipment_credit_years (id, party_code, year, cit_payable_fen, created_at)"
+    f" VALUES ('E01-2025', 'E01', 2025, 100, {NOW})",
+    "INSERT INTO equipment_credit_moves (year_id, incentive_id, kind, amount_fen) VALUES"
+    " ('E01-2025', 'I1', 'use', 100)",
+    "INSERT INTO retrofit_projects (id, party_code, first_revenue_year, description, created_at)"
+    f" VALUES ('RT1', 'E01', 2024, '', {NOW})",
+    "INSERT INTO retrofit_project_years (project_id, year, income_fen, exempt_fen, created_at)"
+    f" VALUES ('RT1', 2024, 400, 100, {NOW})",
     "INSERT INTO emission_reports (id, party_code, period, first_month, last_month, version,"
     " status, created_by, created_at, decision_note, invalidation_reason) VALUES ('R1', 'E01',"
     f" '2025-03', '2025-03-01', '2025-03-01', 1, 'draft', 'e01', {NOW}, '', '')",
@@ -93,6 +101,8 @@ EDITS = {
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
     "deductions": ("'D1'", "units = 1000"),
     "rights_penalties": ("'RP1'", "amount_fen = 1"),
+    "credit_years": ("'E01-2025'", "cit_payable_fen = 0"),
+    "retrofit_projects": ("'RT1'", "first_revenue_year = 2020"),
     "reports": ("'R1'", "decision_note = 'verified by phone'"),
     "reductions": ("'VR1'", "baseline_kg = '999'"),
     "returns": ("'TR1'", "filed_by = 'someone'"),

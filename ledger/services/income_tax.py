@@ -1,0 +1,254 @@
+"""Corporate income tax support of rules §1.4, booked: each tax year's use of the equipment
+credit against CIT payable and its lapse after the 5-year carry-forward, and the 3+3-year
+exemption of a qualifying retrofit project's income.
+
+Accounts (CNY, fen, restricted to CNY; opened on first use):
+
+| account | normal side | balance means |
+|---|---|---|
+| `{enterprise}:equipment_credit` | credit | equipment credit granted, not yet used or lapsed |
+| `{enterprise}:equipment_credit_used` | credit | equipment credit used against CIT payable |
+| `{enterprise}:income_exemption` | credit | CIT exempted on retrofit-project income |
+| `HEBEI:tax_expenditure` | debit | tax forgone by the province |
+
+A tax year of the credit is one `tax_credit_use` entry (credit → used) and one `tax_credit_lapse`
+entry (credit → back to the expenditure: the tax was not forgone after all), each only if
+non-zero; a project's year is one `tax_exemption` entry (expenditure → exemption). Each is
+idempotent on its record: the same request again answers the record as a replay, another one
+under it is a 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger.domain.access import Actor
+from ledger.domain.accounts import Side
+from ledger.domain.bounds import check_year
+from ledger.domain.entries import Reference
+from ledger.domain.errors import RecordExists, RecordNotFound
+from ledger.domain.incentives import IncentiveKind
+from ledger.domain.income_tax import (
+    LAPSE,
+    USE,
+    CreditLeft,
+    CreditYearOutOfOrder,
+    CreditYearRecord,
+    ProjectYear,
+    RetrofitProject,
+    exemption_fen,
+    settle_year,
+)
+from ledger.domain.pages import Created
+from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import CASH, PROVINCE, account_code
+from ledger.services import journal
+from ledger.services.authority import party_in_scope, sees, use_case, visible_party
+from ledger.services.parties import ensure_instruments, lock_balances, move
+from ledger.services.transactions import in_transaction, read
+
+CREDIT, USED, EXEMPTION = "equipment_credit", "equipment_credit_used", "income_exemption"
+EXPENDITURE = account_code(PROVINCE, "tax_expenditure")
+
+
+def _ensure_accounts(uow: UnitOfWork, party: str, *suffixes: str) -> None:
+    """The province's expenditure account and the party's accounts named, opened if new."""
+    ensure_instruments(uow, CASH, [None])
+    wanted = {
+        EXPENDITURE: AccountDraft(
+            EXPENDITURE, PROVINCE, "Hebei: tax expenditure", Side.DEBIT, False, CASH
+        ),
+        **{
+            account_code(party, s): AccountDraft(
+                account_code(party, s),
+                party,
+                f"{party}: {s.replace('_', ' ')}",
+                Side.CREDIT,
+                True,
+                CASH,
+            )
+            for s in suffixes
+        },
+    }
+    known = uow.accounts.get_many(wanted)
+    for code, draft in wanted.items():
+        if code not in known:
+            uow.accounts.add(draft, uow.now())
+
+
+# -- the equipment credit's tax years -------------------------------------------------------
+
+
+@use_case("equipment_credits.book_year")
+def book_credit_year(
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, year: int, cit_payable_fen: int
+) -> Created[CreditYearRecord]:
+    """Book a tax year of the enterprise's equipment credits: what lapses (earned more than 5
+    years before) and what is used against the year's CIT payable, oldest credit first. Years
+    are booked in order."""
+
+    def work(uow: UnitOfWork) -> Created[CreditYearRecord]:
+        visible_party(uow, actor, party)
+        check_year(year, "year")
+        stored = uow.tax.get_credit_year(f"{party}-{year}")
+        if stored is not None:
+            if stored.cit_payable_fen != cit_payable_fen:
+                raise RecordExists(f"tax year {stored.id} is booked", field="year")
+            return Created(stored, replayed=True)
+        _ensure_accounts(uow, party, CREDIT, USED)
+        lock_balances(uow, [(account_code(party, CREDIT), CASH)])  # one booking at a time
+        booked = uow.tax.credit_years_of(party)
+        if booked and booked[-1].year >= year:
+            raise CreditYearOutOfOrder(
+                f"{party}'s tax year {booked[-1].year} is booked: {year} comes too late",
+                field="year",
+            )
+        record = CreditYearRecord(
+            party,
+            year,
+            cit_payable_fen,
+            settle_year(_credits_left(uow, party), year, cit_payable_fen),
+        )
+        uow.tax.add_credit_year(record, uow.now())
+        journal.write_in(uow, _credit_entries(record))
+        return Created(record)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+def _credits_left(uow: UnitOfWork, party: str) -> list[CreditLeft]:
+    """Each active equipment credit of the party with what is left of it."""
+    found = uow.tax.list_incentives(party, IncentiveKind.EQUIPMENT_CREDIT, 0, 100_000)
+    active = [i for _, i in found if i.active]
+    moved = uow.tax.credit_moved_fen([i.id for i in active])
+    credits = []
+    for incentive in active:
+        basis = uow.tax.get_basis(incentive.basis_id)
+        if basis is not None and basis.acquired_on is not None:
+            left = incentive.amount_fen - moved.get(incentive.id, 0)
+            credits.append(CreditLeft(incentive.id, basis.acquired_on.year, left))
+    return credits
+
+
+def _credit_entries(record: CreditYearRecord) -> list[journal.PostEntry]:
+    holder = account_code(record.party, CREDIT)
+    entries = []
+    for kind, entry_type, target in (
+        (USE, "tax_credit_use", account_code(record.party, USED)),
+        (LAPSE, "tax_credit_lapse", EXPENDITURE),
+    ):
+        moves = [m for m in record.moves if m.kind == kind]
+        if not moves:
+            continue
+        entries.append(
+            journal.PostEntry(
+                entry_id=f"equipment-credit-{kind}-{record.id}",
+                entry_type=entry_type,
+                postings=tuple(move(holder, target, CASH, sum(m.amount_fen for m in moves), 2)),
+                references=(
+                    Reference("equipment_credit_year", record.id),
+                    *(Reference("incentive", m.incentive_id) for m in moves),
+                ),
+                metadata={"year": record.year, "cit_payable_fen": record.cit_payable_fen},
+            )
+        )
+    return entries
+
+
+@use_case("equipment_credits.years")
+def credit_years(
+    uow_factory: UnitOfWorkFactory, actor: Actor, party: str
+) -> list[CreditYearRecord]:
+    """The enterprise's booked tax years of the equipment credit, in year order."""
+
+    def work(uow: UnitOfWork) -> list[CreditYearRecord]:
+        party_in_scope(uow, actor, party)
+        return uow.tax.credit_years_of(party)
+
+    return read(uow_factory, work)
+
+
+# -- retrofit projects: exempt 3 years, halved 3 years ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectView:
+    """A retrofit project, its exemption schedule and the years booked on it."""
+
+    project: RetrofitProject
+    years: list[ProjectYear]
+
+
+@use_case("retrofit_projects.register")
+def register_project(
+    uow_factory: UnitOfWorkFactory, actor: Actor, project: RetrofitProject
+) -> Created[RetrofitProject]:
+    """Record a qualifying retrofit project from its first revenue year (its schedule follows)."""
+
+    def work(uow: UnitOfWork) -> Created[RetrofitProject]:
+        stored = uow.tax.get_project(project.id)
+        if stored is not None:
+            if stored != project or not sees(uow, actor, stored.party):
+                raise RecordExists(f"project {project.id} exists", field="id")
+            return Created(stored, replayed=True)
+        visible_party(uow, actor, project.party)
+        check_year(project.first_revenue_year, "first_revenue_year")
+        uow.tax.add_project(project, uow.now())
+        return Created(project)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("retrofit_projects.read")
+def get_project(uow_factory: UnitOfWorkFactory, actor: Actor, project_id: str) -> ProjectView:
+    """A project with its schedule and booked years; out of scope, not found."""
+
+    def work(uow: UnitOfWork) -> ProjectView:
+        project = _project(uow, actor, project_id)
+        return ProjectView(project, uow.tax.project_years(project.id))
+
+    return read(uow_factory, work)
+
+
+@use_case("retrofit_projects.book_year")
+def book_project_year(
+    uow_factory: UnitOfWorkFactory, actor: Actor, project_id: str, year: int, income_fen: int
+) -> Created[ProjectYear]:
+    """Book a year's income of the project and the CIT it is exempted from (income × 25% × 1
+    in years 1-3, × ½ in years 4-6, rounded down to the fen) as a `tax_exemption` entry."""
+
+    def work(uow: UnitOfWork) -> Created[ProjectYear]:
+        project = _project(uow, actor, project_id)
+        check_year(year, "year")
+        booked = ProjectYear(project.id, year, income_fen, exemption_fen(project, year, income_fen))
+        stored = {y.year: y for y in uow.tax.project_years(project.id)}.get(year)
+        if stored is not None:
+            if stored != booked:
+                raise RecordExists(f"{project.id}'s year {year} is booked", field="year")
+            return Created(stored, replayed=True)
+        uow.tax.add_project_year(booked, uow.now())
+        if booked.exempt_fen:
+            _ensure_accounts(uow, project.party, EXEMPTION)
+            exemption = account_code(project.party, EXEMPTION)
+            entry = journal.PostEntry(
+                entry_id=f"retrofit-{project.id}-{year}",
+                entry_type="tax_exemption",
+                postings=tuple(move(EXPENDITURE, exemption, CASH, booked.exempt_fen, 2)),
+                references=(Reference("retrofit_project", project.id),),
+                metadata={
+                    "year": year,
+                    "income_fen": income_fen,
+                    "share": str(project.share(year)),
+                },
+            )
+            journal.write_in(uow, [entry])
+        return Created(booked)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+def _project(uow: UnitOfWork, actor: Actor, project_id: str) -> RetrofitProject:
+    found = uow.tax.get_project(project_id)
+    if found is None or not sees(uow, actor, found.party):
+        raise RecordNotFound(f"project {project_id!r} not found", field="project_id")
+    return found

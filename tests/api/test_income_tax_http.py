@@ -1,0 +1,71 @@
+"""Income-tax support of rules §1.4 over HTTP: a tax year of the equipment credit booked (use
+and lapse), in order; a retrofit project's schedule and a year's exemption booked; an
+enterprise sees its own, another's is a 404."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.persistence.store import Store
+from ledger.services import incentives
+from tests.api.support import REPLAYED, assert_problem, headers_for
+from tests.integration.tax_support import build_tax_registry, regulator
+
+
+@pytest.fixture
+def credited(client: TestClient) -> TestClient:
+    """E01 earned a 100,000 CNY equipment credit in 2020."""
+    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    build_tax_registry(store)
+    investment = incentives.EquipmentInvestment("EQ1", "E01", 1_000_000_00, date(2020, 3, 1))
+    incentives.grant_equipment_credit(store, regulator(store), investment)
+    return client
+
+
+def test_a_tax_year_of_the_equipment_credit_is_booked_in_order(credited: TestClient) -> None:
+    year = {"party": "E01", "year": 2025, "cit_payable_cny": "30000.00"}
+    booked = credited.post("/v1/equipment-credit-years", json=year)
+    again = credited.post("/v1/equipment-credit-years", json=year)
+    later = credited.post(
+        "/v1/equipment-credit-years", json={**year, "year": 2026, "cit_payable_cny": "0"}
+    )
+
+    assert booked.status_code == 201, booked.text
+    assert (booked.json()["used_cny"], again.headers.get(REPLAYED)) == ("30000.00", "true")
+    assert later.status_code == 201, later.text
+    assert (later.json()["lapsed_cny"], later.json()["moves"][0]["kind"]) == ("70000.00", "lapse")
+    assert_problem(
+        credited.post("/v1/equipment-credit-years", json={**year, "year": 2024}),
+        409,
+        "credit_year_out_of_order",
+        "year",
+    )
+    e01 = headers_for(credited, "enterprise", party="E01")
+    years = credited.get("/v1/parties/E01/equipment-credit-years", headers=e01).json()
+    assert [y["year"] for y in years] == [2025, 2026]
+
+
+def test_a_retrofit_projects_schedule_and_years_over_http(credited: TestClient) -> None:
+    project = {"id": "RP1", "party": "E01", "first_revenue_year": 2024}
+    assert credited.post("/v1/retrofit-projects", json=project).status_code == 201
+    year = credited.post(
+        "/v1/retrofit-projects/RP1/years", json={"year": 2028, "income_cny": "400000.00"}
+    )
+    assert year.status_code == 201, year.text
+    assert year.json()["exempt_cny"] == "50000.00"  # 400,000 × 25% × ½
+    assert_problem(
+        credited.post("/v1/retrofit-projects/RP1/years", json={"year": 2030, "income_cny": "1.00"}),
+        422,
+        "project_year_not_exempt",
+        "year",
+    )
+
+    e01 = headers_for(credited, "enterprise", party="E01")
+    seen = credited.get("/v1/retrofit-projects/RP1", headers=e01).json()
+    assert [s["exempt_share"] for s in seen["schedule"]] == ["1", "1", "1", "1/2", "1/2", "1/2"]
+    assert [y["year"] for y in seen["years"]] == [2028]
+    e02 = headers_for(credited, "enterprise", party="E02")
+    assert_problem(credited.get("/v1/retrofit-projects/RP1", headers=e02), 404, "record_not_found")
