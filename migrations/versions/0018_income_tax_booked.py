@@ -4,8 +4,8 @@ retrofit projects (`retrofit_projects`) with the years booked on their 3+3-year 
 (`retrofit_project_years`); two chains, as 0010 made the others (`credit_years`,
 `retrofit_projects`).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
