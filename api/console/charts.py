@@ -90,3 +90,81 @@ class Chart:
             )
         parts.append("</svg>")
         return Markup("".join(parts))  # noqa: S704 - every text above is escaped
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One hour of an hourly chart: its value (None: nothing drawn), what it is, and a label."""
+
+    value: Decimal | None
+    kind: str  # "reading", "exceedance" or "substituted": its colour and legend
+    label: str
+
+
+HOURLY_WIDTH = 780
+HOURLY_HEIGHT = 240
+PLOT_LEFT, PLOT_TOP, PLOT_BOTTOM = 50, 10, 200
+KIND_COLOURS = {"reading": "#2f6f9f", "exceedance": "#c0392b", "substituted": "#b0b7bd"}
+
+
+@dataclass(frozen=True, slots=True)
+class HourlyChart:
+    """A column per hour of a month, left to right; exceedances and substituted hours in their
+    own colours, the standard as a dashed horizontal line, a tick at each day's first hour."""
+
+    title: str
+    description: str
+    columns: Sequence[Column]
+    legend: dict[str, str]  # kind → its name in the page's language
+    unit: str = ""
+    standard: Decimal | None = None
+    days: Sequence[tuple[int, str]] = ()  # (column index, label) of the ticks
+
+    def svg(self) -> Markup:
+        number = next(_ids)
+        values = [c.value for c in self.columns if c.value is not None]
+        peak = max([*values, self.standard or Decimal(0), Decimal(0)]) or Decimal(1)
+        step = Decimal(HOURLY_WIDTH - PLOT_LEFT - 10) / max(len(self.columns), 1)
+        scale = Decimal(PLOT_BOTTOM - PLOT_TOP) / peak
+        parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-hourly" role="img" '
+            f'viewBox="0 0 {HOURLY_WIDTH} {HOURLY_HEIGHT + 20}" '
+            f'aria-labelledby="chart-t{number} chart-d{number}">',
+            f'<title id="chart-t{number}">{html.escape(self.title)}</title>',
+            f'<desc id="chart-d{number}">{html.escape(self.description)}</desc>',
+            f'<text x="{PLOT_LEFT - 4}" y="{PLOT_TOP + 10}" text-anchor="end" '
+            f'class="chart-label">{peak.normalize():f}</text>',
+        ]
+        width = max(step, Decimal(1))
+        for index, column in enumerate(self.columns):
+            if column.value is None:
+                continue
+            height = int(column.value * scale)
+            parts.append(
+                f'<rect x="{PLOT_LEFT + index * step:.2f}" y="{PLOT_BOTTOM - height}" '
+                f'width="{width:.2f}" height="{height}" class="hour-{column.kind}" '
+                f'fill="{KIND_COLOURS[column.kind]}"><title>{html.escape(column.label)}: '
+                f"{column.value} {html.escape(self.unit)}</title></rect>"
+            )
+        for index, label in self.days:
+            x = f"{PLOT_LEFT + index * step:.2f}"
+            parts.append(
+                f'<line x1="{x}" x2="{x}" y1="{PLOT_BOTTOM}" y2="{PLOT_BOTTOM + 5}" stroke="#000"/>'
+                f'<text x="{x}" y="{PLOT_BOTTOM + 16}" text-anchor="middle" '
+                f'class="chart-label">{html.escape(label)}</text>'
+            )
+        if self.standard is not None:
+            y = PLOT_BOTTOM - int(self.standard * scale)
+            parts.append(
+                f'<line x1="{PLOT_LEFT}" x2="{HOURLY_WIDTH - 10}" y1="{y}" y2="{y}" '
+                'class="chart-mark" stroke="#000" stroke-width="2" stroke-dasharray="4 2"/>'
+            )
+        for index, (kind, name) in enumerate(self.legend.items()):
+            left = PLOT_LEFT + index * 200
+            parts.append(
+                f'<rect x="{left}" y="{HOURLY_HEIGHT}" width="14" height="14" '
+                f'fill="{KIND_COLOURS[kind]}"/><text x="{left + 20}" y="{HOURLY_HEIGHT + 12}" '
+                f'class="chart-legend">{html.escape(name)}</text>'
+            )
+        parts.append("</svg>")
+        return Markup("".join(parts))  # noqa: S704 - every text above is escaped

@@ -35,6 +35,7 @@ from api.dependencies import Cursor
 from ledger.domain.access import Actor
 from ledger.domain.cems import StoredMonth
 from ledger.domain.errors import LedgerError
+from ledger.domain.hourly import HourReading, MonthOfHours
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, YEAR_MAX, YEAR_MIN
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import scale_of
@@ -45,6 +46,9 @@ router = APIRouter()
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 Pollutant = Annotated[str, Query(pattern=r"^(SO2|NOx|PM|CO|NH3-N|COD)$")]
 QuarterText = Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")]
+MonthText = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+OUTLET_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+Outlet = Annotated[str, Query(min_length=1, max_length=32, pattern=OUTLET_CODE)]
 CENTI = Decimal("0.01")
 
 
@@ -118,6 +122,79 @@ def _charts(
             )
         )
     return drawn
+
+
+@router.get("/monitoring/hours", include_in_schema=False)
+def hours_page(  # noqa: PLR0917 - the page's filters
+    request: Request,
+    actor: Acts,
+    outlet: Outlet,
+    month: MonthText,
+    party: Party = None,
+    pollutant: Pollutant = "SO2",
+) -> Response:
+    """A month of an outlet's pollutant hour by hour against the standard (a chart, and the
+    same numbers in a table folded by day); an enterprise sees its own outlets only."""
+    code = party_of(actor, party)
+    first = date(int(month[:4]), int(month[5:]), 1)
+    found = monitoring.month_of_hours(
+        context_of(request).store, actor, code, outlet, pollutant, first
+    )
+    return render(
+        request,
+        "monitoring_hours.html",
+        found=found,
+        month=month,
+        chart=_hourly_chart(request, found),
+        days=_by_day(found),
+        shown=shown,
+    )
+
+
+def _local(reading: HourReading) -> datetime:
+    return reading.hour.astimezone(i18n.CHINA_STANDARD_TIME)
+
+
+def _by_day(found: MonthOfHours) -> list[tuple[str, list[HourReading]]]:
+    """The hours grouped by their CST day, for the table folded by day."""
+    days: dict[str, list[HourReading]] = defaultdict(list)
+    for reading in found.hours:
+        days[f"{_local(reading):%Y-%m-%d}"].append(reading)
+    return sorted(days.items())
+
+
+def _hourly_chart(request: Request, found: MonthOfHours) -> charts.HourlyChart:
+    """Each hour's reading (an exceedance in red); a substituted hour at its substitute."""
+    _ = gettext(request)
+    columns, ticks = [], []
+    for index, reading in enumerate(found.hours):
+        local = _local(reading)
+        if local.hour == 0 and local.day % 5 == 1:
+            ticks.append((index, str(local.day)))
+        kind = "exceedance" if reading.exceeds else "reading"
+        value = reading.value
+        if reading.substitute is not None:
+            kind, value = "substituted", reading.substitute
+        columns.append(charts.Column(shown(value), kind, f"{local:%Y-%m-%d %H:00} CST"))
+    standard = found.standard
+    return charts.HourlyChart(
+        _("%(pollutant)s at %(outlet)s hour by hour in %(month)s")
+        % {"pollutant": found.pollutant, "outlet": found.outlet, "month": f"{found.month:%Y-%m}"},
+        _(
+            "Each hour's concentration (mg/Nm³, on the standard's basis), days of the month "
+            "along the axis; exceedances in red, substituted hours in grey at their substitute; "
+            "the dashed line is the hourly standard."
+        ),
+        columns,
+        {
+            "reading": _("reading"),
+            "exceedance": _("exceedance"),
+            "substituted": _("substituted"),
+        },
+        unit="mg/Nm³",
+        standard=None if standard is None else standard.limit_mg_nm3,
+        days=ticks,
+    )
 
 
 @router.get("/tax", include_in_schema=False)

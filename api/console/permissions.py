@@ -35,6 +35,7 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/compliance": "compliance.read",
     "GET /console/statement": "finance.statement",
     "GET /console/monitoring": "cems.months",
+    "GET /console/monitoring/hours": "cems.hours",
     "GET /console/cems-imports": "cems.import",
     "POST /console/cems-imports": "cems.import",
     "GET /console/jobs/{job_id}": "cems.import",  # the only long work so far

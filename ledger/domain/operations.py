@@ -153,6 +153,7 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     # verifiers verify or reject (never their own submission); regulators invalidate.
     "cems.import": only(ENTERPRISE, REGULATOR),
     "cems.months": READERS,
+    "cems.hours": READERS,  # one month of an outlet hour by hour, in the reader's scope
     "cems.recompute": only(REGULATOR),  # after a rule change: every stored month, again
     "reports.draft": only(ENTERPRISE, REGULATOR),
     "reports.list": READERS,
@@ -170,12 +171,6 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "tax.returns.read": READERS,
     "tax.policy.read": READERS,
     "tax.policy.set": only(REGULATOR),
-    # The tax tables (rates, equivalent values, tier memberships) are the rules: every reader
-    # sees them; an administrator records an entry, with four eyes.
-    "tax.tables.list": READERS,
-    "tax.tables.schedule": READERS,
-    "tax.tables.set": only(ADMINISTRATOR),
-    "tax.annual": READERS,
     "incentives.list": READERS,
     "incentives.read": READERS,
     "incentives.book": only(REGULATOR),

@@ -33,7 +33,6 @@ from ledger.domain.cems import (
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
-from ledger.domain.tax_tables import statutory_tables
 from ledger.domain.taxed_months import months_as_taxed
 from ledger.entrypoints import acting, cems_generator
 from ledger.entrypoints.common import with_store
@@ -116,7 +115,7 @@ class AnnualTax:
     """One enterprise's year: Σ of its 12 months (sums of rounded lines)."""
 
     enterprise: str
-    tier: str
+    tier: int
     before: Decimal = ZERO
     reduction: Decimal = ZERO
     due: Decimal = ZERO
@@ -163,24 +162,15 @@ def _aggregates(year: int, seed: int) -> list[tuple[str, MonthlyAggregate]]:
 
 
 def demo_annual_tax(year: int, seed: int) -> list[AnnualTax]:
-    """Each demo enterprise's annual environmental tax from generated CEMS data (default policy),
-    at the statutory tables' schedule of its city and county (what a migrated ledger holds)."""
-    places = {
-        row["enterprise_id"]: row["city_county"].partition("/")[::2]
-        for row in rows("enterprises.csv")
-    }
-    tables = statutory_tables()
+    """Each demo enterprise's annual environmental tax from generated CEMS data (default policy)."""
+    tiers = {row["enterprise_id"]: int(row["tax_tier"]) for row in rows("enterprises.csv")}
     by_month: dict[tuple[str, date], list[MonthlyAggregate]] = defaultdict(list)
     for enterprise, aggregate in _aggregates(year, seed):
         by_month[(enterprise, aggregate.month)].append(aggregate)
-    results = {
-        code: AnnualTax(code, tables.placement(city, county, date(year, 1, 1)).tier)
-        for code, (city, county) in places.items()
-    }
+    results = {code: AnnualTax(code, tier) for code, tier in tiers.items()}
     for (enterprise, month), aggregates in sorted(by_month.items()):
         facts = [PollutantMonth.from_aggregate(a, TAX_POLLUTANT[a.pollutant]) for a in aggregates]
-        schedule = tables.schedule_for(*places[enterprise], month)
-        result = monthly_tax(enterprise, month, schedule, facts)
+        result = monthly_tax(enterprise, month, tiers[enterprise], facts)
         annual = results[enterprise]
         annual.before += result.total_before
         annual.reduction += result.total_reduction

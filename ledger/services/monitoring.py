@@ -38,7 +38,8 @@ from ledger.domain.cems import (
     month_hours,
     parse_row,
 )
-from ledger.domain.errors import InvalidField, RetryableConflict
+from ledger.domain.errors import InvalidField, RecordNotFound, RetryableConflict
+from ledger.domain.hourly import MonthOfHours, read_month
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.substitution import (
@@ -283,3 +284,33 @@ def list_months(
         return [(month.seq, month) for month in found]
 
     return keyset_page("cems-months", read(uow_factory, work), limit)
+
+
+@use_case("cems.hours")
+def month_of_hours(  # noqa: PLR0917 - what names the month
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    party: str,
+    outlet: str,
+    pollutant: str,
+    month: date,
+) -> MonthOfHours:
+    """One month of an outlet's pollutant hour by hour (`hourly.read_month`). The outlet is
+    found among those the actor sees (in SQL): one out of scope is refused like an unknown one."""
+    month = month.replace(day=1)
+
+    def work(uow: UnitOfWork) -> MonthOfHours:
+        found = [o for o in uow.monitoring.outlets(party, scope=actor.scope) if o.outlet == outlet]
+        if not found:
+            raise RecordNotFound(f"outlet {party}/{outlet} not found", field="outlet")
+        info = found[0]
+        start, stop = month_hours(month)
+        window = uow.monitoring.hours(
+            info.seq, pollutant, start - LOOKBACK_HOURS, stop + LOOKAHEAD_HOURS
+        )
+        stored = uow.monitoring.months(party, outlet, pollutant, month, month, scope=actor.scope)
+        exceeding = set(stored[0].aggregate.exceedance_hours) if stored else set()
+        standard = info.standard(pollutant)
+        return read_month(party, outlet, pollutant, month, standard, window, exceeding)
+
+    return read(uow_factory, work)

@@ -195,3 +195,39 @@ def test_an_authority_reclaims_rights_into_its_reserve_and_cancels_them(
     assert "储备操作 R-2 已登记。" in cancelled.text  # four-eyes is off in these tests
     invalid = client.post("/console/reserve-operations", data={**body, "id": "R-3", "action": "x"})
     assert "被拒绝: invalid_field: action" in invalid.text
+
+
+def test_a_month_is_charted_hour_by_hour_for_its_enterprise_and_a_verifier(
+    monitored: tuple[FastAPI, str],
+) -> None:
+    app, token = monitored
+    store = app.state.store
+    hours = {"outlet": "SINTER-1", "pollutant": "SO2", "month": "2025-03"}
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        csrf = sign_in(client, token)
+        months = client.get("/console/monitoring", params={"year": "2025"}).text
+        page = client.get("/console/monitoring/hours", params=hours)
+        drafted = client.post("/console/reports", data={"csrf": csrf, "period": "2025-03"})
+        report_id = drafted.text.split("Report ", 1)[1].split(" drafted", 1)[0]
+        client.post(f"/console/reports/{report_id}/submit", data={"csrf": csrf})
+    with TestClient(app) as other:
+        other.cookies.set("ledger_language", "en", path="/console")
+        sign_in(other, token_for(store, actor(store, Role.ENTERPRISE, "E2")))
+        stranger = other.get("/console/monitoring/hours", params={**hours, "party": "E1"})
+    with TestClient(app) as checker:
+        checker.cookies.set("ledger_language", "en", path="/console")
+        sign_in(checker, token_for(store, actor(store, Role.VERIFIER, None)))
+        reports_page = checker.get("/console/reports").text
+        from_report = checker.get("/console/monitoring/hours", params={**hours, "party": "E1"})
+    link = "/console/monitoring/hours?party=E1&amp;outlet=SINTER-1&amp;pollutant=SO2&amp;month="
+    assert f"{link}2025-03" in months and f"{link}2025-01" in months
+    assert page.status_code == 200
+    text = page.text
+    assert "SO2 at SINTER-1 hour by hour in 2025-03" in text and "<desc" in text
+    assert text.count('class="hour-exceedance"') == 31 * 24  # 40 mg/Nm³ every hour, over 35
+    assert text.count('<details class="day"') == 31 and 'class="chart-mark"' in text
+    assert "2025-03-31 23:00 CST" in text
+    assert stranger.status_code == 404 and "record_not_found" in stranger.text  # E2's own: none
+    assert f"{link}2025-03" in reports_page
+    assert from_report.status_code == 200 and "hour by hour in 2025-03" in from_report.text
