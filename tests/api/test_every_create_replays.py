@@ -305,6 +305,24 @@ def surrenderable(ledger: Ledger) -> None:
     ledger.created(REGULATOR, "/v1/obligations", {**owed, "deadline": "2027-12-31"})
 
 
+def exceeded(month: date) -> list[ReportLine]:
+    """The worked example in one month, measured by an agency, with an hourly NOx exceedance."""
+    return [replace(x, method=Method.AGENCY) for x in worked_example(month, exceedances=1)]
+
+
+def penalised(ledger: Ledger) -> None:
+    """E02's July 2026 report shows an exceedance; a penalty of 100,000 CNY is booked on it."""
+    verified_report("E02", "2026-07", exceeded(date(2026, 7, 1)))(ledger)
+    penalty = {"id": "RT-PENALISED", "report": "E02-2026-07-v1", "pollutant": "NOx"}
+    booking = Call("/v1/rights-penalties", {**penalty, "amount_cny": "100000.00"})
+    assert ledger.post(booking, REGULATOR, four_eyes=False).status_code == 201
+
+
+def retrofitted(ledger: Ledger) -> None:
+    project = {"id": "RT-PROJECT-Y", "party": "E07", "first_revenue_year": 2025}
+    ledger.created(REGULATOR, "/v1/retrofit-projects", project)
+
+
 def clawed_back_credit(ledger: Ledger) -> None:
     """E05's equipment credit of 100.00 CNY, clawed back: its basis has room again."""
     credit = {
@@ -572,6 +590,37 @@ EXAMPLES = [
         reads=("/v1/obligations/RT-S-OBL/status", "/v1/accounts/E03:holdings/balances/CEA-2026"),
         given=surrenderable,
     ),
+    Example(
+        "/v1/rights-penalties",
+        REGULATOR,
+        "/v1/rights-penalties",
+        {"id": "RT-PENALTY", "report": "E02-2026-08-v1", "pollutant": "NOx"}
+        | {"amount_cny": "100000.00"},
+        {"amount_cny": "200000.00"},
+        reads=("/v1/rights-penalties/RT-PENALTY", "/v1/accounts/E02:penalties/balances/CNY"),
+        given=verified_report("E02", "2026-08", exceeded(date(2026, 8, 1))),
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/rights-penalties",
+        REGULATOR,
+        "/v1/rights-penalties",
+        {"id": "RT-PENALTY-4E", "report": "E02-2026-09-v1", "pollutant": "NOx"}
+        | {"amount_cny": "100000.00"},
+        {"amount_cny": "200000.00"},
+        status=202,
+        reads=(PENDING,),
+        given=verified_report("E02", "2026-09", exceeded(date(2026, 9, 1))),
+    ),
+    Example(
+        "/v1/rights-penalties/{penalty_id}/payments",
+        enterprise("E02"),
+        "/v1/rights-penalties/RT-PENALISED/payments",
+        {"id": "RT-PAYMENT", "amount_cny": "1.00"},
+        {"amount_cny": "2.00"},
+        reads=("/v1/rights-penalties/RT-PENALISED", "/v1/accounts/E02:cash/balances/CNY"),
+        given=penalised,
+    ),
     # -- finance -----------------------------------------------------------------------------------
     Example(
         "/v1/periods/{label}/reopen",
@@ -675,6 +724,31 @@ EXAMPLES = [
         {"amount": "60.00"},
         reads=("/v1/incentives/RT-INCENTIVE", "/v1/incentives?party=E05"),
         given=clawed_back_credit,
+    ),
+    Example(
+        "/v1/equipment-credit-years",
+        REGULATOR,
+        "/v1/equipment-credit-years",
+        {"party": "E08", "year": 2025, "cit_payable_cny": "10.00"},
+        {"cit_payable_cny": "11.00"},
+        reads=("/v1/parties/E08/equipment-credit-years",),
+    ),
+    Example(
+        "/v1/retrofit-projects",
+        REGULATOR,
+        "/v1/retrofit-projects",
+        {"id": "RT-PROJECT", "party": "E07", "first_revenue_year": 2025},
+        {"first_revenue_year": 2024},
+        reads=("/v1/retrofit-projects/RT-PROJECT",),
+    ),
+    Example(
+        "/v1/retrofit-projects/{project_id}/years",
+        REGULATOR,
+        "/v1/retrofit-projects/RT-PROJECT-Y/years",
+        {"year": 2025, "income_cny": "400.00"},
+        {"income_cny": "500.00"},
+        reads=("/v1/retrofit-projects/RT-PROJECT-Y",),
+        given=retrofitted,
     ),
     Example(
         "/v1/reductions",
