@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.registry_schemas import Pollutant, RecordId, Text, cny, fen
+from api.registry_schemas import Dated, Pollutant, RecordId, Text, cny, fen
 from api.schemas import AmountText, Strict
 from ledger.domain.penalties import PenaltyPayment, PenaltyStatus, RightsPenalty
 
@@ -15,6 +15,7 @@ class PenaltyIn(Strict):
     pollutant: Pollutant
     amount_cny: AmountText = Field(description="100000.00 to 1000000.00")
     note: Text = ""
+    business_date: Dated = None
 
     def to_domain(self) -> RightsPenalty:
         amount = fen(self.amount_cny, "amount_cny")
@@ -58,6 +59,7 @@ class PenaltyPage(Strict):
 class PaymentIn(Strict):
     id: RecordId
     amount_cny: AmountText
+    business_date: Dated = None
 
     def to_domain(self, penalty_id: str) -> PenaltyPayment:
         return PenaltyPayment(self.id, penalty_id, fen(self.amount_cny, "amount_cny"))

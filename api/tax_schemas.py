@@ -18,6 +18,7 @@ from api import registry_schemas as rs
 from api.registry_schemas import PartyCode, RecordId
 from api.schemas import NO_NUL, AmountText, BusinessDate, Strict
 from ledger.domain.amounts import parse_decimal, to_units
+from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import (
     CreditYear,
     Incentive,
@@ -25,8 +26,20 @@ from ledger.domain.incentives import (
     VerifiedReduction,
 )
 from ledger.domain.monitoring import reported_mean
-from ledger.domain.tax import MonthlyTax, QuarterlyReturn, TaxLine, TaxPolicy
-from ledger.domain.tax_filing import FiledReturn
+from ledger.domain.tax import MonthlyTax, OutletTotal, QuarterlyReturn, TaxLine, TaxPolicy
+from ledger.domain.tax_filing import AnnualTax, FiledReturn
+from ledger.domain.tax_tables import (
+    EquivalentValue,
+    Membership,
+    Pollutant,
+    Rate,
+    RateCategory,
+    RateSchedule,
+    TableEntry,
+    TableKind,
+    TableValue,
+    entry_payload,
+)
 from ledger.services.reductions import RightsObligation
 from ledger.services.tax import Computation
 
@@ -55,22 +68,31 @@ class TaxLineOut(Strict):
     equivalents_exact: str
     rank: int
     taxed: bool
-    rate: str = Field(description="CNY per pollution equivalent")
+    rate: str | None = Field(description="CNY per pollution equivalent; none on untaxed lines")
     ratio: str | None = Field(description="monthly mean / standard, to 0.0001 for display")
     ratio_exact: str | None
-    factor: str
+    factor: str | None = Field(description="Article 13 factor; none on untaxed lines")
     disqualifications: list[str]
     tax_before: str
     reduction: str
     tax_due: str
 
 
-class MonthOut(Strict):
-    month: str
-    tier: int
+class OutletTotalOut(Strict):
+    outlet: str
     total_before: str
     total_reduction: str
     total_due: str
+
+
+class MonthOut(Strict):
+    month: str
+    scheme: str = Field(description="the rate scheme in force for the enterprise's place")
+    tier: str = Field(description="its tier ('minimum' for the national minimum)")
+    total_before: str
+    total_reduction: str
+    total_due: str
+    outlets: list[OutletTotalOut]
     lines: list[TaxLineOut]
 
 
@@ -83,6 +105,7 @@ class TaxComputationOut(Strict):
     total_before: str
     total_reduction: str
     total_due: str
+    outlets: list[OutletTotalOut] = Field(description="per outlet, over the quarter")
     months: list[MonthOut]
 
 
@@ -131,10 +154,10 @@ def line_out(line: TaxLine) -> TaxLineOut:
         equivalents_exact=_fraction(line.equivalents) or "",
         rank=line.rank,
         taxed=line.taxed,
-        rate=str(line.rate),
+        rate=str(line.rate) if line.taxed else None,
         ratio=None if line.ratio is None else str(reported_mean(line.ratio, 4)),
         ratio_exact=_fraction(line.ratio),
-        factor=str(line.factor),
+        factor=str(line.factor) if line.taxed else None,
         disqualifications=[reason.value for reason in line.disqualifications],
         tax_before=cny(line.tax_before),
         reduction=cny(line.reduction),
@@ -142,13 +165,27 @@ def line_out(line: TaxLine) -> TaxLineOut:
     )
 
 
+def outlets_out(totals: tuple[OutletTotal, ...]) -> list[OutletTotalOut]:
+    return [
+        OutletTotalOut(
+            outlet=total.outlet,
+            total_before=cny(total.tax_before),
+            total_reduction=cny(total.reduction),
+            total_due=cny(total.tax_due),
+        )
+        for total in totals
+    ]
+
+
 def month_out(month: MonthlyTax) -> MonthOut:
     return MonthOut(
         month=f"{month.month:%Y-%m}",
-        tier=month.tier,
+        scheme=month.placement.scheme,
+        tier=month.placement.tier,
         total_before=cny(month.total_before),
         total_reduction=cny(month.total_reduction),
         total_due=cny(month.total_due),
+        outlets=outlets_out(month.outlets),
         lines=[line_out(line) for line in month.lines],
     )
 
@@ -175,6 +212,7 @@ def _common(
         "total_before": cny(computed.total_before),
         "total_reduction": cny(computed.total_reduction),
         "total_due": cny(computed.total_due),
+        "outlets": outlets_out(computed.outlets),
         "months": [month_out(month) for month in computed.months],
     }
 
@@ -201,6 +239,148 @@ def return_out(filed: FiledReturn) -> TaxReturnOut:
             "filed_by": filed.filed_by,
             "filed_at": filed.filed_at,
         }
+    )
+
+
+class AnnualReturnOut(Strict):
+    id: str
+    quarter: str
+    total_before: str
+    total_reduction: str
+    total_due: str
+
+
+class AnnualTaxOut(Strict):
+    party: str
+    year: int
+    returns: list[AnnualReturnOut] = Field(description="the return in force of each quarter")
+    quarters_without_return: list[int]
+    total_before: str
+    total_reduction: str
+    total_due: str
+    outlets: list[OutletTotalOut] = Field(description="per outlet, over the year")
+
+
+def annual_out(annual: AnnualTax) -> AnnualTaxOut:
+    return AnnualTaxOut(
+        party=annual.party,
+        year=annual.year,
+        returns=[
+            AnnualReturnOut(
+                id=filed.id,
+                quarter=str(filed.quarter),
+                total_before=cny(filed.computed.total_before),
+                total_reduction=cny(filed.computed.total_reduction),
+                total_due=cny(filed.computed.total_due),
+            )
+            for filed in annual.returns
+        ],
+        quarters_without_return=list(annual.quarters_without_return),
+        total_before=cny(annual.total_before),
+        total_reduction=cny(annual.total_reduction),
+        total_due=cny(annual.total_due),
+        outlets=outlets_out(annual.outlets),
+    )
+
+
+# -- the tax tables ------------------------------------------------------------------------------
+
+Scheme = Annotated[str, Field(min_length=1, max_length=32, examples=["hebei"])]
+Tier = Annotated[str, Field(min_length=1, max_length=16, examples=["1"])]
+Place = Annotated[str, Field(max_length=64), NO_NUL]
+
+
+class TableEntryIn(Strict):
+    """One entry: a `rate` (scheme, tier, category, cny_per_equivalent), an `equivalent`
+    (pollutant, kg_per_equivalent) or a `membership` (city, county: "" for the whole city,
+    scheme, tier). Fields of another kind are refused."""
+
+    id: RecordId
+    kind: Literal["rate", "equivalent", "membership"]
+    valid_from: BusinessDate = Field(description="the first day of a month")
+    scheme: Scheme | None = None
+    tier: Tier | None = None
+    category: Literal["so2_nox", "other_air", "cod_nh3n", "other_water"] | None = None
+    cny_per_equivalent: AmountText | None = None
+    pollutant: Annotated[str, Field(max_length=24)] | None = None
+    kg_per_equivalent: AmountText | None = None
+    city: Place | None = None
+    county: Place | None = None
+
+    def to_domain(self) -> TableValue:
+        kind = TableKind(self.kind)
+        fields = {
+            TableKind.RATE: ("scheme", "tier", "category", "cny_per_equivalent"),
+            TableKind.EQUIVALENT: ("pollutant", "kg_per_equivalent"),
+            TableKind.MEMBERSHIP: ("city", "county", "scheme", "tier"),
+        }[kind]
+        given = self.model_dump(exclude_none=True, exclude={"id", "kind", "valid_from"})
+        for name in given.keys() - set(fields):
+            raise InvalidField(f"a {kind.value} has no {name}", field=name)
+        for name in set(fields) - given.keys():
+            raise InvalidField(f"a {kind.value} needs {name}", field=name)
+        if kind is TableKind.RATE:
+            return Rate(
+                given["scheme"],
+                given["tier"],
+                RateCategory(given["category"]),
+                parse_decimal(given["cny_per_equivalent"], field="cny_per_equivalent"),
+            )
+        if kind is TableKind.EQUIVALENT:
+            try:
+                pollutant = Pollutant(given["pollutant"])
+            except ValueError:
+                raise InvalidField("no such taxable pollutant", field="pollutant") from None
+            kg = parse_decimal(given["kg_per_equivalent"], field="kg_per_equivalent")
+            return EquivalentValue(pollutant, kg)
+        return Membership(given["city"], given["county"], given["scheme"], given["tier"])
+
+
+class TableEntryOut(Strict):
+    id: str
+    kind: str
+    valid_from: str
+    scheme: str | None = None
+    tier: str | None = None
+    category: str | None = None
+    cny_per_equivalent: str | None = None
+    pollutant: str | None = None
+    kg_per_equivalent: str | None = None
+    city: str | None = None
+    county: str | None = None
+    recorded_by: str
+    recorded_at: datetime | None
+
+
+class TableEntryPage(Strict):
+    entries: list[TableEntryOut]
+    next_cursor: str | None
+
+
+class ScheduleOut(Strict):
+    party: str
+    month: str
+    scheme: str
+    tier: str
+    rates: dict[str, str] = Field(description="CNY per equivalent, by rate category")
+    equivalents: dict[str, str] = Field(description="kg per equivalent, by pollutant")
+
+
+def entry_out(entry: TableEntry) -> TableEntryOut:
+    fields = entry_payload(entry.id, entry.valid_from, entry.value)
+    return TableEntryOut.model_validate(
+        {**fields, "recorded_by": entry.recorded_by, "recorded_at": entry.recorded_at}
+    )
+
+
+def schedule_out(party: str, month: str, schedule: RateSchedule) -> ScheduleOut:
+    return ScheduleOut(
+        party=party,
+        month=month,
+        scheme=schedule.placement.scheme,
+        tier=schedule.placement.tier,
+        rates={category.value: str(rate) for category, rate in schedule.rates.items()},
+        equivalents={p.value: str(kg) for p, kg in schedule.equivalents.items()},
     )
 
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
-from ledger.persistence.tables import metadata
+from ledger.persistence.tables import metadata, tax_table_entries
 from tests.factories import NO_FOUR_EYES
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -37,6 +37,10 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_ISOLATION = os.environ.get("LEDGER_TEST_POSTGRES_ISOLATION", "")
 BACKENDS = ("sqlite", "postgresql")
 TABLES = ", ".join(table.name for table in reversed(metadata.sorted_tables))
+# Tables a migration fills (0014: the statutory tax tables): a truncated database gets their
+# migrated rows back, as a freshly migrated one has them.
+SEEDED = (tax_table_entries,)
+_seeded_rows: dict[str, list[dict[str, Any]]] = {}
 
 
 def _postgres_reachable() -> str | None:
@@ -75,6 +79,15 @@ def postgres_url() -> Iterator[str]:
         url = url.update_query_dict({"options": options})
     url_text = url.render_as_string(hide_password=False)
     migrate.upgrade(url_text)
+    engine = create_engine(url_text)
+    with engine.connect() as connection:
+        for table in SEEDED:
+            rows = connection.execute(table.select().order_by(*table.primary_key.columns))
+            # Without the serial column: re-inserted rows take the restarted sequence's values.
+            _seeded_rows[table.name] = [
+                {k: v for k, v in row._mapping.items() if k != "seq"} for row in rows
+            ]
+    engine.dispose()
     yield url_text
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
@@ -104,8 +117,16 @@ def fresh_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
 def truncate_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        empty_postgres(connection)
     engine.dispose()
+
+
+def empty_postgres(connection: Connection) -> None:
+    """Every table emptied, then the migrations' seeded rows put back."""
+    connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    for table in SEEDED:
+        if _seeded_rows.get(table.name):
+            connection.execute(table.insert(), _seeded_rows[table.name])
 
 
 @pytest.fixture(params=BACKENDS)

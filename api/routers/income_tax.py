@@ -14,7 +14,7 @@ from pydantic import Field
 from api.answers import created
 from api.auth import Acts
 from api.dependencies import IdPath, Store
-from api.registry_schemas import PartyCode, RecordId, Text, Year, cny, fen
+from api.registry_schemas import Dated, PartyCode, RecordId, Text, Year, cny, fen
 from api.schemas import AmountText, Strict
 from ledger.domain.income_tax import CreditYearRecord, ProjectYear, RetrofitProject
 from ledger.services import income_tax
@@ -28,6 +28,7 @@ class CreditYearIn(Strict):
     party: PartyCode
     year: Year
     cit_payable_cny: AmountText = Field(description="the year's CIT payable before the credit")
+    business_date: Dated = None
 
 
 class CreditMoveOut(Strict):
@@ -74,6 +75,7 @@ class ScheduleYearOut(Strict):
 class ProjectYearIn(Strict):
     year: Year
     income_cny: AmountText = Field(description="the project's taxable income of the year")
+    business_date: Dated = None
 
 
 class ProjectYearOut(Strict):
@@ -122,7 +124,9 @@ def book_credit_year(
     (`tax_credit_lapse`) and what was used against the CIT payable, oldest first
     (`tax_credit_use`). Years are booked in order."""
     payable = fen(body.cit_payable_cny, "cit_payable_cny", zero_allowed=True)
-    made = income_tax.book_credit_year(store, actor, body.party, body.year, payable)
+    made = income_tax.book_credit_year(
+        store, actor, body.party, body.year, payable, body.business_date
+    )
     return created(response, made, credit_year_out)
 
 
@@ -162,5 +166,7 @@ def book_project_year(
     """Book a year's income of the project and the CIT it is exempted from, as a
     `tax_exemption` entry."""
     income = fen(body.income_cny, "income_cny", zero_allowed=True)
-    made = income_tax.book_project_year(store, actor, project_id, body.year, income)
+    made = income_tax.book_project_year(
+        store, actor, project_id, body.year, income, body.business_date
+    )
     return created(response, made, project_year_out)

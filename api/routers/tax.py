@@ -6,22 +6,26 @@ stored record, 201 with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
 from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse
 
 from api import registry_schemas as rs
 from api import tax_schemas as ts
-from api.answers import created
+from api.answers import ApprovalOut, created, pending_answer
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
+from ledger.domain.access import Pending
 from ledger.domain.bounds import parse_month
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.tax_filing import Quarter, Source
-from ledger.services import incentives, reductions, tax
+from ledger.domain.tax_tables import TableKind
+from ledger.services import incentives, reductions, tax, tax_tables
 
 router = APIRouter(prefix="/v1")
 
@@ -32,6 +36,8 @@ QuarterPath = Annotated[str, Path(pattern=r"^\d{4}Q[1-4]$")]
 RecordPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 ReportQuery = Annotated[str, Query(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
+YearPath = Annotated[int, Path(ge=2000, le=2100)]
+MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 CitPayable = Annotated[list[str], Query(max_length=40, description="YEAR:CNY, e.g. 2025:12000.00")]
 T = TypeVar("T")
 R = TypeVar("R")
@@ -99,6 +105,54 @@ def set_policy(body: ts.TaxPolicyIn, store: Store, actor: Acts) -> ts.TaxPolicyO
     """Change some settings; the others keep their value. Applies to returns filed later."""
     changes = body.model_dump(exclude_none=True)
     return ts.policy_out(tax.set_policy(store, actor, changes))
+
+
+@router.get("/tax/parties/{code}/years/{year}", response_model=ts.AnnualTaxOut, tags=TAX)
+def annual_tax(code: Code, year: YearPath, store: Store, actor: Acts) -> ts.AnnualTaxOut:
+    """The year's totals, per outlet and overall, over the return in force of each quarter
+    (its latest version, unless void); quarters without one are listed."""
+    return ts.annual_out(tax.annual_tax(store, actor, code, year))
+
+
+# -- the tax tables -------------------------------------------------------------------------------
+
+
+@router.get("/tax/tables", response_model=ts.TableEntryPage, tags=TAX)
+def list_table_entries(
+    store: Store,
+    actor: Acts,
+    kind: Literal["rate", "equivalent", "membership"] | None = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> ts.TableEntryPage:
+    """The entries of the tax tables (rates, equivalent values, tier memberships) in recording
+    order. For each subject, the entry with the latest `valid_from` on or before a month's
+    first day is in force (of those, the last recorded)."""
+    page = tax_tables.list_entries(
+        store, actor, None if kind is None else TableKind(kind), cursor, limit
+    )
+    return ts.TableEntryPage(
+        entries=[ts.entry_out(entry) for entry in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("/tax/tables", response_model=ApprovalOut, status_code=202, tags=TAX)
+def record_table_entry(body: ts.TableEntryIn, store: Store, actor: Acts) -> JSONResponse:
+    """Ask for an entry of the tax tables: always four-eyes (`tax_table`), it is recorded when
+    another administrator approves the request (its `result` is the entry). The same entry
+    again under its `id` answers the request (pending or decided) as a replay; another one
+    under that id is a 409."""
+    asked = tax_tables.record_entry(store, actor, body.id, body.valid_from, body.to_domain())
+    assert isinstance(asked, Pending), "a tax table entry is always four-eyes"
+    return pending_answer(asked)
+
+
+@router.get("/tax/parties/{code}/schedule", response_model=ts.ScheduleOut, tags=TAX)
+def schedule(code: Code, month: MonthQuery, store: Store, actor: Acts) -> ts.ScheduleOut:
+    """The scheme, tier, rates and equivalent values the enterprise is taxed at in `month`
+    (its city's or county's membership; none: the national minimum)."""
+    first_day = date.fromisoformat(f"{month}-01")
+    return ts.schedule_out(code, month, tax_tables.schedule_of(store, actor, code, first_day))
 
 
 # -- incentives -----------------------------------------------------------------------------------

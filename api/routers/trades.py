@@ -206,7 +206,7 @@ def book_penalty(body: ps.PenaltyIn, store: Store, actor: Acts, response: Respon
     """A regulator books a penalty for a rights pollutant of a verified report that shows
     non-compliance (emissions above the rights held, pledged included, or hourly exceedances):
     a `penalty` entry the enterprise owes. Under four-eyes (`penalty`): 202 and a request."""
-    booked = penalties.book_penalty(store, actor, body.to_domain())
+    booked = penalties.book_penalty(store, actor, body.to_domain(), body.business_date)
     return or_pending(
         booked,
         lambda made: created(response, made, lambda p: ps.penalty_out(PenaltyStatus(p, 0))),
@@ -245,5 +245,5 @@ def pay_penalty(
 ) -> ps.PenaltyOut:
     """Pay (part of) a penalty from the enterprise's cash, at most what it still owes: a
     `penalty_payment` entry. The same payment again answers the penalty as it is."""
-    paid = penalties.pay_penalty(store, actor, body.to_domain(penalty_id))
+    paid = penalties.pay_penalty(store, actor, body.to_domain(penalty_id), body.business_date)
     return created(response, paid, ps.penalty_out)

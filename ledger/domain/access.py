@@ -179,8 +179,9 @@ FOUR_EYES_OPERATIONS = frozenset(
     }
 )
 FOUR_EYES_DEFAULT = FourEyesPolicy(FOUR_EYES_OPERATIONS)
-# What no configuration can take out of four-eyes: a credential, and reopening a closed period.
-FOUR_EYES_ALWAYS = frozenset({"enrolment", "period_reopen"})
+# What no configuration can take out of four-eyes: a credential, reopening a closed period, and
+# an entry of the tax tables (a rate or a tier decides every enterprise's tax).
+FOUR_EYES_ALWAYS = frozenset({"enrolment", "period_reopen", "tax_table"})
 
 
 # --- Tokens --------------------------------------------------------------------------------

@@ -171,6 +171,12 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "tax.returns.read": READERS,
     "tax.policy.read": READERS,
     "tax.policy.set": only(REGULATOR),
+    # The tax tables (rates, equivalent values, tier memberships) are the rules: every reader
+    # sees them; an administrator records an entry, with four eyes.
+    "tax.tables.list": READERS,
+    "tax.tables.schedule": READERS,
+    "tax.tables.set": only(ADMINISTRATOR),
+    "tax.annual": READERS,
     "incentives.list": READERS,
     "incentives.read": READERS,
     "incentives.book": only(REGULATOR),

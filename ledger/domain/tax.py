@@ -1,6 +1,7 @@
 """Environmental Protection Tax: monthly lines per (month, outlet, pollutant) and quarterly returns.
 
-The formula is rules.md §1.1 and §1.3; constants come from `tax_tables` by the month's first day.
+The formula is rules.md §1.1 and §1.3; rates and equivalent values come from the month's
+`RateSchedule` (`tax_tables`: the taxpayer's scheme and tier in force on the month's first day).
 
 - equivalents = mass_kg / equivalent value: an exact `Fraction`, never rounded (rules §1.3).
 - Taxed: per outlet, the 3 air pollutants with the most equivalents (rank on equivalents, not
@@ -36,7 +37,13 @@ from moneyed import Money
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.limits import HOURS_PER_MONTH_MAX, MASS_KG_MAX
 from ledger.domain.monitoring import MonthlyAggregate
-from ledger.domain.tax_tables import Medium, Pollutant, equivalent_value, rate
+from ledger.domain.tax_tables import (
+    Medium,
+    Placement,
+    Pollutant,
+    RateSchedule,
+    statutory_schedule,
+)
 
 CURRENCY = "CNY"
 ZERO_CNY = Decimal("0.00")
@@ -196,7 +203,7 @@ class MonthlyTax:
 
     taxpayer: str
     month: date
-    tier: int
+    placement: Placement  # the scheme and tier whose rates the month was taxed at
     lines: tuple[TaxLine, ...]
 
     @property
@@ -213,6 +220,11 @@ class MonthlyTax:
     def total_reduction(self) -> Decimal:
         """Σ lines' reductions (= total before − total due)."""
         return sum((line.reduction for line in self.lines), ZERO_CNY)
+
+    @property
+    def outlets(self) -> tuple[OutletTotal, ...]:
+        """Per outlet: Σ of its rounded lines."""
+        return outlet_totals(self.lines)
 
     def line(self, outlet: str, pollutant: Pollutant) -> TaxLine:
         """The line of `outlet` and `pollutant` (KeyError if absent)."""
@@ -245,6 +257,33 @@ class QuarterlyReturn:
     def total_reduction(self) -> Decimal:
         """Σ months' Article 13 reductions."""
         return sum((month.total_reduction for month in self.months), ZERO_CNY)
+
+    @property
+    def outlets(self) -> tuple[OutletTotal, ...]:
+        """Per outlet: Σ over the quarter of its rounded lines."""
+        return outlet_totals(line for month in self.months for line in month.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class OutletTotal:
+    """An outlet's sums of rounded lines (tax before reduction and tax due)."""
+
+    outlet: str
+    tax_before: Decimal
+    tax_due: Decimal
+
+    @property
+    def reduction(self) -> Decimal:
+        return self.tax_before - self.tax_due
+
+
+def outlet_totals(lines: Iterable[TaxLine]) -> tuple[OutletTotal, ...]:
+    """Σ per outlet of `lines`, outlets in the order they first appear."""
+    sums: dict[str, tuple[Decimal, Decimal]] = {}
+    for line in lines:
+        before, due = sums.get(line.outlet, (ZERO_CNY, ZERO_CNY))
+        sums[line.outlet] = (before + line.tax_before, due + line.tax_due)
+    return tuple(OutletTotal(outlet, before, due) for outlet, (before, due) in sums.items())
 
 
 # -- rounding and factors --------------------------------------------------------------------
@@ -282,24 +321,27 @@ def reduction_factor(ratio: Fraction, policy: TaxPolicy = DEFAULT_POLICY) -> Dec
 def monthly_tax(
     taxpayer: str,
     month: date,
-    tier: int,
+    schedule: RateSchedule | int,
     facts: Iterable[PollutantMonth],
     *,
     penalties: Iterable[PenaltyEvent] = (),
     policy: TaxPolicy = DEFAULT_POLICY,
 ) -> MonthlyTax:
-    """The taxpayer's lines for `month` (any day of it), one per fact, in input order."""
+    """The taxpayer's lines for `month` (any day of it), one per fact, in input order, at the
+    rates of `schedule` (an int: that Hebei tier of the statutory tables)."""
     first_day = month.replace(day=1)
+    if isinstance(schedule, int):
+        schedule = statutory_schedule(schedule, first_day)
     all_facts = tuple(facts)
     _refuse_duplicates(all_facts)
-    eqs = {_key(fact): equivalents(fact, first_day) for fact in all_facts}
+    eqs = {_key(fact): equivalents(fact, schedule) for fact in all_facts}
     ranks = _ranks(all_facts, eqs)
     breaches = _Breaches.of(all_facts, tuple(penalties))
     lines = tuple(
         _line(
             fact,
             month=first_day,
-            tier=tier,
+            schedule=schedule,
             eqs=eqs[_key(fact)],
             rank=ranks[_key(fact)],
             breaches=breaches,
@@ -307,12 +349,12 @@ def monthly_tax(
         )
         for fact in all_facts
     )
-    return MonthlyTax(taxpayer, first_day, tier, lines)
+    return MonthlyTax(taxpayer, first_day, schedule.placement, lines)
 
 
-def equivalents(fact: PollutantMonth, day: date) -> Fraction:
-    """mass_kg / equivalent value in force on `day`: exact, never rounded."""
-    return Fraction(fact.mass_kg) / Fraction(equivalent_value(fact.pollutant, day))
+def equivalents(fact: PollutantMonth, schedule: RateSchedule) -> Fraction:
+    """mass_kg / the schedule's equivalent value: exact, never rounded."""
+    return Fraction(fact.mass_kg) / Fraction(schedule.equivalent_value(fact.pollutant))
 
 
 def _key(fact: PollutantMonth) -> tuple[str, Pollutant]:
@@ -400,13 +442,13 @@ def _line(
     fact: PollutantMonth,
     *,
     month: date,
-    tier: int,
+    schedule: RateSchedule,
     eqs: Fraction,
     rank: int,
     breaches: _Breaches,
     policy: TaxPolicy,
 ) -> TaxLine:
-    unit_rate = rate(fact.pollutant, tier, month)
+    unit_rate = schedule.rate(fact.pollutant)
     reasons = _disqualifications(fact, breaches, policy)
     ratio = fact.ratio
     factor = FACTOR_FULL if reasons or ratio is None else reduction_factor(ratio, policy)

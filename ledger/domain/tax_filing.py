@@ -21,7 +21,14 @@ from typing import Any
 
 from ledger.domain.bounds import check_year
 from ledger.domain.errors import InvalidField, Kind, LedgerError
-from ledger.domain.tax import QuarterlyReturn, Scope, TaxPolicy
+from ledger.domain.tax import (
+    ZERO_CNY,
+    OutletTotal,
+    QuarterlyReturn,
+    Scope,
+    TaxPolicy,
+    outlet_totals,
+)
 
 _QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")  # years 2000–2100, checked after the pattern
 
@@ -33,15 +40,6 @@ class TaxDataMissing(
     title="No valid emission data for this enterprise and period",
 ):
     """A month of a tax return has no verified emission report or no valid monitoring hour."""
-
-
-class TaxTierUnknown(
-    LedgerError,
-    code="tax_tier_unknown",
-    kind=Kind.UNPROCESSABLE,
-    title="The enterprise has no environmental-tax tier",
-):
-    """A tax return is computed for an enterprise without an environmental-tax tier."""
 
 
 class TaxReturnNotFound(
@@ -169,3 +167,40 @@ class FiledReturn:
     @property
     def quarter(self) -> Quarter:
         return Quarter(self.computed.year, self.computed.quarter)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnualTax:
+    """A year of an enterprise's tax: the return in force for each quarter filed (its latest
+    version, unless that one is void), and their sums. Quarters without one are listed."""
+
+    party: str
+    year: int
+    returns: tuple[FiledReturn, ...]
+
+    @property
+    def quarters_without_return(self) -> tuple[int, ...]:
+        filed = {filed.computed.quarter for filed in self.returns}
+        return tuple(q for q in (1, 2, 3, 4) if q not in filed)
+
+    @property
+    def total_before(self) -> Decimal:
+        return sum((filed.computed.total_before for filed in self.returns), ZERO_CNY)
+
+    @property
+    def total_due(self) -> Decimal:
+        return sum((filed.computed.total_due for filed in self.returns), ZERO_CNY)
+
+    @property
+    def total_reduction(self) -> Decimal:
+        return sum((filed.computed.total_reduction for filed in self.returns), ZERO_CNY)
+
+    @property
+    def outlets(self) -> tuple[OutletTotal, ...]:
+        """Per outlet: Σ over the year's returns of its rounded lines."""
+        return outlet_totals(
+            line
+            for filed in self.returns
+            for month in filed.computed.months
+            for line in month.lines
+        )

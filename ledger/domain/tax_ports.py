@@ -18,10 +18,12 @@ from ledger.domain.incentives import (
 )
 from ledger.domain.income_tax import CreditYearRecord, ProjectYear, RetrofitProject
 from ledger.domain.tax_filing import FiledReturn
+from ledger.domain.tax_tables import TableEntry, TableKind
 
 
 class TaxRepository(Protocol):
-    """Policy settings, filed returns, incentive bases, incentives, reversals, reductions."""
+    """Policy settings, the tax tables, filed returns, incentive bases, incentives, reversals,
+    reductions."""
 
     def get_policy(self) -> dict[str, Any] | None: ...
     def put_policy(self, values: Mapping[str, Any]) -> None: ...
@@ -37,6 +39,15 @@ class TaxRepository(Protocol):
         *,
         scope: Scope = ...,
     ) -> list[tuple[int, FiledReturn]]: ...
+    def table_entries(self) -> list[TableEntry]:
+        """Every entry of the tax tables, in recording order."""
+        ...
+
+    def get_table_entry(self, entry_id: str) -> TableEntry | None: ...
+    def add_table_entry(self, entry: TableEntry) -> None: ...
+    def list_table_entries(
+        self, kind: TableKind | None, after: int, limit: int
+    ) -> list[tuple[int, TableEntry]]: ...
     def add_basis(self, basis: IncentiveBasis, at: datetime) -> None: ...
     def get_basis(self, basis_id: str, *, lock: bool = False) -> IncentiveBasis | None:
         """With `lock`, the basis row is locked until commit (PostgreSQL; SQLite has one

@@ -33,6 +33,7 @@ from ledger.domain.cems import (
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
 from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
+from ledger.domain.tax_tables import statutory_tables
 from ledger.domain.taxed_months import months_as_taxed
 from ledger.entrypoints import acting, cems_generator
 from ledger.entrypoints.common import with_store
@@ -115,7 +116,7 @@ class AnnualTax:
     """One enterprise's year: Σ of its 12 months (sums of rounded lines)."""
 
     enterprise: str
-    tier: int
+    tier: str
     before: Decimal = ZERO
     reduction: Decimal = ZERO
     due: Decimal = ZERO
@@ -162,15 +163,24 @@ def _aggregates(year: int, seed: int) -> list[tuple[str, MonthlyAggregate]]:
 
 
 def demo_annual_tax(year: int, seed: int) -> list[AnnualTax]:
-    """Each demo enterprise's annual environmental tax from generated CEMS data (default policy)."""
-    tiers = {row["enterprise_id"]: int(row["tax_tier"]) for row in rows("enterprises.csv")}
+    """Each demo enterprise's annual environmental tax from generated CEMS data (default policy),
+    at the statutory tables' schedule of its city and county (what a migrated ledger holds)."""
+    places = {
+        row["enterprise_id"]: row["city_county"].partition("/")[::2]
+        for row in rows("enterprises.csv")
+    }
+    tables = statutory_tables()
     by_month: dict[tuple[str, date], list[MonthlyAggregate]] = defaultdict(list)
     for enterprise, aggregate in _aggregates(year, seed):
         by_month[(enterprise, aggregate.month)].append(aggregate)
-    results = {code: AnnualTax(code, tier) for code, tier in tiers.items()}
+    results = {
+        code: AnnualTax(code, tables.placement(city, county, date(year, 1, 1)).tier)
+        for code, (city, county) in places.items()
+    }
     for (enterprise, month), aggregates in sorted(by_month.items()):
         facts = [PollutantMonth.from_aggregate(a, TAX_POLLUTANT[a.pollutant]) for a in aggregates]
-        result = monthly_tax(enterprise, month, tiers[enterprise], facts)
+        schedule = tables.schedule_for(*places[enterprise], month)
+        result = monthly_tax(enterprise, month, schedule, facts)
         annual = results[enterprise]
         annual.before += result.total_before
         annual.reduction += result.total_reduction

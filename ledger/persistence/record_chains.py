@@ -122,6 +122,8 @@ CHAINS = (
         "id",
         (Part(t.incentive_reversals, "incentive_id", ("incentive_id",)),),
     ),
+    RecordChain("return_schedules", t.tax_return_schedules, "id"),
+    RecordChain("tax_tables", t.tax_table_entries, "id"),
     RecordChain("parties", t.parties, "code", (Part(t.outlets, "party_code", ("outlet_code",)),)),
     RecordChain("cities", t.cities, "name"),
     RecordChain("policies", t.policies, "key"),

@@ -1028,6 +1028,51 @@ tax_return_lines = Table(
     UniqueConstraint("return_id", "month", "outlet_code", "pollutant"),
 )
 
+# Which scheme and tier each month of a return was taxed at (migration 0019); append-only.
+tax_return_schedules = Table(
+    "tax_return_schedules",
+    metadata,
+    Column("id", String(64), primary_key=True),  # "<return id>/<YYYY-MM>"
+    Column(
+        "return_id", String(48), ForeignKey("tax_returns.id", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("month", Date, nullable=False),
+    Column("scheme", String(32), nullable=False),
+    Column("tier", String(16), nullable=False),
+    UniqueConstraint("return_id", "month"),
+)
+
+# -- the tax tables as data (migration 0019) ---------------------------------------------------
+# Effective-dated rates, equivalent values and tier memberships (rules.md §7.6): append-only;
+# a later `valid_from`, or a later row for the same one, supersedes.
+
+TAX_TABLE_SHAPES = (
+    "(kind = 'rate' AND scheme IS NOT NULL AND tier IS NOT NULL AND category IS NOT NULL"
+    " AND value IS NOT NULL)"
+    " OR (kind = 'equivalent' AND pollutant IS NOT NULL AND value IS NOT NULL)"
+    " OR (kind = 'membership' AND city IS NOT NULL AND county IS NOT NULL"
+    " AND scheme IS NOT NULL AND tier IS NOT NULL)"
+)
+
+tax_table_entries = Table(
+    "tax_table_entries",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("scheme", String(32)),
+    Column("tier", String(16)),
+    Column("category", String(16)),
+    Column("pollutant", String(24)),
+    Column("city", String(64)),
+    Column("county", String(64)),
+    Column("value", String(32)),  # exact decimal text: CNY per equivalent, or kg
+    Column("recorded_by", String(40), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    CheckConstraint(TAX_TABLE_SHAPES, name="shape"),
+)
+
 incentive_bases = Table(
     "incentive_bases",
     metadata,

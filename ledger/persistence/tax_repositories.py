@@ -45,7 +45,18 @@ from ledger.domain.tax_filing import (
     policy_to_dict,
     to_fen,
 )
-from ledger.domain.tax_tables import Pollutant
+from ledger.domain.tax_tables import (
+    HEBEI,
+    EquivalentValue,
+    Membership,
+    Placement,
+    Pollutant,
+    Rate,
+    RateCategory,
+    TableEntry,
+    TableKind,
+    TableValue,
+)
 from ledger.persistence import tables as t
 from ledger.persistence.scoping import visible_to
 
@@ -95,7 +106,7 @@ class SqlTaxRepository:
                 year=computed.year,
                 quarter=computed.quarter,
                 version=filed.version,
-                tier=computed.months[0].tier,
+                tier=_tier_number(computed.months[0].placement),
                 source=filed.source.value,
                 policy=policy_to_dict(filed.policy),
                 report_ids=list(filed.report_ids),
@@ -115,6 +126,19 @@ class SqlTaxRepository:
         ]
         if rows:
             self._connection.execute(insert(t.tax_return_lines), rows)
+        self._connection.execute(
+            insert(t.tax_return_schedules),
+            [
+                {
+                    "id": f"{filed.id}/{month.month:%Y-%m}",
+                    "return_id": filed.id,
+                    "month": month.month,
+                    "scheme": month.placement.scheme,
+                    "tier": month.placement.tier,
+                }
+                for month in computed.months
+            ],
+        )
 
     def get_return(self, return_id: str) -> FiledReturn | None:
         row = self._connection.execute(
@@ -151,11 +175,58 @@ class SqlTaxRepository:
         if year is not None:
             query = query.where(t.tax_returns.c.year == year)
         rows = list(self._connection.execute(query.order_by(t.tax_returns.c.seq).limit(limit)))
-        lines = self._lines_of([row.id for row in rows])  # one query for the page, not per row
-        return [(row.seq, _filed(row, lines[row.id])) for row in rows]
+        ids = [row.id for row in rows]
+        lines = self._lines_of(ids)  # one query for the page, not per row
+        placements = self._placements_of(ids)
+        return [(row.seq, _filed(row, lines[row.id], placements)) for row in rows]
 
     def _filed_one(self, row: Row[Any]) -> FiledReturn:
-        return _filed(row, self._lines_of([row.id])[row.id])
+        return _filed(row, self._lines_of([row.id])[row.id], self._placements_of([row.id]))
+
+    def _placements_of(self, return_ids: Sequence[str]) -> dict[tuple[str, date], Placement]:
+        """(return, month) → the scheme and tier it was taxed at (absent: filed before 0019)."""
+        s = t.tax_return_schedules.c
+        rows = self._connection.execute(
+            select(s.return_id, s.month, s.scheme, s.tier).where(s.return_id.in_(return_ids))
+        )
+        return {(row.return_id, row.month): Placement(row.scheme, row.tier) for row in rows}
+
+    # -- the tax tables -------------------------------------------------------------------------
+
+    def table_entries(self) -> list[TableEntry]:
+        rows = self._connection.execute(
+            select(t.tax_table_entries).order_by(t.tax_table_entries.c.seq)
+        )
+        return [_table_entry(row) for row in rows]
+
+    def get_table_entry(self, entry_id: str) -> TableEntry | None:
+        row = self._connection.execute(
+            select(t.tax_table_entries).where(t.tax_table_entries.c.id == entry_id)
+        ).first()
+        return None if row is None else _table_entry(row)
+
+    def add_table_entry(self, entry: TableEntry) -> None:
+        assert entry.recorded_at is not None, "a stored entry says when it was recorded"
+        self._connection.execute(
+            insert(t.tax_table_entries).values(
+                id=entry.id,
+                kind=entry.kind.value,
+                valid_from=entry.valid_from,
+                recorded_by=entry.recorded_by,
+                recorded_at=entry.recorded_at,
+                **_table_columns(entry.value),
+            )
+        )
+
+    def list_table_entries(
+        self, kind: TableKind | None, after: int, limit: int
+    ) -> list[tuple[int, TableEntry]]:
+        e = t.tax_table_entries.c
+        query = select(t.tax_table_entries).where(e.seq > after)
+        if kind is not None:
+            query = query.where(e.kind == kind.value)
+        rows = self._connection.execute(query.order_by(e.seq).limit(limit))
+        return [(row.seq, _table_entry(row)) for row in rows]
 
     def _lines_of(self, return_ids: Sequence[str]) -> defaultdict[str, list[TaxLine]]:
         """The lines of each return, in line order (an empty list for a return without any)."""
@@ -531,12 +602,50 @@ def _line_row(return_id: str, number: int, line: TaxLine, report_id: str | None)
     }
 
 
-def _filed(row: Row[Any], lines: Sequence[TaxLine]) -> FiledReturn:
+def _tier_number(placement: Placement) -> int:
+    """`tax_returns.tier` (before 0019 the only tier kept): Hebei's tier, else 0."""
+    return int(placement.tier) if placement.scheme == HEBEI else 0
+
+
+def _table_columns(value: TableValue) -> dict[str, str]:
+    if isinstance(value, Rate):
+        return {
+            "scheme": value.scheme,
+            "tier": value.tier,
+            "category": value.category.value,
+            "value": str(value.cny_per_equivalent),
+        }
+    if isinstance(value, EquivalentValue):
+        return {"pollutant": value.pollutant.value, "value": str(value.kg_per_equivalent)}
+    return {"city": value.city, "county": value.county, "scheme": value.scheme, "tier": value.tier}
+
+
+def _table_entry(row: Row[Any]) -> TableEntry:
+    value: TableValue
+    kind = TableKind(row.kind)
+    if kind is TableKind.RATE:
+        value = Rate(row.scheme, row.tier, RateCategory(row.category), Decimal(row.value))
+    elif kind is TableKind.EQUIVALENT:
+        value = EquivalentValue(Pollutant(row.pollutant), Decimal(row.value))
+    else:
+        value = Membership(row.city, row.county, row.scheme, row.tier)
+    return TableEntry(row.id, row.valid_from, value, row.recorded_by, row.recorded_at)
+
+
+def _filed(
+    row: Row[Any], lines: Sequence[TaxLine], placements: Mapping[tuple[str, date], Placement]
+) -> FiledReturn:
     by_month: dict[date, list[TaxLine]] = defaultdict(list)
     for line in lines:
         by_month[line.month].append(line)
+    before_0019 = Placement(HEBEI, str(row.tier))
     first, second, third = (
-        MonthlyTax(row.party_code, month, row.tier, tuple(by_month[month]))
+        MonthlyTax(
+            row.party_code,
+            month,
+            placements.get((row.id, month), before_0019),
+            tuple(by_month[month]),
+        )
         for month in Quarter(row.year, row.quarter).months()
     )
     computed = QuarterlyReturn(row.party_code, row.year, row.quarter, (first, second, third))

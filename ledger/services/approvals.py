@@ -49,7 +49,14 @@ SHOWN_ONCE = frozenset({"code_part"})
 def _executors() -> dict[str, Executor]:
     # Imported here: the operations' modules use `authority.gate`, which stores the requests
     # this module decides, so importing them at the top would be circular.
-    from ledger.services import access, adjustments, penalties, periods, rights  # noqa: PLC0415
+    from ledger.services import (  # noqa: PLC0415
+        access,
+        adjustments,
+        penalties,
+        periods,
+        rights,
+        tax_tables,
+    )
 
     return {
         "allocation": rights.run_approved_allocation,
@@ -60,6 +67,7 @@ def _executors() -> dict[str, Executor]:
         "period_reopen": periods.run_approved_reopen,
         "enrolment": access.run_approved_enrolment,
         "penalty": penalties.run_approved_penalty,
+        "tax_table": tax_tables.run_approved_entry,
     }
 
 

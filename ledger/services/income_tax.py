@@ -21,6 +21,7 @@ under it is a 409.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
@@ -44,6 +45,7 @@ from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import CASH, PROVINCE, account_code
 from ledger.services import journal
 from ledger.services.authority import party_in_scope, sees, use_case, visible_party
+from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import ensure_instruments, lock_balances, move
 from ledger.services.transactions import in_transaction, read
 
@@ -80,21 +82,32 @@ def _ensure_accounts(uow: UnitOfWork, party: str, *suffixes: str) -> None:
 
 
 @use_case("equipment_credits.book_year")
-def book_credit_year(
-    uow_factory: UnitOfWorkFactory, actor: Actor, party: str, year: int, cit_payable_fen: int
+def book_credit_year(  # noqa: PLR0917 - a tax year's inputs
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    party: str,
+    year: int,
+    cit_payable_fen: int,
+    business_date: date | None = None,
 ) -> Created[CreditYearRecord]:
     """Book a tax year of the enterprise's equipment credits: what lapses (earned more than 5
     years before) and what is used against the year's CIT payable, oldest credit first. Years
-    are booked in order."""
+    are booked in order; the entries take effect on `business_date` (the CIT return's date;
+    None: today)."""
 
     def work(uow: UnitOfWork) -> Created[CreditYearRecord]:
         visible_party(uow, actor, party)
         check_year(year, "year")
         stored = uow.tax.get_credit_year(f"{party}-{year}")
         if stored is not None:
-            if stored.cit_payable_fen != cit_payable_fen:
+            dated = all(
+                _dated(uow, f"equipment-credit-{kind}-{stored.id}", business_date)
+                for kind in (USE, LAPSE)
+            )
+            if stored.cit_payable_fen != cit_payable_fen or not dated:
                 raise RecordExists(f"tax year {stored.id} is booked", field="year")
             return Created(stored, replayed=True)
+        moment = effective_at(uow, business_date)
         _ensure_accounts(uow, party, CREDIT, USED)
         lock_balances(uow, [(account_code(party, CREDIT), CASH)])  # one booking at a time
         booked = uow.tax.credit_years_of(party)
@@ -110,7 +123,7 @@ def book_credit_year(
             settle_year(_credits_left(uow, party), year, cit_payable_fen),
         )
         uow.tax.add_credit_year(record, uow.now())
-        journal.write_in(uow, _credit_entries(record))
+        journal.write_in(uow, _credit_entries(record, moment))
         return Created(record)
 
     return in_transaction(uow_factory, work, actor=actor)
@@ -130,7 +143,7 @@ def _credits_left(uow: UnitOfWork, party: str) -> list[CreditLeft]:
     return credits
 
 
-def _credit_entries(record: CreditYearRecord) -> list[journal.PostEntry]:
+def _credit_entries(record: CreditYearRecord, moment: datetime | None) -> list[journal.PostEntry]:
     holder = account_code(record.party, CREDIT)
     entries = []
     for kind, entry_type, target in (
@@ -150,6 +163,7 @@ def _credit_entries(record: CreditYearRecord) -> list[journal.PostEntry]:
                     *(Reference("incentive", m.incentive_id) for m in moves),
                 ),
                 metadata={"year": record.year, "cit_payable_fen": record.cit_payable_fen},
+                effective_at=moment,
             )
         )
     return entries
@@ -211,11 +225,17 @@ def get_project(uow_factory: UnitOfWorkFactory, actor: Actor, project_id: str) -
 
 
 @use_case("retrofit_projects.book_year")
-def book_project_year(
-    uow_factory: UnitOfWorkFactory, actor: Actor, project_id: str, year: int, income_fen: int
+def book_project_year(  # noqa: PLR0917 - a project year's inputs
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    project_id: str,
+    year: int,
+    income_fen: int,
+    business_date: date | None = None,
 ) -> Created[ProjectYear]:
     """Book a year's income of the project and the CIT it is exempted from (income × 25% × 1
-    in years 1-3, × ½ in years 4-6, rounded down to the fen) as a `tax_exemption` entry."""
+    in years 1-3, × ½ in years 4-6, rounded down to the fen) as a `tax_exemption` entry,
+    effective on `business_date` (the CIT return's date; None: today)."""
 
     def work(uow: UnitOfWork) -> Created[ProjectYear]:
         project = _project(uow, actor, project_id)
@@ -223,9 +243,10 @@ def book_project_year(
         booked = ProjectYear(project.id, year, income_fen, exemption_fen(project, year, income_fen))
         stored = {y.year: y for y in uow.tax.project_years(project.id)}.get(year)
         if stored is not None:
-            if stored != booked:
+            if stored != booked or not _dated(uow, f"retrofit-{project.id}-{year}", business_date):
                 raise RecordExists(f"{project.id}'s year {year} is booked", field="year")
             return Created(stored, replayed=True)
+        moment = effective_at(uow, business_date)
         uow.tax.add_project_year(booked, uow.now())
         if booked.exempt_fen:
             _ensure_accounts(uow, project.party, EXEMPTION)
@@ -240,11 +261,18 @@ def book_project_year(
                     "income_fen": income_fen,
                     "share": str(project.share(year)),
                 },
+                effective_at=moment,
             )
             journal.write_in(uow, [entry])
         return Created(booked)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
+    """Whether the stored entry `entry_id` (if any) was booked on `day` (a retry's date)."""
+    stored = uow.journal.get_many([entry_id]).get(entry_id)
+    return stored is None or same_day(stored.effective_at, day)
 
 
 def _project(uow: UnitOfWork, actor: Actor, project_id: str) -> RetrofitProject:

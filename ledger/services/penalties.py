@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from ledger.domain.access import Actor, Pending
+from ledger.domain.business_dates import FIELD as BUSINESS_DATE
 from ledger.domain.entries import Reference
 from ledger.domain.errors import RecordExists, RecordNotFound
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
@@ -39,6 +41,7 @@ from ledger.domain.registry import (
 )
 from ledger.services import journal, reductions
 from ledger.services.authority import gate, sees, use_case
+from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
 
@@ -47,18 +50,27 @@ PENALTY = "penalty"  # its four-eyes operation
 
 @use_case("rights_penalties.book")
 def book_penalty(
-    uow_factory: UnitOfWorkFactory, actor: Actor, penalty: RightsPenalty
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    penalty: RightsPenalty,
+    business_date: date | None = None,
 ) -> Created[RightsPenalty] | Pending:
     """Book a penalty for `penalty.pollutant` of a verified report that shows non-compliance;
-    the enterprise is the report's, the findings are what the report shows."""
+    the enterprise is the report's, the findings are what the report shows. Its entry takes
+    effect on `business_date` (the decision's date; None: today)."""
 
     def work(uow: UnitOfWork) -> Created[RightsPenalty] | Pending:
         existing = uow.registry.get_rights_penalty(penalty.id)
         if existing is not None:
-            if _asked(existing) != _asked(penalty) or not sees(uow, actor, existing.party_code):
+            if (
+                _asked(existing) != _asked(penalty)
+                or not sees(uow, actor, existing.party_code)
+                or not _dated(uow, f"rights-penalty-{existing.id}", business_date)
+            ):
                 raise RecordExists(f"penalty {penalty.id} exists", field="id")
             return Created(existing, replayed=True)
         check_penalty_amount(penalty.amount_fen)
+        moment = effective_at(uow, business_date)
         report = reductions.verified_report(uow, actor, penalty.report_id)
         found = [
             o for o in reductions.obligations_of(uow, report) if o.pollutant == penalty.pollutant
@@ -68,7 +80,10 @@ def book_penalty(
                 f"report {report.id} shows no {penalty.pollutant} non-compliance",
                 field="pollutant",
             )
-        pending = gate(uow, actor, PENALTY, to_payload(penalty), key=penalty.id)
+        payload = to_payload(penalty)
+        if business_date is not None:
+            payload[BUSINESS_DATE] = business_date.isoformat()
+        pending = gate(uow, actor, PENALTY, payload, key=penalty.id)
         if pending is not None:
             return pending
         record = replace(penalty, party_code=report.party, findings=found[0].findings)
@@ -81,6 +96,7 @@ def book_penalty(
             postings=tuple(move(owed, revenue, CASH, record.amount_fen, 2)),
             references=(Reference("report", report.id), Reference("rights_penalty", record.id)),
             metadata={"pollutant": record.pollutant, "findings": ",".join(record.findings)},
+            effective_at=moment,
         )
         journal.write_in(uow, [entry])
         return Created(record)
@@ -91,7 +107,11 @@ def book_penalty(
 def run_approved_penalty(
     uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
 ) -> Created[RightsPenalty] | Pending:
-    return book_penalty(uow_factory, actor, from_payload(RightsPenalty, payload))
+    day = payload.get(BUSINESS_DATE)
+    penalty = from_payload(RightsPenalty, {k: v for k, v in payload.items() if k != BUSINESS_DATE})
+    return book_penalty(
+        uow_factory, actor, penalty, None if day is None else date.fromisoformat(day)
+    )
 
 
 def _asked(penalty: RightsPenalty) -> tuple[str, str, int, str]:
@@ -101,17 +121,22 @@ def _asked(penalty: RightsPenalty) -> tuple[str, str, int, str]:
 
 @use_case("rights_penalties.pay")
 def pay_penalty(
-    uow_factory: UnitOfWorkFactory, actor: Actor, payment: PenaltyPayment
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    payment: PenaltyPayment,
+    business_date: date | None = None,
 ) -> Created[PenaltyStatus]:
-    """Pay (part of) a penalty from the enterprise's cash: at most what it still owes."""
+    """Pay (part of) a penalty from the enterprise's cash: at most what it still owes; the
+    entry takes effect on `business_date` (the payment date; None: today)."""
 
     def work(uow: UnitOfWork) -> Created[PenaltyStatus]:
         penalty = _visible(uow, actor, payment.penalty_id, lock=True)
         stored = uow.registry.get_penalty_payment(payment.id)
         if stored is not None:
-            if stored != payment:
+            if stored != payment or not _dated(uow, f"penalty-payment-{payment.id}", business_date):
                 raise RecordExists(f"payment {payment.id} exists", field="id")
             return Created(_status(uow, penalty), replayed=True)
+        moment = effective_at(uow, business_date)
         check_payment(_status(uow, penalty), payment.amount_fen)
         uow.registry.add_penalty_payment(payment, uow.now())
         party = penalty.party_code
@@ -121,6 +146,7 @@ def pay_penalty(
             entry_type="penalty_payment",
             postings=tuple(move(cash, owed, CASH, payment.amount_fen, 2)),
             references=(Reference("rights_penalty", penalty.id), Reference("payment", payment.id)),
+            effective_at=moment,
         )
         journal.write_in(uow, [entry])
         return Created(_status(uow, penalty))
@@ -151,6 +177,12 @@ def list_penalties(
         return [(seq, _status(uow, penalty)) for seq, penalty in rows]
 
     return keyset_page("rights_penalties", read(uow_factory, work), limit)
+
+
+def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
+    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
+    stored = uow.journal.get_many([entry_id]).get(entry_id)
+    return stored is None or same_day(stored.effective_at, day)
 
 
 def _status(uow: UnitOfWork, penalty: RightsPenalty) -> PenaltyStatus:

@@ -7,6 +7,9 @@ or, for a preview only, from the CEMS monthly aggregates. A month without them i
 `tax_data_missing`: the tax is never computed on nothing. A month whose report has no line is
 a month without taxable emissions (an empty month, tax 0).
 
+Each month is taxed at the schedule in force on its first day for the enterprise's place (its
+city and county: `tax_tables`); the outlets of an enterprise are at its registered place.
+
 Every use case takes the acting `Actor`: an enterprise out of its scope does not exist for it.
 Filing is idempotent on the quarter: filing it again while its return stands answers that
 return as a replay when the return is what filing now would make, and is `tax_return_exists`
@@ -25,6 +28,7 @@ from typing import Any
 
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
+from ledger.domain.bounds import check_year
 from ledger.domain.cems import TAX_POLLUTANT
 from ledger.domain.entries import Reference
 from ledger.domain.incentives import IncentiveBasis, IncentiveKind
@@ -42,13 +46,13 @@ from ledger.domain.tax import (
     quarterly_return,
 )
 from ledger.domain.tax_filing import (
+    AnnualTax,
     FiledReturn,
     Quarter,
     Source,
     TaxDataMissing,
     TaxReturnExists,
     TaxReturnNotFound,
-    TaxTierUnknown,
     policy_from_dict,
     policy_to_dict,
     return_id,
@@ -58,6 +62,7 @@ from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives, journal, reports
 from ledger.services.authority import party_in_scope, sees, use_case, visible_party
 from ledger.services.parties import ensure_instruments, move
+from ledger.services.tax_tables import tables_in
 from ledger.services.transactions import in_transaction, read
 
 TAX_OWED = "env_tax_owed"  # the enterprise's environmental tax assessed (debit-normal)
@@ -120,9 +125,8 @@ def compute_in(
 ) -> Computation:
     """The quarter's monthly lines and totals for one enterprise, inside a unit of work (under
     `policy`, by default the one in force)."""
-    if party.tax_tier is None:
-        raise TaxTierUnknown(f"{party.code} has no tax tier", field="party")
     policy = policy or policy_in(uow)
+    tables = tables_in(uow)
     report_of_month: dict[date, str] = {}
     verified: dict[str, VerifiedFacts] = {}  # a quarterly report covers three months: read once
     months = []
@@ -133,8 +137,9 @@ def compute_in(
         else:
             facts = _monitoring_facts(uow, party.code, month)
         events = [event for day, event in penalties if day.replace(day=1) == month]
+        schedule = tables.schedule_for(party.city, party.county, month)
         months.append(
-            monthly_tax(party.code, month, party.tax_tier, facts, penalties=events, policy=policy)
+            monthly_tax(party.code, month, schedule, facts, penalties=events, policy=policy)
         )
     return Computation(quarterly_return(months), source, policy, report_of_month)
 
@@ -386,3 +391,17 @@ def list_returns(  # noqa: PLR0917 - query filters
         lambda uow: uow.tax.list_returns(party, year, after, limit, scope=actor.scope),
     )
     return keyset_page("tax_returns", rows, limit)
+
+
+@use_case("tax.annual")
+def annual_tax(uow_factory: UnitOfWorkFactory, actor: Actor, party: str, year: int) -> AnnualTax:
+    """The year's totals, per outlet and overall, over the return in force of each quarter."""
+    check_year(year, "year")
+
+    def work(uow: UnitOfWork) -> AnnualTax:
+        party_in_scope(uow, actor, party)
+        latest = (uow.tax.latest_return(party, year, quarter) for quarter in (1, 2, 3, 4))
+        in_force = tuple(filed for filed in latest if filed is not None and not filed.void)
+        return AnnualTax(party, year, in_force)
+
+    return read(uow_factory, work)

@@ -621,6 +621,16 @@ EXAMPLES = [
         reads=("/v1/rights-penalties/RT-PENALISED", "/v1/accounts/E02:cash/balances/CNY"),
         given=penalised,
     ),
+    Example(
+        "/v1/tax/tables",
+        ADMINISTRATOR,
+        "/v1/tax/tables",
+        {"id": "RT-RATE", "kind": "rate", "valid_from": "2027-01-01", "scheme": "hebei"}
+        | {"tier": "3", "category": "so2_nox", "cny_per_equivalent": "6.0"},
+        {"cny_per_equivalent": "7.0"},
+        status=202,
+        reads=("/v1/tax/tables?kind=rate&limit=1000",),
+    ),
     # -- finance -----------------------------------------------------------------------------------
     Example(
         "/v1/periods/{label}/reopen",

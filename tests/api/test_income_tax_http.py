@@ -69,3 +69,18 @@ def test_a_retrofit_projects_schedule_and_years_over_http(credited: TestClient) 
     assert [y["year"] for y in seen["years"]] == [2028]
     e02 = headers_for(credited, "enterprise", party="E02")
     assert_problem(credited.get("/v1/retrofit-projects/RP1", headers=e02), 404, "record_not_found")
+
+
+def test_a_tax_year_and_a_project_year_take_effect_on_their_business_dates(
+    credited: TestClient,
+) -> None:
+    year = {"party": "E01", "year": 2025, "cit_payable_cny": "1.00", "business_date": "2026-05-31"}
+    assert credited.post("/v1/equipment-credit-years", json=year).status_code == 201
+    project = {"id": "RP1", "party": "E01", "first_revenue_year": 2025}
+    assert credited.post("/v1/retrofit-projects", json=project).status_code == 201
+    income = {"year": 2025, "income_cny": "4.00", "business_date": "2026-05-31"}
+    assert credited.post("/v1/retrofit-projects/RP1/years", json=income).status_code == 201
+
+    for entry_id in ("equipment-credit-use-E01-2025", "retrofit-RP1-2025"):
+        entry = credited.get(f"/v1/entries/{entry_id}").json()
+        assert entry["effective_at"] == "2026-05-30T16:00:00Z", entry

@@ -80,6 +80,8 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
     "GET /v1/finance/parties/{code}/holdings": ("/v1/finance/parties/E02/holdings", None),
     "GET /v1/tax/parties/{code}/quarters/{quarter}": ("/v1/tax/parties/E02/quarters/2025Q1", None),
     "GET /v1/tax/returns/{return_id}": ("/v1/tax/returns/E02-2025Q1-r1", None),
+    "GET /v1/tax/parties/{code}/years/{year}": ("/v1/tax/parties/E02/years/2025", None),
+    "GET /v1/tax/parties/{code}/schedule": ("/v1/tax/parties/E02/schedule?month=2025-01", None),
     "GET /v1/incentives/{incentive_id}": ("/v1/incentives/a13-E02-2025Q1-r1", None),
     "GET /v1/parties/{code}/equipment-credit-schedule": (
         "/v1/parties/E02/equipment-credit-schedule?cit_payable=2025:1.00",

@@ -97,3 +97,30 @@ def test_another_enterprise_neither_sees_nor_pays_a_penalty(
     assert client.get("/v1/rights-penalties", headers=e02).json()["penalties"] == []
     forbidden = client.post("/v1/rights-penalties", json={**penalty, "id": "F2"}, headers=e02)
     assert forbidden.status_code == 403, forbidden.text
+
+
+def test_a_penalty_and_its_payment_take_effect_on_their_business_dates(
+    reported: tuple[TestClient, str],
+) -> None:
+    client, report = reported
+    penalty = {"id": "F1", "report": report, "pollutant": "SO2", "amount_cny": "100000.00"}
+    assert_problem(
+        client.post("/v1/rights-penalties", json={**penalty, "business_date": "2099-01-01"}),
+        422,
+        "business_date_in_future",
+        "business_date",
+    )
+    booked = client.post("/v1/rights-penalties", json={**penalty, "business_date": "2026-03-02"})
+    assert booked.status_code == 201, booked.text
+    retried = client.post("/v1/rights-penalties", json={**penalty, "business_date": "2026-03-03"})
+    assert retried.status_code == 409, retried.text  # the same id on another day: not a retry
+    payment = {"id": "PAY1", "amount_cny": "100000.00", "business_date": "2026-04-01"}
+    paid = client.post("/v1/rights-penalties/F1/payments", json=payment)
+    assert paid.status_code == 201, paid.text
+
+    for entry_id, instant in (
+        ("rights-penalty-F1", "2026-03-01T16:00:00Z"),  # 00:00 in Beijing
+        ("penalty-payment-PAY1", "2026-03-31T16:00:00Z"),
+    ):
+        entry = client.get(f"/v1/entries/{entry_id}").json()
+        assert entry["effective_at"] == instant, entry

@@ -38,7 +38,8 @@ def filer(store: Store, party: str = "E01") -> Actor:
 
 
 def build_tax_registry(store: Store) -> None:
-    """HEBEI (authority), Tangshan; E01 and E02 in Tangshan, tier 3; E07 in Langfang, tier 1."""
+    """HEBEI (authority), Tangshan; E01 and E02 in Tangshan (tier 3 by the seeded membership);
+    E07 in Sanhe, Langfang (tier 1)."""
     registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     parties.register_party(store, registrar, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
@@ -46,13 +47,13 @@ def build_tax_registry(store: Store) -> None:
     parties.register_party(
         store, registrar, Party("TANGSHAN", PartyKind.AUTHORITY, "Tangshan city", city="Tangshan")
     )
-    for code, city, tier in (
-        ("E01", "Tangshan", 3),
-        ("E02", "Tangshan", 3),
-        ("E07", "Langfang", 1),
+    for code, city, county in (
+        ("E01", "Tangshan", ""),
+        ("E02", "Tangshan", ""),
+        ("E07", "Langfang", "Sanhe"),
     ):
         parties.register_party(
-            store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=tier)
+            store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, county=county)
         )
     for code in ("E01", "E02", "E07"):
         rights.deposit_cash(store, regulator(store), f"{code}-start", code, 100_000_000)

@@ -66,6 +66,8 @@ RECORDS = (
     " equivalents, rank, taxed, rate, factor, disqualifications, tax_before_fen, tax_due_fen)"
     " VALUES ('TR1', 1, '2025-01-01', 'SINTER-1', 'SO2', '100', '1/1', 1, true, '1.2', '0.90',"
     " '[]', 100, 90)",
+    "INSERT INTO tax_return_schedules (id, return_id, month, scheme, tier) VALUES"
+    " ('TR1/2025-01', 'TR1', '2025-01-01', 'hebei', '3')",
     "INSERT INTO incentive_bases (id, kind, party_code, cap_fen, return_id, created_at) VALUES"
     f" ('B1', 'article13_reduction', 'E01', 10, 'TR1', {NOW})",
     "INSERT INTO incentive_basis_reports (basis_id, report_id) VALUES ('B1', 'R1')",
@@ -106,6 +108,8 @@ EDITS = {
     "reports": ("'R1'", "decision_note = 'verified by phone'"),
     "reductions": ("'VR1'", "baseline_kg = '999'"),
     "returns": ("'TR1'", "filed_by = 'someone'"),
+    "return_schedules": ("'TR1/2025-01'", "tier = '1'"),
+    "tax_tables": ("'rate-hebei-3-so2_nox-2018-01-01'", "value = '1.2'"),
     "incentive_bases": ("'B1'", "equipment_id = 'forged'"),
     "incentives": ("'I1'", "entry_id = 'forged'"),
     "parties": ("'E01'", "tax_tier = 1"),

@@ -68,7 +68,7 @@ from ledger.domain.registry import (
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, compliance, journal, parties, registry, rights, trading
-from tests.conftest import BACKENDS, TABLES
+from tests.conftest import BACKENDS, empty_postgres
 from tests.factories import actor
 from tests.integration.registry_support import TABLES as RECORD_TABLES
 from tests.integration.registry_support import of
@@ -330,7 +330,7 @@ class Databases:
     def fresh(self, clock: ManualClock) -> Store:
         if self.postgres is not None:
             with self.postgres.begin() as connection:
-                connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+                empty_postgres(connection)
             return Store(self.postgres, clock)
         assert self.template is not None
         path = self.tmp_path / f"example-{next(self.count)}.db"
