@@ -69,6 +69,8 @@ ROUTES: dict[str, str | None] = {
     "POST /v1/parties/{code}/outlets": "outlets.add",
     "GET /v1/outlets": "outlets.list",
     "PUT /v1/cities/{name}": "cities.set",
+    "PUT /v1/cities/{name}/years/{year}": "cities.decide",
+    "GET /v1/cities/{name}": "cities.read",
     "GET /v1/policy": "policy.read",
     "PUT /v1/policy": "policy.set",
     "POST /v1/entitlements": "entitlements.confirm",

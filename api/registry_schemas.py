@@ -116,12 +116,24 @@ class OutletPage(Strict):
 
 
 class CityIn(Strict):
-    may_receive_air_rights: bool
     basin: Annotated[str, Field(max_length=64), NO_NUL] = ""
+
+
+class CityYearIn(Strict):
+    """Whether the city may receive air-pollutant rights in the year: it met the prior year's
+    air-quality standard."""
+
+    may_receive_air_rights: bool
+    basis: Text = ""
+
+
+class CityYearOut(CityYearIn):
+    year: Year
 
 
 class CityOut(CityIn):
     name: str
+    years: list[CityYearOut] = []
 
 
 def _default_floors() -> dict[Pollutant, str]:

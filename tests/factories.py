@@ -19,7 +19,8 @@ from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.entries import PostingRequest
 from ledger.domain.ports import AccountDraft, UnitOfWorkFactory
-from ledger.services import journal, registry
+from ledger.domain.registry import City, CityYear
+from ledger.services import journal, parties, registry
 
 SO2 = Instrument(
     "SO2-2026", "SO2 emission right, vintage 2026", InstrumentKind.EMISSION_RIGHT, "t", 3
@@ -120,3 +121,19 @@ def token_for(store: UnitOfWorkFactory, actor_: Actor) -> str:
         )
         uow.commit()
     return issued.secret
+
+
+CITY_YEARS = range(2020, 2031)  # the years the tests' trades and sales fall in
+
+
+def known_city(
+    store: UnitOfWorkFactory,
+    regulator: Actor,
+    name: str,
+    may_receive: bool,
+    basin: str = "Hai River",
+) -> None:
+    """Make a city known, in `basin`, with the same eligibility decided for every test year."""
+    parties.set_city(store, regulator, City(name, basin))
+    for year in CITY_YEARS:
+        parties.decide_city_year(store, regulator, CityYear(name, year, may_receive))

@@ -17,6 +17,7 @@ from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.registry import (
     CHART,
     City,
+    CityYear,
     Outlet,
     Party,
     PartyKind,
@@ -101,14 +102,46 @@ def list_outlets(
     )
 
 
+CityName = Annotated[str, Path(max_length=64)]
+CityYearPath = Annotated[int, Path(ge=2000, le=2100)]
+
+
 @router.put("/cities/{name}", response_model=rs.CityOut, tags=["parties"])
-def set_city(
-    name: Annotated[str, Path(max_length=64)], body: rs.CityIn, store: Store, actor: Acts
-) -> rs.CityOut:
-    """Whether a city may receive air-pollutant rights this year, and its river basin."""
-    city = parties.set_city(store, actor, City(name, body.may_receive_air_rights, body.basin))
+def set_city(name: CityName, body: rs.CityIn, store: Store, actor: Acts) -> rs.CityOut:
+    """Make a city known (an enterprise in an unknown city receives no air-pollutant rights),
+    with its river basin; its eligibility is decided per year."""
+    parties.set_city(store, actor, City(name, body.basin))
+    return _city_out(*parties.get_city(store, actor, name))
+
+
+@router.put("/cities/{name}/years/{year}", response_model=rs.CityYearOut, tags=["parties"])
+def decide_city_year(
+    name: CityName, year: CityYearPath, body: rs.CityYearIn, store: Store, actor: Acts
+) -> rs.CityYearOut:
+    """Whether the city may receive air-pollutant rights in `year` (it met the prior year's
+    air-quality standard); deciding again replaces the year's decision."""
+    decision = CityYear(name, year, body.may_receive_air_rights, body.basis)
+    parties.decide_city_year(store, actor, decision)
+    return _city_year_out(decision)
+
+
+@router.get("/cities/{name}", response_model=rs.CityOut, tags=["parties"])
+def get_city(name: CityName, store: Store, actor: Acts) -> rs.CityOut:
+    """A city, its basin and its eligibility decisions by year."""
+    return _city_out(*parties.get_city(store, actor, name))
+
+
+def _city_out(city: City, years: list[CityYear]) -> rs.CityOut:
     return rs.CityOut(
-        name=city.name, may_receive_air_rights=city.may_receive_air_rights, basin=city.basin
+        name=city.name, basin=city.basin, years=[_city_year_out(year) for year in years]
+    )
+
+
+def _city_year_out(decision: CityYear) -> rs.CityYearOut:
+    return rs.CityYearOut(
+        year=decision.year,
+        may_receive_air_rights=decision.may_receive_air_rights,
+        basis=decision.basis,
     )
 
 

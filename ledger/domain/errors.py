@@ -431,7 +431,18 @@ class CityMayNotReceive(
     kind=Kind.UNPROCESSABLE,
     title="The buyer's city may not receive air rights",
 ):
-    """An air-pollutant trade's buyer is in a city that may not receive air-pollutant rights."""
+    """An air-pollutant trade's or reserve sale's buyer is in a city that may not receive
+    air-pollutant rights in that year (it did not meet the prior year's air-quality standard)."""
+
+
+class CityUnknown(
+    LedgerError,
+    code="city_unknown",
+    kind=Kind.UNPROCESSABLE,
+    title="The buyer's city, or its eligibility that year, is unknown",
+):
+    """An air-pollutant trade's or reserve sale's buyer is in no city the registry knows, or
+    no decision says whether its city may receive air-pollutant rights that year."""
 
 
 class BasinMismatch(

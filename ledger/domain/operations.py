@@ -90,6 +90,8 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "outlets.add": AUTHORITIES,
     "outlets.list": READERS,
     "cities.set": only(REGULATOR),
+    "cities.decide": only(REGULATOR),
+    "cities.read": READERS,
     "policy.read": READERS,
     "policy.set": only(REGULATOR),
     # Rights: allocations, pledges, reserves, issuance.

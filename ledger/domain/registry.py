@@ -17,6 +17,8 @@ from enum import Enum
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.errors import (
+    CityMayNotReceive,
+    CityUnknown,
     InvalidField,
     PriceBelowFloor,
     PriceZeroWithoutReason,
@@ -69,11 +71,55 @@ class Outlet:
 
 @dataclass(frozen=True, slots=True)
 class City:
-    """A city's eligibility to receive air-pollutant rights and its river basin."""
+    """A city the registry knows, and its river basin. Whether it may receive air-pollutant
+    rights is decided per year (`CityYear`)."""
 
     name: str
-    may_receive_air_rights: bool
     basin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CityYear:
+    """Whether a city may receive air-pollutant rights in `year`: it met the prior year's
+    air-quality standard (rules §4, §7.11). `basis` says what the decision rests on."""
+
+    city: str
+    year: int
+    may_receive_air_rights: bool
+    basis: str = ""
+
+
+def check_receiving_city(  # noqa: PLR0917 - the rule's inputs, read by the caller
+    family: str,
+    giver: Party,
+    receiver: Party,
+    year: int,
+    city: City | None,
+    decision: CityYear | None,
+) -> None:
+    """Rules §7.11: an enterprise receives air-pollutant rights from outside its own city only if
+    its city is known and met the prior year's air-quality standard, decided for `year` (the
+    trade's or sale's year). Within one city nothing is checked; nor for water rights or carbon.
+    `city` and `decision` are the receiver's city and its decision for `year`, if any."""
+    if family not in AIR_POLLUTANTS or (receiver.city and receiver.city == giver.city):
+        return
+    if city is None:
+        named = f"city {receiver.city!r}" if receiver.city else "no city"
+        raise CityUnknown(
+            f"{receiver.code} is in {named}, which the registry does not know: it may not receive "
+            "air-pollutant rights",
+            field="buyer",
+        )
+    if decision is None:
+        raise CityUnknown(
+            f"no decision says whether {city.name} may receive air-pollutant rights in {year}",
+            field="buyer",
+        )
+    if not decision.may_receive_air_rights:
+        raise CityMayNotReceive(
+            f"{receiver.code}'s city {city.name} may not receive air-pollutant rights in {year}",
+            field="buyer",
+        )
 
 
 # -- the chart of accounts -------------------------------------------------------------------

@@ -36,6 +36,7 @@ from ledger.domain.registry import (
     CARBON,
     PROVINCE,
     City,
+    CityYear,
     Entitlement,
     Obligation,
     Outlet,
@@ -151,11 +152,14 @@ def load_reference_data(store: UnitOfWorkFactory) -> Cast:
 def _parties(store: UnitOfWorkFactory, cast: Cast) -> None:
     """The cities' authorities and the enterprises, registered by the regulator."""
     regulator = cast.regulator
-    eligible = {row["city"]: row["may_receive_air_rights"] == "yes" for row in rows("cities.csv")}
     for city in CITIES:
         authority = Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
         parties.register_party(store, regulator, authority)
-        parties.set_city(store, regulator, City(city, eligible.get(city, True), BASIN))
+        parties.set_city(store, regulator, City(city, BASIN))
+    for row in rows("cities.csv"):  # whether each city may receive air rights, year by year
+        may = row["may_receive_air_rights"] == "yes"
+        decision = CityYear(row["city"], int(row["year"]), may, row["note"])
+        parties.decide_city_year(store, regulator, decision)
     for row in rows("enterprises.csv"):
         city, _, county = row["city_county"].partition("/")
         code = row["enterprise_id"]

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
 from ledger.domain.access import EVERYTHING, Scope
@@ -20,6 +20,7 @@ from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
     City,
     Deduction,
+    CityYear,
     Entitlement,
     Obligation,
     Outlet,
@@ -108,16 +109,52 @@ class SqlRegistryRepository:
         return [(r.seq, _outlet(r)) for r in self._page(query, t.outlets.c.seq, after, limit)]
 
     def put_city(self, city: City) -> None:
-        values = {"may_receive_air_rights": city.may_receive_air_rights, "basin": city.basin}
         updated = self._connection.execute(
-            update(t.cities).where(t.cities.c.name == city.name).values(**values)
+            update(t.cities).where(t.cities.c.name == city.name).values(basin=city.basin)
         )
         if updated.rowcount == 0:
-            self._connection.execute(insert(t.cities).values(name=city.name, **values))
+            self._connection.execute(insert(t.cities).values(name=city.name, basin=city.basin))
 
     def get_city(self, name: str) -> City | None:
         row = self._connection.execute(select(t.cities).where(t.cities.c.name == name)).first()
-        return None if row is None else City(row.name, row.may_receive_air_rights, row.basin)
+        return None if row is None else City(row.name, row.basin)
+
+    def put_city_year(self, decision: CityYear) -> None:
+        table = t.city_years
+        values = {
+            "may_receive_air_rights": decision.may_receive_air_rights,
+            "basis": decision.basis,
+        }
+        updated = self._connection.execute(
+            update(table)
+            .where(table.c.city == decision.city, table.c.year == decision.year)
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            self._connection.execute(
+                insert(table).values(city=decision.city, year=decision.year, **values)
+            )
+
+    def city_in_year(self, name: str, year: int) -> tuple[City | None, CityYear | None]:
+        cities, years = t.cities, t.city_years
+        joined = cities.outerjoin(years, and_(years.c.city == cities.c.name, years.c.year == year))
+        row = self._connection.execute(
+            select(cities.c.name, cities.c.basin, years.c.may_receive_air_rights, years.c.basis)
+            .select_from(joined)
+            .where(cities.c.name == name)
+        ).first()
+        if row is None:
+            return None, None
+        decided = row.may_receive_air_rights
+        decision = None if decided is None else CityYear(name, year, decided, row.basis)
+        return City(row.name, row.basin), decision
+
+    def city_years(self, name: str) -> list[CityYear]:
+        table = t.city_years
+        rows = self._connection.execute(
+            select(table).where(table.c.city == name).order_by(table.c.year)
+        )
+        return [CityYear(r.city, r.year, r.may_receive_air_rights, r.basis) for r in rows]
 
     def get_policy(self) -> dict[str, object] | None:
         value = self._connection.execute(

@@ -305,8 +305,17 @@ cities = Table(
     "cities",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("may_receive_air_rights", Boolean, nullable=False),
     Column("basin", String(64), nullable=False),
+)
+
+# Whether a city may receive air-pollutant rights, decided per year (migration 0014).
+city_years = Table(
+    "city_years",
+    metadata,
+    Column("city", String(64), ForeignKey("cities.name", ondelete="RESTRICT"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("may_receive_air_rights", Boolean, nullable=False),
+    Column("basis", String(200), nullable=False),
 )
 
 policies = Table(

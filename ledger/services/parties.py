@@ -20,6 +20,7 @@ from ledger.domain.entries import BalanceKey, PostingRequest
 from ledger.domain.errors import (
     InsufficientBalance,
     RecordExists,
+    RecordNotFound,
     RightsPledged,
     UnknownParty,
     VintageExpired,
@@ -27,15 +28,18 @@ from ledger.domain.errors import (
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
+    AIR_POLLUTANTS,
     CASH,
     CHART,
     PLEDGED,
     City,
+    CityYear,
     Outlet,
     Party,
     PartyKind,
     Policy,
     account_code,
+    check_receiving_city,
     instrument_for,
 )
 from ledger.services.authority import party_in_scope, use_case
@@ -172,13 +176,43 @@ def list_outlets(
 
 @use_case("cities.set")
 def set_city(uow_factory: UnitOfWorkFactory, actor: Actor, city: City) -> City:
-    """Set a city's eligibility to receive air-pollutant rights and its river basin."""
+    """Make a city known to the registry, with its river basin."""
 
     def work(uow: UnitOfWork) -> City:
         uow.registry.put_city(city)
         return city
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("cities.decide")
+def decide_city_year(uow_factory: UnitOfWorkFactory, actor: Actor, decision: CityYear) -> CityYear:
+    """Decide whether a known city may receive air-pollutant rights in a year (it met the prior
+    year's air-quality standard, or not); deciding again replaces the year's decision."""
+
+    def work(uow: UnitOfWork) -> CityYear:
+        if uow.registry.get_city(decision.city) is None:
+            raise RecordNotFound(f"city {decision.city!r} not found", field="name")
+        uow.registry.put_city_year(decision)
+        return decision
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("cities.read")
+def get_city(
+    uow_factory: UnitOfWorkFactory, actor: Actor, name: str
+) -> tuple[City, list[CityYear]]:
+    """A city and its eligibility decisions by year (cities are public registry data)."""
+    del actor  # every reader sees every city
+
+    def work(uow: UnitOfWork) -> tuple[City, list[CityYear]]:
+        city = uow.registry.get_city(name)
+        if city is None:
+            raise RecordNotFound(f"city {name!r} not found", field="name")
+        return city, uow.registry.city_years(name)
+
+    return read(uow_factory, work)
 
 
 @use_case("policy.read")
@@ -232,6 +266,22 @@ def mark_expired(uow: UnitOfWork, instrument_code: str) -> None:
     stored = uow.registry.get_policy() or {}
     expired = sorted(expired_instruments(uow) | {instrument_code})
     uow.registry.put_policy({**stored, EXPIRED_KEY: expired})
+
+
+def check_may_receive(  # noqa: PLR0917 - the transfer's parts
+    uow: UnitOfWork, family: str, giver: Party, receiver: Party, year: int, policy: Policy
+) -> None:
+    """Rules §7.11 on every path by which an enterprise receives rights (a trade, a reserve
+    sale): see `registry.check_receiving_city`. The policy's `check_city_eligibility` turns it
+    off."""
+    if not policy.check_city_eligibility or family not in AIR_POLLUTANTS:
+        return
+    if receiver.city and receiver.city == giver.city:
+        return  # within one city: no read needed
+    city, decision = (
+        uow.registry.city_in_year(receiver.city, year) if receiver.city else (None, None)
+    )
+    check_receiving_city(family, giver, receiver, year, city, decision)
 
 
 def check_not_expired(uow: UnitOfWork, codes: Iterable[str]) -> None:

@@ -25,6 +25,7 @@ from ledger.domain.errors import (
     RecordExists,
     RecordNotFound,
 )
+from ledger.domain.finance import beijing_date
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.payloads import from_payload, to_payload
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -64,6 +65,7 @@ from ledger.services.authority import (
 from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import (
     check_can_give,
+    check_may_receive,
     check_not_expired,
     ensure_instruments,
     mark_expired,
@@ -437,8 +439,9 @@ def reserve_operation(
         if authority.kind is not PartyKind.AUTHORITY:
             raise InvalidField(f"{op.authority} is not an authority", field="authority")
         party = op.party or op.authority
+        receiver = authority
         if op.action is not ReserveAction.CANCELLATION:
-            visible_party(uow, actor, party)
+            receiver = visible_party(uow, actor, party)
         entry_id = f"{op.action.value}-{op.id}"
         vintages = range(op.first_vintage, op.last_vintage + 1)
         # A sale is a trade from the reserve (not before its vintages); taking rights back
@@ -462,6 +465,11 @@ def reserve_operation(
         if stored and journal.is_replay(uow, [entry], stored):
             return Created([stored[entry_id]], replayed=True)
         giver = op.authority if source.endswith(RESERVE.suffix) else party
+        if op.action is ReserveAction.SALE:
+            # A reserve sale is a way of receiving rights: the city rule of a trade applies,
+            # in the year of the sale.
+            year = beijing_date(uow.now()).year
+            check_may_receive(uow, op.pollutant, authority, receiver, year, policy_of(uow))
         check_can_give(uow, giver, source, codes, op.units)
         return Created(_post(uow, [entry])[0])
 

@@ -26,7 +26,6 @@ from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest, Reference
 from ledger.domain.errors import (
     BasinMismatch,
-    CityMayNotReceive,
     HoldingLimitExceeded,
     InsufficientBalance,
     InvalidField,
@@ -69,6 +68,7 @@ from ledger.services.parties import (
     Locked,
     amount,
     check_can_give,
+    check_may_receive,
     check_not_expired,
     ensure_instruments,
     lock_balances,
@@ -440,20 +440,9 @@ def _check_rules(  # noqa: PLR0917 - the trade, its parties, the policy and the 
     codes = trade.instrument_codes()
     check_not_expired(uow, codes)
     check_price(trade, policy)
-    _check_city(uow, trade, buyer, policy)
+    check_may_receive(uow, trade.family, seller, buyer, trade.trade_date.year, policy)
     _check_basin(uow, trade, seller, buyer, policy)
     _check_holding_limit(uow, trade, buyer, codes, policy, locked)
-
-
-def _check_city(uow: UnitOfWork, trade: Trade, buyer: Party, policy: Policy) -> None:
-    if not policy.check_city_eligibility or trade.family not in AIR_POLLUTANTS:
-        return
-    city = uow.registry.get_city(buyer.city) if buyer.city else None
-    if city is not None and not city.may_receive_air_rights:
-        raise CityMayNotReceive(
-            f"{buyer.code}'s city {city.name} may not receive air-pollutant rights",
-            field="buyer",
-        )
 
 
 def _check_basin(

@@ -45,8 +45,11 @@ def registry(client: TestClient) -> TestClient:
         {"code": "E3", "kind": "enterprise", "name": "E3", "city": "Xingtai"},
     ):
         ok(client.post("/v1/parties", json=body), 201)
-    ok(client.put("/v1/cities/Tangshan", json={"may_receive_air_rights": True}))
-    ok(client.put("/v1/cities/Xingtai", json={"may_receive_air_rights": False}))
+    for city, may in (("Tangshan", True), ("Xingtai", False)):
+        ok(client.put(f"/v1/cities/{city}", json={"basin": "Hai River"}))
+        for year in range(2025, 2031):
+            decided = {"may_receive_air_rights": may}
+            ok(client.put(f"/v1/cities/{city}/years/{year}", json=decided))
     ok(
         client.post(
             "/v1/entitlements",

@@ -96,6 +96,7 @@ SCOPED = (Role.ENTERPRISE, Role.CITY_AUTHORITY)
 # Operations whose path names no record of a party (so no cross-scope case applies).
 UNSCOPED_PATHS = (
     "/v1/instruments/{code}",
+    "/v1/cities/{name}",  # public registry data, as instruments are
     "/v1/approvals/{request_id}",
     "/v1/tokens/{token_id}",  # a principal's own tokens (tests/api/test_access_http.py)
 )

@@ -13,10 +13,10 @@ from ledger.domain.access import Actor, Role
 from ledger.domain.cems import FIELDS, ImportRecord, csv_rows
 from ledger.domain.monitoring import CHINA_STANDARD_TIME
 from ledger.domain.pages import Created
-from ledger.domain.registry import City, Outlet, Party, PartyKind
+from ledger.domain.registry import Outlet, Party, PartyKind
 from ledger.persistence.store import Store
 from ledger.services import monitoring, parties
-from tests.factories import actor
+from tests.factories import actor, known_city
 
 MARCH = date(2025, 3, 1)
 HEADER = ",".join(FIELDS) + "\n"
@@ -28,7 +28,7 @@ def build_outlets(store: Store) -> None:
     registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     for code, city in (("E1", "Tangshan"), ("E2", "Handan")):
-        parties.set_city(store, registrar, City(city, True, "Hai River"))
+        known_city(store, registrar, city, may_receive=True)
         parties.register_party(
             store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=3)
         )

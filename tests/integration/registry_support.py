@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import text
 
 from ledger.domain.access import Actor, Role
-from ledger.domain.registry import City, Entitlement, Party, PartyKind, Trade
+from ledger.domain.registry import Entitlement, Party, PartyKind, Trade
 from ledger.persistence.store import Store
 from ledger.services import parties, rights
-from tests.factories import actor
+from tests.factories import actor, known_city
 
 TRADE_DAY = date(2026, 3, 1)
 TABLES = (
@@ -62,7 +62,7 @@ def build_registry(store: Store) -> None:
     )
     regulator = of(store, "HEBEI")
     for city, may, basin in CITIES:
-        parties.set_city(store, regulator, City(city, may, basin))
+        known_city(store, regulator, city, may, basin)
         parties.register_party(
             store, regulator, Party(city.upper(), PartyKind.AUTHORITY, f"{city} city", city=city)
         )

@@ -14,12 +14,12 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ledger.domain.access import Actor, Role
-from ledger.domain.registry import City, Party, PartyKind
+from ledger.domain.registry import Party, PartyKind
 from ledger.domain.reports import Method, Period, Report, ReportLine, ReportStatus, report_id
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence.store import Store
 from ledger.services import incentives, parties, rights
-from tests.factories import actor
+from tests.factories import actor, known_city
 
 D = Decimal
 P = Pollutant
@@ -43,7 +43,7 @@ def build_tax_registry(store: Store) -> None:
     registrar = regulator(store)
     parties.register_party(store, registrar, Party("HEBEI", PartyKind.AUTHORITY, "Hebei"))
     parties.register_party(store, registrar, Party("EXCHANGE", PartyKind.EXCHANGE, "Exchange"))
-    parties.set_city(store, registrar, City("Tangshan", True, "Hai River"))
+    known_city(store, registrar, "Tangshan", may_receive=True)
     parties.register_party(
         store, registrar, Party("TANGSHAN", PartyKind.AUTHORITY, "Tangshan city", city="Tangshan")
     )

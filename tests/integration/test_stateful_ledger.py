@@ -57,7 +57,6 @@ from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest
 from ledger.domain.errors import LedgerError
 from ledger.domain.registry import (
-    City,
     Entitlement,
     Obligation,
     Party,
@@ -69,7 +68,7 @@ from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import chain, compliance, journal, parties, registry, rights, trading
 from tests.conftest import BACKENDS, empty_postgres
-from tests.factories import actor
+from tests.factories import actor, known_city
 from tests.integration.registry_support import TABLES as RECORD_TABLES
 from tests.integration.registry_support import of
 from tests.integration.support import START, ManualClock
@@ -440,7 +439,7 @@ class LedgerMachine(RuleBasedStateMachine):
         m.open_chart(EXCHANGE, EXCHANGE_CHART)
         regulator = self.regulator
         for city, may in MAY_RECEIVE.items():
-            parties.set_city(self.store, regulator, City(city, may, "Hai River"))
+            known_city(self.store, regulator, city, may)
         for party, city in CITY_OF.items():
             registered = Party(party, PartyKind.ENTERPRISE, party, city=city)
             parties.register_party(self.store, regulator, registered)

@@ -1,0 +1,171 @@
+"""The trading rules of rules §7.11 over HTTP, one scenario each: city eligibility per year on
+every way an enterprise receives air rights (trades and reserve sales), transfers within one
+city, unknown cities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.support import headers_for
+
+Json = dict[str, Any]
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def problem(response: Any, status: int, code: str) -> Json:
+    assert response.status_code == status, response.text
+    body: Json = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+def as_(client: TestClient, party: str) -> dict[str, str]:
+    if party == "HEBEI":
+        return headers_for(client, "regulator", party=party)
+    if party == "TANGSHAN":
+        return headers_for(client, "city_authority", party=party)
+    return headers_for(client, "enterprise", party=party)
+
+
+@pytest.fixture
+def registry(client: TestClient) -> TestClient:
+    """HEBEI, EXCHANGE, TANGSHAN (its authority, 50 t/a SO2 in reserve); Tangshan (may receive
+    2025–2030) with E1, E2; Xingtai (may receive in 2025, not in 2026) with E3, E4; E9 in a
+    city the registry does not know. E1 and E3 hold 100 t/a SO2 (2025–2029); every enterprise
+    has 1,000,000 CNY."""
+    for body in (
+        {"code": "HEBEI", "kind": "authority", "name": "Hebei"},
+        {"code": "EXCHANGE", "kind": "exchange", "name": "Exchange"},
+        {"code": "TANGSHAN", "kind": "authority", "name": "Tangshan", "city": "Tangshan"},
+        {"code": "E1", "kind": "enterprise", "name": "E1", "city": "Tangshan"},
+        {"code": "E2", "kind": "enterprise", "name": "E2", "city": "Tangshan"},
+        {"code": "E3", "kind": "enterprise", "name": "E3", "city": "Xingtai"},
+        {"code": "E4", "kind": "enterprise", "name": "E4", "city": "Xingtai"},
+        {"code": "E9", "kind": "enterprise", "name": "E9", "city": "Atlantis"},
+    ):
+        ok(client.post("/v1/parties", json=body), 201)
+    for city in ("Tangshan", "Xingtai"):
+        ok(client.put(f"/v1/cities/{city}", json={"basin": "Hai River"}))
+        for year in range(2025, 2031):
+            may = city == "Tangshan" or year == 2025
+            decided = {"may_receive_air_rights": may, "basis": f"air quality of {year - 1}"}
+            ok(client.put(f"/v1/cities/{city}/years/{year}", json=decided))
+    for party in ("E1", "E3", "TANGSHAN"):
+        quantity = "50" if party == "TANGSHAN" else "100"
+        entitlement = {
+            "id": f"{party}-SO2",
+            "party": party,
+            "pollutant": "SO2",
+            "quantity_t_per_year": quantity,
+            "first_vintage": 2025,
+        }
+        ok(client.post("/v1/entitlements", json=entitlement), 201)
+    for party in ("E1", "E2", "E3", "E4", "E9"):
+        deposit = {"id": f"{party}-cash", "party": party, "amount_cny": "1000000.00"}
+        ok(client.post("/v1/deposits", json=deposit), 201)
+    return client
+
+
+def trade(trade_id: str, seller: str, buyer: str, day: str = "2026-03-01", **more: Any) -> Json:
+    body: Json = {
+        "id": trade_id,
+        "seller": seller,
+        "buyer": buyer,
+        "family": "SO2",
+        "quantity": "10",
+        "price_cny_per_t": "6200.00",
+        "trade_date": day,
+    }
+    return {**body, **more}
+
+
+def settle(client: TestClient, body: Json) -> Json:
+    """Propose as the seller, accept as the buyer, record as the province: the last answer."""
+    ok(client.post("/v1/trades", json=body, headers=as_(client, body["seller"])), 201)
+    path = f"/v1/trades/{body['id']}"
+    accepted = client.post(f"{path}/accept", json={}, headers=as_(client, body["buyer"]))
+    if accepted.status_code != 200:
+        return {"status": accepted.status_code, **accepted.json()}
+    return ok(client.post(f"{path}/record", json={}, headers=as_(client, "HEBEI")))
+
+
+def test_a_city_is_known_with_its_decisions_year_by_year(registry: TestClient) -> None:
+    city = ok(registry.get("/v1/cities/Xingtai", headers=as_(registry, "E3")))
+
+    assert city["basin"] == "Hai River"
+    assert [(y["year"], y["may_receive_air_rights"]) for y in city["years"]][:2] == [
+        (2025, True),
+        (2026, False),
+    ]
+    assert city["years"][0]["basis"] == "air quality of 2024"
+    problem(registry.get("/v1/cities/Atlantis"), 404, "record_not_found")
+    # A decision is for a known city only.
+    decided = {"may_receive_air_rights": True}
+    problem(registry.put("/v1/cities/Atlantis/years/2026", json=decided), 404, "record_not_found")
+
+
+def test_eligibility_is_decided_per_year_by_the_trade_date(registry: TestClient) -> None:
+    # Xingtai met 2024's standard (may receive in 2025), not 2025's (may not in 2026).
+    assert settle(registry, trade("X1", "E1", "E3", day="2025-06-01"))["state"] == "settled"
+
+    refused = settle(registry, trade("X2", "E1", "E3", day="2026-03-01"))
+
+    assert (refused["status"], refused["code"]) == (422, "city_may_not_receive")
+    assert "2026" in refused["detail"]
+
+
+def test_a_transfer_within_one_city_needs_no_eligibility(registry: TestClient) -> None:
+    # Xingtai may not receive in 2026, but E3 and E4 are both in Xingtai.
+    assert settle(registry, trade("X1", "E3", "E4"))["state"] == "settled"
+    holdings = ok(registry.get("/v1/accounts/E4:holdings/balances/SO2-2026"))
+    assert holdings["balance"] == "10.000"
+
+
+def test_an_unknown_city_or_an_undecided_year_is_refused(registry: TestClient) -> None:
+    refused = settle(registry, trade("X1", "E1", "E9"))
+    assert (refused["status"], refused["code"]) == (422, "city_unknown")
+
+    assert "does not know" in refused["detail"]
+    # Langfang is known, but nothing says whether it met the prior year's standard.
+    ok(registry.put("/v1/cities/Langfang", json={"basin": "Hai River"}))
+    party = {"code": "E5", "kind": "enterprise", "name": "E5", "city": "Langfang"}
+    ok(registry.post("/v1/parties", json=party), 201)
+    ok(registry.post("/v1/deposits", json={"id": "E5", "party": "E5", "amount_cny": "99999"}), 201)
+
+    undecided = settle(registry, trade("X2", "E1", "E5"))
+
+    assert (undecided["status"], undecided["code"]) == (422, "city_unknown")
+    assert "no decision" in undecided["detail"]
+
+
+def test_a_reserve_sale_into_an_ineligible_city_is_refused_on_both_paths(
+    registry: TestClient,
+) -> None:
+    # Through the trade workflow: Tangshan's reserve to a Xingtai enterprise in 2026.
+    refused = settle(registry, trade("R1", "TANGSHAN", "E3", price_cny_per_t="6000.00"))
+    assert (refused["status"], refused["code"]) == (422, "city_may_not_receive")
+    # As a reserve operation, by the province's regulator (its year: today's, 2026 or later).
+    sale = {
+        "id": "S1",
+        "action": "reserve_sale",
+        "authority": "TANGSHAN",
+        "party": "E3",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "5",
+        "first_vintage": 2026,
+        "last_vintage": 2026,
+        "price_cny_per_t": "6000.00",
+    }
+    problem(registry.post("/v1/reserve-operations", json=sale), 422, "city_may_not_receive")
+    problem(registry.get("/v1/entries/reserve_sale-S1"), 404, "entry_not_found")
+    # Within its own city, the reserve sells.
+    within = {**sale, "id": "S2", "party": "E2"}
+    ok(registry.post("/v1/reserve-operations", json=within, headers=as_(registry, "TANGSHAN")), 201)
+    assert ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2026"))["balance"] == "5.000"

@@ -1,0 +1,96 @@
+"""The trading rules of rules §7.11 through the services: city eligibility per year on trades
+and reserve sales alike, transfers within one city, unknown cities. Every refusal changes
+nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from ledger.domain.access import Role
+from ledger.domain.errors import LedgerError
+from ledger.domain.registry import CityYear, Party, PartyKind, TradeState
+from ledger.persistence.store import Store
+from ledger.services import parties, rights, trading
+from ledger.services.rights import ReserveAction, ReserveOperation
+from tests.factories import actor
+from tests.integration.registry_support import (
+    TRADE_DAY,
+    build_registry,
+    entitle,
+    fingerprint,
+    of,
+    so2_trade,
+)
+
+
+@pytest.fixture
+def built(store: Store) -> Store:
+    """build_registry, and 50 t/a SO2 in Tangshan's reserve."""
+    build_registry(store)
+    entitle(store, "TANGSHAN", "SO2", 50_000)
+    return store
+
+
+def refused(store: Store, code: str, action: Callable[[], object]) -> str:
+    before = fingerprint(store)
+    with pytest.raises(LedgerError) as caught:
+        action()
+    assert caught.value.code == code, caught.value.detail
+    assert fingerprint(store) == before
+    return caught.value.detail
+
+
+def sale(op_id: str, party: str) -> ReserveOperation:
+    return ReserveOperation(
+        op_id, ReserveAction.SALE, "TANGSHAN", "SO2", 5_000, 2026, 2026, party, 600_000
+    )
+
+
+def accepted(store: Store, trade_id: str, seller: str, buyer: str) -> None:
+    trade = so2_trade(trade_id, seller=seller, buyer=buyer, proposer=seller)
+    trading.propose(store, of(store, seller), trade)
+    trading.accept(store, of(store, buyer), trade_id)
+
+
+def test_a_reserve_sale_is_held_to_the_city_rule_as_a_trade_is(built: Store) -> None:
+    regulator = actor(built, Role.REGULATOR)  # of no party: it acts for any authority
+    # E3 is in Xingtai, which may not receive air rights.
+    refused(
+        built,
+        "city_may_not_receive",
+        lambda: rights.reserve_operation(built, regulator, sale("S1", "E3")),
+    )
+    trading.propose(
+        built,
+        of(built, "TANGSHAN"),
+        so2_trade("R1", seller="TANGSHAN", buyer="E3", proposer="TANGSHAN"),
+    )
+    refused(built, "city_may_not_receive", lambda: trading.accept(built, of(built, "E3"), "R1"))
+    # Within Tangshan, it sells.
+    rights.reserve_operation(built, regulator, sale("S2", "E2"))
+
+
+def test_the_decision_of_the_trade_year_governs(built: Store) -> None:
+    regulator = of(built, "HEBEI")
+    parties.decide_city_year(built, regulator, CityYear("Xingtai", TRADE_DAY.year, True, "met"))
+    accepted(built, "X1", "E1", "E3")
+    # Reversed before recording: the rule is checked again in the recording transaction.
+    parties.decide_city_year(built, regulator, CityYear("Xingtai", TRADE_DAY.year, False, "no"))
+    refused(built, "city_may_not_receive", lambda: trading.record(built, regulator, "X1"))
+
+
+def test_within_one_city_no_eligibility_is_asked_and_unknown_cities_are_refused(
+    built: Store,
+) -> None:
+    regulator = of(built, "HEBEI")
+    parties.decide_city_year(built, regulator, CityYear("Tangshan", TRADE_DAY.year, False, "no"))
+    accepted(built, "X1", "E1", "E2")  # both in Tangshan
+    assert trading.record(built, regulator, "X1").state is TradeState.SETTLED
+    stranger = Party("E8", PartyKind.ENTERPRISE, "E8", city="Nowhere")
+    parties.register_party(built, regulator, stranger)
+    rights.deposit_cash(built, regulator, "E8-start", "E8", 100_000_000)
+    trading.propose(built, of(built, "E1"), so2_trade("X2", buyer="E8"))
+    detail = refused(built, "city_unknown", lambda: trading.accept(built, of(built, "E8"), "X2"))
+    assert "Nowhere" in detail
