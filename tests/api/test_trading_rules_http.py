@@ -93,7 +93,8 @@ def settle(client: TestClient, body: Json) -> Json:
     accepted = client.post(f"{path}/accept", json={}, headers=as_(client, body["buyer"]))
     if accepted.status_code != 200:
         return {"status": accepted.status_code, **accepted.json()}
-    return ok(client.post(f"{path}/record", json={}, headers=as_(client, "HEBEI")))
+    recorded: Json = ok(client.post(f"{path}/record", json={}, headers=as_(client, "HEBEI")))
+    return recorded
 
 
 def test_a_city_is_known_with_its_decisions_year_by_year(registry: TestClient) -> None:
