@@ -17,6 +17,8 @@ from api.schemas import NO_NUL, AmountText, BusinessDate, Instant, Name, Strict
 from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
+    Acquisition,
+    BlockKind,
     ComplianceStatus,
     Deduction,
     Entitlement,
@@ -25,6 +27,7 @@ from ledger.domain.registry import (
     Party,
     Pledge,
     Trade,
+    TradingBlock,
     scale_of,
 )
 from ledger.services import rights
@@ -161,6 +164,7 @@ class EntitlementIn(Strict):
     first_vintage: Year
     permit: Annotated[str, Field(max_length=64), NO_NUL] = ""
     business_date: Dated = None
+    acquisition: Literal["free", "paid"] = "free"  # allocated free, or paid use
 
     def to_domain(self) -> Entitlement:
         return Entitlement(
@@ -171,6 +175,7 @@ class EntitlementIn(Strict):
             self.first_vintage,
             self.first_vintage + 4,
             self.permit,
+            Acquisition(self.acquisition),
         )
 
 
@@ -182,6 +187,7 @@ class EntitlementOut(Strict):
     first_vintage: int
     last_vintage: int
     permit: str
+    acquisition: str
 
 
 def entitlement_out(e: Entitlement) -> EntitlementOut:
@@ -193,6 +199,7 @@ def entitlement_out(e: Entitlement) -> EntitlementOut:
         first_vintage=e.first_vintage,
         last_vintage=e.last_vintage,
         permit=e.permit,
+        acquisition=e.acquisition.value,
     )
 
 
@@ -268,6 +275,8 @@ class ReserveOperationIn(Strict):
     last_vintage: Year
     price_cny_per_t: AmountText = "0"
     business_date: Dated = None
+    # A reclaim or buy-back names the entitlement whose surplus it takes back.
+    entitlement: RecordId | None = None
 
 
 class EntriesOut(Strict):
@@ -551,4 +560,58 @@ def reserve_command(body: ReserveOperationIn) -> rights.ReserveOperation:
         party=body.party,
         price_fen=fen(body.price_cny_per_t, "price_cny_per_t", zero_allowed=True),
         business_date=body.business_date,
+        entitlement=body.entitlement,
     )
+
+
+class BlockIn(Strict):
+    """A regulator's block: `enforcement` (the party may not receive rights), `leasing` or
+    `unclear_title` (its rights of `pollutant`, or all if none, may not be transferred)."""
+
+    id: RecordId
+    party: PartyCode
+    kind: Literal["enforcement", "leasing", "unclear_title"]
+    effective_from: BusinessDate
+    pollutant: Pollutant | None = None
+    basis: Text = ""
+
+    def to_domain(self) -> TradingBlock:
+        return TradingBlock(
+            self.id,
+            self.party,
+            BlockKind(self.kind),
+            self.effective_from,
+            self.pollutant or "",
+            self.basis,
+        )
+
+
+class BlockLiftIn(Strict):
+    lifted_on: BusinessDate
+
+
+class BlockOut(Strict):
+    id: str
+    party: str
+    kind: str
+    pollutant: str | None
+    effective_from: date
+    lifted_on: date | None
+    basis: str
+
+
+def block_out(block: TradingBlock) -> BlockOut:
+    return BlockOut(
+        id=block.id,
+        party=block.party_code,
+        kind=block.kind.value,
+        pollutant=block.pollutant or None,
+        effective_from=block.effective_from,
+        lifted_on=block.lifted_on,
+        basis=block.basis,
+    )
+
+
+class BlockPage(Strict):
+    blocks: list[BlockOut]
+    next_cursor: str | None

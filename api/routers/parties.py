@@ -24,7 +24,7 @@ from ledger.domain.registry import (
     Policy,
     account_code,
 )
-from ledger.services import parties, rights
+from ledger.services import blocks, parties, rights
 
 router = APIRouter(prefix="/v1")
 T = TypeVar("T")
@@ -252,6 +252,32 @@ def list_pledges(  # noqa: PLR0917 - query parameters
     return rs.PledgePage(
         pledges=[rs.pledge_out(p) for p in page.items], next_cursor=page.next_cursor
     )
+
+
+@router.post("/trading-blocks", response_model=rs.BlockOut, status_code=201, tags=["rights"])
+def set_block(body: rs.BlockIn, store: Store, actor: Acts, response: Response) -> rs.BlockOut:
+    """Block a party under enforcement (it may not receive rights), or its leased or
+    unclear-title rights (they may not be transferred), from a business date."""
+    return created(response, blocks.set_block(store, actor, body.to_domain()), rs.block_out)
+
+
+@router.post("/trading-blocks/{block_id}/lift", response_model=rs.BlockOut, tags=["rights"])
+def lift_block(block_id: IdPath, body: rs.BlockLiftIn, store: Store, actor: Acts) -> rs.BlockOut:
+    """Lift a block from a business date (on which it no longer applies)."""
+    return rs.block_out(blocks.lift_block(store, actor, block_id, body.lifted_on))
+
+
+@router.get("/trading-blocks", response_model=rs.BlockPage, tags=["rights"])
+def list_blocks(
+    store: Store,
+    actor: Acts,
+    party: Filter = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.BlockPage:
+    """Blocks, lifted or not, filtered by party; follow `next_cursor`."""
+    page = blocks.list_blocks(store, actor, party, cursor, limit)
+    return rs.BlockPage(blocks=[rs.block_out(b) for b in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(

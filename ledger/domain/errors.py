@@ -445,6 +445,54 @@ class CityUnknown(
     no decision says whether its city may receive air-pollutant rights that year."""
 
 
+class BuyerUnderEnforcement(
+    LedgerError,
+    code="buyer_under_enforcement",
+    kind=Kind.UNPROCESSABLE,
+    title="The buyer is under enforcement",
+):
+    """A regulator's enforcement block on the buyer is active: it may not receive rights by a
+    trade or a reserve sale."""
+
+
+class RightsBlocked(
+    LedgerError,
+    code="rights_blocked",
+    kind=Kind.UNPROCESSABLE,
+    title="The seller's rights are leased or of unclear title",
+):
+    """A regulator's leasing or unclear-title block on the seller's rights of the pollutant is
+    active: they may not be transferred."""
+
+
+class BlockLifted(
+    LedgerError,
+    code="block_lifted",
+    kind=Kind.CONFLICT,
+    title="The block was lifted already",
+):
+    """A trading block was lifted already, on another day than the one asked for."""
+
+
+class AcquisitionMismatch(
+    LedgerError,
+    code="acquisition_mismatch",
+    kind=Kind.UNPROCESSABLE,
+    title="Free surplus is reclaimed, paid surplus bought back",
+):
+    """A reclaim names paid rights, or a buy-back free ones (rules §4, §7.11)."""
+
+
+class SurplusExceeded(
+    LedgerError,
+    code="surplus_exceeded",
+    kind=Kind.UNPROCESSABLE,
+    title="More than the entitlement's rights would be taken back",
+):
+    """Reclaims and buy-backs of an entitlement would take back more, in a vintage, than the
+    entitlement confirmed."""
+
+
 class BasinMismatch(
     LedgerError,
     code="basin_mismatch",

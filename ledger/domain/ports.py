@@ -33,8 +33,8 @@ from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
     City,
-    Deduction,
     CityYear,
+    Deduction,
     Entitlement,
     Obligation,
     Outlet,
@@ -43,6 +43,7 @@ from ledger.domain.registry import (
     Pledge,
     Trade,
     TradeState,
+    TradingBlock,
 )
 from ledger.domain.reports import Report, ReportLine, ReportStatus
 from ledger.domain.tax_ports import TaxRepository
@@ -235,6 +236,21 @@ class RegistryRepository(Protocol):
         *,
         scope: Scope = ...,
     ) -> list[tuple[int, Entitlement]]: ...
+    def add_block(self, block: TradingBlock, at: datetime) -> None: ...
+    def get_block(self, block_id: str) -> TradingBlock | None: ...
+    def lift_block(self, block_id: str, day: date) -> None: ...
+    def blocks_of(self, parties: Sequence[str]) -> list[TradingBlock]:
+        """Every block ever set on these parties, lifted or not."""
+        ...
+
+    def list_blocks(
+        self, party: str | None, after: int, limit: int, *, scope: Scope = ...
+    ) -> list[tuple[int, TradingBlock]]: ...
+    def taken_back(self, entitlement_id: str) -> list[tuple[int, int, int]]:
+        """(first vintage, last vintage, units per vintage) of each reclaim or buy-back of the
+        entitlement that stands (not reversed)."""
+        ...
+
     def add_pledge(self, pledge: Pledge, at: datetime) -> None: ...
     def get_pledge(self, pledge_id: str) -> Pledge | None: ...
     def release_pledge(self, pledge_id: str) -> None: ...

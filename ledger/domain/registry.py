@@ -17,11 +17,13 @@ from enum import Enum
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.errors import (
+    BuyerUnderEnforcement,
     CityMayNotReceive,
     CityUnknown,
     InvalidField,
     PriceBelowFloor,
     PriceZeroWithoutReason,
+    RightsBlocked,
     SurrenderExceedsObligation,
     TradePartyInvalid,
     TradeStateInvalid,
@@ -213,9 +215,17 @@ def validity(first_vintage: int) -> tuple[int, ...]:
 # -- entitlements and pledges ------------------------------------------------------------------
 
 
+class Acquisition(Enum):
+    """How rights were acquired (rules §4): allocated free, or paid for (paid use)."""
+
+    FREE = "free"
+    PAID = "paid"
+
+
 @dataclass(frozen=True, slots=True)
 class Entitlement:
-    """Rights confirmed for a party: `units` per year of each vintage in its validity."""
+    """Rights confirmed for a party: `units` per year of each vintage in its validity, acquired
+    free or paid (which decides whether its surplus is reclaimed or bought back)."""
 
     id: str
     party_code: str
@@ -224,6 +234,7 @@ class Entitlement:
     first_vintage: int
     last_vintage: int
     permit: str = ""
+    acquisition: Acquisition = Acquisition.FREE
 
     @property
     def vintages(self) -> tuple[int, ...]:
@@ -246,6 +257,67 @@ class Pledge:
     @property
     def vintages(self) -> tuple[int, ...]:
         return tuple(range(self.first_vintage, self.last_vintage + 1))
+
+
+# -- trading blocks ------------------------------------------------------------------------------
+
+
+class BlockKind(Enum):
+    """What a regulator's block says (rules §4, §7.11): the party is under enforcement (it may
+    not buy), or its rights are leased or of unclear title (it may not sell them)."""
+
+    ENFORCEMENT = "enforcement"
+    LEASING = "leasing"
+    UNCLEAR_TITLE = "unclear_title"
+
+
+@dataclass(frozen=True, slots=True)
+class TradingBlock:
+    """A block a regulator set on a party from `effective_from`, until the day it is lifted
+    (`lifted_on`, exclusive). A leasing or unclear-title block names the pollutant whose rights
+    it holds ("" for all of them); an enforcement block names none."""
+
+    id: str
+    party_code: str
+    kind: BlockKind
+    effective_from: date
+    pollutant: str = ""
+    basis: str = ""
+    lifted_on: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.lifted_on is None or day < self.lifted_on)
+
+    def covers(self, family: str) -> bool:
+        return not self.pollutant or self.pollutant == family
+
+
+def check_blocks(
+    blocks: Sequence[TradingBlock],
+    seller: str,
+    buyer: str,
+    family: str,
+    days: Sequence[date],
+) -> None:
+    """Rules §7.11: a transfer is refused while (on any of `days`: the business date and
+    today) the buyer is under enforcement, or the seller's rights of `family` are leased or of
+    unclear title."""
+    for block in blocks:
+        if not any(block.active_on(day) for day in days):
+            continue
+        if block.kind is BlockKind.ENFORCEMENT and block.party_code == buyer:
+            raise BuyerUnderEnforcement(
+                f"{buyer} is under enforcement (block {block.id}): it may not receive rights",
+                field="buyer",
+            )
+        on_rights = block.kind is not BlockKind.ENFORCEMENT
+        if on_rights and block.party_code == seller and block.covers(family):
+            what = "leased" if block.kind is BlockKind.LEASING else "of unclear title"
+            raise RightsBlocked(
+                f"{seller}'s {family} rights are {what} (block {block.id}): they may not be "
+                "transferred",
+                field="seller",
+            )
 
 
 # -- policy ------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ CHAINS = (
     RecordChain("trades", t.trades, "id", (Part(t.trade_events, "trade_id", ("id",)),)),
     RecordChain("entitlements", t.entitlements, "id"),
     RecordChain("pledges", t.pledges, "id"),
+    RecordChain("blocks", t.trading_blocks, "id"),
     RecordChain(
         "obligations", t.obligations, "id", (Part(t.surrenders, "obligation_id", ("id",)),)
     ),

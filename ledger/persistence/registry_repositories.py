@@ -7,7 +7,7 @@ Listings return (position, record) pairs: the position is the row's `seq`, which
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,11 @@ from ledger.domain.access import EVERYTHING, Scope
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
+    Acquisition,
+    BlockKind,
     City,
-    Deduction,
     CityYear,
+    Deduction,
     Entitlement,
     Obligation,
     Outlet,
@@ -29,6 +31,7 @@ from ledger.domain.registry import (
     Pledge,
     Trade,
     TradeState,
+    TradingBlock,
 )
 from ledger.persistence import tables as t
 from ledger.persistence.scoping import visible_to
@@ -182,6 +185,7 @@ class SqlRegistryRepository:
                 first_vintage=entitlement.first_vintage,
                 last_vintage=entitlement.last_vintage,
                 permit=entitlement.permit,
+                acquisition=entitlement.acquisition.value,
                 created_at=at,
             )
         )
@@ -232,6 +236,66 @@ class SqlRegistryRepository:
         self._connection.execute(
             update(t.pledges).where(t.pledges.c.id == pledge_id).values(released=True)
         )
+
+    # -- trading blocks ------------------------------------------------------------------
+
+    def add_block(self, block: TradingBlock, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.trading_blocks).values(
+                id=block.id,
+                party_code=block.party_code,
+                kind=block.kind.value,
+                pollutant=block.pollutant,
+                effective_from=block.effective_from,
+                lifted_on=block.lifted_on,
+                basis=block.basis,
+                created_at=at,
+            )
+        )
+
+    def get_block(self, block_id: str) -> TradingBlock | None:
+        row = self._connection.execute(
+            select(t.trading_blocks).where(t.trading_blocks.c.id == block_id)
+        ).first()
+        return None if row is None else _block(row)
+
+    def lift_block(self, block_id: str, day: date) -> None:
+        self._connection.execute(
+            update(t.trading_blocks).where(t.trading_blocks.c.id == block_id).values(lifted_on=day)
+        )
+
+    def blocks_of(self, parties: Sequence[str]) -> list[TradingBlock]:
+        table = t.trading_blocks
+        rows = self._connection.execute(
+            select(table).where(table.c.party_code.in_(parties)).order_by(table.c.seq)
+        )
+        return [_block(row) for row in rows]
+
+    def list_blocks(
+        self, party: str | None, after: int, limit: int, *, scope: Scope = EVERYTHING
+    ) -> list[tuple[int, TradingBlock]]:
+        table = t.trading_blocks
+        query = select(table).where(visible_to(scope, table.c.party_code))
+        if party is not None:
+            query = query.where(table.c.party_code == party)
+        return [(r.seq, _block(r)) for r in self._page(query, table.c.seq, after, limit)]
+
+    def taken_back(self, entitlement_id: str) -> list[tuple[int, int, int]]:
+        """(first vintage, last vintage, units) of every reclaim and buy-back of an entitlement
+        not reversed, from their entries' metadata."""
+        entries, references = t.entries, t.entry_references
+        reversal = entries.alias("reversal")
+        rows = self._connection.execute(
+            select(entries.c.metadata)
+            .join(references, references.c.entry_seq == entries.c.seq)
+            .where(
+                references.c.kind == "entitlement",
+                references.c.reference == entitlement_id,
+                entries.c.entry_type.in_(("reclaim", "buy_back")),
+                ~select(reversal.c.seq).where(reversal.c.reverses_seq == entries.c.seq).exists(),
+            )
+        )
+        return [(int(m["first_vintage"]), int(m["last_vintage"]), int(m["units"])) for (m,) in rows]
 
     def list_pledges(
         self,
@@ -553,6 +617,19 @@ def _entitlement(row: Row[Any]) -> Entitlement:
         row.first_vintage,
         row.last_vintage,
         row.permit,
+        Acquisition(row.acquisition),
+    )
+
+
+def _block(row: Row[Any]) -> TradingBlock:
+    return TradingBlock(
+        row.id,
+        row.party_code,
+        BlockKind(row.kind),
+        row.effective_from,
+        row.pollutant,
+        row.basis,
+        row.lifted_on,
     )
 
 

@@ -339,6 +339,8 @@ entitlements = Table(
     Column("last_vintage", Integer, nullable=False),
     Column("permit", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # free (allocated) or paid (paid use), migration 0016: decides reclaim or buy-back
+    Column("acquisition", String(8), nullable=False, server_default="free"),
     CheckConstraint("units > 0", name="units_positive"),
 )
 
@@ -358,6 +360,27 @@ pledges = Table(
     Column("released", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     CheckConstraint("units > 0", name="units_positive"),
+)
+
+# A regulator's block on a party (enforcement) or its rights (leasing, unclear title), from a
+# business date until lifted (migration 0016). Lifting updates the row; the chain keeps both.
+trading_blocks = Table(
+    "trading_blocks",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),
+    Column(
+        "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("pollutant", String(16), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("lifted_on", Date),
+    Column("basis", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('enforcement', 'leasing', 'unclear_title')", name="kind"),
+    CheckConstraint("lifted_on IS NULL OR lifted_on >= effective_from", name="lifted_after"),
+    Index("ix_trading_blocks_party_code", "party_code"),
 )
 
 trades = Table(

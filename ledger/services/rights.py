@@ -9,7 +9,7 @@ same transaction as its entries.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -19,13 +19,16 @@ from ledger.domain.access import Actor, Pending
 from ledger.domain.business_dates import FIELD as BUSINESS_DATE
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
+    AcquisitionMismatch,
     InvalidField,
     PledgeAlreadyReleased,
     PriceBelowFloor,
     RecordExists,
     RecordNotFound,
+    SurplusExceeded,
 )
 from ledger.domain.finance import beijing_date
+from ledger.domain.limits import PAGE_SIZE_MAX
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.payloads import from_payload, to_payload
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -43,6 +46,7 @@ from ledger.domain.registry import (
     RESERVE,
     RETIREMENT,
     REVENUE,
+    Acquisition,
     Entitlement,
     PartyKind,
     Pledge,
@@ -54,7 +58,7 @@ from ledger.domain.registry import (
     scale_of,
     trade_value_fen,
 )
-from ledger.services import compliance, journal
+from ledger.services import blocks, compliance, journal
 from ledger.services.authority import (
     acting_as,
     gate,
@@ -423,6 +427,7 @@ class ReserveOperation:
     party: str | None = None  # the enterprise (none for a cancellation from the reserve)
     price_fen: int = 0  # per t, for sales and buy-backs
     business_date: date | None = None  # the decision's date: its entry takes effect then
+    entitlement: str | None = None  # whose surplus a reclaim or a buy-back takes back
 
 
 @use_case("reserve.operate")
@@ -461,19 +466,85 @@ def reserve_operation(
         postings = [p for c in codes for p in move(source, destination, c, op.units, 3)]
         postings += _payment(op, party, policy_of(uow))
         entry = _entry(entry_id, op.action.value, postings, ("decision", op.id), moment)
+        if op.entitlement:
+            entry = replace(
+                entry,
+                references=(*entry.references, Reference("entitlement", op.entitlement)),
+                metadata={
+                    "units": op.units,
+                    "first_vintage": op.first_vintage,
+                    "last_vintage": op.last_vintage,
+                },
+            )
         stored = uow.journal.get_many([entry_id])
         if stored and journal.is_replay(uow, [entry], stored):
             return Created([stored[entry_id]], replayed=True)
         giver = op.authority if source.endswith(RESERVE.suffix) else party
+        day = op.business_date or beijing_date(uow.now())  # the decision's date
         if op.action is ReserveAction.SALE:
-            # A reserve sale is a way of receiving rights: the city rule of a trade applies,
-            # in the year of the sale.
-            year = beijing_date(uow.now()).year
-            check_may_receive(uow, op.pollutant, authority, receiver, year, policy_of(uow))
+            # A reserve sale is a way of receiving rights: the rules of a trade's buyer apply
+            # (its city in the year of the sale, enforcement), on the day of the sale.
+            check_may_receive(uow, op.pollutant, authority, receiver, day.year, policy_of(uow))
+            blocks.check_transfer(uow, authority.code, receiver.code, op.pollutant, day)
+        if op.action in (ReserveAction.RECLAIM, ReserveAction.BUY_BACK):
+            blocks.check_transfer(uow, party, authority.code, op.pollutant, day)
+            _check_surplus(uow, op, party)
         check_can_give(uow, giver, source, codes, op.units)
         return Created(_post(uow, [entry])[0])
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _check_surplus(uow: UnitOfWork, op: ReserveOperation, party: str) -> None:
+    """Rules §4, §7.11: free rights are reclaimed (no payment), paid rights bought back. A
+    reclaim or buy-back naming the entitlement whose surplus it takes back is held to it: its
+    acquisition, pollutant and vintages, and never more in a vintage than it confirmed (earlier
+    reclaims and buy-backs of it counted). One naming none: a reclaim needs a free entitlement
+    of the party covering the vintages; a buy-back passes (rights bought in trades are paid and
+    carry no entitlement of their own)."""
+    expected = Acquisition.FREE if op.action is ReserveAction.RECLAIM else Acquisition.PAID
+    if not op.entitlement:
+        if expected is Acquisition.FREE and not any(
+            e.acquisition is Acquisition.FREE and _covers(e, op)
+            for _, e in uow.registry.list_entitlements(party, op.pollutant, 0, PAGE_SIZE_MAX)
+        ):
+            raise AcquisitionMismatch(
+                f"{party} holds no free {op.pollutant} entitlement for "
+                f"{op.first_vintage}–{op.last_vintage}: paid rights are bought back",
+                field="action",
+            )
+        return
+    entitlement = uow.registry.get_entitlement(op.entitlement)
+    if entitlement is None or entitlement.party_code != party:
+        raise InvalidField(f"{party} has no entitlement {op.entitlement!r}", field="entitlement")
+    if not _covers(entitlement, op):
+        raise InvalidField(
+            f"entitlement {entitlement.id} confirms no {op.pollutant} in "
+            f"{op.first_vintage}–{op.last_vintage}",
+            field="entitlement",
+        )
+    if entitlement.acquisition is not expected:
+        way = "reclaimed" if entitlement.acquisition is Acquisition.FREE else "bought back"
+        raise AcquisitionMismatch(
+            f"entitlement {entitlement.id} was acquired {entitlement.acquisition.value}: its "
+            f"surplus is {way}",
+            field="action",
+        )
+    taken = uow.registry.taken_back(entitlement.id)
+    for vintage in range(op.first_vintage, op.last_vintage + 1):
+        before = sum(units for first, last, units in taken if first <= vintage <= last)
+        if before + op.units > entitlement.units:
+            raise SurplusExceeded(
+                f"the {op.action.value} would take back more of entitlement {entitlement.id} in "
+                f"{vintage} than it confirmed",
+                field="quantity",
+            )
+
+
+def _covers(entitlement: Entitlement, op: ReserveOperation) -> bool:
+    return entitlement.pollutant == op.pollutant and (
+        entitlement.first_vintage <= op.first_vintage <= op.last_vintage <= entitlement.last_vintage
+    )
 
 
 def _check_decision_free(uow: UnitOfWork, op: ReserveOperation) -> None:

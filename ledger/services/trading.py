@@ -61,7 +61,7 @@ from ledger.domain.registry import (
     scale_of,
     trade_value_fen,
 )
-from ledger.services import journal
+from ledger.services import blocks, journal
 from ledger.services.authority import acting_as, sees, use_case
 from ledger.services.business_dates import effective_at
 from ledger.services.parties import (
@@ -441,6 +441,7 @@ def _check_rules(  # noqa: PLR0917 - the trade, its parties, the policy and the 
     check_not_expired(uow, codes)
     check_price(trade, policy)
     check_may_receive(uow, trade.family, seller, buyer, trade.trade_date.year, policy)
+    blocks.check_transfer(uow, seller.code, buyer.code, trade.family, trade.trade_date)
     _check_basin(uow, trade, seller, buyer, policy)
     _check_holding_limit(uow, trade, buyer, codes, policy, locked)
 

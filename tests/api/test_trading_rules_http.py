@@ -1,6 +1,7 @@
 """The trading rules of rules §7.11 over HTTP, one scenario each: city eligibility per year on
 every way an enterprise receives air rights (trades and reserve sales), transfers within one
-city, unknown cities."""
+city, unknown cities; enforcement, leasing and unclear-title blocks; reclaim of free and
+buy-back of paid surplus."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ def as_(client: TestClient, party: str) -> dict[str, str]:
 def registry(client: TestClient) -> TestClient:
     """HEBEI, EXCHANGE, TANGSHAN (its authority, 50 t/a SO2 in reserve); Tangshan (may receive
     2025–2030) with E1, E2; Xingtai (may receive in 2025, not in 2026) with E3, E4; E9 in a
-    city the registry does not know. E1 and E3 hold 100 t/a SO2 (2025–2029); every enterprise
-    has 1,000,000 CNY."""
+    city the registry does not know. E1 and E3 hold 100 t/a SO2 (2025–2029), E1's allocated
+    free, E3's paid; every enterprise has 1,000,000 CNY."""
     for body in (
         {"code": "HEBEI", "kind": "authority", "name": "Hebei"},
         {"code": "EXCHANGE", "kind": "exchange", "name": "Exchange"},
@@ -65,6 +66,7 @@ def registry(client: TestClient) -> TestClient:
             "pollutant": "SO2",
             "quantity_t_per_year": quantity,
             "first_vintage": 2025,
+            "acquisition": "paid" if party == "E3" else "free",
         }
         ok(client.post("/v1/entitlements", json=entitlement), 201)
     for party in ("E1", "E2", "E3", "E4", "E9"):
@@ -170,3 +172,170 @@ def test_a_reserve_sale_into_an_ineligible_city_is_refused_on_both_paths(
     within = {**sale, "id": "S2", "party": "E2"}
     ok(registry.post("/v1/reserve-operations", json=within, headers=as_(registry, "TANGSHAN")), 201)
     assert ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2026"))["balance"] == "5.000"
+
+
+# -- blocks -------------------------------------------------------------------------------------
+
+
+def block(block_id: str, party: str, kind: str, **more: Any) -> Json:
+    return {"id": block_id, "party": party, "kind": kind, "effective_from": "2026-01-01", **more}
+
+
+def test_a_buyer_under_enforcement_receives_nothing_until_the_block_is_lifted(
+    registry: TestClient,
+) -> None:
+    made = ok(registry.post("/v1/trading-blocks", json=block("B1", "E2", "enforcement")), 201)
+    assert (made["kind"], made["lifted_on"]) == ("enforcement", None)
+
+    refused = settle(registry, trade("X1", "E1", "E2"))
+    assert (refused["status"], refused["code"]) == (422, "buyer_under_enforcement")
+    # Nor from the reserve.
+    sale = {
+        "id": "S1",
+        "action": "reserve_sale",
+        "authority": "TANGSHAN",
+        "party": "E2",
+        "pollutant": "SO2",
+        "quantity_t_per_year": "5",
+        "first_vintage": 2026,
+        "last_vintage": 2026,
+        "price_cny_per_t": "6000.00",
+    }
+    problem(registry.post("/v1/reserve-operations", json=sale), 422, "buyer_under_enforcement")
+    # Selling is not what enforcement blocks.
+    ok(registry.post("/v1/trading-blocks", json=block("B2", "E1", "enforcement")), 201)
+    assert settle(registry, trade("X2", "E1", "E4", day="2025-06-01"))["state"] == "settled"
+
+    lifted = ok(registry.post("/v1/trading-blocks/B1/lift", json={"lifted_on": "2026-02-01"}))
+    # A trade dated while the block held stays refused; one dated after it passes.
+    again = settle(registry, trade("X3", "E1", "E2", day="2026-01-15"))
+    assert again["code"] == "buyer_under_enforcement"
+    assert settle(registry, trade("X4", "E1", "E2", day="2026-03-01"))["state"] == "settled"
+    assert lifted["lifted_on"] == "2026-02-01"
+    problem(
+        registry.post("/v1/trading-blocks/B1/lift", json={"lifted_on": "2026-03-01"}),
+        409,
+        "block_lifted",
+    )
+    listed = ok(registry.get("/v1/trading-blocks", params={"party": "E2"}))["blocks"]
+    assert [(b["id"], b["lifted_on"]) for b in listed] == [("B1", "2026-02-01")]
+
+
+def test_leased_or_unclear_rights_are_not_transferred_and_the_block_stops_a_recording(
+    registry: TestClient,
+) -> None:
+    leased = block("B1", "E1", "leasing", pollutant="SO2", basis="leased to E9 until 2027")
+    ok(registry.post("/v1/trading-blocks", json=leased), 201)
+
+    refused = settle(registry, trade("X1", "E1", "E2"))
+    assert (refused["status"], refused["code"]) == (422, "rights_blocked")
+    assert "leased" in refused["detail"]
+    # A block on NOx rights leaves the SO2 rights of E3 free to move; one set after the
+    # acceptance stops the recording (the rules are checked again there).
+    nox = block("B2", "E3", "leasing", pollutant="NOx")
+    ok(registry.post("/v1/trading-blocks", json=nox), 201)
+    ok(registry.post("/v1/trades", json=trade("X2", "E3", "E4"), headers=as_(registry, "E3")), 201)
+    ok(registry.post("/v1/trades/X2/accept", json={}, headers=as_(registry, "E4")))
+    ok(registry.post("/v1/trading-blocks", json=block("B3", "E3", "unclear_title")), 201)
+    problem(
+        registry.post("/v1/trades/X2/record", json={}, headers=as_(registry, "HEBEI")),
+        422,
+        "rights_blocked",
+    )
+
+
+def test_a_block_is_set_once_and_within_the_authority_scope(registry: TestClient) -> None:
+    body = block("B1", "E3", "enforcement")
+    first = registry.post("/v1/trading-blocks", json=body)
+    again = registry.post("/v1/trading-blocks", json=body)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    problem(
+        registry.post("/v1/trading-blocks", json={**body, "party": "E4"}),
+        409,
+        "record_exists_with_different_definition",
+    )
+    problem(
+        registry.post("/v1/trading-blocks", json=block("B2", "E3", "enforcement", pollutant="SO2")),
+        422,
+        "invalid_field",
+    )
+    # Tangshan's authority blocks its own city's enterprises only.
+    tangshan = as_(registry, "TANGSHAN")
+    own = block("B3", "E2", "leasing")
+    ok(registry.post("/v1/trading-blocks", json=own, headers=tangshan), 201)
+    problem(
+        registry.post("/v1/trading-blocks", json=block("B4", "E3", "leasing"), headers=tangshan),
+        422,
+        "unknown_party",
+    )
+    problem(
+        registry.post(
+            "/v1/trading-blocks/B1/lift", json={"lifted_on": "2026-02-01"}, headers=tangshan
+        ),
+        404,
+        "record_not_found",
+    )
+
+
+# -- free and paid rights -------------------------------------------------------------------------
+
+
+def taking_back(op_id: str, action: str, party: str, entitlement: str | None, **more: Any) -> Json:
+    body: Json = {
+        "id": op_id,
+        "action": action,
+        "authority": "TANGSHAN",
+        "party": party,
+        "pollutant": "SO2",
+        "quantity_t_per_year": "60",
+        "first_vintage": 2027,
+        "last_vintage": 2028,
+        "entitlement": entitlement,
+    }
+    return {**body, **more}
+
+
+def test_free_surplus_is_reclaimed_and_paid_surplus_bought_back(registry: TestClient) -> None:
+    operations = "/v1/reserve-operations"
+    # E1's rights were allocated free, E3's paid for.
+    problem(
+        registry.post(operations, json=taking_back("D1", "buy_back", "E1", "E1-SO2")),
+        422,
+        "acquisition_mismatch",
+    )
+    problem(
+        registry.post(operations, json=taking_back("D2", "reclaim", "E3", "E3-SO2")),
+        422,
+        "acquisition_mismatch",
+    )
+    # Naming no entitlement, a reclaim still needs free rights (E3 has paid ones only).
+    problem(
+        registry.post(operations, json=taking_back("D3", "reclaim", "E3", None)),
+        422,
+        "acquisition_mismatch",
+    )
+    problem(
+        registry.post(operations, json=taking_back("D4", "reclaim", "E1", "E3-SO2")),
+        422,
+        "invalid_field",
+    )
+
+    ok(registry.post(operations, json=taking_back("D5", "reclaim", "E1", "E1-SO2")), 201)
+    bought = taking_back("D6", "buy_back", "E3", "E3-SO2", price_cny_per_t="5000.00")
+    ok(registry.post(operations, json=bought), 201)
+
+    assert ok(registry.get("/v1/accounts/E1:holdings/balances/SO2-2027"))["balance"] == "40.000"
+    assert ok(registry.get("/v1/accounts/E3:cash/balances/CNY"))["balance"] == "1300000.00"
+    entry = ok(registry.get("/v1/entries/reclaim-D5"))
+    assert {"kind": "entitlement", "id": "E1-SO2"} in entry["references"]
+    # The entitlement confirmed 100 t/a: 60 taken back, 60 more would exceed it.
+    problem(
+        registry.post(
+            operations, json=taking_back("D7", "reclaim", "E1", "E1-SO2", first_vintage=2028)
+        ),
+        422,
+        "surplus_exceeded",
+    )
+    listed = ok(registry.get("/v1/entitlements", params={"party": "E3"}))["entitlements"]
+    assert listed[0]["acquisition"] == "paid"

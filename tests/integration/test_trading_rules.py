@@ -1,18 +1,28 @@
 """The trading rules of rules §7.11 through the services: city eligibility per year on trades
-and reserve sales alike, transfers within one city, unknown cities. Every refusal changes
-nothing."""
+and reserve sales alike, transfers within one city, unknown cities; blocks; reclaim of free and
+buy-back of paid surplus. Every refusal changes nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
 from ledger.domain.access import Role
 from ledger.domain.errors import LedgerError
-from ledger.domain.registry import CityYear, Party, PartyKind, TradeState
+from ledger.domain.registry import (
+    Acquisition,
+    BlockKind,
+    CityYear,
+    Entitlement,
+    Party,
+    PartyKind,
+    TradeState,
+    TradingBlock,
+)
 from ledger.persistence.store import Store
-from ledger.services import parties, rights, trading
+from ledger.services import blocks, parties, rights, trading
 from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.factories import actor
 from tests.integration.registry_support import (
@@ -94,3 +104,55 @@ def test_within_one_city_no_eligibility_is_asked_and_unknown_cities_are_refused(
     trading.propose(built, of(built, "E1"), so2_trade("X2", buyer="E8"))
     detail = refused(built, "city_unknown", lambda: trading.accept(built, of(built, "E8"), "X2"))
     assert "Nowhere" in detail
+
+
+def test_blocks_refuse_transfers_while_active(built: Store) -> None:
+    regulator = of(built, "HEBEI")
+    enforced = TradingBlock("B1", "E2", BlockKind.ENFORCEMENT, TRADE_DAY)
+    blocks.set_block(built, regulator, enforced)
+    trading.propose(built, of(built, "E1"), so2_trade("X1"))
+    refused(built, "buyer_under_enforcement", lambda: trading.accept(built, of(built, "E2"), "X1"))
+    unbound = actor(built, Role.REGULATOR)
+    refused(
+        built,
+        "buyer_under_enforcement",
+        lambda: rights.reserve_operation(built, unbound, sale("S1", "E2")),
+    )
+    # Lifted the day after the trade date: the trade, dated while it held, stays refused.
+    blocks.lift_block(built, regulator, "B1", date(2026, 3, 2))
+    refused(built, "buyer_under_enforcement", lambda: trading.accept(built, of(built, "E2"), "X1"))
+    leased = TradingBlock("B2", "E1", BlockKind.LEASING, TRADE_DAY, "SO2", "leased out")
+    blocks.set_block(built, regulator, leased)
+    trading.propose(built, of(built, "E1"), so2_trade("X2", trade_date=date(2026, 3, 5)))
+    refused(built, "rights_blocked", lambda: trading.accept(built, of(built, "E2"), "X2"))
+
+
+def test_free_rights_are_reclaimed_and_paid_ones_bought_back(built: Store) -> None:
+    unbound = actor(built, Role.REGULATOR)
+    paid = Entitlement("E2-NOx", "E2", "NOx", 10_000, 2026, 2030, acquisition=Acquisition.PAID)
+    rights.confirm_entitlement(built, unbound, paid)
+
+    def take(op_id: str, action: ReserveAction, party: str, entitlement: str) -> object:
+        op = ReserveOperation(
+            op_id,
+            action,
+            "TANGSHAN",
+            entitlement.split("-")[1],
+            6_000,
+            2027,
+            2027,
+            party,
+            500_000 if action is ReserveAction.BUY_BACK else 0,
+            entitlement,
+        )
+        return rights.reserve_operation(built, unbound, op)
+
+    refused(
+        built, "acquisition_mismatch", lambda: take("D1", ReserveAction.RECLAIM, "E2", "E2-NOx")
+    )
+    refused(
+        built, "acquisition_mismatch", lambda: take("D2", ReserveAction.BUY_BACK, "E1", "E1-SO2")
+    )
+    take("D3", ReserveAction.BUY_BACK, "E2", "E2-NOx")
+    refused(built, "surplus_exceeded", lambda: take("D4", ReserveAction.BUY_BACK, "E2", "E2-NOx"))
+    take("D5", ReserveAction.RECLAIM, "E1", "E1-SO2")

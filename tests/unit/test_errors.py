@@ -73,4 +73,3 @@ def test_an_error_without_a_docstring_is_refused_when_declared() -> None:
 
         class Undocumented(LedgerError, code="undocumented_for_test", kind=Kind.INVALID, title="X"):
             pass
-

@@ -1,0 +1,106 @@
+"""Trading blocks (rules §4, §7.11): a regulator sets a block on a party under enforcement (it
+may not receive rights) or on a party's rights that are leased or of unclear title (they may not
+be transferred), from a business date; lifts it from another. While a block is active, every
+transfer it concerns is refused: trades (at acceptance and at recording) and reserve sales.
+
+A block is a record of its own (`trading_blocks`, chained); setting the same block again is a
+safe retry, another block under its id a 409; lifting it again on the same day too.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ledger.domain.access import Actor
+from ledger.domain.errors import BlockLifted, InvalidField, RecordExists, RecordNotFound
+from ledger.domain.finance import beijing_date
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import BlockKind, TradingBlock, check_blocks, check_pollutant
+from ledger.services.authority import sees, use_case, visible_party
+from ledger.services.transactions import in_transaction, read
+
+
+@use_case("blocks.set")
+def set_block(
+    uow_factory: UnitOfWorkFactory, actor: Actor, block: TradingBlock
+) -> Created[TradingBlock]:
+    """Set a block on a party in the authority's scope, from `block.effective_from`."""
+
+    def work(uow: UnitOfWork) -> Created[TradingBlock]:
+        existing = uow.registry.get_block(block.id)
+        if existing is not None:
+            if existing != block or not sees(uow, actor, existing.party_code):
+                raise RecordExists(f"block {block.id} exists", field="id")
+            return Created(existing, replayed=True)
+        visible_party(uow, actor, block.party_code)
+        if block.lifted_on is not None:
+            raise InvalidField("a block is set, then lifted", field="lifted_on")
+        if block.kind is BlockKind.ENFORCEMENT and block.pollutant:
+            raise InvalidField("enforcement blocks the party, not a pollutant", field="pollutant")
+        if block.pollutant:
+            check_pollutant(block.pollutant)
+        uow.registry.add_block(block, uow.now())
+        return Created(block)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("blocks.lift")
+def lift_block(
+    uow_factory: UnitOfWorkFactory, actor: Actor, block_id: str, day: date
+) -> TradingBlock:
+    """Lift a block from `day` (it no longer applies on that day); the same lift again is
+    answered as it was."""
+
+    def work(uow: UnitOfWork) -> TradingBlock:
+        block = uow.registry.get_block(block_id)
+        if block is None or not sees(uow, actor, block.party_code):
+            raise RecordNotFound(f"block {block_id!r} not found", field="block_id")
+        if block.lifted_on == day:
+            return block
+        if block.lifted_on is not None:
+            raise BlockLifted(f"block {block_id} was lifted on {block.lifted_on}", field="day")
+        if day < block.effective_from:
+            raise InvalidField("a block is lifted on or after the day it took effect", field="day")
+        uow.registry.lift_block(block_id, day)
+        return TradingBlock(
+            block.id,
+            block.party_code,
+            block.kind,
+            block.effective_from,
+            block.pollutant,
+            block.basis,
+            day,
+        )
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("blocks.list")
+def list_blocks(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    party: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[TradingBlock]:
+    """The blocks the actor sees (of parties in scope), lifted or not, one page after `cursor`."""
+    after = decode_cursor("blocks", cursor)
+    check_page_size(limit)
+    rows = read(
+        uow_factory,
+        lambda uow: uow.registry.list_blocks(party, after, limit, scope=actor.scope),
+    )
+    return keyset_page("blocks", rows, limit)
+
+
+def check_transfer(
+    uow: UnitOfWork, seller: str, buyer: str, family: str, business_date: date
+) -> None:
+    """Refuse a transfer a block forbids, active on its business date or today (Beijing): a
+    block set today stops a transfer dated earlier that is still to be recorded, and one lifted
+    since does not excuse a transfer dated while it held."""
+    blocks = uow.registry.blocks_of(sorted({seller, buyer}))
+    if blocks:
+        check_blocks(blocks, seller, buyer, family, (business_date, beijing_date(uow.now())))
