@@ -73,6 +73,8 @@ RECORDS = (
     "INSERT INTO incentive_basis_reports (basis_id, report_id) VALUES ('B1', 'R1')",
     "INSERT INTO incentives (id, basis_id, basis_fen, kind, party_code, amount_fen, entry_id,"
     f" booked_at) VALUES ('I1', 'B1', 10, 'article13_reduction', 'E01', 10, 'e-i1', {NOW})",
+    "INSERT INTO trading_blocks (id, party_code, kind, pollutant, effective_from, basis,"
+    f" created_at) VALUES ('BL1', 'E01', 'enforcement', '', '2025-01-01', 'x', {NOW})",
     "INSERT INTO approval_requests (id, operation, payload, authority, initiator,"
     " initiator_person, state, created_at, expires_at) VALUES ('AR1', 'allocation', '{}',"
     f" 'HEBEI', 'reg-1', 'reg-1', 'pending', {NOW}, {LATER})",
@@ -100,6 +102,7 @@ EDITS = {
     "trades": ("'T1'", "price_fen = price_fen + 1"),
     "entitlements": ("'TANGSHAN-SO2-2025'", "units = units + 1"),
     "pledges": ("(SELECT min(id) FROM pledges)", "holder = 'nobody'"),
+    "blocks": ("'BL1'", "lifted_on = '2025-01-02'"),
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
     "deductions": ("'D1'", "units = 1000"),
     "rights_penalties": ("'RP1'", "amount_fen = 1"),
