@@ -18,10 +18,13 @@ from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
     Acquisition,
+    Bid,
     BlockKind,
     ComplianceStatus,
     Deduction,
     Entitlement,
+    Listing,
+    ListingMode,
     Obligation,
     Outlet,
     Party,
@@ -352,6 +355,86 @@ class TradeIn(Strict):
             zero_price_reason=self.zero_price_reason,
             expires_at=self.expires_at,
         )
+
+
+class ListingIn(Strict):
+    """Reserve rights offered by their authority (the caller's party): at a fixed price, or by
+    auction from a starting price; both at least the benchmark (floor) price."""
+
+    id: RecordId = Field(description="also the id of the sale's trade")
+    seller: PartyCode
+    pollutant: Pollutant
+    quantity: AmountText = Field(description="t/a, sold in every remaining vintage")
+    mode: Literal["fixed_price", "auction"]
+    price_cny_per_t: AmountText = Field(description="the price, or the auction's starting price")
+    listing_date: BusinessDate = Field(description="the sale's trade date")
+
+    def to_domain(self) -> Listing:
+        return Listing(
+            id=self.id,
+            seller=self.seller,
+            family=self.pollutant,
+            units=quantity_units(self.quantity, self.pollutant),
+            price_fen=fen(self.price_cny_per_t, "price_cny_per_t"),
+            mode=ListingMode(self.mode),
+            listing_date=self.listing_date,
+        )
+
+
+class BidIn(Strict):
+    price_cny_per_t: AmountText
+    actor: PartyCode | None = Field(default=None, description="optional: always the caller's party")
+
+
+class BidOut(Strict):
+    bidder: str | None = Field(description="named to the bidder, the seller and oversight")
+    price_cny_per_t: str
+    at: str
+    outcome: str
+
+
+class ListingOut(Strict):
+    id: str
+    state: str
+    seller: str
+    pollutant: str
+    quantity: str
+    mode: str
+    price_cny_per_t: str
+    listing_date: date
+    first_vintage: int
+    last_vintage: int
+    bids: list[BidOut] = []
+
+
+def bid_out(made: Bid) -> BidOut:
+    return BidOut(
+        bidder=made.bidder or None,
+        price_cny_per_t=cny(made.price_fen),
+        at=made.at.isoformat(),
+        outcome=made.outcome,
+    )
+
+
+def listing_out(listing: Listing, bids: list[Bid] | None = None) -> ListingOut:
+    return ListingOut(
+        id=listing.id,
+        state=listing.state.value,
+        seller=listing.seller,
+        pollutant=listing.family,
+        quantity=tonnes(listing.units, listing.family),
+        mode=listing.mode.value,
+        price_cny_per_t=cny(listing.price_fen),
+        listing_date=listing.listing_date,
+        first_vintage=listing.first_vintage,
+        last_vintage=listing.last_vintage,
+        bids=[bid_out(b) for b in bids or []],
+    )
+
+
+class ListingPage(Strict):
+    listings: list[ListingOut]
+    next_cursor: str | None
 
 
 class TradeActionIn(Strict):

@@ -15,8 +15,8 @@ from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.penalties import PenaltyStatus
-from ledger.domain.registry import TradeState
-from ledger.services import compliance, penalties, trading
+from ledger.domain.registry import ListingState, TradeState
+from ledger.services import compliance, listings, penalties, trading
 
 router = APIRouter(prefix="/v1")
 T = TypeVar("T")
@@ -55,6 +55,65 @@ def list_trades(  # noqa: PLR0917 - query parameters
         limit=limit,
     )
     return rs.TradePage(trades=[rs.trade_out(t) for t in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("/listings", response_model=rs.ListingOut, status_code=201, tags=["trades"])
+def create_listing(
+    body: rs.ListingIn, store: Store, actor: Acts, response: Response
+) -> rs.ListingOut:
+    """A city or the province lists its reserve's rights, at a fixed price or by auction."""
+    return created(
+        response, listings.create_listing(store, actor, body.to_domain()), rs.listing_out
+    )
+
+
+@router.get("/listings", response_model=rs.ListingPage, tags=["trades"])
+def list_listings(
+    store: Store,
+    actor: Acts,
+    state: Annotated[str | None, Query(pattern="^(open|sold|unsold|withdrawn)$")] = None,
+    cursor: Cursor = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> rs.ListingPage:
+    """Reserve listings (public offers: every reader sees them), optionally in one state."""
+    page = listings.list_listings(
+        store, actor, ListingState(state) if state else None, cursor, limit
+    )
+    return rs.ListingPage(
+        listings=[rs.listing_out(item) for item in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/listings/{listing_id}", response_model=rs.ListingOut, tags=["trades"])
+def get_listing(listing_id: IdPath, store: Store, actor: Acts) -> rs.ListingOut:
+    """A listing and its bids (bidders named to the bidder, the seller and oversight)."""
+    return rs.listing_out(*listings.get_listing(store, actor, listing_id))
+
+
+@router.post("/listings/{listing_id}/accept", response_model=rs.TradeOut, tags=["trades"])
+def accept_listing(
+    listing_id: IdPath, body: rs.TradeActionIn, store: Store, actor: Acts
+) -> rs.TradeOut:
+    """An enterprise buys a fixed-price listing: its sale (the trade of the listing's id) is
+    accepted, every rule checked and the hold placed; an authority then records it."""
+    return rs.trade_out(listings.accept_listing(store, actor, listing_id, body.actor))
+
+
+@router.post(
+    "/listings/{listing_id}/bids", response_model=rs.BidOut, status_code=201, tags=["trades"]
+)
+def bid(listing_id: IdPath, body: rs.BidIn, store: Store, actor: Acts) -> rs.BidOut:
+    """An enterprise bids in an auction: at least the starting price, above the best bid."""
+    price = rs.fen(body.price_cny_per_t, "price_cny_per_t")
+    return rs.bid_out(listings.bid(store, actor, listing_id, price, body.actor))
+
+
+@router.post("/listings/{listing_id}/close", response_model=rs.ListingOut, tags=["trades"])
+def close_listing(listing_id: IdPath, store: Store, actor: Acts) -> rs.ListingOut:
+    """The seller closes its listing: an auction is sold to the best bid the rules allow (or
+    closes unsold); a fixed-price listing is withdrawn."""
+    closed = listings.close_listing(store, actor, listing_id)
+    return rs.listing_out(*listings.get_listing(store, actor, closed.id))
 
 
 @router.get("/trades/{trade_id}", response_model=rs.TradeOut, tags=["trades"])

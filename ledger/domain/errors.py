@@ -493,6 +493,24 @@ class SurplusExceeded(
     entitlement confirmed."""
 
 
+class BidTooLow(
+    LedgerError,
+    code="bid_too_low",
+    kind=Kind.UNPROCESSABLE,
+    title="The bid is below the starting price or the best bid",
+):
+    """An auction's bid is below its starting price, or not above the best bid so far."""
+
+
+class ListingClosed(
+    LedgerError,
+    code="listing_closed",
+    kind=Kind.CONFLICT,
+    title="The listing is closed",
+):
+    """A listing was sold, withdrawn or closed unsold: it takes no acceptance or bid."""
+
+
 class BasinMismatch(
     LedgerError,
     code="basin_mismatch",

@@ -118,6 +118,14 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "trades.record": AUTHORITIES,
     "trades.refuse": AUTHORITIES,
     "trades.expire": AUTHORITIES,
+    # Reserve listings: an authority lists and closes; enterprises accept or bid; every reader
+    # sees the offers.
+    "listings.create": AUTHORITIES,
+    "listings.list": READERS,
+    "listings.read": READERS,
+    "listings.accept": only(ENTERPRISE),
+    "listings.bid": only(ENTERPRISE),
+    "listings.close": AUTHORITIES,
     # Compliance.
     "obligations.set": only(REGULATOR),
     "obligations.list": READERS,

@@ -32,10 +32,13 @@ from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
+    Bid,
     City,
     CityYear,
     Deduction,
     Entitlement,
+    Listing,
+    ListingState,
     Obligation,
     Outlet,
     Party,
@@ -246,6 +249,18 @@ class RegistryRepository(Protocol):
     def list_blocks(
         self, party: str | None, after: int, limit: int, *, scope: Scope = ...
     ) -> list[tuple[int, TradingBlock]]: ...
+    def add_listing(self, listing: Listing, at: datetime) -> None: ...
+    def get_listing(self, listing_id: str, *, lock: bool = False) -> Listing | None: ...
+    def set_listing_state(self, listing_id: str, state: ListingState) -> None: ...
+    def list_listings(
+        self, state: ListingState | None, after: int, limit: int
+    ) -> list[tuple[int, Listing]]: ...
+    def add_bid(self, bid: Bid) -> None: ...
+    def bids_of(self, listing_id: str) -> list[Bid]:
+        """A listing's bids in the order they came."""
+        ...
+
+    def set_bid_outcome(self, seq: int, outcome: str) -> None: ...
     def taken_back(self, entitlement_id: str) -> list[tuple[int, int, int]]:
         """(first vintage, last vintage, units per vintage) of each reclaim or buy-back of the
         entitlement that stands (not reversed)."""

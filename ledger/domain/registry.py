@@ -17,6 +17,7 @@ from enum import Enum
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.errors import (
+    BidTooLow,
     BuyerUnderEnforcement,
     CityMayNotReceive,
     CityUnknown,
@@ -582,3 +583,68 @@ def deductions_from(
         )
         left -= units
     return found
+
+
+# -- reserve listings ------------------------------------------------------------------------
+
+
+class ListingMode(Enum):
+    """How an authority sells reserve rights (rules §4): at a fixed price, or by an electronic
+    auction rising from a starting price of at least the benchmark (floor) price."""
+
+    FIXED_PRICE = "fixed_price"
+    AUCTION = "auction"
+
+
+class ListingState(Enum):
+    OPEN = "open"
+    SOLD = "sold"  # its sale is a trade, accepted (the hold placed), to be recorded
+    UNSOLD = "unsold"  # an auction closed with no bid that could be accepted
+    WITHDRAWN = "withdrawn"  # a fixed-price listing closed before anyone accepted it
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """An authority's offer of `units` per vintage of its reserve's rights (first..last) at
+    `price_fen` per t: the price (fixed) or the starting price (auction). Its sale is the trade
+    of the same id, dated `listing_date`."""
+
+    id: str
+    seller: str
+    family: str
+    units: int
+    price_fen: int
+    mode: ListingMode
+    listing_date: date
+    first_vintage: int = 0
+    last_vintage: int = 0
+    state: ListingState = ListingState.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """An enterprise's bid in an auction, per t; `outcome` is set when the auction closes:
+    `won`, or the code of the rule that refused its acceptance."""
+
+    listing_id: str
+    bidder: str
+    price_fen: int
+    at: datetime
+    seq: int = 0
+    outcome: str = ""
+
+
+def check_bid(listing: Listing, price_fen: int, best: int | None) -> None:
+    """An auction's bid is at least its starting price and above the best bid so far."""
+    if listing.mode is not ListingMode.AUCTION:
+        raise InvalidField(f"listing {listing.id} is at a fixed price: accept it", field="price")
+    if price_fen < listing.price_fen or (best is not None and price_fen <= best):
+        floor = listing.price_fen if best is None else best + 1
+        raise BidTooLow(
+            f"a bid on listing {listing.id} is at least {floor / 100:.2f} CNY/t", field="price"
+        )
+
+
+def ranked(bids: Sequence[Bid]) -> list[Bid]:
+    """An auction's bids, best first: the highest price, then the earliest."""
+    return sorted(bids, key=lambda bid: (-bid.price_fen, bid.seq))

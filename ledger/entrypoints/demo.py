@@ -5,8 +5,8 @@ Every step is a use case performed by a demo principal, with the authority, scop
 and audit of any other caller: two administrators enrol each principal (each sees one half of
 its code), a regulator registers and allocates (a second regulator approves the allocations
 above the four-eyes threshold), the sellers' representatives (enterprises, the exchange,
-Tangshan's authority for its reserve) propose trades and the buyers' accept, the province
-records.
+Tangshan's authority lists its reserve's rights) propose trades and the buyers' accept, the
+province records.
 
 `load_reference_data` registers parties, outlets, cities, entitlements, the pledge, carbon
 positions and cash deposits; `replay_trades` runs T1–T6 through the trade workflow (propose by
@@ -38,6 +38,8 @@ from ledger.domain.registry import (
     City,
     CityYear,
     Entitlement,
+    Listing,
+    ListingMode,
     Obligation,
     Outlet,
     Party,
@@ -49,7 +51,7 @@ from ledger.domain.registry import (
 )
 from ledger.entrypoints.common import opened_store
 from ledger.persistence import migrate
-from ledger.services import access, approvals, compliance, parties, rights, trading
+from ledger.services import access, approvals, compliance, listings, parties, rights, trading
 from ledger.settings import Settings
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
@@ -308,8 +310,11 @@ def replay_trades(store: UnitOfWorkFactory, cast: Cast) -> dict[str, str]:
 
 def replay_trade(store: UnitOfWorkFactory, cast: Cast, row: TradeRow) -> str:
     """The seller's representative proposes, the buyer's accepts, the province's regulator
-    records (or refuses, with the code of the rule the acceptance broke)."""
+    records (or refuses, with the code of the rule the acceptance broke). A sale from a city's
+    reserve is a fixed-price listing instead, which the buyer accepts."""
     trade = row.trade
+    if trade.seller in {city.upper() for city in CITIES}:
+        return replay_listing(store, cast, trade)
     trading.propose(store, cast.of(trade.seller), trade, vintage=row.vintage)
     try:
         trading.accept(store, cast.of(trade.buyer), trade.id)
@@ -333,6 +338,29 @@ def surrender_at_deadlines(store: UnitOfWorkFactory, cast: Cast) -> None:
             business_date=obligation.deadline,
         )
         compliance.surrender(store, cast.of(code), request)
+
+
+def replay_listing(store: UnitOfWorkFactory, cast: Cast, trade: Trade) -> str:
+    """The city's authority lists its reserve's rights at the trade's price, the buyer accepts
+    the listing (its sale is the trade of the same id), the province records; a listing whose
+    acceptance a rule refuses is withdrawn, with the rule's code as the outcome."""
+    seller = cast.of(trade.seller)
+    listing = Listing(
+        trade.id,
+        trade.seller,
+        trade.family,
+        trade.units,
+        trade.price_fen,
+        ListingMode.FIXED_PRICE,
+        trade.trade_date,
+    )
+    listings.create_listing(store, seller, listing)
+    try:
+        listings.accept_listing(store, cast.of(trade.buyer), trade.id)
+    except LedgerError as error:
+        listings.close_listing(store, seller, trade.id)
+        return f"{TradeState.REFUSED.value}: {error.code}"
+    return trading.record(store, cast.regulator, trade.id).state.value
 
 
 def summary(outcomes: dict[str, Any]) -> str:

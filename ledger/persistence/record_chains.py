@@ -71,6 +71,7 @@ CHAINS = (
     RecordChain("entitlements", t.entitlements, "id"),
     RecordChain("pledges", t.pledges, "id"),
     RecordChain("blocks", t.trading_blocks, "id"),
+    RecordChain("listings", t.listings, "id", (Part(t.listing_bids, "listing_id", ("id",)),)),
     RecordChain(
         "obligations", t.obligations, "id", (Part(t.surrenders, "obligation_id", ("id",)),)
     ),

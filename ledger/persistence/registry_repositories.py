@@ -19,11 +19,15 @@ from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.ports import Surrender, TradeEvent
 from ledger.domain.registry import (
     Acquisition,
+    Bid,
     BlockKind,
     City,
     CityYear,
     Deduction,
     Entitlement,
+    Listing,
+    ListingMode,
+    ListingState,
     Obligation,
     Outlet,
     Party,
@@ -280,6 +284,68 @@ class SqlRegistryRepository:
             query = query.where(table.c.party_code == party)
         return [(r.seq, _block(r)) for r in self._page(query, table.c.seq, after, limit)]
 
+    # -- reserve listings ----------------------------------------------------------------
+
+    def add_listing(self, listing: Listing, at: datetime) -> None:
+        self._connection.execute(
+            insert(t.listings).values(
+                id=listing.id,
+                seller=listing.seller,
+                family=listing.family,
+                units=listing.units,
+                price_fen=listing.price_fen,
+                mode=listing.mode.value,
+                listing_date=listing.listing_date,
+                first_vintage=listing.first_vintage,
+                last_vintage=listing.last_vintage,
+                state=listing.state.value,
+                created_at=at,
+            )
+        )
+
+    def get_listing(self, listing_id: str, *, lock: bool = False) -> Listing | None:
+        query = select(t.listings).where(t.listings.c.id == listing_id)
+        if lock:
+            query = query.with_for_update()
+        row = self._connection.execute(query).first()
+        return None if row is None else _listing(row)
+
+    def set_listing_state(self, listing_id: str, state: ListingState) -> None:
+        self._connection.execute(
+            update(t.listings).where(t.listings.c.id == listing_id).values(state=state.value)
+        )
+
+    def list_listings(
+        self, state: ListingState | None, after: int, limit: int
+    ) -> list[tuple[int, Listing]]:
+        query = select(t.listings)
+        if state is not None:
+            query = query.where(t.listings.c.state == state.value)
+        return [(r.seq, _listing(r)) for r in self._page(query, t.listings.c.seq, after, limit)]
+
+    def add_bid(self, bid: Bid) -> None:
+        self._connection.execute(
+            insert(t.listing_bids).values(
+                listing_id=bid.listing_id,
+                bidder=bid.bidder,
+                price_fen=bid.price_fen,
+                at=bid.at,
+                outcome=bid.outcome,
+            )
+        )
+
+    def bids_of(self, listing_id: str) -> list[Bid]:
+        bids = t.listing_bids
+        rows = self._connection.execute(
+            select(bids).where(bids.c.listing_id == listing_id).order_by(bids.c.id)
+        )
+        return [Bid(r.listing_id, r.bidder, r.price_fen, r.at, r.id, r.outcome) for r in rows]
+
+    def set_bid_outcome(self, seq: int, outcome: str) -> None:
+        self._connection.execute(
+            update(t.listing_bids).where(t.listing_bids.c.id == seq).values(outcome=outcome)
+        )
+
     def taken_back(self, entitlement_id: str) -> list[tuple[int, int, int]]:
         """(first vintage, last vintage, units) of every reclaim and buy-back of an entitlement
         not reversed, from their entries' metadata."""
@@ -534,7 +600,6 @@ class SqlRegistryRepository:
             query = query.where(table.c.obligation_id == obligation_id)
         return [(r.seq, _deduction(r)) for r in self._page(query, table.c.seq, after, limit)]
 
-
     # -- penalties for rights non-compliance (rules §7.10) --------------------------------------
 
     def add_rights_penalty(self, penalty: RightsPenalty, at: datetime) -> None:
@@ -591,6 +656,7 @@ class SqlRegistryRepository:
         ).scalar_one()
         return int(paid)
 
+
 def _party(row: Row[Any]) -> Party:
     return Party(
         row.code,
@@ -618,6 +684,21 @@ def _entitlement(row: Row[Any]) -> Entitlement:
         row.last_vintage,
         row.permit,
         Acquisition(row.acquisition),
+    )
+
+
+def _listing(row: Row[Any]) -> Listing:
+    return Listing(
+        row.id,
+        row.seller,
+        row.family,
+        row.units,
+        row.price_fen,
+        ListingMode(row.mode),
+        row.listing_date,
+        row.first_vintage,
+        row.last_vintage,
+        ListingState(row.state),
     )
 
 

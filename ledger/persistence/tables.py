@@ -383,6 +383,43 @@ trading_blocks = Table(
     Index("ix_trading_blocks_party_code", "party_code"),
 )
 
+# An authority's offer of reserve rights, fixed price or auction (migration 0018); its sale is
+# the trade of the same id. Bids belong to it (a part of its chain).
+listings = Table(
+    "listings",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("id", String(48), nullable=False, unique=True),
+    Column("seller", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False),
+    Column("family", String(16), nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("listing_date", Date, nullable=False),
+    Column("first_vintage", Integer, nullable=False),
+    Column("last_vintage", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("units > 0", name="units_positive"),
+    CheckConstraint("price_fen > 0", name="price_positive"),
+    CheckConstraint("mode IN ('fixed_price', 'auction')", name="mode"),
+    CheckConstraint("state IN ('open', 'sold', 'unsold', 'withdrawn')", name="state"),
+)
+
+listing_bids = Table(
+    "listing_bids",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "listing_id", String(48), ForeignKey("listings.id", ondelete="RESTRICT"), nullable=False
+    ),
+    Column("bidder", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Index("ix_listing_bids_listing_id", "listing_id"),
+)
+
 trades = Table(
     "trades",
     metadata,

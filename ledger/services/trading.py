@@ -120,15 +120,19 @@ def propose(
         first, last = _vintages(uow, sent, seller, vintage)
         effective_at(uow, sent.trade_date, vintages=[first], field=TRADE_DATE)
         proposed = replace(sent, first_vintage=first, last_vintage=last, state=TradeState.PROPOSED)
-        ensure_instruments(uow, sent.family, proposed.vintages)
-        now = uow.now()
-        uow.registry.add_trade(proposed, now)
-        uow.registry.add_trade_event(
-            TradeEvent(trade.id, TradeState.PROPOSED, sent.proposer, now, "")
-        )
-        return Created(proposed)
+        return Created(add_proposal(uow, proposed))
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def add_proposal(uow: UnitOfWork, trade: Trade) -> Trade:
+    """Inside the caller's unit of work: store a checked proposal (its vintages set) and the
+    first line of its history, naming its proposer."""
+    ensure_instruments(uow, trade.family, trade.vintages)
+    now = uow.now()
+    uow.registry.add_trade(trade, now)
+    uow.registry.add_trade_event(TradeEvent(trade.id, TradeState.PROPOSED, trade.proposer, now, ""))
+    return trade
 
 
 def _replayed(existing: Trade, trade: Trade, vintage: int | None) -> Trade:
@@ -156,6 +160,17 @@ def _check_trader(actor: Actor, trade: Trade, party: str) -> None:
         )
 
 
+def rights_vintages(uow: UnitOfWork, family: str, seller: str, year: int) -> tuple[int, int]:
+    """The vintages a sale of `seller`'s rights in `year` moves: from that year to the end of
+    its latest entitlement of the pollutant."""
+    entitlements = uow.registry.list_entitlements(seller, family, 0, 1000)
+    if not entitlements:
+        raise InvalidField(f"{seller} has no {family} entitlement", field="seller")
+    first = min(e.first_vintage for _, e in entitlements)
+    last = max(e.last_vintage for _, e in entitlements)
+    return remaining_vintages(first, last, year)
+
+
 def _vintages(
     uow: UnitOfWork, trade: Trade, seller: Party, vintage: int | None
 ) -> tuple[int | None, int | None]:
@@ -167,12 +182,7 @@ def _vintages(
         return vintage, vintage
     if trade.family not in AIR_POLLUTANTS | WATER_POLLUTANTS:
         raise InvalidField(f"unknown pollutant {trade.family!r}", field="pollutant")
-    entitlements = uow.registry.list_entitlements(seller.code, trade.family, 0, 1000)
-    if not entitlements:
-        raise InvalidField(f"{seller.code} has no {trade.family} entitlement", field="seller")
-    first = min(e.first_vintage for _, e in entitlements)
-    last = max(e.last_vintage for _, e in entitlements)
-    return remaining_vintages(first, last, trade.trade_date.year)
+    return rights_vintages(uow, trade.family, seller.code, trade.trade_date.year)
 
 
 # -- actions ------------------------------------------------------------------------------------
@@ -190,44 +200,50 @@ def accept(
         acting = _trading_party(actor, trade, party)
         if _retried(uow, trade, TradeAction.ACCEPT, acting):
             return trade
-        state = trade.next_state(TradeAction.ACCEPT, acting)
-        seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
-        policy = policy_of(uow)
-        codes = trade.instrument_codes()
-        check_not_expired(uow, codes)
-        postings, payment = _postings(trade, seller, buyer, policy)
-        pledged = account_code(seller.code, PLEDGED)  # check_can_give reads it
-        locked = _lock_first(
-            uow,
-            {(p.account_code, p.instrument_code) for p in postings}
-            | {(pledged, code) for code in codes},
-        )
-        giver = rights_account(seller)
-        check_can_give(uow, seller.code, giver, codes, trade.units, locked=locked, disclose=False)
-        _check_rules(uow, trade, seller, buyer, policy, locked)
-        hold = journal.PostEntry(
-            entry_id=_hold_id(trade),
-            entry_type=ENTRY_TYPE,
-            postings=tuple(postings),
-            references=(Reference("trade", trade.id),),
-            pending=True,
-            metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
-            effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
-        )
-        try:
-            journal.write_in(uow, [hold])
-        except InsufficientBalance as short:
-            # The seller's rights were checked under this lock: what is short is the buyer's
-            # cash. The booking's refusal names the shortfall, which the seller (who may be
-            # the one accepting) must not learn; this one names the trade's cost only.
-            raise InsufficientBalance(
-                f"{buyer.code}'s cash does not cover the {quantity(uow, CASH, payment)} "
-                "(price and fee) this trade costs",
-                field="buyer",
-            ) from short
-        return _transition(uow, trade, state, acting)
+        return accept_in(uow, trade, acting)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
+    """Inside the caller's unit of work: `acting` accepts `trade` (locked by the caller), every
+    rule is checked and the hold is placed (also a reserve listing's sale, `listings`)."""
+    state = trade.next_state(TradeAction.ACCEPT, acting)
+    seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
+    policy = policy_of(uow)
+    codes = trade.instrument_codes()
+    check_not_expired(uow, codes)
+    postings, payment = _postings(trade, seller, buyer, policy)
+    pledged = account_code(seller.code, PLEDGED)  # check_can_give reads it
+    locked = _lock_first(
+        uow,
+        {(p.account_code, p.instrument_code) for p in postings}
+        | {(pledged, code) for code in codes},
+    )
+    giver = rights_account(seller)
+    check_can_give(uow, seller.code, giver, codes, trade.units, locked=locked, disclose=False)
+    _check_rules(uow, trade, seller, buyer, policy, locked)
+    hold = journal.PostEntry(
+        entry_id=_hold_id(trade),
+        entry_type=ENTRY_TYPE,
+        postings=tuple(postings),
+        references=(Reference("trade", trade.id),),
+        pending=True,
+        metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
+        effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
+    )
+    try:
+        journal.write_in(uow, [hold])
+    except InsufficientBalance as short:
+        # The seller's rights were checked under this lock: what is short is the buyer's
+        # cash. The booking's refusal names the shortfall, which the seller (who may be
+        # the one accepting) must not learn; this one names the trade's cost only.
+        raise InsufficientBalance(
+            f"{buyer.code}'s cash does not cover the {quantity(uow, CASH, payment)} "
+            "(price and fee) this trade costs",
+            field="buyer",
+        ) from short
+    return _transition(uow, trade, state, acting)
 
 
 def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> Locked:

@@ -339,3 +339,125 @@ def test_free_surplus_is_reclaimed_and_paid_surplus_bought_back(registry: TestCl
     )
     listed = ok(registry.get("/v1/entitlements", params={"party": "E3"}))["entitlements"]
     assert listed[0]["acquisition"] == "paid"
+
+
+# -- reserve listings -------------------------------------------------------------------------
+
+
+def listing(listing_id: str, mode: str, price: str = "6000.00", **more: Any) -> Json:
+    body: Json = {
+        "id": listing_id,
+        "seller": "TANGSHAN",
+        "pollutant": "SO2",
+        "quantity": "5",
+        "mode": mode,
+        "price_cny_per_t": price,
+        "listing_date": "2026-03-01",
+    }
+    return {**body, **more}
+
+
+def test_a_city_sells_at_a_fixed_price_through_a_listing(registry: TestClient) -> None:
+    tangshan = as_(registry, "TANGSHAN")
+    problem(
+        registry.post(
+            "/v1/listings", json=listing("L0", "fixed_price", "4999.99"), headers=tangshan
+        ),
+        422,
+        "price_below_floor",
+    )
+    problem(
+        registry.post(
+            "/v1/listings", json=listing("L0", "fixed_price"), headers=as_(registry, "E2")
+        ),
+        403,
+        "forbidden",
+    )
+    made = ok(
+        registry.post("/v1/listings", json=listing("L1", "fixed_price"), headers=tangshan), 201
+    )
+    assert (made["state"], made["first_vintage"], made["last_vintage"]) == ("open", 2026, 2029)
+    # Every reader sees the offer, enterprises of other cities too.
+    assert ok(registry.get("/v1/listings/L1", headers=as_(registry, "E3")))["state"] == "open"
+
+    sale = ok(registry.post("/v1/listings/L1/accept", json={}, headers=as_(registry, "E2")))
+    assert (sale["id"], sale["state"], sale["seller"], sale["buyer"]) == (
+        "L1",
+        "accepted",
+        "TANGSHAN",
+        "E2",
+    )
+    again = ok(registry.post("/v1/listings/L1/accept", json={}, headers=as_(registry, "E2")))
+    assert again["state"] == "accepted"  # a retry answers the sale
+    problem(
+        registry.post("/v1/listings/L1/accept", json={}, headers=as_(registry, "E4")),
+        409,
+        "listing_closed",
+    )
+    # The seller does not record its own sale; the province does.
+    problem(
+        registry.post("/v1/trades/L1/record", json={}, headers=tangshan), 422, "trade_party_invalid"
+    )
+    settled = ok(registry.post("/v1/trades/L1/record", json={}, headers=as_(registry, "HEBEI")))
+    assert settled["state"] == "settled"
+    assert ok(registry.get("/v1/accounts/E2:holdings/balances/SO2-2029"))["balance"] == "5.000"
+    assert ok(registry.get("/v1/accounts/TANGSHAN:revenue/balances/CNY"))["balance"] == "30000.00"
+    assert ok(registry.get("/v1/listings/L1"))["state"] == "sold"
+
+
+def test_a_listing_holds_its_buyer_to_the_rules_of_a_trade(registry: TestClient) -> None:
+    tangshan = as_(registry, "TANGSHAN")
+    ok(registry.post("/v1/listings", json=listing("L1", "fixed_price"), headers=tangshan), 201)
+
+    # E3's city, Xingtai, may not receive air rights in 2026.
+    problem(
+        registry.post("/v1/listings/L1/accept", json={}, headers=as_(registry, "E3")),
+        422,
+        "city_may_not_receive",
+    )
+    assert ok(registry.get("/v1/listings/L1"))["state"] == "open"
+    problem(registry.get("/v1/trades/L1"), 404, "record_not_found")
+    closed = ok(registry.post("/v1/listings/L1/close", json={}, headers=tangshan))
+    assert closed["state"] == "withdrawn"
+
+
+def test_an_auction_is_sold_to_the_best_bid_the_rules_allow(registry: TestClient) -> None:
+    tangshan = as_(registry, "TANGSHAN")
+    ok(
+        registry.post("/v1/listings", json=listing("A1", "auction", "5000.00"), headers=tangshan),
+        201,
+    )
+
+    def bid(party: str, price: str) -> Any:
+        body = {"price_cny_per_t": price}
+        return registry.post("/v1/listings/A1/bids", json=body, headers=as_(registry, party))
+
+    problem(bid("E2", "4999.00"), 422, "bid_too_low")
+    ok(bid("E2", "5000.00"), 201)
+    ok(bid("E3", "7000.00"), 201)  # E3 and E4 are in Xingtai: refused at the close
+    problem(bid("E2", "7000.00"), 422, "bid_too_low")
+    ok(bid("E4", "7500.00"), 201)
+    problem(
+        registry.post("/v1/listings/A1/accept", json={}, headers=as_(registry, "E2")),
+        422,
+        "invalid_field",
+    )
+    # Another enterprise sees the prices, not who bid.
+    seen = ok(registry.get("/v1/listings/A1", headers=as_(registry, "E1")))["bids"]
+    assert [(b["bidder"], b["price_cny_per_t"]) for b in seen] == [
+        (None, "5000.00"),
+        (None, "7000.00"),
+        (None, "7500.00"),
+    ]
+
+    closed = ok(registry.post("/v1/listings/A1/close", json={}, headers=tangshan))
+
+    assert closed["state"] == "sold"
+    assert [(b["bidder"], b["outcome"]) for b in closed["bids"]] == [
+        ("E2", "won"),
+        ("E3", "city_may_not_receive"),
+        ("E4", "city_may_not_receive"),
+    ]
+    sale = ok(registry.get("/v1/trades/A1"))
+    assert (sale["buyer"], sale["price_cny_per_t"], sale["state"]) == ("E2", "5000.00", "accepted")
+    problem(bid("E1", "9000.00"), 409, "listing_closed")

@@ -75,6 +75,8 @@ RECORDS = (
     f" booked_at) VALUES ('I1', 'B1', 10, 'article13_reduction', 'E01', 10, 'e-i1', {NOW})",
     "INSERT INTO trading_blocks (id, party_code, kind, pollutant, effective_from, basis,"
     f" created_at) VALUES ('BL1', 'E01', 'enforcement', '', '2025-01-01', 'x', {NOW})",
+    "INSERT INTO listing_bids (listing_id, bidder, price_fen, at, outcome) VALUES ('T3', 'E04',"
+    f" 600000, {NOW}, 'won')",
     "INSERT INTO approval_requests (id, operation, payload, authority, initiator,"
     " initiator_person, state, created_at, expires_at) VALUES ('AR1', 'allocation', '{}',"
     f" 'HEBEI', 'reg-1', 'reg-1', 'pending', {NOW}, {LATER})",
@@ -103,6 +105,7 @@ EDITS = {
     "entitlements": ("'TANGSHAN-SO2-2025'", "units = units + 1"),
     "pledges": ("(SELECT min(id) FROM pledges)", "holder = 'nobody'"),
     "blocks": ("'BL1'", "lifted_on = '2025-01-02'"),
+    "listings": ("'T3'", "price_fen = 100"),
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
     "deductions": ("'D1'", "units = 1000"),
     "rights_penalties": ("'RP1'", "amount_fen = 1"),

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.domain.registry import PROVINCE, TradeState
+from ledger.domain.registry import PROVINCE, ListingMode, ListingState, TradeState
 from ledger.entrypoints import demo
 from ledger.persistence.store import Store
-from ledger.services import queries, trading
+from ledger.services import listings, queries, trading
 from tests.factories import actor
 
 VINTAGES = range(2025, 2030)
@@ -185,3 +185,16 @@ def test_replaying_a_settled_trade_changes_nothing(
     assert replayed.state is TradeState.SETTLED
     assert held(store, "E06:holdings", "SO2-2025") == before
     assert queries.get_entry(store, cast.regulator, "trade-T1-hold").state == "posted"
+
+
+def test_t3_is_a_fixed_price_listing_of_tangshans_reserve_bought_by_e04(
+    store: Store, cast: demo.Cast, outcomes: dict[str, str]
+) -> None:
+    del outcomes
+    listing, bids = listings.get_listing(store, cast.of("E04"), "T3")
+    assert (listing.seller, listing.mode, listing.state) == (
+        "TANGSHAN",
+        ListingMode.FIXED_PRICE,
+        ListingState.SOLD,
+    )
+    assert (listing.price_fen, listing.units, bids) == (600_000, 40_000, [])

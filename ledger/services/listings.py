@@ -1,0 +1,259 @@
+"""Reserve listings (rules §4): a city or the province offers its reserve's rights at a fixed
+price, or by an electronic auction rising from a starting price of at least the benchmark
+(floor) price; an enterprise accepts the fixed price, or bids; the seller closes the auction.
+
+A listing's sale is a trade of the listing's id, seller the authority, dated the listing's date:
+accepting (or winning the auction) proposes it as the seller and accepts it as the buyer in one
+transaction, so that the same rules and the same hold apply as to a bilateral trade
+(`trading.accept_in`); an authority that is no party to it then records or refuses it through
+the trade workflow. Closing an auction tries its bids best first (highest price, then
+earliest), each in a transaction of its own: a bid whose acceptance a rule refuses (or the
+bidder's cash) is marked with the rule's code, and the next one is tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from ledger.domain.access import Actor
+from ledger.domain.errors import (
+    InvalidField,
+    LedgerError,
+    ListingClosed,
+    PriceBelowFloor,
+    RecordExists,
+    RecordNotFound,
+    TradePartyInvalid,
+)
+from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import (
+    AIR_POLLUTANTS,
+    WATER_POLLUTANTS,
+    Bid,
+    Listing,
+    ListingMode,
+    ListingState,
+    PartyKind,
+    Trade,
+    check_bid,
+    ranked,
+)
+from ledger.services import trading
+from ledger.services.authority import acting_as, use_case
+from ledger.services.business_dates import effective_at
+from ledger.services.parties import ensure_instruments, party_of, policy_of
+from ledger.services.transactions import in_transaction, read
+
+WON = "won"
+
+
+@use_case("listings.create")
+def create_listing(
+    uow_factory: UnitOfWorkFactory, actor: Actor, listing: Listing
+) -> Created[Listing]:
+    """List reserve rights as their authority: t/a in every vintage from the listing's year to
+    the end of the authority's entitlement, at a price (or starting price) of at least the
+    benchmark. The same listing again answers the stored one; another under its id is a 409."""
+
+    def work(uow: UnitOfWork) -> Created[Listing]:
+        seller = acting_as(actor, listing.seller, field="seller")
+        existing = uow.registry.get_listing(listing.id)
+        if existing is not None:
+            if _as_sent(existing) != _as_sent(listing):
+                raise RecordExists(f"listing {listing.id} exists", field="id")
+            return Created(existing, replayed=True)
+        if party_of(uow, seller, field="seller").kind is not PartyKind.AUTHORITY:
+            raise TradePartyInvalid("an authority lists its reserve's rights", field="seller")
+        if uow.registry.get_trade(listing.id) is not None:
+            raise RecordExists(
+                f"trade {listing.id} exists: a listing's sale takes its id", field="id"
+            )
+        if listing.family not in AIR_POLLUTANTS | WATER_POLLUTANTS:
+            raise InvalidField(f"{listing.family!r} is no pollutant's right", field="pollutant")
+        floor = policy_of(uow).floor_fen_per_t.get(listing.family, 0)
+        if listing.price_fen < floor:
+            raise PriceBelowFloor(
+                f"{listing.price_fen / 100:.2f} CNY/t is below the {listing.family} benchmark "
+                f"of {floor / 100:.2f} CNY/t",
+                field="price",
+            )
+        first, last = trading.rights_vintages(
+            uow, listing.family, seller, listing.listing_date.year
+        )
+        # The sale's trade date: past, not before the vintages sold, not in a closed period.
+        effective_at(uow, listing.listing_date, vintages=[first], field="listing_date")
+        listed = replace(listing, first_vintage=first, last_vintage=last, state=ListingState.OPEN)
+        ensure_instruments(uow, listing.family, range(first, last + 1))
+        uow.registry.add_listing(listed, uow.now())
+        return Created(listed)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+def _as_sent(listing: Listing) -> Listing:
+    return replace(listing, first_vintage=0, last_vintage=0, state=ListingState.OPEN)
+
+
+@use_case("listings.accept")
+def accept_listing(
+    uow_factory: UnitOfWorkFactory, actor: Actor, listing_id: str, party: str | None = None
+) -> Trade:
+    """An enterprise buys a fixed-price listing: its sale is proposed and accepted (the rules
+    checked, the hold placed) in one transaction. Accepting again answers the sale."""
+
+    def work(uow: UnitOfWork) -> Trade:
+        buyer = acting_as(actor, party)
+        listing = _listing(uow, listing_id, lock=True)
+        sale = uow.registry.get_trade(listing.id)
+        if listing.state is ListingState.SOLD and sale is not None and sale.buyer == buyer:
+            return sale  # a retry of this acceptance
+        _check_open(listing)
+        if listing.mode is not ListingMode.FIXED_PRICE:
+            raise InvalidField(f"listing {listing.id} is an auction: bid", field="listing_id")
+        return _sell(uow, listing, buyer, listing.price_fen)
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("listings.bid")
+def bid(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    listing_id: str,
+    price_fen: int,
+    party: str | None = None,
+) -> Bid:
+    """An enterprise bids in an open auction: at least the starting price, above the best bid."""
+
+    def work(uow: UnitOfWork) -> Bid:
+        bidder = acting_as(actor, party)
+        listing = _listing(uow, listing_id, lock=True)  # bids one at a time
+        _check_open(listing)
+        bids = uow.registry.bids_of(listing.id)
+        check_bid(listing, price_fen, max((b.price_fen for b in bids), default=None))
+        made = Bid(listing.id, bidder, price_fen, uow.now())
+        uow.registry.add_bid(made)
+        return made
+
+    return in_transaction(uow_factory, work, actor=actor)
+
+
+@use_case("listings.close")
+def close_listing(uow_factory: UnitOfWorkFactory, actor: Actor, listing_id: str) -> Listing:
+    """The seller closes its listing: a fixed-price one is withdrawn; an auction is sold to the
+    best bid whose acceptance the rules allow (each tried in its own transaction), or closes
+    unsold."""
+    listing = read(uow_factory, lambda uow: _listing(uow, listing_id))
+    acting_as(actor, listing.seller, field="actor")
+    _check_open(listing)
+    if listing.mode is ListingMode.AUCTION:
+        bids = read(uow_factory, lambda uow: uow.registry.bids_of(listing_id))
+        for best in ranked(bids):
+            try:
+                in_transaction(uow_factory, _award_to(best), actor=actor)
+            except LedgerError as refused:
+                in_transaction(uow_factory, _mark(best, refused.code), actor=actor)
+                continue
+            return replace(listing, state=ListingState.SOLD)
+    closed = ListingState.UNSOLD if listing.mode is ListingMode.AUCTION else ListingState.WITHDRAWN
+    return in_transaction(uow_factory, lambda uow: _close(uow, listing_id, closed), actor=actor)
+
+
+def _award_to(best: Bid) -> Callable[[UnitOfWork], Trade]:
+    def work(uow: UnitOfWork) -> Trade:
+        listing = _listing(uow, best.listing_id, lock=True)
+        _check_open(listing)
+        sale = _sell(uow, listing, best.bidder, best.price_fen)
+        uow.registry.set_bid_outcome(best.seq, WON)
+        return sale
+
+    return work
+
+
+def _mark(refused: Bid, code: str) -> Callable[[UnitOfWork], None]:
+    """Note on a bid the rule that refused its acceptance."""
+
+    def work(uow: UnitOfWork) -> None:
+        uow.registry.set_bid_outcome(refused.seq, code)
+
+    return work
+
+
+def _close(uow: UnitOfWork, listing_id: str, state: ListingState) -> Listing:
+    listing = _listing(uow, listing_id, lock=True)
+    _check_open(listing)
+    uow.registry.set_listing_state(listing_id, state)
+    return replace(listing, state=state)
+
+
+def _sell(uow: UnitOfWork, listing: Listing, buyer: str, price_fen: int) -> Trade:
+    """The listing's sale to `buyer` at `price_fen`: proposed by the seller, accepted by the
+    buyer (every rule of a trade, the hold), the listing sold."""
+    sale = Trade(
+        id=listing.id,
+        seller=listing.seller,
+        buyer=buyer,
+        proposer=listing.seller,
+        family=listing.family,
+        units=listing.units,
+        price_fen=price_fen,
+        first_vintage=listing.first_vintage,
+        last_vintage=listing.last_vintage,
+        trade_date=listing.listing_date,
+        mode=listing.mode.value,
+    )
+    if party_of(uow, buyer, field="actor").kind is not PartyKind.ENTERPRISE:
+        raise TradePartyInvalid("an enterprise buys a listing", field="actor")
+    accepted = trading.accept_in(uow, trading.add_proposal(uow, sale), buyer)
+    uow.registry.set_listing_state(listing.id, ListingState.SOLD)
+    return accepted
+
+
+def _listing(uow: UnitOfWork, listing_id: str, *, lock: bool = False) -> Listing:
+    listing = uow.registry.get_listing(listing_id, lock=lock)
+    if listing is None:
+        raise RecordNotFound(f"listing {listing_id!r} not found", field="listing_id")
+    return listing
+
+
+def _check_open(listing: Listing) -> None:
+    if listing.state is not ListingState.OPEN:
+        raise ListingClosed(f"listing {listing.id} is {listing.state.value}", field="listing_id")
+
+
+# -- queries (listings are public offers: every reader sees them all) ------------------------
+
+
+@use_case("listings.read")
+def get_listing(
+    uow_factory: UnitOfWorkFactory, actor: Actor, listing_id: str
+) -> tuple[Listing, list[Bid]]:
+    """A listing and its bids (a bidder is named to the listing's seller and to oversight only;
+    others see prices)."""
+
+    def work(uow: UnitOfWork) -> tuple[Listing, list[Bid]]:
+        listing = _listing(uow, listing_id)
+        bids = uow.registry.bids_of(listing_id)
+        if not actor.scope.unlimited and actor.party != listing.seller:
+            bids = [b if b.bidder == actor.party else replace(b, bidder="") for b in bids]
+        return listing, bids
+
+    return read(uow_factory, work)
+
+
+@use_case("listings.list")
+def list_listings(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    state: ListingState | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Listing]:
+    """Listings in the order they were made, optionally in one state."""
+    del actor  # every reader sees every listing
+    after = decode_cursor("listings", cursor)
+    check_page_size(limit)
+    rows = read(uow_factory, lambda uow: uow.registry.list_listings(state, after, limit))
+    return keyset_page("listings", rows, limit)
