@@ -73,6 +73,10 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         {"id": "P-X", "amount_cny": "1.00"},
     ),
     "POST /v1/pledges/{pledge_id}/release": ("/v1/pledges/E05-SO2-2025/release", None),
+    "POST /v1/trading-blocks/{block_id}/lift": (
+        "/v1/trading-blocks/E02-BLOCK/lift",
+        {"lifted_on": "2026-01-01"},
+    ),
     "GET /v1/finance/parties/{code}/statement": (
         "/v1/finance/parties/E02/statement?from=2025-01-01&to=2025-12-31",
         None,
@@ -97,6 +101,7 @@ SCOPED = (Role.ENTERPRISE, Role.CITY_AUTHORITY)
 UNSCOPED_PATHS = (
     "/v1/instruments/{code}",
     "/v1/cities/{name}",  # public registry data, as instruments are
+    "/v1/listings/",  # public offers; only their seller closes them, only enterprises buy
     "/v1/approvals/{request_id}",
     "/v1/tokens/{token_id}",  # a principal's own tokens (tests/api/test_access_http.py)
 )
