@@ -324,12 +324,38 @@ def volume_weighted_price_fen(value_fen: int, volume_units: int, scale: int) -> 
 
 @dataclass(frozen=True, slots=True)
 class MarketTrade:
-    """A settled trade without its parties: what the public report may know."""
+    """A settled trade as the public report reads it: its parties are counted (for
+    suppression), never shown. `reserve`: sold from a government reserve (its seller is an
+    authority), reported apart from bilateral trades."""
 
     trade_date: date
     family: str
     units: int
     price_fen: int
+    seller: str = ""
+    buyer: str = ""
+    reserve: bool = False
+
+
+# Rules §7.11: a cell of the public market report with fewer trades, or fewer distinct
+# parties (sellers and buyers together), shows none of its figures.
+MARKET_MIN_TRADES = 3
+MARKET_MIN_PARTIES = 3
+
+
+def suppressed(trades: int, parties: int) -> bool:
+    """Whether a market cell of `trades` trades among `parties` distinct parties is hidden."""
+    return trades < MARKET_MIN_TRADES or parties < MARKET_MIN_PARTIES
+
+
+def quarter_bounds(first: date, last: date) -> tuple[date, date]:
+    """`first`..`last` widened to whole calendar quarters: a cell always covers its whole
+    quarter, so that two reports over overlapping ranges cannot be subtracted to reveal a
+    single trade."""
+    start = date(first.year, 3 * ((first.month - 1) // 3) + 1, 1)
+    end_month = 3 * ((last.month - 1) // 3) + 3
+    following = date(last.year + (end_month == 12), end_month % 12 + 1, 1)
+    return start, following - timedelta(days=1)
 
 
 # -- the repository -------------------------------------------------------------------------

@@ -266,16 +266,37 @@ class SqlFinanceRepository:
         return [(row.seq, _trade(row)) for row in self._connection.execute(query)]
 
     def market_trades(self, first: date, last: date) -> list[MarketTrade]:
+        trades, sellers = t.trades.c, t.parties.c
         rows = self._connection.execute(
-            select(t.trades.c.trade_date, t.trades.c.family, t.trades.c.units, t.trades.c.price_fen)
-            .where(
-                t.trades.c.state == "settled",
-                t.trades.c.trade_date >= first,
-                t.trades.c.trade_date <= last,
+            select(
+                trades.trade_date,
+                trades.family,
+                trades.units,
+                trades.price_fen,
+                trades.seller,
+                trades.buyer,
+                sellers.kind,
             )
-            .order_by(t.trades.c.trade_date, t.trades.c.seq)
+            .join(t.parties, sellers.code == trades.seller)
+            .where(
+                trades.state == "settled",
+                trades.trade_date >= first,
+                trades.trade_date <= last,
+            )
+            .order_by(trades.trade_date, trades.seq)
         )
-        return [MarketTrade(r.trade_date, r.family, r.units, r.price_fen) for r in rows]
+        return [
+            MarketTrade(
+                r.trade_date,
+                r.family,
+                r.units,
+                r.price_fen,
+                r.seller,
+                r.buyer,
+                reserve=r.kind == "authority",
+            )
+            for r in rows
+        ]
 
     # -- statements -----------------------------------------------------------------------
 

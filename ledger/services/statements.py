@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,13 +25,16 @@ from ledger.domain.amounts import Instrument
 from ledger.domain.bounds import check_date
 from ledger.domain.errors import InvalidField, PartyNotFound, UnknownInstrument
 from ledger.domain.finance import (
+    Cell,
     Column,
     ColumnKind,
     ReportTable,
     day_range,
     end_of_day,
+    quarter_bounds,
     quarter_label,
     supply_line,
+    suppressed,
     volume_weighted_price_fen,
 )
 from ledger.domain.limits import PAGE_SIZE_MAX
@@ -337,45 +341,67 @@ def _trade_row(trade: Trade) -> tuple[object, ...]:
 
 MARKET_COLUMNS = (
     Column("quarter"),
+    Column("market"),
     Column("pollutant"),
     Column("trades", ColumnKind.INTEGER),
     Column("volume", AMOUNT),
     Column("unit"),
     Column("value_cny", AMOUNT),
     Column("volume_weighted_price_cny", AMOUNT),
+    Column("suppressed"),
 )
+BILATERAL, RESERVE_SALES = "bilateral", "reserve"
+
+
+@dataclass
+class _MarketCell:
+    trades: int = 0
+    volume: int = 0
+    value_fen: int = 0
+    parties: set[str] = field(default_factory=set)
 
 
 def market_report(uow_factory: UnitOfWorkFactory, first: date, last: date) -> ReportTable:
-    """Public (`market.report`, no actor): per quarter and pollutant, the settled trades' count,
-    volume (t/a or tCO2), value and volume-weighted price; no party is named."""
+    """Public (`market.report`, no actor): per quarter, market (bilateral trades, or reserve
+    sales) and pollutant, the settled trades' count, volume (t/a or tCO2), value and
+    volume-weighted price; no party is named. A cell of fewer than 3 trades or 3 distinct
+    parties shows only that it was suppressed (rules §7.11); the range is widened to whole
+    quarters (`quarter_bounds`), so that no two reports differ by a single trade."""
     if first > last:
         raise InvalidField("from must not be after to", field="from")
+    first, last = quarter_bounds(first, last)
     settled = read(uow_factory, lambda uow: uow.finance.market_trades(first, last))
-    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    cells: dict[tuple[str, str, str], _MarketCell] = defaultdict(_MarketCell)
     for trade in settled:
-        totals = sums[(quarter_label(trade.trade_date), trade.family)]
-        scale = scale_of(trade.family)
-        totals[0] += 1
-        totals[1] += trade.units
-        totals[2] += trade_value_fen(trade.price_fen, trade.units, scale)
-    rows = []
-    for (quarter, family), (count, volume, value) in sorted(sums.items()):
-        scale = scale_of(family)
-        price = volume_weighted_price_fen(value, volume, scale)
-        rows.append(
-            (
-                quarter,
-                family,
-                count,
-                Decimal(volume).scaleb(-scale),
-                "tCO2" if scale == 0 else "t",
-                Decimal(value).scaleb(-2),
-                None if price is None else Decimal(price).scaleb(-2),
-            )
-        )
+        market = RESERVE_SALES if trade.reserve else BILATERAL
+        cell = cells[(quarter_label(trade.trade_date), market, trade.family)]
+        cell.trades += 1
+        cell.volume += trade.units
+        cell.value_fen += trade_value_fen(trade.price_fen, trade.units, scale_of(trade.family))
+        cell.parties.update((trade.seller, trade.buyer))
+    rows = [_market_row(key, cell) for key, cell in sorted(cells.items())]
     parameters = {"report": "market", "from": first.isoformat(), "to": last.isoformat()}
     return ReportTable("market", MARKET_COLUMNS, rows, parameters)
+
+
+def _market_row(key: tuple[str, str, str], cell: _MarketCell) -> tuple[Cell, ...]:
+    quarter, market, family = key
+    scale = scale_of(family)
+    unit = "tCO2" if scale == 0 else "t"
+    if suppressed(cell.trades, len(cell.parties)):
+        return (quarter, market, family, None, None, unit, None, None, "yes")
+    price = volume_weighted_price_fen(cell.value_fen, cell.volume, scale)
+    return (
+        quarter,
+        market,
+        family,
+        cell.trades,
+        Decimal(cell.volume).scaleb(-scale),
+        unit,
+        Decimal(cell.value_fen).scaleb(-2),
+        None if price is None else Decimal(price).scaleb(-2),
+        "no",
+    )
 
 
 # -- tax returns (from the tax service) -------------------------------------------------------

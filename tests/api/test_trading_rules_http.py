@@ -461,3 +461,41 @@ def test_an_auction_is_sold_to_the_best_bid_the_rules_allow(registry: TestClient
     sale = ok(registry.get("/v1/trades/A1"))
     assert (sale["buyer"], sale["price_cny_per_t"], sale["state"]) == ("E2", "5000.00", "accepted")
     problem(bid("E1", "9000.00"), 409, "listing_closed")
+
+
+# -- the public market report -----------------------------------------------------------------
+
+
+def test_the_market_report_suppresses_small_cells_and_reports_reserve_sales_apart(
+    registry: TestClient,
+) -> None:
+    for trade_id, seller, buyer in (("X1", "E1", "E2"), ("X2", "E1", "E3"), ("X3", "E3", "E4")):
+        assert (
+            settle(registry, trade(trade_id, seller, buyer, day="2025-05-09"))["state"] == "settled"
+        )
+    tangshan = as_(registry, "TANGSHAN")
+    sale = listing("L1", "fixed_price", listing_date="2025-06-02")
+    ok(registry.post("/v1/listings", json=sale, headers=tangshan), 201)
+    ok(registry.post("/v1/listings/L1/accept", json={}, headers=as_(registry, "E2")))
+    ok(registry.post("/v1/trades/L1/record", json={}, headers=as_(registry, "HEBEI")))
+
+    # Anyone may ask, for any range: the cells are whole quarters all the same.
+    report = ok(
+        registry.get(
+            "/v1/market-report",
+            params={"from": "2025-05-01", "to": "2025-05-09"},
+            headers={"Authorization": ""},
+        )
+    )
+
+    assert (report["parameters"]["from"], report["parameters"]["to"]) == (
+        "2025-04-01",
+        "2025-06-30",
+    )
+    cells = {(row["market"], row["pollutant"]): row for row in report["rows"]}
+    bilateral, reserve = cells[("bilateral", "SO2")], cells[("reserve", "SO2")]
+    assert (bilateral["trades"], bilateral["volume_weighted_price_cny"]) == ("3", "6200.00")
+    # One reserve sale: its price would be the deal's; nothing of it is shown.
+    assert reserve["suppressed"] == "yes"
+    hidden = ("trades", "volume", "value_cny", "volume_weighted_price_cny")
+    assert [reserve[column] for column in hidden] == ["", "", "", ""]

@@ -119,13 +119,27 @@ def test_the_report_queries_filter_by_scope_in_the_query(registry: Store) -> Non
 
 
 def test_the_market_report_is_volume_weighted_and_names_no_party(registry: Store) -> None:
+    # Two trades between E1 and E2 only: suppressed (rules §7.11).
     (line,) = rows(statements.market_report(registry, *YEAR))
-    assert line["quarter"] == "2026-Q1" and line["pollutant"] == "SO2"
-    assert line["trades"] == 2 and line["volume"] == Decimal("15.000")
-    # (10 t × 6,000 + 5 t × 7,000) / 15 t = 6,333.33 CNY/t (half-up to the fen)
-    assert line["volume_weighted_price_cny"] == Decimal("6333.33")
+    assert (line["quarter"], line["market"], line["pollutant"]) == ("2026-Q1", "bilateral", "SO2")
+    assert (line["trades"], line["volume_weighted_price_cny"], line["suppressed"]) == (
+        None,
+        None,
+        "yes",
+    )
+    # A third trade, with a third party: the cell shows its figures.
+    e1, e4 = of(registry, "E1"), of(registry, "E4")
+    trading.propose(registry, e1, so2_trade("X3", buyer="E4", units=5_000, price_fen=800_000))
+    trading.accept(registry, e4, "X3")
+    trading.record(registry, of(registry, "HEBEI"), "X3")
+
+    (line,) = rows(statements.market_report(registry, *YEAR))
+    assert line["trades"] == 3 and line["volume"] == Decimal("20.000")
+    # (10 t × 6,000 + 5 t × 7,000 + 5 t × 8,000) / 20 t = 6,750.00 CNY/t (half-up to the fen)
+    assert line["volume_weighted_price_cny"] == Decimal("6750.00")
+    assert line["suppressed"] == "no"
     text = "".join(exports.json_chunks(statements.market_report(registry, *YEAR)))
-    assert "E1" not in text and "E2" not in text
+    assert "E1" not in text and "E2" not in text and "E4" not in text
 
 
 def test_the_trades_report_sums_the_values_of_settled_trades(
