@@ -143,7 +143,7 @@ def test_free_rights_are_reclaimed_and_paid_ones_bought_back(built: Store) -> No
             2027,
             party,
             500_000 if action is ReserveAction.BUY_BACK else 0,
-            entitlement,
+            entitlement=entitlement,
         )
         return rights.reserve_operation(built, unbound, op)
 
