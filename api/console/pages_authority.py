@@ -157,14 +157,20 @@ def market(request: Request, year: Year = None) -> Response:
     table = statements.market_report(
         context_of(request).store, date(shown - 1, 1, 1), date(shown, 12, 31)
     )
-    rows = list(table)
-    priced = [row for row in rows if row[6] is not None]
+    names = [column.name for column in table.columns]
+    rows = [dict(zip(names, row, strict=True)) for row in table]
+    # Suppressed cells (fewer than 3 trades or parties) carry no price: not charted.
+    priced = [row for row in rows if row["volume_weighted_price_cny"] is not None]
     _ = gettext(request)
     chart = charts.Chart(
         _("Market prices %(first)s–%(last)s") % {"first": shown - 1, "last": shown},
         _("Volume-weighted price of settled trades by quarter and pollutant (CNY per t)."),
-        [f"{row[0]} {row[1]}" for row in priced],
-        [charts.Series(_("price"), [Decimal(str(row[6])) for row in priced])],
+        [f"{row['quarter']} {row['pollutant']} {row['market']}" for row in priced],
+        [
+            charts.Series(
+                _("price"), [Decimal(str(row["volume_weighted_price_cny"])) for row in priced]
+            )
+        ],
         unit="CNY/t",
     )
     return render(request, "market.html", rows=rows, priced=priced, chart=chart, year=shown)

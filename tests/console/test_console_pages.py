@@ -18,11 +18,12 @@ from ledger.domain.access import Role
 from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import rights
+from ledger.services import rights, trading
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
 from tests.integration.monitoring_support import HEADER, build_outlets, full_month, import_lines
+from tests.integration.registry_support import TRADE_DAY, of, so2_trade
 
 
 @pytest.fixture
@@ -95,6 +96,26 @@ def test_the_market_report_is_public_and_names_no_party(monitored: tuple[FastAPI
         page = client.get("/console/market", params={"year": "2026"})
     assert page.status_code == 200
     assert "这些年份没有已结算的交易。" in page.text  # Chinese: the default language
+
+
+def test_the_market_report_charts_only_the_cells_it_may_show(app: FastAPI) -> None:
+    # Three SO2 trades among E1, E2 and E4 in 2026-Q1: shown; one more quarter's single trade
+    # (2026-Q2) is suppressed (rules §7.11) and never charted.
+    store = app.state.store
+    for trade_id, buyer, day in (
+        ("X1", "E2", TRADE_DAY),
+        ("X2", "E2", TRADE_DAY),
+        ("X3", "E4", TRADE_DAY),
+        ("X4", "E2", date(2026, 4, 2)),
+    ):
+        trading.propose(store, of(store, "E1"), so2_trade(trade_id, buyer=buyer, trade_date=day))
+        trading.accept(store, of(store, buyer), trade_id)
+        trading.record(store, of(store, "HEBEI"), trade_id)
+    with TestClient(app) as client:
+        page = client.get("/console/market", params={"year": "2026"})
+    assert page.status_code == 200
+    assert "2026-Q1 SO2 bilateral" in page.text and "6,000.00" in page.text
+    assert "2026-Q2" not in page.text
 
 
 def test_an_authority_freezes_and_unfreezes_an_account(signed_in: SignedIn) -> None:
