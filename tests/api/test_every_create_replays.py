@@ -63,6 +63,8 @@ EXEMPT = {
     "hash: a retry cannot be answered the same (and a code redeems once)",
     "/v1/me/tokens": "answers a new token's secret, shown once and stored only as a hash: a "
     "retry cannot be answered the same",
+    "/v1/listings/{listing_id}/bids": "a bid is a new offer each time: the same bid again is "
+    "not above the best bid (`bid_too_low`), so a retry cannot book a second one",
 }
 # Creates whose whole request is their key: no other body can come under the same key.
 NO_OTHER_BODY = {
@@ -528,6 +530,24 @@ EXAMPLES = [
         | {"holder": "Bank", "first_vintage": 2027, "last_vintage": 2027},
         {"holder": "Another bank"},
         reads=("/v1/pledges?party=E01", E01_SO2),
+    ),
+    Example(
+        "/v1/trading-blocks",
+        TANGSHAN,
+        "/v1/trading-blocks",
+        {"id": "RT-BLOCK", "party": "E01", "kind": "leasing", "pollutant": "NOx"}
+        | {"effective_from": "2026-01-01"},
+        {"kind": "unclear_title"},
+        reads=("/v1/trading-blocks?party=E01",),
+    ),
+    Example(
+        "/v1/listings",
+        TANGSHAN,
+        "/v1/listings",
+        {"id": "RT-LISTING", "seller": "TANGSHAN", "pollutant": "SO2", "quantity": "1"}
+        | {"mode": "fixed_price", "price_cny_per_t": "6000.00", "listing_date": "2026-03-01"},
+        {"price_cny_per_t": "7000.00"},
+        reads=("/v1/listings?state=open",),
     ),
     Example(
         "/v1/reserve-operations",
