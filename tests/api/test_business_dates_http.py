@@ -58,7 +58,7 @@ def registry(client: TestClient) -> TestClient:
         {"code": "E2", "kind": "enterprise", "name": "E2", "city": "Tangshan"},
     ):
         ok(client.post("/v1/parties", json=body), 201)
-    ok(client.put("/v1/cities/Tangshan", json={"may_receive_air_rights": True}))
+    ok(client.put("/v1/cities/Tangshan", json={"basin": "Hai River"}))  # trades within it
     for party, quantity in (("E1", "100"), ("TANGSHAN", "50")):
         entitlement = {
             "id": f"{party}-SO2",
