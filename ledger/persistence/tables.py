@@ -308,7 +308,7 @@ cities = Table(
     Column("basin", String(64), nullable=False),
 )
 
-# Whether a city may receive air-pollutant rights, decided per year (migration 0019).
+# Whether a city may receive air-pollutant rights, decided per year (migration 0020).
 city_years = Table(
     "city_years",
     metadata,
@@ -339,7 +339,7 @@ entitlements = Table(
     Column("last_vintage", Integer, nullable=False),
     Column("permit", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    # free (allocated) or paid (paid use), migration 0020: decides reclaim or buy-back
+    # free (allocated) or paid (paid use), migration 0021: decides reclaim or buy-back
     Column("acquisition", String(8), nullable=False, server_default="free"),
     CheckConstraint("units > 0", name="units_positive"),
 )
@@ -363,7 +363,7 @@ pledges = Table(
 )
 
 # A regulator's block on a party (enforcement) or its rights (leasing, unclear title), from a
-# business date until lifted (migration 0020). Lifting updates the row; the chain keeps both.
+# business date until lifted (migration 0021). Lifting updates the row; the chain keeps both.
 trading_blocks = Table(
     "trading_blocks",
     metadata,
@@ -383,7 +383,7 @@ trading_blocks = Table(
     Index("ix_trading_blocks_party_code", "party_code"),
 )
 
-# An authority's offer of reserve rights, fixed price or auction (migration 0021); its sale is
+# An authority's offer of reserve rights, fixed price or auction (migration 0022); its sale is
 # the trade of the same id. Bids belong to it (a part of its chain).
 listings = Table(
     "listings",

@@ -9,8 +9,8 @@ decision as its flag (no decision: may not receive, as the rule now refuses).
 SQLite rebuilds `cities` to drop the column, which drops its chain triggers: they are made
 again afterwards (as 0011 does), and `city_years` gets its own.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05
 """
 
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
