@@ -14,7 +14,18 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from api.console.permissions import PREFIX
-from api.console.web import Acts, Form, act, context_of, flash, gettext, redirect, render
+from api.console.web import (
+    Acts,
+    Form,
+    PageNumber,
+    act,
+    context_of,
+    flash,
+    gettext,
+    numbered,
+    redirect,
+    render,
+)
 from api.routers.finance import render as download
 from ledger.domain.access import Pending
 from ledger.domain.errors import InvalidField
@@ -31,22 +42,22 @@ SOURCES = ("bank", "exchange")
 
 
 @router.get("/trial-balance", include_in_schema=False)
-def trial_balance(
+def trial_balance(  # noqa: PLR0917 - the page's filters
     request: Request,
     actor: Acts,
     instrument: Instrument = "CNY",
     as_of: date | None = None,
     format: Annotated[str, Query(pattern="^(html|csv|xlsx)$")] = "html",
+    page: PageNumber = 1,
 ) -> Response:
     """Every account's balance in one instrument at the end of a day (default: now)."""
     table = statements.trial_balance(context_of(request).store, actor, instrument, as_of)
     if format != "html":
         return download(table, request, format)
-    rows = list(table)
     return render(
         request,
         "trial_balance.html",
-        rows=rows,
+        shown=numbered(list(table), page),  # the totals below cover every page
         totals=table.totals,
         instrument=instrument,
         as_of=as_of.isoformat() if as_of else "",
@@ -54,10 +65,10 @@ def trial_balance(
 
 
 @router.get("/periods", include_in_schema=False)
-def periods_page(request: Request, actor: Acts) -> Response:
+def periods_page(request: Request, actor: Acts, page: PageNumber = 1) -> Response:
     """Closed (and reopened) periods, the forms to close one and to import a statement."""
     found: list[PeriodRecord] = periods.list_periods(context_of(request).store, actor)
-    return render(request, "periods.html", periods=found, sources=SOURCES)
+    return render(request, "periods.html", shown=numbered(found, page), sources=SOURCES)
 
 
 @router.post("/periods/close", include_in_schema=False)
@@ -136,14 +147,17 @@ def _tolerance(form: dict[str, str]) -> Tolerance:
 
 @router.get("/reconciliations/{reconciliation_id}", include_in_schema=False)
 def reconciliation_page(
-    request: Request, reconciliation_id: ReconciliationId, actor: Acts
+    request: Request, reconciliation_id: ReconciliationId, actor: Acts, page: PageNumber = 1
 ) -> Response:
-    """Unmatched statement lines beside unmatched postings, the matches, and the actions."""
+    """Unmatched statement lines beside unmatched postings (a page of each), the matches, and
+    the actions."""
     report = reconciliation.get_report(context_of(request).store, actor, reconciliation_id)
     return render(
         request,
         "reconciliation.html",
         report=report,
+        lines=numbered(list(report.unmatched_lines), page),
+        postings=numbered(list(report.unmatched_postings), page),
         record=report.reconciliation,
         fen=lambda value: Decimal(value).scaleb(-2),
         new_id=f"m-{secrets.token_hex(4)}",

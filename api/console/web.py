@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -340,3 +340,26 @@ def is_tls(request: Request) -> bool:
 
 def source(request: Request) -> str:
     return source_of(request)
+
+
+# -- pages of a list read whole ---------------------------------------------------------------
+
+ROWS_PER_PAGE = 50
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+
+
+@dataclass(frozen=True, slots=True)
+class Numbered(Generic[T]):
+    """One page of rows a use case returns whole (a report whose totals cover every row, or a
+    list that has no keyset page): its rows, its number and the last page's (at least 1)."""
+
+    rows: Sequence[T]
+    number: int
+    last: int
+
+
+def numbered(rows: Sequence[T], number: int, size: int = ROWS_PER_PAGE) -> Numbered[T]:
+    """Page `number` (from 1) of `rows`; a number past the end shows the last page."""
+    last = max(1, -(-len(rows) // size))
+    number = min(number, last)
+    return Numbered(rows[(number - 1) * size : number * size], number, last)

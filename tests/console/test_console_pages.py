@@ -3,6 +3,7 @@ aggregates against the standard) and its tax quarter previewed from monitoring."
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.console import pages_finance, web
 from ledger.domain.access import Role
 from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
@@ -252,3 +254,24 @@ def test_a_month_is_charted_hour_by_hour_for_its_enterprise_and_a_verifier(
     assert stranger.status_code == 404 and "record_not_found" in stranger.text  # E2's own: none
     assert f"{link}2025-03" in reports_page
     assert from_report.status_code == 200 and "hour by hour in 2025-03" in from_report.text
+
+
+def test_a_trial_balance_read_whole_is_shown_a_page_at_a_time(
+    signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages_finance, "numbered", functools.partial(web.numbered, size=2))
+    client, _ = signed_in(Role.FINANCE)
+    client.cookies.set("ledger_language", "en", path="/console")
+    first = client.get("/console/trial-balance").text
+    second = client.get("/console/trial-balance", params={"page": "2"}).text
+    past = client.get("/console/trial-balance", params={"page": "999"}).text
+    refused = client.get("/console/trial-balance", params={"page": "0"})
+    row = '<tr><th scope="row">'
+    assert first.count(row) == second.count(row) == 2
+    last = int(first.split("Page 1 of ", 1)[1].split("<", 1)[0].strip())
+    assert last > 2 and 'href="?page=2&amp;instrument=CNY&amp;as_of=" rel="next"' in first
+    assert f"Page 2 of {last}" in second and 'rel="prev"' in second
+    assert f"Page {last} of {last}" in past  # past the end: the last page
+    assert first.split(row, 1)[1][:40] != second.split(row, 1)[1][:40]
+    assert "Total" in second and refused.status_code == 422
+    assert client.get("/console/periods", params={"page": "2"}).status_code == 200
