@@ -84,7 +84,19 @@ class PartyIn(Strict):
     credit_code: Annotated[str, Field(max_length=32), NO_NUL] = ""
     city: Annotated[str, Field(max_length=64), NO_NUL] = ""
     county: Annotated[str, Field(max_length=64), NO_NUL] = ""
-    tax_tier: Annotated[int, Field(ge=1, le=3)] | None = None
+    tax_tier: (
+        Annotated[
+            int,
+            Field(
+                ge=1,
+                le=3,
+                description="not read by the tax: the tier follows the city and county "
+                "(GET /v1/tax/parties/{code}/schedule)",
+                json_schema_extra={"deprecated": True},
+            ),
+        ]
+        | None
+    ) = None
     industry: Annotated[str, Field(max_length=64), NO_NUL] = ""
 
 

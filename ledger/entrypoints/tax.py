@@ -31,7 +31,7 @@ from ledger.domain.cems import (
     parse_row,
 )
 from ledger.domain.monitoring import EmissionStandard, MonthlyAggregate
-from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, monthly_tax
+from ledger.domain.tax import Disqualification, MonthlyTax, PollutantMonth, TaxLine, monthly_tax
 from ledger.domain.tax_filing import Quarter, Source
 from ledger.domain.tax_tables import statutory_tables
 from ledger.domain.taxed_months import months_as_taxed
@@ -86,6 +86,11 @@ def _file(store: Store, arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _if_taxed(line: TaxLine, value: Decimal) -> str:
+    """A rate or factor as shown: an untaxed line has none."""
+    return str(value) if line.taxed else "-"
+
+
 def lines_table(months: Iterable[MonthlyTax]) -> str:
     """The monthly lines as a plain-text table, with the quarter's totals."""
     header = "month    outlet           pollutant  mass_kg         eq        rank taxed  rate "
@@ -97,7 +102,8 @@ def lines_table(months: Iterable[MonthlyTax]) -> str:
             out.append(
                 f"{line.month:%Y-%m}  {line.outlet:16} {line.pollutant.value:10} "
                 f"{line.mass_kg:>14.3f} {_shown(line.equivalents):>11} {line.rank:>4} "
-                f"{'yes' if line.taxed else 'no':5} {line.rate:>4} {line.factor:>6} "
+                f"{'yes' if line.taxed else 'no':5} {_if_taxed(line, line.rate):>4} "
+                f"{_if_taxed(line, line.factor):>6} "
                 f"{line.tax_before:>12} {line.reduction:>12} {line.tax_due:>12}  "
                 + ",".join(reason.value for reason in line.disqualifications)
             )
