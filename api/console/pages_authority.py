@@ -58,9 +58,10 @@ def overview(request: Request, actor: Acts) -> Response:
 
 @router.get("/parties", include_in_schema=False)
 def enterprises(
-    request: Request, actor: Acts, city: City = None, cursor: Cursor = None
+    request: Request, actor: Acts, city: City = None, name: City = None, cursor: Cursor = None
 ) -> Response:
-    """Enterprises the authority sees, searched by city, a page at a time."""
+    """Enterprises the authority sees, searched by city and by a part of the name, a page at
+    a time."""
     page = parties.list_parties(
         context_of(request).store,
         actor,
@@ -68,9 +69,15 @@ def enterprises(
         city or None,
         cursor,
         PAGE_SIZE_DEFAULT,
+        name=name or None,
     )
     return render(
-        request, "parties.html", parties=page.items, next_cursor=page.next_cursor, city=city or ""
+        request,
+        "parties.html",
+        parties=page.items,
+        next_cursor=page.next_cursor,
+        city=city or "",
+        name=name or "",
     )
 
 

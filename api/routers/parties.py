@@ -60,12 +60,14 @@ def list_parties(  # noqa: PLR0917 - query parameters
     actor: Acts,
     kind: Annotated[str | None, Query(pattern="^(enterprise|authority|exchange)$")] = None,
     city: Filter = None,
+    name: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
 ) -> rs.PartyPage:
-    """Parties in registration order, filtered by kind and city; follow `next_cursor`."""
+    """Parties in registration order, filtered by kind, city and a part of the name (ignoring
+    case); follow `next_cursor`."""
     page = parties.list_parties(
-        store, actor, PartyKind(kind) if kind else None, city, cursor, limit
+        store, actor, PartyKind(kind) if kind else None, city, cursor, limit, name=name
     )
     return rs.PartyPage(parties=[_party_out(p) for p in page.items], next_cursor=page.next_cursor)
 

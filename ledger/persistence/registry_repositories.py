@@ -81,8 +81,13 @@ class SqlRegistryRepository:
         limit: int,
         *,
         scope: Scope = EVERYTHING,
+        name: str | None = None,
     ) -> list[tuple[int, Party]]:
         query = select(t.parties).where(visible_to(scope, t.parties.c.code))
+        if name is not None:  # a case-insensitive part of the name; % and _ are plain text
+            query = query.where(
+                func.lower(t.parties.c.name).contains(name.lower(), autoescape=True)
+            )
         if kind is not None:
             query = query.where(t.parties.c.kind == kind.value)
         if city is not None:

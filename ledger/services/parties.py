@@ -130,13 +130,18 @@ def list_parties(  # noqa: PLR0917 - query filters
     city: str | None,
     cursor: str | None,
     limit: int,
+    *,
+    name: str | None = None,
 ) -> Page[Party]:
-    """Parties in registration order, optionally of one kind or city, one page after `cursor`."""
+    """Parties in registration order, optionally of one kind or city, or whose name contains
+    `name` (ignoring case), one page after `cursor`."""
     after = decode_cursor("parties", cursor)
     check_page_size(limit)
     rows = read(
         uow_factory,
-        lambda uow: uow.registry.list_parties(kind, city, after, limit, scope=actor.scope),
+        lambda uow: uow.registry.list_parties(
+            kind, city, after, limit, scope=actor.scope, name=name or None
+        ),
     )
     return keyset_page("parties", rows, limit)
 

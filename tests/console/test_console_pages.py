@@ -275,3 +275,10 @@ def test_a_trial_balance_read_whole_is_shown_a_page_at_a_time(
     assert first.split(row, 1)[1][:40] != second.split(row, 1)[1][:40]
     assert "Total" in second and refused.status_code == 422
     assert client.get("/console/periods", params={"page": "2"}).status_code == 200
+
+
+def test_an_authority_searches_enterprises_by_name(signed_in: SignedIn) -> None:
+    client, _ = signed_in(Role.REGULATOR)
+    found = client.get("/console/parties", params={"name": "e1"}).text
+    assert '<th scope="row">E1</th>' in found and '<th scope="row">E2</th>' not in found
+    assert 'name="name" value="e1"' in found
