@@ -53,7 +53,17 @@ def overview(request: Request, actor: Acts) -> Response:
         ],
         unit="t",
     )
-    return render(request, "overview.html", rows=table, chart=chart)
+    by_city = statements.holdings_by_city(context_of(request).store, actor)
+    city_chart = charts.Chart(
+        _("Rights held by city"),
+        _("Rights in enterprises' holdings accounts by city and pollutant, every vintage (t)."),
+        [f"{city} · {pollutant}" for city, pollutant, _t in by_city],
+        [charts.Series(_("held"), [held for _c, _p, held in by_city])],
+        unit="t",
+    )
+    return render(
+        request, "overview.html", rows=table, chart=chart, by_city=by_city, city_chart=city_chart
+    )
 
 
 @router.get("/parties", include_in_schema=False)

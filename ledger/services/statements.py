@@ -39,7 +39,7 @@ from ledger.domain.finance import (
 )
 from ledger.domain.limits import PAGE_SIZE_MAX
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import Trade, scale_of, trade_value_fen
+from ledger.domain.registry import HOLDINGS, PartyKind, Trade, scale_of, trade_value_fen
 from ledger.domain.tax_filing import FiledReturn
 from ledger.services import tax
 from ledger.services.authority import party_in_scope, use_case
@@ -152,6 +152,49 @@ def supply(uow_factory: UnitOfWorkFactory, actor: Actor, as_of: date | None = No
         return rows
 
     return ReportTable("supply", SUPPLY_COLUMNS, read(uow_factory, work), parameters)
+
+
+@use_case("finance.supply")
+def holdings_by_city(
+    uow_factory: UnitOfWorkFactory, actor: Actor, as_of: date | None = None
+) -> list[tuple[str, str, Decimal]]:
+    """Rights held in enterprises' holdings accounts (available and on hold), per city and
+    pollutant, every vintage together, as (city, pollutant, t): the supply report's `held`
+    broken down by where the holders are. Read in the actor's scope (in SQL)."""
+    before = _before(as_of)
+
+    def work(uow: UnitOfWork) -> list[tuple[str, str, Decimal]]:
+        nets = [
+            n
+            for n in uow.finance.account_nets(None, None, before, "effective", scope=actor.scope)
+            if n.account_code == f"{n.party}:{HOLDINGS.suffix}"
+        ]
+        city_of = _cities(uow, actor, {n.party for n in nets})
+        instruments = uow.instruments.get_many({n.instrument_code for n in nets})
+        held: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for n in nets:
+            instrument = instruments[n.instrument_code]
+            if instrument.kind.value == "cash" or n.party not in city_of:
+                continue
+            pollutant = n.instrument_code.rsplit("-", 1)[0]
+            held[city_of[n.party], pollutant] += instrument.to_amount(n.credits - n.debits)
+        return [(city, pollutant, t) for (city, pollutant), t in sorted(held.items())]
+
+    return read(uow_factory, work)
+
+
+def _cities(uow: UnitOfWork, actor: Actor, codes: set[str]) -> dict[str, str]:
+    """The city of each enterprise among `codes` the actor sees (one page of parties at a time)."""
+    found: dict[str, str] = {}
+    after = 0
+    while True:
+        rows = uow.registry.list_parties(
+            PartyKind.ENTERPRISE, None, after, PAGE_SIZE_MAX, scope=actor.scope
+        )
+        found.update((p.code, p.city) for _seq, p in rows if p.code in codes and p.city)
+        if len(rows) < PAGE_SIZE_MAX:
+            return found
+        after = rows[-1][0]
 
 
 @use_case("finance.holdings")

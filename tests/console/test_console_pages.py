@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from ledger.domain.access import Role
 from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import rights, trading
+from ledger.services import rights, statements, trading
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
@@ -282,3 +283,16 @@ def test_an_authority_searches_enterprises_by_name(signed_in: SignedIn) -> None:
     found = client.get("/console/parties", params={"name": "e1"}).text
     assert '<th scope="row">E1</th>' in found and '<th scope="row">E2</th>' not in found
     assert 'name="name" value="e1"' in found
+
+
+def test_the_overview_charts_the_rights_held_by_city(signed_in: SignedIn) -> None:
+    client, _ = signed_in(Role.REGULATOR)
+    client.cookies.set("ledger_language", "en", path="/console")
+    page = client.get("/console/overview").text
+    store = client.app.state.store  # type: ignore[attr-defined]
+    held = statements.holdings_by_city(store, actor(store, Role.REGULATOR, "HEBEI"))
+    # E1 (100 t SO2, 50 t COD a year, 2026–2030) and E2 (10 t SO2) are Tangshan's.
+    assert ("Tangshan", "SO2", Decimal("550.000")) in held
+    assert ("Tangshan", "COD", Decimal("250.000")) in held
+    assert "Rights held by city" in page
+    assert '<th scope="row">Tangshan · SO2</th><td class="num">550.000</td>' in page
