@@ -1,9 +1,11 @@
 """An administrator's pages: principals (a page at a time), one principal with its tokens;
-deactivate, activate, revoke a token. Creating a principal and enrolling it take two
-administrators and hand out a code once: the API and the command line do that."""
+deactivate, activate, revoke a token; create a principal and ask for its enrolment (the code's
+first half is shown once to the asking administrator, the second half once to the approving
+one, on the approvals page)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -12,11 +14,14 @@ from fastapi.responses import Response
 from api.console.permissions import PREFIX
 from api.console.web import Acts, Form, act, context_of, gettext, render
 from api.dependencies import Cursor
+from ledger.domain.access import PrincipalRecord, Role
+from ledger.domain.errors import InvalidField
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import access
 
 router = APIRouter()
-PrincipalId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")]
+PRINCIPAL_ID = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+PrincipalId = Annotated[str, Path(max_length=64, pattern=PRINCIPAL_ID)]
 TokenId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -72,3 +77,53 @@ def revoke(request: Request, token_id: TokenId, actor: Acts, form: Form) -> Resp
         context_of(request).tokens.clear()
 
     return act(request, target, _("Token %(id)s revoked.") % {"id": token_id}, run)
+
+
+@router.post("/principals", include_in_schema=False)
+def create(request: Request, actor: Acts, form: Form) -> Response:
+    """Register a principal (no credential yet: ask for its enrolment on its page)."""
+    _ = gettext(request)
+    store = context_of(request).store
+    principal_id = form.get("id", "")
+
+    def run() -> PrincipalRecord:
+        roles = {role.value: role for role in Role}
+        if form.get("role") not in roles:
+            raise InvalidField("choose a role", field="role")
+        new = access.NewPrincipal(
+            principal_id,
+            form.get("name", ""),
+            roles[form["role"]],
+            form.get("party") or None,
+            form.get("kind") or "user",
+        )
+        return access.create_principal(store, actor, new).record
+
+    well_formed = re.fullmatch(PRINCIPAL_ID, principal_id) is not None
+    return act(
+        request,
+        f"{PREFIX}/principals/{principal_id}" if well_formed else f"{PREFIX}/principals",
+        _("Principal %(id)s created.") % {"id": principal_id},
+        run,
+    )
+
+
+@router.post("/principals/{principal_id}/enrolments", include_in_schema=False)
+def enrol(request: Request, principal_id: PrincipalId, actor: Acts, form: Form) -> Response:
+    """Ask for an enrolment code: always four-eyes; this administrator's half is shown once."""
+    del form
+    _ = gettext(request)
+    store = context_of(request).store
+
+    def done(asked: access.EnrolmentRequested) -> str:
+        return _(
+            "Enrolment asked for (request %(request)s). Your half of the code, shown only now: "
+            "%(code)s. A second administrator approves it and is shown the other half."
+        ) % {"request": asked.pending.request.id, "code": asked.code_part}
+
+    return act(
+        request,
+        f"{PREFIX}/principals/{principal_id}",
+        done,
+        lambda: access.request_enrolment(store, actor, principal_id),
+    )

@@ -17,7 +17,7 @@ from api.console.i18n import CHINA_STANDARD_TIME
 from api.console.permissions import PREFIX
 from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
 from api.dependencies import Cursor, IdPath
-from ledger.domain.access import Pending, RequestState
+from ledger.domain.access import ApprovalRequest, Pending, RequestState
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.pages import Created
 from ledger.domain.registry import Entitlement, PartyKind, scale_of
@@ -145,8 +145,19 @@ def approvals_queue(request: Request, actor: Acts, cursor: Cursor = None) -> Res
 def approve(request: Request, request_id: IdPath, actor: Acts, form: Form) -> Response:
     del form
     _ = gettext(request)
-    done = _("Request %(id)s approved and carried out.") % {"id": request_id}
     store = context_of(request).store
+
+    def done(decided: ApprovalRequest) -> str:
+        said = _("Request %(id)s approved and carried out.") % {"id": request_id}
+        code = (decided.result or {}).get("code_part")
+        if code is None:
+            return said
+        return (
+            said
+            + " "
+            + _("The enrolment code's second half, shown only now: %(code)s.") % {"code": code}
+        )
+
     return act(
         request, f"{PREFIX}/approvals", done, lambda: approvals.approve(store, actor, request_id)
     )

@@ -75,6 +75,8 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/reconciliations/{reconciliation_id}/confirm": "reconciliations.confirm",
     # Administrators.
     "GET /console/principals": "principals.list",
+    "POST /console/principals": "principals.create",
+    "POST /console/principals/{principal_id}/enrolments": "enrolments.issue",
     "GET /console/principals/{principal_id}": "principals.read",
     "POST /console/principals/{principal_id}/deactivate": "principals.deactivate",
     "POST /console/principals/{principal_id}/activate": "principals.activate",

@@ -21,7 +21,7 @@ from ledger.domain.access import Role
 from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import rights, statements, trading
+from ledger.services import access, rights, statements, trading
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
@@ -296,3 +296,31 @@ def test_the_overview_charts_the_rights_held_by_city(signed_in: SignedIn) -> Non
     assert ("Tangshan", "COD", Decimal("250.000")) in held
     assert "Rights held by city" in page
     assert '<th scope="row">Tangshan · SO2</th><td class="num">550.000</td>' in page
+
+
+def test_two_administrators_create_and_enrol_a_principal_each_seeing_one_half(
+    app: FastAPI, signed_in: SignedIn
+) -> None:
+    store = app.state.store
+    asking, csrf = signed_in(Role.ADMINISTRATOR)
+    asking.cookies.set("ledger_language", "en", path="/console")
+    new = {"csrf": csrf, "id": "ver-new", "name": "New verifier", "role": "verifier"}
+    created = asking.post("/console/principals", data={**new, "kind": "user", "party": ""})
+    assert "Principal ver-new created." in created.text
+    wrong = asking.post("/console/principals", data={**new, "id": "x-1", "role": "king"})
+    assert "Refused: invalid_field: choose a role" in wrong.text
+    asked = asking.post("/console/principals/ver-new/enrolments", data={"csrf": csrf}).text
+    first = asked.split("shown only now: ", 1)[1].split(".", 1)[0]
+    request_id = asked.split("(request ", 1)[1].split(")", 1)[0]
+    assert first not in asking.get("/console/principals/ver-new").text  # shown once
+    with TestClient(app) as approver:
+        approver.cookies.set("ledger_language", "en", path="/console")
+        second_admin = actor(store, Role.ADMINISTRATOR, None, principal="adm-2")
+        approving_csrf = sign_in(approver, token_for(store, second_admin))
+        approved = approver.post(
+            f"/console/approvals/{request_id}/approve", data={"csrf": approving_csrf}
+        ).text
+    second = approved.split("second half, shown only now: ", 1)[1].split("<", 1)[0].rstrip(".")
+    assert first not in approved
+    issued = access.redeem_enrolment(store, "ver-new", f"{first}.{second}")
+    assert issued.principal_id == "ver-new" and issued.secret  # the whole code works
