@@ -199,7 +199,6 @@ class ReportLineIn(Strict):
     method: Literal["agency", "coefficient", "estimate"]
     mass_kg: DecimalText
     mean_concentration: DecimalText | None = None
-    standard_mg: DecimalText | None = None
     exceedances: Annotated[int, Field(ge=0, le=HOURS_PER_MONTH_MAX)] = 0
     month_valid: bool = True
 
@@ -214,7 +213,6 @@ class ReportLineIn(Strict):
 
     def _line(self, where: str) -> ReportLine:
         mean = self.mean_concentration
-        standard = self.standard_mg
         return ReportLine(
             month=month_of(self.month, f"{where}.month"),
             outlet=self.outlet,
@@ -225,7 +223,6 @@ class ReportLineIn(Strict):
             mean_concentration=(
                 None if mean is None else Fraction(_decimal(mean, f"{where}.mean_concentration"))
             ),
-            standard_mg=None if standard is None else _decimal(standard, f"{where}.standard_mg"),
             exceedances=self.exceedances,
             month_valid=self.month_valid,
         )

@@ -68,6 +68,8 @@ ROUTES: dict[str, str | None] = {
     "GET /v1/parties/{code}": "parties.read",
     "POST /v1/parties/{code}/outlets": "outlets.add",
     "GET /v1/outlets": "outlets.list",
+    "POST /v1/parties/{code}/outlets/{outlet}/permits": "permits.set",
+    "GET /v1/parties/{code}/outlets/{outlet}/permits": "permits.list",
     "PUT /v1/cities/{name}": "cities.set",
     "PUT /v1/cities/{name}/years/{year}": "cities.decide",
     "GET /v1/cities/{name}": "cities.read",

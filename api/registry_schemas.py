@@ -15,6 +15,8 @@ from pydantic import Field
 
 from api.schemas import NO_NUL, AmountText, BusinessDate, Instant, Name, Strict
 from ledger.domain.amounts import parse_decimal, to_units
+from ledger.domain.bounds import parse_month
+from ledger.domain.permits import Permit
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
     Acquisition,
@@ -110,22 +112,83 @@ class PartyPage(Strict):
 
 
 class OutletIn(Strict):
+    """An outlet; its standards are its permits' (`POST .../outlets/{outlet}/permits`)."""
+
     outlet_code: Annotated[str, Field(min_length=1, max_length=64), NO_NUL]
-    standards: dict[Annotated[str, Field(max_length=16)], AmountText] = Field(
-        default_factory=dict, description="pollutant → limit in mg/Nm³"
-    )
-    # At most 16 characters (the column's width) and a plain decimal: the CEMS import reads it.
-    reference_o2: (
-        Annotated[
-            str,
-            Field(max_length=16, pattern=r"^\d{1,2}(\.\d{1,6})?$", description="O2 % (e.g. 16)"),
-        ]
-        | None
-    ) = None
 
 
 class OutletOut(OutletIn):
     party: str
+
+
+PollutantKey = Annotated[str, Field(min_length=1, max_length=16), NO_NUL]
+
+
+class PermitIn(Strict):
+    """An outlet's permit from a month on, as a regulator sets it (rules.md §7.4)."""
+
+    effective_from: Annotated[
+        str, Field(pattern=r"^\d{4}-\d{2}$", description="first month in force, 'YYYY-MM'")
+    ]
+    standards: dict[PollutantKey, AmountText] = Field(
+        default_factory=dict, description="measured pollutant → hourly limit in mg/Nm³"
+    )
+    reference_o2: AmountText | None = Field(None, description="O2 % the standards are at")
+    removal_efficiencies: dict[PollutantKey, AmountText] = Field(
+        default_factory=dict, description="measured pollutant → design removal efficiency η, 0–1"
+    )
+    cems_required: bool = False
+    reference: Annotated[str, Field(max_length=64), NO_NUL] = Field(
+        "", description="the permit document's number"
+    )
+
+    def to_domain(self, party: str, outlet: str) -> Permit:
+        def numbers(values: dict[str, str], name: str) -> dict[str, Decimal]:
+            return {k: parse_decimal(v, field=f"{name}.{k}") for k, v in values.items()}
+
+        o2 = self.reference_o2
+        return Permit(
+            party=party,
+            outlet=outlet,
+            effective_from=parse_month(self.effective_from, "effective_from"),
+            standards=numbers(self.standards, "standards"),
+            reference_o2=None if o2 is None else parse_decimal(o2, field="reference_o2"),
+            removal_efficiencies=numbers(self.removal_efficiencies, "removal_efficiencies"),
+            cems_required=self.cems_required,
+            reference=self.reference,
+        )
+
+
+class PermitOut(Strict):
+    party: str
+    outlet: str
+    effective_from: str
+    standards: dict[str, str]
+    reference_o2: str | None
+    removal_efficiencies: dict[str, str]
+    cems_required: bool
+    reference: str
+    set_by: str
+    set_at: Instant | None
+
+
+class PermitList(Strict):
+    permits: list[PermitOut]
+
+
+def permit_out(p: Permit) -> PermitOut:
+    return PermitOut(
+        party=p.party,
+        outlet=p.outlet,
+        effective_from=f"{p.effective_from:%Y-%m}",
+        standards={k: str(v) for k, v in p.standards.items()},
+        reference_o2=None if p.reference_o2 is None else str(p.reference_o2),
+        removal_efficiencies={k: str(v) for k, v in p.removal_efficiencies.items()},
+        cems_required=p.cems_required,
+        reference=p.reference,
+        set_by=p.set_by,
+        set_at=p.set_at,
+    )
 
 
 class OutletPage(Strict):
@@ -621,12 +684,7 @@ class DeductionPage(Strict):
 
 
 def outlet_out(o: Outlet) -> OutletOut:
-    return OutletOut(
-        party=o.party_code,
-        outlet_code=o.outlet_code,
-        standards=dict(o.standards),
-        reference_o2=o.reference_o2,
-    )
+    return OutletOut(party=o.party_code, outlet_code=o.outlet_code)
 
 
 def party_out(p: Party, accounts: list[str]) -> PartyOut:

@@ -16,17 +16,20 @@ import dataclasses
 import resource
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from bench.databases import fresh_database
-from ledger.domain.access import Actor, Principal, PrincipalRecord, Role
+from ledger.domain.access import Actor, FourEyesPolicy, Principal, PrincipalRecord, Role
+from ledger.domain.pages import Created
+from ledger.domain.permits import Permit
 from ledger.domain.registry import Outlet, Party, PartyKind
 from ledger.entrypoints import cems_generator
 from ledger.entrypoints.monitoring import import_file
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import parties
+from ledger.services import parties, permits
 
 POLLUTANTS = ("SO2", "NOx", "PM", "CO")
 OUTLETS = 20
@@ -42,14 +45,21 @@ def outlets(count: int = OUTLETS) -> list[cems_generator.OutletSpec]:
 
 
 def register(store: Store, specs: list[cems_generator.OutletSpec], regulator: Actor) -> None:
-    """The outlets' enterprises and the outlets, registered by the regulator."""
+    """The outlets' enterprises, the outlets and their permits, registered by the regulator
+    (the benchmark's store runs without four eyes)."""
     for code in sorted({s.enterprise for s in specs}):
         party = Party(code, PartyKind.ENTERPRISE, code, city="Tangshan")
         parties.register_party(store, regulator, party)
     for s in specs:
-        standards = {p: str(v) for p, v in s.standard_mg_nm3.items()}
-        o2 = None if s.reference_o2 is None else str(s.reference_o2)
-        parties.add_outlet(store, regulator, Outlet(s.enterprise, s.outlet, standards, o2))
+        parties.add_outlet(store, regulator, Outlet(s.enterprise, s.outlet))
+        permit = Permit(
+            s.enterprise,
+            s.outlet,
+            date(YEAR, 1, 1),
+            {p: Decimal(str(v)) for p, v in s.standard_mg_nm3.items()},
+            None if s.reference_o2 is None else Decimal(str(s.reference_o2)),
+        )
+        assert isinstance(permits.set_permit(store, regulator, permit), Created)
 
 
 def importer(store: Store) -> Actor:
@@ -77,7 +87,8 @@ def run(
     backend: str, postgres_url: str, path: Path, specs: list[cems_generator.OutletSpec], rows: int
 ) -> None:
     with fresh_database(backend, "cems", postgres_url) as database:
-        store = Store(create_ledger_engine(database.url, sqlite_synchronous="NORMAL"))
+        engine = create_ledger_engine(database.url, sqlite_synchronous="NORMAL")
+        store = Store(engine, four_eyes=FourEyesPolicy(frozenset()))
         try:
             actor = importer(store)
             register(store, specs, actor)

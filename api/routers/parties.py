@@ -24,7 +24,7 @@ from ledger.domain.registry import (
     Policy,
     account_code,
 )
-from ledger.services import blocks, parties, rights
+from ledger.services import blocks, parties, permits, rights
 
 router = APIRouter(prefix="/v1")
 T = TypeVar("T")
@@ -84,9 +84,43 @@ def get_party(code: PartyPath, store: Store, actor: Acts) -> rs.PartyOut:
 def add_outlet(
     code: PartyPath, body: rs.OutletIn, store: Store, actor: Acts, response: Response
 ) -> rs.OutletOut:
-    """Register an outlet of an enterprise with its standards and reference O2."""
-    outlet = Outlet(code, body.outlet_code, dict(body.standards), body.reference_o2)
+    """Register an outlet of an enterprise (its standards are set by its permits)."""
+    outlet = Outlet(code, body.outlet_code)
     return created(response, parties.add_outlet(store, actor, outlet), rs.outlet_out)
+
+
+OutletPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post(
+    "/parties/{code}/outlets/{outlet}/permits",
+    response_model=rs.PermitOut,
+    status_code=201,
+    tags=["parties"],
+    responses=PENDING,
+)
+def set_permit(  # noqa: PLR0917 - path, body and dependencies
+    code: PartyPath,
+    outlet: OutletPath,
+    body: rs.PermitIn,
+    store: Store,
+    actor: Acts,
+    response: Response,
+) -> Any:
+    """A regulator sets the outlet's permit from a month on: standards, reference O2, removal
+    efficiencies, CEMS obligation. A permit that lowers tax: 202 and an approval request."""
+    made = permits.set_permit(store, actor, body.to_domain(code, outlet))
+    return or_pending(made, lambda done: created(response, done, rs.permit_out))
+
+
+@router.get(
+    "/parties/{code}/outlets/{outlet}/permits", response_model=rs.PermitList, tags=["parties"]
+)
+def list_permits(code: PartyPath, outlet: OutletPath, store: Store, actor: Acts) -> rs.PermitList:
+    """Every permit of the outlet, oldest first; the one in force in a month is the latest that
+    took effect by then."""
+    found = permits.list_permits(store, actor, code, outlet)
+    return rs.PermitList(permits=[rs.permit_out(p) for p in found])
 
 
 @router.get("/outlets", response_model=rs.OutletPage, tags=["parties"])

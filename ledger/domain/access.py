@@ -9,6 +9,8 @@ Roles (issue "Who may do what"):
 - `finance`: finance staff and auditors; read everything, write only reconciliation and
   period close.
 - `administrator`: manages principals and tokens; sees no registry data it does not need.
+- `cems_network`: the monitoring network's service account: delivers CEMS hourly data for any
+  outlet (rules.md §7.4: CEMS data never come from the enterprise) and does nothing else.
 
 A principal acts *as* its party (`party`): an enterprise's code, or the authority party of the
 province or of a city. Whatever is out of a principal's scope does not exist for it: services
@@ -45,6 +47,7 @@ class Role(StrEnum):
     VERIFIER = "verifier"
     FINANCE = "finance"
     ADMINISTRATOR = "administrator"
+    CEMS_NETWORK = "cems_network"
 
 
 # Roles whose view of the registry is limited to one party (enterprise) or one city.
@@ -165,8 +168,8 @@ class FourEyesPolicy:
 
 
 # What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
-# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more), and reopening
-# a closed period.
+# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more), a permit that
+# lowers tax, and reopening a closed period.
 FOUR_EYES_OPERATIONS = frozenset(
     {
         "allocation",
@@ -175,6 +178,7 @@ FOUR_EYES_OPERATIONS = frozenset(
         "reversal",
         "adjustment",
         "penalty",
+        "permit",
         "period_reopen",
     }
 )

@@ -177,21 +177,12 @@ class CemsHour:
 
 @dataclass(frozen=True, slots=True)
 class OutletInfo:
-    """A registered outlet as monitoring sees it: its row, owner, and standards by pollutant."""
+    """A registered outlet as monitoring sees it: its row and owner (its standards are its
+    permits', by month)."""
 
     seq: int
     party: str
     outlet: str
-    standards: Mapping[str, str]
-    reference_o2: str | None
-
-    def standard(self, pollutant: str) -> EmissionStandard | None:
-        """The hourly limit of `pollutant` here (O2-corrected if the outlet has a reference)."""
-        limit = self.standards.get(pollutant)
-        if limit is None:
-            return None
-        ref = None if self.reference_o2 is None else Decimal(self.reference_o2)
-        return EmissionStandard(Decimal(limit), ref)
 
 
 @dataclass(frozen=True, slots=True)

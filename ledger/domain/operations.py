@@ -21,6 +21,7 @@ ENTERPRISE = Role.ENTERPRISE
 VERIFIER = Role.VERIFIER
 FINANCE = Role.FINANCE
 ADMINISTRATOR = Role.ADMINISTRATOR
+CEMS_NETWORK = Role.CEMS_NETWORK
 
 PUBLIC: Final[frozenset[Role]] = frozenset()
 ALL_ROLES: Final = frozenset(Role)
@@ -89,6 +90,8 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "parties.read": READERS,
     "outlets.add": AUTHORITIES,
     "outlets.list": READERS,
+    "permits.set": only(REGULATOR),
+    "permits.list": READERS,
     "cities.set": only(REGULATOR),
     "cities.decide": only(REGULATOR),
     "cities.read": READERS,
@@ -162,10 +165,11 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "reconciliations.match": only(FINANCE),
     "reconciliations.unmatch": only(FINANCE),
     "reconciliations.confirm": only(FINANCE),
-    # Monitoring and emission reports: enterprises import and submit for their own outlets;
-    # verifiers verify or reject (never their own submission); regulators invalidate.
-    "cems.import": only(ENTERPRISE, REGULATOR),
-    "cems.months": READERS,
+    # Monitoring and emission reports: CEMS data come from the monitoring network (or the
+    # regulator), never from the enterprise (rules.md §7.4); enterprises draft and submit their
+    # reports; verifiers verify or reject (never their own submission); regulators invalidate.
+    "cems.import": only(CEMS_NETWORK, REGULATOR),
+    "cems.months": READERS | {CEMS_NETWORK},
     "cems.hours": READERS,  # one month of an outlet hour by hour, in the reader's scope
     "cems.recompute": only(REGULATOR),  # after a rule change: every stored month, again
     "reports.draft": only(ENTERPRISE, REGULATOR),

@@ -30,6 +30,7 @@ from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRe
 from ledger.domain.finance_ports import FinanceRepository
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
+from ledger.domain.permits import Permit
 from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
     Bid,
@@ -513,6 +514,11 @@ class ReportRepository(Protocol):
     ) -> list[tuple[int, Report]]: ...
 
 
+class PermitRepository(Protocol):
+    def add_permit(self, permit: Permit) -> None: ...
+    def permits_of(self, party: str, outlet: str | None = None) -> list[Permit]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 
@@ -532,6 +538,8 @@ class UnitOfWork(Protocol):
     def finance(self) -> FinanceRepository: ...
     @property
     def monitoring(self) -> MonitoringRepository: ...
+    @property
+    def permits(self) -> PermitRepository: ...
     @property
     def reports(self) -> ReportRepository: ...
     @property

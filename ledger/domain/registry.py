@@ -64,12 +64,11 @@ class Party:
 
 @dataclass(frozen=True, slots=True)
 class Outlet:
-    """A discharge outlet of an enterprise, with its pollutants' standards (mg/Nm³)."""
+    """A discharge outlet of an enterprise; what it may emit is its permit's
+    (`ledger.domain.permits`), set by a regulator."""
 
     party_code: str
     outlet_code: str
-    standards: dict[str, str] = field(default_factory=dict)
-    reference_o2: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,25 @@ class InvalidReportLine(
     """A report line is outside the period, duplicated, or names an unknown outlet."""
 
 
+class LineStatesStandard(
+    LedgerError,
+    code="line_states_standard",
+    kind=Kind.INVALID,
+    title="A report line never states its standard",
+):
+    """A given line carries a standard or reference O2: both come from the outlet's permit."""
+
+
+class CemsLinesRequired(
+    LedgerError,
+    code="cems_lines_required",
+    kind=Kind.UNPROCESSABLE,
+    title="This outlet's lines come from CEMS",
+):
+    """An enterprise gave an agency, coefficient or estimate line where CEMS data govern: the
+    outlet's permit requires CEMS, or CEMS data are stored for that month (rules.md §7.4)."""
+
+
 class PeriodKind(StrEnum):
     MONTH = "month"
     QUARTER = "quarter"
@@ -205,6 +224,8 @@ class ReportLine:
     analyser or agency reported ('PM'). `mean_concentration` is the valid-hour mean on the
     standard's basis (O2-corrected where the standard names a reference O2), exact; None when
     unknown (then no Article 13 reduction). CEMS lines also carry their validity counts.
+    `standard_mg` and `reference_o2` are the outlet's permit's for the month, filled in by the
+    service when the line is drafted: a line given by anyone never states them.
     """
 
     month: date

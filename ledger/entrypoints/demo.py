@@ -31,6 +31,7 @@ from typing import Any
 
 from ledger.domain.access import Actor, Pending, RequestState, Role
 from ledger.domain.errors import LedgerError
+from ledger.domain.permits import Permit
 from ledger.domain.ports import UnitOfWorkFactory
 from ledger.domain.registry import (
     CARBON,
@@ -51,7 +52,16 @@ from ledger.domain.registry import (
 )
 from ledger.entrypoints.common import opened_store
 from ledger.persistence import migrate
-from ledger.services import access, approvals, compliance, listings, parties, rights, trading
+from ledger.services import (
+    access,
+    approvals,
+    compliance,
+    listings,
+    parties,
+    permits,
+    rights,
+    trading,
+)
 from ledger.settings import Settings
 
 FIRST_VINTAGE = 2025  # the demo's entitlements are confirmed for 2025–2029
@@ -63,6 +73,7 @@ BASIN = "Hai River"  # every demo city lies in the Hai River basin
 RESERVE_STOCK = {"TANGSHAN": {"SO2": "100", "NOx": "200"}}  # t/a in the city's reserve
 EXCHANGE_CEA_2024 = 100_000  # tCO2 consigned to the exchange for sale (T6)
 DEPOSIT_FEN = 500_000_000  # 5,000,000.00 CNY paid in by every enterprise
+PERMITS_FROM = date(2018, 1, 1)  # the demo's permits: in force since the tax began
 REFERENCE_O2 = {"steel": "16", "thermal_power": "6", "cement": "10"}
 POLLUTANT_NAMES = {"SO2": "SO2", "NOx": "NOx", "CEA": CARBON}
 EXCHANGE = "EXCHANGE"
@@ -202,16 +213,24 @@ def _enterprise(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> No
 
 
 def _outlet(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
-    standards = {
-        pollutant: row[f"standard_{key}_mg_m3"]
-        for pollutant, key in (("PM", "pm"), ("SO2", "so2"), ("NOx", "nox"))
-    }
+    """The outlet, and its permit (set by one regulator, approved by the other)."""
+    measured = (("PM", "pm"), ("SO2", "so2"), ("NOx", "nox"))
     industry = parties.get_party(store, cast.regulator, row["enterprise_id"]).industry
     o2 = REFERENCE_O2.get(industry)
     if industry == "steel" and not row["outlet_id"].startswith("SINTER"):
         o2 = None  # steel's other sources are corrected at the measured O2
-    outlet = Outlet(row["enterprise_id"], row["outlet_id"], standards, o2)
-    parties.add_outlet(store, cast.regulator, outlet)
+    parties.add_outlet(store, cast.regulator, Outlet(row["enterprise_id"], row["outlet_id"]))
+    permit = Permit(
+        party=row["enterprise_id"],
+        outlet=row["outlet_id"],
+        effective_from=PERMITS_FROM,
+        standards={p: Decimal(row[f"standard_{key}_mg_m3"]) for p, key in measured},
+        reference_o2=None if o2 is None else Decimal(o2),
+        removal_efficiencies={p: Decimal(row[f"removal_{key}"]) for p, key in measured},
+        cems_required=row["cems_required"] == "1",
+        reference=f"DEMO-PERMIT-{row['enterprise_id']}-{row['outlet_id']}",
+    )
+    cast.approved(store, permits.set_permit(store, cast.regulator, permit))
 
 
 def _pledge(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
@@ -369,7 +388,8 @@ def summary(outcomes: dict[str, Any]) -> str:
 
 # The demo's principals: two administrators (who enrol everyone else, each seeing half of each
 # code), two provincial regulators (four-eyes), Tangshan's authority, one representative per
-# enterprise and one for the exchange, a verifier and a finance officer.
+# enterprise and one for the exchange, a verifier, a finance officer and the monitoring
+# network's service account (which alone delivers CEMS data).
 ADMINISTRATORS = ("demo-admin", "demo-admin-2")
 DEMO_PRINCIPALS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-regulator", Role.REGULATOR, PROVINCE),
@@ -379,6 +399,7 @@ DEMO_PRINCIPALS: tuple[tuple[str, Role, str | None], ...] = (
     ("demo-exchange", Role.ENTERPRISE, EXCHANGE),
     ("demo-verifier", Role.VERIFIER, None),
     ("demo-finance", Role.FINANCE, None),
+    ("demo-cems-network", Role.CEMS_NETWORK, None),
 )
 
 

@@ -92,8 +92,7 @@ class SqlMonitoringRepository:
         if party is not None:
             query = query.where(t.outlets.c.party_code == party)
         return [
-            OutletInfo(r.seq, r.party_code, r.outlet_code, dict(r.standards), r.reference_o2)
-            for r in self._connection.execute(query)
+            OutletInfo(r.seq, r.party_code, r.outlet_code) for r in self._connection.execute(query)
         ]
 
     def find_import(self, sha256: str) -> ImportRecord | None:

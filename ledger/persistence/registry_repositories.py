@@ -99,8 +99,6 @@ class SqlRegistryRepository:
             insert(t.outlets).values(
                 party_code=outlet.party_code,
                 outlet_code=outlet.outlet_code,
-                standards=dict(outlet.standards),
-                reference_o2=outlet.reference_o2,
             )
         )
 
@@ -676,7 +674,7 @@ def _party(row: Row[Any]) -> Party:
 
 
 def _outlet(row: Row[Any]) -> Outlet:
-    return Outlet(row.party_code, row.outlet_code, dict(row.standards), row.reference_o2)
+    return Outlet(row.party_code, row.outlet_code)
 
 
 def _entitlement(row: Row[Any]) -> Entitlement:

@@ -30,6 +30,7 @@ from ledger.persistence.monitoring_repositories import (
     SqlMonitoringRepository,
     SqlReportRepository,
 )
+from ledger.persistence.permit_repositories import SqlPermitRepository
 from ledger.persistence.record_chains import SqlRecordChainRepository
 from ledger.persistence.registry_repositories import SqlRegistryRepository
 from ledger.persistence.repositories import (
@@ -88,6 +89,7 @@ class SqlUnitOfWork:
     records: SqlRecordChainRepository
     registry: SqlRegistryRepository
     monitoring: SqlMonitoringRepository
+    permits: SqlPermitRepository
     reports: SqlReportRepository
     access: SqlAccessRepository
     finance: SqlFinanceRepository
@@ -141,6 +143,7 @@ class SqlUnitOfWork:
         self.records = SqlRecordChainRepository(connection)
         self.registry = SqlRegistryRepository(connection)
         self.monitoring = SqlMonitoringRepository(connection)
+        self.permits = SqlPermitRepository(connection)
         self.reports = SqlReportRepository(connection)
         self.access = SqlAccessRepository(connection, defer_audit=self._pipelined_audit())
         self.finance = SqlFinanceRepository(connection)

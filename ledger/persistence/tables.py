@@ -296,9 +296,31 @@ outlets = Table(
         "party_code", String(32), ForeignKey("parties.code", ondelete="RESTRICT"), nullable=False
     ),
     Column("outlet_code", String(64), nullable=False),
-    Column("standards", JSON, nullable=False),
-    Column("reference_o2", String(16)),
     UniqueConstraint("party_code", "outlet_code"),
+)
+
+# An outlet's permits (rules.md §7.4): standards, reference O2, removal efficiencies and CEMS
+# obligation, set by a regulator, each in force from its month until the next one. Append-only.
+outlet_permits = Table(
+    "outlet_permits",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("party_code", String(32), nullable=False),
+    Column("outlet_code", String(64), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("standards", JSON, nullable=False),  # measured pollutant → limit (decimal text)
+    Column("reference_o2", String(16)),
+    Column("removal_efficiencies", JSON, nullable=False),  # measured pollutant → η (text)
+    Column("cems_required", Boolean, nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("set_by", String(40), nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["party_code", "outlet_code"],
+        ["outlets.party_code", "outlets.outlet_code"],
+        ondelete="RESTRICT",
+    ),
+    UniqueConstraint("party_code", "outlet_code", "effective_from"),
 )
 
 cities = Table(
@@ -626,7 +648,9 @@ retrofit_project_years = Table(
 
 # --- Access control (issue "Who may do what"): principals, tokens, approvals, audit log. ---
 
-ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"
+ROLES = (
+    "'regulator','city_authority','enterprise','verifier','finance','administrator','cems_network'"
+)
 
 principals = Table(
     "principals",

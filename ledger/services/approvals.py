@@ -54,6 +54,7 @@ def _executors() -> dict[str, Executor]:
         adjustments,
         penalties,
         periods,
+        permits,
         rights,
         tax_tables,
     )
@@ -68,6 +69,7 @@ def _executors() -> dict[str, Executor]:
         "enrolment": access.run_approved_enrolment,
         "penalty": penalties.run_approved_penalty,
         "tax_table": tax_tables.run_approved_entry,
+        "permit": permits.run_approved_permit,
     }
 
 

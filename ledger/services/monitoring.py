@@ -40,7 +40,10 @@ from ledger.domain.cems import (
 )
 from ledger.domain.errors import InvalidField, RecordNotFound, RetryableConflict
 from ledger.domain.hourly import MonthOfHours, read_month
+from ledger.domain.limits import DATE_MAX
+from ledger.domain.monitoring import EmissionStandard
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.permits import Permit, in_force
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.substitution import (
     LOOKAHEAD_HOURS,
@@ -200,24 +203,28 @@ def _reaggregate(
     """Recompute each touched month from all its stored hours (not only this import's), and
     the months its hours feed through substitution (rules §7.1): the month before (a gap may
     end in this one), the months of its quarter (the capture rate) and the three after (the
-    2,160 valid hours of history). Returns how many monthly aggregates were written."""
+    2,160 valid hours of history); each against the standard of the outlet's permit in force
+    in that month. Returns how many monthly aggregates were written."""
     now = uow.now()
     affected: dict[tuple[int, str], set[date]] = {}
     for outlet_seq, pollutant, month in touched:
         affected.setdefault((outlet_seq, pollutant), set()).update(affected_months(month))
+    permits: dict[int, list[Permit]] = {}
     written = 0
     for (outlet_seq, pollutant), months in sorted(affected.items()):
         outlet = outlets[outlet_seq]
+        if outlet_seq not in permits:
+            permits[outlet_seq] = uow.permits.permits_of(outlet.party, outlet.outlet)
         first = month_hours(min(months))[0] - LOOKBACK_HOURS
         end = month_hours(quarter_end(max(months)))[1] + LOOKAHEAD_HOURS
         window = uow.monitoring.hours(outlet_seq, pollutant, first, end)
         window.sort(key=lambda hour: hour.hour)
-        standard = outlet.standard(pollutant)
-        for aggregate in months_as_taxed(
-            outlet.outlet, pollutant, sorted(months), standard, window=window
-        ):
-            uow.monitoring.put_month(outlet_seq, aggregate, now)
-            written += 1
+        for standard, governed in _by_standard(permits[outlet_seq], pollutant, months):
+            for aggregate in months_as_taxed(
+                outlet.outlet, pollutant, governed, standard, window=window
+            ):
+                uow.monitoring.put_month(outlet_seq, aggregate, now)
+                written += 1
     return written
 
 
@@ -239,6 +246,32 @@ def recompute_months(uow_factory: UnitOfWorkFactory, actor: Actor, first: date, 
         return _reaggregate(uow, touched, outlets)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _by_standard(
+    permits: list[Permit], pollutant: str, months: set[date]
+) -> list[tuple[EmissionStandard | None, list[date]]]:
+    """`months` grouped by the standard of the permit in force in each (in month order)."""
+    groups: dict[EmissionStandard | None, list[date]] = {}
+    for month in sorted(months):
+        permit = in_force(permits, month)
+        groups.setdefault(None if permit is None else permit.standard(pollutant), []).append(month)
+    return list(groups.items())
+
+
+def reaggregate_outlet(
+    uow: UnitOfWork, party: str, outlet: str, first: date, later: list[date]
+) -> None:
+    """Recompute an outlet's stored months from `first` until the earliest of `later` (the next
+    permit's month), after a permit changed their standards."""
+    info = next(o for o in uow.monitoring.outlets(party) if o.outlet == outlet)
+    end = min(later, default=None)
+    touched = {
+        (info.seq, stored.aggregate.pollutant, stored.aggregate.month)
+        for stored in uow.monitoring.months(party, outlet, None, first, DATE_MAX)
+        if end is None or stored.aggregate.month < end
+    }
+    _reaggregate(uow, touched, {info.seq: info})
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -310,7 +343,8 @@ def month_of_hours(  # noqa: PLR0917 - what names the month
         )
         stored = uow.monitoring.months(party, outlet, pollutant, month, month, scope=actor.scope)
         exceeding = set(stored[0].aggregate.exceedance_hours) if stored else set()
-        standard = info.standard(pollutant)
+        permit = in_force(uow.permits.permits_of(party, outlet), month)
+        standard = None if permit is None else permit.standard(pollutant)
         return read_month(party, outlet, pollutant, month, standard, window, exceeding)
 
     return read(uow_factory, work)

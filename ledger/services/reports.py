@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from ledger.domain.access import Actor
+from ledger.domain.access import Actor, Role
 from ledger.domain.cems import TAX_POLLUTANT, StoredMonth
 from ledger.domain.errors import InvalidField, LedgerError
 from ledger.domain.incentives import ReversalReason
@@ -28,7 +28,9 @@ from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.domain.reports import (
     CORRECTABLE,
+    CemsLinesRequired,
     InvalidReportLine,
+    LineStatesStandard,
     Method,
     NoReportData,
     Period,
@@ -48,10 +50,13 @@ from ledger.domain.reports import (
     report_id,
 )
 from ledger.domain.tax import PollutantMonth
-from ledger.domain.tax_tables import Pollutant
+from ledger.domain.tax_tables import Medium, Pollutant
 from ledger.services import incentives, reductions
 from ledger.services.authority import sees, use_case, visible_party
+from ledger.services.permits import PermitsOf
 from ledger.services.transactions import in_transaction, read
+
+PARTICULATES = frozenset({Pollutant.SOOT, Pollutant.GENERAL_DUST})  # measured as PM
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,7 @@ def draft_report(
         stored = uow.reports.get(report.id)
         if stored is None:
             _check_period_free(uow, party, period)
-        lines = _lines(uow, party, period, content)
+        lines = _lines(uow, actor, party, period, content)
         if stored is not None:
             taken = ReportPeriodTaken(
                 f"report {stored.id} covers {period} with other lines; correct it instead",
@@ -130,7 +135,7 @@ def correct_report(
                 "invalidated reports are corrected",
                 field="status",
             )
-        lines = _lines(uow, old.party, old.period, content)
+        lines = _lines(uow, actor, old.party, old.period, content)
         if old.superseded_by is not None:
             stored = uow.reports.get(old.superseded_by)
             assert stored is not None, old.superseded_by  # a foreign key keeps it
@@ -370,25 +375,89 @@ def _save(uow: UnitOfWork, report: Report) -> ReportView:
     return ReportView(report, tuple(uow.reports.lines(report.id)))
 
 
-def _lines(uow: UnitOfWork, party: str, period: Period, content: Content) -> tuple[ReportLine, ...]:
-    """CEMS lines from the stored aggregates, then the given lines; checked together."""
-    for index, line in enumerate(content.lines):
+def _lines(
+    uow: UnitOfWork, actor: Actor, party: str, period: Period, content: Content
+) -> tuple[ReportLine, ...]:
+    """CEMS lines from the stored aggregates, then the given lines; checked together; each with
+    the standard of its outlet's permit for its month (rules.md §7.4).
+
+    A regulator's given line replaces the CEMS line of the same month, outlet and pollutant
+    (the regulator's data govern); an enterprise's may not stand where CEMS data govern."""
+    _check_given(content.lines)
+    stored = uow.monitoring.months(party, None, None, period.first_month, period.last_month)
+    cems: tuple[ReportLine, ...] = ()
+    if content.from_monitoring:
+        cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
+    permits = PermitsOf(uow, party)
+    if actor.role is Role.REGULATOR:
+        given = {_key(line) for line in content.lines}
+        cems = tuple(line for line in cems if _key(line) not in given)
+    else:
+        _check_cems_governs(content.lines, stored, permits)
+    lines = cems + content.lines
+    if not lines:
+        raise NoReportData(f"no monitoring data and no lines for {party} in {period}")
+    outlets = frozenset(o.outlet for o in uow.monitoring.outlets(party))
+    check_lines(period, outlets, lines)
+    return tuple(_with_permit(line, permits) for line in lines)
+
+
+def _key(line: ReportLine) -> tuple[date, str, Pollutant]:
+    return line.month, line.outlet, line.pollutant
+
+
+def _check_given(lines: tuple[ReportLine, ...]) -> None:
+    """Given lines are agency, coefficient or estimate lines and state no standard."""
+    for index, line in enumerate(lines):
         if line.method is Method.CEMS:
             raise InvalidReportLine(
                 "CEMS lines come from the stored monthly aggregates; give agency, coefficient "
                 "or estimate lines",
                 field=f"lines[{index}].method",
             )
-    cems: tuple[ReportLine, ...] = ()
-    if content.from_monitoring:
-        stored = uow.monitoring.months(party, None, None, period.first_month, period.last_month)
-        cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
-    lines = cems + content.lines
-    if not lines:
-        raise NoReportData(f"no monitoring data and no lines for {party} in {period}")
-    outlets = frozenset(o.outlet for o in uow.monitoring.outlets(party))
-    check_lines(period, outlets, lines)
-    return lines
+        if line.standard_mg is not None or line.reference_o2 is not None:
+            raise LineStatesStandard(
+                "a report line never states its standard: it is the outlet's permit's",
+                field=f"lines[{index}].standard_mg",
+            )
+
+
+def _check_cems_governs(
+    lines: tuple[ReportLine, ...], stored: Sequence[StoredMonth], permits: PermitsOf
+) -> None:
+    """An enterprise's line may not replace CEMS: not where the permit requires CEMS, nor where
+    CEMS data of that outlet, pollutant and month are stored."""
+    monitored = {(m.aggregate.month, m.aggregate.outlet, m.aggregate.pollutant) for m in stored}
+    for index, line in enumerate(lines):
+        permit = permits.in_force(line.outlet, line.month)
+        if permit is not None and permit.cems_required:
+            why = "its permit requires CEMS"
+        elif (line.month, line.outlet, _measured(line)) in monitored:
+            why = "CEMS data are stored for it"
+        else:
+            continue
+        raise CemsLinesRequired(
+            f"{line.outlet} {line.measured_as} {line.month:%Y-%m}: {why}; its lines come from "
+            "CEMS (with substitution), not from agency, coefficient or estimate figures",
+            field=f"lines[{index}].method",
+        )
+
+
+def _measured(line: ReportLine) -> str:
+    """What the permit names the line's pollutant by: particulates (soot, dust) are PM."""
+    return "PM" if line.pollutant in PARTICULATES else line.measured_as
+
+
+def _with_permit(line: ReportLine, permits: PermitsOf) -> ReportLine:
+    """The line with the standard and reference O2 of the permit in force in its month."""
+    permit = permits.in_force(line.outlet, line.month)
+    standard = None if permit is None else permit.standard(_measured(line))
+    air = line.pollutant.medium is Medium.AIR  # water standards are never O2-corrected
+    return replace(
+        line,
+        standard_mg=None if standard is None else standard.limit_mg_nm3,
+        reference_o2=None if standard is None or not air else standard.reference_o2,
+    )
 
 
 def _cems_line(stored: StoredMonth, particulate_as: Mapping[str, Pollutant]) -> ReportLine:

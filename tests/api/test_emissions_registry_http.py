@@ -487,7 +487,7 @@ def test_records_out_of_scope_answer_the_very_404_of_unknown_ones(registry: Test
     # A city authority adding an outlet to another city's enterprise: the party's 404.
     xingtai = {"code": "XINGTAI", "kind": "authority", "name": "Xingtai", "city": "Xingtai"}
     ok(registry.post("/v1/parties", json=xingtai), 201)
-    outlet = {"outlet_code": "UNIT-1", "standards": {"SO2": "35"}}
+    outlet = {"outlet_code": "UNIT-1"}
     problem(
         registry.post(
             "/v1/parties/E1/outlets",
@@ -516,7 +516,7 @@ def test_scoped_listings_page_through_what_the_actor_sees_only(registry: TestCli
     for trade_id, buyer in (("X1", "E2"), ("X2", "E3"), ("X3", "E2")):
         ok(registry.post("/v1/trades", json=trade(trade_id, buyer=buyer), headers=e1), 201)
     for party in ("E1", "E2", "E3"):
-        outlet = {"outlet_code": f"{party}-1", "standards": {}}
+        outlet = {"outlet_code": f"{party}-1"}
         ok(registry.post(f"/v1/parties/{party}/outlets", json=outlet), 201)
         obligation = obligation_body(f"O-{party}", party)
         ok(registry.post("/v1/obligations", json=obligation), 201)
@@ -542,6 +542,7 @@ def test_every_create_retried_is_a_replay_and_another_body_under_its_id_is_409(
 ) -> None:
     issue = {"id": "E1-CEA", "party": "E1", "family": "CEA", "year": 2026, "quantity_tco2": "9"}
     ok(registry.post("/v1/carbon-issuances", json=issue), 201)
+    ok(registry.post("/v1/parties/E1/outlets", json={"outlet_code": "UNIT-1"}), 201)
     regulator = dict(registry.headers)
     obligation = obligation_body("O1")
     creates: list[tuple[str, Json, Json, dict[str, str]]] = [
@@ -552,9 +553,9 @@ def test_every_create_retried_is_a_replay_and_another_body_under_its_id_is_409(
             regulator,
         ),
         (
-            "/v1/parties/E1/outlets",
-            {"outlet_code": "UNIT-1", "standards": {"SO2": "35"}},
-            {"outlet_code": "UNIT-1", "standards": {"SO2": "50"}},
+            "/v1/parties/E1/outlets/UNIT-1/permits",
+            {"effective_from": "2026-01", "cems_required": True},
+            {"effective_from": "2026-01", "cems_required": True, "reference": "P-2"},
             regulator,
         ),
         ("/v1/trades", trade("X1"), trade("X1", quantity="11"), as_(registry, "E1")),

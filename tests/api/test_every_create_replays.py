@@ -71,14 +71,24 @@ NO_OTHER_BODY = {
     "/v1/cems/imports": "keyed by the SHA-256 of the file: other bytes are another import "
     "(`source` is a label, like a statement's filename)",
     "/v1/cems/records": "keyed by the SHA-256 of the records: other records are another import",
+    "/v1/parties/{code}/outlets": "keyed by the party and outlet code, all an outlet is (its "
+    "standards are its permits')",
     "/v1/tax/returns": "the body is the key (party, quarter); refiling a quarter on other data "
     "is `tax_return_exists` (tests/integration/test_tax_returns.py)",
 }
 
+# The demo's permit of E02's SINTER-1 (ledger/demo_data/outlets.csv).
+PERMIT: Json = {
+    "standards": {"SO2": "35", "NOx": "50", "PM": "10"},
+    "reference_o2": "16",
+    "removal_efficiencies": {"SO2": "0.95", "NOx": "0.80", "PM": "0.99"},
+    "reference": "RT-PERMIT",
+}
 REGULATOR: Who = (Role.REGULATOR, "HEBEI")
 TANGSHAN: Who = (Role.CITY_AUTHORITY, "TANGSHAN")
 FINANCE: Who = (Role.FINANCE, None)
 ADMINISTRATOR: Who = (Role.ADMINISTRATOR, None)
+NETWORK: Who = (Role.CEMS_NETWORK, None)
 
 
 def enterprise(code: str) -> Who:
@@ -288,7 +298,11 @@ def verified_report(party: str, period: str, lines: list[ReportLine]) -> Given:
 
 def agency(*months: date, outlet: str = "SINTER-1") -> list[ReportLine]:
     """The worked example of rules §1.3 (NOx, SO2, soot) in each month, measured by an agency."""
-    return [replace(x, method=Method.AGENCY) for m in months for x in worked_example(m, outlet)]
+    return [
+        replace(x, method=Method.AGENCY, standard_mg=None)  # the standard is the permit's
+        for m in months
+        for x in worked_example(m, outlet)
+    ]
 
 
 Q2_2026 = (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1))
@@ -501,9 +515,26 @@ EXAMPLES = [
         "/v1/parties/{code}/outlets",
         TANGSHAN,
         "/v1/parties/E01/outlets",
-        {"outlet_code": "RT-UNIT", "standards": {"SO2": "35"}},
-        {"standards": {"SO2": "50"}},
+        {"outlet_code": "RT-UNIT"},
+        None,
         reads=("/v1/outlets?party=E01",),
+    ),
+    Example(
+        "/v1/parties/{code}/outlets/{outlet}/permits",
+        REGULATOR,
+        "/v1/parties/E02/outlets/SINTER-1/permits",
+        PERMIT | {"effective_from": "2026-01"},  # the demo's standards again: no relaxation
+        {"standards": {"SO2": "30", "NOx": "50", "PM": "10"}},
+        reads=("/v1/parties/E02/outlets/SINTER-1/permits",),
+    ),
+    Example(
+        "/v1/parties/{code}/outlets/{outlet}/permits",
+        REGULATOR,
+        "/v1/parties/E02/outlets/HOTSTOVE-1/permits",
+        PERMIT | {"effective_from": "2026-02", "standards": {"SO2": "100"}},  # raised: 4 eyes
+        {"standards": {"SO2": "120"}},
+        status=202,
+        reads=("/v1/parties/E02/outlets/HOTSTOVE-1/permits",),
     ),
     Example(
         "/v1/entitlements",
@@ -692,7 +723,7 @@ EXAMPLES = [
     # -- monitoring and emission reports -----------------------------------------------------------
     Example(
         "/v1/cems/imports",
-        enterprise("E06"),
+        NETWORK,
         "/v1/cems/imports",
         CEMS_FILE,
         None,
@@ -701,7 +732,7 @@ EXAMPLES = [
     ),
     Example(
         "/v1/cems/records",
-        enterprise("E08"),
+        NETWORK,
         "/v1/cems/records",
         {"records": CEMS_RECORDS},
         None,

@@ -70,6 +70,7 @@ PRINCIPAL_OF_ROLE = {
     Role.ENTERPRISE: "demo-e01",
     Role.VERIFIER: "demo-verifier",
     Role.FINANCE: "demo-finance",
+    Role.CEMS_NETWORK: "demo-cems-network",
 }
 
 

@@ -151,15 +151,20 @@ def test_an_enterprise_cannot_see_another_enterprises_report(outlets: TestClient
     assert outlets.get("/v1/cems/months", params=months, headers=other).json()["months"] == []
 
 
-def test_an_enterprise_imports_only_for_its_own_outlets(outlets: TestClient) -> None:
-    other = headers_for(outlets, "enterprise", party="E2")
-    problem = assert_problem(
-        upload(outlets, [line(stamp(1, 0))], **other), 422, "cems_import_refused"
-    )
-    assert [e["code"] for e in problem["errors"]] == ["unknown_outlet"]
-    mine = upload(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], **other)
-    assert mine.status_code == 201, mine.text
-    assert mine.json()["imported_by"] == "enterprise-e2"
+def test_cems_data_come_from_the_monitoring_network_never_from_the_enterprise(
+    outlets: TestClient,
+) -> None:
+    own = [line(stamp(1, 0), outlet="E2,UNIT-1")]
+    enterprise = headers_for(outlets, "enterprise", party="E2")
+    assert_problem(upload(outlets, own, **enterprise), 403, "forbidden")
+    record_ = record(0, enterprise="E2", outlet="UNIT-1")
+    refused = outlets.post("/v1/cems/records", json={"records": [record_]}, headers=enterprise)
+    assert_problem(refused, 403, "forbidden")
+
+    network = headers_for(outlets, "cems_network")
+    made = upload(outlets, own, **network)
+    assert made.status_code == 201, made.text
+    assert made.json()["imported_by"] == "cems-network-all"
 
 
 @pytest.mark.parametrize("mass", ["1e3", "NaN", "1_000", " 1", "-1"])

@@ -47,7 +47,11 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
     "GET /v1/parties/{code}": ("/v1/parties/E02", None),
     "POST /v1/parties/{code}/outlets": (
         "/v1/parties/E02/outlets",
-        {"outlet_code": "DA099", "standards": {}},
+        {"outlet_code": "DA099"},
+    ),
+    "GET /v1/parties/{code}/outlets/{outlet}/permits": (
+        "/v1/parties/E02/outlets/SINTER-1/permits",
+        None,
     ),
     "GET /v1/parties/{code}/compliance": ("/v1/parties/E07/compliance", None),
     "GET /v1/trades/{trade_id}": ("/v1/trades/T2", None),

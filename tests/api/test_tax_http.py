@@ -18,6 +18,7 @@ from ledger.persistence.store import Store
 from ledger.services import parties, reports
 from tests.api.support import REPLAYED, assert_problem, headers_for
 from tests.factories import actor
+from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import build_tax_registry, regulator, worked_example
 
 QUARTER = "2026Q2"
@@ -36,7 +37,9 @@ def verified_quarter(client: TestClient, party: str = "E01") -> str:
     verifier = actor(store, Role.VERIFIER, principal="verifier-1")
     # An agency's measurements: CEMS lines come only from stored aggregates.
     lines = tuple(
-        replace(x, method=Method.AGENCY) for month in MONTHS for x in worked_example(month)
+        replace(x, method=Method.AGENCY, standard_mg=None)  # the permit states the standard
+        for month in MONTHS
+        for x in worked_example(month)
     )
     content = reports.Content(from_monitoring=False, lines=lines)
     view = reports.draft_report(store, filer, party, Period.parse(QUARTER), content).record
@@ -51,7 +54,8 @@ def taxed(client: TestClient) -> TestClient:
     standards = {"SO2": "35", "NOx": "50", "PM": "10"}
     registrar = regulator(store_of(client))
     for party in ("E01", "E02"):
-        parties.add_outlet(store_of(client), registrar, Outlet(party, "SINTER-1", standards, "16"))
+        parties.add_outlet(store_of(client), registrar, Outlet(party, "SINTER-1"))
+        set_permit(store_of(client), party, "SINTER-1", standards, o2="16")
     return client
 
 
@@ -292,7 +296,7 @@ def test_a_correction_after_filing_amends_the_return_over_http(taxed: TestClient
     store = store_of(taxed)
     filer = actor(store, Role.ENTERPRISE, "E01", principal="e01-filer")
     april_exceeded = tuple(
-        replace(x, method=Method.AGENCY)
+        replace(x, method=Method.AGENCY, standard_mg=None)  # the permit states the standard
         for month in MONTHS
         for x in worked_example(month, exceedances=int(month == MONTHS[0]))
     )

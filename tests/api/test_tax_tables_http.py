@@ -19,6 +19,7 @@ from ledger.persistence.store import Store
 from ledger.services import parties, reports
 from tests.api.support import REPLAYED, assert_problem, headers_for
 from tests.factories import actor
+from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import P, build_tax_registry, line, regulator, worked_example
 
 QUARTER = "2026Q2"
@@ -43,10 +44,14 @@ def taxed(client: TestClient) -> TestClient:
             registrar,
             Party(code, PartyKind.ENTERPRISE, code, city=city, county=county),
         )
-    standards = {"SO2": "200", "NOx": "50", "PM": "10", "CO": "100"}
+    # The permits' standards: the national-minimum case's SO2 200 for E09, the worked example's
+    # SO2 35 for the others (a line never states its own).
     for party in ("E01", "E09", "E11"):
+        so2 = "200" if party == "E09" else "35"
+        standards = {"SO2": so2, "NOx": "50", "PM": "10", "CO": "100"}
         for outlet in ("SINTER-1", "SINTER-2"):
-            parties.add_outlet(store, registrar, Outlet(party, outlet, standards, "16"))
+            parties.add_outlet(store, registrar, Outlet(party, outlet))
+            set_permit(store, party, outlet, standards, o2="16")
     return client
 
 
@@ -56,7 +61,9 @@ def verified(client: TestClient, party: str, lines: list[ReportLine]) -> str:
     filer = actor(store, Role.ENTERPRISE, party, principal=f"{party.lower()}-filer")
     verifier = actor(store, Role.VERIFIER, principal="verifier-1")
     content = reports.Content(
-        from_monitoring=False, lines=tuple(replace(x, method=Method.AGENCY) for x in lines)
+        from_monitoring=False,
+        # The standard is the outlet's permit's, never the line's.
+        lines=tuple(replace(x, method=Method.AGENCY, standard_mg=None) for x in lines),
     )
     view = reports.draft_report(store, filer, party, Period.parse(QUARTER), content).record
     reports.submit_report(store, filer, view.report.id)

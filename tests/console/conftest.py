@@ -29,6 +29,7 @@ PRINCIPALS: dict[Role, str | None] = {
     Role.VERIFIER: None,
     Role.FINANCE: None,
     Role.ADMINISTRATOR: None,
+    Role.CEMS_NETWORK: None,
 }
 
 

@@ -150,9 +150,11 @@ def test_a_cems_import_runs_in_the_background_with_its_progress(
 ) -> None:
     app, token = monitored
     april = HEADER + "".join(full_month("25", date(2025, 4, 1)))
+    # CEMS data come from the monitoring network, never from the enterprise (rules §7.4).
+    network = token_for(app.state.store, actor(app.state.store, Role.CEMS_NETWORK))
     with TestClient(app) as client:
         client.cookies.set("ledger_language", "en", path="/console")
-        csrf = sign_in(client, token)
+        csrf = sign_in(client, network)
         started = client.post(
             "/console/cems-imports",
             data={"csrf": csrf},
@@ -168,7 +170,10 @@ def test_a_cems_import_runs_in_the_background_with_its_progress(
             follow_redirects=False,
         )
         refused = _job_until_done(client, broken.headers["location"])
-        months = client.get("/console/monitoring", params={"year": "2025"}).text
+        with TestClient(app) as enterprise:
+            enterprise.cookies.set("ledger_language", "en", path="/console")
+            sign_in(enterprise, token)
+            months = enterprise.get("/console/monitoring", params={"year": "2025"}).text
         with TestClient(app) as other:
             stranger = other.get(started.headers["location"], follow_redirects=False)
     assert "Imported." in done and "720 rows" in done and 'value="100"' in done

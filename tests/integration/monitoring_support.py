@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import text
 
@@ -13,12 +14,14 @@ from ledger.domain.access import Actor, Role
 from ledger.domain.cems import FIELDS, ImportRecord, csv_rows
 from ledger.domain.monitoring import CHINA_STANDARD_TIME
 from ledger.domain.pages import Created
+from ledger.domain.permits import Permit
 from ledger.domain.registry import Outlet, Party, PartyKind
 from ledger.persistence.store import Store
-from ledger.services import monitoring, parties
+from ledger.services import monitoring, parties, permits
 from tests.factories import actor, known_city
 
 MARCH = date(2025, 3, 1)
+PERMITS_FROM = date(2024, 1, 1)
 HEADER = ",".join(FIELDS) + "\n"
 
 
@@ -32,9 +35,43 @@ def build_outlets(store: Store) -> None:
         parties.register_party(
             store, registrar, Party(code, PartyKind.ENTERPRISE, code, city=city, tax_tier=3)
         )
-    standards = {"SO2": "35", "NOx": "50", "PM": "10"}
-    parties.add_outlet(store, registrar, Outlet("E1", "SINTER-1", standards, "16"))
-    parties.add_outlet(store, registrar, Outlet("E2", "UNIT-1", {"SO2": "35"}, None))
+    parties.add_outlet(store, registrar, Outlet("E1", "SINTER-1"))
+    parties.add_outlet(store, registrar, Outlet("E2", "UNIT-1"))
+    set_permit(store, "E1", "SINTER-1", {"SO2": "35", "NOx": "50", "PM": "10"}, o2="16")
+    set_permit(store, "E2", "UNIT-1", {"SO2": "35"})
+
+
+def set_permit(
+    store: Store,
+    party: str,
+    outlet: str,
+    standards: dict[str, str],
+    o2: str | None = None,
+    *,
+    since: date = PERMITS_FROM,
+    cems_required: bool = False,
+    removal: dict[str, str] | None = None,
+) -> Permit:
+    """The outlet's permit from `since` on, set by the regulator (the tests run without four
+    eyes; tests/integration/test_permits.py has them)."""
+    permit = Permit(
+        party,
+        outlet,
+        since,
+        {p: Decimal(v) for p, v in standards.items()},
+        None if o2 is None else Decimal(o2),
+        {p: Decimal(v) for p, v in (removal or {}).items()},
+        cems_required,
+        f"PERMIT-{party}-{outlet}",
+    )
+    made = permits.set_permit(store, regulator(store), permit)
+    assert isinstance(made, Created), made
+    return made.record
+
+
+def network(store: Store) -> Actor:
+    """The monitoring network's service account: it delivers CEMS data."""
+    return actor(store, Role.CEMS_NETWORK, principal="cems-network")
 
 
 def regulator(store: Store) -> Actor:
@@ -90,12 +127,13 @@ def full_month(c: str = "20", month: date = MARCH, pollutant: str = "SO2") -> li
 def import_lines(
     store: Store, lines: Sequence[str], by: Actor | None = None
 ) -> Created[ImportRecord]:
-    """Import a CSV made of the header and `lines` (as the regulator unless `by` is given)."""
+    """Import a CSV made of the header and `lines` (as the monitoring network unless `by` is
+    given)."""
     content = HEADER + "".join(lines)
     digest = hashlib.sha256(content.encode()).hexdigest()
     return monitoring.import_cems(
         store,
-        by or regulator(store),
+        by or network(store),
         lambda: csv_rows(content.splitlines(keepends=True)),
         digest,
         "test.csv",

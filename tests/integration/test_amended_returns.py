@@ -22,6 +22,7 @@ from ledger.domain.tax_tables import Pollutant
 from ledger.persistence.store import Store
 from ledger.services import incentives, parties, queries, reports, statements, tax
 from tests.factories import actor
+from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import (
     build_tax_registry,
     filer,
@@ -39,7 +40,8 @@ SO2_STANDARD = {"SO2": "35", "NOx": "50", "PM": "10"}
 @pytest.fixture
 def registry(store: Store) -> Store:
     build_tax_registry(store)
-    parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1", SO2_STANDARD, "16"))
+    parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1"))
+    set_permit(store, "E01", "SINTER-1", SO2_STANDARD, o2="16")
     return store
 
 
@@ -49,7 +51,9 @@ def verifier(store: Store) -> Actor:
 
 def agency(lines: list[ReportLine]) -> reports.Content:
     return reports.Content(
-        from_monitoring=False, lines=tuple(replace(x, method=Method.AGENCY) for x in lines)
+        from_monitoring=False,
+        # The standard is the outlet's permit's, never the line's.
+        lines=tuple(replace(x, method=Method.AGENCY, standard_mg=None) for x in lines),
     )
 
 
@@ -215,7 +219,8 @@ def test_after_any_corrections_the_booked_tax_is_the_latest_returns(
     registrar = regulator(registry)
     enterprise = Party(party, PartyKind.ENTERPRISE, party, city="Tangshan", tax_tier=3)
     parties.register_party(registry, registrar, enterprise)
-    parties.add_outlet(registry, registrar, Outlet(party, "SINTER-1", SO2_STANDARD, "16"))
+    parties.add_outlet(registry, registrar, Outlet(party, "SINTER-1"))
+    set_permit(registry, party, "SINTER-1", SO2_STANDARD, o2="16")
     nox, exceedances = first
     report = verified(registry, party, "2026Q2", quarter_lines(exceedances=exceedances, nox=nox))
     tax.file_return(registry, filer(registry, party), party, Q2)

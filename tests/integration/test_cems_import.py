@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
+from ledger.domain.access import Forbidden
 from ledger.domain.cems import PROBLEMS_SHOWN_MAX, CemsImportRefused, StoredMonth
 from ledger.persistence.store import Store
 from ledger.services import monitoring
@@ -154,33 +155,35 @@ def test_a_later_import_re_aggregates_the_whole_month(outlets: Store) -> None:
     assert (stored.aggregate.valid_hours, stored.aggregate.month_valid) == (744, True)
 
 
-def test_an_enterprise_cannot_import_for_another_enterprises_outlet(outlets: Store) -> None:
-    with pytest.raises(CemsImportRefused) as caught:
-        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], by=clerk(outlets))
-    assert located(caught.value) == [(2, "unknown_outlet")]
+def test_an_enterprise_cannot_import_cems_data_even_for_its_own_outlet(outlets: Store) -> None:
+    # Rules §7.4: CEMS data come from the monitoring network or the regulator, never from the
+    # enterprise whose tax they decide.
+    with pytest.raises(Forbidden):
+        import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets))
+    assert count(outlets, "cems_hours") == 0
+    with outlets(read_only=True) as uow:
+        audit = uow.access.list_audit("e1-user", 0, 10)
+    assert [(a.action, a.outcome, a.code) for a in audit] == [
+        ("cems.import", "denied", "forbidden")
+    ]
 
 
-def test_the_same_bytes_from_another_principal_replay_only_if_every_row_is_theirs(
-    outlets: Store,
-) -> None:
-    first = import_lines(outlets, [line(stamp(1, 0))]).record  # by the regulator, E1's outlet
+def test_the_same_bytes_from_the_regulator_replay_the_networks_import(outlets: Store) -> None:
+    first = import_lines(outlets, [line(stamp(1, 0))]).record  # by the monitoring network
 
-    with pytest.raises(CemsImportRefused) as caught:
-        import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets, "E2"))
-    assert located(caught.value) == [(2, "unknown_outlet")]  # as if it had never been imported
-    again = import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets, "E1"))
+    again = import_lines(outlets, [line(stamp(1, 0))], by=regulator(outlets))
 
     assert (again.record, again.replayed) == (first, True)
     assert count(outlets, "cems_imports") == 1
 
 
 def test_an_import_is_audited_as_its_importers_own(outlets: Store) -> None:
-    import_lines(outlets, [line(stamp(1, 0))], by=clerk(outlets))
+    import_lines(outlets, [line(stamp(1, 0))])
     with pytest.raises(CemsImportRefused):
-        import_lines(outlets, [line(stamp(1, 0), outlet="E2,UNIT-1")], by=clerk(outlets))
+        import_lines(outlets, [line(stamp(1, 0), outlet="E9,UNIT-1")])
 
     with outlets(read_only=True) as uow:
-        audit = uow.access.list_audit("e1-user", 0, 10)
+        audit = uow.access.list_audit("cems-network", 0, 10)
     assert [(a.action, a.outcome, a.code) for a in audit] == [
         ("cems.import", "ok", None),
         ("cems.import", "rejected", "cems_import_refused"),

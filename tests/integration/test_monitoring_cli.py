@@ -47,19 +47,22 @@ def csv_file(tmp_path: Path, *lines: str) -> str:
     return str(path)
 
 
-def test_import_cems_imports_as_the_tokens_principal_within_its_scope(
+def test_import_cems_imports_as_the_tokens_principal_the_monitoring_network(
     store: Store,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monitoring.build_outlets(store)
-    theirs = csv_file(tmp_path, monitoring.line(monitoring.stamp(1, 0), outlet="E2,UNIT-1"))
+    unknown = csv_file(tmp_path, monitoring.line(monitoring.stamp(1, 0), outlet="E9,UNIT-1"))
 
-    assert cli.main(["import-cems", theirs]) == 1
+    assert cli.main(["import-cems", unknown]) == 1
     assert TOKEN_VARIABLE in capsys.readouterr().err
-    clerk = log_in(store, monkeypatch, Role.ENTERPRISE, "E1")
-    assert cli.main(["import-cems", theirs]) == 1
+    log_in(store, monkeypatch, Role.ENTERPRISE, "E1")  # never the enterprise's own data
+    assert cli.main(["import-cems", unknown]) == 1
+    assert "forbidden" in capsys.readouterr().err
+    clerk = log_in(store, monkeypatch, Role.CEMS_NETWORK, None)
+    assert cli.main(["import-cems", unknown]) == 1
     assert "unknown_outlet" in capsys.readouterr().err
     assert monitoring.count(store, "cems_imports") == 0
 

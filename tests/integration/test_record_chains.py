@@ -119,6 +119,7 @@ EDITS = {
     "incentive_bases": ("'B1'", "equipment_id = 'forged'"),
     "incentives": ("'I1'", "entry_id = 'forged'"),
     "parties": ("'E01'", "tax_tier = 1"),
+    "permits": ("(SELECT min(seq) FROM outlet_permits)", 'standards = \'{"SO2": "1000"}\''),
     "cities": ("(SELECT min(name) FROM cities)", "basin = 'elsewhere'"),
     "policies": ("'tax'", 'value = \'{"rate": "0"}\''),
     "accounts": ("'E01:holdings'", "name = 'renamed'"),

@@ -159,9 +159,7 @@ def test_another_enterprises_report_and_reductions_do_not_exist_for_it(registry:
 
 def cems_year(store: Store, kg_per_month: str, *, invalid: date | None = None) -> None:
     """Monthly SO2 aggregates of E01's SINTER-1 for 2025 (valid unless `invalid`)."""
-    parties.add_outlet(
-        store, regulator(store), Outlet("E01", "SINTER-1", {"SO2": "35", "NOx": "50"}, "16")
-    )
+    parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1"))
     with store() as uow:
         (outlet,) = uow.monitoring.outlets("E01")
         for month in months_before(date(2026, 1, 1)):
@@ -279,9 +277,15 @@ def test_a_verified_correction_reverses_the_reduction_and_the_new_version_gets_i
     reductions.verify_reduction(registry, regulator(registry), request(report))
     correction = reports.Content(
         from_monitoring=False,
-        lines=(replace(line(date(2026, 1, 1), P.SO2, "20", "35", mass=D(70_000)), method=AGENCY),),
+        lines=(
+            replace(
+                line(date(2026, 1, 1), P.SO2, "20", "35", mass=D(70_000)),
+                method=AGENCY,
+                standard_mg=None,  # the outlet's permit states it
+            ),
+        ),
     )
-    parties.add_outlet(registry, regulator(registry), Outlet("E01", "SINTER-1", {}, None))
+    parties.add_outlet(registry, regulator(registry), Outlet("E01", "SINTER-1"))
     draft = reports.correct_report(registry, filer(registry), report, correction).record.report
     reports.submit_report(registry, filer(registry), draft.id)
 

@@ -8,7 +8,7 @@ from datetime import date
 from ledger.domain.registry import Outlet
 from ledger.persistence.store import Store
 from ledger.services import parties
-from tests.integration.monitoring_support import MARCH, regulator, stamp
+from tests.integration.monitoring_support import MARCH, regulator, set_permit, stamp
 
 # pollutant: (concentration mg/L, standard mg/L). At 100 m³/h (2,400 m³ a day) for 31 days,
 # equivalents: COD 2,976, NH3-N 465, SS 372, total_P 148.8 (the 4th other: untaxed); total_Hg
@@ -31,7 +31,8 @@ UNTAXED = {"total_P", "total_Cr"}
 
 def add_water_outlet(store: Store) -> None:
     standards = {pollutant: standard for pollutant, (_, standard) in WATER.items()}
-    parties.add_outlet(store, regulator(store), Outlet("E1", "WW-1", standards, None))
+    parties.add_outlet(store, regulator(store), Outlet("E1", "WW-1"))
+    set_permit(store, "E1", "WW-1", standards)
 
 
 def water_line(hour_start: str, pollutant: str, c: str, flag: str = "N", o2: str = "0") -> str:

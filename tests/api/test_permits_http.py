@@ -1,0 +1,127 @@
+"""Permits and who states what (rules.md §7.4) over HTTP: a regulator sets an outlet's permit
+(202 for a second regulator when it lowers tax), everyone with a stake reads it within scope,
+a report line's standard is the permit's, and the enterprise neither states a standard, nor
+imports CEMS data, nor replaces CEMS lines with its own."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.domain.access import FOUR_EYES_DEFAULT
+from tests.api.support import REPLAYED, assert_problem, headers_for
+from tests.integration.monitoring_support import HEADER, build_outlets, full_month
+
+PERMITS = "/v1/parties/E1/outlets/SINTER-1/permits"
+CSV = {"content-type": "text/csv"}
+
+
+@pytest.fixture
+def outlets(client: TestClient) -> TestClient:
+    build_outlets(client.app.state.store)  # type: ignore[attr-defined]  # E1 SO2 35 from 2024-01
+    return client
+
+
+def permit(month: str = "2025-03", **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "effective_from": month,
+        "standards": {"SO2": "30", "NOx": "50", "PM": "10"},
+        "reference_o2": "16",
+        "removal_efficiencies": {"SO2": "0.95"},
+        "cems_required": True,
+        "reference": "HB-PERMIT-0001",
+    }
+    return body | changes
+
+
+def enterprise(client: TestClient, party: str = "E1") -> dict[str, str]:
+    return headers_for(client, "enterprise", party=party)
+
+
+def agency_line(**more: object) -> dict[str, object]:
+    line = {"month": "2025-03", "outlet": "SINTER-1", "pollutant": "SO2", "method": "agency"}
+    return line | {"mass_kg": "1000", "mean_concentration": "20"} | more
+
+
+def test_a_regulator_sets_a_permit_and_the_enterprise_reads_its_own(outlets: TestClient) -> None:
+    made = outlets.post(PERMITS, json=permit())
+    assert made.status_code == 201, made.text
+    assert made.json()["standards"] == {"NOx": "50", "PM": "10", "SO2": "30"}
+    again = outlets.post(PERMITS, json=permit())
+    assert (again.status_code, again.headers[REPLAYED]) == (201, "true")
+    other = outlets.post(PERMITS, json=permit(reference="HB-PERMIT-0002"))
+    assert_problem(other, 409, "record_exists_with_different_definition", "effective_from")
+
+    listed = outlets.get(PERMITS, headers=enterprise(outlets))
+    assert [p["effective_from"] for p in listed.json()["permits"]] == ["2024-01", "2025-03"]
+    assert_problem(
+        outlets.get("/v1/parties/E2/outlets/UNIT-1/permits", headers=enterprise(outlets)),
+        404,
+        "party_not_found",
+    )
+
+
+def test_an_enterprise_or_a_city_cannot_set_a_permit(outlets: TestClient) -> None:
+    loose = permit(standards={"SO2": "1000"})
+    assert_problem(outlets.post(PERMITS, json=loose, headers=enterprise(outlets)), 403, "forbidden")
+    tangshan = {"code": "TANGSHAN", "kind": "authority", "name": "T", "city": "Tangshan"}
+    assert outlets.post("/v1/parties", json=tangshan).status_code == 201
+    city = headers_for(outlets, "city_authority", party="TANGSHAN")
+    assert_problem(outlets.post(PERMITS, json=loose, headers=city), 403, "forbidden")
+
+
+def test_a_permit_that_lowers_tax_waits_for_a_second_regulator(outlets: TestClient) -> None:
+    outlets.app.state.store.four_eyes = FOUR_EYES_DEFAULT  # type: ignore[attr-defined]
+    first = headers_for(outlets, "regulator", principal="reg-a")
+    second = headers_for(outlets, "regulator", principal="reg-b")
+    raised = permit(standards={"SO2": "50"}, cems_required=False)
+
+    asked = outlets.post(PERMITS, json=raised, headers=first)
+
+    assert asked.status_code == 202, asked.text
+    assert [p["effective_from"] for p in outlets.get(PERMITS).json()["permits"]] == ["2024-01"]
+    decided = outlets.post(f"/v1/approvals/{asked.json()['id']}/approve", headers=second)
+    assert decided.status_code == 200, decided.text
+    assert outlets.get(PERMITS).json()["permits"][-1]["standards"] == {"SO2": "50"}
+    tighter = permit("2025-04", standards={"SO2": "30"})
+    tighter_made = outlets.post(PERMITS, json=tighter, headers=first)
+    assert tighter_made.status_code == 201, tighter_made.text  # raises tax: no second person
+
+
+def test_a_line_never_states_its_standard_it_is_the_permits(outlets: TestClient) -> None:
+    body = {"enterprise": "E1", "period": "2025-03", "from_monitoring": False}
+    cheat = outlets.post(
+        "/v1/reports",
+        json=body | {"lines": [agency_line(standard_mg="1000")]},
+        headers=enterprise(outlets),
+    )
+    assert_problem(cheat, 422, "unknown_field", "lines[0].standard_mg")
+
+    drafted = outlets.post(
+        "/v1/reports", json=body | {"lines": [agency_line()]}, headers=enterprise(outlets)
+    )
+    assert drafted.status_code == 201, drafted.text
+    (line,) = drafted.json()["lines"]
+    assert (line["standard_mg"], line["reference_o2"]) == ("35", "16")
+
+
+def test_cems_data_come_from_the_network_and_govern_the_enterprises_lines(
+    outlets: TestClient,
+) -> None:
+    data = (HEADER + "".join(full_month("20"))).encode()
+    mine = outlets.post("/v1/cems/imports", content=data, headers=CSV | enterprise(outlets))
+    assert_problem(mine, 403, "forbidden")
+    network = headers_for(outlets, "cems_network")
+    assert outlets.post("/v1/cems/imports", content=data, headers=CSV | network).status_code == 201
+
+    one_kg = agency_line(method="coefficient", mass_kg="1")
+    body = {"enterprise": "E1", "period": "2025-03", "from_monitoring": False, "lines": [one_kg]}
+    refused = outlets.post("/v1/reports", json=body, headers=enterprise(outlets))
+    assert_problem(refused, 422, "cems_lines_required", "lines[0].method")
+
+    # The regulator's own measurement replaces the CEMS line of its month (rules §7.4).
+    measured = {"from_monitoring": True, "lines": [agency_line(mass_kg="5000")]}
+    by_regulator = outlets.post("/v1/reports", json=body | measured)
+    assert by_regulator.status_code == 201, by_regulator.text
+    so2 = [x for x in by_regulator.json()["lines"] if x["pollutant"] == "SO2"]
+    assert [(x["method"], x["mass_kg"]) for x in so2] == [("agency", "5000")]
