@@ -1,4 +1,4 @@
-"""Repository of outlet permits (migration 0020): append-only rows, read per outlet or party.
+"""Repository of outlet permits (migration 0023): append-only rows, read per outlet or party.
 
 Decimals are stored as their exact text (standards, reference O2, efficiencies), so what a
 regulator stated is read back digit for digit.

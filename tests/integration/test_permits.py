@@ -239,7 +239,7 @@ def test_a_regulators_line_replaces_the_cems_line(outlets: Store) -> None:
 
 def test_the_migration_gives_each_outlet_a_permit_from_its_standards(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    migrate.upgrade(url, "0019")
+    migrate.upgrade(url, "0022")
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(

@@ -15,8 +15,8 @@ SQLite rebuilds the altered tables, which drops their triggers: the record-chain
 Downgrade: the outlets get back the standards of their latest permit (the others are lost),
 and `cems_network` principals are refused by the old CHECK: deactivate and remove them first.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-05
 """
 
@@ -27,15 +27,15 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 ROLES = "'regulator','city_authority','enterprise','verifier','finance','administrator'"
 MIGRATED_FROM = date(2000, 1, 1)
-MIGRATED_BY = "migration-0020"
+MIGRATED_BY = "migration-0023"
 SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # 0009's fixed form
 # (table, chain, key column) of the record-chain triggers this migration makes or remakes.
 OUTLETS = ("outlets", "parties", "party_code")
