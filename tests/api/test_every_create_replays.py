@@ -323,7 +323,10 @@ def surrenderable(ledger: Ledger) -> None:
 
 def exceeded(month: date) -> list[ReportLine]:
     """The worked example in one month, measured by an agency, with an hourly NOx exceedance."""
-    return [replace(x, method=Method.AGENCY) for x in worked_example(month, exceedances=1)]
+    return [
+        replace(x, method=Method.AGENCY, standard_mg=None)
+        for x in worked_example(month, exceedances=1)
+    ]
 
 
 def penalised(ledger: Ledger) -> None:
