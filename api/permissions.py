@@ -70,6 +70,8 @@ ROUTES: dict[str, str | None] = {
     "GET /v1/outlets": "outlets.list",
     "POST /v1/parties/{code}/outlets/{outlet}/permits": "permits.set",
     "GET /v1/parties/{code}/outlets/{outlet}/permits": "permits.list",
+    "POST /v1/parties/{code}/penalty-events": "penalty_events.record",
+    "GET /v1/parties/{code}/penalty-events": "penalty_events.list",
     "PUT /v1/cities/{name}": "cities.set",
     "PUT /v1/cities/{name}/years/{year}": "cities.decide",
     "GET /v1/cities/{name}": "cities.read",

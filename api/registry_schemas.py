@@ -16,6 +16,7 @@ from pydantic import Field
 from api.schemas import NO_NUL, AmountText, BusinessDate, Instant, Name, Strict
 from ledger.domain.amounts import parse_decimal, to_units
 from ledger.domain.bounds import parse_month
+from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.permits import Permit
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
@@ -157,6 +158,69 @@ class PermitIn(Strict):
             cems_required=self.cems_required,
             reference=self.reference,
         )
+
+
+class PenaltyEventIn(Strict):
+    """A penalty-basis event a regulator records against an outlet (rules.md §7.3)."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    outlet: Annotated[str, Field(min_length=1, max_length=64), NO_NUL]
+    reason: Literal["no_networked_cems", "cems_tampered", "illegal_discharge", "false_return"]
+    first_month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="'YYYY-MM'")]
+    last_month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="'YYYY-MM'")]
+    evidence: Annotated[str, Field(min_length=1, max_length=500), NO_NUL] = Field(
+        description="what the finding rests on: inspection report, case number, ..."
+    )
+    generated_kg: dict[PollutantKey, AmountText] = Field(
+        default_factory=dict,
+        description="measured pollutant → generated mass a month (kg), where η is unknown",
+    )
+
+    def to_domain(self, party: str) -> PenaltyBasisEvent:
+        return PenaltyBasisEvent(
+            id=self.id,
+            party=party,
+            outlet=self.outlet,
+            reason=PenaltyReason(self.reason),
+            first_month=parse_month(self.first_month, "first_month"),
+            last_month=parse_month(self.last_month, "last_month"),
+            evidence=self.evidence,
+            generated_kg={
+                k: parse_decimal(v, field=f"generated_kg.{k}") for k, v in self.generated_kg.items()
+            },
+        )
+
+
+class PenaltyEventOut(Strict):
+    id: str
+    party: str
+    outlet: str
+    reason: str
+    first_month: str
+    last_month: str
+    evidence: str
+    generated_kg: dict[str, str]
+    recorded_by: str
+    recorded_at: Instant | None
+
+
+class PenaltyEventList(Strict):
+    events: list[PenaltyEventOut]
+
+
+def penalty_event_out(e: PenaltyBasisEvent) -> PenaltyEventOut:
+    return PenaltyEventOut(
+        id=e.id,
+        party=e.party,
+        outlet=e.outlet,
+        reason=e.reason.value,
+        first_month=f"{e.first_month:%Y-%m}",
+        last_month=f"{e.last_month:%Y-%m}",
+        evidence=e.evidence,
+        generated_kg={k: str(v) for k, v in e.generated_kg.items()},
+        recorded_by=e.recorded_by,
+        recorded_at=e.recorded_at,
+    )
 
 
 class PermitOut(Strict):

@@ -24,7 +24,7 @@ from ledger.domain.registry import (
     Policy,
     account_code,
 )
-from ledger.services import blocks, parties, permits, rights
+from ledger.services import blocks, parties, penalty_basis, permits, rights
 
 router = APIRouter(prefix="/v1")
 T = TypeVar("T")
@@ -111,6 +111,29 @@ def set_permit(  # noqa: PLR0917 - path, body and dependencies
     efficiencies, CEMS obligation. A permit that lowers tax: 202 and an approval request."""
     made = permits.set_permit(store, actor, body.to_domain(code, outlet))
     return or_pending(made, lambda done: created(response, done, rs.permit_out))
+
+
+@router.post(
+    "/parties/{code}/penalty-events",
+    response_model=rs.PenaltyEventOut,
+    status_code=201,
+    tags=["parties"],
+)
+def record_penalty_event(
+    code: PartyPath, body: rs.PenaltyEventIn, store: Store, actor: Acts, response: Response
+) -> rs.PenaltyEventOut:
+    """A regulator records a penalty-basis event (no networked CEMS, tampering, illegal
+    discharge, false return) against an outlet for a span of months, with its evidence: the tax
+    of those months is computed on the generated amount, without reduction."""
+    made = penalty_basis.record_event(store, actor, body.to_domain(code))
+    return created(response, made, rs.penalty_event_out)
+
+
+@router.get("/parties/{code}/penalty-events", response_model=rs.PenaltyEventList, tags=["parties"])
+def list_penalty_events(code: PartyPath, store: Store, actor: Acts) -> rs.PenaltyEventList:
+    """The party's penalty-basis events (an enterprise sees its own)."""
+    found = penalty_basis.list_events(store, actor, code)
+    return rs.PenaltyEventList(events=[rs.penalty_event_out(e) for e in found])
 
 
 @router.get(

@@ -92,6 +92,8 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "outlets.list": READERS,
     "permits.set": only(REGULATOR),
     "permits.list": READERS,
+    "penalty_events.record": only(REGULATOR),
+    "penalty_events.list": READERS,
     "cities.set": only(REGULATOR),
     "cities.decide": only(REGULATOR),
     "cities.read": READERS,

@@ -30,6 +30,7 @@ from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRe
 from ledger.domain.finance_ports import FinanceRepository
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
+from ledger.domain.penalty_basis import PenaltyBasisEvent
 from ledger.domain.permits import Permit
 from ledger.domain.records import RecordLink
 from ledger.domain.registry import (
@@ -517,6 +518,9 @@ class ReportRepository(Protocol):
 class PermitRepository(Protocol):
     def add_permit(self, permit: Permit) -> None: ...
     def permits_of(self, party: str, outlet: str | None = None) -> list[Permit]: ...
+    def add_event(self, event: PenaltyBasisEvent) -> None: ...
+    def get_event(self, event_id: str) -> PenaltyBasisEvent | None: ...
+    def events_of(self, party: str) -> list[PenaltyBasisEvent]: ...
 
 
 class UnitOfWork(Protocol):

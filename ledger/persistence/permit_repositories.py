@@ -1,4 +1,5 @@
-"""Repository of outlet permits (migration 0023): append-only rows, read per outlet or party.
+"""Repository of outlet permits (migration 0023) and penalty-basis events (0024): append-only
+rows, read per outlet or party.
 
 Decimals are stored as their exact text (standards, reference O2, efficiencies), so what a
 regulator stated is read back digit for digit.
@@ -12,10 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
 
+from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.permits import Permit
 from ledger.persistence import tables as t
 
 _P = t.outlet_permits.c
+_E = t.penalty_basis_events.c
 
 
 def _texts(values: Mapping[str, Decimal]) -> dict[str, str]:
@@ -71,3 +74,52 @@ class SqlPermitRepository:
             query = query.where(_P.outlet_code == outlet)
         query = query.order_by(_P.outlet_code, _P.effective_from)
         return [_permit(row) for row in self._connection.execute(query)]
+
+    # -- penalty-basis events ----------------------------------------------------------------
+
+    def add_event(self, event: PenaltyBasisEvent) -> None:
+        assert event.recorded_at is not None and event.recorded_by, "stored events say who"
+        self._connection.execute(
+            insert(t.penalty_basis_events).values(
+                id=event.id,
+                party_code=event.party,
+                outlet_code=event.outlet,
+                reason=event.reason.value,
+                first_month=event.first_month,
+                last_month=event.last_month,
+                evidence=event.evidence,
+                generated_kg=_texts(event.generated_kg),
+                recorded_by=event.recorded_by,
+                recorded_at=event.recorded_at,
+            )
+        )
+
+    def get_event(self, event_id: str) -> PenaltyBasisEvent | None:
+        row = self._connection.execute(
+            select(t.penalty_basis_events).where(_E.id == event_id)
+        ).first()
+        return None if row is None else _event(row)
+
+    def events_of(self, party: str) -> list[PenaltyBasisEvent]:
+        """The party's events, by first month and id."""
+        query = (
+            select(t.penalty_basis_events)
+            .where(_E.party_code == party)
+            .order_by(_E.first_month, _E.id)
+        )
+        return [_event(row) for row in self._connection.execute(query)]
+
+
+def _event(row: Row[Any]) -> PenaltyBasisEvent:
+    return PenaltyBasisEvent(
+        id=row.id,
+        party=row.party_code,
+        outlet=row.outlet_code,
+        reason=PenaltyReason(row.reason),
+        first_month=row.first_month,
+        last_month=row.last_month,
+        evidence=row.evidence,
+        generated_kg=_decimals(row.generated_kg),
+        recorded_by=row.recorded_by,
+        recorded_at=row.recorded_at,
+    )

@@ -128,6 +128,7 @@ CHAINS = (
     RecordChain("tax_tables", t.tax_table_entries, "id"),
     RecordChain("parties", t.parties, "code", (Part(t.outlets, "party_code", ("outlet_code",)),)),
     RecordChain("permits", t.outlet_permits, "seq"),
+    RecordChain("penalty_events", t.penalty_basis_events, "id"),
     RecordChain("cities", t.cities, "name", (Part(t.city_years, "city", ("year",)),)),
     RecordChain("policies", t.policies, "key"),
     RecordChain("accounts", t.accounts, "code"),

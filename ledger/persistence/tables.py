@@ -323,6 +323,30 @@ outlet_permits = Table(
     UniqueConstraint("party_code", "outlet_code", "effective_from"),
 )
 
+# Penalty-basis events (rules.md §7.3): recorded by a regulator with their evidence; the tax of
+# the months they touch is computed on the generated amount, without reduction. Append-only.
+penalty_basis_events = Table(
+    "penalty_basis_events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("party_code", String(32), nullable=False),
+    Column("outlet_code", String(64), nullable=False),
+    Column("reason", String(24), nullable=False),
+    Column("first_month", Date, nullable=False),
+    Column("last_month", Date, nullable=False),
+    Column("evidence", String(500), nullable=False),
+    Column("generated_kg", JSON, nullable=False),  # measured pollutant → kg a month (text)
+    Column("recorded_by", String(40), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["party_code", "outlet_code"],
+        ["outlets.party_code", "outlets.outlet_code"],
+        ondelete="RESTRICT",
+    ),
+    CheckConstraint("last_month >= first_month", name="months_in_order"),
+    Index("ix_penalty_basis_events_party_code", "party_code"),
+)
+
 cities = Table(
     "cities",
     metadata,

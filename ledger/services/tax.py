@@ -21,7 +21,7 @@ returns; verifying a correction does the same at once (`amend_for_correction`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +34,7 @@ from ledger.domain.entries import Reference
 from ledger.domain.incentives import IncentiveBasis, IncentiveKind
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.penalty_basis import on_generated_basis
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import CASH, PROVINCE, Party, account_code
 from ledger.domain.reports import VerifiedFacts
@@ -62,6 +63,7 @@ from ledger.domain.tax_tables import Pollutant
 from ledger.services import incentives, journal, reports
 from ledger.services.authority import party_in_scope, sees, use_case, visible_party
 from ledger.services.parties import ensure_instruments, move
+from ledger.services.permits import PermitsOf
 from ledger.services.tax_tables import tables_in
 from ledger.services.transactions import in_transaction, read
 
@@ -119,16 +121,19 @@ def compute_in(
     party: Party,
     quarter: Quarter,
     source: Source = Source.REPORTS,
-    penalties: Sequence[tuple[date, PenaltyEvent]] = (),
     *,
     policy: TaxPolicy | None = None,
 ) -> Computation:
     """The quarter's monthly lines and totals for one enterprise, inside a unit of work (under
-    `policy`, by default the one in force)."""
+    `policy`, by default the one in force). The penalty-basis events of the enterprise apply by
+    themselves (rules §7.3): a line of an outlet in a month an event touches is taxed on the
+    generated amount, and the event takes away Article 13 reductions as `policy.scope` says."""
     policy = policy or policy_in(uow)
     tables = tables_in(uow)
     report_of_month: dict[date, str] = {}
     verified: dict[str, VerifiedFacts] = {}  # a quarterly report covers three months: read once
+    events = uow.permits.events_of(party.code)
+    permits = PermitsOf(uow, party.code)
     months = []
     for month in quarter.months():
         if source is Source.REPORTS:
@@ -136,10 +141,15 @@ def compute_in(
             report_of_month[month] = report
         else:
             facts = _monitoring_facts(uow, party.code, month)
-        events = [event for day, event in penalties if day.replace(day=1) == month]
+        touching = [event for event in events if event.touches(month)]
+        facts = tuple(
+            on_generated_basis(fact, touching, permits.in_force(fact.outlet, month))
+            for fact in facts
+        )
+        markers = [PenaltyEvent(event.outlet, event.reason.value) for event in touching]
         schedule = tables.schedule_for(party.city, party.county, month)
         months.append(
-            monthly_tax(party.code, month, schedule, facts, penalties=events, policy=policy)
+            monthly_tax(party.code, month, schedule, facts, penalties=markers, policy=policy)
         )
     return Computation(quarterly_return(months), source, policy, report_of_month)
 

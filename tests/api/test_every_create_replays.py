@@ -540,6 +540,15 @@ EXAMPLES = [
         reads=("/v1/parties/E02/outlets/HOTSTOVE-1/permits",),
     ),
     Example(
+        "/v1/parties/{code}/penalty-events",
+        REGULATOR,
+        "/v1/parties/E02/penalty-events",
+        {"id": "RT-EVENT", "outlet": "SINTER-1", "reason": "illegal_discharge"}
+        | {"first_month": "2026-01", "last_month": "2026-02", "evidence": "bypass found"},
+        {"evidence": "another finding"},
+        reads=("/v1/parties/E02/penalty-events",),
+    ),
+    Example(
         "/v1/entitlements",
         TANGSHAN,
         "/v1/entitlements",

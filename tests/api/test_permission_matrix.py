@@ -49,6 +49,7 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         "/v1/parties/E02/outlets",
         {"outlet_code": "DA099"},
     ),
+    "GET /v1/parties/{code}/penalty-events": ("/v1/parties/E02/penalty-events", None),
     "GET /v1/parties/{code}/outlets/{outlet}/permits": (
         "/v1/parties/E02/outlets/SINTER-1/permits",
         None,

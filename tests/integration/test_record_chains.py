@@ -31,6 +31,9 @@ NOW = "'2026-03-01 08:00:00.000000'"
 LATER = "'2026-04-01 08:00:00.000000'"
 # One record of each chained table the demo leaves empty (parts with their record).
 RECORDS = (
+    "INSERT INTO penalty_basis_events (id, party_code, outlet_code, reason, first_month,"
+    " last_month, evidence, generated_kg, recorded_by, recorded_at) VALUES ('PE1', 'E01',"
+    f" 'SINTER-1', 'cems_tampered', '2026-04-01', '2026-04-01', 'inspection', '{{}}', 'x', {NOW})",
     "INSERT INTO policies (key, value) VALUES ('tax', '{\"rate\": \"1.2\"}')",
     "INSERT INTO surrenders (id, obligation_id, instrument_code, units, created_at) VALUES"
     f" ('SU1', (SELECT min(id) FROM obligations), 'CEA-2025', 1, {NOW})",
@@ -120,6 +123,7 @@ EDITS = {
     "incentives": ("'I1'", "entry_id = 'forged'"),
     "parties": ("'E01'", "tax_tier = 1"),
     "permits": ("(SELECT min(seq) FROM outlet_permits)", 'standards = \'{"SO2": "1000"}\''),
+    "penalty_events": ("(SELECT min(id) FROM penalty_basis_events)", "evidence = 'none'"),
     "cities": ("(SELECT min(name) FROM cities)", "basin = 'elsewhere'"),
     "policies": ("'tax'", 'value = \'{"rate": "0"}\''),
     "accounts": ("'E01:holdings'", "name = 'renamed'"),

@@ -1,0 +1,149 @@
+"""Penalty-basis events (rules.md §7.3) through the services, on both databases: a regulator
+records one with its evidence, the enterprise sees its own, and the tax of the months it touches
+is computed (and filed) on the generated amount, without reduction, with nobody asking."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ledger.domain.access import Forbidden, Role
+from ledger.domain.errors import InvalidField, PartyNotFound, RecordExists
+from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason, generated_mass
+from ledger.domain.registry import Outlet
+from ledger.domain.tax import Disqualification, MonthlyTax
+from ledger.domain.tax_filing import Quarter
+from ledger.domain.tax_tables import Pollutant
+from ledger.persistence.store import Store
+from ledger.services import parties, penalty_basis, tax
+from tests.factories import actor
+from tests.integration.monitoring_support import set_permit
+from tests.integration.tax_support import (
+    build_tax_registry,
+    filer,
+    regulator,
+    verified_report,
+    worked_example,
+)
+
+APRIL, MAY, JUNE = date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)
+Q2 = Quarter(2026, 2)
+D = Decimal
+P = Pollutant
+
+
+@pytest.fixture
+def taxed(store: Store) -> Store:
+    """E01's SINTER-1 (SO2 35, NOx 50, PM 10 at 16 % O2; η SO2 0.95, NOx 0.80, PM 0.99), its
+    2026Q2 verified: the worked example of rules §1.3 in each month."""
+    build_tax_registry(store)
+    parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1"))
+    standards = {"SO2": "35", "NOx": "50", "PM": "10"}
+    removal = {"SO2": "0.95", "NOx": "0.80", "PM": "0.99"}
+    set_permit(store, "E01", "SINTER-1", standards, o2="16", removal=removal)
+    lines = [x for m in (APRIL, MAY, JUNE) for x in worked_example(m)]
+    verified_report(store, "E01", "2026Q2", lines)
+    return store
+
+
+def event(event_id: str = "EV-1", month: date = APRIL, **more: object) -> PenaltyBasisEvent:
+    made = PenaltyBasisEvent(
+        event_id,
+        "E01",
+        "SINTER-1",
+        PenaltyReason.CEMS_TAMPERED,
+        month,
+        month,
+        "inspection report HB-2026-117: analyser span gas altered",
+    )
+    return replace(made, **more)  # type: ignore[arg-type]
+
+
+def month_of(store: Store, month: date) -> MonthlyTax:
+    computed = tax.compute_quarter(store, filer(store), "E01", Q2).computed
+    return next(m for m in computed.months if m.month == month)
+
+
+def test_an_event_taxes_its_months_on_the_generated_amount_without_reduction(
+    taxed: Store,
+) -> None:
+    before = month_of(taxed, APRIL)
+    assert before.total_reduction == D("24680.94")  # the worked example
+
+    penalty_basis.record_event(taxed, regulator(taxed), event())
+
+    april, may = month_of(taxed, APRIL), month_of(taxed, MAY)
+    # discharged / (1 − η): 17,280 / 0.05, 34,560 / 0.20, 5,184 / 0.01
+    masses = {line.pollutant: line.mass_kg for line in april.lines}
+    assert masses == {P.SO2: D(345_600), P.NOX: D(172_800), P.SOOT: D(518_400)}
+    assert all(Disqualification.PENALTY_EVENT in x.disqualifications for x in april.lines)
+    assert (april.total_reduction, april.total_due) == (D("0.00"), april.total_before)
+    assert may == month_of(taxed, MAY) and may.total_reduction == D("24680.94")  # untouched
+
+
+def test_the_regulators_figure_stands_where_it_gives_one(taxed: Store) -> None:
+    figure = event("EV-2", MAY, reason=PenaltyReason.ILLEGAL_DISCHARGE)
+    penalty_basis.record_event(
+        taxed, regulator(taxed), replace(figure, generated_kg={"SO2": D(50_000)})
+    )
+    may = month_of(taxed, MAY)
+    assert may.line("SINTER-1", P.SO2).mass_kg == D(50_000)
+    assert may.line("SINTER-1", P.NOX).mass_kg == D(172_800)  # η for the others
+
+
+def test_filing_applies_the_events_by_itself(taxed: Store) -> None:
+    penalty_basis.record_event(taxed, regulator(taxed), event())
+    filed = tax.file_return(taxed, filer(taxed), "E01", Q2).record
+    april = filed.computed.months[0]
+    assert april.line("SINTER-1", P.SO2).mass_kg == D(345_600)
+    assert april.total_reduction == D("0.00")
+
+
+def test_the_enterprise_sees_its_events_and_no_one_elses(taxed: Store) -> None:
+    penalty_basis.record_event(taxed, regulator(taxed), event())
+    mine = penalty_basis.list_events(taxed, filer(taxed), "E01")
+    assert [(e.id, e.recorded_by, e.evidence[:10]) for e in mine] == [
+        ("EV-1", "regulator-1", "inspection")
+    ]
+    with pytest.raises(PartyNotFound):
+        penalty_basis.list_events(taxed, filer(taxed, "E02"), "E01")
+
+
+def test_only_a_regulator_records_an_event(taxed: Store) -> None:
+    for who in (filer(taxed), actor(taxed, Role.CITY_AUTHORITY, "TANGSHAN")):
+        with pytest.raises(Forbidden):
+            penalty_basis.record_event(taxed, who, event())
+
+
+def test_an_event_is_recorded_once_and_retried_safely(taxed: Store) -> None:
+    first = penalty_basis.record_event(taxed, regulator(taxed), event())
+    again = penalty_basis.record_event(taxed, regulator(taxed), event())
+    assert again.replayed and again.record == first.record
+    with pytest.raises(RecordExists):
+        penalty_basis.record_event(taxed, regulator(taxed), event(last_month=MAY))
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"evidence": "  "}, "evidence"),
+        ({"last_month": date(2026, 3, 1)}, "last_month"),
+        ({"first_month": date(2026, 4, 2)}, "first_month"),
+        ({"generated_kg": {"SO2": D(-1)}}, "generated_kg.SO2"),
+    ],
+)
+def test_an_event_without_evidence_or_with_impossible_months_is_refused(
+    fields: dict[str, object], where: str
+) -> None:
+    with pytest.raises(InvalidField) as caught:
+        replace(event(), **fields)  # type: ignore[arg-type]
+    assert caught.value.field == where
+
+
+def test_the_generated_mass_is_never_below_the_exact_amount() -> None:
+    assert generated_mass(D(1), D("0.97"), None) == D("33.334")  # 33.3333… up to the gram
+    assert generated_mass(D(10), None, None) == D(10)  # no η, no figure: what was discharged
+    assert generated_mass(D(10), D("0.5"), D(7)) == D(7)  # the regulator's figure stands
