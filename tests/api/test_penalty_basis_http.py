@@ -65,7 +65,7 @@ def test_an_event_is_recorded_seen_by_its_enterprise_and_applied_to_the_tax(
     quarter = taxed.get("/v1/tax/parties/E01/quarters/2026Q2", headers=e01).json()
     april, may = quarter["months"][0], quarter["months"][1]
     so2 = next(x for x in april["lines"] if x["pollutant"] == "SO2")
-    assert (so2["mass_kg"], so2["factor"]) == ("345600", "1.00")
+    assert (so2["mass_kg"], so2["factor"]) == ("345600.000", "1.00")  # to the gram
     assert "penalty_event" in so2["disqualifications"]
     assert (april["total_reduction"], may["total_reduction"]) == ("0.00", "24680.94")
 
