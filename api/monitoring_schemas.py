@@ -20,6 +20,7 @@ from ledger.domain.amounts import parse_decimal
 from ledger.domain.bounds import parse_month
 from ledger.domain.cems import FIELDS, ImportRecord, RowProblem, StoredMonth, plain
 from ledger.domain.errors import InvalidField, LedgerError
+from ledger.domain.hourly import HourReading, MonthOfHours
 from ledger.domain.limits import HOURS_PER_MONTH_MAX
 from ledger.domain.monitoring import reported_mean
 from ledger.domain.reports import Method, Report, ReportLine
@@ -174,6 +175,52 @@ def month_out(stored: StoredMonth) -> MonthlyAggregateOut:
 class MonthlyAggregatePage(Strict):
     months: list[MonthlyAggregateOut]
     next_cursor: str | None
+
+
+class HourOut(Strict):
+    hour: datetime = Field(description="the hour's start")
+    flag: str
+    valid_minutes: int
+    reading_mg_nm3: str | None = Field(
+        description="on the standard's basis, rounded as monthly means are; null when stopped"
+    )
+    reading_exact: str | None
+    substitute_mg_nm3: str | None = Field(description="the value substituted for a non-valid hour")
+    substitution_method: str | None
+    exceeds: bool = Field(description="listed among the monthly aggregate's exceedances")
+
+
+class MonthOfHoursOut(Strict):
+    enterprise: str
+    outlet: str
+    pollutant: str
+    month: str
+    standard_mg_nm3: str | None
+    hours: list[HourOut]
+
+
+def _hour_out(h: HourReading) -> HourOut:
+    return HourOut(
+        hour=h.hour,
+        flag=h.flag,
+        valid_minutes=h.valid_minutes,
+        reading_mg_nm3=_mean(h.value),
+        reading_exact=_exact(h.value),
+        substitute_mg_nm3=_mean(h.substitute),
+        substitution_method=h.method,
+        exceeds=h.exceeds,
+    )
+
+
+def hours_out(found: MonthOfHours) -> MonthOfHoursOut:
+    return MonthOfHoursOut(
+        enterprise=found.party,
+        outlet=found.outlet,
+        pollutant=found.pollutant,
+        month=f"{found.month:%Y-%m}",
+        standard_mg_nm3=None if found.standard is None else str(found.standard.limit_mg_nm3),
+        hours=[_hour_out(h) for h in found.hours],
+    )
 
 
 # -- reports ---------------------------------------------------------------------------------

@@ -142,6 +142,7 @@ ROUTES: dict[str, str | None] = {
     "POST /v1/cems/imports": "cems.import",
     "POST /v1/cems/records": "cems.import",
     "GET /v1/cems/months": "cems.months",
+    "GET /v1/cems/hours": "cems.hours",
     "POST /v1/reports": "reports.draft",
     "GET /v1/reports": "reports.list",
     "GET /v1/reports/{report_id}": "reports.read",

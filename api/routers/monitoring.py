@@ -130,3 +130,21 @@ def list_months(  # noqa: PLR0917 - query parameters
     return ms.MonthlyAggregatePage(
         months=[ms.month_out(m) for m in page.items], next_cursor=page.next_cursor
     )
+
+
+@router.get("/cems/hours", response_model=ms.MonthOfHoursOut)
+def month_of_hours(  # noqa: PLR0917 - query parameters
+    actor: Acts,
+    store: Store,
+    enterprise: Annotated[str, Query(min_length=1, max_length=64)],
+    outlet: Annotated[str, Query(min_length=1, max_length=64)],
+    pollutant: Annotated[str, Query(min_length=1, max_length=16)],
+    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+) -> ms.MonthOfHoursOut:
+    """One month of an outlet's pollutant hour by hour: each stored hour's reading on the
+    standard's basis, its substitute if not valid, and whether it exceeds (an outlet out of
+    the caller's scope is a 404, as an unknown one)."""
+    found = monitoring.month_of_hours(
+        store, actor, enterprise, outlet, pollutant, ms.month_of(month, "month")
+    )
+    return ms.hours_out(found)

@@ -175,3 +175,26 @@ def test_a_report_line_mass_must_be_a_plain_non_negative_decimal(
     body = {"enterprise": "E1", "period": "2025-03", "from_monitoring": False}
     response = outlets.post("/v1/reports", json={**body, "lines": [{**line, "mass_kg": mass}]})
     assert_problem(response, 422, "invalid_field", "lines[0].mass_kg")
+
+
+def test_a_month_is_read_hour_by_hour_in_the_readers_scope(outlets: TestClient) -> None:
+    gap = line(stamp(5, 10), minutes="30")
+    rows = [
+        row for row in full_month("40") if not row.startswith(f"E1,SINTER-1,SO2,{stamp(5, 10)}")
+    ]
+    assert upload(outlets, [*rows, gap]).status_code == 201
+    query = {"enterprise": "E1", "outlet": "SINTER-1", "pollutant": "SO2", "month": "2025-03"}
+    own = outlets.get(
+        "/v1/cems/hours", params=query, headers=headers_for(outlets, "enterprise", party="E1")
+    )
+    other = outlets.get(
+        "/v1/cems/hours", params=query, headers=headers_for(outlets, "enterprise", party="E2")
+    )
+    assert own.status_code == 200, own.text
+    hours = own.json()["hours"]
+    assert len(hours) == 744 and own.json()["standard_mg_nm3"] == "35"
+    substituted = [h for h in hours if h["substitute_mg_nm3"] is not None]
+    assert len(substituted) == 1 and substituted[0]["substitution_method"]
+    assert sum(h["exceeds"] for h in hours) == 743  # every reading at 40, over 35
+    assert (hours[0]["reading_mg_nm3"], hours[0]["reading_exact"]) == ("40.000", "40")
+    assert_problem(other, 404, "record_not_found")
