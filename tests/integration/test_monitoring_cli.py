@@ -112,10 +112,11 @@ def test_recompute_cems_is_a_regulators_command(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monitoring.build_outlets(store)
-    log_in(store, monkeypatch, Role.ENTERPRISE, "E1")
+    log_in(store, monkeypatch, Role.CEMS_NETWORK, None)  # CEMS data come from the network
     assert (
         cli.main(["import-cems", csv_file(tmp_path, monitoring.line(monitoring.stamp(1, 0)))]) == 0
     )
+    log_in(store, monkeypatch, Role.ENTERPRISE, "E1")
     assert cli.main(["recompute-cems", "--from", "2025-03", "--to", "2025-03"]) == 1
     capsys.readouterr()
     log_in(store, monkeypatch, Role.REGULATOR, None)
