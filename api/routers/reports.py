@@ -64,7 +64,8 @@ def get_report(report_id: IdPath, actor: Acts, store: Store) -> ms.ReportOut:
 
 @router.post("/reports/{report_id}/submit", response_model=ms.ReportOut)
 def submit(report_id: IdPath, actor: Acts, store: Store) -> ms.ReportOut:
-    """The enterprise submits its draft; its figures are fixed from now on."""
+    """The enterprise submits its draft (a regulator, a version it drafted); its figures are fixed
+    from now on."""
     return ms.view_out(reports.submit_report(store, actor, report_id))
 
 

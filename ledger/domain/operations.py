@@ -177,7 +177,9 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "reports.draft": only(ENTERPRISE, REGULATOR),
     "reports.list": READERS,
     "reports.read": READERS,
-    "reports.submit": only(ENTERPRISE),
+    # A regulator submits the version it drafted (its lines govern, rules.md §7.4): the
+    # enterprise cannot hold the regulator's data back by never submitting them.
+    "reports.submit": only(ENTERPRISE, REGULATOR),
     "reports.verify": only(VERIFIER),
     "reports.reject": only(VERIFIER),
     "reports.correct": only(ENTERPRISE, REGULATOR),

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from ledger.domain.access import Actor, Role
+from ledger.domain.access import Actor, Forbidden, Role
 from ledger.domain.cems import TAX_POLLUTANT, StoredMonth
 from ledger.domain.errors import InvalidField, LedgerError
 from ledger.domain.incentives import ReversalReason
@@ -135,7 +135,8 @@ def correct_report(
                 "invalidated reports are corrected",
                 field="status",
             )
-        lines = _lines(uow, actor, old.party, old.period, content)
+        governing = () if actor.role is Role.REGULATOR else _regulators_lines(uow, old)
+        lines = _lines(uow, actor, old.party, old.period, content, governing)
         if old.superseded_by is not None:
             stored = uow.reports.get(old.superseded_by)
             assert stored is not None, old.superseded_by  # a foreign key keeps it
@@ -160,10 +161,13 @@ def _replayed(
 
 @use_case("reports.submit")
 def submit_report(uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str) -> ReportView:
-    """The enterprise submits its draft; from now on its figures are fixed."""
+    """The enterprise submits its draft (a regulator, a version it drafted itself); from now on
+    its figures are fixed."""
 
     def work(uow: UnitOfWork) -> ReportView:
         report = _visible(uow, actor, report_id_, lock=True)
+        if actor.role is Role.REGULATOR and report.created_by != actor.id:
+            raise Forbidden("a regulator submits only a version it drafted itself")
         status = check_transition(report, "submit")
         changed = replace(report, status=status, submitted_by=actor.id, submitted_at=uow.now())
         return _save(uow, changed)
@@ -375,31 +379,58 @@ def _save(uow: UnitOfWork, report: Report) -> ReportView:
     return ReportView(report, tuple(uow.reports.lines(report.id)))
 
 
-def _lines(
-    uow: UnitOfWork, actor: Actor, party: str, period: Period, content: Content
+def _lines(  # noqa: PLR0917 - the report's identity, what is given, what governs
+    uow: UnitOfWork,
+    actor: Actor,
+    party: str,
+    period: Period,
+    content: Content,
+    governing: tuple[ReportLine, ...] = (),
 ) -> tuple[ReportLine, ...]:
     """CEMS lines from the stored aggregates, then the given lines; checked together; each with
     the standard of its outlet's permit for its month (rules.md §7.4).
 
     A regulator's given line replaces the CEMS line of the same month, outlet and pollutant
-    (the regulator's data govern); an enterprise's may not stand where CEMS data govern."""
+    (the regulator's data govern); an enterprise's may not stand where CEMS data govern. The
+    `governing` lines (a regulator's, in an earlier version) replace the enterprise's and the
+    CEMS lines of their month, outlet and pollutant in every later version."""
     _check_given(content.lines)
     stored = uow.monitoring.months(party, None, None, period.first_month, period.last_month)
     cems: tuple[ReportLine, ...] = ()
     if content.from_monitoring:
         cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
     permits = PermitsOf(uow, party)
+    given_lines = content.lines
     if actor.role is Role.REGULATOR:
         given = {_key(line) for line in content.lines}
         cems = tuple(line for line in cems if _key(line) not in given)
     else:
-        _check_cems_governs(content.lines, stored, permits)
-    lines = cems + content.lines
+        kept = {_key(line) for line in governing}
+        given_lines = tuple(line for line in content.lines if _key(line) not in kept)
+        _check_cems_governs(given_lines, stored, permits)
+        cems = tuple(line for line in cems if _key(line) not in kept)
+        given_lines += tuple(
+            replace(line, standard_mg=None, reference_o2=None) for line in governing
+        )
+    lines = cems + given_lines
     if not lines:
         raise NoReportData(f"no monitoring data and no lines for {party} in {period}")
     outlets = frozenset(o.outlet for o in uow.monitoring.outlets(party))
     check_lines(period, outlets, lines)
     return tuple(_with_permit(line, permits) for line in lines)
+
+
+def _regulators_lines(uow: UnitOfWork, report: Report) -> tuple[ReportLine, ...]:
+    """The lines a regulator stated in the newest version it drafted of this report (the
+    versions are followed back through `supersedes`): they govern every later version."""
+    version: Report | None = report
+    while version is not None:
+        drafter = uow.access.get_principal(version.created_by)
+        if drafter is not None and drafter.role is Role.REGULATOR:
+            lines = uow.reports.lines(version.id)
+            return tuple(line for line in lines if line.method is not Method.CEMS)
+        version = None if version.supersedes is None else uow.reports.get(version.supersedes)
+    return ()
 
 
 def _key(line: ReportLine) -> tuple[date, str, Pollutant]:

@@ -40,6 +40,7 @@ from tests.integration.monitoring_support import (
     import_lines,
     regulator,
     set_permit,
+    verifier,
 )
 
 FEBRUARY = date(2025, 2, 1)
@@ -229,6 +230,35 @@ def test_a_regulators_line_replaces_the_cems_line(outlets: Store) -> None:
     import_lines(outlets, full_month("20"))
     lines = draft(outlets, agency(mass="5000", mean="34"), by="regulator", monitoring_too=True)
     so2 = [line for line in lines if line.pollutant is SO2]
+    assert [(x.method, x.mass_kg, x.standard_mg) for x in so2] == [
+        (Method.AGENCY, Decimal(5000), Decimal(35))
+    ]
+
+
+def test_the_regulators_line_governs_every_later_version_the_enterprise_makes(
+    outlets: Store,
+) -> None:
+    """The regulator corrects the enterprise's verified report with its own line and submits
+    that version itself; the enterprise's next correction, from monitoring and with its own
+    figure for the same month, still carries the regulator's line."""
+    import_lines(outlets, full_month("20"))
+    first = reports.draft_report(
+        outlets, clerk(outlets), "E1", Period.parse("2025-03"), reports.Content()
+    ).record.report.id
+    reports.submit_report(outlets, clerk(outlets), first)
+    reports.verify_report(outlets, verifier(outlets), first)
+    ruled = agency(mass="5000", mean="34")
+    second = reports.correct_report(
+        outlets, regulator(outlets), first, reports.Content(lines=(ruled,))
+    ).record.report.id
+    with pytest.raises(Forbidden):  # the enterprise's draft is the enterprise's to submit
+        reports.submit_report(outlets, regulator(outlets), first)
+    reports.submit_report(outlets, regulator(outlets), second)
+    reports.verify_report(outlets, verifier(outlets), second)
+
+    third = reports.correct_report(outlets, clerk(outlets), second, reports.Content()).record
+
+    so2 = [line for line in third.lines if line.pollutant is SO2]
     assert [(x.method, x.mass_kg, x.standard_mg) for x in so2] == [
         (Method.AGENCY, Decimal(5000), Decimal(35))
     ]
