@@ -6,7 +6,6 @@ stored record, 201 with `Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 
-from datetime import date
 from enum import Enum
 from typing import Annotated, Literal, TypeVar
 
@@ -151,7 +150,7 @@ def record_table_entry(body: ts.TableEntryIn, store: Store, actor: Acts) -> JSON
 def schedule(code: Code, month: MonthQuery, store: Store, actor: Acts) -> ts.ScheduleOut:
     """The scheme, tier, rates and equivalent values the enterprise is taxed at in `month`
     (its city's or county's membership; none: the national minimum)."""
-    first_day = date.fromisoformat(f"{month}-01")
+    first_day = parse_month(month, "month")
     return ts.schedule_out(code, month, tax_tables.schedule_of(store, actor, code, first_day))
 
 

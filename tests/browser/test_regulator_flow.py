@@ -36,6 +36,8 @@ def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console)
     assert words["approved"] in console.text
     console.open("/console/entitlements?party=E03")
     assert allocation in console.text and "1,500.250" in console.text
-    console.open("/console/market?year=2026")  # the demo's settled trades, no party named
-    assert console.driver.find_elements("css selector", "svg.chart title")
+    # The demo's settled trades, no party named: no quarter has 3 trades between 3 parties, so
+    # every cell is suppressed and no price is drawn (rules §7.11).
+    console.open("/console/market?year=2026")
+    assert not console.driver.find_elements("css selector", "svg.chart title")
     assert "E01" not in console.driver.find_element("tag name", "main").text

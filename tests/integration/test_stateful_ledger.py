@@ -621,6 +621,7 @@ class LedgerMachine(RuleBasedStateMachine):
             expires_at=self.clock.now + timedelta(hours=1) if expires else None,
         )
         held = [e for e in m.entitlements.values() if e.party_code == seller]
+        predicted = ""
         if buyer == UNKNOWN_PARTY:
             predicted = "unknown_party"
         elif seller == buyer:
@@ -629,12 +630,16 @@ class LedgerMachine(RuleBasedStateMachine):
             predicted = "price_zero_without_reason"
         elif 0 < price < SO2_FLOOR_FEN:
             predicted = "price_below_floor"
-        elif not held:
-            predicted = "invalid_field"
-        else:
-            predicted = OK
         first = max(min(e.first_vintage for e in held), TRADE_DAY.year) if held else 0
         last = max(e.last_vintage for e in held) if held else 0
+        if predicted:
+            pass  # refused before the vintages are looked at
+        elif not held:
+            predicted = "invalid_field"
+        elif first > TRADE_DAY.year:  # every vintage it would move is later than its date
+            predicted = "business_date_before_vintage"
+        else:
+            predicted = OK
         codes = tuple(so2(v) for v in range(first, last + 1))
 
         def booked() -> None:

@@ -67,11 +67,15 @@ def test_text_lines_carry_the_request_id_and_respect_the_level(
 
 
 def test_uvicorn_logs_through_the_same_handler(
-    configure: Callable[[Settings], io.StringIO],
+    configure: Callable[[Settings], io.StringIO], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stderr = configure(Settings(log_format="json"))
+    access = logging.getLogger("uvicorn.access")
+    # An in-process server started by an earlier test of this worker may have silenced it.
+    monkeypatch.setattr(access, "disabled", False)
+    monkeypatch.setattr(access, "level", logging.NOTSET)
 
-    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /v1/health HTTP/1.1" 200')
+    access.info('127.0.0.1 - "GET /v1/health HTTP/1.1" 200')
 
     assert json.loads(stderr.getvalue())["logger"] == "uvicorn.access"
 
