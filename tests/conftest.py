@@ -67,9 +67,9 @@ def require_postgres() -> None:
         pytest.skip(f"PostgreSQL unreachable ({problem}); CI runs these tests")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session."""
+@contextlib.contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of its own, migrated, dropped on exit (fails in CI if unreachable)."""
     require_postgres()
     name = f"ledger_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(normalize_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
@@ -81,19 +81,28 @@ def postgres_url() -> Iterator[str]:
         url = url.update_query_dict({"options": options})
     url_text = url.render_as_string(hide_password=False)
     migrate.upgrade(url_text)
-    engine = create_engine(url_text)
-    with engine.connect() as connection:
-        for table in SEEDED:
-            rows = connection.execute(table.select().order_by(*table.primary_key.columns))
-            # Without the serial column: re-inserted rows take the restarted sequence's values.
-            _seeded_rows[table.name] = [
-                {k: v for k, v in row._mapping.items() if k != "seq"} for row in rows
-            ]
-    engine.dispose()
-    yield url_text
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url_text
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    with new_postgres_database() as url:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            for table in SEEDED:
+                rows = connection.execute(table.select().order_by(*table.primary_key.columns))
+                # Without the serial column: re-inserted rows take the restarted sequence's values.
+                _seeded_rows[table.name] = [
+                    {k: v for k, v in row._mapping.items() if k != "seq"} for row in rows
+                ]
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

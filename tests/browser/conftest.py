@@ -1,5 +1,7 @@
 """Browser tests: Debian's headless Chromium, driven by Selenium through Debian's chromedriver,
-against the real server (uvicorn on a loopback port) over the demo registry.
+against the real server (uvicorn on a loopback port) over the demo registry on PostgreSQL, the
+production database (a database of its own; the console's HTTP tests in tests/console run on
+SQLite, so the console is exercised on both).
 
 One server and one browser serve the whole session (each xdist worker has its own): the tests
 are few and walk whole flows. `make test` installs Chromium when it is missing (`make browser`);
@@ -28,11 +30,10 @@ from selenium.webdriver.support.select import Select
 
 from api.app import create_app
 from ledger.entrypoints import demo
-from ledger.persistence import migrate
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.settings import Settings
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, new_postgres_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -55,11 +56,14 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The application over a freshly loaded demo registry (SQLite), served on loopback."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'ledger.db'}"
-    migrate.upgrade(url)
-    store = Store(create_ledger_engine(url, sqlite_synchronous="NORMAL"))
+def live_server() -> Iterator[LiveServer]:
+    """The application over a freshly loaded demo registry (PostgreSQL), served on loopback."""
+    with new_postgres_database() as url:
+        yield from _served(url)
+
+
+def _served(url: str) -> Iterator[LiveServer]:
+    store = Store(create_ledger_engine(url))
     settings = Settings(database_url=url)
     store.four_eyes = settings.four_eyes_policy()
     loaded = demo.load(store)
@@ -76,6 +80,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     yield LiveServer(f"http://127.0.0.1:{port}", store, {p: t for p, _, t in loaded.tokens})
     server.should_exit = True
     thread.join(timeout=10)
+    store.dispose()
 
 
 def _free_port() -> int:
