@@ -49,6 +49,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
     ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
+    ("statements per step", "bench.statements", ("--rounds", "1", "--output", "{out}")),
 )  # fmt: skip
 PEER = (
     "beside django-hordak",
