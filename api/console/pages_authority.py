@@ -18,6 +18,7 @@ from api.console.permissions import PREFIX
 from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
 from api.dependencies import Cursor, IdPath
 from ledger.domain.access import ApprovalRequest, Pending, RequestState
+from ledger.domain.finance import MARKET_MIN_PARTIES, MARKET_MIN_TRADES
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.pages import Created
 from ledger.domain.registry import Entitlement, PartyKind, scale_of
@@ -187,8 +188,9 @@ def market(request: Request, year: Year = None) -> Response:
     )
     names = [column.name for column in table.columns]
     rows = [dict(zip(names, row, strict=True)) for row in table]
-    # Suppressed cells (fewer than 3 trades or parties) carry no price: not charted.
+    # Suppressed cells (fewer than 3 trades or parties) carry no price: not charted, counted.
     priced = [row for row in rows if row["volume_weighted_price_cny"] is not None]
+    hidden = sum(1 for row in rows if row["suppressed"] == "yes")
     _ = gettext(request)
     chart = charts.Chart(
         _("Market prices %(first)s–%(last)s") % {"first": shown - 1, "last": shown},
@@ -201,7 +203,16 @@ def market(request: Request, year: Year = None) -> Response:
         ],
         unit="CNY/t",
     )
-    return render(request, "market.html", rows=rows, priced=priced, chart=chart, year=shown)
+    return render(
+        request,
+        "market.html",
+        rows=rows,
+        priced=priced,
+        hidden=hidden,
+        least={"trades": MARKET_MIN_TRADES, "parties": MARKET_MIN_PARTIES},
+        chart=chart,
+        year=shown,
+    )
 
 
 @router.get("/pledges", include_in_schema=False)

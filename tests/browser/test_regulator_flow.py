@@ -8,8 +8,13 @@ from tests.browser.conftest import Console
 ENGLISH = {
     "waits": "waits for a second principal's approval",
     "approved": "approved and carried out",
+    "suppressed": "every cell is suppressed",
 }
-CHINESE = {"waits": "等待另一名主体批准", "approved": "已批准并执行"}
+CHINESE = {
+    "waits": "等待另一名主体批准",
+    "approved": "已批准并执行",
+    "suppressed": "所有单元格均已隐藏",
+}
 
 
 def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console) -> None:
@@ -40,4 +45,5 @@ def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console)
     # every cell is suppressed and no price is drawn (rules §7.11).
     console.open("/console/market?year=2026")
     assert not console.driver.find_elements("css selector", "svg.chart title")
+    assert words["suppressed"] in console.text
     assert "E01" not in console.driver.find_element("tag name", "main").text

@@ -119,6 +119,27 @@ def test_the_market_report_charts_only_the_cells_it_may_show(app: FastAPI) -> No
     assert page.status_code == 200
     assert "2026-Q1 SO2 bilateral" in page.text and "6,000.00" in page.text
     assert "2026-Q2" not in page.text
+    assert "已隐藏的单元格（交易少于 3 笔或交易方少于 3 个，不公布其任何数据）：1 个。" in page.text
+
+
+def test_a_market_report_whose_every_cell_is_suppressed_says_so(app: FastAPI) -> None:
+    # Two SO2 trades in 2026-Q1: settled, but fewer than 3 (rules §7.11).
+    store = app.state.store
+    for trade_id in ("X1", "X2"):
+        trading.propose(store, of(store, "E1"), so2_trade(trade_id))
+        trading.accept(store, of(store, "E2"), trade_id)
+        trading.record(store, of(store, "HEBEI"), trade_id)
+    with TestClient(app) as client:
+        chinese = client.get("/console/market", params={"year": "2026"}).text
+        client.cookies.set("ledger_language", "en", path="/console")
+        english = client.get("/console/market", params={"year": "2026"}).text
+    assert "所有单元格均已隐藏：每个单元格的交易少于 3 笔或交易方少于 3 个" in chinese
+    assert (
+        "every cell is suppressed: each has fewer than 3 trades or fewer than 3 parties" in english
+    )
+    for text in (chinese, english):
+        assert "没有已结算的交易" not in text and "No trade settled" not in text
+        assert "<svg" not in text
 
 
 def test_an_authority_freezes_and_unfreezes_an_account(signed_in: SignedIn) -> None:
