@@ -12,10 +12,19 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api import registry_schemas as rs
-from api.console import charts
+from api.console import approval_views, charts
 from api.console.i18n import CHINA_STANDARD_TIME
 from api.console.permissions import PREFIX
-from api.console.web import Acts, Form, act, context_of, form_values, gettext, render
+from api.console.web import (
+    Acts,
+    Form,
+    act,
+    context_of,
+    form_values,
+    gettext,
+    language_of,
+    render,
+)
 from api.dependencies import Cursor, IdPath
 from ledger.domain.access import ApprovalRequest, Pending, RequestState
 from ledger.domain.finance import MARKET_MIN_PARTIES, MARKET_MIN_TRADES
@@ -135,11 +144,14 @@ def allocate(request: Request, actor: Acts, form: Form) -> Response:
 
 @router.get("/approvals", include_in_schema=False)
 def approvals_queue(request: Request, actor: Acts, cursor: Cursor = None) -> Response:
-    """Requests waiting for a second principal of the actor's authority."""
+    """Requests waiting for a second principal of the actor's authority, each in human terms
+    (what, for whom, how much, who asked and when) with its stored payload folded beside."""
     page = approvals.list_requests(
         context_of(request).store, actor, RequestState.PENDING, cursor or "", PAGE_SIZE_DEFAULT
     )
-    return render(request, "approvals.html", requests=page.items, next_cursor=page.next_cursor)
+    language = language_of(request)
+    shown = [approval_views.describe(item, language) for item in page.items]
+    return render(request, "approvals.html", requests=shown, next_cursor=page.next_cursor)
 
 
 @router.post("/approvals/{request_id}/approve", include_in_schema=False)

@@ -35,7 +35,10 @@ def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console)
 
     console.sign_in("demo-regulator-2")
     console.open("/console/approvals")
-    row = console.driver.find_element("xpath", f"//tr[td//dd[text()='{allocation}']]")
+    # The request in human terms: its sentence names the allocation; the payload is folded.
+    row = console.driver.find_element("xpath", f"//tr[td/p[contains(., '{allocation}')]]")
+    assert "1,500.250 t/a" in row.text and "E03" in row.text
+    assert not row.find_element("css selector", "details.payload").get_attribute("open")
     row.find_element("css selector", "form[action$='/approve'] button").click()
     console.shot()
     assert words["approved"] in console.text
