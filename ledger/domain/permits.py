@@ -11,7 +11,8 @@ takes its standard from the permit in force for its month, never from what the l
   effective month; a permit is never edited: the same permit again is a replay, another one for
   the same month is refused (state the correction as a permit from a later month).
 - A permit that would *lower tax* against the permit in force before it needs a second
-  regulator (four-eyes operation `permit`): a standard raised or added, the reference O2
+  regulator (four-eyes operation `permit`): a standard raised, added or removed (a pollutant
+  without a standard has no exceedances, which would void other reductions), the reference O2
   changed, a removal efficiency lowered or removed, or the CEMS obligation lifted. A first
   permit is compared with no permit at all (no standard: no Article 13 reduction), so any first
   permit with a standard needs four eyes too. `relaxations` names every such change.
@@ -130,6 +131,13 @@ def relaxations(before: Permit | None, after: Permit) -> tuple[str, ...]:
         else f"standard of {pollutant} added"
         for pollutant, limit in sorted(after.standards.items())
         if pollutant not in old_standards or limit > old_standards[pollutant]
+    ]
+    # Without a standard no hour of the pollutant is judged: its exceedances stop voiding the
+    # Article 13 reductions of the outlet's (or the taxpayer's) other pollutants.
+    found += [
+        f"standard of {pollutant} removed"
+        for pollutant in sorted(old_standards)
+        if pollutant not in after.standards
     ]
     if before is not None and before.standards and before.reference_o2 != after.reference_o2:
         found.append("reference O2 changed")

@@ -160,6 +160,24 @@ def test_a_permit_that_raises_tax_needs_no_second_regulator(outlets: Store) -> N
     assert isinstance(made, Created) and not made.replayed
 
 
+def test_removing_a_standard_waits_for_a_second_regulator(outlets: Store) -> None:
+    # NOx at 60 mg/Nm³ is above its standard of 50 in every hour of March, and those
+    # exceedances void the outlet's other Article 13 reductions. Without a NOx standard no NOx
+    # hour would be judged: one regulator alone must not be able to drop it.
+    outlets.four_eyes = FOUR_EYES_DEFAULT
+    import_lines(outlets, full_month("60", pollutant="NOx"))
+    without_nox = Permit(
+        "E1", "SINTER-1", MARCH, {"SO2": Decimal(35), "PM": Decimal(10)}, Decimal(16)
+    )
+
+    asked = permits.set_permit(outlets, regulator(outlets), without_nox)
+
+    assert isinstance(asked, Pending)
+    nox = monitoring.MonthFilter(MARCH, MARCH, party="E1", pollutant="NOx")
+    (march,) = monitoring.list_months(outlets, regulator(outlets), nox, None, 10).items
+    assert march.aggregate.exceedances == 744  # judged on the permit in force: 50
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -172,6 +190,7 @@ def test_a_permit_that_raises_tax_needs_no_second_regulator(outlets: Store) -> N
         ),
         ({"removal_efficiencies": {}}, "removal efficiency of SO2 lowered or removed"),
         ({"cems_required": False}, "CEMS obligation lifted"),
+        ({"standards": {}}, "standard of SO2 removed"),
     ],
 )
 def test_every_change_that_can_lower_tax_is_named(change: dict[str, object], reason: str) -> None:
