@@ -23,6 +23,7 @@ from api.console import (
     pages_finance,
     pages_imports,
     pages_monitoring,
+    pages_oversight,
     pages_verifier,
 )
 from api.console.jobs import Jobs
@@ -38,6 +39,7 @@ ROUTERS = (
     pages_monitoring.router,
     pages_imports.router,
     pages_authority.router,
+    pages_oversight.router,
     pages_verifier.router,
     pages_finance.router,
     pages_admin.router,

@@ -93,6 +93,10 @@ SHOWN_NAMES = (
     N_("reclaim"),
     N_("confiscation"),
     N_("cancellation"),
+    N_("no_networked_cems"),
+    N_("cems_tampered"),
+    N_("illegal_discharge"),
+    N_("false_return"),
 )
 
 

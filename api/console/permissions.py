@@ -55,6 +55,10 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/pledges/{pledge_id}/release": "pledges.release",
     # Freezing or unfreezing, by the form's `action`: both operations are the authorities'.
     "POST /console/accounts/freeze": "accounts.freeze",
+    # Oversight of monitoring (an enterprise sees its own through the same pages).
+    "GET /console/exceedances": "cems.months",  # with its `exceeding` filter
+    "GET /console/penalty-events": "penalty_events.list",
+    "POST /console/penalty-events": "penalty_events.record",
     # Verifiers.
     "GET /console/reports": "reports.list",
     "POST /console/reports": "reports.draft",
@@ -97,6 +101,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/approvals", N_("Approvals")),
     ("/console/pledges", N_("Pledges and freezes")),
     ("/console/reserve", N_("Reserve")),
+    ("/console/exceedances", N_("Exceedances of the standard")),
+    ("/console/penalty-events", N_("Penalty-basis events")),
     ("/console/reports", N_("Emission reports")),
     ("/console/trial-balance", N_("Trial balance")),
     ("/console/periods", N_("Periods and reconciliation")),

@@ -121,10 +121,18 @@ def list_months(  # noqa: PLR0917 - query parameters
     pollutant: Filter = None,
     cursor: Cursor = None,
     limit: int = PAGE_SIZE_DEFAULT,
+    exceeding: Annotated[
+        bool, Query(description="only months with an hourly exceedance (rules §7.2)")
+    ] = False,
 ) -> ms.MonthlyAggregatePage:
     """Monthly aggregates (valid-hour means, mass, validity, exceedances) the caller may see."""
     wanted = monitoring.MonthFilter(
-        ms.month_of(first, "from"), ms.month_of(last, "to"), enterprise, outlet, pollutant
+        ms.month_of(first, "from"),
+        ms.month_of(last, "to"),
+        enterprise,
+        outlet,
+        pollutant,
+        exceeding=exceeding,
     )
     page = monitoring.list_months(store, actor, wanted, cursor, limit)
     return ms.MonthlyAggregatePage(

@@ -490,8 +490,10 @@ class MonitoringRepository(Protocol):
         after: int = 0,
         limit: int | None = None,
         scope: Scope = ...,
+        exceeding: bool = False,
     ) -> list[StoredMonth]:
-        """Aggregates of months `first`..`last` (first days), by position (`seq`)."""
+        """Aggregates of months `first`..`last` (first days), by position (`seq`); with
+        `exceeding`, only those with an hourly exceedance."""
         ...
 
 

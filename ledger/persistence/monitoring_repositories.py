@@ -273,6 +273,7 @@ class SqlMonitoringRepository:
         after: int = 0,
         limit: int | None = None,
         scope: Scope = EVERYTHING,
+        exceeding: bool = False,
     ) -> list[StoredMonth]:
         m, o = t.cems_months.c, t.outlets.c
         query = (
@@ -289,6 +290,8 @@ class SqlMonitoringRepository:
             query = query.where(o.outlet_code == outlet)
         if pollutant is not None:
             query = query.where(m.pollutant == pollutant)
+        if exceeding:
+            query = query.where(m.exceedances > 0)
         return [
             StoredMonth(r.seq, r.party_code, _aggregate(r)) for r in self._connection.execute(query)
         ]

@@ -280,13 +280,14 @@ def reaggregate_outlet(
 @dataclass(frozen=True, slots=True)
 class MonthFilter:
     """Which monthly aggregates to list: months `first`..`last` (first days), optionally one
-    enterprise, outlet or pollutant."""
+    enterprise, outlet or pollutant, optionally only those with an hourly exceedance."""
 
     first: date
     last: date
     party: str | None = None
     outlet: str | None = None
     pollutant: str | None = None
+    exceeding: bool = False
 
 
 @use_case("cems.months")
@@ -313,6 +314,7 @@ def list_months(
             after=after,
             limit=limit,
             scope=actor.scope,
+            exceeding=wanted.exceeding,
         )
         return [(month.seq, month) for month in found]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
@@ -198,3 +200,15 @@ def test_a_month_is_read_hour_by_hour_in_the_readers_scope(outlets: TestClient) 
     assert sum(h["exceeds"] for h in hours) == 743  # every reading at 40, over 35
     assert (hours[0]["reading_mg_nm3"], hours[0]["reading_exact"]) == ("40.000", "40")
     assert_problem(other, 404, "record_not_found")
+
+
+def test_months_can_be_listed_with_an_exceedance_only(outlets: TestClient) -> None:
+    february, march = full_month("20", date(2025, 2, 1)), full_month("40")  # standard: 35
+    assert upload(outlets, february + march).status_code == 201
+    wanted = {"from": "2025-01", "to": "2025-12"}
+    every = outlets.get("/v1/cems/months", params=wanted).json()["months"]
+    exceeding = outlets.get("/v1/cems/months", params={**wanted, "exceeding": "true"})
+    assert [m["month"] for m in every] == ["2025-02", "2025-03"]
+    assert [(m["month"], m["exceedances"]) for m in exceeding.json()["months"]] == [
+        ("2025-03", 744)
+    ]
