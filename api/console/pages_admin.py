@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from api.console.permissions import PREFIX
-from api.console.web import Acts, Form, act, context_of, gettext, render
+from api.console.web import Acts, Form, PageNumber, act, context_of, gettext, numbered, render
 from api.dependencies import Cursor
 from ledger.domain.access import PrincipalRecord, Role
 from ledger.domain.errors import InvalidField
@@ -32,9 +32,12 @@ def principals(request: Request, actor: Acts, cursor: Cursor = None) -> Response
 
 
 @router.get("/principals/{principal_id}", include_in_schema=False)
-def principal(request: Request, principal_id: PrincipalId, actor: Acts) -> Response:
+def principal(
+    request: Request, principal_id: PrincipalId, actor: Acts, page: PageNumber = 1
+) -> Response:
+    """A principal and its tokens (a page at a time)."""
     record, tokens = access.get_principal(context_of(request).store, actor, principal_id)
-    return render(request, "principal.html", record=record, tokens=tokens)
+    return render(request, "principal.html", record=record, tokens=numbered(list(tokens), page))
 
 
 @router.post("/principals/{principal_id}/deactivate", include_in_schema=False)

@@ -18,11 +18,13 @@ from api.console.permissions import PREFIX
 from api.console.web import (
     Acts,
     Form,
+    PageNumber,
     act,
     context_of,
     form_values,
     gettext,
     language_of,
+    numbered,
     render,
 )
 from api.dependencies import Cursor, IdPath
@@ -41,12 +43,15 @@ Year = Annotated[int | None, Query(ge=YEAR_MIN + 1, le=YEAR_MAX)]
 
 
 @router.get("/overview", include_in_schema=False)
-def overview(request: Request, actor: Acts) -> Response:
+def overview(
+    request: Request, actor: Acts, page: PageNumber = 1, city_page: PageNumber = 1
+) -> Response:
     """Supply by pollutant and vintage: issued, held, pledged and in reserve, as a chart and
-    its table (the supply report's identity holds over the whole registry)."""
-    table = list(statements.supply(context_of(request).store, actor))
+    its table (the supply report's identity holds over the whole registry), and the rights
+    held by city; each list a page at a time (`page`, `city_page`), its chart the page's."""
+    table = numbered(list(statements.supply(context_of(request).store, actor)), page)
     _ = gettext(request)
-    rights_rows = [row for row in table if row[1] == "t"]
+    rights_rows = [row for row in table.rows if row[1] == "t"]
     labels = [str(row[0]) for row in rights_rows]
 
     def column(index: int) -> list[Decimal]:
@@ -63,12 +68,12 @@ def overview(request: Request, actor: Acts) -> Response:
         ],
         unit="t",
     )
-    by_city = statements.holdings_by_city(context_of(request).store, actor)
+    by_city = numbered(statements.holdings_by_city(context_of(request).store, actor), city_page)
     city_chart = charts.Chart(
         _("Rights held by city"),
         _("Rights in enterprises' holdings accounts by city and pollutant, every vintage (t)."),
-        [f"{city} · {pollutant}" for city, pollutant, _t in by_city],
-        [charts.Series(_("held"), [held for _c, _p, held in by_city])],
+        [f"{city} · {pollutant}" for city, pollutant, _t in by_city.rows],
+        [charts.Series(_("held"), [held for _c, _p, held in by_city.rows])],
         unit="t",
     )
     return render(
@@ -191,9 +196,10 @@ def reject(request: Request, request_id: IdPath, actor: Acts, form: Form) -> Res
 
 
 @router.get("/market", include_in_schema=False)
-def market(request: Request, year: Year = None) -> Response:
+def market(request: Request, year: Year = None, page: PageNumber = 1) -> Response:
     """The public market report (no sign-in: it names no party): per quarter and pollutant,
-    the settled trades' count, volume, value and volume-weighted price, with a price chart."""
+    the settled trades' count, volume, value and volume-weighted price, with a price chart
+    (the priced cells a page at a time, the chart the page's)."""
     shown = year or datetime.now(CHINA_STANDARD_TIME).year
     table = statements.market_report(
         context_of(request).store, date(shown - 1, 1, 1), date(shown, 12, 31)
@@ -201,16 +207,17 @@ def market(request: Request, year: Year = None) -> Response:
     names = [column.name for column in table.columns]
     rows = [dict(zip(names, row, strict=True)) for row in table]
     # Suppressed cells (fewer than 3 trades or parties) carry no price: not charted, counted.
-    priced = [row for row in rows if row["volume_weighted_price_cny"] is not None]
+    priced = numbered([row for row in rows if row["volume_weighted_price_cny"] is not None], page)
     hidden = sum(1 for row in rows if row["suppressed"] == "yes")
     _ = gettext(request)
     chart = charts.Chart(
         _("Market prices %(first)s–%(last)s") % {"first": shown - 1, "last": shown},
         _("Volume-weighted price of settled trades by quarter and pollutant (CNY per t)."),
-        [f"{row['quarter']} {row['pollutant']} {row['market']}" for row in priced],
+        [f"{row['quarter']} {row['pollutant']} {row['market']}" for row in priced.rows],
         [
             charts.Series(
-                _("price"), [Decimal(str(row["volume_weighted_price_cny"])) for row in priced]
+                _("price"),
+                [Decimal(str(row["volume_weighted_price_cny"])) for row in priced.rows],
             )
         ],
         unit="CNY/t",
@@ -276,8 +283,9 @@ RESERVE_ACTIONS = ("reserve_sale", "buy_back", "reclaim", "confiscation", "cance
 
 
 @router.get("/reserve", include_in_schema=False)
-def reserve(request: Request, actor: Acts) -> Response:
-    """The authority's reserve (what it holds in it) and the form to book a reserve operation."""
+def reserve(request: Request, actor: Acts, page: PageNumber = 1) -> Response:
+    """The authority's reserve (what it holds in it, a page at a time) and the form to book a
+    reserve operation."""
     code = actor.party or ""
     rows = [
         (instrument, unit, balance)
@@ -289,7 +297,7 @@ def reserve(request: Request, actor: Acts) -> Response:
     return render(
         request,
         "reserve.html",
-        rows=rows,
+        shown=numbered(rows, page),
         authority=code,
         actions=RESERVE_ACTIONS,
         pollutants=POLLUTANTS,

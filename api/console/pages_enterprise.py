@@ -23,11 +23,13 @@ from api.console.permissions import PREFIX
 from api.console.web import (
     Acts,
     Form,
+    PageNumber,
     Party,
     act,
     context_of,
     form_values,
     gettext,
+    numbered,
     party_of,
     render,
 )
@@ -55,9 +57,10 @@ class Holding:
 
 
 @router.get("/holdings", include_in_schema=False)
-def holdings(request: Request, actor: Acts, party: Party = None) -> Response:
-    """Holdings by instrument and vintage (available, on hold, pledged), a chart per unit, and
-    the current vintage's holdings at the last three month-ends."""
+def holdings(request: Request, actor: Acts, party: Party = None, page: PageNumber = 1) -> Response:
+    """Holdings by instrument and vintage (available, on hold, pledged) a page at a time, a
+    chart per unit of the page's rows, and the current vintage's holdings at the last three
+    month-ends."""
     code = party_of(actor, party)
     store = context_of(request).store
     posted: dict[tuple[str, str], Decimal] = {}
@@ -83,14 +86,20 @@ def holdings(request: Request, actor: Acts, party: Party = None) -> Response:
             )
         )
     cash = posted.get((f"{code}:cash", "CNY"))
-    _ = gettext(request)
+    shown = numbered(rows, page)
     by_unit = [
-        (_holdings_chart(request, code, unit, [r for r in rows if r.unit == unit]), unit)
-        for unit in sorted({r.unit for r in rows})
+        (_holdings_chart(request, code, unit, [r for r in shown.rows if r.unit == unit]), unit)
+        for unit in sorted({r.unit for r in shown.rows})
     ]
-    history = _history(request, actor, code)
     return render(
-        request, "holdings.html", party=code, rows=rows, charts=by_unit, cash=cash, history=history
+        request,
+        "holdings.html",
+        party=code,
+        rows=rows,  # every instrument, for the statement form
+        shown=shown,
+        charts=by_unit,
+        cash=cash,
+        history=_history(request, actor, code),
     )
 
 
@@ -275,11 +284,13 @@ def compliance_page(
     actor: Acts,
     party: Party = None,
     year: Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)] = None,
+    page: PageNumber = 1,
 ) -> Response:
-    """Obligations by period: verified emissions, surrendered, shortfall and projected
-    shortfall after current holdings, with a chart of emissions against what is held."""
+    """Obligations by period (a page at a time): verified emissions, surrendered, shortfall and
+    projected shortfall after current holdings, with a chart of the page's periods."""
     code = party_of(actor, party)
-    found = compliance.statuses_of(context_of(request).store, actor, code)
+    statuses = numbered(compliance.statuses_of(context_of(request).store, actor, code), page)
+    found = statuses.rows
     _ = gettext(request)
     labels = [str(s.obligation.period) for s in found]
     chart = charts.Chart(
@@ -298,7 +309,13 @@ def compliance_page(
     shown = year or datetime.now(i18n.CHINA_STANDARD_TIME).year
     against = emissions_against_entitlement(request, actor, code, shown)
     return render(
-        request, "compliance.html", party=code, statuses=found, chart=chart, against=against
+        request,
+        "compliance.html",
+        party=code,
+        statuses=statuses,
+        chart=chart,
+        against=against,
+        year=year or "",
     )
 
 

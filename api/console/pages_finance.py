@@ -147,10 +147,14 @@ def _tolerance(form: dict[str, str]) -> Tolerance:
 
 @router.get("/reconciliations/{reconciliation_id}", include_in_schema=False)
 def reconciliation_page(
-    request: Request, reconciliation_id: ReconciliationId, actor: Acts, page: PageNumber = 1
+    request: Request,
+    reconciliation_id: ReconciliationId,
+    actor: Acts,
+    page: PageNumber = 1,
+    matches_page: PageNumber = 1,
 ) -> Response:
-    """Unmatched statement lines beside unmatched postings (a page of each), the matches, and
-    the actions."""
+    """Unmatched statement lines beside unmatched postings (a page of each), the matches (a
+    page at a time, `matches_page`), and the actions."""
     report = reconciliation.get_report(context_of(request).store, actor, reconciliation_id)
     return render(
         request,
@@ -158,6 +162,7 @@ def reconciliation_page(
         report=report,
         lines=numbered(list(report.unmatched_lines), page),
         postings=numbered(list(report.unmatched_postings), page),
+        matches=numbered(list(report.matches), matches_page),
         record=report.reconciliation,
         fen=lambda value: Decimal(value).scaleb(-2),
         new_id=f"m-{secrets.token_hex(4)}",

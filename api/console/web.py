@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -204,9 +205,17 @@ def environment(language: str) -> Environment:
         money=lambda value: i18n.money(value, language),
         instant=lambda value: i18n.instant(value, language),
         day=lambda value: i18n.day(value, language),
+        also=also,
         language=language,
     )
     return env
+
+
+def also(**values: object) -> str:
+    """A page's other query parameters for its pager's links ("&k=v&..."), the empty ones
+    left out (an empty `party=` or `as_of=` is not "none given" but a refused value)."""
+    given = {key: str(value) for key, value in values.items() if value not in (None, "")}
+    return "&" + urlencode(given) if given else ""
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -358,8 +367,10 @@ class Numbered(Generic[T]):
     last: int
 
 
-def numbered(rows: Sequence[T], number: int, size: int = ROWS_PER_PAGE) -> Numbered[T]:
-    """Page `number` (from 1) of `rows`; a number past the end shows the last page."""
+def numbered(rows: Sequence[T], number: int, size: int | None = None) -> Numbered[T]:
+    """Page `number` (from 1) of `rows` (`ROWS_PER_PAGE` a page, read when called); a number
+    past the end shows the last page."""
+    size = size or ROWS_PER_PAGE
     last = max(1, -(-len(rows) // size))
     number = min(number, last)
     return Numbered(rows[(number - 1) * size : number * size], number, last)
