@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -21,7 +21,18 @@ from api import registry_schemas as rs
 from api.console import i18n
 from api.console.pages_monitoring import shown
 from api.console.permissions import PREFIX
-from api.console.web import Acts, Form, Party, act, context_of, form_values, gettext, render
+from api.console.web import (
+    Acts,
+    Form,
+    PageNumber,
+    Party,
+    act,
+    context_of,
+    form_values,
+    gettext,
+    numbered,
+    render,
+)
 from api.dependencies import Cursor
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, YEAR_MAX, YEAR_MIN
 from ledger.domain.operations import may
@@ -67,21 +78,16 @@ def exceedances(  # noqa: PLR0917 - the page's filters
         pollutant=pollutant or "",
         pollutants=POLLUTANTS,
         shown=shown,
-        filters=_filters(year=shown_year, pollutant=pollutant, party=party),
+        named=party or "",  # the party asked for, carried by the next-page link
     )
 
 
-def _filters(**values: object) -> str:
-    """The page's filters for its next-page link: only those given (an empty `party=` is no
-    party code, and would be refused)."""
-    given = {name: value for name, value in values.items() if value}
-    return "&" + urlencode(given) if given else ""
-
-
 @router.get("/penalty-events", include_in_schema=False)
-def penalty_events(request: Request, actor: Acts, party: Party = None) -> Response:
-    """An enterprise's penalty-basis events (an enterprise sees its own; an authority names
-    one), and for a regulator the form to record one."""
+def penalty_events(
+    request: Request, actor: Acts, party: Party = None, page: PageNumber = 1
+) -> Response:
+    """An enterprise's penalty-basis events, a page at a time (an enterprise sees its own; an
+    authority names one), and for a regulator the form to record one."""
     code = actor.party if actor.role.value == "enterprise" else (party or None)
     store = context_of(request).store
     events = None if code is None else penalty_basis.list_events(store, actor, code)
@@ -91,7 +97,7 @@ def penalty_events(request: Request, actor: Acts, party: Party = None) -> Respon
         request,
         "penalty_events.html",
         party=code or "",
-        events=events,
+        events=None if events is None else numbered(events, page),
         records=records,
         outlets=[o.outlet_code for o in outlets.items] if outlets else [],
         reasons=[reason.value for reason in PenaltyReason],

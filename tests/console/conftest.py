@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,43 @@ def signed_in_once(shared_app: FastAPI) -> Iterator[SignedIn]:
     yield once
     for client in clients:
         client.close()
+
+
+# -- walking a list's pages (tests/console/test_console_lists.py) -----------------------------
+
+ROW = r'<th scope="row">(?:<a [^>]*>)?([^<]*)'  # a row's heading (the principals' is a link)
+Setup = Callable[[Store], str]  # prepares the rows; answers the path to walk
+
+
+@dataclass(frozen=True)
+class Case:
+    """A list of a page: who opens it, where, and how its rows and next links are found."""
+
+    role: Role | None  # None: the public page, no sign-in
+    path: str
+    marker: str  # the list's caption (or its chart's title): its rows follow it
+    param: str = "page"  # the pager's query parameter
+    setup: Setup | None = None
+    row: str = ROW
+    size: int = 2
+
+
+def rows_of(html: str, case: Case) -> list[str]:
+    """The rows of the case's list: those after its caption, up to the end of its table."""
+    start = html.index(case.marker)
+    table = html[start : html.index("</table>", start)]
+    return [unescape(found) for found in re.findall(case.row, table)]
+
+
+def walk(client: TestClient, url: str, case: Case) -> list[list[str]]:
+    """Each page's rows, following the list's next links from `url` until there is none."""
+    pages: list[list[str]] = []
+    for _ in range(50):
+        answer = client.get(url)
+        assert answer.status_code == 200, answer.text
+        pages.append(rows_of(answer.text, case))
+        link = re.search(rf'<a href="(\?{case.param}=[^"]*)" rel="next"', answer.text)
+        if link is None:
+            return pages
+        url = url.split("?", 1)[0] + unescape(link.group(1))
+    raise AssertionError("the pages never end")

@@ -5,11 +5,7 @@ read whole (`?page=`, `web.numbered`) alike; a page's filters (the party) surviv
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
-from html import unescape
 
 import pytest
 from fastapi import FastAPI
@@ -23,23 +19,9 @@ from ledger.domain.registry import Entitlement, Obligation, Pledge
 from ledger.persistence.store import Store
 from ledger.services import compliance, periods, reconciliation, rights, trading
 from ledger.services.rights import ReserveAction, ReserveOperation
-from tests.console.conftest import sign_in, tokens_of
+from tests.console.conftest import Case, sign_in, tokens_of, walk
 from tests.factories import actor, token_for
 from tests.integration.registry_support import TRADE_DAY, of, so2_trade
-
-ROW = r'<th scope="row">(?:<a [^>]*>)?([^<]*)'  # a row's heading (the principals' is a link)
-Setup = Callable[[Store], str]  # prepares the rows; answers the path to walk
-
-
-@dataclass(frozen=True)
-class Case:
-    role: Role | None  # None: the public page, no sign-in
-    path: str
-    marker: str  # the list's caption (or its chart's title): its rows follow it
-    param: str = "page"  # the pager's query parameter
-    setup: Setup | None = None
-    row: str = ROW
-    size: int = 2
 
 
 def _trades(store: Store) -> str:
@@ -165,27 +147,6 @@ CASES = {
     "principals": Case(Role.ADMINISTRATOR, "/console/principals", "Every principal", "cursor"),
     "tokens": Case(Role.ADMINISTRATOR, "", "Tokens (their secrets", setup=_tokens),
 }
-
-
-def rows_of(html: str, case: Case) -> list[str]:
-    """The rows of the case's list: those after its caption, up to the end of its table."""
-    start = html.index(case.marker)
-    table = html[start : html.index("</table>", start)]
-    return [unescape(found) for found in re.findall(case.row, table)]
-
-
-def walk(client: TestClient, url: str, case: Case) -> list[list[str]]:
-    """Each page's rows, following the list's next links from `url` until there is none."""
-    pages: list[list[str]] = []
-    for _ in range(50):
-        answer = client.get(url)
-        assert answer.status_code == 200, answer.text
-        pages.append(rows_of(answer.text, case))
-        link = re.search(rf'<a href="(\?{case.param}=[^"]*)" rel="next"', answer.text)
-        if link is None:
-            return pages
-        url = url.split("?", 1)[0] + unescape(link.group(1))
-    raise AssertionError("the pages never end")
 
 
 def _small_pages(monkeypatch: pytest.MonkeyPatch, size: int) -> None:

@@ -14,13 +14,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.console import pages_oversight
+from api.console import pages_oversight, web
 from ledger.domain.access import Role
+from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import penalty_basis
 from ledger.settings import Settings
-from tests.console.conftest import sign_in
+from tests.console.conftest import Case, sign_in, walk
 from tests.factories import NO_FOUR_EYES, actor, token_for
 from tests.integration.monitoring_support import (
     build_outlets,
@@ -187,3 +188,23 @@ def test_a_city_authority_sees_no_events_outside_its_city(monitored: Monitored) 
     assert own.status_code == 200 and "No penalty-basis events." in own.text
     assert "Record an event" not in own.text  # recording is the province regulator's
     assert other.status_code == 404 and "party_not_found" in other.text
+
+
+def test_an_enterprises_penalty_basis_events_come_a_page_at_a_time(
+    monitored: Monitored, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = monitored.store
+    regulator = actor(store, Role.REGULATOR, "HEBEI")
+    for number, month in enumerate((date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1))):
+        event = PenaltyBasisEvent(
+            f"PB-{number}", "E1", "SINTER-1", PenaltyReason.CEMS_TAMPERED, month, month, "case"
+        )
+        penalty_basis.record_event(store, regulator, event)
+    case = Case(Role.REGULATOR, "/console/penalty-events?party=E1", "Events by first month")
+    client, _ = monitored.client("regulator")
+    with client:
+        (whole,) = walk(client, case.path, case)
+        monkeypatch.setattr(web, "ROWS_PER_PAGE", 2)
+        pages = walk(client, case.path, case)
+    assert whole == ["PB-0", "PB-1", "PB-2"]
+    assert pages == [["PB-0", "PB-1"], ["PB-2"]]  # the party carried to the second page
