@@ -111,7 +111,7 @@ def bid(listing_id: IdPath, body: rs.BidIn, store: Store, actor: Acts) -> rs.Bid
 @router.post("/listings/{listing_id}/close", response_model=rs.ListingOut, tags=["trades"])
 def close_listing(listing_id: IdPath, store: Store, actor: Acts) -> rs.ListingOut:
     """The seller closes its listing: an auction is sold to the best bid the rules allow (or
-    closes unsold); a fixed-price listing is withdrawn."""
+    closes unsold); a fixed-price listing is withdrawn. Closing again answers the close."""
     closed = listings.close_listing(store, actor, listing_id)
     return rs.listing_out(*listings.get_listing(store, actor, closed.id))
 

@@ -8,7 +8,8 @@ transaction, so that the same rules and the same hold apply as to a bilateral tr
 (`trading.accept_in`); an authority that is no party to it then records or refuses it through
 the trade workflow. Closing an auction tries its bids best first (highest price, then
 earliest), each in a transaction of its own: a bid whose acceptance a rule refuses (or the
-bidder's cash) is marked with the rule's code, and the next one is tried.
+bidder's cash) is marked with the rule's code, and the next one is tried. Closing a listing
+its close has closed (a retry) answers it as it is; only its seller closes it.
 """
 
 from __future__ import annotations
@@ -144,21 +145,50 @@ def bid(
 def close_listing(uow_factory: UnitOfWorkFactory, actor: Actor, listing_id: str) -> Listing:
     """The seller closes its listing: a fixed-price one is withdrawn; an auction is sold to the
     best bid whose acceptance the rules allow (each tried in its own transaction), or closes
-    unsold."""
-    listing = read(uow_factory, lambda uow: _listing(uow, listing_id))
+    unsold. Closing again (a retry, or a close that raced this one) answers the listing as the
+    close left it."""
+    listing = in_transaction(
+        uow_factory, lambda uow: _close_first(uow, actor, listing_id), actor=actor
+    )
+    if listing.state is not ListingState.OPEN:
+        return listing
+    for best in ranked(read(uow_factory, lambda uow: uow.registry.bids_of(listing_id))):
+        try:
+            # A refused acceptance is the bid's outcome, noted on it (below), not the close's.
+            in_transaction(uow_factory, _award_to(best), actor=actor, audit_rejection=False)
+        except ListingClosed:
+            break  # closed meanwhile by another close of its seller: answered below
+        except LedgerError as refused:
+            in_transaction(uow_factory, _mark(best, refused.code), actor=actor)
+            continue
+        return replace(listing, state=ListingState.SOLD)
+    return in_transaction(
+        uow_factory, lambda uow: _close_unsold(uow, actor, listing_id), actor=actor
+    )
+
+
+def _close_first(uow: UnitOfWork, actor: Actor, listing_id: str) -> Listing:
+    """What a close does in its first transaction: the listing as it is if its close already
+    happened, a fixed-price listing withdrawn, an auction without bids closed unsold, an auction
+    with bids still open (its bids are tried next)."""
+    listing = _listing(uow, listing_id, lock=True)
     acting_as(actor, listing.seller, field="actor")
+    if listing.state in _CLOSED_BY_CLOSE[listing.mode]:
+        return listing
     _check_open(listing)
-    if listing.mode is ListingMode.AUCTION:
-        bids = read(uow_factory, lambda uow: uow.registry.bids_of(listing_id))
-        for best in ranked(bids):
-            try:
-                in_transaction(uow_factory, _award_to(best), actor=actor)
-            except LedgerError as refused:
-                in_transaction(uow_factory, _mark(best, refused.code), actor=actor)
-                continue
-            return replace(listing, state=ListingState.SOLD)
-    closed = ListingState.UNSOLD if listing.mode is ListingMode.AUCTION else ListingState.WITHDRAWN
-    return in_transaction(uow_factory, lambda uow: _close(uow, listing_id, closed), actor=actor)
+    if listing.mode is ListingMode.FIXED_PRICE:
+        return _set_state(uow, listing, ListingState.WITHDRAWN)
+    if not uow.registry.bids_of(listing_id):
+        return _set_state(uow, listing, ListingState.UNSOLD)
+    return listing
+
+
+# The states only its seller's close brings a listing to (a fixed-price one is sold by its buyer's
+# acceptance, not by a close): found in one of them, a close is answered as it was.
+_CLOSED_BY_CLOSE = {
+    ListingMode.FIXED_PRICE: frozenset({ListingState.WITHDRAWN}),
+    ListingMode.AUCTION: frozenset({ListingState.SOLD, ListingState.UNSOLD}),
+}
 
 
 def _award_to(best: Bid) -> Callable[[UnitOfWork], Trade]:
@@ -173,18 +203,28 @@ def _award_to(best: Bid) -> Callable[[UnitOfWork], Trade]:
 
 
 def _mark(refused: Bid, code: str) -> Callable[[UnitOfWork], None]:
-    """Note on a bid the rule that refused its acceptance."""
+    """Note on a bid the rule that refused its acceptance (while the auction is still open: a
+    concurrent close may have sold it since)."""
 
     def work(uow: UnitOfWork) -> None:
-        uow.registry.set_bid_outcome(refused.seq, code)
+        if _listing(uow, refused.listing_id, lock=True).state is ListingState.OPEN:
+            uow.registry.set_bid_outcome(refused.seq, code)
 
     return work
 
 
-def _close(uow: UnitOfWork, listing_id: str, state: ListingState) -> Listing:
+def _close_unsold(uow: UnitOfWork, actor: Actor, listing_id: str) -> Listing:
+    """An auction none of whose bids the rules allowed closes unsold (or is answered as another
+    close of its seller left it)."""
     listing = _listing(uow, listing_id, lock=True)
+    if listing.state in _CLOSED_BY_CLOSE[listing.mode]:
+        return listing
     _check_open(listing)
-    uow.registry.set_listing_state(listing_id, state)
+    return _set_state(uow, listing, ListingState.UNSOLD)
+
+
+def _set_state(uow: UnitOfWork, listing: Listing, state: ListingState) -> Listing:
+    uow.registry.set_listing_state(listing.id, state)
     return replace(listing, state=state)
 
 

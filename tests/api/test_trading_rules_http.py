@@ -419,6 +419,8 @@ def test_a_listing_holds_its_buyer_to_the_rules_of_a_trade(registry: TestClient)
     problem(registry.get("/v1/trades/L1"), 404, "record_not_found")
     closed = ok(registry.post("/v1/listings/L1/close", json={}, headers=tangshan))
     assert closed["state"] == "withdrawn"
+    again = ok(registry.post("/v1/listings/L1/close", json={}, headers=tangshan))
+    assert again == closed  # a retry answers the close
 
 
 def test_an_auction_is_sold_to_the_best_bid_the_rules_allow(registry: TestClient) -> None:
@@ -461,6 +463,7 @@ def test_an_auction_is_sold_to_the_best_bid_the_rules_allow(registry: TestClient
     sale = ok(registry.get("/v1/trades/A1"))
     assert (sale["buyer"], sale["price_cny_per_t"], sale["state"]) == ("E2", "5000.00", "accepted")
     problem(bid("E1", "9000.00"), 409, "listing_closed")
+    assert ok(registry.post("/v1/listings/A1/close", json={}, headers=tangshan)) == closed
 
 
 # -- the public market report -----------------------------------------------------------------

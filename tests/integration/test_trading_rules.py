@@ -9,20 +9,23 @@ from datetime import date
 
 import pytest
 
-from ledger.domain.access import Role
-from ledger.domain.errors import LedgerError
+from ledger.domain.access import ActorMismatch, Role
+from ledger.domain.errors import LedgerError, ListingClosed
 from ledger.domain.registry import (
     Acquisition,
     BlockKind,
     CityYear,
     Entitlement,
+    Listing,
+    ListingMode,
+    ListingState,
     Party,
     PartyKind,
     TradeState,
     TradingBlock,
 )
 from ledger.persistence.store import Store
-from ledger.services import blocks, parties, rights, trading
+from ledger.services import blocks, listings, parties, rights, trading
 from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.factories import actor
 from tests.integration.registry_support import (
@@ -156,3 +159,65 @@ def test_free_rights_are_reclaimed_and_paid_ones_bought_back(built: Store) -> No
     take("D3", ReserveAction.BUY_BACK, "E2", "E2-NOx")
     refused(built, "surplus_exceeded", lambda: take("D4", ReserveAction.BUY_BACK, "E2", "E2-NOx"))
     take("D5", ReserveAction.RECLAIM, "E1", "E1-SO2")
+
+
+# -- closing a reserve listing ----------------------------------------------------------------
+
+
+def listed(store: Store, listing_id: str, mode: ListingMode) -> None:
+    """Tangshan lists 1 t/a of its reserve's SO2 at 6,000 CNY/t (or from it, by auction)."""
+    offer = Listing(listing_id, "TANGSHAN", "SO2", 1_000, 600_000, mode, TRADE_DAY)
+    listings.create_listing(store, of(store, "TANGSHAN"), offer)
+
+
+def test_closing_again_answers_the_close_and_only_the_seller_closes_audited(built: Store) -> None:
+    tangshan, province = of(built, "TANGSHAN"), of(built, "HEBEI")
+    listed(built, "L1", ListingMode.FIXED_PRICE)
+
+    closed = listings.close_listing(built, tangshan, "L1")
+    again = listings.close_listing(built, tangshan, "L1")  # a retry after a lost answer
+
+    assert closed.state is again.state is ListingState.WITHDRAWN
+    # Refused for any caller, not only over HTTP, and audited by the use case itself.
+    with pytest.raises(ActorMismatch):
+        listings.close_listing(built, province, "L1")
+    listed(built, "L2", ListingMode.FIXED_PRICE)
+    listings.accept_listing(built, of(built, "E2"), "L2")
+    with pytest.raises(ListingClosed):  # sold by its buyer's acceptance, not by a close
+        listings.close_listing(built, tangshan, "L2")
+    with built(read_only=True) as uow:
+        lines = uow.access.list_audit(None, 0, 1000)
+    assert [
+        (line.principal_id, line.outcome, line.code)
+        for line in lines
+        if line.action == "listings.close"
+    ] == [
+        (tangshan.id, "ok", None),
+        (tangshan.id, "ok", None),
+        (province.id, "rejected", "actor_mismatch"),
+        (tangshan.id, "rejected", "listing_closed"),
+    ]
+
+
+def test_an_auction_closed_twice_at_once_is_sold_once_and_its_bids_keep_their_outcome(
+    built: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tangshan = of(built, "TANGSHAN")
+    listed(built, "A1", ListingMode.AUCTION)
+    listings.bid(built, of(built, "E1"), "A1", 600_000)
+    listings.bid(built, of(built, "E2"), "A1", 700_000)
+    award = listings._award_to
+
+    def overtaken(best: object) -> object:
+        """The first close's award runs only after a second close has sold the auction."""
+        monkeypatch.setattr(listings, "_award_to", award)
+        listings.close_listing(built, tangshan, "A1")
+        return award(best)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(listings, "_award_to", overtaken)
+    closed = listings.close_listing(built, tangshan, "A1")
+
+    assert closed.state is ListingState.SOLD
+    _, bids = listings.get_listing(built, tangshan, "A1")
+    assert [(b.bidder, b.outcome) for b in bids] == [("E1", ""), ("E2", "won")]
+    assert trading.get_trade(built, tangshan, "A1")[0].buyer == "E2"
