@@ -4,11 +4,13 @@ be transferred), from a business date; lifts it from another. While a block is a
 transfer it concerns is refused: trades (at acceptance and at recording) and reserve sales.
 
 A block is a record of its own (`trading_blocks`, chained); setting the same block again is a
-safe retry, another block under its id a 409; lifting it again on the same day too.
+safe retry (answered with the block as it is, lifted or not), another block under its id a 409;
+lifting it again on the same day answers the lift.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from ledger.domain.access import Actor
@@ -30,7 +32,10 @@ def set_block(
     def work(uow: UnitOfWork) -> Created[TradingBlock]:
         existing = uow.registry.get_block(block.id)
         if existing is not None:
-            if existing != block or not sees(uow, actor, existing.party_code):
+            # What a setter sent, not whether the block was lifted since: the same block
+            # again answers the stored one, lifted or not (as a trade's proposal does).
+            as_sent = replace(existing, lifted_on=block.lifted_on)
+            if as_sent != block or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"block {block.id} exists", field="id")
             return Created(existing, replayed=True)
         visible_party(uow, actor, block.party_code)

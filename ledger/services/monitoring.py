@@ -233,10 +233,10 @@ def recompute_months(uow_factory: UnitOfWorkFactory, actor: Actor, first: date, 
     """Recompute every stored monthly aggregate of months `first`..`last` (first days) from its
     hours, with the rules in force (e.g. after migration 0015 added substitution and
     exceedances on every reading); one audited transaction. Returns the aggregates written."""
-    if last < first:
-        raise InvalidField("'to' is before 'from'", field="to")
 
     def work(uow: UnitOfWork) -> int:
+        if last < first:  # refused inside the transaction: audited whoever calls
+            raise InvalidField("'to' is before 'from'", field="to")
         outlets = {o.seq: o for o in uow.monitoring.outlets(None, scope=actor.scope)}
         seq_of = {(o.party, o.outlet): o.seq for o in outlets.values()}
         touched = {

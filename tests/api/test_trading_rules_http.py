@@ -219,6 +219,10 @@ def test_a_buyer_under_enforcement_receives_nothing_until_the_block_is_lifted(
     )
     listed = ok(registry.get("/v1/trading-blocks", params={"party": "E2"}))["blocks"]
     assert [(b["id"], b["lifted_on"]) for b in listed] == [("B1", "2026-02-01")]
+    # Setting it again (a retry come late) answers the block as it is now, lifted.
+    retried = registry.post("/v1/trading-blocks", json=block("B1", "E2", "enforcement"))
+    assert (retried.status_code, retried.headers.get("Idempotent-Replayed")) == (201, "true")
+    assert retried.json()["lifted_on"] == "2026-02-01"
 
 
 def test_leased_or_unclear_rights_are_not_transferred_and_the_block_stops_a_recording(

@@ -119,8 +119,17 @@ def test_recompute_cems_is_a_regulators_command(
     log_in(store, monkeypatch, Role.ENTERPRISE, "E1")
     assert cli.main(["recompute-cems", "--from", "2025-03", "--to", "2025-03"]) == 1
     capsys.readouterr()
-    log_in(store, monkeypatch, Role.REGULATOR, None)
+    regulator = log_in(store, monkeypatch, Role.REGULATOR, None)
     assert cli.main(["recompute-cems", "--from", "2025-13", "--to", "2025-03"]) == 1
     assert "no month 13" in capsys.readouterr().err
+    assert cli.main(["recompute-cems", "--from", "2025-06", "--to", "2025-03"]) == 1
+    assert "invalid_field" in capsys.readouterr().err
     assert cli.main(["recompute-cems", "--from", "2025-01", "--to", "2025-12"]) == 0
     assert "1 monthly aggregates recomputed" in capsys.readouterr().out
+
+    with store(read_only=True) as uow:
+        audit = uow.access.list_audit(regulator, 0, 10)
+    assert [(a.action, a.outcome, a.code) for a in audit] == [
+        ("cems.recompute", "rejected", "invalid_field"),  # the use case's own refusal
+        ("cems.recompute", "ok", None),
+    ]
