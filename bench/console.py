@@ -45,6 +45,8 @@ SIGNED_IN = {
 EXTRA = (
     ("/console/principals/demo-e01", "GET /console/principals/{principal_id}"),
     ("/console/reports?status=verified", "GET /console/reports"),
+    ("/console/listings/T3", "GET /console/listings/{listing_id}"),  # the demo's sold listing
+    ("/console/listings?state=all", "GET /console/listings"),
 )
 
 

@@ -97,6 +97,12 @@ SHOWN_NAMES = (
     N_("cems_tampered"),
     N_("illegal_discharge"),
     N_("false_return"),
+    N_("sold"),
+    N_("unsold"),
+    N_("withdrawn"),
+    N_("fixed_price"),
+    N_("auction"),
+    N_("won"),
 )
 
 

@@ -52,6 +52,13 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "GET /console/pledges": "pledges.list",
     "GET /console/reserve": "reserve.operate",  # the form to book one, beside the reserve
     "POST /console/reserve-operations": "reserve.operate",
+    # Reserve listings: authorities list and close, enterprises buy and bid, readers look.
+    "GET /console/listings": "listings.list",
+    "POST /console/listings": "listings.create",
+    "GET /console/listings/{listing_id}": "listings.read",
+    "POST /console/listings/{listing_id}/accept": "listings.accept",
+    "POST /console/listings/{listing_id}/bids": "listings.bid",
+    "POST /console/listings/{listing_id}/close": "listings.close",
     "POST /console/pledges/{pledge_id}/release": "pledges.release",
     # Freezing or unfreezing, by the form's `action`: both operations are the authorities'.
     "POST /console/accounts/freeze": "accounts.freeze",
@@ -101,6 +108,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("/console/approvals", N_("Approvals")),
     ("/console/pledges", N_("Pledges and freezes")),
     ("/console/reserve", N_("Reserve")),
+    ("/console/listings", N_("Reserve listings")),
     ("/console/exceedances", N_("Exceedances of the standard")),
     ("/console/penalty-events", N_("Penalty-basis events")),
     ("/console/reports", N_("Emission reports")),

@@ -1,5 +1,6 @@
 """A regulator allocates above the four-eyes threshold in the console and a second regulator
-approves it from the approvals queue, in Chinese and in English, in a real browser."""
+approves it from the approvals queue, then looks at the reserve listings and the exceedances,
+in Chinese and in English, in a real browser."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ ENGLISH = {
     "waits": "waits for a second principal's approval",
     "approved": "approved and carried out",
     "suppressed": "every cell is suppressed",
+    "sold": "sold",
+    "no exceedances": "No exceedances in this year.",
 }
 CHINESE = {
     "waits": "等待另一名主体批准",
     "approved": "已批准并执行",
     "suppressed": "所有单元格均已隐藏",
+    "sold": "已成交",
+    "no exceedances": "本年度没有超标记录。",
 }
 
 
@@ -44,6 +49,11 @@ def test_a_regulator_allocates_and_a_second_regulator_approves(console: Console)
     assert words["approved"] in console.text
     console.open("/console/entitlements?party=E03")
     assert allocation in console.text and "1,500.250" in console.text
+    # The demo's sale from Tangshan's reserve (T3) is a sold listing; the demo has no CEMS data.
+    console.open("/console/listings?state=all")
+    assert "T3" in console.text and words["sold"] in console.text
+    console.open("/console/exceedances?year=2025")
+    assert words["no exceedances"] in console.text
     # The demo's settled trades, no party named: no quarter has 3 trades between 3 parties, so
     # every cell is suppressed and no price is drawn (rules §7.11).
     console.open("/console/market?year=2026")
