@@ -11,17 +11,19 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.console import pages_admin, pages_authority, pages_enterprise, web
+from api.console import pages_admin, pages_authority, pages_enterprise, pages_listings, web
 from api.console.i18n import CHINA_STANDARD_TIME
 from ledger.domain.access import FOUR_EYES_OPERATIONS, FourEyesPolicy, Role
 from ledger.domain.reconciliation import Tolerance
-from ledger.domain.registry import Entitlement, Obligation, Pledge
+from ledger.domain.registry import Entitlement, Listing, ListingMode, Obligation, Pledge
 from ledger.persistence.store import Store
-from ledger.services import compliance, periods, reconciliation, rights, trading
+from ledger.services import compliance, listings, periods, reconciliation, rights, trading
 from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.console.conftest import Case, sign_in, tokens_of, walk
 from tests.factories import actor, token_for
-from tests.integration.registry_support import TRADE_DAY, of, so2_trade
+from tests.integration.registry_support import TRADE_DAY, entitle, of, so2_trade
+
+FIXED_PRICE = ListingMode.FIXED_PRICE
 
 
 def _trades(store: Store) -> str:
@@ -108,6 +110,14 @@ def _periods(store: Store) -> str:
     return "/console/periods"
 
 
+def _listings(store: Store) -> str:
+    entitle(store, "HEBEI", "SO2", 50_000)
+    for number in range(3):
+        listing = Listing(f"L-{number}", "HEBEI", "SO2", 1_000, 600_000, FIXED_PRICE, TRADE_DAY)
+        listings.create_listing(store, of(store, "HEBEI"), listing)
+    return "/console/listings"
+
+
 def _tokens(store: Store) -> str:
     enterprise = actor(store, Role.ENTERPRISE, "E1")
     for _ in range(2):
@@ -146,6 +156,7 @@ CASES = {
     "periods": Case(Role.FINANCE, "", "Periods closed so far", setup=_periods),
     "principals": Case(Role.ADMINISTRATOR, "/console/principals", "Every principal", "cursor"),
     "tokens": Case(Role.ADMINISTRATOR, "", "Tokens (their secrets", setup=_tokens),
+    "listings": Case(Role.ENTERPRISE, "", "Listings in the order", "cursor", _listings),
 }
 
 
@@ -153,6 +164,7 @@ def _small_pages(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
     monkeypatch.setattr(web, "ROWS_PER_PAGE", size)
     for module in (pages_admin, pages_authority, pages_enterprise):
         monkeypatch.setattr(module, "PAGE_SIZE_DEFAULT", size)
+    monkeypatch.setattr(pages_listings, "ROWS", size)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
