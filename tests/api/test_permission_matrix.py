@@ -4,6 +4,8 @@ scoped role may call hides other enterprises' and other cities' records behind a
 
 A new endpoint without a line in the table stops the app from starting; a new endpoint a scoped
 role may call on a record in its path needs a line in `CROSS_SCOPE` below, or this suite fails.
+A write whose body names a party (`OTHER_PARTY`) is refused when the party is out of the caller's
+scope or is not the party it acts as.
 
 The matrix runs on SQLite over the demo registry: authorization happens before any storage.
 """
@@ -96,11 +98,82 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         "/v1/parties/E02/equipment-credit-schedule?cit_payable=2025:1.00",
         None,
     ),
+    # A month of E02's outlet hour by hour: the outlet is not found (named in the query).
+    "GET /v1/cems/hours": (
+        "/v1/cems/hours?enterprise=E02&outlet=SINTER-1&pollutant=SO2&month=2025-01",
+        None,
+    ),
     # Emission reports (issue 4): E02's report, whether or not it exists, is a 404.
     "GET /v1/reports/{report_id}": ("/v1/reports/E02-2025Q1-v1", None),
     "POST /v1/reports/{report_id}/submit": ("/v1/reports/E02-2025Q1-v1/submit", None),
     "POST /v1/reports/{report_id}/corrections": ("/v1/reports/E02-2025Q1-v1/corrections", {}),
 }
+# Where a scoped principal names in a write's body a party out of its scope (E02, of Handan)
+# or acts as another party than its own: who, the path, the body, and the refusal. A party it
+# cannot see is refused as an unknown one; acting as another party is `actor_mismatch`.
+OTHER_PARTY: list[tuple[Role, str, dict[str, object], tuple[int, str]]] = [
+    (
+        Role.CITY_AUTHORITY,
+        "/v1/trading-blocks",
+        {"id": "X-BLOCK", "party": "E02", "kind": "leasing", "effective_from": "2026-01-01"},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.CITY_AUTHORITY,
+        "/v1/listings",
+        {"id": "X-LISTING", "seller": "HEBEI", "pollutant": "NOx", "quantity": "1"}
+        | {"mode": "fixed_price", "price_cny_per_t": "6000.00", "listing_date": "2026-03-01"},
+        (403, "actor_mismatch"),
+    ),
+    (Role.ENTERPRISE, "/v1/listings/T3/accept", {"actor": "E02"}, (403, "actor_mismatch")),
+    (
+        Role.ENTERPRISE,
+        "/v1/listings/T3/bids",
+        {"actor": "E02", "price_cny_per_t": "9000.00"},
+        (403, "actor_mismatch"),
+    ),
+    (
+        Role.CITY_AUTHORITY,
+        "/v1/entitlements",
+        {"id": "X-ENT", "party": "E02", "pollutant": "SO2", "quantity_t_per_year": "1"}
+        | {"first_vintage": 2026},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.CITY_AUTHORITY,
+        "/v1/pledges",
+        {"id": "X-PLEDGE", "party": "E02", "pollutant": "SO2", "quantity_t_per_year": "1"}
+        | {"holder": "Bank", "first_vintage": 2027, "last_vintage": 2027},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.CITY_AUTHORITY,
+        "/v1/reserve-operations",
+        {"id": "X-OP", "action": "reclaim", "authority": "TANGSHAN", "party": "E02"}
+        | {"pollutant": "SO2", "quantity_t_per_year": "1"}
+        | {"first_vintage": 2027, "last_vintage": 2027},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.ENTERPRISE,
+        "/v1/reports",
+        {"enterprise": "E02", "period": "2025-07", "from_monitoring": False, "lines": []},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.ENTERPRISE,
+        "/v1/tax/returns",
+        {"party": "E02", "quarter": "2025Q1"},
+        (422, "unknown_party"),
+    ),
+    (
+        Role.ENTERPRISE,
+        "/v1/trades",
+        {"id": "X-TRADE", "seller": "E02", "buyer": "E01", "proposer": "E02", "family": "SO2"}
+        | {"quantity": "1", "price_cny_per_t": "6200.00", "trade_date": "2026-03-01"},
+        (403, "actor_mismatch"),
+    ),
+]
 SCOPED = (Role.ENTERPRISE, Role.CITY_AUTHORITY)
 # Operations whose path names no record of a party (so no cross-scope case applies).
 UNSCOPED_PATHS = (
@@ -205,6 +278,22 @@ def test_records_out_of_scope_do_not_exist_for_a_scoped_role(
         if response.status_code != 404:
             wrong.append(f"{operation}: {response.status_code} {response.text[:120]}")
     assert wrong == []
+
+
+def test_a_scoped_role_cannot_write_for_a_party_out_of_its_scope(
+    demo_app: TestClient, tokens: dict[Role, dict[str, str]]
+) -> None:
+    wrong = []
+    for role, path, body, refusal in OTHER_PARTY:
+        response = demo_app.post(path, headers=tokens[role], json=body)
+        answered = (response.status_code, response.json().get("code"))
+        if answered != refusal:
+            wrong.append(f"{role.value} {path}: {answered}, expected {refusal}")
+    assert wrong == []
+    # Nothing of what they asked for was made.
+    regulator = tokens[Role.REGULATOR]
+    assert demo_app.get("/v1/listings/X-LISTING", headers=regulator).status_code == 404
+    assert demo_app.get("/v1/trading-blocks?party=E02", headers=regulator).json()["blocks"] == []
 
 
 @pytest.mark.parametrize("role", SCOPED, ids=lambda r: r.value)
