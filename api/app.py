@@ -65,7 +65,7 @@ def create_app(
     store.four_eyes = settings.four_eyes_policy()  # the operator's choice, read by the services
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         sweeper = None
         if sweep_expired_holds:
             lock = sweeper_lock(store.engine)
@@ -74,6 +74,7 @@ def create_app(
         yield
         if sweeper is not None:
             sweeper.stop()
+        application.state.console_jobs.close()  # exports' files kept for their principals
         store.dispose()
         metrics.process_exiting()
 
@@ -119,6 +120,7 @@ def create_app(
         store, app.state.tokens, app.state.rate_limits, settings.console_idle_minutes * 60
     )
     app.mount("/console", console)
+    app.state.console_jobs = console.state.console.jobs
     app.add_route("/", _to_console, include_in_schema=False)
     return app
 

@@ -34,7 +34,6 @@ from api.console.web import (
     render,
 )
 from api.dependencies import Cursor, IdPath
-from api.routers.finance import render as download
 from ledger.domain.access import Actor
 from ledger.domain.limits import PAGE_SIZE_DEFAULT, YEAR_MAX, YEAR_MIN
 from ledger.domain.ports import UnitOfWorkFactory
@@ -317,21 +316,3 @@ def compliance_page(
         against=against,
         year=year or "",
     )
-
-
-@router.get("/statement", include_in_schema=False)
-def statement(  # noqa: PLR0917 - the statement's coordinates
-    request: Request,
-    actor: Acts,
-    instrument: Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
-    first: Annotated[date, Query(alias="from")],
-    last: Annotated[date, Query(alias="to")],
-    account: Annotated[str, Query(pattern="^(holdings|cash|pledged)$")] = "holdings",
-    party: Party = None,
-    format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
-) -> Response:
-    """A statement of one account and instrument, downloaded as CSV or XLSX."""
-    code = party_of(actor, party)
-    store = context_of(request).store
-    table = statements.account_statement(store, actor, code, account, instrument, first, last)
-    return download(table, request, format)

@@ -26,7 +26,6 @@ from api.console.web import (
     redirect,
     render,
 )
-from api.routers.finance import render as download
 from ledger.domain.access import Pending
 from ledger.domain.errors import InvalidField
 from ledger.domain.finance import PeriodRecord
@@ -42,18 +41,16 @@ SOURCES = ("bank", "exchange")
 
 
 @router.get("/trial-balance", include_in_schema=False)
-def trial_balance(  # noqa: PLR0917 - the page's filters
+def trial_balance(
     request: Request,
     actor: Acts,
     instrument: Instrument = "CNY",
     as_of: date | None = None,
-    format: Annotated[str, Query(pattern="^(html|csv|xlsx)$")] = "html",
     page: PageNumber = 1,
 ) -> Response:
-    """Every account's balance in one instrument at the end of a day (default: now)."""
+    """Every account's balance in one instrument at the end of a day (default: now); its
+    CSV/XLSX is an export run as a job (`api.console.pages_jobs`)."""
     table = statements.trial_balance(context_of(request).store, actor, instrument, as_of)
-    if format != "html":
-        return download(table, request, format)
     return render(
         request,
         "trial_balance.html",

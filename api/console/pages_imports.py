@@ -7,10 +7,8 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
 
 from fastapi import APIRouter, Request
-from fastapi import Path as PathParam
 from fastapi.responses import Response
 
 from api.console.permissions import PREFIX
@@ -22,7 +20,6 @@ from ledger.domain.ports import UnitOfWorkFactory
 from ledger.services import monitoring
 
 router = APIRouter()
-JobId = Annotated[str, PathParam(max_length=40, pattern=r"^[A-Za-z0-9_-]+$")]
 CHUNK = 1 << 20
 
 
@@ -55,7 +52,7 @@ async def start_import(request: Request, actor: Acts, form: Form) -> Response:
         actor.id,
         name,
         max(lines - 1, 1),
-        lambda report: _import(console.store, actor, path, digest.hexdigest(), name, report),
+        lambda job: _import(console.store, actor, path, digest.hexdigest(), name, job.report),
     )
     return redirect(f"{PREFIX}/jobs/{job.id}")
 
@@ -90,12 +87,3 @@ def _import(  # noqa: PLR0917 - one import's inputs
         f"import {record.seq}: {record.rows} rows, {record.inserted} new hours, "
         f"{record.unchanged} unchanged, {record.months} monthly aggregates recomputed"
     )
-
-
-@router.get("/jobs/{job_id}", include_in_schema=False)
-def job_page(request: Request, job_id: JobId, actor: Acts) -> Response:
-    """How far the job is; the page refreshes itself every second until it ends."""
-    job = context_of(request).jobs.of(actor.id, job_id)
-    if job is None:
-        return render(request, "error.html", 404, code="job_not_found", detail=job_id)
-    return render(request, "job.html", job=job)

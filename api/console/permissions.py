@@ -33,12 +33,15 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/trades/{trade_id}/record": "trades.record",
     "POST /console/trades/{trade_id}/refuse": "trades.refuse",
     "GET /console/compliance": "compliance.read",
-    "GET /console/statement": "finance.statement",
+    "POST /console/exports/statement": "finance.statement",  # a download, run as a job
     "GET /console/monitoring": "cems.months",
     "GET /console/monitoring/hours": "cems.hours",
     "GET /console/cems-imports": "cems.import",
     "POST /console/cems-imports": "cems.import",
-    "GET /console/jobs/{job_id}": "cems.import",  # the only long work so far
+    # A job's page and an export's file: only the principal that started the job sees it (the
+    # operation it performs was checked when it started), so any signed-in principal may ask.
+    "GET /console/jobs/{job_id}": "me.read",
+    "GET /console/jobs/{job_id}/file": "me.read",
     "GET /console/tax": "tax.returns.list",
     "POST /console/tax/returns": "tax.file",
     # Authorities.
@@ -74,6 +77,7 @@ CONSOLE_ROUTES: dict[str, str | None] = {
     "POST /console/reports/{report_id}/reject": "reports.reject",
     # Finance.
     "GET /console/trial-balance": "finance.trial_balance",
+    "POST /console/exports/trial-balance": "finance.trial_balance",
     "GET /console/periods": "periods.list",
     "POST /console/periods/close": "periods.close",
     "POST /console/periods/{label}/reopen": "periods.reopen",

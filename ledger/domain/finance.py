@@ -8,7 +8,7 @@ Periods are Beijing calendar periods (UTC+8, no daylight saving): a month `2026-
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -233,7 +233,9 @@ class ReportTable:
     """A report as named columns and lazily produced rows, with totals of the summed columns.
 
     Rows are produced a page at a time, so a CSV or XLSX export holds one page in memory; the
-    totals are complete once `rows` has been exhausted.
+    totals are complete once `rows` has been exhausted. `row_count`, where given, tells how many
+    rows a lazily produced report will yield (one more query: asked only by an export that shows
+    its progress); `size` answers it, or the length of rows read whole.
     """
 
     name: str
@@ -241,6 +243,13 @@ class ReportTable:
     rows: Iterable[tuple[Cell, ...]]
     parameters: dict[str, str] = field(default_factory=dict)
     totals: dict[str, Decimal | int] = field(default_factory=dict)
+    row_count: Callable[[], int] | None = None
+
+    def size(self) -> int | None:
+        """How many rows the report has, when that can be known before reading them."""
+        if isinstance(self.rows, Sized):
+            return len(self.rows)
+        return None if self.row_count is None else self.row_count()
 
     def __iter__(self) -> Iterator[tuple[Cell, ...]]:
         summed = [(i, c.name) for i, c in enumerate(self.columns) if c.summed]

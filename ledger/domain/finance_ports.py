@@ -61,6 +61,12 @@ class FinanceRepository(Protocol):
         after_posting_id: int,
         limit: int,
     ) -> list[MovementLine]: ...
+    def count_movements(
+        self, account_id: int, instrument_code: str, between: tuple[datetime, datetime]
+    ) -> int:
+        """How many lines `movements` answers over `between`, every page together."""
+        ...
+
     def trades_between(
         self,
         first: date,

@@ -212,13 +212,7 @@ class SqlFinanceRepository:
                 p.units,
             )
             .join(t.entries, t.entries.c.seq == p.entry_seq)
-            .where(
-                p.account_id == account_id,
-                p.instrument_code == instrument_code,
-                ~p.pending,
-                p.effective_at >= between[0],
-                p.effective_at < between[1],
-            )
+            .where(*_movement_filter(account_id, instrument_code, between))
             .order_by(p.effective_at, p.id)
             .limit(limit)
         )
@@ -239,6 +233,16 @@ class SqlFinanceRepository:
             )
             for row in self._connection.execute(query)
         ]
+
+    def count_movements(
+        self, account_id: int, instrument_code: str, between: tuple[datetime, datetime]
+    ) -> int:
+        query = (
+            select(func.count())
+            .select_from(t.postings)
+            .where(*_movement_filter(account_id, instrument_code, between))
+        )
+        return int(self._connection.execute(query).scalar_one())
 
     def trades_between(
         self,
@@ -593,4 +597,19 @@ def _reconciliation(row: Row[Any]) -> Reconciliation:
         row.created_at,
         row.confirmed_by,
         row.confirmed_at,
+    )
+
+
+def _movement_filter(
+    account_id: int, instrument_code: str, between: tuple[datetime, datetime]
+) -> tuple[ColumnElement[bool], ...]:
+    """The posted lines of an account in an instrument effective over `between` (a statement's
+    movements, counted and paged alike)."""
+    p = t.postings.c
+    return (
+        p.account_id == account_id,
+        p.instrument_code == instrument_code,
+        ~p.pending,
+        p.effective_at >= between[0],
+        p.effective_at < between[1],
     )

@@ -75,6 +75,16 @@ def json_chunks(table: ReportTable) -> Iterator[str]:
     yield '], "totals": ' + json.dumps(totals) + "}"
 
 
+def write(table: ReportTable, name: str, target: IO[bytes]) -> None:
+    """Write the table to a file in format `name` (csv, xlsx or json), as the API streams it."""
+    if name == "xlsx":
+        write_xlsx(table, target)
+        return
+    chunks = csv_chunks(table) if name == "csv" else json_chunks(table)
+    for chunk in chunks:
+        target.write(chunk.encode("utf-8"))
+
+
 def write_xlsx(table: ReportTable, target: IO[bytes]) -> None:
     """Write the table as a one-sheet workbook (openpyxl's write-only mode streams the rows to
     a temporary file, so memory stays flat whatever the number of rows)."""

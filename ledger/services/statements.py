@@ -299,6 +299,13 @@ def account_statement(  # noqa: PLR0917 - the statement's coordinates
                 return
             after = page[-1].posting_id
 
+    def row_count() -> int:
+        between = (starts_at, ends_at)
+        return 1 + read(  # the opening balance, then each movement
+            uow_factory,
+            lambda uow: uow.finance.count_movements(account_id, instrument_code, between),
+        )
+
     parameters = {
         "report": "statement",
         "account": code,
@@ -306,7 +313,13 @@ def account_statement(  # noqa: PLR0917 - the statement's coordinates
         "from": first.isoformat(),
         "to": last.isoformat(),
     }
-    return ReportTable("statement", STATEMENT_COLUMNS, rows(), parameters)  # type: ignore[arg-type]
+    return ReportTable(
+        "statement",
+        STATEMENT_COLUMNS,
+        rows(),  # type: ignore[arg-type]
+        parameters,
+        row_count=row_count,
+    )
 
 
 def _signed(normal: Side, debits: int, credits: int) -> int:
