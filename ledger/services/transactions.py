@@ -89,7 +89,10 @@ def _attempts(
                 raise
             taken_once = True
         except RetryableConflict as conflict:
-            if time.monotonic() >= deadline:
+            # The first retry is always taken: a write that found balance rows missing creates
+            # them on its retry by design, so a slow first attempt (a loaded server) must not
+            # turn that into a refusal. The budget bounds the retries after it.
+            if attempt > 1 and time.monotonic() >= deadline:
                 raise
             # Worth watching: a steady rate of these is lock-order contention (or a bug in it).
             log.info("retrying a transaction (attempt %d) after: %s", attempt, conflict)
