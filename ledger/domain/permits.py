@@ -26,12 +26,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ledger.domain.bounds import check_date
+from ledger.domain.cems import VALUE_MAX
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.monitoring import O2_AMBIENT, EmissionStandard
 
 PERMIT_FOUR_EYES = "permit"  # the four-eyes operation of a permit that lowers tax
 REFERENCE_LENGTH_MAX = 64
 _PLACES_MAX = 6  # decimal places a limit, O2 or efficiency may have (the column keeps text)
+# A standard is below what a CEMS reading may be (far above any real stack): its text then fits
+# the standard's column of the monthly aggregates and report lines it is copied to (16).
+STANDARD_MAX = VALUE_MAX["concentration_mg_nm3"]
 
 
 class PermitNotFound(
@@ -67,7 +71,9 @@ class Permit:
             )
         check_date(self.effective_from, "effective_from")
         for pollutant, limit in self.standards.items():
-            _check_number(limit, f"standards.{pollutant}", low=Decimal(0), open_low=True)
+            _check_number(
+                limit, f"standards.{pollutant}", low=Decimal(0), high=STANDARD_MAX, open_low=True
+            )
         for pollutant, eta in self.removal_efficiencies.items():
             _check_number(eta, f"removal_efficiencies.{pollutant}", low=Decimal(0), high=Decimal(1))
         if self.reference_o2 is not None:

@@ -61,6 +61,19 @@ def test_a_regulator_sets_a_permit_and_the_enterprise_reads_its_own(outlets: Tes
     )
 
 
+def test_a_standard_no_stack_could_have_is_refused(outlets: TestClient) -> None:
+    # Stored, it would not fit the standard's column of the monthly aggregates it recomputes
+    # and of every report line drafted under it: on PostgreSQL a 500, now and at each draft.
+    data = (HEADER + "".join(full_month("20"))).encode()
+    network = headers_for(outlets, "cems_network")
+    assert outlets.post("/v1/cems/imports", content=data, headers=CSV | network).status_code == 201
+    huge = permit(standards={"SO2": "1" + "0" * 20})
+
+    assert_problem(outlets.post(PERMITS, json=huge), 422, "invalid_field", "standards.SO2")
+    largest = permit(standards={"SO2": "999999.999999"})
+    assert outlets.post(PERMITS, json=largest).status_code == 201
+
+
 def test_an_enterprise_or_a_city_cannot_set_a_permit(outlets: TestClient) -> None:
     loose = permit(standards={"SO2": "1000"})
     assert_problem(outlets.post(PERMITS, json=loose, headers=enterprise(outlets)), 403, "forbidden")

@@ -217,6 +217,7 @@ def test_a_permit_is_stated_once_per_month_and_retried_safely(outlets: Store) ->
         ({"effective_from": date(2025, 3, 2)}, "effective_from"),
         ({"removal_efficiencies": {"SO2": Decimal(1)}}, "removal_efficiencies.SO2"),
         ({"standards": {"SO2": Decimal(0)}}, "standards.SO2"),
+        ({"standards": {"SO2": Decimal(10**6)}}, "standards.SO2"),
         ({"reference_o2": Decimal(21)}, "reference_o2"),
     ],
 )
