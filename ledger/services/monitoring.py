@@ -26,6 +26,7 @@ from datetime import date
 
 from ledger.domain.access import Actor
 from ledger.domain.cems import (
+    ANALYSER_MAX,
     PROBLEMS_SHOWN_MAX,
     CemsHour,
     CemsImportRefused,
@@ -335,6 +336,8 @@ def month_of_hours(  # noqa: PLR0917 - what names the month
     month = month.replace(day=1)
 
     def work(uow: UnitOfWork) -> MonthOfHours:
+        if pollutant not in ANALYSER_MAX:  # what no import accepts has no hour to show
+            raise InvalidField(f"{pollutant!r} is no pollutant CEMS measure", field="pollutant")
         found = [o for o in uow.monitoring.outlets(party, scope=actor.scope) if o.outlet == outlet]
         if not found:
             raise RecordNotFound(f"outlet {party}/{outlet} not found", field="outlet")

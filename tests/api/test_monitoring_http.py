@@ -200,6 +200,8 @@ def test_a_month_is_read_hour_by_hour_in_the_readers_scope(outlets: TestClient) 
     assert sum(h["exceeds"] for h in hours) == 743  # every reading at 40, over 35
     assert (hours[0]["reading_mg_nm3"], hours[0]["reading_exact"]) == ("40.000", "40")
     assert_problem(other, 404, "record_not_found")
+    unknown = outlets.get("/v1/cems/hours", params={**query, "pollutant": "XX"})
+    assert_problem(unknown, 422, "invalid_field", "pollutant")
 
 
 def test_months_can_be_listed_with_an_exceedance_only(outlets: TestClient) -> None:
