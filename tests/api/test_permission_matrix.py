@@ -13,7 +13,7 @@ The matrix runs on SQLite over the demo registry: authorization happens before a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 from fastapi import APIRouter
@@ -111,7 +111,7 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
 # Where a scoped principal names in a write's body a party out of its scope (E02, of Handan)
 # or acts as another party than its own: who, the path, the body, and the refusal. A party it
 # cannot see is refused as an unknown one; acting as another party is `actor_mismatch`.
-OTHER_PARTY: list[tuple[Role, str, dict[str, object], tuple[int, str]]] = [
+OTHER_PARTY: list[tuple[Role, str, Mapping[str, object], tuple[int, str]]] = [
     (
         Role.CITY_AUTHORITY,
         "/v1/trading-blocks",
