@@ -3,7 +3,8 @@
 Every command that acts in the registry runs as the principal whose token is in `LEDGER_TOKEN`
 and is allowed or refused exactly as the operations table says for that principal's role; with
 no token it is refused. The demo loader performs every step as a demo principal, and its
-allocations above the four-eyes threshold applied only through a second regulator's approval.
+allocations above the four-eyes threshold and its permits applied only through a second
+regulator's approval.
 """
 
 from __future__ import annotations
@@ -128,20 +129,27 @@ def test_a_command_is_allowed_or_refused_as_the_table_says_for_the_token_s_role(
 def test_the_demo_loader_passes_four_eyes_like_everyone(demo_url: str) -> None:
     store = Store(create_ledger_engine(demo_url))
     with store(read_only=True) as uow:
-        allocations = [
-            request
-            for request in uow.access.list_requests(RequestState.APPLIED, None, "", 1000)
-            if request.operation == "allocation"
-        ]
+        applied = uow.access.list_requests(RequestState.APPLIED, None, "", 1000)
         audit = uow.access.list_audit(None, 0, 100_000)
+        outlets = uow.registry.list_outlets(None, 0, 1000)
     store.dispose()
+    allocations = [request for request in applied if request.operation == "allocation"]
+    permits = [request for request in applied if request.operation == "permit"]
 
     # E01's SO2 entitlement is 1,500 t/a, above the 1,000 t/a threshold, among others.
     assert allocations, "the demo's large allocations waited for a second regulator"
-    assert {(r.initiator, r.decided_by) for r in allocations} == {
+    # Every outlet's first permit states standards: it lowers tax against no permit at all.
+    assert len(permits) == len(outlets)
+    assert {(r.initiator, r.decided_by) for r in [*allocations, *permits]} == {
         ("demo-regulator", "demo-regulator-2")
     }
     assert {line.action for line in audit if line.principal_id == "demo-regulator"} >= {
         "entitlements.confirm",
         "trades.record",
+        "permits.set",
+        "cities.set",
+        "cities.decide",
+    }
+    assert {line.action for line in audit if line.principal_id == "demo-tangshan"} >= {
+        "listings.create"  # the demo's T3 is Tangshan's reserve sold through a listing
     }
