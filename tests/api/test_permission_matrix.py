@@ -121,8 +121,15 @@ OTHER_PARTY: list[tuple[Role, str, Mapping[str, object], tuple[int, str]]] = [
     (
         Role.CITY_AUTHORITY,
         "/v1/listings",
-        {"id": "X-LISTING", "seller": "HEBEI", "pollutant": "NOx", "quantity": "1"}
-        | {"mode": "fixed_price", "price_cny_per_t": "6000.00", "listing_date": "2026-03-01"},
+        {
+            "id": "X-LISTING",
+            "seller": "HEBEI",
+            "pollutant": "NOx",
+            "quantity": "1",
+            "mode": "fixed_price",
+            "price_cny_per_t": "6000.00",
+            "listing_date": "2026-03-01",
+        },
         (403, "actor_mismatch"),
     ),
     (Role.ENTERPRISE, "/v1/listings/T3/accept", {"actor": "E02"}, (403, "actor_mismatch")),
@@ -169,8 +176,16 @@ OTHER_PARTY: list[tuple[Role, str, Mapping[str, object], tuple[int, str]]] = [
     (
         Role.ENTERPRISE,
         "/v1/trades",
-        {"id": "X-TRADE", "seller": "E02", "buyer": "E01", "proposer": "E02", "family": "SO2"}
-        | {"quantity": "1", "price_cny_per_t": "6200.00", "trade_date": "2026-03-01"},
+        {
+            "id": "X-TRADE",
+            "seller": "E02",
+            "buyer": "E01",
+            "proposer": "E02",
+            "family": "SO2",
+            "quantity": "1",
+            "price_cny_per_t": "6200.00",
+            "trade_date": "2026-03-01",
+        },
         (403, "actor_mismatch"),
     ),
 ]
