@@ -122,7 +122,8 @@ def amount(value: Decimal | int, language: str, places: int | None = None) -> st
 
 
 def money(value: Money | Decimal, language: str) -> str:
-    """CNY to the fen, in the reader's locale ("¥1,234.50" in both: Babel's CNY symbol)."""
+    """CNY to the fen, in the reader's locale (Babel's: "¥1,234.50" in Chinese, "CN¥1,234.50" in
+    English)."""
     sum_ = value if isinstance(value, Money) else Money(value, "CNY")
     return str(format_money(sum_, locale=BABEL_LOCALE[language]))
 

@@ -59,6 +59,15 @@ def spool() -> IO[bytes]:
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
 
 
+# A principal's jobs running at once: each holds a thread and a file, so one person (or a stolen
+# session) cannot fill the server with them; the rate limits count requests, not running work.
+RUNNING_MAX = 2
+
+
+class Busy(Exception):
+    """The principal already runs `RUNNING_MAX` jobs."""
+
+
 @dataclass
 class Job:
     """One piece of long work: how far it is, how it ended, and what it made."""
@@ -82,6 +91,10 @@ class Job:
             return 0
         return min(99, self.done * 100 // self.total)
 
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
     def report(self, done: int) -> None:
         self.done = done
 
@@ -102,10 +115,12 @@ class Jobs:
         kind: str = "import",
     ) -> Job:
         """Run `work` in a thread; it reports rows done (`job.report`), may set the total, and
-        answers (failed, outcome)."""
+        answers (failed, outcome). `Busy` if the principal already runs `RUNNING_MAX` jobs."""
         job = Job(secrets.token_urlsafe(12), principal_id, what, total, kind)
         with self._lock:
             self._forget_old()
+            if self.running(principal_id) >= RUNNING_MAX:
+                raise Busy
             self._jobs[job.id] = job
 
         def run() -> None:
@@ -119,6 +134,12 @@ class Jobs:
 
         threading.Thread(target=run, name=f"console-job-{job.id}", daemon=True).start()
         return job
+
+    def running(self, principal_id: str) -> int:
+        """How many of the principal's jobs have not ended (the caller holds the lock)."""
+        return sum(
+            1 for job in self._jobs.values() if job.principal_id == principal_id and not job.ended
+        )
 
     def of(self, principal_id: str, job_id: str) -> Job | None:
         """The principal's job of that id (another's is None, like a missing or forgotten one)."""

@@ -11,6 +11,8 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.console.jobs import Busy
+from api.console.pages_jobs import flash_busy
 from api.console.permissions import PREFIX
 from api.console.web import Acts, Form, context_of, flash, gettext, redirect, render
 from ledger.domain.access import Actor
@@ -48,12 +50,17 @@ async def start_import(request: Request, actor: Acts, form: Form) -> Response:
     path = Path(kept.name)
     console = context_of(request)
     name = upload.filename or "cems.csv"
-    job = console.jobs.start(
-        actor.id,
-        name,
-        max(lines - 1, 1),
-        lambda job: _import(console.store, actor, path, digest.hexdigest(), name, job.report),
-    )
+    try:
+        job = console.jobs.start(
+            actor.id,
+            name,
+            max(lines - 1, 1),
+            lambda job: _import(console.store, actor, path, digest.hexdigest(), name, job.report),
+        )
+    except Busy:
+        path.unlink()
+        flash_busy(request)
+        return redirect(f"{PREFIX}/cems-imports")
     return redirect(f"{PREFIX}/jobs/{job.id}")
 
 

@@ -21,7 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.console.i18n import CHINA_STANDARD_TIME
-from api.console.jobs import Job, Kept, spool
+from api.console.jobs import RUNNING_MAX, Busy, Job, Kept, spool
 from api.console.permissions import PREFIX
 from api.console.web import (
     SECURITY_HEADERS,
@@ -114,6 +114,7 @@ def export_statement(request: Request, actor: Acts, form: Form) -> Response:
         lambda: statements.account_statement(
             store, actor, code, asked.account, asked.instrument, asked.first, asked.last
         ),
+        back,
     )
 
 
@@ -130,6 +131,7 @@ def export_trial_balance(request: Request, actor: Acts, form: Form) -> Response:
         actor.id,
         f"trial_balance-{asked.instrument}-{day}.{asked.format}",
         lambda: statements.trial_balance(store, actor, asked.instrument, asked.as_of),
+        f"{PREFIX}/trial-balance",
     )
 
 
@@ -145,12 +147,31 @@ def _validated(request: Request, model: type[M], form: dict[str, str]) -> M | No
 
 
 def _start(
-    request: Request, principal_id: str, file_name: str, report: Callable[[], ReportTable]
+    request: Request,
+    principal_id: str,
+    file_name: str,
+    report: Callable[[], ReportTable],
+    back: str,
 ) -> Response:
-    job = context_of(request).jobs.start(
-        principal_id, file_name, None, lambda job: export(job, report), kind="export"
-    )
+    try:
+        job = context_of(request).jobs.start(
+            principal_id, file_name, None, lambda job: export(job, report), kind="export"
+        )
+    except Busy:
+        flash_busy(request)
+        return redirect(back)
     return redirect(f"{PREFIX}/jobs/{job.id}")
+
+
+def flash_busy(request: Request) -> None:
+    """Say that the principal's running jobs are as many as one may run."""
+    _ = gettext(request)
+    flash(
+        request,
+        "error",
+        _("You already run %(count)d imports or exports: start another when one has ended.")
+        % {"count": RUNNING_MAX},
+    )
 
 
 def export(job: Job, report: Callable[[], ReportTable]) -> tuple[bool, str]:

@@ -169,3 +169,27 @@ def test_an_export_spills_to_disk_and_is_forgotten_an_hour_after_it_ends(
     job.ended_at -= jobs.KEPT_SECONDS + 1
     assert client.get(location).status_code == 404
     assert client.get(f"{location}/file").status_code == 404 and job.file.content.closed
+
+
+def test_a_principal_runs_at_most_two_jobs_at_once(app: FastAPI) -> None:
+    store = app.state.store
+    finance = actor(store, Role.FINANCE)
+    release = threading.Event()
+
+    def work(job: Job) -> tuple[bool, str]:
+        release.wait(10)
+        return False, "done"
+
+    running = [console_of(app).jobs.start(finance.id, f"slow-{n}.csv", 1, work) for n in range(2)]
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", "en", path="/console")
+        csrf = sign_in(client, token_for(store, finance))
+        form = {"csrf": csrf, "instrument": "CNY", "as_of": "", "format": "csv"}
+        refused = client.post("/console/exports/trial-balance", data=form)
+        assert refused.url.path == "/console/trial-balance"
+        assert "You already run 2 imports or exports" in refused.text
+        assert len(console_of(app).jobs._jobs) == 2  # the third started nothing
+        release.set()
+        for job in running:
+            until_done(client, f"/console/jobs/{job.id}")
+        until_done(client, started(client, "/console/exports/trial-balance", form))
