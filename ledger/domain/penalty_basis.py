@@ -6,11 +6,12 @@ tampered with or forged, illegal discharge (bypass, dilution, control equipment 
 false return. The enterprise sees its own events. When a quarter's tax is computed (to preview
 it or to file it), every line of the outlet in a month the event touches:
 
-- is taxed on the generated amount: the regulator's figure for that pollutant if it gave one
-  (kg per month; the largest, if two events of the month give one), else
-  **discharged / (1 − η)** with η the design removal efficiency of the pollutant on the
-  outlet's permit in force that month; without either, the discharged mass (η taken as 0:
-  never less than what was discharged);
+- is taxed on the generated amount: **discharged / (1 − η)** with η the design removal
+  efficiency of the pollutant on the outlet's permit in force that month; without η, the
+  discharged mass (η taken as 0: never less than what was discharged); and the regulator's
+  figure for that pollutant (kg per month; the largest, if two events of the month give one)
+  where it is larger. A figure only ever raises the base: one regulator's event must not tax
+  less than the permit's η says (lowering η takes a second regulator) or than was discharged;
 - gets no Article 13 reduction (`Disqualification.PENALTY_EVENT`; under the taxpayer-wide
   scope, no line of the taxpayer in that month does).
 
@@ -60,8 +61,8 @@ class PenaltyBasisEvent:
     """An event against `outlet` for the months `first_month`..`last_month` (first days).
 
     `generated_kg` is the regulator's figure of the generated mass per month, by measured
-    pollutant ('SO2', 'PM'), where η is unknown. `recorded_by` / `recorded_at` are set when
-    it is stored."""
+    pollutant ('SO2', 'PM'), where η is unknown (where it is known, the figure counts only if
+    larger). `recorded_by` / `recorded_at` are set when it is stored."""
 
     id: str
     party: str
@@ -111,14 +112,11 @@ class PenaltyBasisEvent:
 def generated_mass(
     discharged_kg: Decimal, efficiency: Decimal | None, regulators_kg: Decimal | None
 ) -> Decimal:
-    """The generated mass of a month: the regulator's figure, else discharged / (1 − η), else
-    the discharged mass; rounded up to the gram."""
+    """The generated mass of a month: discharged / (1 − η), else the discharged mass, or the
+    regulator's figure where it is larger; rounded up to the gram."""
+    exact = discharged_kg if efficiency is None else discharged_kg / (1 - efficiency)
     if regulators_kg is not None:
-        exact = regulators_kg
-    elif efficiency is not None:
-        exact = discharged_kg / (1 - efficiency)
-    else:
-        exact = discharged_kg
+        exact = max(exact, regulators_kg)
     return min(exact.quantize(GRAM, rounding=ROUND_CEILING), Decimal(MASS_KG_MAX))
 
 

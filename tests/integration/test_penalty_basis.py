@@ -84,14 +84,25 @@ def test_an_event_taxes_its_months_on_the_generated_amount_without_reduction(
     assert may == month_of(taxed, MAY) and may.total_reduction == D("24680.94")  # untouched
 
 
-def test_the_regulators_figure_stands_where_it_gives_one(taxed: Store) -> None:
+def test_the_regulators_figure_stands_where_it_is_larger(taxed: Store) -> None:
     figure = event("EV-2", MAY, reason=PenaltyReason.ILLEGAL_DISCHARGE)
     penalty_basis.record_event(
-        taxed, regulator(taxed), replace(figure, generated_kg={"SO2": D(50_000)})
+        taxed, regulator(taxed), replace(figure, generated_kg={"SO2": D(400_000)})
     )
     may = month_of(taxed, MAY)
-    assert may.line("SINTER-1", P.SO2).mass_kg == D(50_000)
+    assert may.line("SINTER-1", P.SO2).mass_kg == D(400_000)  # above 17,280 / 0.05
     assert may.line("SINTER-1", P.NOX).mass_kg == D(172_800)  # η for the others
+
+
+def test_one_regulators_figure_never_taxes_less_than_the_permit_says(taxed: Store) -> None:
+    # The attempt: 1 kg a month as the "generated" SO2 of an outlet that discharged 17,280 kg,
+    # by one regulator, where lowering the permit's η would have taken a second one.
+    low = event("EV-3", JUNE, generated_kg={"SO2": D(1), "NOx": D(1)})
+    penalty_basis.record_event(taxed, regulator(taxed), low)
+
+    june = month_of(taxed, JUNE)
+    assert june.line("SINTER-1", P.SO2).mass_kg == D(345_600)  # 17,280 / (1 − 0.95)
+    assert june.line("SINTER-1", P.NOX).mass_kg == D(172_800)  # 34,560 / (1 − 0.80)
 
 
 def test_filing_applies_the_events_by_itself(taxed: Store) -> None:
@@ -146,4 +157,6 @@ def test_an_event_without_evidence_or_with_impossible_months_is_refused(
 def test_the_generated_mass_is_never_below_the_exact_amount() -> None:
     assert generated_mass(D(1), D("0.97"), None) == D("33.334")  # 33.3333… up to the gram
     assert generated_mass(D(10), None, None) == D(10)  # no η, no figure: what was discharged
-    assert generated_mass(D(10), D("0.5"), D(7)) == D(7)  # the regulator's figure stands
+    assert generated_mass(D(10), D("0.5"), D(25)) == D(25)  # the regulator's larger figure
+    assert generated_mass(D(10), D("0.5"), D(7)) == D(20)  # a smaller one lowers nothing
+    assert generated_mass(D(10), None, D(7)) == D(10)  # nor below what was discharged
