@@ -206,6 +206,10 @@ class RegistryRepository(Protocol):
 
     def add_party(self, party: Party, at: datetime) -> None: ...
     def get_party(self, code: str) -> Party | None: ...
+    def get_parties(self, codes: Iterable[str]) -> dict[str, Party]:
+        """The parties of `codes` that exist, by code, in one read."""
+        ...
+
     def list_parties(
         self,
         kind: PartyKind | None,

@@ -75,22 +75,30 @@ class SqlFinanceRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
         self._postgresql = connection.dialect.name == "postgresql"
+        # Instants this transaction found in no closed period. A use case checks its business
+        # date, then the journal the entry's effective time, the same instant: asked once. A
+        # close committing in between adds nothing to know: the database's `entries_period_open`
+        # trigger refuses the entry with the same code (a close waits for the journal's writers).
+        self._open_at: set[datetime] = set()
 
     # -- periods ------------------------------------------------------------------------
 
     def closed_period_among(self, moments: Sequence[datetime]) -> str | None:
-        if not moments:
+        if not moments or self._open_at.issuperset(moments):
             return None
         conditions = [
             and_(t.periods.c.starts_at <= moment, t.periods.c.ends_at > moment)
             for moment in moments
         ]
-        return self._connection.execute(
+        label: str | None = self._connection.execute(
             select(t.periods.c.label)
             .where(t.periods.c.state == PeriodState.CLOSED.value, or_(*conditions))
             .order_by(t.periods.c.starts_at)
             .limit(1)
         ).scalar()
+        if label is None:
+            self._open_at.update(moments)
+        return label
 
     def lock_journal_for_close(self) -> None:
         # SQLite: the unit of work already holds the database's write lock (BEGIN IMMEDIATE).
@@ -105,6 +113,7 @@ class SqlFinanceRepository:
         return None if row is None else _period(row)
 
     def save_period(self, record: PeriodRecord) -> None:
+        self._open_at.clear()  # this transaction closes or reopens a period: ask again
         values = {
             "kind": record.period.kind.value,
             "starts_at": record.period.starts_at,

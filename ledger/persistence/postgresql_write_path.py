@@ -6,9 +6,9 @@ top of a round trip. Here it is two fixed statements, prepared by psycopg after 
 
 1. `LOCK`: the balance rows, in one fixed order (writers queue instead of deadlocking), joined
    with their accounts' frozen/closed flags;
-2. `WRITE`: the balance updates, the entries and their postings as data-modifying CTEs over
-   three JSON row sets (so its text never changes with the number of rows), plus the flags read
-   again.
+2. `WRITE`: the balance updates, the entries, their postings and their references as
+   data-modifying CTEs over four JSON row sets (so its text never changes with the number of
+   rows), plus the flags read again.
 
 Why the flags are read twice: under READ COMMITTED a statement that waited for a row lock sees
 the locked rows' newest versions but the joined accounts as of its start, so a freeze or close
@@ -52,7 +52,7 @@ SELECT account_id, instrument_code, normal_side, non_negative, 0, 0, 0, 0, 0, to
  ORDER BY account_id, instrument_code
     ON CONFLICT DO NOTHING
 """
-# Rows travel as three JSON arrays (one parameter each: cheaper to send than an array per column,
+# Rows travel as JSON arrays (one parameter each: cheaper to send than an array per column,
 # and the statement text never changes with their number); instants as ISO 8601 with offset.
 WRITE = """
 WITH saved AS (
@@ -87,6 +87,12 @@ WITH saved AS (
                 debits_after bigint, credits_after bigint, position bigint)
       JOIN inserted AS i ON i.entry_id = v.entry_id
      ORDER BY v.position
+), referenced AS (
+    INSERT INTO entry_references (entry_seq, kind, reference)
+    SELECT i.seq, v.kind, v.reference
+      FROM jsonb_to_recordset(%(references)s::jsonb)
+           AS v(entry_id varchar, kind varchar, reference varchar)
+      JOIN inserted AS i ON i.entry_id = v.entry_id
 )
 SELECT ARRAY(SELECT entry_id FROM inserted ORDER BY seq),
        ARRAY(SELECT seq FROM inserted ORDER BY seq),
@@ -175,13 +181,16 @@ def write(
     balances: Sequence[tuple[Balance, datetime]],
     entries: Sequence[dict[str, Any]],
     postings: Sequence[dict[str, Any]],
+    references: Sequence[dict[str, Any]] = (),
 ) -> Written:
     """Save `balances` (each with the recorded time of its change), insert `entries` (rows as
-    the repository builds them) and `postings` (each naming its entry by `entry_id`) at once."""
+    the repository builds them), `postings` and `references` (each naming its entry by
+    `entry_id`) at once."""
     params = {
         "balances": _json([_balance_row(balance, at) for balance, at in balances]),
         "entries": _json(_numbered(entries)),
         "postings": _json(_numbered(postings)),
+        "references": _json(references),
         "flag_ids": sorted(
             {p["account_id"] for p in postings} | {b.account_id for b, _ in balances}
         ),

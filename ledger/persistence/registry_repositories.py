@@ -6,7 +6,7 @@ Listings return (position, record) pairs: the position is the row's `seq`, which
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -72,6 +72,10 @@ class SqlRegistryRepository:
     def get_party(self, code: str) -> Party | None:
         row = self._connection.execute(select(t.parties).where(t.parties.c.code == code)).first()
         return None if row is None else _party(row)
+
+    def get_parties(self, codes: Iterable[str]) -> dict[str, Party]:
+        rows = self._connection.execute(select(t.parties).where(t.parties.c.code.in_(set(codes))))
+        return {row.code: _party(row) for row in rows}
 
     def list_parties(
         self,

@@ -356,41 +356,53 @@ class SqlJournalRepository:
             self._write_postgresql([], [])
 
     def insert(self, new_entries: Sequence[NewEntry]) -> list[EntryRecord]:
-        entry_rows, posting_rows = _entry_rows(new_entries), _posting_rows(new_entries)
+        rows = _entry_rows(new_entries), _posting_rows(new_entries), _reference_rows(new_entries)
         if self._sqlite_cursor is not None:
-            seqs = self._insert_sqlite(entry_rows, posting_rows)
+            seqs = self._insert_sqlite(*rows)
         else:
-            seqs = self._write_postgresql(entry_rows, posting_rows)
+            seqs = self._write_postgresql(*rows)
         self.written_seqs.extend(seqs)
-        reference_rows = [
-            {"entry_seq": seq, "kind": r.kind, "reference": r.id}
-            for seq, new in zip(seqs, new_entries, strict=True)
-            for r in new.draft.references
-        ]
-        if reference_rows:
-            self._connection.execute(insert(t.entry_references), reference_rows)
         return [_record_of_new(seq, new) for seq, new in zip(seqs, new_entries, strict=True)]
 
     def _insert_sqlite(
-        self, entry_rows: list[dict[str, Any]], posting_rows: list[dict[str, Any]]
+        self,
+        entry_rows: list[dict[str, Any]],
+        posting_rows: list[dict[str, Any]],
+        reference_rows: list[dict[str, Any]],
     ) -> list[int]:
         assert self._sqlite_cursor is not None
         seqs = sqlite_write_path.insert_entries(self._sqlite_cursor, entry_rows)
+        seq_of = {row["entry_id"]: seq for row, seq in zip(entry_rows, seqs, strict=True)}
         if posting_rows:
-            seq_of = {row["entry_id"]: seq for row, seq in zip(entry_rows, seqs, strict=True)}
             sqlite_write_path.insert_postings(self._sqlite_cursor, posting_rows, seq_of)
+        if reference_rows:
+            references = [
+                {
+                    "entry_seq": seq_of[row["entry_id"]],
+                    "kind": row["kind"],
+                    "reference": row["reference"],
+                }
+                for row in reference_rows
+            ]
+            self._connection.execute(insert(t.entry_references), references)
         return seqs
 
     def _write_postgresql(
-        self, entry_rows: list[dict[str, Any]], posting_rows: list[dict[str, Any]]
+        self,
+        entry_rows: list[dict[str, Any]],
+        posting_rows: list[dict[str, Any]],
+        reference_rows: Sequence[dict[str, Any]] = (),
     ) -> list[int]:
-        """The saved balances, entries and postings in one statement; the entries' seqs.
+        """The saved balances, entries, postings and references in one statement; the entries'
+        seqs.
 
         Refused as retryable if an account is blocked now that its lock reported open.
         """
         assert self._pg_cursor is not None
         unsaved, self._unsaved = self._unsaved, []
-        written = postgresql_write_path.write(self._pg_cursor, unsaved, entry_rows, posting_rows)
+        written = postgresql_write_path.write(
+            self._pg_cursor, unsaved, entry_rows, posting_rows, reference_rows
+        )
         opened = {i for i, flags in self._flags_locked.items() if not any(flags)}
         if written.blocked & opened:
             raise RetryableConflict("an account was frozen or closed while this write waited")
@@ -660,6 +672,15 @@ def _entry_rows(new_entries: Sequence[NewEntry]) -> list[dict[str, Any]]:
             "expires_at": new.draft.expires_at,
         }
         for new in new_entries
+    ]
+
+
+def _reference_rows(new_entries: Sequence[NewEntry]) -> list[dict[str, Any]]:
+    """References naming their entry by id (PostgreSQL inserts them with their entries)."""
+    return [
+        {"entry_id": new.draft.entry_id, "kind": r.kind, "reference": r.id}
+        for new in new_entries
+        for r in new.draft.references
     ]
 
 

@@ -120,6 +120,32 @@ class BulkItemResult:
     error: LedgerError | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LockedBalances:
+    """Balances a use case locked in its one ordered lock (`lock`), with their accounts (flags
+    as the lock read them) and the recorded time of its write. Its checks read them (`by_code`),
+    and `write_in` books against them instead of locking them again."""
+
+    accounts: dict[str, Account]
+    balances: dict[BalanceKey, Balance]
+    recorded_at: datetime
+
+    def by_code(self) -> dict[tuple[str, str], Balance]:
+        """The balances keyed by (account code, instrument)."""
+        codes = {account.id: code for code, account in self.accounts.items()}
+        return {(codes[key[0]], key[1]): balance for key, balance in self.balances.items()}
+
+    def covering(
+        self, postings: Sequence[PostingDraft]
+    ) -> tuple[dict[str, Account], dict[BalanceKey, Balance], datetime]:
+        """What booking `postings` needs: the accounts, the balances they touch (only those are
+        saved) and the recorded time."""
+        assert all(p.account_code in self.accounts for p in postings), "accounts not locked"
+        keys = {(self.accounts[p.account_code].id, p.instrument_code) for p in postings}
+        assert keys <= self.balances.keys(), f"not locked first: {keys - self.balances.keys()}"
+        return self.accounts, {key: self.balances[key] for key in keys}, self.recorded_at
+
+
 Build = Callable[[UnitOfWork, dict[str, str]], list[NewEntry]]
 # Runs first inside the write's transaction: None to go ahead, or the four-eyes request instead
 # (a guard lets a retry of entries already written go ahead: the write then replays them).
@@ -269,6 +295,8 @@ def write_in(
     *,
     resolve: ResolvePending | None = None,
     void: bool = False,
+    pending_entry: EntryRecord | None = None,
+    locked: LockedBalances | None = None,
 ) -> list[EntryRecord]:
     """Inside the caller's unit of work (the caller commits): resolve one pending entry (post it
     in full, or void it), then post `commands`, all in that one transaction.
@@ -276,16 +304,32 @@ def write_in(
     For use cases that change a business record and the journal atomically (a trade is recorded:
     its hold is posted and its state changes together). There is no idempotent replay here: the
     caller makes a retry safe through its record's state, and entry ids stay unique in any case.
+    What the caller read already is not read again: `pending_entry`, the entry `resolve` names;
+    `locked`, the balances it locked (every one the entries touch; for a resolution or for
+    `commands`, not both: a balance saved once is locked afresh before it changes again).
     """
+    assert locked is None or resolve is None or not commands, "one write per lock"
     hashes: dict[str, str] = {}
     records: list[EntryRecord] = []
     if resolve is not None:
         status = EntryStatus.VOIDED if void else EntryStatus.POSTED
-        records += uow.journal.insert([_build_resolution(uow, resolve, status, hashes)])
+        resolution = _build_resolution(uow, resolve, status, hashes, pending_entry, locked)
+        records += uow.journal.insert([resolution])
     if commands:
         _check_batch(commands, ENTRIES_PER_BATCH_MAX)
-        records += uow.journal.insert(_build(uow, commands, hashes))
+        records += uow.journal.insert(_build(uow, commands, hashes, locked))
     return records
+
+
+def lock(uow: UnitOfWork, pairs: Iterable[tuple[str, str]]) -> LockedBalances:
+    """Lock the balances of (account code, instrument) pairs in one ordered statement, before
+    any other balance lock of the transaction, so that writers never wait for each other in a
+    circle. Accounts that do not exist are left out (an entry posting to one is refused)."""
+    wanted = set(pairs)
+    accounts = uow.accounts.cached(code for code, _ in wanted)
+    keys = {(accounts[code].id, instrument) for code, instrument in wanted if code in accounts}
+    locked_accounts, balances = uow.journal.lock(accounts, keys)
+    return LockedBalances(locked_accounts, balances, _recorded_at(uow, balances))
 
 
 def is_replay(
@@ -402,7 +446,10 @@ def _check_batch(commands: Sequence[PostEntry], limit: int) -> None:
 
 
 def _build(
-    uow: UnitOfWork, commands: Sequence[PostEntry], hashes: dict[str, str]
+    uow: UnitOfWork,
+    commands: Sequence[PostEntry],
+    hashes: dict[str, str],
+    locked: LockedBalances | None = None,
 ) -> list[NewEntry]:
     blame = _blame if len(commands) > 1 else _blame_nobody
     instruments = uow.instruments.get_many(
@@ -427,9 +474,11 @@ def _build(
     for index, draft in enumerate(drafts):
         with blame(index):
             _check_known(accounts, draft.postings)
-    accounts, balances, recorded_at = _lock_balances(
-        uow, accounts, [p for d in drafts for p in d.postings]
-    )
+    postings = [p for d in drafts for p in d.postings]
+    if locked is None:
+        accounts, balances, recorded_at = _lock_balances(uow, accounts, postings)
+    else:
+        accounts, balances, recorded_at = locked.covering(postings)
     new_entries = []
     for index, draft in enumerate(drafts):
         with blame(index):
@@ -511,8 +560,13 @@ def _lock_balances(
     """
     keys = {(accounts[p.account_code].id, p.instrument_code) for p in postings}
     locked_accounts, balances = uow.journal.lock(accounts, keys)
+    return locked_accounts, balances, _recorded_at(uow, balances)
+
+
+def _recorded_at(uow: UnitOfWork, balances: Mapping[BalanceKey, Balance]) -> datetime:
+    """Now, or the last change of a locked balance if the clock stepped back since."""
     changed = [b.updated_at for b in balances.values() if b.updated_at is not None]
-    return locked_accounts, balances, max([uow.now(), *changed])
+    return max([uow.now(), *changed])
 
 
 def _drafts_of(record: EntryRecord) -> tuple[PostingDraft, ...]:
@@ -600,10 +654,16 @@ def _resolution_fields(entry_id: str, command: ReverseEntry | ResolvePending) ->
     }
 
 
-def _build_resolution(
-    uow: UnitOfWork, command: ResolvePending, status: EntryStatus, hashes: dict[str, str]
+def _build_resolution(  # noqa: PLR0917 - the command, and what the caller read already
+    uow: UnitOfWork,
+    command: ResolvePending,
+    status: EntryStatus,
+    hashes: dict[str, str],
+    pending_entry: EntryRecord | None = None,
+    locked: LockedBalances | None = None,
 ) -> NewEntry:
-    pending = _get(uow, command.pending_entry_id)
+    pending = pending_entry or _get(uow, command.pending_entry_id)
+    assert pending.entry_id == command.pending_entry_id, (pending.entry_id, command)
     if pending.status is not EntryStatus.PENDING:
         raise NotPending(f"entry {pending.entry_id} is not pending", field="entry_id")
     requested = None
@@ -637,7 +697,10 @@ def _build_resolution(
     )
     hashes[command.entry_id] = request_hash
     _check_period_open(uow, command.effective_at)
-    accounts, balances, recorded_at = _lock(uow, _drafts_of(pending))
+    lines = _drafts_of(pending)
+    accounts, balances, recorded_at = (
+        _lock(uow, lines) if locked is None else locked.covering(lines)
+    )
     _check_unresolved(uow, pending, recorded_at)
     release_pending(pending.postings, accounts, balances)
     booked = book(postings, accounts, balances, pending=False, text=text)

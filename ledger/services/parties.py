@@ -9,7 +9,7 @@ own party (an enterprise) or its city's (a city authority), filtered in SQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -248,8 +248,30 @@ def party_of(uow: UnitOfWork, code: str, *, field: str = "party") -> Party:
     return party
 
 
-def policy_of(uow: UnitOfWork) -> Policy:
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The registry's policy and the instruments expired since, both kept in its one policies
+    row: read together, once, by a use case that checks them after its lock."""
+
+    policy: Policy
+    expired: frozenset[str]
+
+    def check_not_expired(self, codes: Iterable[str]) -> None:
+        expired = self.expired.intersection(codes)
+        if expired:
+            raise VintageExpired(f"{sorted(expired)} expired", field="vintage")
+
+
+def rules_of(uow: UnitOfWork) -> Rules:
     stored = uow.registry.get_policy() or {}
+    return Rules(_policy(stored), frozenset(_expired(stored)))
+
+
+def policy_of(uow: UnitOfWork) -> Policy:
+    return _policy(uow.registry.get_policy() or {})
+
+
+def _policy(stored: Mapping[str, object]) -> Policy:
     values: dict[str, Any] = {k: v for k, v in stored.items() if k != EXPIRED_KEY}
     for key in ("fee_rate", "ccer_cap", "penalty_multiplier"):
         if key in values:
@@ -262,14 +284,17 @@ def _policy_values(policy: Policy) -> dict[str, object]:
 
 
 def expired_instruments(uow: UnitOfWork) -> set[str]:
-    stored = uow.registry.get_policy() or {}
+    return _expired(uow.registry.get_policy() or {})
+
+
+def _expired(stored: Mapping[str, object]) -> set[str]:
     value = stored.get(EXPIRED_KEY, [])
     return set(value) if isinstance(value, list) else set()
 
 
 def mark_expired(uow: UnitOfWork, instrument_code: str) -> None:
     stored = uow.registry.get_policy() or {}
-    expired = sorted(expired_instruments(uow) | {instrument_code})
+    expired = sorted(_expired(stored) | {instrument_code})
     uow.registry.put_policy({**stored, EXPIRED_KEY: expired})
 
 
@@ -290,9 +315,7 @@ def check_may_receive(  # noqa: PLR0917 - the transfer's parts
 
 
 def check_not_expired(uow: UnitOfWork, codes: Iterable[str]) -> None:
-    expired = expired_instruments(uow).intersection(codes)
-    if expired:
-        raise VintageExpired(f"{sorted(expired)} expired", field="vintage")
+    rules_of(uow).check_not_expired(codes)
 
 
 def ensure_instruments(uow: UnitOfWork, family: str, vintages: Iterable[int | None]) -> list[str]:

@@ -5,7 +5,9 @@ Acceptance places ONE pending `trade_settlement` entry holding the seller's righ
 remaining vintage and the buyer's cash (price and the buyer's fee); recording posts it whole, so
 the rights leg, the CNY leg and the fees settle in one transaction. Every rule is checked inside
 that transaction after the balances are locked (all in one ordered lock, so that concurrent
-trades never deadlock), on acceptance and again on recording. Each state change appends a line
+trades never deadlock), on acceptance and again on recording. A step reads what it needs once
+(the parties together, the policy after the lock, the hold) and hands it on: the journal books
+against the balances locked here rather than locking them again. Each state change appends a line
 to the trade's history, naming the party that acted. Proposing the same trade again is a safe
 retry; another proposal under its id is a 409.
 
@@ -34,6 +36,7 @@ from ledger.domain.errors import (
     RecordNotFound,
     TradePartyInvalid,
     TradeStateInvalid,
+    UnknownParty,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import TradeEvent, UnitOfWork, UnitOfWorkFactory
@@ -66,16 +69,15 @@ from ledger.services.authority import acting_as, sees, use_case
 from ledger.services.business_dates import effective_at
 from ledger.services.parties import (
     Locked,
+    Rules,
     amount,
     check_can_give,
     check_may_receive,
-    check_not_expired,
     ensure_instruments,
-    lock_balances,
     move,
-    party_of,
     policy_of,
     quantity,
+    rules_of,
 )
 from ledger.services.rights import EXCHANGE
 from ledger.services.transactions import in_transaction, read
@@ -109,8 +111,7 @@ def propose(
                 "the proposer is the seller or the buyer, not both", field="proposer"
             )
         _check_trader(actor, sent, sent.proposer)
-        seller = party_of(uow, sent.seller, field="seller")
-        buyer = party_of(uow, sent.buyer, field="buyer")
+        seller, buyer = _parties(uow, sent)
         if buyer.kind is PartyKind.AUTHORITY:
             raise TradePartyInvalid(
                 "an authority takes rights back by a reserve operation, not a trade",
@@ -209,20 +210,16 @@ def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
     """Inside the caller's unit of work: `acting` accepts `trade` (locked by the caller), every
     rule is checked and the hold is placed (also a reserve listing's sale, `listings`)."""
     state = trade.next_state(TradeAction.ACCEPT, acting)
-    seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
-    policy = policy_of(uow)
+    seller, buyer = _parties(uow, trade)
+    locked = journal.lock(uow, _balances_moved(trade, seller, buyer))
+    rules = rules_of(uow)  # after the lock, as every rule (see _check_rules)
     codes = trade.instrument_codes()
-    check_not_expired(uow, codes)
-    postings, payment = _postings(trade, seller, buyer, policy)
-    pledged = account_code(seller.code, PLEDGED)  # check_can_give reads it
-    locked = _lock_first(
-        uow,
-        {(p.account_code, p.instrument_code) for p in postings}
-        | {(pledged, code) for code in codes},
-    )
+    rules.check_not_expired(codes)
+    postings, payment = _postings(trade, seller, buyer, rules.policy)
     giver = rights_account(seller)
-    check_can_give(uow, seller.code, giver, codes, trade.units, locked=locked, disclose=False)
-    _check_rules(uow, trade, seller, buyer, policy, locked)
+    balances = locked.by_code()
+    check_can_give(uow, seller.code, giver, codes, trade.units, locked=balances, disclose=False)
+    _check_rules(uow, trade, seller, buyer, rules, balances)
     hold = journal.PostEntry(
         entry_id=_hold_id(trade),
         entry_type=ENTRY_TYPE,
@@ -233,7 +230,7 @@ def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
         effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
     )
     try:
-        journal.write_in(uow, [hold])
+        journal.write_in(uow, [hold], locked=locked)
     except InsufficientBalance as short:
         # The seller's rights were checked under this lock: what is short is the buyer's
         # cash. The booking's refusal names the shortfall, which the seller (who may be
@@ -246,10 +243,11 @@ def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
     return _transition(uow, trade, state, acting)
 
 
-def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> Locked:
-    """Lock every balance a trade action reads or writes in one ordered statement, before any
-    other balance lock, and answer them: the checks read them from here, and the entry finds
-    them held and waits for nothing. Accounts that do not exist are left out.
+def _balances_moved(trade: Trade, seller: Party, buyer: Party) -> set[tuple[str, str]]:
+    """Every balance an acceptance reads or writes, whatever the policy (read after the lock)
+    says: both parties' rights and the seller's pledged rights (`check_can_give` reads them) in
+    each vintage; if the trade has a price, the buyer's cash, the seller's proceeds and the
+    fees' account. Locked in one ordered statement before any other balance lock.
 
     Locking in two steps deadlocked on PostgreSQL: an acceptance held the seller's holdings and
     waited for the exchange's fee account, which a settlement of the same seller held while
@@ -258,8 +256,20 @@ def _lock_first(uow: UnitOfWork, pairs: set[tuple[str, str]]) -> Locked:
     among them its seller's holdings, which a recording of a trade the other way had locked
     first for its own limit (tests/integration/test_registry_concurrency.py).
     """
-    known = uow.accounts.cached(code for code, _ in pairs)
-    return lock_balances(uow, sorted(pair for pair in pairs if pair[0] in known))[1]
+    accounts = [rights_account(seller), rights_account(buyer), account_code(seller.code, PLEDGED)]
+    pairs = {(account, code) for account in accounts for code in trade.instrument_codes()}
+    if trade_value_fen(trade.price_fen, trade.units, scale_of(trade.family)):
+        pairs |= {(account, CASH) for account in _cash_accounts(seller, buyer) if account}
+    return pairs
+
+
+def _parties(uow: UnitOfWork, trade: Trade) -> tuple[Party, Party]:
+    """The trade's seller and buyer, read together."""
+    found = uow.registry.get_parties([trade.seller, trade.buyer])
+    for code, field in ((trade.seller, "seller"), (trade.buyer, "buyer")):
+        if code not in found:
+            raise UnknownParty(f"no party {code!r}", field=field)
+    return found[trade.seller], found[trade.buyer]
 
 
 @use_case("trades.record")
@@ -274,18 +284,18 @@ def record(
         if _retried(uow, trade, TradeAction.RECORD, acting):
             return trade
         state = trade.next_state(TradeAction.RECORD, acting)
-        seller, buyer = party_of(uow, trade.seller), party_of(uow, trade.buyer)
-        holds = uow.journal.get_many([_hold_id(trade)]).values()
+        seller, buyer = _parties(uow, trade)
+        hold_id = _hold_id(trade)
+        hold = uow.journal.get_many([hold_id]).get(hold_id)  # read once: passed to the journal
+        lines = hold.postings if hold is not None else ()  # none: the journal refuses below
         # The hold credits the buyer's holdings, so this also locks what the limit reads.
-        locked = _lock_first(
-            uow, {(p.account_code, p.instrument_code) for h in holds for p in h.postings}
-        )
-        _check_rules(uow, trade, seller, buyer, policy_of(uow), locked)
+        locked = journal.lock(uow, {(p.account_code, p.instrument_code) for p in lines})
+        _check_rules(uow, trade, seller, buyer, rules_of(uow), locked.by_code())
         settlement = replace(
             _resolution(trade, "settlement"),
             effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
         )
-        journal.write_in(uow, resolve=settlement)
+        journal.write_in(uow, resolve=settlement, pending_entry=hold, locked=locked)
         return _transition(uow, trade, state, acting)
 
     return in_transaction(uow_factory, work, actor=actor)
@@ -450,11 +460,13 @@ def _transition(
 
 
 def _check_rules(  # noqa: PLR0917 - the trade, its parties, the policy and the locked balances
-    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, policy: Policy, locked: Locked
+    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, rules: Rules, locked: Locked
 ) -> None:
-    """Every configurable rule, in a fixed order, inside the locked transaction."""
+    """Every configurable rule, in a fixed order, inside the locked transaction (`rules` read
+    after the lock: an expiry that held the balances first is seen)."""
     codes = trade.instrument_codes()
-    check_not_expired(uow, codes)
+    policy = rules.policy
+    rules.check_not_expired(codes)
     check_price(trade, policy)
     check_may_receive(uow, trade.family, seller, buyer, trade.trade_date.year, policy)
     blocks.check_transfer(uow, seller.code, buyer.code, trade.family, trade.trade_date)
@@ -483,7 +495,7 @@ def _check_holding_limit(  # noqa: PLR0917 - a rule over the locked balances
     policy: Policy,
     locked: Locked,
 ) -> None:
-    """The buyer's holdings (locked by `_lock_first`: the trade's entry credits them) stay
+    """The buyer's holdings (locked first: the trade's entry credits them) stay
     within the policy's limit; the refusal names the limit, not what the buyer holds."""
     limit = policy.holding_limit_units.get(trade.family)
     if limit is None:
@@ -511,17 +523,24 @@ def _postings(
     value = trade_value_fen(trade.price_fen, trade.units, scale)
     if value == 0:
         return postings, 0
-    fees_apply = PartyKind.AUTHORITY not in (seller.kind, buyer.kind)
-    buyer_fee, seller_fee = fee_split_fen(value, policy.fee_rate) if fees_apply else (0, 0)
-    buyer_cash = account_code(buyer.code, "cash")
+    buyer_cash, proceeds, fees_account = _cash_accounts(seller, buyer)
+    buyer_fee, seller_fee = fee_split_fen(value, policy.fee_rate) if fees_account else (0, 0)
     postings += [
         PostingRequest(buyer_cash, CASH, Side.DEBIT, amount(2, value + buyer_fee)),
-        PostingRequest(proceeds_account(seller), CASH, Side.CREDIT, amount(2, value - seller_fee)),
+        PostingRequest(proceeds, CASH, Side.CREDIT, amount(2, value - seller_fee)),
     ]
-    if buyer_fee + seller_fee:
+    if fees_account and buyer_fee + seller_fee:
         fees = amount(2, buyer_fee + seller_fee)
-        postings.append(PostingRequest(account_code(EXCHANGE, REVENUE), CASH, Side.CREDIT, fees))
+        postings.append(PostingRequest(fees_account, CASH, Side.CREDIT, fees))
     return postings, value + buyer_fee
+
+
+def _cash_accounts(seller: Party, buyer: Party) -> tuple[str, str, str | None]:
+    """The buyer's cash, the seller's proceeds, and the exchange's fee revenue (None when an
+    authority is a party: its trades pay no fees)."""
+    fees_apply = PartyKind.AUTHORITY not in (seller.kind, buyer.kind)
+    fees_account = account_code(EXCHANGE, REVENUE) if fees_apply else None
+    return account_code(buyer.code, "cash"), proceeds_account(seller), fees_account
 
 
 # -- queries --------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""A guard on the SQL statements each trade step and a transfer send (issue 18): a step that
+starts reading something again, or locking twice, fails here rather than in a load test.
+
+The figures are those of `python -m bench.statements` after the cut of 2026-12-06 (see
+docs/performance/results/2026-12-06-trade-workflow.md); a change that needs more statements
+must say why, here and there. Counted on the second trade of a pair: the first creates the
+balance rows it finds missing (a retry on PostgreSQL) and fills the store's caches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from bench.statements import StatementCounter
+from ledger.domain.accounts import Side
+from ledger.domain.entries import PostingRequest
+from ledger.persistence.store import Store
+from ledger.services import adjustments, trading
+from ledger.services.journal import PostEntry
+from tests.integration.registry_support import build_registry, of, so2_trade
+
+# step -> the most statements it may send, per database (transaction control not counted)
+MOST = {
+    "postgresql": {"transfer": 3, "propose": 8, "accept": 11, "record": 15},
+    "sqlite": {"transfer": 6, "propose": 8, "accept": 15, "record": 19},
+}
+STEPS = ("transfer", "propose", "accept", "record")
+
+
+def steps(store: Store, number: int) -> dict[str, Callable[[], object]]:
+    """A regulator's transfer of cash from E1 to E2, and E1's sale of SO2 to E4 (another city:
+    its eligibility is read), proposed by E1, accepted by E4, recorded by the province."""
+    seller, buyer, regulator = of(store, "E1"), of(store, "E4"), of(store, "HEBEI")
+    cash = Decimal("1.00")
+    transfer = PostEntry(
+        f"transfer-{number}",
+        "transfer",
+        (
+            PostingRequest("E1:cash", "CNY", Side.DEBIT, cash),
+            PostingRequest("E2:cash", "CNY", Side.CREDIT, cash),
+        ),
+    )
+    trade_id = f"T{number}"
+    return {
+        "transfer": lambda: adjustments.post_entry(store, regulator, transfer),
+        "propose": lambda: trading.propose(store, seller, so2_trade(trade_id, buyer="E4")),
+        "accept": lambda: trading.accept(store, buyer, trade_id),
+        "record": lambda: trading.record(store, regulator, trade_id),
+    }
+
+
+@pytest.fixture
+def counted(store: Store) -> dict[str, list[str]]:
+    """Each step's statements, on the second round of steps."""
+    build_registry(store)
+    for step in steps(store, 1).values():
+        step()
+    second = steps(store, 2)  # its actors made before counting
+    counter = StatementCounter(store.engine)
+    statements = {}
+    for name in STEPS:
+        with counter.counting() as tally:
+            second[name]()
+        statements[name] = tally.statements
+    return statements
+
+
+def test_no_trade_step_sends_more_statements_than_it_did_after_the_cut(
+    store: Store, counted: dict[str, list[str]]
+) -> None:
+    most = MOST[store.engine.dialect.name]
+    grown = [
+        f"{name}: {len(statements)} statements, at most {most[name]}:\n" + "\n".join(statements)
+        for name, statements in counted.items()
+        if len(statements) > most[name]
+    ]
+    assert not grown, "\n\n".join(grown)
