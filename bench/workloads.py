@@ -273,6 +273,7 @@ def pg_write_params(
         "balances": json.dumps(rows),
         "entries": json.dumps(entry_rows),
         "postings": json.dumps(posting_rows),
+        "references": "[]",  # a transfer names no business record
         "flag_ids": sorted(balances),
     }
 
