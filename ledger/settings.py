@@ -22,10 +22,26 @@ DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
 # Operations whose four-eyes the operator may turn off (docs/concepts/authority.md); an
 # enrolment and a period's reopening need four eyes whatever is configured.
 FourEyesOperation = Literal[
-    "allocation", "cancellation", "confiscation", "reversal", "adjustment", "penalty", "permit"
+    "allocation",
+    "cancellation",
+    "confiscation",
+    "reversal",
+    "adjustment",
+    "penalty",
+    "obligation_close",
+    "permit",
 ]
 FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(
-    {"allocation", "cancellation", "confiscation", "reversal", "adjustment", "penalty", "permit"}
+    {
+        "allocation",
+        "cancellation",
+        "confiscation",
+        "reversal",
+        "adjustment",
+        "penalty",
+        "obligation_close",
+        "permit",
+    }
 )
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset({"database_url", "checkpoint_key"})  # never shown in an error

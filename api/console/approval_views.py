@@ -184,6 +184,27 @@ def _penalty(payload: Payload, words: Words) -> Described:
     return what, payload["party_code"], (words.fen(payload["amount_fen"]),), notes
 
 
+def _obligation_close(payload: Payload, words: Words) -> Described:
+    what = words(
+        N_(
+            "Close carbon obligation %(obligation)s with a shortfall: book its penalty at the "
+            "stated average price"
+        ),
+        obligation=payload["obligation"],
+    )
+    amounts = (
+        words(
+            N_("Shortfall: %(shortfall)s"),
+            shortfall=words.rights(payload["shortfall_units"], "CEA"),
+        ),
+        words(
+            N_("Average price: %(price)s per tCO2"), price=words.fen(payload["average_price_fen"])
+        ),
+        words(N_("Penalty: %(penalty)s"), penalty=words.fen(payload["penalty_fen"])),
+    )
+    return what, payload["party_code"], amounts, ()
+
+
 def _tax_table(payload: Payload, words: Words) -> Described:
     values = {"id": payload["id"], "day": payload["valid_from"]}
     kind = payload["kind"]
@@ -254,6 +275,7 @@ DESCRIBERS: dict[str, Describer] = {
     "period_reopen": _reopen,
     "enrolment": _enrolment,
     "penalty": _penalty,
+    "obligation_close": _obligation_close,
     "tax_table": _tax_table,
     "permit": _permit,
 }

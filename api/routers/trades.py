@@ -219,11 +219,17 @@ def status(obligation_id: IdPath, store: Store, actor: Acts) -> rs.StatusOut:
     return rs.status_out(compliance.status(store, actor, obligation_id))
 
 
-@router.post("/obligations/{obligation_id}/close", response_model=rs.StatusOut, tags=["compliance"])
-def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store, actor: Acts) -> rs.StatusOut:
-    """At the deadline: book the shortfall penalty and deduct the shortfall from next year."""
+@router.post(
+    "/obligations/{obligation_id}/close",
+    response_model=rs.StatusOut,
+    tags=["compliance"],
+    responses=PENDING,
+)
+def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store, actor: Acts) -> Any:
+    """At the deadline: book the shortfall penalty and deduct the shortfall from next year.
+    With a shortfall, under four-eyes (`obligation_close`): 202 and a request."""
     price = rs.fen(body.average_price_cny, "average_price_cny")
-    return rs.status_out(compliance.close_deadline(store, actor, obligation_id, price))
+    return or_pending(compliance.close_deadline(store, actor, obligation_id, price), rs.status_out)
 
 
 @router.get("/carbon-deductions", response_model=rs.DeductionPage, tags=["compliance"])

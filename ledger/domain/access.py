@@ -168,7 +168,8 @@ class FourEyesPolicy:
 
 
 # What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
-# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more), a permit that
+# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more, and so does
+# closing a carbon obligation with a shortfall, at a price one regulator states), a permit that
 # lowers tax, and reopening a closed period.
 FOUR_EYES_OPERATIONS = frozenset(
     {
@@ -178,6 +179,7 @@ FOUR_EYES_OPERATIONS = frozenset(
         "reversal",
         "adjustment",
         "penalty",
+        "obligation_close",
         "permit",
         "period_reopen",
     }

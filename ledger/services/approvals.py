@@ -52,6 +52,7 @@ def _executors() -> dict[str, Executor]:
     from ledger.services import (  # noqa: PLC0415
         access,
         adjustments,
+        compliance,
         penalties,
         periods,
         permits,
@@ -68,6 +69,7 @@ def _executors() -> dict[str, Executor]:
         "period_reopen": periods.run_approved_reopen,
         "enrolment": access.run_approved_enrolment,
         "penalty": penalties.run_approved_penalty,
+        "obligation_close": compliance.run_approved_close,
         "tax_table": tax_tables.run_approved_entry,
         "permit": permits.run_approved_permit,
     }

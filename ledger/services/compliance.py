@@ -4,17 +4,19 @@ next year's allocation).
 
 An obligation is its enterprise's: out of the actor's scope it is not found. Setting an
 obligation and surrendering are idempotent on the client's id (a surrender's id names its
-journal entry, which keeps the request it was made for).
+journal entry, which keeps the request it was made for). Closing with a shortfall books a
+penalty sized by the price one regulator states: it needs a second regulator when the operator
+keeps `obligation_close` in `LEDGER_FOUR_EYES` (the default).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from ledger.domain.access import Actor
+from ledger.domain.access import Actor, Pending
 from ledger.domain.accounts import Side
 from ledger.domain.bounds import check_year
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
@@ -52,7 +54,7 @@ from ledger.domain.registry import (
     penalty_fen,
 )
 from ledger.services import journal
-from ledger.services.authority import party_in_scope, sees, use_case, visible_party
+from ledger.services.authority import gate, party_in_scope, sees, use_case, visible_party
 from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import (
     amount,
@@ -63,6 +65,8 @@ from ledger.services.parties import (
     policy_of,
 )
 from ledger.services.transactions import in_transaction, read
+
+OBLIGATION_CLOSE = "obligation_close"  # its four-eyes operation (with a shortfall)
 
 
 @use_case("obligations.set")
@@ -270,11 +274,13 @@ def statuses_of(uow_factory: UnitOfWorkFactory, actor: Actor, party: str) -> lis
 @use_case("obligations.close")
 def close_deadline(
     uow_factory: UnitOfWorkFactory, actor: Actor, obligation_id: str, average_price_fen: int
-) -> ComplianceStatus:
+) -> ComplianceStatus | Pending:
     """At the deadline: book the shortfall penalty (multiplier × the month's average price ×
-    shortfall) as owed by the enterprise, and record the shortfall as next year's deduction."""
+    shortfall) as owed by the enterprise, and record the shortfall as next year's deduction.
+    With a shortfall, the price one regulator states sizes the penalty: it waits for a second
+    regulator when `obligation_close` is four-eyes (docs/decisions, shortfall penalty)."""
 
-    def work(uow: UnitOfWork) -> ComplianceStatus:
+    def work(uow: UnitOfWork) -> ComplianceStatus | Pending:
         obligation = _obligation(uow, actor, obligation_id, lock=True)
         if obligation.closed:
             raise ObligationClosed(f"obligation {obligation.id} is closed", field="obligation")
@@ -285,32 +291,74 @@ def close_deadline(
                 f"from the day after (today is {today} in Beijing)",
                 field="obligation",
             )
-        current = _status(uow, obligation)
-        shortfall = current.shortfall_units
+        shortfall = _status(uow, obligation).shortfall_units
         fen = penalty_fen(shortfall, average_price_fen, policy_of(uow).penalty_multiplier)
+        pending = _gate_close(uow, actor, obligation, average_price_fen, shortfall, fen)
+        if pending is not None:
+            return pending
         if fen:
-            owed = account_code(obligation.party_code, PENALTIES)
-            revenue = account_code(PROVINCE, REVENUE)
-            journal.write_in(
-                uow,
-                [
-                    journal.PostEntry(
-                        entry_id=f"obligation-{obligation.id}-penalty",
-                        entry_type="penalty",
-                        postings=tuple(move(owed, revenue, "CNY", fen, 2)),
-                        references=(Reference("obligation", obligation.id),),
-                        metadata={
-                            "shortfall_tco2": shortfall,
-                            "average_price": str(amount(2, average_price_fen)),
-                        },
-                    )
-                ],
-            )
+            _book_shortfall_penalty(uow, obligation, shortfall, average_price_fen, fen)
         uow.registry.close_obligation(obligation.id, fen, shortfall)
         closed = replace(obligation, closed=True, penalty_fen=fen, deduction_units=shortfall)
         return _status(uow, closed)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _gate_close(  # noqa: PLR0917 - what the approver is shown
+    uow: UnitOfWork,
+    actor: Actor,
+    obligation: Obligation,
+    average_price_fen: int,
+    shortfall: int,
+    fen: int,
+) -> Pending | None:
+    """A close with a shortfall waits for a second regulator; without one it goes ahead.
+
+    The request carries the shortfall and the penalty it books, so an approval applies only
+    while they are what the approver saw. Its key is the obligation, the shortfall and the
+    price (all the request is): a retry answers the same request, and after a rejection the
+    regulator may ask again at another price."""
+    payload = {
+        "obligation": obligation.id,
+        "party_code": obligation.party_code,
+        "average_price_fen": average_price_fen,
+        "shortfall_units": shortfall,
+        "penalty_fen": fen,
+    }
+    key = f"{obligation.id}/{shortfall}/{average_price_fen}"
+    return gate(uow, actor, OBLIGATION_CLOSE, payload, key=key, needed=shortfall > 0)
+
+
+def _book_shortfall_penalty(
+    uow: UnitOfWork, obligation: Obligation, shortfall: int, average_price_fen: int, fen: int
+) -> None:
+    owed = account_code(obligation.party_code, PENALTIES)
+    revenue = account_code(PROVINCE, REVENUE)
+    journal.write_in(
+        uow,
+        [
+            journal.PostEntry(
+                entry_id=f"obligation-{obligation.id}-penalty",
+                entry_type="penalty",
+                postings=tuple(move(owed, revenue, "CNY", fen, 2)),
+                references=(Reference("obligation", obligation.id),),
+                metadata={
+                    "shortfall_tco2": shortfall,
+                    "average_price": str(amount(2, average_price_fen)),
+                },
+            )
+        ],
+    )
+
+
+def run_approved_close(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> ComplianceStatus | Pending:
+    """The executor of an approved `obligation_close` request (`ledger.services.approvals`)."""
+    return close_deadline(
+        uow_factory, actor, str(payload["obligation"]), int(payload["average_price_fen"])
+    )
 
 
 def _obligation(

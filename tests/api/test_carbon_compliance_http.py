@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.support import Clock
+from ledger.domain.access import FOUR_EYES_DEFAULT
+from tests.api.support import Clock, headers_for
 from tests.api.test_emissions_registry_http import as_, ok, problem
 
 
@@ -91,3 +92,59 @@ def test_a_deadline_closes_only_after_it_and_the_shortfall_is_deducted_once(
     ]
     other = ok(registry.get("/v1/carbon-deductions", headers=as_(registry, "E2")))
     assert other["deductions"] == []
+
+
+def test_a_close_with_a_shortfall_answers_202_until_a_second_regulator_approves(
+    registry: TestClient, clock: Clock
+) -> None:
+    registry.app.state.store.four_eyes = FOUR_EYES_DEFAULT  # type: ignore[attr-defined]
+    first = headers_for(registry, "regulator", party="HEBEI", principal="reg-a")
+    second = headers_for(registry, "regulator", party="HEBEI", principal="reg-b")
+    oblige(registry, "O1", "E1", 2024, "1000")
+    clock.advance(datetime(2026, 1, 1, tzinfo=UTC) - clock())
+    price = {"average_price_cny": "98.00"}
+
+    asked = registry.post("/v1/obligations/O1/close", json=price, headers=first)
+    again = registry.post("/v1/obligations/O1/close", json=price, headers=first)
+
+    assert asked.status_code == 202, asked.text
+    request = asked.json()
+    assert (request["operation"], request["state"], request["initiator"]) == (
+        "obligation_close",
+        "pending",
+        "reg-a",
+    )
+    assert request["payload"] == {
+        "obligation": "O1",
+        "party_code": "E1",
+        "average_price_fen": 9_800,
+        "shortfall_units": 1_000,
+        "penalty_fen": 49_000_000,
+    }
+    assert (again.status_code, again.json()) == (202, request)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    open_ = ok(registry.get("/v1/obligations/O1/status", headers=first))["obligation"]
+    assert open_["closed"] is False
+    problem(
+        registry.post(f"/v1/approvals/{request['id']}/approve", headers=first), 422, "self_approval"
+    )
+
+    decided = ok(registry.post(f"/v1/approvals/{request['id']}/approve", headers=second))
+
+    assert decided["state"] == "applied"
+    closed = ok(registry.get("/v1/obligations/O1/status", headers=first))["obligation"]
+    assert (closed["closed"], closed["penalty_cny"]) == (True, "490000.00")
+
+
+def test_a_close_without_a_shortfall_stays_immediate_under_four_eyes(
+    registry: TestClient, clock: Clock
+) -> None:
+    registry.app.state.store.four_eyes = FOUR_EYES_DEFAULT  # type: ignore[attr-defined]
+    allocate(registry, "A-2024", "E1", 2024, "1000")
+    oblige(registry, "O1", "E1", 2024, "1000")
+    ok(surrender(registry, "S1", "1000"), 201)
+    clock.advance(datetime(2026, 1, 1, tzinfo=UTC) - clock())
+
+    closed = ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
+
+    assert (closed["obligation"]["closed"], closed["shortfall_tco2"]) == (True, "0")

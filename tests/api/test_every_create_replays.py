@@ -73,6 +73,8 @@ NO_OTHER_BODY = {
     "/v1/cems/records": "keyed by the SHA-256 of the records: other records are another import",
     "/v1/parties/{code}/outlets": "keyed by the party and outlet code, all an outlet is (its "
     "standards are its permits')",
+    "/v1/obligations/{obligation_id}/close": "keyed by the obligation, its shortfall and the "
+    "price: another price is another request (after a rejection the regulator may ask again)",
     "/v1/tax/returns": "the body is the key (party, quarter); refiling a quarter on other data "
     "is `tax_return_exists` (tests/integration/test_tax_returns.py)",
 }
@@ -319,6 +321,12 @@ def surrenderable(ledger: Ledger) -> None:
     ledger.created(REGULATOR, "/v1/carbon-issuances", issue)
     owed = {"id": "RT-S-OBL", "party": "E03", "period": 2026, "verified_emissions_tco2": "10"}
     ledger.created(REGULATOR, "/v1/obligations", {**owed, "deadline": "2027-12-31"})
+
+
+def overdue(ledger: Ledger) -> None:
+    """E04 owed 10 tCO2 for 2024, surrendered none, and its deadline has passed."""
+    owed = {"id": "RT-CLOSE-OBL", "party": "E04", "period": 2024, "verified_emissions_tco2": "10"}
+    ledger.created(REGULATOR, "/v1/obligations", {**owed, "deadline": "2025-12-31"})
 
 
 def exceeded(month: date) -> list[ReportLine]:
@@ -652,6 +660,16 @@ EXAMPLES = [
         {"quantity_tco2": "5"},
         reads=("/v1/obligations/RT-S-OBL/status", "/v1/accounts/E03:holdings/balances/CEA-2026"),
         given=surrenderable,
+    ),
+    Example(
+        "/v1/obligations/{obligation_id}/close",
+        REGULATOR,
+        "/v1/obligations/RT-CLOSE-OBL/close",
+        {"average_price_cny": "98.00"},
+        None,
+        status=202,
+        reads=("/v1/obligations/RT-CLOSE-OBL/status", "/v1/accounts/E04:penalties/balances/CNY"),
+        given=overdue,
     ),
     Example(
         "/v1/rights-penalties",

@@ -71,6 +71,13 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "period_reopen": {"id": "reopen-1", "period": "2026-11", "reason": "late invoice"},
     "enrolment": {"principal": "ver-new", "first_part_hash": "0" * 64},
     "penalty": to_payload(RightsPenalty("P-1", "E3", "RPT-7", "SO2", 12_345_678)),
+    "obligation_close": {
+        "obligation": "E3-2026",
+        "party_code": "E3",
+        "average_price_fen": 9_850,
+        "shortfall_units": 1_200,
+        "penalty_fen": 5 * 9_850 * 1_200,
+    },
     "tax_table": entry_payload(
         "T-1", date(2027, 1, 1), Rate("hebei", "1", RateCategory.SO2_NOX, Decimal("4.8"))
     ),
@@ -125,6 +132,13 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
         "就报告 RPT-7 查明的 SO2 问题登记排污权罚款（罚款 P-1）",
         "E3",
         "{cny}123,456.78",
+    ),
+    "obligation_close": (
+        "Close carbon obligation E3-2026 with a shortfall: book its penalty at the stated "
+        "average price",
+        "以填报的平均价格对存在缺口的碳履约义务 E3-2026 结算并登记罚款",
+        "E3",
+        "{cny}591,000.00",
     ),
     "tax_table": (
         "Set the tax rate of so2_nox in tier 1 of scheme hebei from 2027-01-01 (entry T-1)",

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.registry import Obligation, Party, PartyKind
+from ledger.domain.registry import ComplianceStatus, Obligation, Party, PartyKind
 from ledger.persistence.store import Store
 from ledger.services import compliance, parties, queries, rights
 from tests.factories import actor
@@ -119,6 +119,7 @@ def test_an_obligation_closes_only_after_its_deadline(built: Store) -> None:
     built.clock = lambda: at(2031, 12, 31, 16)  # midnight in Beijing: the day after
     closed = compliance.close_deadline(built, of(built, "HEBEI"), "O1", 9_800)
 
+    assert isinstance(closed, ComplianceStatus)
     assert closed.obligation.closed
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from ledger.domain.pages import Created
-from ledger.domain.registry import Obligation, Pledge
+from ledger.domain.registry import ComplianceStatus, Obligation, Pledge
 from ledger.persistence.store import Store
 from ledger.services import compliance, queries, rights
 from tests.factories import actor
@@ -125,6 +125,7 @@ def test_the_deadline_books_the_penalty_and_deducts_the_shortfall_from_next_year
 
     after_deadline(built)
     closed = compliance.close_deadline(built, of(built, "HEBEI"), "O1", 9_800)
+    assert isinstance(closed, ComplianceStatus)  # four-eyes is off here
     issued = rights.issue_carbon(
         built, of(built, "HEBEI"), "E1-2027", party_code="E1", family="CEA", year=2027, units=1_000
     )
