@@ -52,7 +52,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine, text
 
-from ledger.domain.access import Actor
+from ledger.domain.access import Actor, Pending, Role
 from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest
 from ledger.domain.errors import LedgerError
@@ -66,7 +66,16 @@ from ledger.domain.registry import (
 )
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import chain, compliance, journal, parties, registry, rights, trading
+from ledger.services import (
+    approvals,
+    chain,
+    compliance,
+    journal,
+    parties,
+    registry,
+    rights,
+    trading,
+)
 from tests.conftest import BACKENDS, empty_postgres
 from tests.factories import actor, known_city
 from tests.integration.registry_support import TABLES as RECORD_TABLES
@@ -963,9 +972,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.attempt(
             "close deadline",
             "obligation_closed" if o.closed else OK if passed else "deadline_not_passed",
-            lambda: compliance.close_deadline(self.store, self.regulator, obligation_id, average),
+            lambda: self.close_by_two(obligation_id, average),
             booked,
         )
+
+    def close_by_two(self, obligation_id: str, average: int) -> None:
+        """Close as one regulator; a close with a shortfall (four-eyes by default) is applied
+        when a second regulator, another person, approves it."""
+        asked = compliance.close_deadline(self.store, self.regulator, obligation_id, average)
+        if isinstance(asked, Pending):
+            second = actor(self.store, Role.REGULATOR, PROVINCE, principal="regulator-2")
+            approvals.approve(self.store, second, asked.request.id)
 
     # -- the journal's own moves on the registry's accounts --
 
