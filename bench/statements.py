@@ -17,7 +17,9 @@ A statement is one `execute` or `executemany` on a driver cursor: SQLAlchemy's (
 (`postgresql_write_path`, `sqlite_write_path`; counted by a cursor class given to the driver).
 Transaction control (BEGIN, COMMIT) and a new connection's PRAGMAs are not counted; the use
 case's transactions are, beside. The figure printed is the largest of the rounds; `--verbose`
-lists each step's statements. `make bench-smoke` runs this, so it cannot rot.
+lists each step's statements. Each step's median wall time over the rounds is printed too (one
+thread, nothing else running in this process: with `--rounds 30` or so, a comparison of two
+versions of the code run one after the other). `make bench-smoke` runs this, so it cannot rot.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import argparse
 import os
 import re
 import sqlite3
+import statistics
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +69,7 @@ class Tally:
     statements: list[str] = field(default_factory=list)
     through_sqlalchemy: int = 0
     transactions: int = 0
+    seconds: float = 0.0  # the step's wall time, counting included
 
     @property
     def count(self) -> int:
@@ -211,7 +216,9 @@ def measure(store: Store, cast: Cast, rounds: int) -> dict[str, list[Tally]]:
         }
         for name, step in steps.items():
             with counter.counting() as tally:
+                began = time.perf_counter()
                 step()
+                tally.seconds = time.perf_counter() - began
             tallies[name].append(tally)
     return tallies
 
@@ -244,6 +251,14 @@ def report(results: dict[str, dict[str, list[Tally]]], verbose: bool) -> list[st
     ]
     for step in STEPS:
         lines.append(f"{step:10}" + "".join(f"{_cell(results[d][step]):>26}" for d in databases))
+    lines += [
+        "",
+        "median milliseconds per step, one thread (the machine's load shows here, not above)",
+        f"{'step':10}" + "".join(f"{name:>26}" for name in databases),
+    ]
+    for step in STEPS:
+        medians = [statistics.median(t.seconds for t in results[d][step]) for d in databases]
+        lines.append(f"{step:10}" + "".join(f"{1000 * m:>26.1f}" for m in medians))
     if verbose:
         for database in databases:
             for step in STEPS:

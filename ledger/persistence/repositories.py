@@ -247,6 +247,22 @@ _AS_OF_EFFECTIVE = select(DEBITS_SUM, CREDITS_SUM).where(
 )
 
 
+# Entries with the ids of the entries they reverse or resolve. Built once: making the aliases
+# (a proxy per column, each time) cost 3 ms of a read of one entry.
+_REVERSED = t.entries.alias("reversed_entry")
+_PENDING = t.entries.alias("pending_entry")
+_RESOLVER = t.entries.alias("resolver")
+_ENTRIES = (
+    select(
+        t.entries,
+        _REVERSED.c.entry_id.label("reverses_entry_id"),
+        _PENDING.c.entry_id.label("pending_entry_id"),
+    )
+    .outerjoin(_REVERSED, _REVERSED.c.seq == t.entries.c.reverses_seq)
+    .outerjoin(_PENDING, _PENDING.c.seq == t.entries.c.pending_seq)
+)
+
+
 class SqlJournalRepository:
     """Journal entries, postings and the balances they move."""
 
@@ -424,31 +440,17 @@ class SqlJournalRepository:
         return records[0] if records else None
 
     def due_pending(self, now: datetime, limit: int) -> list[EntryRecord]:
-        resolver = t.entries.alias("resolver")
         return self._records(
             and_(
                 t.entries.c.status == EntryStatus.PENDING.value,
                 t.entries.c.expires_at <= now,
-                ~exists().where(resolver.c.pending_seq == t.entries.c.seq),
+                ~exists().where(_RESOLVER.c.pending_seq == t.entries.c.seq),
             ),
             limit=limit,
         )
 
     def _records(self, condition: Any, limit: int | None = None) -> list[EntryRecord]:
-        reversed_ = t.entries.alias("reversed_entry")
-        pending = t.entries.alias("pending_entry")
-        query = (
-            select(
-                t.entries,
-                reversed_.c.entry_id.label("reverses_entry_id"),
-                pending.c.entry_id.label("pending_entry_id"),
-            )
-            .outerjoin(reversed_, reversed_.c.seq == t.entries.c.reverses_seq)
-            .outerjoin(pending, pending.c.seq == t.entries.c.pending_seq)
-            .where(condition)
-            .order_by(t.entries.c.seq)
-            .limit(limit)
-        )
+        query = _ENTRIES.where(condition).order_by(t.entries.c.seq).limit(limit)
         rows = self._connection.execute(query).all()
         if not rows:
             return []
