@@ -64,13 +64,17 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass
 class Recorder:
-    """Latencies (seconds) per operation, and every non-2xx answer."""
+    """Latencies (seconds) per operation, every non-2xx answer, and every 5xx (warm-up too: a
+    server error fails the run, so a smoke run cannot pass over a broken endpoint)."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)
+    server_errors: Counter[str] = field(default_factory=Counter)
     measuring: bool = False
 
     def record(self, operation: str, seconds: float, status: int, body: bytes) -> None:
+        if status >= 500:
+            self.server_errors[f"{operation} {status} {body[:120]!r}"] += 1
         if not self.measuring:
             return
         if 200 <= status < 300:
@@ -99,6 +103,7 @@ class RunResult:
     label: str  # database, scenario, workers
     rows: list[Row]
     errors: Counter[str]
+    server_errors: Counter[str]
     seconds: float
     client_cpu: float  # share of one core
     server_cpu: float  # share of one core, all server processes
@@ -307,7 +312,9 @@ def run_once(  # noqa: PLR0917 - one run's knobs
             )
         )
     label = f"{database} {scenario} workers={workers}"
-    return RunResult(label, rows, recorder.errors, elapsed, client_cpu, server_cpu, busy)
+    return RunResult(
+        label, rows, recorder.errors, recorder.server_errors, elapsed, client_cpu, server_cpu, busy
+    )
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -481,7 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     Path(config.output).write_text("\n".join(lines + summary) + "\n")
     print(f"written to {config.output}")
-    return 0
+    broken = [(r.label, e, n) for r in results for e, n in r.server_errors.items()]
+    for label, error, count in broken:
+        print(f"server error in {label}: {count} x {error}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def _transfers_per_second(
