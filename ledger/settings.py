@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
@@ -31,18 +31,8 @@ FourEyesOperation = Literal[
     "obligation_close",
     "permit",
 ]
-FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(
-    {
-        "allocation",
-        "cancellation",
-        "confiscation",
-        "reversal",
-        "adjustment",
-        "penalty",
-        "obligation_close",
-        "permit",
-    }
-)
+# On by default: every one of them.
+FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(get_args(FourEyesOperation))
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 SECRET_FIELDS = frozenset({"database_url", "checkpoint_key"})  # never shown in an error
 
