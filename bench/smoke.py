@@ -45,6 +45,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "--workers", "1,2", "--holders", "20", "--seconds", "0.5",
             "--warmup-seconds", "0.2", "--concurrency", "4", "--output", "{out}",
+            "--scenarios", "transfers,mix,trades,bare", "--think-ms", "1",
         ),
     ),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
