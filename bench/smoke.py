@@ -48,6 +48,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "--scenarios", "transfers,mix,trades,bare", "--think-ms", "1",
         ),
     ),
+    ("API CPU per request", "bench.api_cpu", ("--requests", "20", "--rounds", "1")),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
     ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
     ("statements per step", "bench.statements", ("--rounds", "1", "--output", "{out}")),
