@@ -12,11 +12,12 @@ from api.auth import Acts
 from api.convert import balance_out
 from api.dependencies import Cursor, Store
 from api.routers.registry import AccountCode, InstrumentCodePath
+from api.routing import OneHop
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import checkpoints, queries
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=OneHop)
 
 InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 

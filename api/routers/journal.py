@@ -21,9 +21,10 @@ from api.convert import (
     reverse_command,
 )
 from api.dependencies import Store
+from api.routing import OneHop
 from ledger.services import adjustments, journal, queries
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=OneHop)
 
 EntryId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 # Records the ledger writes itself (expiries) have ids starting with '~'; they can be read.

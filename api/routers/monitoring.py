@@ -26,12 +26,13 @@ from api.answers import mark_replayed
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.errors import problem
+from api.routing import OneHop
 from ledger.domain.access import Actor
 from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import monitoring
 
-router = APIRouter(prefix="/v1", tags=["monitoring"])
+router = APIRouter(prefix="/v1", tags=["monitoring"], route_class=OneHop)
 
 SPOOL_IN_MEMORY_BYTES = 8 << 20  # larger uploads spill to a temporary file
 CSV_BODY = {

@@ -27,11 +27,12 @@ from prometheus_client.metrics_core import Metric
 
 from api import schemas
 from api.errors import problem
+from api.routing import OneHop
 from ledger import metrics
 from ledger.persistence import lag, migrate
 from ledger.persistence.store import Store
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=OneHop)
 logger = logging.getLogger(__name__)
 
 NOT_READY: dict[int | str, dict[str, Any]] = {

@@ -12,13 +12,14 @@ from api.answers import mark_replayed
 from api.auth import Acts
 from api.convert import account_out, instrument_out
 from api.dependencies import Cursor, Filter, Store
+from api.routing import OneHop
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.ports import AccountDraft
 from ledger.services import registry
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=OneHop)
 
 AccountCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 InstrumentCodePath = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]

@@ -15,12 +15,13 @@ from api import monitoring_schemas as ms
 from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
+from api.routing import OneHop
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import Created
 from ledger.domain.reports import Period, ReportStatus
 from ledger.services import reports
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["reports"], route_class=OneHop)
 
 STATUSES = "^(" + "|".join(status.value for status in ReportStatus) + ")$"
 

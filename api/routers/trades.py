@@ -13,12 +13,13 @@ from api import registry_schemas as rs
 from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
+from api.routing import OneHop
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.penalties import PenaltyStatus
 from ledger.domain.registry import ListingState, TradeState
 from ledger.services import compliance, listings, penalties, trading
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=OneHop)
 T = TypeVar("T")
 R = TypeVar("R")
 
