@@ -9,14 +9,20 @@
 
 The counters live in the process (`memory://`) unless `LEDGER_RATE_LIMIT_STORAGE` names a shared
 store (`redis://host:6379`, with the `redis` package installed), so several workers or servers
-share one budget. The source is the connection's peer address: behind a proxy, configure the
-proxy to limit per client, or run uvicorn with `--forwarded-allow-ips` so the peer is the client.
+share one budget. In the process, a principal's requests are counted by `MovingWindows` (the same
+moving window, kept in a deque): the `limits` library's memory storage cost ~40 µs a request at
+300 requests a second (a list insert at its head, a timer thread started every 10 ms to expire
+entries), 2 % of a transfer's CPU. The source is the connection's peer address: behind a proxy,
+configure the proxy to limit per client, or run uvicorn with `--forwarded-allow-ips` so the peer
+is the client.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -45,6 +51,7 @@ class RateLimits:
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage))
         self._failed = parse_many(failed_auth)
         self._requests = parse_many(per_principal)
+        self._in_process = MovingWindows() if storage == "memory://" else None
 
     def check_source(self, source: str) -> None:
         """Refuse a source that failed to authenticate too often (429, `Retry-After`)."""
@@ -70,12 +77,40 @@ class RateLimits:
     def hit_principal(self, principal_id: str) -> None:
         """Count one request of a principal; refuse it past its budget."""
         for limit in self._requests:
-            if not self._limiter.hit(limit, REQUESTS, principal_id):
+            if self._in_process is not None:
+                retry_after = self._in_process.hit(limit, principal_id)
+            elif self._limiter.hit(limit, REQUESTS, principal_id):
+                retry_after = None
+            else:
+                retry_after = self._retry_after(limit, REQUESTS, principal_id)
+            if retry_after is not None:
                 raise RateLimited(
-                    f"principal {principal_id} sends too many requests; retry later",
-                    self._retry_after(limit, REQUESTS, principal_id),
+                    f"principal {principal_id} sends too many requests; retry later", retry_after
                 )
 
     def _retry_after(self, limit: RateLimitItem, *keys: str) -> int:
         reset = self._limiter.get_window_stats(limit, *keys).reset_time
         return max(1, math.ceil(reset - time.time()))
+
+
+class MovingWindows:
+    """Moving windows in the process, as the `limits` library's `MovingWindowRateLimiter`: a hit
+    is allowed while fewer than `amount` were allowed in the last `expiry` seconds. Each key's
+    deque holds the instants of those hits, oldest first, at most `amount` of them."""
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[int, int, str], deque[float]] = {}
+        self._lock = threading.Lock()  # the console's threads count principals too
+
+    def hit(self, limit: RateLimitItem, key: str) -> int | None:
+        """Count one hit of `key`; None if allowed, else the seconds until one would be."""
+        expiry = limit.get_expiry()
+        now = time.time()
+        with self._lock:
+            hits = self._hits.setdefault((limit.amount, expiry, key), deque())
+            while hits and hits[0] < now - expiry:  # a hit `expiry` ago still counts
+                hits.popleft()
+            if len(hits) >= limit.amount:
+                return max(1, math.ceil(hits[0] + expiry - now))
+            hits.append(now)
+            return None
