@@ -23,6 +23,7 @@ from ledger.domain.access import (
     Role,
     StoredToken,
 )
+from ledger.persistence import sqlite_write_path
 from ledger.persistence import tables as t
 
 
@@ -34,6 +35,7 @@ class SqlAccessRepository:
         # With `defer_audit`, audit lines wait for the commit, which writes them in the same
         # round trip as its COMMIT (PostgreSQL: `SqlUnitOfWork.commit`).
         self._deferred: list[dict[str, Any]] | None = [] if defer_audit else None
+        self._sqlite = connection.dialect.name == "sqlite"
 
     # -- principals and tokens --------------------------------------------------------------
 
@@ -242,8 +244,14 @@ class SqlAccessRepository:
         rows = [_audit_row(record) for record in records]
         if self._deferred is not None:
             self._deferred.extend(rows)
+        elif rows and self._sqlite:
+            # On the driver's cursor: SQLAlchemy's statement took ~80 µs, the insert ~15.
+            sqlite_write_path.insert_audit(self._driver_cursor(), rows)
         elif rows:
             self._connection.execute(insert(t.audit_log), rows)
+
+    def _driver_cursor(self) -> Any:
+        return self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def deferred_audit(self) -> list[dict[str, Any]]:
         """The audit lines waiting for the commit, handed over once."""

@@ -40,7 +40,10 @@ _INSERT_POSTING = (
     " recorded_at, effective_at, debits_after, credits_after)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
+_INSERT_AUDIT = (
+    "INSERT INTO audit_log (at, principal_id, token_id, action, target, outcome, status, code,"
+    " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -195,3 +198,25 @@ def unbalanced_entries(cursor: Any, seqs: Sequence[int]) -> list[tuple[int, str]
         tuple(seqs),
     )
     return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+@_as_sqlalchemy_errors
+def insert_audit(cursor: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Append audit lines (every request that changes something writes one)."""
+    cursor.executemany(
+        _INSERT_AUDIT,
+        [
+            (
+                instant(row["at"]),
+                row["principal_id"],
+                row["token_id"],
+                row["action"],
+                row["target"],
+                row["outcome"],
+                row["status"],
+                row["code"],
+                row["request_id"],
+            )
+            for row in rows
+        ],
+    )
