@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from pydantic import Field
 
 from api.answers import ApprovalOut, approval_out, created
 from api.auth import Acts, failed_authentication
 from api.dependencies import Cursor, Store
-from api.routing import OneHop
+from api.routing import Routes
 from api.schemas import NO_NUL, Strict
 from ledger.domain.access import (
     AuditRecord,
@@ -28,7 +28,7 @@ from ledger.domain.errors import InvalidCursor
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import access, approvals
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 PrincipalId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
 PrincipalIdPath = Annotated[str, Path(max_length=40, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api import schemas
 from api.auth import Acts
 from api.convert import balance_out
 from api.dependencies import Cursor, Store
 from api.routers.registry import AccountCode, InstrumentCodePath
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.accounts import Side
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import checkpoints, queries
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 InstrumentQuery = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import IO, Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from api import finance_schemas as fs
 from api.answers import mark_replayed
 from api.auth import Acts
 from api.dependencies import Store
-from api.routing import OneHop
+from api.routing import Routes
 from api.schemas import BusinessDate
 from ledger.domain.access import Pending
 from ledger.domain.finance import ReportTable
@@ -25,7 +25,7 @@ from ledger.domain.reconciliation import Tolerance
 from ledger.services import exports, periods, statements
 from ledger.services import reconciliation as rec
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 Format = Annotated[Literal["json", "csv", "xlsx"] | None, Query(alias="format")]
 AsOf = Annotated[BusinessDate | None, Query(description="a Beijing calendar day; omit for now")]

@@ -8,19 +8,19 @@ from enum import Enum
 from fractions import Fraction
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 from pydantic import Field
 
 from api.answers import created
 from api.auth import Acts
 from api.dependencies import IdPath, Store
 from api.registry_schemas import Dated, PartyCode, RecordId, Text, Year, cny, fen
-from api.routing import OneHop
+from api.routing import Routes
 from api.schemas import AmountText, Strict
 from ledger.domain.income_tax import CreditYearRecord, ProjectYear, RetrofitProject
 from ledger.services import income_tax
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 INCENTIVES: list[str | Enum] = ["tax incentives"]
 Code = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from api import schemas
 from api.answers import PENDING, mark_replayed, or_pending
@@ -21,10 +21,10 @@ from api.convert import (
     reverse_command,
 )
 from api.dependencies import Store
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.services import adjustments, journal, queries
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 EntryId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 # Records the ledger writes itself (expiries) have ids starting with '~'; they can be read.

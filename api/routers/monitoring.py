@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -26,13 +26,13 @@ from api.answers import mark_replayed
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.errors import problem
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.access import Actor
 from ledger.domain.cems import CemsImportRefused, RowProblem, csv_rows
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import monitoring
 
-router = APIRouter(prefix="/v1", tags=["monitoring"], route_class=OneHop)
+router = Routes(prefix="/v1", tags=["monitoring"])
 
 SPOOL_IN_MEMORY_BYTES = 8 << 20  # larger uploads spill to a temporary file
 CSV_BODY = {

@@ -19,7 +19,7 @@ import math
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
@@ -27,12 +27,12 @@ from prometheus_client.metrics_core import Metric
 
 from api import schemas
 from api.errors import problem
-from api.routing import OneHop
+from api.routing import Routes
 from ledger import metrics
 from ledger.persistence import lag, migrate
 from ledger.persistence.store import Store
 
-router = APIRouter(tags=["operations"], route_class=OneHop)
+router = Routes(tags=["operations"])
 logger = logging.getLogger(__name__)
 
 NOT_READY: dict[int | str, dict[str, Any]] = {

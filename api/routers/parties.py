@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from api import registry_schemas as rs
 from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.amounts import parse_decimal
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.registry import (
@@ -27,7 +27,7 @@ from ledger.domain.registry import (
 )
 from ledger.services import blocks, parties, penalty_basis, permits, rights
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 
 from api import schemas
 from api.answers import mark_replayed
 from api.auth import Acts
 from api.convert import account_out, instrument_out
 from api.dependencies import Cursor, Filter, Store
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.ports import AccountDraft
 from ledger.services import registry
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 AccountCode = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 InstrumentCodePath = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]

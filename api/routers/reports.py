@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from api import monitoring_schemas as ms
 from api.answers import created
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.pages import Created
 from ledger.domain.reports import Period, ReportStatus
 from ledger.services import reports
 
-router = APIRouter(prefix="/v1", tags=["reports"], route_class=OneHop)
+router = Routes(prefix="/v1", tags=["reports"])
 
 STATUSES = "^(" + "|".join(status.value for status in ReportStatus) + ")$"
 

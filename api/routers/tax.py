@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from api import registry_schemas as rs
@@ -17,7 +17,7 @@ from api import tax_schemas as ts
 from api.answers import ApprovalOut, created, pending_answer
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.access import Pending
 from ledger.domain.bounds import parse_month
 from ledger.domain.errors import InvalidField
@@ -27,7 +27,7 @@ from ledger.domain.tax_filing import Quarter, Source
 from ledger.domain.tax_tables import TableKind
 from ledger.services import incentives, reductions, tax, tax_tables
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 
 TAX: list[str | Enum] = ["environmental tax"]
 INCENTIVES: list[str | Enum] = ["tax incentives"]

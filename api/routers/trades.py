@@ -6,20 +6,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from api import penalty_schemas as ps
 from api import registry_schemas as rs
 from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, IdPath, Store, YearQuery
-from api.routing import OneHop
+from api.routing import Routes
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.domain.penalties import PenaltyStatus
 from ledger.domain.registry import ListingState, TradeState
 from ledger.services import compliance, listings, penalties, trading
 
-router = APIRouter(prefix="/v1", route_class=OneHop)
+router = Routes(prefix="/v1")
 T = TypeVar("T")
 R = TypeVar("R")
 
