@@ -27,6 +27,11 @@ class FinanceRepository(Protocol):
         """The label of a closed period containing any of `moments`, if there is one."""
         ...
 
+    def found_open(self, moments: Sequence[datetime]) -> None:
+        """`moments` are in no closed period: the caller asked in this transaction, in a read of
+        its own (`RegistryRepository.transfer_rules`); `closed_period_among` asks no more."""
+        ...
+
     def lock_journal_for_close(self) -> None:
         """Wait for every transaction writing entries; hold new ones until this one ends."""
         ...

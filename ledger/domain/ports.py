@@ -162,6 +162,10 @@ class JournalRepository(Protocol):
 
     def insert(self, entries: Sequence[NewEntry]) -> list[EntryRecord]: ...
     def get_many(self, entry_ids: Iterable[str]) -> dict[str, EntryRecord]: ...
+    def get_whole(self, entry_id: str) -> EntryRecord | None:
+        """One entry with its postings and references, in one read (`get_many` takes three)."""
+        ...
+
     def get_by_seq(self, seq: int) -> EntryRecord: ...
     def follower_of(self, seq: int, *, link: str) -> EntryRecord | None:
         """The record that reverses (link='reverses') or resolves (link='pending') `seq`."""
@@ -189,6 +193,35 @@ class TradeEvent:
     actor: str
     at: datetime
     note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRules:
+    """What the rules of a transfer of rights read, in one statement after its lock: the policy
+    row as stored (None: none yet), the receiving city (None: unknown or none) and its
+    eligibility decision for the year, every block ever set on the two parties, and the label of
+    a closed period containing the transfer's effective time (None: open)."""
+
+    policy: dict[str, object] | None
+    city: City | None
+    decision: CityYear | None
+    blocks: list[TradingBlock]
+    closed_period: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalContext:
+    """What a trade's proposal reads, in one statement: the trade stored under its id (None:
+    none), those of its seller and buyer that exist (by code), the policy row as stored, the
+    span of the seller's entitlements of the trade's family (earliest first vintage, latest
+    last; None: none), and the label of a closed period containing the trade date (None:
+    open)."""
+
+    existing: Trade | None
+    parties: dict[str, Party]
+    policy: dict[str, object] | None
+    entitled: tuple[int, int] | None
+    closed_period: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +264,18 @@ class RegistryRepository(Protocol):
     def city_years(self, name: str) -> list[CityYear]: ...
     def city_in_year(self, name: str, year: int) -> tuple[City | None, CityYear | None]:
         """The city (None if unknown) and its eligibility decision for `year` (None if none)."""
+        ...
+
+    def transfer_rules(
+        self, giver: str, receiver: str, receiver_city: str | None, year: int, moment: datetime
+    ) -> TransferRules:
+        """Everything a transfer's rules read (see `TransferRules`), in one read."""
+        ...
+
+    def proposal_context(
+        self, trade_id: str, seller: str, buyer: str, family: str, moment: datetime
+    ) -> ProposalContext:
+        """Everything a trade's proposal reads (see `ProposalContext`), in one read."""
         ...
 
     def get_policy(self) -> dict[str, object] | None: ...
@@ -285,10 +330,21 @@ class RegistryRepository(Protocol):
         *,
         scope: Scope = ...,
     ) -> list[tuple[int, Pledge]]: ...
-    def add_trade(self, trade: Trade, at: datetime) -> None: ...
+    def add_trade(self, trade: Trade, event: TradeEvent) -> None:
+        """A new trade (created at `event.at`) and its history's first line, `event`."""
+        ...
+
     def get_trade(self, trade_id: str, *, lock: bool = False) -> Trade | None: ...
-    def set_trade_state(self, trade_id: str, state: TradeState, at: datetime) -> None: ...
-    def add_trade_event(self, event: TradeEvent) -> None: ...
+    def get_trade_and_parties(
+        self, trade_id: str, *, lock: bool = False
+    ) -> tuple[Trade, Party, Party] | None:
+        """The trade (its row locked if `lock`), its seller and its buyer, in one read."""
+        ...
+
+    def set_trade_state(self, event: TradeEvent) -> None:
+        """The trade's new state, `event.state` since `event.at`, and its history line."""
+        ...
+
     def trade_events(self, trade_id: str) -> list[TradeEvent]: ...
     def list_trades(
         self,

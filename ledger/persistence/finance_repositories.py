@@ -100,6 +100,9 @@ class SqlFinanceRepository:
             self._open_at.update(moments)
         return label
 
+    def found_open(self, moments: Sequence[datetime]) -> None:
+        self._open_at.update(moments)
+
     def lock_journal_for_close(self) -> None:
         # SQLite: the unit of work already holds the database's write lock (BEGIN IMMEDIATE).
         if self._postgresql:

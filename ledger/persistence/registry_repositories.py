@@ -6,17 +6,30 @@ Listings return (position, record) pairs: the position is the row's `seq`, which
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 
 from ledger.domain.access import EVERYTHING, Scope
+from ledger.domain.finance import PeriodState
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
-from ledger.domain.ports import Surrender, TradeEvent
+from ledger.domain.ports import ProposalContext, Surrender, TradeEvent, TransferRules
 from ledger.domain.registry import (
     Acquisition,
     Bid,
@@ -42,12 +55,137 @@ from ledger.persistence.scoping import visible_to
 
 POLICY_KEY = "registry"
 
+# The trade workflow's statements, built once (building them per call cost more than sending
+# them). A trade is read with its seller and buyer; locking it locks the trade's row only.
+_TRADE_ID = t.trades.c.id == bindparam("trade_id")
+_SELLER, _BUYER = t.parties.alias("seller"), t.parties.alias("buyer")
+_TRADE = select(t.trades).where(_TRADE_ID)
+_LOCK_TRADE = _TRADE.with_for_update()
+_TRADE_AND_PARTIES = (
+    select(
+        t.trades,
+        *(column.label(f"seller_{column.name}") for column in _SELLER.c),
+        *(column.label(f"buyer_{column.name}") for column in _BUYER.c),
+    )
+    .join_from(t.trades, _SELLER, _SELLER.c.code == t.trades.c.seller)
+    .join(_BUYER, _BUYER.c.code == t.trades.c.buyer)
+    .where(_TRADE_ID)
+)
+_LOCK_TRADE_AND_PARTIES = _TRADE_AND_PARTIES.with_for_update(of=t.trades)
+_TRADE_COLUMNS = (
+    "id", "seller", "buyer", "proposer", "family", "units", "price_fen", "first_vintage",
+    "last_vintage", "trade_date", "state", "mode", "zero_price_reason", "expires_at",
+    "created_at", "updated_at",
+)  # fmt: skip
+_ADD_TRADE = insert(t.trades).values({name: bindparam(f"t_{name}") for name in _TRADE_COLUMNS})
+_ADD_TRADE_EVENT = insert(t.trade_events).values(
+    trade_id=bindparam("e_trade_id"),
+    state=bindparam("e_state"),
+    actor=bindparam("e_actor"),
+    at=bindparam("e_at"),
+    note=bindparam("e_note"),
+)
+_MOVE_TRADE = (
+    update(t.trades)
+    .where(t.trades.c.id == bindparam("e_trade_id"))
+    .values(state=bindparam("e_state"), updated_at=bindparam("e_at"))
+)
+# PostgreSQL: the trade's row and its history line in one statement (a data-modifying CTE).
+_ADD_TRADE_PG = _ADD_TRADE_EVENT.add_cte(_ADD_TRADE.cte("added"))
+_MOVE_TRADE_PG = _ADD_TRADE_EVENT.add_cte(_MOVE_TRADE.cte("moved"))
+
+
+def _policy_value() -> Any:
+    """The policy row's value (NULL: none yet), as a column of a read of other things."""
+    value = select(t.policies.c.value).where(t.policies.c.key == POLICY_KEY)
+    return value.scalar_subquery().label("policy")
+
+
+def _closed_period() -> Any:
+    """The label of a closed period containing the instant `moment` (NULL: none), as a column."""
+    moment = bindparam("moment", type_=t.periods.c.starts_at.type)
+    closed = (
+        select(t.periods.c.label)
+        .where(
+            t.periods.c.state == PeriodState.CLOSED.value,
+            t.periods.c.starts_at <= moment,
+            t.periods.c.ends_at > moment,
+        )
+        .order_by(t.periods.c.starts_at)
+        .limit(1)
+    )
+    return closed.scalar_subquery().label("closed_period")
+
+
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")  # what a read of one row joins to
+
+
+def _transfer_rules(postgresql: bool) -> Select[Any]:
+    """What a transfer's rules read, as one row: the policy, the receiving city and its decision
+    for the year, the blocks of the two parties (a JSON array), and a closed period containing
+    the entry's effective time."""
+    blocks = t.trading_blocks
+    fields = ("seq", "id", "party_code", "kind", "pollutant", "effective_from", "lifted_on")
+    pairs = [part for name in (*fields, "basis") for part in (literal(name), blocks.c[name])]
+    as_json = (
+        func.json_agg(func.json_build_object(*pairs))
+        if postgresql
+        else func.json_group_array(func.json_object(*pairs))
+    )
+    cities, years = t.cities, t.city_years
+    return select(
+        _policy_value(),
+        cities.c.name.label("city"),
+        cities.c.basin,
+        years.c.may_receive_air_rights,
+        years.c.basis,
+        select(as_json)
+        .where(blocks.c.party_code.in_([bindparam("giver"), bindparam("receiver")]))
+        .scalar_subquery()
+        .label("blocks"),
+        _closed_period(),
+    ).select_from(
+        _ONE_ROW.outerjoin(cities, cities.c.name == bindparam("receiver_city")).outerjoin(
+            years, and_(years.c.city == cities.c.name, years.c.year == bindparam("year"))
+        )
+    )
+
+
+_TRANSFER_RULES = {"postgresql": _transfer_rules(True), "sqlite": _transfer_rules(False)}
+
+
+def _proposal() -> Select[Any]:
+    """What a proposal reads, as one row: the trade under its id (NULL columns: none), its
+    seller and buyer (labelled as in `_TRADE_AND_PARTIES`), the policy, the span of the
+    seller's entitlements of the family, and a closed period containing the trade date."""
+    held = t.entitlements
+    of_family = and_(
+        held.c.party_code == bindparam("seller"), held.c.pollutant == bindparam("family")
+    )
+    return select(
+        t.trades,
+        *(column.label(f"seller_{column.name}") for column in _SELLER.c),
+        *(column.label(f"buyer_{column.name}") for column in _BUYER.c),
+        _policy_value(),
+        select(func.min(held.c.first_vintage)).where(of_family).scalar_subquery().label("first"),
+        select(func.max(held.c.last_vintage)).where(of_family).scalar_subquery().label("last"),
+        _closed_period(),
+    ).select_from(
+        _ONE_ROW.outerjoin(t.trades, _TRADE_ID)
+        .outerjoin(_SELLER, _SELLER.c.code == bindparam("seller"))
+        .outerjoin(_BUYER, _BUYER.c.code == bindparam("buyer"))
+    )
+
+
+_PROPOSAL = _proposal()
+
 
 class SqlRegistryRepository:
     """Parties, outlets, cities, policy, entitlements, pledges, trades, obligations."""
 
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._postgresql = connection.dialect.name == "postgresql"
 
     def _page(self, query: Select[Any], seq: Any, after: int, limit: int) -> list[Row[Any]]:
         return list(self._connection.execute(query.where(seq > after).order_by(seq).limit(limit)))
@@ -169,6 +307,59 @@ class SqlRegistryRepository:
             select(table).where(table.c.city == name).order_by(table.c.year)
         )
         return [CityYear(r.city, r.year, r.may_receive_air_rights, r.basis) for r in rows]
+
+    def transfer_rules(
+        self, giver: str, receiver: str, receiver_city: str | None, year: int, moment: datetime
+    ) -> TransferRules:
+        statement = _TRANSFER_RULES["postgresql" if self._postgresql else "sqlite"]
+        row = self._connection.execute(
+            statement,
+            {
+                "giver": giver,
+                "receiver": receiver,
+                "receiver_city": receiver_city,
+                "year": year,
+                "moment": moment,
+            },
+        ).one()
+        city = None if row.city is None else City(row.city, row.basin)
+        decided = row.may_receive_air_rights
+        decision = None
+        if city is not None and decided is not None:
+            decision = CityYear(city.name, year, bool(decided), row.basis)
+        return TransferRules(
+            policy=None if row.policy is None else dict(row.policy),
+            city=city,
+            decision=decision,
+            blocks=_blocks_of_json(row.blocks),
+            closed_period=row.closed_period,
+        )
+
+    def proposal_context(
+        self, trade_id: str, seller: str, buyer: str, family: str, moment: datetime
+    ) -> ProposalContext:
+        row = self._connection.execute(
+            _PROPOSAL,
+            {
+                "trade_id": trade_id,
+                "seller": seller,
+                "buyer": buyer,
+                "family": family,
+                "moment": moment,
+            },
+        ).one()
+        named = [
+            _party_of(row, columns)
+            for columns in (_SELLER_COLUMNS, _BUYER_COLUMNS)
+            if row._mapping[columns[0]] is not None
+        ]
+        return ProposalContext(
+            existing=None if row.id is None else _trade(row),
+            parties={party.code: party for party in named},
+            policy=None if row.policy is None else dict(row.policy),
+            entitled=None if row.first is None else (row.first, row.last),
+            closed_period=row.closed_period,
+        )
 
     def get_policy(self) -> dict[str, object] | None:
         value = self._connection.execute(
@@ -388,52 +579,35 @@ class SqlRegistryRepository:
 
     # -- trades --------------------------------------------------------------------------------
 
-    def add_trade(self, trade: Trade, at: datetime) -> None:
-        self._connection.execute(
-            insert(t.trades).values(
-                id=trade.id,
-                seller=trade.seller,
-                buyer=trade.buyer,
-                proposer=trade.proposer,
-                family=trade.family,
-                units=trade.units,
-                price_fen=trade.price_fen,
-                first_vintage=trade.first_vintage,
-                last_vintage=trade.last_vintage,
-                trade_date=trade.trade_date,
-                state=trade.state.value,
-                mode=trade.mode,
-                zero_price_reason=trade.zero_price_reason,
-                expires_at=trade.expires_at,
-                created_at=at,
-                updated_at=at,
-            )
-        )
+    def add_trade(self, trade: Trade, event: TradeEvent) -> None:
+        values = _trade_row(trade, event.at) | _event_row(event)
+        if self._postgresql:  # one statement: the trade and its history's first line
+            self._connection.execute(_ADD_TRADE_PG, values)
+            return
+        self._connection.execute(_ADD_TRADE, values)
+        self._connection.execute(_ADD_TRADE_EVENT, values)
 
     def get_trade(self, trade_id: str, *, lock: bool = False) -> Trade | None:
-        query = select(t.trades).where(t.trades.c.id == trade_id)
-        if lock:
-            query = query.with_for_update()
-        row = self._connection.execute(query).first()
+        query = _LOCK_TRADE if lock else _TRADE
+        row = self._connection.execute(query, {"trade_id": trade_id}).first()
         return None if row is None else _trade(row)
 
-    def set_trade_state(self, trade_id: str, state: TradeState, at: datetime) -> None:
-        self._connection.execute(
-            update(t.trades)
-            .where(t.trades.c.id == trade_id)
-            .values(state=state.value, updated_at=at)
-        )
+    def get_trade_and_parties(
+        self, trade_id: str, *, lock: bool = False
+    ) -> tuple[Trade, Party, Party] | None:
+        query = _LOCK_TRADE_AND_PARTIES if lock else _TRADE_AND_PARTIES
+        row = self._connection.execute(query, {"trade_id": trade_id}).first()
+        if row is None:
+            return None
+        return _trade(row), _party_of(row, _SELLER_COLUMNS), _party_of(row, _BUYER_COLUMNS)
 
-    def add_trade_event(self, event: TradeEvent) -> None:
-        self._connection.execute(
-            insert(t.trade_events).values(
-                trade_id=event.trade_id,
-                state=event.state.value,
-                actor=event.actor,
-                at=event.at,
-                note=event.note,
-            )
-        )
+    def set_trade_state(self, event: TradeEvent) -> None:
+        values = _event_row(event)
+        if self._postgresql:  # one statement: the new state and its history line
+            self._connection.execute(_MOVE_TRADE_PG, values)
+            return
+        self._connection.execute(_MOVE_TRADE, values)
+        self._connection.execute(_ADD_TRADE_EVENT, values)
 
     def trade_events(self, trade_id: str) -> list[TradeEvent]:
         rows = self._connection.execute(
@@ -677,6 +851,52 @@ def _party(row: Row[Any]) -> Party:
     )
 
 
+_PARTY_FIELDS = ("code", "kind", "name", "credit_code", "city", "county", "tax_tier", "industry")
+_SELLER_COLUMNS = tuple(f"seller_{name}" for name in _PARTY_FIELDS)
+_BUYER_COLUMNS = tuple(f"buyer_{name}" for name in _PARTY_FIELDS)
+
+
+def _party_of(row: Row[Any], columns: tuple[str, ...]) -> Party:
+    """A party read beside another record, its columns labelled (`_SELLER_COLUMNS`...)."""
+    values = row._mapping
+    code, kind, *rest = (values[column] for column in columns)
+    return Party(code, PartyKind(kind), *rest)
+
+
+def _trade_row(trade: Trade, at: datetime) -> dict[str, Any]:
+    """A new trade's parameters for `_ADD_TRADE`."""
+    values = {
+        "id": trade.id,
+        "seller": trade.seller,
+        "buyer": trade.buyer,
+        "proposer": trade.proposer,
+        "family": trade.family,
+        "units": trade.units,
+        "price_fen": trade.price_fen,
+        "first_vintage": trade.first_vintage,
+        "last_vintage": trade.last_vintage,
+        "trade_date": trade.trade_date,
+        "state": trade.state.value,
+        "mode": trade.mode,
+        "zero_price_reason": trade.zero_price_reason,
+        "expires_at": trade.expires_at,
+        "created_at": at,
+        "updated_at": at,
+    }
+    return {f"t_{name}": value for name, value in values.items()}
+
+
+def _event_row(event: TradeEvent) -> dict[str, Any]:
+    """A history line's parameters for `_ADD_TRADE_EVENT` and `_MOVE_TRADE`."""
+    return {
+        "e_trade_id": event.trade_id,
+        "e_state": event.state.value,
+        "e_actor": event.actor,
+        "e_at": event.at,
+        "e_note": event.note,
+    }
+
+
 def _outlet(row: Row[Any]) -> Outlet:
     return Outlet(row.party_code, row.outlet_code)
 
@@ -719,6 +939,24 @@ def _block(row: Row[Any]) -> TradingBlock:
         row.basis,
         row.lifted_on,
     )
+
+
+def _blocks_of_json(value: object) -> list[TradingBlock]:
+    """Blocks aggregated as JSON (`_transfer_rules`: a list on PostgreSQL, text on SQLite;
+    none on PostgreSQL is NULL), in the order they were set."""
+    rows = cast(list[dict[str, Any]], json.loads(value) if isinstance(value, str) else value or [])
+    return [
+        TradingBlock(
+            row["id"],
+            row["party_code"],
+            BlockKind(row["kind"]),
+            date.fromisoformat(row["effective_from"]),
+            row["pollutant"],
+            row["basis"],
+            None if row["lifted_on"] is None else date.fromisoformat(row["lifted_on"]),
+        )
+        for row in sorted(rows, key=lambda row: int(row["seq"]))
+    ]
 
 
 def _pledge(row: Row[Any]) -> Pledge:

@@ -8,15 +8,17 @@ and the fixed part of accounts never change, so they are cached per store; flags
 
 from __future__ import annotations
 
+import json
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
     bindparam,
     case,
@@ -263,6 +265,37 @@ _ENTRIES = (
 )
 
 
+def _entry_whole(postgresql: bool) -> Select[Any]:
+    """One entry, by `entry_id`, with its postings and references as JSON arrays: one read."""
+
+    def as_json(*pairs: Any) -> Any:
+        if postgresql:
+            return func.json_agg(func.json_build_object(*pairs))
+        return func.json_group_array(func.json_object(*pairs))
+
+    postings, references = t.postings, t.entry_references
+    lines = as_json(
+        *("id", postings.c.id, "code", t.accounts.c.code),
+        *("instrument", postings.c.instrument_code, "side", postings.c.side),
+        *("units", postings.c.units),
+    )
+    names = as_json("kind", references.c.kind, "reference", references.c.reference)
+    return _ENTRIES.add_columns(
+        select(lines)
+        .select_from(postings.join(t.accounts, t.accounts.c.id == postings.c.account_id))
+        .where(postings.c.entry_seq == t.entries.c.seq)
+        .scalar_subquery()
+        .label("lines"),
+        select(names)
+        .where(references.c.entry_seq == t.entries.c.seq)
+        .scalar_subquery()
+        .label("names"),
+    ).where(t.entries.c.entry_id == bindparam("entry_id"))
+
+
+_ENTRY_WHOLE = {"postgresql": _entry_whole(True), "sqlite": _entry_whole(False)}
+
+
 class SqlJournalRepository:
     """Journal entries, postings and the balances they move."""
 
@@ -429,6 +462,19 @@ class SqlJournalRepository:
     def get_many(self, entry_ids: Iterable[str]) -> dict[str, EntryRecord]:
         records = self._records(t.entries.c.entry_id.in_(set(entry_ids)))
         return {record.entry_id: record for record in records}
+
+    def get_whole(self, entry_id: str) -> EntryRecord | None:
+        statement = _ENTRY_WHOLE["postgresql" if self._postgresql else "sqlite"]
+        row = self._connection.execute(statement, {"entry_id": entry_id}).first()
+        if row is None:
+            return None
+        lines = sorted(_json_rows(row.lines), key=lambda line: int(line["id"]))
+        postings = tuple(
+            PostingRecord(p["code"], p["instrument"], Side(p["side"]), int(p["units"]))
+            for p in lines
+        )
+        names = sorted((r["kind"], r["reference"]) for r in _json_rows(row.names))
+        return _record(row, postings, tuple(Reference(kind, name) for kind, name in names))
 
     def get_by_seq(self, seq: int) -> EntryRecord:
         (record,) = self._records(t.entries.c.seq == seq)
@@ -614,6 +660,11 @@ def _balance(row: Row[Any]) -> Balance:
         version=row.version,
         updated_at=row.updated_at,
     )
+
+
+def _json_rows(value: object) -> list[dict[str, Any]]:
+    """Rows aggregated as JSON: a list on PostgreSQL (NULL if none), text on SQLite."""
+    return cast(list[dict[str, Any]], json.loads(value) if isinstance(value, str) else value or [])
 
 
 def _record(

@@ -10,6 +10,7 @@ lifting it again on the same day answers the lift.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
@@ -101,11 +102,18 @@ def list_blocks(
 
 
 def check_transfer(
-    uow: UnitOfWork, seller: str, buyer: str, family: str, business_date: date
+    uow: UnitOfWork,
+    seller: str,
+    buyer: str,
+    family: str,
+    business_date: date,
+    *,
+    found: Sequence[TradingBlock] | None = None,
 ) -> None:
     """Refuse a transfer a block forbids, active on its business date or today (Beijing): a
     block set today stops a transfer dated earlier that is still to be recorded, and one lifted
-    since does not excuse a transfer dated while it held."""
-    blocks = uow.registry.blocks_of(sorted({seller, buyer}))
+    since does not excuse a transfer dated while it held. `found`: every block of the two
+    parties, if the caller read them."""
+    blocks = uow.registry.blocks_of(sorted({seller, buyer})) if found is None else found
     if blocks:
         check_blocks(blocks, seller, buyer, family, (business_date, beijing_date(uow.now())))

@@ -32,6 +32,24 @@ def effective_at(
     return moment
 
 
+def effective_at_found(
+    uow: UnitOfWork,
+    day: date,
+    closed: str | None,
+    *,
+    vintages: Iterable[int | None] = (),
+    field: str = FIELD,
+) -> datetime:
+    """`effective_at` of a dated record whose caller read, with other things after its lock,
+    the closed period containing the day's `effective_instant` (`closed`; None: open). An open
+    instant is told to `uow.finance`, so that the journal does not ask again."""
+    moment = check_business_date(day, today=beijing_date(uow.now()), vintages=vintages, field=field)
+    if closed is not None:
+        raise closed_period_error(closed, field=field)
+    uow.finance.found_open([moment])
+    return moment
+
+
 def same_day(stored: datetime, day: date | None) -> bool:
     """Whether a retry dated `day` (None: undated, any day) asks for what was stored effective at
     `stored`."""

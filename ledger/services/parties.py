@@ -263,7 +263,12 @@ class Rules:
 
 
 def rules_of(uow: UnitOfWork) -> Rules:
-    stored = uow.registry.get_policy() or {}
+    return rules_from(uow.registry.get_policy())
+
+
+def rules_from(stored: Mapping[str, object] | None) -> Rules:
+    """The rules of a policy row read by the caller (None: no row yet)."""
+    stored = stored or {}
     return Rules(_policy(stored), frozenset(_expired(stored)))
 
 
@@ -299,19 +304,25 @@ def mark_expired(uow: UnitOfWork, instrument_code: str) -> None:
 
 
 def check_may_receive(  # noqa: PLR0917 - the transfer's parts
-    uow: UnitOfWork, family: str, giver: Party, receiver: Party, year: int, policy: Policy
+    uow: UnitOfWork,
+    family: str,
+    giver: Party,
+    receiver: Party,
+    year: int,
+    policy: Policy,
+    *,
+    found: tuple[City | None, CityYear | None] | None = None,
 ) -> None:
     """Rules §7.11 on every path by which an enterprise receives rights (a trade, a reserve
     sale): see `registry.check_receiving_city`. The policy's `check_city_eligibility` turns it
-    off."""
+    off. `found`: the receiver's city and its decision for `year`, if the caller read them."""
     if not policy.check_city_eligibility or family not in AIR_POLLUTANTS:
         return
     if receiver.city and receiver.city == giver.city:
         return  # within one city: no read needed
-    city, decision = (
-        uow.registry.city_in_year(receiver.city, year) if receiver.city else (None, None)
-    )
-    check_receiving_city(family, giver, receiver, year, city, decision)
+    if found is None:
+        found = uow.registry.city_in_year(receiver.city, year) if receiver.city else (None, None)
+    check_receiving_city(family, giver, receiver, year, *found)
 
 
 def check_not_expired(uow: UnitOfWork, codes: Iterable[str]) -> None:

@@ -5,11 +5,12 @@ Acceptance places ONE pending `trade_settlement` entry holding the seller's righ
 remaining vintage and the buyer's cash (price and the buyer's fee); recording posts it whole, so
 the rights leg, the CNY leg and the fees settle in one transaction. Every rule is checked inside
 that transaction after the balances are locked (all in one ordered lock, so that concurrent
-trades never deadlock), on acceptance and again on recording. A step reads what it needs once
-(the parties together, the policy after the lock, the hold) and hands it on: the journal books
-against the balances locked here rather than locking them again. Each state change appends a line
-to the trade's history, naming the party that acted. Proposing the same trade again is a safe
-retry; another proposal under its id is a 409.
+trades never deadlock), on acceptance and again on recording. A step reads what it needs once,
+in as few statements as it can (a proposal's context in one; the trade with its parties; after
+the lock, the policy and everything else the rules read in one; the hold in one) and hands it
+on: the journal books against the balances locked here rather than locking them again. Each
+state change appends a line to the trade's history, naming the party that acted. Proposing the
+same trade again is a safe retry; another proposal under its id is a 409.
 
 Who acts: a trade's seller and buyer (an enterprise's or the exchange's representative, or a
 city or the province selling its reserve's rights: an authority takes part only as the seller)
@@ -20,11 +21,13 @@ counterparty sees names none of the other party's amounts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from ledger.domain.access import Actor, Role
 from ledger.domain.accounts import Side
+from ledger.domain.business_dates import effective_instant
 from ledger.domain.entries import PostingRequest, Reference
 from ledger.domain.errors import (
     BasinMismatch,
@@ -39,7 +42,7 @@ from ledger.domain.errors import (
     UnknownParty,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
-from ledger.domain.ports import TradeEvent, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.ports import TradeEvent, TransferRules, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     AIR_POLLUTANTS,
     CARBON,
@@ -66,7 +69,7 @@ from ledger.domain.registry import (
 )
 from ledger.services import blocks, journal
 from ledger.services.authority import acting_as, sees, use_case
-from ledger.services.business_dates import effective_at
+from ledger.services.business_dates import effective_at_found
 from ledger.services.parties import (
     Locked,
     Rules,
@@ -75,9 +78,8 @@ from ledger.services.parties import (
     check_may_receive,
     ensure_instruments,
     move,
-    policy_of,
     quantity,
-    rules_of,
+    rules_from,
 )
 from ledger.services.rights import EXCHANGE
 from ledger.services.transactions import in_transaction, read
@@ -103,23 +105,26 @@ def propose(
 
     def work(uow: UnitOfWork) -> Created[Trade]:
         sent = replace(trade, proposer=acting_as(actor, trade.proposer or None, field="proposer"))
-        existing = uow.registry.get_trade(trade.id)
-        if existing is not None:
-            return Created(_replayed(existing, sent, vintage), replayed=True)
+        found = uow.registry.proposal_context(
+            sent.id, sent.seller, sent.buyer, sent.family, effective_instant(sent.trade_date)
+        )  # one read: what follows, and whether the trade exists
+        if found.existing is not None:
+            return Created(_replayed(found.existing, sent, vintage), replayed=True)
         if sent.seller == sent.buyer or sent.proposer not in (sent.seller, sent.buyer):
             raise InvalidField(
                 "the proposer is the seller or the buyer, not both", field="proposer"
             )
         _check_trader(actor, sent, sent.proposer)
-        seller, buyer = _parties(uow, sent)
+        seller, buyer = _parties_among(found.parties, sent)
         if buyer.kind is PartyKind.AUTHORITY:
             raise TradePartyInvalid(
                 "an authority takes rights back by a reserve operation, not a trade",
                 field="buyer",
             )
-        check_price(sent, policy_of(uow))
-        first, last = _vintages(uow, sent, seller, vintage)
-        effective_at(uow, sent.trade_date, vintages=[first], field=TRADE_DATE)
+        check_price(sent, rules_from(found.policy).policy)
+        first, last = _vintages(sent, seller, vintage, found.entitled)
+        closed = found.closed_period
+        effective_at_found(uow, sent.trade_date, closed, vintages=[first], field=TRADE_DATE)
         proposed = replace(sent, first_vintage=first, last_vintage=last, state=TradeState.PROPOSED)
         return Created(add_proposal(uow, proposed))
 
@@ -130,9 +135,8 @@ def add_proposal(uow: UnitOfWork, trade: Trade) -> Trade:
     """Inside the caller's unit of work: store a checked proposal (its vintages set) and the
     first line of its history, naming its proposer."""
     ensure_instruments(uow, trade.family, trade.vintages)
-    now = uow.now()
-    uow.registry.add_trade(trade, now)
-    uow.registry.add_trade_event(TradeEvent(trade.id, TradeState.PROPOSED, trade.proposer, now, ""))
+    event = TradeEvent(trade.id, TradeState.PROPOSED, trade.proposer, uow.now(), "")
+    uow.registry.add_trade(trade, event)
     return trade
 
 
@@ -165,15 +169,24 @@ def rights_vintages(uow: UnitOfWork, family: str, seller: str, year: int) -> tup
     """The vintages a sale of `seller`'s rights in `year` moves: from that year to the end of
     its latest entitlement of the pollutant."""
     entitlements = uow.registry.list_entitlements(seller, family, 0, 1000)
-    if not entitlements:
+    first = min((e.first_vintage for _, e in entitlements), default=None)
+    last = max((e.last_vintage for _, e in entitlements), default=None)
+    span = None if first is None or last is None else (first, last)
+    return _remaining(family, seller, year, span)
+
+
+def _remaining(
+    family: str, seller: str, year: int, entitled: tuple[int, int] | None
+) -> tuple[int, int]:
+    """From `year` to the end of the seller's entitlements of `family` (`entitled`: their
+    earliest first and latest last vintage; None: it has none)."""
+    if entitled is None:
         raise InvalidField(f"{seller} has no {family} entitlement", field="seller")
-    first = min(e.first_vintage for _, e in entitlements)
-    last = max(e.last_vintage for _, e in entitlements)
-    return remaining_vintages(first, last, year)
+    return remaining_vintages(*entitled, year)
 
 
 def _vintages(
-    uow: UnitOfWork, trade: Trade, seller: Party, vintage: int | None
+    trade: Trade, seller: Party, vintage: int | None, entitled: tuple[int, int] | None
 ) -> tuple[int | None, int | None]:
     if trade.family == CCER:
         return None, None
@@ -183,7 +196,7 @@ def _vintages(
         return vintage, vintage
     if trade.family not in AIR_POLLUTANTS | WATER_POLLUTANTS:
         raise InvalidField(f"unknown pollutant {trade.family!r}", field="pollutant")
-    return rights_vintages(uow, trade.family, seller.code, trade.trade_date.year)
+    return _remaining(trade.family, seller.code, trade.trade_date.year, entitled)
 
 
 # -- actions ------------------------------------------------------------------------------------
@@ -197,29 +210,32 @@ def accept(
     rule is checked and the hold is placed."""
 
     def work(uow: UnitOfWork) -> Trade:
-        trade = _visible(uow, actor, trade_id, lock=True)
+        trade, seller, buyer = _visible_with_parties(uow, actor, trade_id)
         acting = _trading_party(actor, trade, party)
         if _retried(uow, trade, TradeAction.ACCEPT, acting):
             return trade
-        return accept_in(uow, trade, acting)
+        return accept_in(uow, trade, acting, parties=(seller, buyer))
 
     return in_transaction(uow_factory, work, actor=actor)
 
 
-def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
+def accept_in(
+    uow: UnitOfWork, trade: Trade, acting: str, *, parties: tuple[Party, Party] | None = None
+) -> Trade:
     """Inside the caller's unit of work: `acting` accepts `trade` (locked by the caller), every
-    rule is checked and the hold is placed (also a reserve listing's sale, `listings`)."""
+    rule is checked and the hold is placed (also a reserve listing's sale, `listings`).
+    `parties`: its seller and buyer, if the caller read them already."""
     state = trade.next_state(TradeAction.ACCEPT, acting)
-    seller, buyer = _parties(uow, trade)
+    seller, buyer = parties or _parties(uow, trade)
     locked = journal.lock(uow, _balances_moved(trade, seller, buyer))
-    rules = rules_of(uow)  # after the lock, as every rule (see _check_rules)
+    rules, found = _read_rules(uow, trade, seller, buyer)  # after the lock (see _check_rules)
     codes = trade.instrument_codes()
     rules.check_not_expired(codes)
     postings, payment = _postings(trade, seller, buyer, rules.policy)
     giver = rights_account(seller)
     balances = locked.by_code()
     check_can_give(uow, seller.code, giver, codes, trade.units, locked=balances, disclose=False)
-    _check_rules(uow, trade, seller, buyer, rules, balances)
+    _check_rules(uow, trade, (seller, buyer), (rules, found), balances)
     hold = journal.PostEntry(
         entry_id=_hold_id(trade),
         entry_type=ENTRY_TYPE,
@@ -227,7 +243,7 @@ def accept_in(uow: UnitOfWork, trade: Trade, acting: str) -> Trade:
         references=(Reference("trade", trade.id),),
         pending=True,
         metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
-        effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
+        effective_at=_effective_at(uow, trade, found),
     )
     try:
         journal.write_in(uow, [hold], locked=locked)
@@ -265,7 +281,11 @@ def _balances_moved(trade: Trade, seller: Party, buyer: Party) -> set[tuple[str,
 
 def _parties(uow: UnitOfWork, trade: Trade) -> tuple[Party, Party]:
     """The trade's seller and buyer, read together."""
-    found = uow.registry.get_parties([trade.seller, trade.buyer])
+    return _parties_among(uow.registry.get_parties([trade.seller, trade.buyer]), trade)
+
+
+def _parties_among(found: Mapping[str, Party], trade: Trade) -> tuple[Party, Party]:
+    """The trade's seller and buyer among parties read, or `UnknownParty`."""
     for code, field in ((trade.seller, "seller"), (trade.buyer, "buyer")):
         if code not in found:
             raise UnknownParty(f"no party {code!r}", field=field)
@@ -279,21 +299,20 @@ def record(
     """The authority records the trade: rules again, then the hold is posted (settlement)."""
 
     def work(uow: UnitOfWork) -> Trade:
-        trade = _visible(uow, actor, trade_id, lock=True)
+        trade, seller, buyer = _visible_with_parties(uow, actor, trade_id)
         acting = _authority_party(actor, trade, party, TradeAction.RECORD)
         if _retried(uow, trade, TradeAction.RECORD, acting):
             return trade
         state = trade.next_state(TradeAction.RECORD, acting)
-        seller, buyer = _parties(uow, trade)
         hold_id = _hold_id(trade)
-        hold = uow.journal.get_many([hold_id]).get(hold_id)  # read once: passed to the journal
+        hold = uow.journal.get_whole(hold_id)  # read once: passed to the journal
         lines = hold.postings if hold is not None else ()  # none: the journal refuses below
         # The hold credits the buyer's holdings, so this also locks what the limit reads.
         locked = journal.lock(uow, {(p.account_code, p.instrument_code) for p in lines})
-        _check_rules(uow, trade, seller, buyer, rules_of(uow), locked.by_code())
+        rules = _read_rules(uow, trade, seller, buyer)
+        _check_rules(uow, trade, (seller, buyer), rules, locked.by_code())
         settlement = replace(
-            _resolution(trade, "settlement"),
-            effective_at=effective_at(uow, trade.trade_date, field=TRADE_DATE),
+            _resolution(trade, "settlement"), effective_at=_effective_at(uow, trade, rules[1])
         )
         journal.write_in(uow, resolve=settlement, pending_entry=hold, locked=locked)
         return _transition(uow, trade, state, acting)
@@ -443,6 +462,16 @@ def _visible(uow: UnitOfWork, actor: Actor, trade_id: str, *, lock: bool = False
     return trade
 
 
+def _visible_with_parties(
+    uow: UnitOfWork, actor: Actor, trade_id: str
+) -> tuple[Trade, Party, Party]:
+    """The trade, locked, with its seller and buyer (one read), if the actor sees it."""
+    found = uow.registry.get_trade_and_parties(trade_id, lock=True)
+    if found is None or not sees(uow, actor, found[0].seller, found[0].buyer):
+        raise _not_found(trade_id)
+    return found
+
+
 def _not_found(trade_id: str) -> LedgerError:
     return RecordNotFound(f"trade {trade_id!r} not found", field="trade_id")
 
@@ -450,26 +479,52 @@ def _not_found(trade_id: str) -> LedgerError:
 def _transition(
     uow: UnitOfWork, trade: Trade, state: TradeState, acting: str, note: str = ""
 ) -> Trade:
-    now = uow.now()
-    uow.registry.set_trade_state(trade.id, state, now)
-    uow.registry.add_trade_event(TradeEvent(trade.id, state, acting, now, note))
+    uow.registry.set_trade_state(TradeEvent(trade.id, state, acting, uow.now(), note))
     return replace(trade, state=state)
 
 
 # -- the rules and the entry --------------------------------------------------------------------
 
 
-def _check_rules(  # noqa: PLR0917 - the trade, its parties, the policy and the locked balances
-    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, rules: Rules, locked: Locked
+def _read_rules(
+    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party
+) -> tuple[Rules, TransferRules]:
+    """After the lock: the policy, the buyer's city and its decision, both parties' blocks and
+    whether the trade date is in a closed period, in one read."""
+    found = uow.registry.transfer_rules(
+        seller.code,
+        buyer.code,
+        buyer.city or None,
+        trade.trade_date.year,
+        effective_instant(trade.trade_date),
+    )
+    return rules_from(found.policy), found
+
+
+def _effective_at(uow: UnitOfWork, trade: Trade, found: TransferRules) -> datetime | None:
+    """The trade date's effective time, refused in a closed period (read with the rules)."""
+    return effective_at_found(uow, trade.trade_date, found.closed_period, field=TRADE_DATE)
+
+
+def _check_rules(
+    uow: UnitOfWork,
+    trade: Trade,
+    parties: tuple[Party, Party],
+    rules: tuple[Rules, TransferRules],
+    locked: Locked,
 ) -> None:
     """Every configurable rule, in a fixed order, inside the locked transaction (`rules` read
     after the lock: an expiry that held the balances first is seen)."""
+    seller, buyer = parties
     codes = trade.instrument_codes()
-    policy = rules.policy
-    rules.check_not_expired(codes)
+    policy, found = rules[0].policy, rules[1]
+    rules[0].check_not_expired(codes)
     check_price(trade, policy)
-    check_may_receive(uow, trade.family, seller, buyer, trade.trade_date.year, policy)
-    blocks.check_transfer(uow, seller.code, buyer.code, trade.family, trade.trade_date)
+    year, city = trade.trade_date.year, (found.city, found.decision)
+    check_may_receive(uow, trade.family, seller, buyer, year, policy, found=city)
+    blocks.check_transfer(
+        uow, seller.code, buyer.code, trade.family, trade.trade_date, found=found.blocks
+    )
     _check_basin(uow, trade, seller, buyer, policy)
     _check_holding_limit(uow, trade, buyer, codes, policy, locked)
 
