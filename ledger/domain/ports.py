@@ -171,6 +171,13 @@ class JournalRepository(Protocol):
         """The record that reverses (link='reverses') or resolves (link='pending') `seq`."""
         ...
 
+    def found_unresolved(self, seq: int) -> None:
+        """The pending entry `seq` has no resolution: the caller read so in a read of its own
+        after locking every balance the entry holds (`RegistryRepository.transfer_rules`), so
+        that none can come before this transaction ends but its own; `follower_of(seq,
+        link='pending')` asks no more."""
+        ...
+
     def due_pending(self, now: datetime, limit: int) -> list[EntryRecord]: ...
     def balances_of(self, account_id: int) -> list[Balance]: ...
     def balance_of(self, account_id: int, instrument_code: str) -> Balance | None: ...
@@ -207,6 +214,7 @@ class TransferRules:
     decision: CityYear | None
     blocks: list[TradingBlock]
     closed_period: str | None
+    pending_resolved: bool | None = None  # whether the pending entry asked about is resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,10 +274,17 @@ class RegistryRepository(Protocol):
         """The city (None if unknown) and its eligibility decision for `year` (None if none)."""
         ...
 
-    def transfer_rules(
-        self, giver: str, receiver: str, receiver_city: str | None, year: int, moment: datetime
+    def transfer_rules(  # noqa: PLR0917 - the transfer's parts
+        self,
+        giver: str,
+        receiver: str,
+        receiver_city: str | None,
+        year: int,
+        moment: datetime,
+        pending_seq: int | None = None,
     ) -> TransferRules:
-        """Everything a transfer's rules read (see `TransferRules`), in one read."""
+        """Everything a transfer's rules read (see `TransferRules`), in one read; and whether
+        the pending entry `pending_seq` (if any) is resolved."""
         ...
 
     def proposal_context(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     func,
     insert,
     literal,
@@ -122,8 +123,8 @@ _ONE_ROW = select(literal(1).label("one")).subquery("one_row")  # what a read of
 
 def _transfer_rules(postgresql: bool) -> Select[Any]:
     """What a transfer's rules read, as one row: the policy, the receiving city and its decision
-    for the year, the blocks of the two parties (a JSON array), and a closed period containing
-    the entry's effective time."""
+    for the year, the blocks of the two parties (a JSON array), a closed period containing the
+    entry's effective time, and whether the pending entry `pending_seq` has a resolution."""
     blocks = t.trading_blocks
     fields = ("seq", "id", "party_code", "kind", "pollutant", "effective_from", "lifted_on")
     pairs = [part for name in (*fields, "basis") for part in (literal(name), blocks.c[name])]
@@ -144,6 +145,9 @@ def _transfer_rules(postgresql: bool) -> Select[Any]:
         .scalar_subquery()
         .label("blocks"),
         _closed_period(),
+        exists()
+        .where(t.entries.c.pending_seq == bindparam("pending_seq"))
+        .label("pending_resolved"),
     ).select_from(
         _ONE_ROW.outerjoin(cities, cities.c.name == bindparam("receiver_city")).outerjoin(
             years, and_(years.c.city == cities.c.name, years.c.year == bindparam("year"))
@@ -308,8 +312,14 @@ class SqlRegistryRepository:
         )
         return [CityYear(r.city, r.year, r.may_receive_air_rights, r.basis) for r in rows]
 
-    def transfer_rules(
-        self, giver: str, receiver: str, receiver_city: str | None, year: int, moment: datetime
+    def transfer_rules(  # noqa: PLR0917 - the transfer's parts
+        self,
+        giver: str,
+        receiver: str,
+        receiver_city: str | None,
+        year: int,
+        moment: datetime,
+        pending_seq: int | None = None,
     ) -> TransferRules:
         statement = _TRANSFER_RULES["postgresql" if self._postgresql else "sqlite"]
         row = self._connection.execute(
@@ -320,6 +330,7 @@ class SqlRegistryRepository:
                 "receiver_city": receiver_city,
                 "year": year,
                 "moment": moment,
+                "pending_seq": pending_seq,
             },
         ).one()
         city = None if row.city is None else City(row.city, row.basin)
@@ -333,6 +344,7 @@ class SqlRegistryRepository:
             decision=decision,
             blocks=_blocks_of_json(row.blocks),
             closed_period=row.closed_period,
+            pending_resolved=None if pending_seq is None else bool(row.pending_resolved),
         )
 
     def proposal_context(

@@ -310,6 +310,7 @@ class SqlJournalRepository:
         self._unsaved: list[tuple[Balance, datetime]] = []
         self._flags_locked: dict[int, tuple[bool, bool]] = {}
         self.written_seqs: list[int] = []
+        self._unresolved: set[int] = set()  # pending entries found unresolved after their lock
 
     def _driver_cursor(self) -> Any:
         return self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -405,6 +406,7 @@ class SqlJournalRepository:
             self._write_postgresql([], [])
 
     def insert(self, new_entries: Sequence[NewEntry]) -> list[EntryRecord]:
+        self._unresolved.difference_update(new.pending_seq for new in new_entries)
         rows = _entry_rows(new_entries), _posting_rows(new_entries), _reference_rows(new_entries)
         if self._sqlite_cursor is not None:
             seqs = self._insert_sqlite(*rows)
@@ -480,7 +482,12 @@ class SqlJournalRepository:
         (record,) = self._records(t.entries.c.seq == seq)
         return record
 
+    def found_unresolved(self, seq: int) -> None:
+        self._unresolved.add(seq)
+
     def follower_of(self, seq: int, *, link: str) -> EntryRecord | None:
+        if link == "pending" and seq in self._unresolved:
+            return None  # asked after the lock in this transaction (see found_unresolved)
         column = t.entries.c.reverses_seq if link == "reverses" else t.entries.c.pending_seq
         records = self._records(column == seq)
         return records[0] if records else None

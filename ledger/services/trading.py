@@ -28,7 +28,7 @@ from datetime import datetime
 from ledger.domain.access import Actor, Role
 from ledger.domain.accounts import Side
 from ledger.domain.business_dates import effective_instant
-from ledger.domain.entries import PostingRequest, Reference
+from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     BasinMismatch,
     HoldingLimitExceeded,
@@ -309,7 +309,7 @@ def record(
         lines = hold.postings if hold is not None else ()  # none: the journal refuses below
         # The hold credits the buyer's holdings, so this also locks what the limit reads.
         locked = journal.lock(uow, {(p.account_code, p.instrument_code) for p in lines})
-        rules = _read_rules(uow, trade, seller, buyer)
+        rules = _read_rules(uow, trade, seller, buyer, hold)
         _check_rules(uow, trade, (seller, buyer), rules, locked.by_code())
         settlement = replace(
             _resolution(trade, "settlement"), effective_at=_effective_at(uow, trade, rules[1])
@@ -487,17 +487,22 @@ def _transition(
 
 
 def _read_rules(
-    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party
+    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, hold: EntryRecord | None = None
 ) -> tuple[Rules, TransferRules]:
-    """After the lock: the policy, the buyer's city and its decision, both parties' blocks and
-    whether the trade date is in a closed period, in one read."""
+    """After the lock: the policy, the buyer's city and its decision, both parties' blocks,
+    whether the trade date is in a closed period and, recording, whether the hold (its balances
+    locked) was resolved meanwhile, in one read. An unresolved hold is told to the journal,
+    which then does not ask again; a resolved one it finds and refuses itself."""
     found = uow.registry.transfer_rules(
         seller.code,
         buyer.code,
         buyer.city or None,
         trade.trade_date.year,
         effective_instant(trade.trade_date),
+        None if hold is None else hold.seq,
     )
+    if hold is not None and found.pending_resolved is False:
+        uow.journal.found_unresolved(hold.seq)
     return rules_from(found.policy), found
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from ledger.domain.access import Role
-from ledger.domain.registry import BlockKind, CityYear, TradingBlock
+from ledger.domain.errors import PendingAlreadyVoided
+from ledger.domain.registry import BlockKind, CityYear, TradeState, TradingBlock
 from ledger.persistence.store import Store
-from ledger.services import blocks, parties, periods, trading
+from ledger.services import blocks, journal, parties, periods, trading
 from tests.factories import actor
 from tests.integration.registry_support import TRADE_DAY, build_registry, of, so2_trade
 
@@ -73,3 +76,23 @@ def test_the_proposal_read_answers_as_the_reads_it_replaces(store: Store) -> Non
             assert found.entitled == ((min(firsts), max(lasts)) if held else None)
             assert found.closed_period is None
     assert found.existing is None
+
+
+def test_a_hold_resolved_before_the_recording_is_refused_and_found_by_the_rules_read(
+    store: Store,
+) -> None:
+    build_registry(store)
+    trading.propose(store, of(store, "E1"), so2_trade("X1", buyer="E4"))
+    trading.accept(store, of(store, "E4"), "X1")
+    with store() as uow:
+        hold = uow.journal.get_whole("trade-X1-hold")
+        assert hold is not None
+        found = uow.registry.transfer_rules("E1", "E4", "Chengde", 2026, OPEN, hold.seq)
+        assert found.pending_resolved is False
+    journal.void_pending_entry(store, journal.ResolvePending("trade-X1-hold", "elsewhere"))
+    with store() as uow:
+        found = uow.registry.transfer_rules("E1", "E4", "Chengde", 2026, OPEN, hold.seq)
+        assert found.pending_resolved is True
+    with pytest.raises(PendingAlreadyVoided):
+        trading.record(store, of(store, "HEBEI"), "X1")
+    assert trading.get_trade(store, of(store, "HEBEI"), "X1")[0].state is TradeState.ACCEPTED

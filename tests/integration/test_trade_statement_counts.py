@@ -3,8 +3,9 @@ starts reading something again, or locking twice, fails here rather than in a lo
 
 The figures are those of `python -m bench.statements` after the second cut of 2026-12-06 (the
 first: docs/performance/results/2026-12-06-trade-workflow.md; the second reads a proposal's
-context in one read, the trade with its parties, the rules in one read after the lock, the hold
-in one read, and on PostgreSQL writes a trade's state with its history line in one statement);
+context in one read, the trade with its parties, the rules (and, recording, whether the hold
+was resolved) in one read after the lock, the hold in one read, and on PostgreSQL writes a
+trade's state with its history line in one statement);
 a change that needs more statements must say why, here and there. Counted on the second trade
 of a pair: the first creates the balance rows it finds missing (a retry on PostgreSQL) and fills
 the store's caches.
@@ -27,8 +28,8 @@ from tests.integration.registry_support import build_registry, of, so2_trade
 
 # step -> the most statements it may send, per database (transaction control not counted)
 MOST = {
-    "postgresql": {"transfer": 3, "propose": 3, "accept": 6, "record": 8},
-    "sqlite": {"transfer": 6, "propose": 4, "accept": 11, "record": 13},
+    "postgresql": {"transfer": 3, "propose": 3, "accept": 6, "record": 7},
+    "sqlite": {"transfer": 6, "propose": 4, "accept": 11, "record": 12},
 }
 STEPS = ("transfer", "propose", "accept", "record")
 
