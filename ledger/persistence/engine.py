@@ -51,6 +51,8 @@ def _sqlite_engine(url: str, synchronous: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        if connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            return  # a unit of work began its transaction on the driver (SqlUnitOfWork)
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         connection.exec_driver_sql(f"BEGIN {mode}")
 

@@ -81,6 +81,28 @@ def parse_instant(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+@_as_sqlalchemy_errors
+def begin(connection: Any, *, immediate: bool) -> None:
+    """Open the unit of work's transaction on the driver connection (IMMEDIATE: with the write
+    lock taken up front, since a deferred BEGIN that reads then writes can fail with SQLITE_BUSY
+    whatever the timeout)."""
+    connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN DEFERRED")
+
+
+@_as_sqlalchemy_errors
+def commit(connection: Any) -> None:
+    """Commit the driver's transaction, if one is still open."""
+    if connection.in_transaction:
+        connection.execute("COMMIT")
+
+
+@_as_sqlalchemy_errors
+def rollback(connection: Any) -> None:
+    """Roll the driver's transaction back, if one is still open."""
+    if connection.in_transaction:
+        connection.execute("ROLLBACK")
+
+
 def _placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
