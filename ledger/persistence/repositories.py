@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Connection,
@@ -100,15 +100,14 @@ class SqlInstrumentRepository:
         self._new = caches.new_instruments
 
     def get_many(self, codes: Iterable[str]) -> dict[str, Instrument]:
-        wanted = set(codes)
-        missing = [code for code in wanted if code not in self._cache]
+        found, missing = _look_up(self._cache, codes)
         if missing:
             rows = self._connection.execute(
                 select(t.instruments).where(t.instruments.c.code.in_(missing))
             )
             for row in rows:
-                self._cache[row.code] = _instrument(row)
-        return {code: self._cache[code] for code in wanted if code in self._cache}
+                found[row.code] = self._cache[row.code] = _instrument(row)
+        return found
 
     def add(self, instrument: Instrument, created_at: datetime) -> None:
         self._new.add(instrument.code)
@@ -126,6 +125,24 @@ class SqlInstrumentRepository:
     def list(self) -> list[Instrument]:
         rows = self._connection.execute(select(t.instruments).order_by(t.instruments.c.code))
         return [_instrument(row) for row in rows]
+
+
+V = TypeVar("V")
+
+
+def _look_up(cache: ChainMap[str, V], keys: Iterable[str]) -> tuple[dict[str, V], list[str]]:
+    """What a transaction's cache holds of `keys`, and the keys it lacks. Read map by map: a
+    ChainMap's own look-ups are Python loops over its maps, twice per key (in, then get)."""
+    mine, shared = cache.maps
+    found: dict[str, V] = {}
+    missing = []
+    for key in set(keys):
+        value = mine.get(key) or shared.get(key)
+        if value is None:
+            missing.append(key)
+        else:
+            found[key] = value
+    return found, missing
 
 
 def _instrument(row: Row[Any]) -> Instrument:
@@ -148,11 +165,10 @@ class SqlAccountRepository:
 
     def cached(self, codes: Iterable[str]) -> dict[str, Account]:
         """Accounts with possibly stale flags (fixed columns are exact); reads only misses."""
-        wanted = set(codes)
-        missing = [code for code in wanted if code not in self._cache]
+        found, missing = _look_up(self._cache, codes)
         if missing:
-            self.get_many(missing)
-        return {code: self._cache[code] for code in wanted if code in self._cache}
+            found.update(self.get_many(missing))
+        return found
 
     def add(self, draft: AccountDraft, created_at: datetime) -> Account:
         account_id = self._connection.execute(
@@ -352,13 +368,7 @@ class SqlJournalRepository:
         if missing:
             self._create_balances(accounts, missing)
             rows, flags = self._lock_rows(wanted)
-        refreshed = {  # accounts none of whose balances were asked for keep their flags
-            code: replace(account, frozen=flags[account.id][0], closed=flags[account.id][1])
-            if account.id in flags
-            else account
-            for code, account in accounts.items()
-        }
-        return refreshed, rows
+        return _with_flags(accounts, flags), rows
 
     def _ours(self, key: BalanceKey) -> bool:
         return key[0] in self._caches.new_accounts or key[1] in self._caches.new_instruments
@@ -407,34 +417,26 @@ class SqlJournalRepository:
 
     def insert(self, new_entries: Sequence[NewEntry]) -> list[EntryRecord]:
         self._unresolved.difference_update(new.pending_seq for new in new_entries)
-        rows = _entry_rows(new_entries), _posting_rows(new_entries), _reference_rows(new_entries)
         if self._sqlite_cursor is not None:
-            seqs = self._insert_sqlite(*rows)
+            seqs = self._insert_sqlite(new_entries)
         else:
-            seqs = self._write_postgresql(*rows)
+            seqs = self._write_postgresql(
+                _entry_rows(new_entries), _posting_rows(new_entries), _reference_rows(new_entries)
+            )
         self.written_seqs.extend(seqs)
         return [_record_of_new(seq, new) for seq, new in zip(seqs, new_entries, strict=True)]
 
-    def _insert_sqlite(
-        self,
-        entry_rows: list[dict[str, Any]],
-        posting_rows: list[dict[str, Any]],
-        reference_rows: list[dict[str, Any]],
-    ) -> list[int]:
+    def _insert_sqlite(self, new_entries: Sequence[NewEntry]) -> list[int]:
+        """Entries, postings and references (SQLite: rows built from the entries directly)."""
         assert self._sqlite_cursor is not None
-        seqs = sqlite_write_path.insert_entries(self._sqlite_cursor, entry_rows)
-        seq_of = {row["entry_id"]: seq for row, seq in zip(entry_rows, seqs, strict=True)}
-        if posting_rows:
-            sqlite_write_path.insert_postings(self._sqlite_cursor, posting_rows, seq_of)
-        if reference_rows:
-            references = [
-                {
-                    "entry_seq": seq_of[row["entry_id"]],
-                    "kind": row["kind"],
-                    "reference": row["reference"],
-                }
-                for row in reference_rows
-            ]
+        seqs = sqlite_write_path.insert_entries(self._sqlite_cursor, new_entries)
+        sqlite_write_path.insert_postings(self._sqlite_cursor, new_entries, seqs)
+        references = [
+            {"entry_seq": seq, "kind": r.kind, "reference": r.id}
+            for new, seq in zip(new_entries, seqs, strict=True)
+            for r in new.draft.references
+        ]
+        if references:
             self._connection.execute(insert(t.entry_references), references)
         return seqs
 
@@ -652,6 +654,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "never changed" for a balance row j
 _UNTOUCHED = dict.fromkeys(
     ("debits_posted", "credits_posted", "debits_pending", "credits_pending", "version"), 0
 ) | {"updated_at": _EPOCH}
+
+
+def _with_flags(
+    accounts: Mapping[str, Account], flags: Mapping[int, tuple[bool, bool]]
+) -> dict[str, Account]:
+    """The accounts with the frozen and closed flags the lock read (accounts none of whose
+    balances were locked keep theirs; an account whose flags did not change is itself)."""
+    refreshed = dict(accounts)
+    for code, account in accounts.items():
+        now = flags.get(account.id)
+        if now is not None and now != (account.frozen, account.closed):
+            refreshed[code] = replace(account, frozen=now[0], closed=now[1])
+    return refreshed
 
 
 def _balance(row: Row[Any]) -> Balance:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -19,7 +19,8 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from ledger.domain.accounts import Balance, Side
-from ledger.domain.entries import BalanceKey
+from ledger.domain.entries import BalanceKey, EntryStatus
+from ledger.domain.ports import NewEntry
 
 _BALANCE_COLUMNS = (
     "b.account_id, b.instrument_code, b.normal_side, b.non_negative, b.debits_posted,"
@@ -45,6 +46,8 @@ _INSERT_AUDIT = (
     " request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_SIDES = {side.value: side for side in Side}  # a dict look-up, not an Enum call per row
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -66,14 +69,11 @@ def _as_sqlalchemy_errors(function: Callable[P, R]) -> Callable[P, R]:
 
 def instant(moment: datetime | None) -> str | None:
     """An instant as SQLAlchemy's SQLite DateTime stores it: naive UTC, microseconds, in one
-    fixed width that sorts as it parses (strftime's %Y does not pad years before 1000)."""
+    fixed width that sorts as it parses (isoformat pads years before 1000, where strftime's %Y
+    does not)."""
     if moment is None:
         return None
-    m = moment.astimezone(UTC)
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d} "
-        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}"
-    )
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def parse_instant(text: str) -> datetime:
@@ -128,7 +128,7 @@ def lock_rows(
             balances[(row[0], row[1])] = Balance(
                 account_id=row[0],
                 instrument_code=row[1],
-                normal_side=Side(row[2]),
+                normal_side=_SIDES[row[2]],
                 non_negative=bool(row[3]),
                 debits_posted=row[4],
                 credits_posted=row[5],
@@ -162,24 +162,25 @@ def save_balances(cursor: Any, balances: Iterable[Balance], recorded_at: datetim
 
 
 @_as_sqlalchemy_errors
-def insert_entries(cursor: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert entry rows (as built by the journal repository); their sequence numbers."""
+def insert_entries(cursor: Any, new_entries: Sequence[NewEntry]) -> list[int]:
+    """Insert the entries' rows; their sequence numbers."""
     seqs = []
-    for row in rows:
+    for new in new_entries:
+        draft = new.draft
         cursor.execute(
             _INSERT_ENTRY,
             (
-                row["entry_id"],
-                row["request_hash"],
-                row["entry_type"],
-                row["status"],
-                instant(row["effective_at"]),
-                instant(row["recorded_at"]),
-                row["memo"],
-                json.dumps(row["metadata"]),
-                row["reverses_seq"],
-                row["pending_seq"],
-                instant(row["expires_at"]),
+                draft.entry_id,
+                new.request_hash,
+                draft.entry_type,
+                new.status.value,
+                instant(new.effective_at),
+                instant(new.recorded_at),
+                draft.memo,
+                json.dumps(dict(draft.metadata)) if draft.metadata else "{}",
+                new.reverses_seq,
+                new.pending_seq,
+                instant(draft.expires_at),
             ),
         )
         seqs.append(cursor.fetchone()[0])
@@ -187,26 +188,29 @@ def insert_entries(cursor: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
 
 
 @_as_sqlalchemy_errors
-def insert_postings(cursor: Any, rows: Sequence[dict[str, Any]], seq_of: Mapping[str, int]) -> None:
-    """Insert posting rows, each naming its entry by id (`seq_of`: entry id -> seq)."""
-    cursor.executemany(
-        _INSERT_POSTING,
-        [
+def insert_postings(cursor: Any, new_entries: Sequence[NewEntry], seqs: Sequence[int]) -> None:
+    """Insert the entries' postings (`seqs`: the entries' sequence numbers, in order)."""
+    rows = []
+    for new, seq in zip(new_entries, seqs, strict=True):
+        pending = int(new.status is EntryStatus.PENDING)
+        recorded_at, effective_at = instant(new.recorded_at), instant(new.effective_at)
+        rows += [
             (
-                seq_of[row["entry_id"]],
-                row["account_id"],
-                row["instrument_code"],
-                row["side"],
-                row["units"],
-                int(row["pending"]),
-                instant(row["recorded_at"]),
-                instant(row["effective_at"]),
-                row["debits_after"],
-                row["credits_after"],
+                seq,
+                p.account_id,
+                p.instrument_code,
+                p.side.value,
+                p.units,
+                pending,
+                recorded_at,
+                effective_at,
+                p.debits_after,
+                p.credits_after,
             )
-            for row in rows
-        ],
-    )
+            for p in new.postings
+        ]
+    if rows:
+        cursor.executemany(_INSERT_POSTING, rows)
 
 
 @_as_sqlalchemy_errors
