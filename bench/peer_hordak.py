@@ -18,9 +18,13 @@ The same transfers (one `Picker`, one seed: random pairs among the same number o
 3. the balance of one account holding N postings (N = 10k, 100k, 1M; bulk-loaded on both sides):
    `queries.get_balance` (one balance row) vs hordak's `Account.objects.with_balances()` (its
    `GET_BALANCE` database function, the fast path) and `Account.get_balance()` (ORM sum).
-Throughput rounds alternate the sides (ABBA) and report medians; ratios are ledger / hordak for
-throughput and hordak time / ledger time for balance reads. The report is printed and written to
-`bench/results/peer-hordak.txt`.
+One per commit is also run against the raw ceiling of the same guarantees: psycopg alone running
+the ledger's own two statements (the ordered lock with the accounts' flags, then the one `WRITE`)
+and the commit on the ledger's database, booking in plain Python (`bench.workloads`'
+`PostgresRawWorker`, the raw side of `bench.transfers`): what the service layer's Python costs.
+Throughput rounds alternate the sides (ABBA) and report medians; ratios are ledger / hordak (or
+ledger / raw) for throughput and hordak time / ledger time for balance reads. The report is
+printed and written to `bench/results/peer-hordak.txt`.
 """
 
 from __future__ import annotations
@@ -49,13 +53,15 @@ from bench.config import DEFAULT_POSTGRES_URL, RESULTS_DIR
 from bench.databases import BenchDatabase, conninfo, fresh_database, server_version
 from bench.dataset import INSTRUMENT, READER, generate, holder_code, load
 from bench.harness import RunResult, Worker, run_timed
-from bench.workloads import Picker, ServiceWorker
+from bench.workloads import Picker, PostgresRawWorker, ServiceWorker
 from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
 from ledger.services.queries import get_balance
 
 CURRENCY = "CNY"  # hordak needs a currency; amounts keep the right's 3 decimal places
 TARGETS = {"1 per commit": 1.5, "100 per commit": 5.0}
+RAW_TARGET = 0.6  # the service layer against the raw driver doing the same SQL (issue 18)
+RAW = "raw"  # `Comparison.against` of the raw-ceiling comparison
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,46 +252,48 @@ class HordakWorker:
 @dataclass(frozen=True, slots=True)
 class Comparison:
     mode: str
-    peer: str  # how hordak was driven
+    peer: str  # how the other side was driven
     ledger: list[RunResult]
-    hordak: list[RunResult]
+    other: list[RunResult]  # hordak's rounds, or the raw driver's
+    against: str = "hordak"  # or RAW
 
     @property
     def ledger_rate(self) -> float:
         return statistics.median(run.rate for run in self.ledger)
 
     @property
-    def hordak_rate(self) -> float:
-        return statistics.median(run.rate for run in self.hordak)
+    def other_rate(self) -> float:
+        return statistics.median(run.rate for run in self.other)
 
     @property
     def ratio(self) -> float:
-        return self.ledger_rate / self.hordak_rate if self.hordak_rate else float("inf")
+        return self.ledger_rate / self.other_rate if self.other_rate else float("inf")
 
 
-def compare(
+def compare(  # noqa: PLR0917 - the two sides and what they are
     mode: str,
     peer: str,
     make_ledger: Callable[[int], Worker],
-    make_hordak: Callable[[int], Worker],
+    make_other: Callable[[int], Worker],
     options: Options,
+    against: str = "hordak",
 ) -> Comparison:
-    """Warm both sides up, then alternate measured rounds: L H H L L H …"""
+    """Warm both sides up, then alternate measured rounds: L O O L L O …"""
     run_timed(make_ledger, 1, options.warmup_seconds)
-    run_timed(make_hordak, 1, options.warmup_seconds)
+    run_timed(make_other, 1, options.warmup_seconds)
     ledger: list[RunResult] = []
-    hordak: list[RunResult] = []
+    other: list[RunResult] = []
     for round_ in range(options.rounds):
-        sides = [(make_ledger, ledger), (make_hordak, hordak)]
+        sides = [(make_ledger, ledger), (make_other, other)]
         for make, runs in sides if round_ % 2 == 0 else reversed(sides):
             runs.append(run_timed(make, 1, options.seconds)[0])
         print(
             f"  {mode} ({peer}) round {round_ + 1}: ledger {ledger[-1].rate:,.0f} tx/s, "
-            f"hordak {hordak[-1].rate:,.0f} tx/s",
+            f"{against} {other[-1].rate:,.0f} tx/s",
             file=sys.stderr,
             flush=True,
         )
-    return Comparison(mode, peer, ledger, hordak)
+    return Comparison(mode, peer, ledger, other, against)
 
 
 def throughput(database: BenchDatabase, options: Options) -> list[Comparison]:
@@ -312,8 +320,14 @@ def throughput(database: BenchDatabase, options: Options) -> list[Comparison]:
 
             return make
 
+        def raw(_: int) -> Worker:
+            run = next(counter)
+            picker = Picker(options.accounts, hot=False, seed=options.seed + run)
+            return PostgresRawWorker(database.raw, picker, f"peer-raw-{run}-", 1)
+
         return [
             compare("1 per commit", "transfer_to", ledger(1), hordak(1), options),
+            compare("1 per commit", "psycopg, the ledger's SQL", ledger(1), raw, options, RAW),
             compare(
                 "100 per commit", "transfer_to x100 in atomic()", ledger(100), hordak(100), options
             ),
@@ -457,6 +471,8 @@ def report(
         "-" * 92,
     ]
     for c in comparisons:
+        if c.against == RAW:
+            continue
         target = TARGETS[c.mode] if c.peer != "bulk_create" else None
         verdict = (
             ""
@@ -464,14 +480,15 @@ def report(
             else f"  >= {target:g}x " + ("met" if c.ratio >= target else "NOT met")
         )
         lines.append(
-            f"{c.mode:<16} {c.peer:<30} {c.ledger_rate:>11,.0f} {c.hordak_rate:>11,.0f}"
+            f"{c.mode:<16} {c.peer:<30} {c.ledger_rate:>11,.0f} {c.other_rate:>11,.0f}"
             f" {c.ratio:>12.2f}x{verdict}"
         )
+    lines += _raw_ceiling([c for c in comparisons if c.against == RAW])
     lines += ["", "rounds (tx/s):"]
     for c in comparisons:
         ledger = ", ".join(f"{run.rate:,.0f}" for run in c.ledger)
-        hordak = ", ".join(f"{run.rate:,.0f}" for run in c.hordak)
-        lines.append(f"  {c.mode} / {c.peer}: ledger [{ledger}]  hordak [{hordak}]")
+        other = ", ".join(f"{run.rate:,.0f}" for run in c.other)
+        lines.append(f"  {c.mode} / {c.peer}: ledger [{ledger}]  {c.against} [{other}]")
     if reads:
         lines += [
             "",
@@ -496,6 +513,29 @@ def report(
         )
     lines += ["", f"total time {seconds:.0f} s"]
     return "\n".join(lines) + "\n"
+
+
+def _raw_ceiling(comparisons: Sequence[Comparison]) -> list[str]:
+    """The ledger against the raw driver running its own SQL: the ceiling of the same
+    guarantees (ordered locks, flags, limits, running balances, the commit's fsync)."""
+    if not comparisons:
+        return []
+    lines = [
+        "",
+        "Against the raw ceiling of the same guarantees: psycopg alone running the ledger's own",
+        "statements (ordered lock with the flags, then the one WRITE) and COMMIT, booking in plain",
+        "Python (bench.workloads.PostgresRawWorker), on the ledger's database",
+        f"{'mode':<16} {'raw side':<30} {'ledger tx/s':>11} {'raw tx/s':>11}"
+        f" {'ledger/raw':>13}  target",
+        "-" * 92,
+    ]
+    for c in comparisons:
+        verdict = f"  >= {RAW_TARGET:g} " + ("met" if c.ratio >= RAW_TARGET else "NOT met")
+        lines.append(
+            f"{c.mode:<16} {c.peer:<30} {c.ledger_rate:>11,.0f} {c.other_rate:>11,.0f}"
+            f" {c.ratio:>13.2f}{verdict}"
+        )
+    return lines
 
 
 def _version(distribution: str) -> str:
