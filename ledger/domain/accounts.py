@@ -67,6 +67,15 @@ class Account:
             )
 
 
+# The counter a posting adds to, by (is a debit, is pending): names built once, not per posting.
+_COUNTER = {
+    (True, False): "debits_posted",
+    (False, False): "credits_posted",
+    (True, True): "debits_pending",
+    (False, True): "credits_pending",
+}
+
+
 @dataclass(slots=True)
 class Balance:
     """Materialized counters of one (account, instrument); mutated only inside a locked booking."""
@@ -98,7 +107,7 @@ class Balance:
 
     def add(self, side: Side, units: int, *, pending: bool, text: AmountText = raw_units) -> None:
         """Add a posting to the posted or pending counter of its side."""
-        name = f"{side.value}s_{'pending' if pending else 'posted'}"
+        name = _COUNTER[side is Side.DEBIT, pending]
         value = getattr(self, name) + units
         if value > UNITS_MAX:
             raise BalanceOverflow(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -176,12 +175,15 @@ def instant_text(moment: datetime | None) -> str | None:
 
 def check_balanced(postings: Iterable[PostingDraft], text: AmountText = raw_units) -> None:
     """Σ debits = Σ credits for every instrument of the entry (never across instruments)."""
-    totals: dict[tuple[str, Side], int] = defaultdict(int)
+    # Keyed by instrument alone: an Enum in a key hashes in Python, once per look-up.
+    debit_totals: dict[str, int] = {}
+    credit_totals: dict[str, int] = {}
     for posting in postings:
-        totals[(posting.instrument_code, posting.side)] += posting.units
-    for instrument_code in sorted({code for code, _ in totals}):
-        debits = totals[(instrument_code, Side.DEBIT)]
-        credits = totals[(instrument_code, Side.CREDIT)]
+        totals = debit_totals if posting.side is Side.DEBIT else credit_totals
+        totals[posting.instrument_code] = totals.get(posting.instrument_code, 0) + posting.units
+    for instrument_code in sorted(debit_totals.keys() | credit_totals.keys()):
+        debits = debit_totals.get(instrument_code, 0)
+        credits = credit_totals.get(instrument_code, 0)
         if max(debits, credits) > UNITS_MAX:
             raise AmountTooLarge(
                 f"{instrument_code}: the entry moves more than the largest storable amount, "

@@ -76,6 +76,16 @@ def instant(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+class _Instants(dict[datetime | None, str | None]):
+    """`instant`, remembered: the entries of a batch share their recorded time."""
+
+    def __call__(self, moment: datetime | None) -> str | None:
+        text = self.get(moment)
+        if text is None and moment is not None:
+            text = self[moment] = instant(moment)
+        return text
+
+
 def parse_instant(text: str) -> datetime:
     """Back from `instant`'s text to an aware UTC datetime."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
@@ -165,6 +175,7 @@ def save_balances(cursor: Any, balances: Iterable[Balance], recorded_at: datetim
 def insert_entries(cursor: Any, new_entries: Sequence[NewEntry]) -> list[int]:
     """Insert the entries' rows; their sequence numbers."""
     seqs = []
+    text_of = _Instants()
     for new in new_entries:
         draft = new.draft
         cursor.execute(
@@ -174,13 +185,13 @@ def insert_entries(cursor: Any, new_entries: Sequence[NewEntry]) -> list[int]:
                 new.request_hash,
                 draft.entry_type,
                 new.status.value,
-                instant(new.effective_at),
-                instant(new.recorded_at),
+                text_of(new.effective_at),
+                text_of(new.recorded_at),
                 draft.memo,
                 json.dumps(dict(draft.metadata)) if draft.metadata else "{}",
                 new.reverses_seq,
                 new.pending_seq,
-                instant(draft.expires_at),
+                text_of(draft.expires_at),
             ),
         )
         seqs.append(cursor.fetchone()[0])
@@ -191,9 +202,10 @@ def insert_entries(cursor: Any, new_entries: Sequence[NewEntry]) -> list[int]:
 def insert_postings(cursor: Any, new_entries: Sequence[NewEntry], seqs: Sequence[int]) -> None:
     """Insert the entries' postings (`seqs`: the entries' sequence numbers, in order)."""
     rows = []
+    text_of = _Instants()
     for new, seq in zip(new_entries, seqs, strict=True):
         pending = int(new.status is EntryStatus.PENDING)
-        recorded_at, effective_at = instant(new.recorded_at), instant(new.effective_at)
+        recorded_at, effective_at = text_of(new.recorded_at), text_of(new.effective_at)
         rows += [
             (
                 seq,
