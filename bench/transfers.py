@@ -50,7 +50,7 @@ from bench.throughput import ModeResult, _Bench, measure, mode_label, verify
 from ledger.persistence.store import Store
 from ledger.services.chain import seal_all
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6  # the service layer against the raw driver, every mode (issue 18)
 TARGET_ASOF_MS = 1.0
 CHAIN_COST_MAX = 0.2  # the chain may cost at most 20% of the write throughput
 
@@ -193,7 +193,7 @@ def throughput_table(results: Sequence[ModeResult], config: Config) -> list[str]
         "-" * 83,
     ]
     for result in results:
-        mark = "" if result.ratio >= TARGET_RATIO else "  < target 0.5"
+        mark = "" if result.ratio >= TARGET_RATIO else f"  < target {TARGET_RATIO:g}"
         lines.append(
             f"{result.mode}. {mode_label(result.mode, config):<37} {result.backend:<11} "
             f"{result.service_rate:>12,.0f} {result.raw_rate:>10,.0f} {result.ratio:>6.2f}{mark}"
