@@ -34,7 +34,7 @@ _SAVE_BALANCE = (
 _INSERT_ENTRY = (
     "INSERT INTO entries (entry_id, request_hash, entry_type, status, effective_at, recorded_at,"
     " memo, metadata, reverses_seq, pending_seq, expires_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_POSTING = (
     "INSERT INTO postings (entry_seq, account_id, instrument_code, side, units, pending,"
@@ -194,7 +194,9 @@ def insert_entries(cursor: Any, new_entries: Sequence[NewEntry]) -> list[int]:
                 text_of(draft.expires_at),
             ),
         )
-        seqs.append(cursor.fetchone()[0])
+        # seq is the rowid; after the statement, the row it inserted (not a trigger's). The
+        # raw baseline reads it so too: a RETURNING clause cost ~2.5 µs more per entry.
+        seqs.append(cursor.lastrowid)
     return seqs
 
 
