@@ -58,6 +58,7 @@ from ledger.services.journal import PostEntry
 STEPS = ("transfer", "propose", "accept", "record")
 TRADE_DAY = date(2026, 1, 15)  # the load mix's trade date
 PRICE_FEN = 620_000  # 6,200 CNY/t
+_BEGIN = re.compile(r"\s*BEGIN\b", re.IGNORECASE)
 _NOT_COUNTED = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.IGNORECASE)
 
 
@@ -87,8 +88,14 @@ class StatementCounter:
         sqlite = engine.dialect.name == "sqlite"
         event.listen(engine, "do_connect", self._sqlite_connect if sqlite else self._pg_connect)
         event.listen(engine, "before_cursor_execute", self._through_sqlalchemy)
-        event.listen(engine, "begin", self._begun)
-        engine.dispose()  # connections made before this one have plain cursors
+        # SQLite's units of work begin on the driver (SQLAlchemy's begin, when it comes, adds no
+        # BEGIN): count its BEGINs. PostgreSQL's driver begins implicitly: count SQLAlchemy's.
+        self._count_begin_statements = sqlite
+        if not sqlite:
+            event.listen(engine, "begin", self._begun)
+        # Connections made before this one have plain cursors (a store's SQLite writers' kept
+        # connection too: it is closed at the next write's turn).
+        engine.dispose()
 
     @contextmanager
     def counting(self) -> Iterator[Tally]:
@@ -102,8 +109,12 @@ class StatementCounter:
     def note(self, statement: object) -> None:
         """A driver cursor runs `statement`."""
         text = statement.decode() if isinstance(statement, bytes) else str(statement)
-        if self._tally is not None and not _NOT_COUNTED.match(text):
+        if self._tally is None:
+            return
+        if not _NOT_COUNTED.match(text):
             self._tally.statements.append(" ".join(text.split()))
+        elif self._count_begin_statements and _BEGIN.match(text):
+            self._tally.transactions += 1
 
     def _through_sqlalchemy(self, *args: Any) -> None:
         statement: str = args[2]
@@ -149,6 +160,10 @@ def _sqlite_connection(note: Callable[[object], None]) -> type[sqlite3.Connectio
     class CountingConnection(sqlite3.Connection):
         def cursor(self, factory: Any = None) -> Any:
             return super().cursor(factory or CountingCursor)
+
+        def execute(self, sql: str, *args: Any) -> Any:  # its cursor is not `cursor()`'s
+            note(sql)
+            return super().execute(sql, *args)
 
     return CountingConnection
 

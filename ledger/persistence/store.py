@@ -16,7 +16,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -128,12 +128,20 @@ class Store:
         )
         # The connection those writers take turns on, kept checked out between their turns
         # (guarded by the writer's lock): the pool's checkout and return cost ~25 µs of Python
-        # a write. Only from a pool whose connections may change threads (a file's).
-        self.sqlite_writer_connection: Connection | None = None
+        # a write. Only from a pool whose connections may change threads (a file's). Kept with
+        # the engine's pool generation: once the pool is disposed (its connections replaced,
+        # say to count statements), the kept one is closed at the next turn, not used again.
+        self.sqlite_writer_connection: tuple[Connection, int] | None = None
         self.keeps_writer_connection = self.sqlite_writer is not None and isinstance(
             engine.pool, QueuePool
         )
+        self.pool_generation = 0
+        if self.keeps_writer_connection:
+            event.listen(engine, "engine_disposed", self._pool_disposed)
         self.pipeline_audit = engine.dialect.name == "postgresql"
+
+    def _pool_disposed(self, _engine: Engine) -> None:
+        self.pool_generation += 1
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, read_only=read_only)
@@ -143,7 +151,7 @@ class Store:
             self.sqlite_writer.acquire()
             try:
                 if self.sqlite_writer_connection is not None:
-                    self.sqlite_writer_connection.close()
+                    self.sqlite_writer_connection[0].close()
                     self.sqlite_writer_connection = None
             finally:
                 self.sqlite_writer.release()
@@ -187,8 +195,13 @@ class SqlUnitOfWork:
     def _begin(self) -> Self:
         store = self._store
         connection = None
+        self._generation = store.pool_generation
         if self._writer is not None:  # SQLite's writer: its turn on the writers' connection
-            connection, store.sqlite_writer_connection = store.sqlite_writer_connection, None
+            kept, store.sqlite_writer_connection = store.sqlite_writer_connection, None
+            if kept is not None and kept[1] == self._generation:
+                connection = kept[0]
+            elif kept is not None:
+                kept[0].close()  # from a pool disposed since
         connection = connection or store.engine.connect()
         self._connection = connection
         self._sqlite = None
@@ -316,7 +329,7 @@ class SqlUnitOfWork:
                 and not isinstance(exc, DBAPIError)
             )
             if keep:
-                self._store.sqlite_writer_connection = connection
+                self._store.sqlite_writer_connection = (connection, self._generation)
             else:
                 connection.close()
             self._release_writer()
