@@ -29,7 +29,8 @@ class FinanceRepository(Protocol):
 
     def found_open(self, moments: Sequence[datetime]) -> None:
         """`moments` are in no closed period: the caller asked in this transaction, in a read of
-        its own (`RegistryRepository.transfer_rules`); `closed_period_among` asks no more."""
+        its own (`RegistryRepository.transfer_rules`, `proposal_context`); `closed_period_among`
+        asks no more."""
         ...
 
     def lock_journal_for_close(self) -> None:

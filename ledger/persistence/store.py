@@ -66,8 +66,10 @@ class SqliteWriter:
     this process's writers, and an exclusive `flock` on a file beside the database queues the
     processes (the server's workers, the CLI): the kernel wakes the next one as soon as the lock
     is let go. The lock is held from before BEGIN IMMEDIATE until after COMMIT or ROLLBACK, so
-    SQLite's own lock is always free when asked for. A process that dies holding it frees it. A
-    database without a file (in memory) has only this process's writers: no file lock.
+    SQLite's own lock is always free when asked for. A process that dies holding it frees it.
+    Without a file lock, SQLite's busy handler still keeps writers apart: a database in memory or
+    named by a `file:` URI, or a lock file this process may not open (another user's), queues
+    only this process's writers here.
     """
 
     def __init__(self, database: str | None) -> None:
@@ -82,7 +84,9 @@ class SqliteWriter:
         self._threads.acquire()
         if self._path is not None:
             try:
-                fcntl.flock(self._opened(), fcntl.LOCK_EX)  # blocks without the GIL
+                file = self._opened()
+                if file is not None:
+                    fcntl.flock(file, fcntl.LOCK_EX)  # blocks without the GIL
             except BaseException:
                 self._threads.release()
                 raise
@@ -94,19 +98,29 @@ class SqliteWriter:
         finally:
             self._threads.release()
 
-    def _opened(self) -> int:
+    def _opened(self) -> int | None:
         """This process's own descriptor: a forked child shares its parent's open file, and
-        `flock` would let both hold it at once."""
+        `flock` would let both hold it at once (closing the inherited copy leaves the parent's
+        lock alone). Read-only: `flock` needs no more, so any user who may read the file queues."""
         assert self._path is not None
         if self._file is None or self._pid != os.getpid():
-            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-            self._file, self._pid = os.open(self._path, flags, 0o600), os.getpid()
+            if self._file is not None:
+                os.close(self._file)
+                self._file = None
+            try:
+                self._file = os.open(self._path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError:
+                self._path = None  # SQLite's busy handler queues the processes instead
+                return None
+            self._pid = os.getpid()
         return self._file
 
     def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            os.close(self._file)
-        self._file = None
+        """Let the file go; waits for a writer of this process that holds the lock."""
+        with self._threads:
+            if self._file is not None:
+                os.close(self._file)
+            self._file, self._pid = None, 0
 
 
 class Store:
@@ -217,6 +231,9 @@ class SqlUnitOfWork:
         except DBAPIError as error:
             connection.close()
             raise translate(error) from error
+        except BaseException:
+            connection.close()
+            raise
         self._caches = self._store.caches.in_transaction()
         return self
 
@@ -296,7 +313,8 @@ class SqlUnitOfWork:
                 # The driver commits; SQLAlchemy's commit then only closes its own bookkeeping.
                 postgresql_write_path.audit_and_commit(self._driver_cursor(), audit)
             # SQLAlchemy's transaction, begun if a repository ran a statement through it (on
-            # SQLite its begin hook adds no BEGIN to the driver's), then the driver's own.
+            # SQLite its begin hook adds no BEGIN to the driver's, and its commit commits the
+            # driver's transaction), then the driver's own, if that is still open.
             self._connection.commit()
             if self._sqlite is not None:
                 sqlite_write_path.commit(self._sqlite)

@@ -40,9 +40,11 @@ def effective_at_found(
     vintages: Iterable[int | None] = (),
     field: str = FIELD,
 ) -> datetime:
-    """`effective_at` of a dated record whose caller read, with other things after its lock,
-    the closed period containing the day's `effective_instant` (`closed`; None: open). An open
-    instant is told to `uow.finance`, so that the journal does not ask again."""
+    """`effective_at` of a dated record whose caller read, in a read of its own with other
+    things, the closed period containing the day's `effective_instant` (`closed`; None: open):
+    a trade step after its balances' lock, a proposal (which writes no entry) without one. An
+    open instant is told to `uow.finance`, so that the journal does not ask again; a close that
+    commits later is still refused by the `entries_period_open` trigger."""
     moment = check_business_date(day, today=beijing_date(uow.now()), vintages=vintages, field=field)
     if closed is not None:
         raise closed_period_error(closed, field=field)

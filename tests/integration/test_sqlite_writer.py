@@ -18,11 +18,17 @@ from ledger.persistence.store import SqliteWriter, Store
 HOLD_SECONDS = 0.3
 
 
+def _descriptor(writer: SqliteWriter) -> int:
+    file = writer._opened()
+    assert file is not None
+    return file
+
+
 def _try_lock(path: str, results: multiprocessing.Queue[str]) -> None:
     """In another process: whether the writer lock can be taken right now."""
     writer = SqliteWriter(path)
     try:
-        fcntl.flock(writer._opened(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(_descriptor(writer), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         results.put("busy")
     else:
@@ -45,7 +51,7 @@ def _other_process_says(path: str, *, forked_writer: SqliteWriter | None = None)
 
 def _forked_try(writer: SqliteWriter, results: multiprocessing.Queue[str]) -> None:
     try:
-        fcntl.flock(writer._opened(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(_descriptor(writer), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         results.put("busy")
     else:
@@ -99,3 +105,14 @@ def test_a_unit_of_work_waits_for_another_stores_write(tmp_path: Path) -> None:
     assert waited >= HOLD_SECONDS * 0.8
     first.dispose()
     second.dispose()
+
+
+def test_writes_go_on_when_the_lock_file_cannot_be_opened(tmp_path: Path) -> None:
+    """Another user's lock file, say: the process queues its own writers, SQLite's busy handler
+    the processes, and nothing is refused."""
+    (tmp_path / "ledger.db.writer-lock").mkdir()  # a directory cannot be opened as the lock
+    store = Store(create_ledger_engine(f"sqlite:///{tmp_path / 'ledger.db'}"))
+    for _ in range(2):
+        with store() as unit:
+            unit.commit()
+    store.dispose()
