@@ -20,10 +20,11 @@ time (closed loop) for `--seconds` after `--warmup-seconds`. With `--think-ms T`
 waits a random time (exponential, mean T ms) between an answer and its next request, as people
 at a desk do: the latency of a registry in use rather than of one driven to saturation (closed
 loop without thinking, every run saturates the machine and latency is queueing: by Little's
-law, users / throughput). The client shares the machine's
-cores with the server and the database: its CPU use is reported beside the figures.
-`--profile` also samples the 1-worker API server with py-spy during a `transfers` run and prints
-where its time goes. The summary is printed and written to bench/results/load-latest.txt.
+law, users / throughput). The client shares the machine's cores with the server and the
+database: its CPU use is reported beside the figures. `--sweep-seconds` sets the server's
+sweeper round (5 s; 3600: none during a run, to see what sealing and expiries cost the others'
+latency). `--profile` also samples the 1-worker API server with py-spy during a `transfers` run
+and prints where its time goes. The summary is printed and written to bench/results/load-latest.txt.
 """
 
 from __future__ import annotations
@@ -290,7 +291,9 @@ def run_once(  # noqa: PLR0917 - one run's knobs
     run: str,
 ) -> RunResult:
     app = "bench.bare_baseline:app" if scenario == "bare" else config.api_app
-    server = ServerProcess(seeded.database_url, log, workers=workers, app=app, sweep_seconds=5.0)
+    server = ServerProcess(
+        seeded.database_url, log, workers=workers, app=app, sweep_seconds=config.sweep_seconds
+    )
     server.start()
     try:
         pid = server.pid
@@ -457,6 +460,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="mean think time between a user's requests (exponential); 0: closed loop",
     )
     parser.add_argument("--holders", type=int, default=HOLDERS, help="funded holder accounts")
+    parser.add_argument(
+        "--sweep-seconds",
+        type=float,
+        default=5.0,
+        help="the server's sweeper round (sealing the hash chain, expiries)",
+    )
     parser.add_argument("--quick", action="store_true", help="3 s runs after 1 s of warm-up")
     parser.add_argument(
         "--profile",
