@@ -24,38 +24,25 @@ def _descriptor(writer: SqliteWriter) -> int:
     return file
 
 
-def _try_lock(path: str, results: multiprocessing.Queue[str]) -> None:
-    """In another process: whether the writer lock can be taken right now."""
-    writer = SqliteWriter(path)
+def _try(writer: SqliteWriter, results: multiprocessing.Queue[str]) -> None:
+    """In another process: whether `writer`'s lock can be taken right now."""
     try:
         fcntl.flock(_descriptor(writer), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         results.put("busy")
     else:
         results.put("taken")
-    finally:
-        writer.close()
 
 
 def _other_process_says(path: str, *, forked_writer: SqliteWriter | None = None) -> str:
+    """`_try` in a forked child, with a writer of its own on `path` or one it inherits (its
+    open file included)."""
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue[str] = context.Queue()
-    if forked_writer is None:
-        child = context.Process(target=_try_lock, args=(path, results))
-    else:  # the child inherits this writer, open file included
-        child = context.Process(target=_forked_try, args=(forked_writer, results))
+    child = context.Process(target=_try, args=(forked_writer or SqliteWriter(path), results))
     child.start()
     child.join(30)
     return results.get(timeout=5)
-
-
-def _forked_try(writer: SqliteWriter, results: multiprocessing.Queue[str]) -> None:
-    try:
-        fcntl.flock(_descriptor(writer), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        results.put("busy")
-    else:
-        results.put("taken")
 
 
 def test_a_held_writer_lock_excludes_other_processes(tmp_path: Path) -> None:

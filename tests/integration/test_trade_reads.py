@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ledger.domain.access import Role
+from ledger.domain.entries import EntryRecord
 from ledger.domain.errors import PendingAlreadyVoided
 from ledger.domain.registry import BlockKind, CityYear, TradeState, TradingBlock
 from ledger.persistence.store import Store
@@ -49,13 +50,20 @@ def test_the_rules_read_answers_as_the_reads_it_replaces(store: Store) -> None:
     assert [b.id for b in found.blocks] == ["B3"]
 
 
-def test_the_hold_read_whole_is_the_hold_read_in_three(store: Store) -> None:
+def _accepted_x1_hold(store: Store) -> EntryRecord:
+    """Trade X1 (E1 sells to E4) proposed and accepted: its hold, read whole."""
     build_registry(store)
     trading.propose(store, of(store, "E1"), so2_trade("X1", buyer="E4"))
     trading.accept(store, of(store, "E4"), "X1")
     with store() as uow:
         hold = uow.journal.get_whole("trade-X1-hold")
-        assert hold is not None
+    assert hold is not None
+    return hold
+
+
+def test_the_hold_read_whole_is_the_hold_read_in_three(store: Store) -> None:
+    hold = _accepted_x1_hold(store)
+    with store() as uow:
         assert len(hold.postings) > 2
         assert hold == uow.journal.get_many(["trade-X1-hold"])["trade-X1-hold"]
         assert uow.journal.get_whole("trade-X9-hold") is None
@@ -81,12 +89,8 @@ def test_the_proposal_read_answers_as_the_reads_it_replaces(store: Store) -> Non
 def test_a_hold_resolved_before_the_recording_is_refused_and_found_by_the_rules_read(
     store: Store,
 ) -> None:
-    build_registry(store)
-    trading.propose(store, of(store, "E1"), so2_trade("X1", buyer="E4"))
-    trading.accept(store, of(store, "E4"), "X1")
+    hold = _accepted_x1_hold(store)
     with store() as uow:
-        hold = uow.journal.get_whole("trade-X1-hold")
-        assert hold is not None
         found = uow.registry.transfer_rules("E1", "E4", "Chengde", 2026, OPEN, hold.seq)
         assert found.pending_resolved is False
     journal.void_pending_entry(store, journal.ResolvePending("trade-X1-hold", "elsewhere"))
