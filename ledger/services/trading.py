@@ -27,6 +27,7 @@ from datetime import datetime
 
 from ledger.domain.access import Actor, Role
 from ledger.domain.accounts import Side
+from ledger.domain.bounds import check_date
 from ledger.domain.business_dates import effective_instant
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
@@ -105,8 +106,10 @@ def propose(
 
     def work(uow: UnitOfWork) -> Created[Trade]:
         sent = replace(trade, proposer=acting_as(actor, trade.proposer or None, field="proposer"))
+        # In range before its instant is computed: a day at the calendar's end has none.
+        moment = effective_instant(check_date(sent.trade_date, TRADE_DATE))
         found = uow.registry.proposal_context(
-            sent.id, sent.seller, sent.buyer, sent.family, effective_instant(sent.trade_date)
+            sent.id, sent.seller, sent.buyer, sent.family, moment
         )  # one read: what follows, and whether the trade exists
         if found.existing is not None:
             return Created(_replayed(found.existing, sent, vintage), replayed=True)

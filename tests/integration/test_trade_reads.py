@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ledger.domain.access import Role
+from ledger.domain.bounds import DateOutOfRange
 from ledger.domain.entries import EntryRecord
 from ledger.domain.errors import PendingAlreadyVoided
 from ledger.domain.registry import BlockKind, CityYear, TradeState, TradingBlock
@@ -100,3 +101,15 @@ def test_a_hold_resolved_before_the_recording_is_refused_and_found_by_the_rules_
     with pytest.raises(PendingAlreadyVoided):
         trading.record(store, of(store, "HEBEI"), "X1")
     assert trading.get_trade(store, of(store, "HEBEI"), "X1")[0].state is TradeState.ACCEPTED
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(9999, 12, 31)])
+def test_a_proposal_dated_at_the_calendar_s_ends_is_refused_by_its_rule(
+    store: Store, day: date
+) -> None:
+    """The proposal read needs the day's instant; a caller past the API's bounds (the CLI, the
+    demo loader) still gets the date's rule, not an overflow."""
+    build_registry(store)
+    with pytest.raises(DateOutOfRange) as refused:
+        trading.propose(store, of(store, "E1"), so2_trade("X1", trade_date=day))
+    assert refused.value.field == "trade_date"
