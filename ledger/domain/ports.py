@@ -153,7 +153,8 @@ class JournalRepository(Protocol):
     def lock(
         self, accounts: Mapping[str, Account], keys: Iterable[BalanceKey]
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance]]:
-        """Lock (creating where missing) the balances in one ordered statement; fresh flags."""
+        """Lock (creating where missing) the balances in key order, revenue accounts' last
+        (`locked_last`: a second statement when there are both); fresh flags."""
         ...
 
     def save_balances(self, balances: Iterable[Balance], recorded_at: datetime) -> None:

@@ -164,6 +164,16 @@ def account_code(party: str, line: ChartLine | str) -> str:
     return f"{party}:{suffix}"
 
 
+def locked_last(code: str) -> bool:
+    """Whether an account's balances are locked after every other balance a transaction locks:
+    a revenue account, which every priced trade (the exchange's fees) or every reserve sale (an
+    authority's proceeds) credits. A use case that checks other balances first may lock these
+    only when it writes (`journal.lock(..., defer_last=True)`), so writers queue on the one
+    shared row for the write alone; locking them last everywhere keeps the one order that
+    writers never wait for each other in a circle in."""
+    return code.endswith(f":{REVENUE.suffix}")
+
+
 def rights_account(party: Party) -> str:
     """Where a party keeps rights it may sell: an authority's reserve, else its holdings."""
     return account_code(party.code, RESERVE if party.kind is PartyKind.AUTHORITY else HOLDINGS)

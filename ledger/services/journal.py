@@ -55,6 +55,7 @@ from ledger.domain.errors import (
 from ledger.domain.finance import closed_period_error
 from ledger.domain.limits import ENTRIES_PER_BATCH_MAX, ITEMS_PER_BULK_MAX
 from ledger.domain.ports import NewEntry, UnitOfWork, UnitOfWorkFactory
+from ledger.domain.registry import locked_last
 from ledger.services.transactions import in_transaction, read, rejected
 
 REPLAY_ATTEMPTS_MAX = 3
@@ -123,11 +124,13 @@ class BulkItemResult:
 class LockedBalances:
     """Balances a use case locked in its one ordered lock (`lock`), with their accounts (flags
     as the lock read them) and the recorded time of its write. Its checks read them (`by_code`),
-    and `write_in` books against them instead of locking them again."""
+    and `write_in` books against them instead of locking them again. `later`: the accounts of
+    balances left to lock when the write books them (`lock(..., defer_last=True)`)."""
 
     accounts: dict[str, Account]
     balances: dict[BalanceKey, Balance]
     recorded_at: datetime
+    later: dict[str, Account] = field(default_factory=dict)
 
     def by_code(self) -> dict[tuple[str, str], Balance]:
         """The balances keyed by (account code, instrument)."""
@@ -135,14 +138,23 @@ class LockedBalances:
         return {(codes[key[0]], key[1]): balance for key, balance in self.balances.items()}
 
     def covering(
-        self, postings: Sequence[PostingDraft]
+        self, uow: UnitOfWork, postings: Sequence[PostingDraft]
     ) -> tuple[dict[str, Account], dict[BalanceKey, Balance], datetime]:
         """What booking `postings` needs: the accounts, the balances they touch (only those are
-        saved) and the recorded time."""
-        assert all(p.account_code in self.accounts for p in postings), "accounts not locked"
-        keys = {(self.accounts[p.account_code].id, p.instrument_code) for p in postings}
-        assert keys <= self.balances.keys(), f"not locked first: {keys - self.balances.keys()}"
-        return self.accounts, {key: self.balances[key] for key in keys}, self.recorded_at
+        saved; those `later` locked now) and the recorded time."""
+        known = self.accounts | self.later
+        assert all(p.account_code in known for p in postings), "accounts not locked"
+        keys = {(known[p.account_code].id, p.instrument_code) for p in postings}
+        accounts, balances, recorded_at = self.accounts, self.balances, self.recorded_at
+        later_ids = {account.id for account in self.later.values()}
+        later = {key for key in keys if key[0] in later_ids}
+        if later:
+            locked_now, balances_now = uow.journal.lock(self.later, later)
+            accounts = accounts | {code: locked_now[code] for code in self.later}
+            balances = balances | balances_now
+            recorded_at = max(recorded_at, _recorded_at(uow, balances_now))
+        assert keys <= balances.keys(), f"not locked first: {keys - balances.keys()}"
+        return accounts, {key: balances[key] for key in keys}, recorded_at
 
 
 Build = Callable[[UnitOfWork, dict[str, str]], list[NewEntry]]
@@ -320,15 +332,27 @@ def write_in(
     return records
 
 
-def lock(uow: UnitOfWork, pairs: Iterable[tuple[str, str]]) -> LockedBalances:
-    """Lock the balances of (account code, instrument) pairs in one ordered statement, before
-    any other balance lock of the transaction, so that writers never wait for each other in a
-    circle. Accounts that do not exist are left out (an entry posting to one is refused)."""
+def lock(
+    uow: UnitOfWork, pairs: Iterable[tuple[str, str]], *, defer_last: bool = False
+) -> LockedBalances:
+    """Lock the balances of (account code, instrument) pairs in one order, before any other
+    balance lock of the transaction, so that writers never wait for each other in a circle.
+    Accounts that do not exist are left out (an entry posting to one is refused).
+
+    `defer_last`: revenue accounts' balances (`locked_last`, which every priced trade credits)
+    are locked only when the write books them, still after all the others: writers then queue
+    on that one shared row for the write and the commit alone, not for the use case's reads
+    and checks too. Their balances are not in `by_code` (no check reads them)."""
     wanted = set(pairs)
     accounts = uow.accounts.cached(code for code, _ in wanted)
-    keys = {(accounts[code].id, instrument) for code, instrument in wanted if code in accounts}
+    later = {c: a for c, a in accounts.items() if defer_last and locked_last(c)}
+    keys = {
+        (accounts[code].id, instrument)
+        for code, instrument in wanted
+        if code in accounts and code not in later
+    }
     locked_accounts, balances = uow.journal.lock(accounts, keys)
-    return LockedBalances(locked_accounts, balances, _recorded_at(uow, balances))
+    return LockedBalances(locked_accounts, balances, _recorded_at(uow, balances), later)
 
 
 def is_replay(
@@ -477,7 +501,7 @@ def _build(
     if locked is None:
         accounts, balances, recorded_at = _lock_balances(uow, accounts, postings)
     else:
-        accounts, balances, recorded_at = locked.covering(postings)
+        accounts, balances, recorded_at = locked.covering(uow, postings)
     new_entries = []
     for index, draft in enumerate(drafts):
         with blame(index):
@@ -715,7 +739,7 @@ def _build_resolution(  # noqa: PLR0917 - the command, and what the caller read 
     _check_period_open(uow, command.effective_at)
     lines = _drafts_of(pending)
     accounts, balances, recorded_at = (
-        _lock(uow, lines) if locked is None else locked.covering(lines)
+        _lock(uow, lines) if locked is None else locked.covering(uow, lines)
     )
     _check_unresolved(uow, pending, recorded_at)
     release_pending(pending.postings, accounts, balances)

@@ -230,7 +230,7 @@ def accept_in(
     `parties`: its seller and buyer, if the caller read them already."""
     state = trade.next_state(TradeAction.ACCEPT, acting)
     seller, buyer = parties or _parties(uow, trade)
-    locked = journal.lock(uow, _balances_moved(trade, seller, buyer))
+    locked = journal.lock(uow, _balances_moved(trade, seller, buyer), defer_last=True)
     rules, found = _read_rules(uow, trade, seller, buyer)  # after the lock (see _check_rules)
     codes = trade.instrument_codes()
     rules.check_not_expired(codes)
@@ -248,6 +248,7 @@ def accept_in(
         metadata={"price_fen_per_t": trade.price_fen, "mode": trade.mode},
         effective_at=_effective_at(uow, trade, found),
     )
+    accepted = _transition(uow, trade, state, acting)  # first: the hold's write locks the fees'
     try:
         journal.write_in(uow, [hold], locked=locked)
     except InsufficientBalance as short:
@@ -259,21 +260,25 @@ def accept_in(
             "(price and fee) this trade costs",
             field="buyer",
         ) from short
-    return _transition(uow, trade, state, acting)
+    return accepted
 
 
 def _balances_moved(trade: Trade, seller: Party, buyer: Party) -> set[tuple[str, str]]:
     """Every balance an acceptance reads or writes, whatever the policy (read after the lock)
     says: both parties' rights and the seller's pledged rights (`check_can_give` reads them) in
     each vintage; if the trade has a price, the buyer's cash, the seller's proceeds and the
-    fees' account. Locked in one ordered statement before any other balance lock.
+    fees' account. Locked in one order before any other balance lock; the revenue accounts
+    among them (the fees', an authority's proceeds) last, when the hold's write books them
+    (`journal.lock(..., defer_last=True)`): every priced trade credits the exchange's fees, so
+    trades queue on that one row for the write and the commit only.
 
     Locking in two steps deadlocked on PostgreSQL: an acceptance held the seller's holdings and
     waited for the exchange's fee account, which a settlement of the same seller held while
     waiting for those holdings (found by `bench/load.py`'s mix of trades); and a recording
     locked its buyer's holdings for the holding limit before the settlement's other balances,
     among them its seller's holdings, which a recording of a trade the other way had locked
-    first for its own limit (tests/integration/test_registry_concurrency.py).
+    first for its own limit (tests/integration/test_registry_concurrency.py). Locking the fees'
+    account last in every transaction, not just later, is what keeps the first from recurring.
     """
     accounts = [rights_account(seller), rights_account(buyer), account_code(seller.code, PLEDGED)]
     pairs = {(account, code) for account in accounts for code in trade.instrument_codes()}
@@ -311,14 +316,16 @@ def record(
         hold = uow.journal.get_whole(hold_id)  # read once: passed to the journal
         lines = hold.postings if hold is not None else ()  # none: the journal refuses below
         # The hold credits the buyer's holdings, so this also locks what the limit reads.
-        locked = journal.lock(uow, {(p.account_code, p.instrument_code) for p in lines})
+        pairs = {(p.account_code, p.instrument_code) for p in lines}
+        locked = journal.lock(uow, pairs, defer_last=True)
         rules = _read_rules(uow, trade, seller, buyer, hold)
         _check_rules(uow, trade, (seller, buyer), rules, locked.by_code())
         settlement = replace(
             _resolution(trade, "settlement"), effective_at=_effective_at(uow, trade, rules[1])
         )
+        recorded = _transition(uow, trade, state, acting)  # first: the settlement locks the fees'
         journal.write_in(uow, resolve=settlement, pending_entry=hold, locked=locked)
-        return _transition(uow, trade, state, acting)
+        return recorded
 
     return in_transaction(uow_factory, work, actor=actor)
 

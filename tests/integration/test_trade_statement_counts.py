@@ -5,7 +5,9 @@ The figures are those of `python -m bench.statements` after the second cut of 20
 first: docs/performance/results/2026-12-06-trade-workflow.md; the second reads a proposal's
 context in one read, the trade with its parties, the rules (and, recording, whether the hold
 was resolved) in one read after the lock, the hold in one read, and on PostgreSQL writes a
-trade's state with its history line in one statement);
+trade's state with its history line in one statement). The third pass added one statement to
+accept and record: the exchange's fee account is locked apart, last, when the hold's write books
+it, so that trades queue on that one row for the write and the commit only (`locked_last`);
 a change that needs more statements must say why, here and there. Counted on the second trade
 of a pair: the first creates the balance rows it finds missing (a retry on PostgreSQL) and fills
 the store's caches.
@@ -28,8 +30,8 @@ from tests.integration.registry_support import build_registry, of, so2_trade
 
 # step -> the most statements it may send, per database (transaction control not counted)
 MOST = {
-    "postgresql": {"transfer": 3, "propose": 3, "accept": 6, "record": 7},
-    "sqlite": {"transfer": 6, "propose": 4, "accept": 11, "record": 12},
+    "postgresql": {"transfer": 3, "propose": 3, "accept": 7, "record": 8},
+    "sqlite": {"transfer": 6, "propose": 4, "accept": 12, "record": 13},
 }
 STEPS = ("transfer", "propose", "accept", "record")
 
