@@ -85,7 +85,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # offline_docs serves /docs from packaged assets, no CDN
         redoc_url=None,
-        dependencies=[Depends(auth.authorize), Depends(inputs.check_inputs)],
+        dependencies=[Depends(_guard)],
     )
     app.state.store = store
     app.state.settings = settings
@@ -123,6 +123,14 @@ def create_app(
     app.state.console_jobs = console.state.console.jobs
     app.add_route("/", _to_console, include_in_schema=False)
     return app
+
+
+async def _guard(request: Request) -> None:
+    """Every route's dependency: who calls, and may they (`auth.authorize`); then whether the
+    request's inputs can be stored (`inputs.check_inputs`). One dependency rather than two:
+    FastAPI's bookkeeping around each costs more than either does (~15 µs a request)."""
+    await auth.authorize(request)
+    await inputs.check_inputs(request)
 
 
 async def _to_console(request: Request) -> RedirectResponse:

@@ -17,6 +17,7 @@ deactivation through this process clear the cache at once, and a revocation by a
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,6 +48,9 @@ TOKEN_CACHE_SECONDS = 1.0
 # Public endpoints that take a credential: a source cut off for failing is refused there too.
 CREDENTIAL_ENDPOINTS = frozenset({"POST /v1/enrolments/redeem"})
 TOKEN_CACHE_MAX = 10_000
+# A path `request.url.path` would not answer as it is: the URL escapes `?`, `#` and `\\`, drops
+# tabs and line breaks, and reads a path not starting with one `/` otherwise.
+_URL_REWRITES = re.compile(r"[?#\\\t\r\n]|^(?!/)|^//")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +104,15 @@ def check_permission_table(routers: Iterable[APIRouter], extra: Iterable[str] = 
 
 def operation_of(request: Request) -> str:
     route = request.scope.get("route")
-    path = route.path_format if isinstance(route, APIRoute) else request.url.path
+    path = route.path_format if isinstance(route, APIRoute) else path_of(request)
     return f"{request.method} {path}"
+
+
+def path_of(request: Request) -> str:
+    """`request.url.path` without building the URL (~5 µs, every request's audit target): the
+    scope's path, which is the same string unless the URL would rewrite it."""
+    path: str = request.scope["path"]
+    return request.url.path if _URL_REWRITES.search(path) else path
 
 
 async def authorize(request: Request) -> None:
@@ -109,22 +120,24 @@ async def authorize(request: Request) -> None:
     request's `Actor` (the services check its role again, whoever calls them)."""
     endpoint = operation_of(request)
     roles = PERMISSIONS[endpoint]
+    limits = limits_of(request)
     if endpoint in CREDENTIAL_ENDPOINTS:
-        limits_of(request).check_source(source_of(request))
+        limits.check_source(source_of(request))
     if not roles:
         return
     cache: TokenCache = request.app.state.tokens
-    principal = await _authenticate(request, cache, endpoint)
-    limits_of(request).hit_principal(principal.id)
+    principal = await _authenticate(request, cache, limits, endpoint)
+    limits.hit_principal(principal.id)
+    operation = ROUTES[endpoint] or endpoint
     if principal.role not in roles:
-        operation = ROUTES[endpoint] or endpoint
         await _audit_refusal(request, principal, operation, "denied", 403, Forbidden.code)
         raise Forbidden(f"a {principal.role.value} may not call {endpoint}")
-    request.state.actor = Actor(
+    state = request.state
+    state.actor = Actor(
         principal,
-        ROUTES[endpoint] or endpoint,
-        target=f"{request.method} {request.url.path}",
-        request_id=getattr(request.state, "request_id", None),
+        operation,
+        target=f"{request.method} {path_of(request)}",
+        request_id=getattr(state, "request_id", None),
     )
 
 
@@ -139,8 +152,10 @@ async def current_actor(request: Request) -> Actor:
 Acts = Annotated[Actor, Depends(current_actor)]
 
 
-async def _authenticate(request: Request, cache: TokenCache, endpoint: str) -> Principal:
-    limits_of(request).check_source(source_of(request))
+async def _authenticate(
+    request: Request, cache: TokenCache, limits: RateLimits, endpoint: str
+) -> Principal:
+    limits.check_source(source_of(request))
     try:
         return await _principal_of(request, cache)
     except Unauthenticated as error:
@@ -217,7 +232,7 @@ def _record(  # noqa: PLR0917 - one audit line
         principal_id=principal_id,
         token_id=token_id,
         action=operation,
-        target=f"{request.method} {request.url.path}",
+        target=f"{request.method} {path_of(request)}",
         outcome=outcome,
         status=status,
         code=code,

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 
+from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,7 +41,7 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER)
+        given = _header(scope, REQUEST_ID_HEADER)
         accepted = given is not None and CALLER_REQUEST_ID.fullmatch(given)
         request_id = given.decode() if given is not None and accepted else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -72,7 +73,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(send)
             return
@@ -147,5 +148,36 @@ class RequestMetrics:
             route = scope.get("route")  # set by the router on this same scope once matched
             template = route.path if isinstance(route, Route) else "unmatched"
             method = scope["method"] if scope["method"] in METHODS else "other"
-            metrics.HTTP_REQUESTS.labels(method, template, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
+            count, latency = _series(method, template, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+
+# (method, template, status) -> the request counter's and the latency histogram's series. Their
+# number is that of the routes, methods and statuses; `labels()` would find the same series again
+# at every request, behind a lock (~3 µs a request).
+_SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+SERIES_MAX = 10_000  # a bound all the same
+
+
+def _series(method: str, template: str, status: int) -> tuple[Counter, Histogram]:
+    key = (method, template, status)
+    series = _SERIES.get(key)
+    if series is None:
+        if len(_SERIES) >= SERIES_MAX:
+            _SERIES.clear()
+        series = (
+            metrics.HTTP_REQUESTS.labels(method, template, str(status)),
+            metrics.HTTP_LATENCY.labels(method, template),
+        )
+        _SERIES[key] = series
+    return series
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    """The value of header `name` (the last one, as `dict(scope["headers"])` reads it)."""
+    value = None
+    for key, given in scope["headers"]:
+        if key == name:
+            value = given
+    return value
