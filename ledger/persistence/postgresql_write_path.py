@@ -228,10 +228,15 @@ def _numbered(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _json(rows: Sequence[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_instant, separators=(",", ":"))
+    return _ENCODER.encode(rows)
 
 
 def _instant(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+# json.dumps with options builds an encoder per call: four a write (~1 µs each). It keeps none
+# of a call's state, so one serves every thread.
+_ENCODER = json.JSONEncoder(default=_instant, separators=(",", ":"))
