@@ -1,10 +1,11 @@
 """Composition root: `create_app(settings)` wires storage, services and routers together.
 
-With `sweep_expired_holds`, a background `Sweeper` (api/sweeper.py) runs every
-`settings.expiry_sweep_seconds` in the process that holds the deployment's sweeper lock: it seals
-new journal entries into the hash chain, exports a checkpoint of the chains when one is due (if a
-directory is configured), and expires pending entries, trades and four-eyes requests past their
-deadline.
+With `sweep_expired_holds` and `settings.sweeper_thread`, a background `Sweeper`
+(ledger/sweeper.py) runs every `settings.expiry_sweep_seconds` in the process that holds the
+deployment's sweeper lock: it seals new journal entries into the hash chain, exports a checkpoint
+of the chains when one is due (if a directory is configured), and expires pending entries, trades
+and four-eyes requests past their deadline. With `LEDGER_SWEEPER_THREAD=false` the server runs no
+sweeper: `emissions-ledger sweep` does, in a process of its own.
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from api.routers import monitoring as monitoring_routes
 from api.routers import operations as operations_routes
 from api.routers import reports as report_routes
 from api.routers import tax as tax_routes
-from api.sweeper import Sweeper
 from ledger import metrics
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.persistence.sweeper_lock import sweeper_lock
 from ledger.settings import Settings
+from ledger.sweeper import Sweeper
 
 # PostgreSQL connections kept per process (as many again may open past it). The default 10 was
 # below the concurrency of a loaded server: 16 clients made it open and close ~24 connections a
@@ -67,7 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         sweeper = None
-        if sweep_expired_holds:
+        if sweep_expired_holds and settings.sweeper_thread:
             lock = sweeper_lock(store.engine)
             sweeper = Sweeper(store, lock, settings)
             sweeper.start()

@@ -8,6 +8,7 @@ data (parties, entitlements, cash), a transfer instrument with funded holder acc
 principal with a token per role the workload needs. `ServerProcess` starts the API with uvicorn
 on a free loopback port in its own process group, waits until `/v1/health` answers, and stops it
 gracefully or with SIGKILL (the whole group, so every uvicorn worker dies at once).
+`SweeperProcess` runs `emissions-ledger sweep` beside a server started without its sweeper thread.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class ServerProcess:
         access_log: bool = False,
         cli: bool = False,
         app: str = "api.main:app",
+        sweeper_thread: bool = True,
     ) -> None:
         self.database_url = database_url
         self.log_path = log_path
@@ -146,6 +148,7 @@ class ServerProcess:
         self.access_log = access_log
         self.cli = cli  # `emissions-ledger serve` (migrates first, logs every request)
         self.app = app
+        self.sweeper_thread = sweeper_thread  # False: a `SweeperProcess` sweeps instead
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -179,6 +182,7 @@ class ServerProcess:
         env.update(
             LEDGER_DATABASE_URL=self.database_url,
             LEDGER_EXPIRY_SWEEP_SECONDS=str(self.sweep_seconds),
+            LEDGER_SWEEPER_THREAD=str(self.sweeper_thread).lower(),
             # A load test is a few principals sending as fast as they can: no per-principal
             # budget (the limiter's own cost is still paid on every request).
             LEDGER_REQUEST_LIMIT="1000000000/minute",
@@ -246,6 +250,61 @@ class ServerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+class SweeperProcess:
+    """`emissions-ledger sweep` as a child process (its own session), for servers started with
+    `sweeper_thread=False`."""
+
+    def __init__(self, database_url: str, log_path: Path, sweep_seconds: float = 1.0) -> None:
+        self.database_url = database_url
+        self.log_path = log_path
+        self.sweep_seconds = sweep_seconds
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        assert self._process is None, "already running"
+        env = dict(os.environ)
+        env.update(
+            LEDGER_DATABASE_URL=self.database_url,
+            LEDGER_EXPIRY_SWEEP_SECONDS=str(self.sweep_seconds),
+            LEDGER_LOG_FORMAT="text",
+            PYTHONUNBUFFERED="1",
+        )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "ledger.entrypoints", "sweep"],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, SIGKILL if it has not exited within `timeout`; its exit status."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def __enter__(self) -> SweeperProcess:
         self.start()
         return self
 

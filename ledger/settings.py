@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         description="Seconds between two rounds of the background sweeper (sealing, expiries); "
         "a duration, never an amount.",
     )
+    sweeper_thread: bool = Field(
+        True,
+        description="Whether each server process runs a sweeper thread; false when "
+        "`emissions-ledger sweep` runs the sweeper as a process of its own.",
+    )
     four_eyes: Annotated[frozenset[FourEyesOperation], NoDecode] = Field(
         FOUR_EYES_DEFAULT,
         description="Comma-separated operations that need a second principal's approval; "

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 
 from ledger import logs
-from ledger.entrypoints import cems_generator, core, demo, finance, monitoring, server, tax
+from ledger.entrypoints import cems_generator, core, demo, finance, monitoring, server, sweeper, tax
 from ledger.settings import Settings, SettingsError
 
 Run = Callable[[Settings, argparse.Namespace], int]
-GROUPS = (server, core, demo, finance, monitoring, cems_generator, tax)
+GROUPS = (server, sweeper, core, demo, finance, monitoring, cems_generator, tax)
 
 
 def parser() -> argparse.ArgumentParser:

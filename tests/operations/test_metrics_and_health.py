@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
-from api.sweeper import Sweeper
 from ledger.domain.errors import RetryableConflict
 from ledger.domain.ports import UnitOfWork
 from ledger.persistence.engine import create_ledger_engine
@@ -18,6 +17,7 @@ from ledger.persistence.store import Store
 from ledger.persistence.sweeper_lock import ProcessLock
 from ledger.services import journal, transactions
 from ledger.settings import Settings
+from ledger.sweeper import Sweeper
 from tests.factories import setup_registry, transfer
 
 ROUND_A_MINUTE = Settings(expiry_sweep_seconds=60.0)  # rounds run by the test itself

@@ -1,23 +1,32 @@
 """One sweeper per deployment: of several processes, only the holder of the sweeper lock sweeps,
-and another takes over when it goes away."""
+and another takes over when it goes away; `emissions-ledger sweep` is one of them, and a server
+started with `LEDGER_SWEEPER_THREAD=false` is none."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.sweeper import Sweeper
-from bench.live import ServerProcess
+from api.app import create_app
+from bench.live import ServerProcess, SweeperProcess
+from ledger.persistence import lag
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.persistence.sweeper_lock import sweeper_lock
+from ledger.services import journal, queries
 from ledger.settings import Settings
+from ledger.sweeper import Sweeper
+from tests.factories import actor, setup_registry, transfer
 
 ROUND_A_MINUTE = Settings(expiry_sweep_seconds=60.0)  # rounds run by the test itself
 
@@ -72,3 +81,56 @@ def test_a_server_with_two_workers_runs_one_sweeper(postgres_url: str, tmp_path:
     for scrape in scrapes:  # whichever worker answered, the sum over both
         assert re.search(r"^ledger_sweeper_leader 1\.0$", scrape, re.MULTILINE), scrape
     assert logged.count("this process now sweeps for the deployment") == 1
+
+
+def test_the_sweep_command_sweeps_holding_the_lock_until_a_signal_stops_it(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    setup_registry(store, "E01", "E02")
+    journal.post_entry(store, transfer("fund", "ISSUANCE", "E01", "10"))
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    hold = dataclasses.replace(transfer("hold", "E01", "E02", "4", pending=True), expires_at=soon)
+    journal.post_entry(store, hold)
+    other = Sweeper(store, sweeper_lock(store.engine), ROUND_A_MINUTE)
+    log = tmp_path / "sweep.log"
+
+    with SweeperProcess(database_url, log, sweep_seconds=0.1) as sweeping:
+        _wait_for(lambda: _expired(store, "hold") and _unchained(store) == 0, log)
+        assert not other.round()  # the command holds the deployment's lock
+        status = sweeping.stop()
+
+    assert status == 0
+    assert other.round()  # given up on the way out
+    other.stop()
+    logged = log.read_text()
+    assert logged.count("this process now sweeps for the deployment") == 1
+    assert "sweeper stopped (SIGTERM)" in logged
+
+
+def test_a_server_told_that_a_sweeper_process_runs_starts_no_sweeper_thread(store: Store) -> None:
+    setup_registry(store, "E01")
+    settings = Settings(expiry_sweep_seconds=0.02, sweeper_thread=False)
+    app = create_app(settings, store=store, sweep_expired_holds=True)
+    with TestClient(app):
+        journal.post_entry(store, transfer("fund", "ISSUANCE", "E01", "10"))
+        time.sleep(0.3)  # fifteen rounds, had it a sweeper
+        threads = {thread.name for thread in threading.enumerate()}
+        unchained = _unchained(store)
+
+    assert "sweeper" not in threads
+    assert unchained == 1
+
+
+def _wait_for(condition: Callable[[], bool], log: Path, seconds: float = 20.0) -> None:
+    give_up = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < give_up, log.read_text()
+        time.sleep(0.05)
+
+
+def _expired(store: Store, entry_id: str) -> bool:
+    return queries.get_entry(store, actor(store), entry_id).state == "expired"
+
+
+def _unchained(store: Store) -> int:
+    return lag.chain_lag(store.engine, datetime.now(UTC)).entries

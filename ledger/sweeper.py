@@ -2,10 +2,12 @@
 of the chains when one is due, and expires pending entries, trades and four-eyes requests past
 their deadline, every `expiry_sweep_seconds`.
 
-Each server process runs one `Sweeper` thread, but it sweeps only while it holds the
-deployment's sweeper lock (`ledger.persistence.sweeper_lock`): one sweeper per deployment,
-whatever the number of workers. Taking and losing the lock, every task that did something and
-every failure are logged; the metrics count them and note when the last round finished.
+Each server process runs one `Sweeper` thread (unless `LEDGER_SWEEPER_THREAD` is false), and
+`emissions-ledger sweep` runs one in a process of its own; a sweeper sweeps only while it holds
+the deployment's sweeper lock (`ledger.persistence.sweeper_lock`): one sweeper per deployment,
+whatever the number of workers and wherever it runs. Taking and losing the lock, every task that
+did something and every failure are logged; the metrics count them and note when the last round
+finished.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ SWEEP_TASKS: tuple[tuple[str, str, Callable[[Store, Settings], int]], ...] = (
 
 class Sweeper:
     """One process's sweeper thread: a round every `settings.expiry_sweep_seconds` while it
-    holds `lock`."""
+    holds `lock` (a server's, or `emissions-ledger sweep`'s)."""
 
     def __init__(self, store: Store, lock: SweeperLock, settings: Settings) -> None:
         self._store = store
