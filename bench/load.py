@@ -3,6 +3,7 @@ operation, for the full API and for a bare FastAPI endpoint doing the same SQL.
 
     .venv/bin/python -m bench.load [--database sqlite|postgresql|both] [--workers 1,2]
                                    [--seconds 10] [--concurrency 16] [--quick] [--profile]
+                                   [--sweep-seconds 5] [--sweeper thread|process]
 
 Per database, a fresh database is seeded through the services (`bench.live.seed`: the demo's
 parties and rights, 1,000 funded holder accounts, a principal and token per role), then for each
@@ -23,8 +24,10 @@ loop without thinking, every run saturates the machine and latency is queueing: 
 law, users / throughput). The client shares the machine's cores with the server and the
 database: its CPU use is reported beside the figures. `--sweep-seconds` sets the server's
 sweeper round (5 s; 3600: none during a run, to see what sealing and expiries cost the others'
-latency). `--profile` also samples the 1-worker API server with py-spy during a `transfers` run
-and prints where its time goes. The summary is printed and written to bench/results/load-latest.txt.
+latency); `--sweeper process` runs the sweeper as `emissions-ledger sweep` in a process of its own
+beside servers without their sweeper thread (its CPU is reported apart). `--profile` also samples
+the 1-worker API server with py-spy during a `transfers` run and prints where its time goes.
+The summary is printed and written to bench/results/load-latest.txt.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from bench.live import (
     TRANSFER_INSTRUMENT,
     Seeded,
     ServerProcess,
+    SweeperProcess,
     enterprise_principal,
     seed,
 )
@@ -115,6 +119,7 @@ class RunResult:
     seconds: float
     client_cpu: float  # share of one core
     server_cpu: float  # share of one core, all server processes
+    sweeper_cpu: float | None  # share of one core, the sweeper's own process (if it has one)
     machine_busy: float  # share of all cores, whole machine
 
 
@@ -291,16 +296,28 @@ def run_once(  # noqa: PLR0917 - one run's knobs
     run: str,
 ) -> RunResult:
     app = "bench.bare_baseline:app" if scenario == "bare" else config.api_app
+    own_sweeper = config.sweeper == "process"
     server = ServerProcess(
-        seeded.database_url, log, workers=workers, app=app, sweep_seconds=config.sweep_seconds
+        seeded.database_url,
+        log,
+        workers=workers,
+        app=app,
+        sweep_seconds=config.sweep_seconds,
+        sweeper_thread=not own_sweeper,
     )
-    server.start()
+    sweeper = SweeperProcess(
+        seeded.database_url, log.with_suffix(".sweeper.log"), config.sweep_seconds
+    )
     try:
+        if own_sweeper:
+            sweeper.start()
+        server.start()
         pid = server.pid
         assert pid is not None
         users = [User(n, seeded, scenario, run) for n in range(config.concurrency)]
         recorder = Recorder()
         cpu_before = _group_cpu_seconds(pid)
+        sweeper_before = _group_cpu_seconds(sweeper.pid) if sweeper.pid else 0.0
         busy_before = _machine_ticks()
         client_before = time.process_time()
         profile = None
@@ -322,11 +339,18 @@ def run_once(  # noqa: PLR0917 - one run's knobs
         server_cpu = (_group_cpu_seconds(pid) - cpu_before) / (
             config.warmup_seconds + config.seconds
         )
+        sweeper_cpu = (
+            (_group_cpu_seconds(sweeper.pid) - sweeper_before)
+            / (config.warmup_seconds + config.seconds)
+            if sweeper.pid
+            else None
+        )
         busy_after = _machine_ticks()
         if profile is not None:
             _report_profile(*profile)
     finally:
         server.stop()
+        sweeper.stop()
     busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
     rows = []
     for operation, samples in sorted(recorder.latencies.items()):
@@ -346,7 +370,15 @@ def run_once(  # noqa: PLR0917 - one run's knobs
         )
     label = f"{database} {scenario} workers={workers}"
     return RunResult(
-        label, rows, recorder.errors, recorder.server_errors, elapsed, client_cpu, server_cpu, busy
+        label,
+        rows,
+        recorder.errors,
+        recorder.server_errors,
+        elapsed,
+        client_cpu,
+        server_cpu,
+        sweeper_cpu,
+        busy,
     )
 
 
@@ -466,6 +498,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=5.0,
         help="the server's sweeper round (sealing the hash chain, expiries)",
     )
+    parser.add_argument(
+        "--sweeper",
+        choices=("thread", "process"),
+        default="thread",
+        help="thread: each server process runs its sweeper thread (the default deployment); "
+        "process: `emissions-ledger sweep` sweeps in a process of its own",
+    )
     parser.add_argument("--quick", action="store_true", help="3 s runs after 1 s of warm-up")
     parser.add_argument(
         "--profile",
@@ -512,7 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" {platform.platform()}; python {platform.python_version()}",
         f"load: {config.concurrency} closed-loop users (aiohttp, one process), {thinking}"
         f"{config.seconds:g} s measured after {config.warmup_seconds:g} s warm-up, fresh server "
-        "per run, uvicorn without access log",
+        f"per run, uvicorn without access log; sweeper: {config.sweeper}, a round every "
+        f"{config.sweep_seconds:g} s",
     ]
     print("\n".join(lines), flush=True)
     results: list[RunResult] = []
@@ -598,12 +638,18 @@ def _trade_steps(results: list[RunResult], config: argparse.Namespace) -> list[s
     return lines
 
 
+def _sweeper_cpu(result: RunResult) -> str:
+    if result.sweeper_cpu is None:
+        return ""
+    return f"sweeper process {result.sweeper_cpu:.0%} of a core, "
+
+
 def _print_run(result: RunResult) -> None:
     total = sum(row.per_second for row in result.rows)
     print(
         f"  {result.label}: {total:,.0f} req/s; CPU: client "
-        f"{result.client_cpu:.0%} of a core, server {result.server_cpu:.0%} of a core, machine "
-        f"{result.machine_busy:.0%} busy",
+        f"{result.client_cpu:.0%} of a core, server {result.server_cpu:.0%} of a core, "
+        f"{_sweeper_cpu(result)}machine {result.machine_busy:.0%} busy",
         flush=True,
     )
     for error, count in result.errors.most_common(3):
@@ -630,7 +676,8 @@ def _summary(results: list[RunResult], config: argparse.Namespace) -> list[str]:
     for result in results:
         lines.append(
             f"{result.label}: CPU client {result.client_cpu:.0%} of a core, server "
-            f"{result.server_cpu:.0%} of a core, machine {result.machine_busy:.0%} busy"
+            f"{result.server_cpu:.0%} of a core, {_sweeper_cpu(result)}machine "
+            f"{result.machine_busy:.0%} busy"
         )
     lines.append("")
     for database in config.databases:
