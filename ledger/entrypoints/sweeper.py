@@ -1,10 +1,10 @@
 """`emissions-ledger sweep`: the deployment's sweeper as a process of its own.
 
 A server's sweeper thread seals the journal into the hash chain in pure Python, holding the
-serving process's GIL while its requests wait; measured on PostgreSQL at 16 users thinking
-100 ms, that was most of the transfers' p99 (docs/performance/results/). Run in its own process
-(with `LEDGER_SWEEPER_THREAD=false` for the servers), sealing competes for a core, not for a
-server's interpreter. It takes the same sweeper lock as a server's thread: one sweeper sweeps
+serving process's GIL while its requests wait (issue 18 suspected it of PostgreSQL's tails; what
+the separate process changed is in docs/performance/results/). Run in its own process (with
+`LEDGER_SWEEPER_THREAD=false` for the servers), sealing competes for a core, not for a server's
+interpreter. It takes the same sweeper lock as a server's thread: one sweeper sweeps
 per deployment, wherever it runs; another waits, trying each round, and takes over when the
 holder goes away.
 
