@@ -48,6 +48,15 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "--scenarios", "transfers,mix,trades,bare", "--think-ms", "1",
         ),
     ),
+    (
+        "HTTP load, the sweeper in its own process",
+        "bench.load",
+        (
+            "--workers", "2", "--holders", "20", "--seconds", "0.5", "--warmup-seconds", "0.2",
+            "--concurrency", "4", "--output", "{out}", "--scenarios", "mix", "--think-ms", "1",
+            "--sweeper", "process", "--sweep-seconds", "0.2",
+        ),
+    ),
     ("API CPU per request", "bench.api_cpu", ("--requests", "20", "--rounds", "1")),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
     ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
