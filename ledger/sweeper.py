@@ -114,4 +114,8 @@ class Sweeper:
 
     def _run(self) -> None:
         while not self._stop.wait(self._settings.expiry_sweep_seconds):
-            self.round()
+            try:
+                self.round()
+            except Exception:  # the lock could not be asked (say, its file): asked next round
+                log.exception("sweeper round could not start")
+                metrics.SWEEP_FAILURES.labels("round").inc()

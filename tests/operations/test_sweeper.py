@@ -121,6 +121,40 @@ def test_a_server_told_that_a_sweeper_process_runs_starts_no_sweeper_thread(stor
     assert unchained == 1
 
 
+class FlakyLock:
+    """A sweeper lock that cannot be asked at first (its file cannot be opened, say), then can."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def try_acquire(self) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise PermissionError("sweeper lock file: permission denied")
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_round_whose_lock_cannot_be_asked_is_retried_not_the_end_of_the_sweeper(
+    store: Store,
+) -> None:
+    setup_registry(store, "E01")
+    journal.post_entry(store, transfer("fund", "ISSUANCE", "E01", "10"))
+    sweeper = Sweeper(store, FlakyLock(failures=3), Settings(expiry_sweep_seconds=0.02))
+    sweeper.start()
+    try:
+        give_up = time.monotonic() + 20
+        while _unchained(store) and time.monotonic() < give_up:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+
+    assert _unchained(store) == 0
+    assert sweeper.leading
+
+
 def _wait_for(condition: Callable[[], bool], log: Path, seconds: float = 20.0) -> None:
     give_up = time.monotonic() + seconds
     while not condition():
