@@ -39,8 +39,9 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 PARTY_OF = {Role.ENTERPRISE: "E01", Role.CITY_AUTHORITY: "TANGSHAN", Role.REGULATOR: "HEBEI"}
 # Commands that act as no principal: the operator's at the server's shell (schema, bootstrap,
-# administrators' credentials, the deadlines' sweep, the chain's seals and checks, serving) and
-# those that read no registry at all (synthetic data and the demo's tax table).
+# administrators' credentials, the deadlines' sweep, the chain's seals and checks, serving, the
+# sweeper's process) and those that read no registry at all (synthetic data and the demo's tax
+# table).
 OPERATOR_COMMANDS = frozenset(
     {
         "checkpoint",
@@ -54,6 +55,7 @@ OPERATOR_COMMANDS = frozenset(
         "recover-admin",
         "seal",
         "serve",
+        "sweep",
         "verify",
     }
 )
