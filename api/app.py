@@ -10,6 +10,7 @@ sweeper: `emissions-ledger sweep` does, in a process of its own.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,8 +54,11 @@ def create_app(
     *,
     store: Store | None = None,
     sweep_expired_holds: bool = False,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """The FastAPI application over the configured database (or the given store)."""
+    """The FastAPI application over the configured database (or the given store). A server's
+    (`api.main`) passes `freeze_heap`: once started, the objects it holds for good are left out
+    of the garbage collector's full passes (`gc.freeze`)."""
     settings = settings or Settings.from_environment()
     store = store or Store(
         create_ledger_engine(
@@ -72,6 +76,8 @@ def create_app(
             lock = sweeper_lock(store.engine)
             sweeper = Sweeper(store, lock, settings)
             sweeper.start()
+        if freeze_heap:
+            _freeze_heap()
         yield
         if sweeper is not None:
             sweeper.stop()
@@ -124,6 +130,16 @@ def create_app(
     app.state.console_jobs = console.state.console.jobs
     app.add_route("/", _to_console, include_in_schema=False)
     return app
+
+
+def _freeze_heap() -> None:
+    """Move every object alive now (modules, routes, models, compiled queries: ~190,000 of them)
+    out of the garbage collector's reach. A full collection traversed them all, 40-90 ms with
+    the GIL held, stalling every request of the process: the worst latencies under load. Only
+    cyclic garbage among them would stay uncollected; there is none worth a pause, since the
+    process keeps them until it exits."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _guard(request: Request) -> None:

@@ -2,4 +2,4 @@
 
 from api.app import create_app
 
-app = create_app(sweep_expired_holds=True)
+app = create_app(sweep_expired_holds=True, freeze_heap=True)
