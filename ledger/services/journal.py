@@ -150,7 +150,7 @@ class LockedBalances:
         later = {key for key in keys if key[0] in later_ids}
         if later:
             locked_now, balances_now = uow.journal.lock(self.later, later)
-            accounts = accounts | {code: locked_now[code] for code in self.later}
+            accounts = accounts | locked_now  # `self.later`, with the flags the lock read
             balances = balances | balances_now
             recorded_at = max(recorded_at, _recorded_at(uow, balances_now))
         assert keys <= balances.keys(), f"not locked first: {keys - balances.keys()}"

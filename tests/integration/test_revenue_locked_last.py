@@ -11,6 +11,7 @@ second statement, after the others. One order everywhere, so writers never wait 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -95,20 +96,16 @@ def test_a_trade_locks_the_fee_account_last_and_after_writing_its_new_state(
     _settle(store, "FIRST")  # the first creates the balance rows it finds missing
     trading.propose(store, of(store, "E1"), so2_trade("SECOND"))
 
-    steps.clear()
-    trading.accept(store, of(store, "E2"), "SECOND")
-    assert _named(store, steps) == [
-        "lock E1:cash E1:holdings E1:pledged E2:cash E2:holdings",
-        "trade state",
-        f"lock {FEES}",
+    accepting = "lock E1:cash E1:holdings E1:pledged E2:cash E2:holdings"
+    recording = "lock E1:cash E1:holdings E2:cash E2:holdings"
+    taken: list[tuple[Callable[[], object], str]] = [
+        (lambda: trading.accept(store, of(store, "E2"), "SECOND"), accepting),
+        (lambda: trading.record(store, of(store, "HEBEI"), "SECOND"), recording),
     ]
-    steps.clear()
-    trading.record(store, of(store, "HEBEI"), "SECOND")
-    assert _named(store, steps) == [
-        "lock E1:cash E1:holdings E2:cash E2:holdings",
-        "trade state",
-        f"lock {FEES}",
-    ]
+    for step, others in taken:
+        steps.clear()
+        step()
+        assert _named(store, steps) == [others, "trade state", f"lock {FEES}"]
     fees = queries.get_balance(store, actor(store), FEES, "CNY").balance
     assert (fees.posted, fees.credits_pending) == (2 * TRADE_FEES_FEN, 0)
 
