@@ -139,6 +139,7 @@ class ServerProcess:
         cli: bool = False,
         app: str = "api.main:app",
         sweeper_thread: bool = True,
+        environment: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
         self.log_path = log_path
@@ -149,6 +150,7 @@ class ServerProcess:
         self.cli = cli  # `emissions-ledger serve` (migrates first, logs every request)
         self.app = app
         self.sweeper_thread = sweeper_thread  # False: a `SweeperProcess` sweeps instead
+        self.environment = environment or {}  # more variables for the server's processes
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -188,6 +190,7 @@ class ServerProcess:
             LEDGER_REQUEST_LIMIT="1000000000/minute",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.environment)
         self._log = self.log_path.open("ab")
         self._log.write(f"--- start {self.starts + 1}: {' '.join(self.command())}\n".encode())
         self._log.flush()

@@ -51,6 +51,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import timeline as timeline_module
 from bench.config import DEFAULT_POSTGRES_URL, RESULTS_DIR
 from bench.databases import fresh_database
 from bench.live import (
@@ -83,6 +84,7 @@ class Recorder:
     errors: Counter[str] = field(default_factory=Counter)
     server_errors: Counter[str] = field(default_factory=Counter)
     measuring: bool = False
+    measuring_marker: Path | None = None  # created when the measured seconds begin
 
     def record(self, operation: str, seconds: float, status: int, body: bytes) -> None:
         if status >= 500:
@@ -121,6 +123,7 @@ class RunResult:
     server_cpu: float  # share of one core, all server processes
     sweeper_cpu: float | None  # share of one core, the sweeper's own process (if it has one)
     machine_busy: float  # share of all cores, whole machine
+    timeline: list[str] = field(default_factory=list)  # `--timeline`'s table, if asked
 
 
 # -- the virtual users ---------------------------------------------------------------------------
@@ -251,6 +254,8 @@ async def _load(  # noqa: PLR0917 - one run's knobs
         async def switch_on() -> float:
             await asyncio.sleep(warmup)
             recorder.measuring = True
+            if recorder.measuring_marker is not None:
+                recorder.measuring_marker.touch()
             return time.perf_counter()
 
         measured_from = asyncio.create_task(switch_on())
@@ -297,6 +302,10 @@ def run_once(  # noqa: PLR0917 - one run's knobs
 ) -> RunResult:
     app = "bench.bare_baseline:app" if scenario == "bare" else config.api_app
     own_sweeper = config.sweeper == "process"
+    timeline = log.with_suffix(".timeline") if config.timeline and scenario != "bare" else None
+    if timeline is not None:
+        timeline.mkdir()
+        app = "bench.timeline:app"
     server = ServerProcess(
         seeded.database_url,
         log,
@@ -304,6 +313,7 @@ def run_once(  # noqa: PLR0917 - one run's knobs
         app=app,
         sweep_seconds=config.sweep_seconds,
         sweeper_thread=not own_sweeper,
+        environment={timeline_module.DIRECTORY_VARIABLE: str(timeline)} if timeline else {},
     )
     sweeper = SweeperProcess(
         seeded.database_url, log.with_suffix(".sweeper.log"), config.sweep_seconds
@@ -315,7 +325,9 @@ def run_once(  # noqa: PLR0917 - one run's knobs
         pid = server.pid
         assert pid is not None
         users = [User(n, seeded, scenario, run) for n in range(config.concurrency)]
-        recorder = Recorder()
+        recorder = Recorder(
+            measuring_marker=timeline / timeline_module.MEASURING if timeline else None
+        )
         cpu_before = _group_cpu_seconds(pid)
         sweeper_before = _group_cpu_seconds(sweeper.pid) if sweeper.pid else 0.0
         busy_before = _machine_ticks()
@@ -369,6 +381,9 @@ def run_once(  # noqa: PLR0917 - one run's knobs
             )
         )
     label = f"{database} {scenario} workers={workers}"
+    timed = timeline_module.merge(timeline.glob("timeline-*.json")) if timeline else {}
+    if timeline is not None and not timed:  # a broken tool, not a quiet server: fail the run
+        recorder.server_errors["--timeline timed no locked write"] += 1
     return RunResult(
         label,
         rows,
@@ -379,6 +394,7 @@ def run_once(  # noqa: PLR0917 - one run's knobs
         server_cpu,
         sweeper_cpu,
         busy,
+        timeline_module.report(timed) if timeline else [],
     )
 
 
@@ -519,8 +535,16 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default="api.main:app",
         help="the ASGI app uvicorn serves for the API scenarios",
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="PostgreSQL only: time each locked write's statements in the server "
+        "(`bench.timeline`) and print where its locked time goes",
+    )
     parser.add_argument("--output", default=str(RESULTS_DIR / "load-latest.txt"))
     arguments = parser.parse_args(argv)
+    if arguments.timeline and arguments.database != "postgresql":
+        parser.error("--timeline times psycopg's statements: --database postgresql")
     if arguments.quick:
         arguments.seconds, arguments.warmup_seconds = 3.0, 1.0
     arguments.worker_counts = [int(n) for n in arguments.workers.split(",")]
@@ -654,6 +678,8 @@ def _print_run(result: RunResult) -> None:
     )
     for error, count in result.errors.most_common(3):
         print(f"    {count} x {error}")
+    if result.timeline:
+        print("\n".join(["  mean ms per transaction, from its first lock on:", *result.timeline]))
 
 
 def _summary(results: list[RunResult], config: argparse.Namespace) -> list[str]:
@@ -679,6 +705,10 @@ def _summary(results: list[RunResult], config: argparse.Namespace) -> list[str]:
             f"{result.server_cpu:.0%} of a core, {_sweeper_cpu(result)}machine "
             f"{result.machine_busy:.0%} busy"
         )
+    for result in results:
+        if result.timeline:
+            lines += ["", f"{result.label}: mean ms per transaction, from its first lock on"]
+            lines += result.timeline
     lines.append("")
     for database in config.databases:
         lines += _ratios(results, database, config.worker_counts)

@@ -57,6 +57,15 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "--sweeper", "process", "--sweep-seconds", "0.2",
         ),
     ),
+    (
+        "HTTP load, locked time",
+        "bench.load",
+        (
+            "--database", "postgresql", "--workers", "1,2", "--holders", "20", "--seconds", "0.5",
+            "--warmup-seconds", "0.2", "--concurrency", "4", "--output", "{out}",
+            "--scenarios", "trades,transfers", "--think-ms", "1", "--timeline",
+        ),
+    ),
     ("API CPU per request", "bench.api_cpu", ("--requests", "20", "--rounds", "1")),
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
     ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
