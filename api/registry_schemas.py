@@ -807,6 +807,15 @@ class BlockLiftIn(Strict):
     lifted_on: BusinessDate
 
 
+class BlockSetterOut(Strict):
+    """The authority that set a block: the province (`city` null; also every block set before
+    the ledger recorded its setter) or a city's; an authority lifts a block only if its scope
+    covers the setter's."""
+
+    authority: Literal["province", "city"]
+    city: str | None
+
+
 class BlockOut(Strict):
     id: str
     party: str
@@ -815,9 +824,17 @@ class BlockOut(Strict):
     effective_from: date
     lifted_on: date | None
     basis: str
+    set_by: BlockSetterOut | None = Field(
+        None, description="who set the block; null in an enterprise's answers"
+    )
 
 
-def block_out(block: TradingBlock) -> BlockOut:
+def block_out(block: TradingBlock, *, setter_shown: bool = True) -> BlockOut:
+    """A block as answered; `setter_shown` false (an enterprise) leaves out who set it."""
+    setter = None
+    if setter_shown:
+        city = block.set_by_city
+        setter = BlockSetterOut(authority="province" if city is None else "city", city=city)
     return BlockOut(
         id=block.id,
         party=block.party_code,
@@ -826,6 +843,7 @@ def block_out(block: TradingBlock) -> BlockOut:
         effective_from=block.effective_from,
         lifted_on=block.lifted_on,
         basis=block.basis,
+        set_by=setter,
     )
 
 

@@ -74,6 +74,14 @@ class Scope:
             return party_city == self.city
         return True
 
+    def covers_authority(self, city: str | None) -> bool:
+        """Whether this scope takes in all of an authority's: a city's (`city`), or the
+        province's (None), which sees everything. Only an unlimited scope covers the province's;
+        a city's covers its own city's only; a party's covers no authority's."""
+        if self.unlimited:
+            return True
+        return city is not None and self.party is None and self.city == city
+
 
 EVERYTHING = Scope()
 

@@ -474,6 +474,17 @@ class BlockLifted(
     """A trading block was lifted already, on another day than the one asked for."""
 
 
+class BlockOfWiderAuthority(
+    LedgerError,
+    code="block_set_by_wider_authority",
+    kind=Kind.FORBIDDEN,
+    title="The block was set by an authority whose scope yours does not cover",
+):
+    """An authority lifts a trading block that an authority of wider scope set: a city's
+    authority, a block of the province's (or one set before the ledger recorded who set blocks,
+    which counts as the province's)."""
+
+
 class AcquisitionMismatch(
     LedgerError,
     code="acquisition_mismatch",

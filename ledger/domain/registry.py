@@ -285,7 +285,9 @@ class BlockKind(Enum):
 class TradingBlock:
     """A block a regulator set on a party from `effective_from`, until the day it is lifted
     (`lifted_on`, exclusive). A leasing or unclear-title block names the pollutant whose rights
-    it holds ("" for all of them); an enforcement block names none."""
+    it holds ("" for all of them); an enforcement block names none. `set_by_city`: the city of
+    the authority that set it, None for the province (an unlimited scope; also every block set
+    before migration 0025 recorded it): only an authority whose scope covers it may lift it."""
 
     id: str
     party_code: str
@@ -294,6 +296,7 @@ class TradingBlock:
     pollutant: str = ""
     basis: str = ""
     lifted_on: date | None = None
+    set_by_city: str | None = None
 
     def active_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.lifted_on is None or day < self.lifted_on)

@@ -464,6 +464,7 @@ class SqlRegistryRepository:
                 lifted_on=block.lifted_on,
                 basis=block.basis,
                 created_at=at,
+                set_by_city=block.set_by_city,
             )
         )
 
@@ -950,12 +951,14 @@ def _block(row: Row[Any]) -> TradingBlock:
         row.pollutant,
         row.basis,
         row.lifted_on,
+        row.set_by_city,
     )
 
 
 def _blocks_of_json(value: object) -> list[TradingBlock]:
     """Blocks aggregated as JSON (`_transfer_rules`: a list on PostgreSQL, text on SQLite;
-    none on PostgreSQL is NULL), in the order they were set."""
+    none on PostgreSQL is NULL), in the order they were set. Their setter is not read: no
+    transfer rule depends on it (only lifting does, which reads the block itself)."""
     rows = cast(list[dict[str, Any]], json.loads(value) if isinstance(value, str) else value or [])
     return [
         TradingBlock(

@@ -410,6 +410,8 @@ pledges = Table(
 
 # A regulator's block on a party (enforcement) or its rights (leasing, unclear title), from a
 # business date until lifted (migration 0021). Lifting updates the row; the chain keeps both.
+# `set_by_city` (migration 0025): the city of the authority that set it, NULL for the province
+# (and for every block set before 0025); it decides who may lift it.
 trading_blocks = Table(
     "trading_blocks",
     metadata,
@@ -424,6 +426,7 @@ trading_blocks = Table(
     Column("lifted_on", Date),
     Column("basis", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("set_by_city", String(64)),
     CheckConstraint("kind IN ('enforcement', 'leasing', 'unclear_title')", name="kind"),
     CheckConstraint("lifted_on IS NULL OR lifted_on >= effective_from", name="lifted_after"),
     Index("ix_trading_blocks_party_code", "party_code"),

@@ -3,6 +3,10 @@ may not receive rights) or on a party's rights that are leased or of unclear tit
 be transferred), from a business date; lifts it from another. While a block is active, every
 transfer it concerns is refused: trades (at acceptance and at recording) and reserve sales.
 
+A block records the scope of the authority that set it (`set_by_city`: its city, None for the
+province); only an authority whose scope covers that one lifts it, so a city cannot undo the
+province's enforcement (decision "A block is lifted by its setter's authority or a wider one").
+
 A block is a record of its own (`trading_blocks`, chained); setting the same block again is a
 safe retry (answered with the block as it is, lifted or not), another block under its id a 409;
 lifting it again on the same day answers the lift.
@@ -15,7 +19,13 @@ from dataclasses import replace
 from datetime import date
 
 from ledger.domain.access import Actor
-from ledger.domain.errors import BlockLifted, InvalidField, RecordExists, RecordNotFound
+from ledger.domain.errors import (
+    BlockLifted,
+    BlockOfWiderAuthority,
+    InvalidField,
+    RecordExists,
+    RecordNotFound,
+)
 from ledger.domain.finance import beijing_date
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -28,13 +38,17 @@ from ledger.services.transactions import in_transaction, read
 def set_block(
     uow_factory: UnitOfWorkFactory, actor: Actor, block: TradingBlock
 ) -> Created[TradingBlock]:
-    """Set a block on a party in the authority's scope, from `block.effective_from`."""
+    """Set a block on a party in the authority's scope, from `block.effective_from`; the block
+    records the setter's scope (its city, or None for the province), whatever it said."""
+    assert actor.scope.party is None, f"only authorities set blocks, not {actor.role}"
+    block = replace(block, set_by_city=actor.scope.city)
 
     def work(uow: UnitOfWork) -> Created[TradingBlock]:
         existing = uow.registry.get_block(block.id)
         if existing is not None:
             # What a setter sent, not whether the block was lifted since: the same block
-            # again answers the stored one, lifted or not (as a trade's proposal does).
+            # again answers the stored one, lifted or not (as a trade's proposal does). Sent
+            # by an authority of another scope, it is not the same block.
             as_sent = replace(existing, lifted_on=block.lifted_on)
             if as_sent != block or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"block {block.id} exists", field="id")
@@ -57,12 +71,19 @@ def lift_block(
     uow_factory: UnitOfWorkFactory, actor: Actor, block_id: str, day: date
 ) -> TradingBlock:
     """Lift a block from `day` (it no longer applies on that day); the same lift again is
-    answered as it was."""
+    answered as it was. Only an authority whose scope covers the setter's lifts a block."""
 
     def work(uow: UnitOfWork) -> TradingBlock:
         block = uow.registry.get_block(block_id)
         if block is None or not sees(uow, actor, block.party_code):
             raise RecordNotFound(f"block {block_id!r} not found", field="block_id")
+        if not actor.scope.covers_authority(block.set_by_city):
+            setter = "the province" if block.set_by_city is None else block.set_by_city
+            raise BlockOfWiderAuthority(
+                f"block {block_id} was set by {setter}'s authority: only an authority whose "
+                "scope covers it may lift it",
+                field="block_id",
+            )
         if block.lifted_on == day:
             return block
         if block.lifted_on is not None:
@@ -70,15 +91,7 @@ def lift_block(
         if day < block.effective_from:
             raise InvalidField("a block is lifted on or after the day it took effect", field="day")
         uow.registry.lift_block(block_id, day)
-        return TradingBlock(
-            block.id,
-            block.party_code,
-            block.kind,
-            block.effective_from,
-            block.pollutant,
-            block.basis,
-            day,
-        )
+        return replace(block, lifted_on=day)
 
     return in_transaction(uow_factory, work, actor=actor)
 
@@ -99,6 +112,12 @@ def list_blocks(
         lambda uow: uow.registry.list_blocks(party, after, limit, scope=actor.scope),
     )
     return keyset_page("blocks", rows, limit)
+
+
+def setter_shown(actor: Actor) -> bool:
+    """Whether answers to `actor` say who set a block: to authorities and readers of every
+    party, not to an enterprise (which learns no more of the authorities' doings than before)."""
+    return actor.scope.party is None
 
 
 def check_transfer(

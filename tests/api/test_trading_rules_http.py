@@ -282,6 +282,33 @@ def test_a_block_is_set_once_and_within_the_authority_scope(registry: TestClient
     )
 
 
+def test_a_block_is_lifted_only_by_an_authority_covering_its_setter(registry: TestClient) -> None:
+    tangshan = as_(registry, "TANGSHAN")
+    lift = {"lifted_on": "2026-02-01"}
+    provinces = ok(registry.post("/v1/trading-blocks", json=block("B1", "E2", "enforcement")), 201)
+    assert provinces["set_by"] == {"authority": "province", "city": None}
+
+    refused = registry.post("/v1/trading-blocks/B1/lift", json=lift, headers=tangshan)
+
+    body = problem(refused, 403, "block_set_by_wider_authority")
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (body["field"], body["type"]) == ("block_id", "/problems/block_set_by_wider_authority")
+    listed = ok(registry.get("/v1/trading-blocks", params={"party": "E2"}, headers=tangshan))
+    assert [(b["id"], b["lifted_on"]) for b in listed["blocks"]] == [("B1", None)]
+    # A city's block: the city lifts its own, the province any of them.
+    for block_id in ("B2", "B3"):
+        made = registry.post(
+            "/v1/trading-blocks", json=block(block_id, "E1", "leasing"), headers=tangshan
+        )
+        assert ok(made, 201)["set_by"] == {"authority": "city", "city": "Tangshan"}
+    own = ok(registry.post("/v1/trading-blocks/B2/lift", json=lift, headers=tangshan))
+    assert own["lifted_on"] == "2026-02-01"
+    assert ok(registry.post("/v1/trading-blocks/B3/lift", json=lift))["lifted_on"] == "2026-02-01"
+    # An enterprise sees its blocks as before, not who set them.
+    mine = ok(registry.get("/v1/trading-blocks", headers=as_(registry, "E1")))["blocks"]
+    assert [(b["id"], b["set_by"]) for b in mine] == [("B2", None), ("B3", None)]
+
+
 # -- free and paid rights -------------------------------------------------------------------------
 
 

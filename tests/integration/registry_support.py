@@ -24,6 +24,7 @@ TABLES = (
     "entitlements",
     "obligations",
     "surrenders",
+    "trading_blocks",
 )
 
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Column, MetaData, Table, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from ledger.domain.accounts import Side
+from ledger.domain.errors import BlockOfWiderAuthority
 from ledger.domain.ports import AccountDraft
-from ledger.persistence import migrate
+from ledger.persistence import migrate, record_chains, tables
 from ledger.persistence.engine import create_ledger_engine, normalize_url
+from ledger.persistence.record_chains import RecordChain
 from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
-from ledger.services import chain, journal, queries
+from ledger.services import blocks, chain, journal, queries
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import SO2, actor, setup_registry, transfer
+from tests.integration.registry_support import build_registry, of
 
 LEDGER_TABLES = {
     "instruments",
@@ -219,6 +223,49 @@ def test_an_entry_stored_with_an_unpadded_year_is_repaired_on_sqlite(tmp_path: P
             stored = connection.execute(text("SELECT effective_at FROM entries")).scalar_one()
         assert stored == "0999-01-01 00:00:00.000000"
         assert chain.seal_all(store) == 1
+        assert chain.verify(store).ok
+    finally:
+        store.dispose()
+
+
+def test_blocks_set_before_0025_still_verify_and_only_the_province_lifts_them(
+    brand_new_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block written and sealed before migration 0025 (no setter recorded): the chain sealed
+    in its old shape still verifies after the upgrade, the block is sealed again in its new one,
+    and it counts as the province's."""
+    migrate.upgrade(brand_new_url, "0024")
+    store = Store(create_ledger_engine(brand_new_url))
+    try:
+        build_registry(store)  # nothing of it touches trading_blocks, unchanged since 0024
+        with store.engine.begin() as connection:  # a city's block, as 0021-0024 stored it
+            connection.execute(
+                text(
+                    "INSERT INTO trading_blocks (id, party_code, kind, pollutant, effective_from,"
+                    " basis, created_at) VALUES ('B0', 'E2', 'enforcement', '', '2026-01-01',"
+                    " 'set by Tangshan', '2026-01-01 08:00:00.000000')"
+                )
+            )
+        # The sealer and verify as they were before 0025: the table without `set_by_city`.
+        columns = [
+            Column(c.name, c.type) for c in tables.trading_blocks.c if c.name != "set_by_city"
+        ]
+        old_shape = Table("trading_blocks", MetaData(), *columns)
+        monkeypatch.setitem(record_chains.BY_NAME, "blocks", RecordChain("blocks", old_shape, "id"))
+        chain.seal_all(store)
+        assert chain.verify(store).ok
+        monkeypatch.undo()
+
+        migrate.upgrade(brand_new_url)
+
+        assert chain.verify(store).of("blocks") == chain.ChainVerdict("blocks", 1, None)
+        chain.seal_all(store)  # the block, queued by the migration, sealed in its new shape
+        assert chain.verify(store).of("blocks") == chain.ChainVerdict("blocks", 2, None)
+        with pytest.raises(BlockOfWiderAuthority):
+            blocks.lift_block(store, of(store, "TANGSHAN"), "B0", date(2026, 3, 1))
+        lifted = blocks.lift_block(store, of(store, "HEBEI"), "B0", date(2026, 3, 1))
+        assert (lifted.lifted_on, lifted.set_by_city) == (date(2026, 3, 1), None)
+        chain.seal_all(store)
         assert chain.verify(store).ok
     finally:
         store.dispose()

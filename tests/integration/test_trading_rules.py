@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from sqlalchemy import text
 
 from ledger.domain.access import ActorMismatch, Role
 from ledger.domain.errors import LedgerError, ListingClosed
@@ -128,6 +129,91 @@ def test_blocks_refuse_transfers_while_active(built: Store) -> None:
     blocks.set_block(built, regulator, leased)
     trading.propose(built, of(built, "E1"), so2_trade("X2", trade_date=date(2026, 3, 5)))
     refused(built, "rights_blocked", lambda: trading.accept(built, of(built, "E2"), "X2"))
+
+
+# -- who lifts a block ---------------------------------------------------------------------------
+
+
+def lift_audit(store: Store) -> list[tuple[str | None, str, str | None]]:
+    with store(read_only=True) as uow:
+        lines = uow.access.list_audit(None, 0, 1000)
+    return [(line.principal_id, line.outcome, line.code) for line in lines if "lift" in line.action]
+
+
+def test_a_city_authority_may_not_lift_the_provinces_block(built: Store) -> None:
+    province, tangshan = of(built, "HEBEI"), of(built, "TANGSHAN")
+    set_ = blocks.set_block(
+        built, province, TradingBlock("B1", "E2", BlockKind.ENFORCEMENT, TRADE_DAY)
+    )
+    assert set_.record.set_by_city is None
+
+    detail = refused(
+        built,
+        "block_set_by_wider_authority",
+        lambda: blocks.lift_block(built, tangshan, "B1", date(2026, 3, 2)),
+    )
+
+    assert "the province" in detail
+    [kept] = blocks.list_blocks(built, province, "E2", None, 10).items
+    assert kept.lifted_on is None
+    assert lift_audit(built) == [(tangshan.id, "rejected", "block_set_by_wider_authority")]
+
+
+def test_the_province_lifts_a_citys_block_and_a_city_its_own(built: Store) -> None:
+    province, tangshan = of(built, "HEBEI"), of(built, "TANGSHAN")
+    for block_id in ("B1", "B2"):
+        made = blocks.set_block(
+            built, tangshan, TradingBlock(block_id, "E1", BlockKind.LEASING, TRADE_DAY, "SO2")
+        )
+        assert made.record.set_by_city == "Tangshan"
+
+    by_province = blocks.lift_block(built, province, "B1", date(2026, 3, 2))
+    by_city = blocks.lift_block(built, tangshan, "B2", date(2026, 3, 3))
+
+    assert (by_province.lifted_on, by_province.set_by_city) == (date(2026, 3, 2), "Tangshan")
+    assert (by_city.lifted_on, by_city.set_by_city) == (date(2026, 3, 3), "Tangshan")
+    assert lift_audit(built) == [(province.id, "ok", None), (tangshan.id, "ok", None)]
+    # Another city sees neither: not found, as before.
+    chengde = of(built, "CHENGDE")
+    chengde_block = TradingBlock("B3", "E4", BlockKind.ENFORCEMENT, TRADE_DAY)
+    blocks.set_block(built, chengde, chengde_block)
+    refused(
+        built,
+        "record_not_found",
+        lambda: blocks.lift_block(built, tangshan, "B3", date(2026, 3, 2)),
+    )
+
+
+def test_a_block_is_the_setters_whatever_the_request_said_and_a_retry_by_another_is_refused(
+    built: Store,
+) -> None:
+    province, tangshan = of(built, "HEBEI"), of(built, "TANGSHAN")
+    claimed = TradingBlock("B1", "E2", BlockKind.ENFORCEMENT, TRADE_DAY, set_by_city=None)
+    assert blocks.set_block(built, tangshan, claimed).record.set_by_city == "Tangshan"
+    assert blocks.set_block(built, tangshan, claimed).replayed
+    refused(
+        built,
+        "record_exists_with_different_definition",
+        lambda: blocks.set_block(built, province, claimed),
+    )
+
+
+def test_a_block_set_before_its_setter_was_recorded_is_lifted_by_the_province_only(
+    built: Store,
+) -> None:
+    province, tangshan = of(built, "HEBEI"), of(built, "TANGSHAN")
+    blocks.set_block(built, tangshan, TradingBlock("B1", "E2", BlockKind.ENFORCEMENT, TRADE_DAY))
+    with built.engine.begin() as connection:  # as migration 0025 leaves a block set before it
+        connection.execute(text("UPDATE trading_blocks SET set_by_city = NULL"))
+
+    refused(
+        built,
+        "block_set_by_wider_authority",
+        lambda: blocks.lift_block(built, tangshan, "B1", date(2026, 3, 2)),
+    )
+    lifted = blocks.lift_block(built, province, "B1", date(2026, 3, 2))
+
+    assert (lifted.lifted_on, lifted.set_by_city) == (date(2026, 3, 2), None)
 
 
 def test_free_rights_are_reclaimed_and_paid_ones_bought_back(built: Store) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.access import Scope
 from ledger.domain.errors import LedgerError
 from ledger.domain.registry import (
     ComplianceStatus,
@@ -131,3 +132,21 @@ def test_the_projected_shortfall_counts_what_is_still_held() -> None:
     status = ComplianceStatus(obligation, 3_000_000, 0, 150_000)
 
     assert (status.shortfall_units, status.projected_shortfall_units) == (200_000, 50_000)
+
+
+@pytest.mark.parametrize(
+    ("scope", "setter_city", "covers"),
+    [
+        (Scope(), None, True),  # the province covers its own blocks
+        (Scope(), "Tangshan", True),  # and every city's
+        (Scope(city="Tangshan"), "Tangshan", True),  # a city covers its own
+        (Scope(city="Tangshan"), None, False),  # not the province's (nor one set before 0025)
+        (Scope(city="Tangshan"), "Xingtai", False),  # nor another city's
+        (Scope(party="E1"), "Tangshan", False),  # a party covers no authority
+        (Scope(party="E1"), None, False),
+    ],
+)
+def test_a_scope_covers_the_province_only_if_unlimited_and_a_city_only_if_its_own(
+    scope: Scope, setter_city: str | None, covers: bool
+) -> None:
+    assert scope.covers_authority(setter_city) is covers
