@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, create_engine, inspect, text
+from sqlalchemy import Boolean, Column, MetaData, Table, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from ledger.domain.accounts import Side
@@ -20,6 +22,7 @@ from ledger.persistence.record_chains import RecordChain
 from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
 from ledger.services import blocks, chain, journal, queries
+from ledger.services.record_chains import verify_chain
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import SO2, actor, setup_registry, transfer
 from tests.integration.registry_support import build_registry, of
@@ -267,5 +270,181 @@ def test_blocks_set_before_0025_still_verify_and_only_the_province_lifts_them(
         assert (lifted.lifted_on, lifted.set_by_city) == (date(2026, 3, 1), None)
         chain.seal_all(store)
         assert chain.verify(store).ok
+    finally:
+        store.dispose()
+
+
+# -- Records sealed before a migration changed their table's shape -----------------------------
+# A record's digest covers every column of its table (and its parts' rows): a migration that
+# adds, drops or fills a column of a chained table changes the digest of every record of it, and
+# unless the records are queued to be sealed again verify calls each one `record_changed`. Each
+# case: a record written and sealed in its shape before such a migration (by the sealer as it
+# then was: the table as it then was), verified across the upgrade to head.
+
+NOW_TEXT = "'2026-01-01 08:00:00.000000'"
+# The revision before 0026, the migration that queues the records below to be sealed again.
+BEFORE_RESEAL = "0025"
+
+
+@dataclass(frozen=True)
+class ShapeChange:
+    before: str  # the revision before the migration that changed the shape
+    chain: str
+    key: str  # the record's key, as the chain names it
+    old_insert: str  # the record as written before that migration
+    new_insert: str  # the record as written after it
+    old_columns: tuple[Column[Any], ...] = ()  # columns the migration dropped
+    new_columns: tuple[str, ...] = ()  # columns the migration added
+    new_parts: tuple[str, ...] = ()  # parts the migration added to the chain
+
+
+ENTITLEMENT = (
+    "INSERT INTO entitlements (id, party_code, pollutant, units, first_vintage, last_vintage,"
+    " permit, created_at{extra}) VALUES ('ENT-0', 'E1', 'SO2', 100, 2026, 2026, 'P-1',"
+    f" {NOW_TEXT}{{value}})"
+)
+AUDIT_LINE = (
+    "INSERT INTO audit_log (seq, at, principal_id, action, target, outcome, status)"
+    f" VALUES (1, {NOW_TEXT}, 'p-1', 'POST /x', 'x', 'ok', 200)"
+)
+MATCH = (
+    "INSERT INTO reconciliation_matches (id, reconciliation_id, method, difference_fen, reason,"
+    f" created_by, created_at) VALUES (1, 'R-0', 'manual', 0, 'by hand', 'p-1', {NOW_TEXT})"
+)
+REDUCTION = (
+    "INSERT INTO verified_reductions (id, party_code, pollutant, year, baseline_kind,"
+    " baseline_kg, baseline_hours, actual_kg, actual_hours, reduction_kg, released_units,"
+    f" release, created_at) VALUES ('VR-0', 'E1', 'SO2', 2025, 'cems', '10', 100, '5', 100, 5,"
+    f" 0, 'none', {NOW_TEXT})"
+)
+PRINCIPAL = (
+    "INSERT INTO principals (id, name, kind, role, active, created_at{extra})"
+    f" VALUES ('p-9', 'Auditor', 'user', 'regulator', TRUE, {NOW_TEXT}{{value}})"
+)
+SHAPE_CHANGES = {
+    # A control: 0011 fills the new column with an UPDATE, which the triggers queue.
+    "0011 principals.person": ShapeChange(
+        "0010",
+        "principals",
+        "p-9",
+        PRINCIPAL.format(extra="", value=""),
+        PRINCIPAL.format(extra=", person", value=", 'staff-9'"),
+        new_columns=("person",),
+    ),
+    "0011 audit_log.request_id": ShapeChange(
+        "0010", "audit", "1", AUDIT_LINE, AUDIT_LINE, new_columns=("request_id",)
+    ),
+    "0012 reconciliation_matches.client_id": ShapeChange(
+        "0011", "reconciliation_matches", "1", MATCH, MATCH, new_columns=("client_id",)
+    ),
+    "0014 verified_reductions.retrofit_month": ShapeChange(
+        "0013",
+        "reductions",
+        "VR-0",
+        REDUCTION,
+        REDUCTION,
+        new_columns=("retrofit_month",),
+        new_parts=("verified_reduction_reversals",),
+    ),
+    "0020 cities.may_receive_air_rights": ShapeChange(
+        "0019",
+        "cities",
+        "Handan",
+        "INSERT INTO cities (name, basin, may_receive_air_rights) VALUES ('Handan', 'Hai', TRUE)",
+        "INSERT INTO cities (name, basin) VALUES ('Handan', 'Hai')",
+        old_columns=(Column("may_receive_air_rights", Boolean()),),
+        new_parts=("city_years",),
+    ),
+    "0021 entitlements.acquisition": ShapeChange(
+        "0020",
+        "entitlements",
+        "ENT-0",
+        ENTITLEMENT.format(extra="", value=""),
+        ENTITLEMENT.format(extra=", acquisition", value=", 'paid'"),
+        new_columns=("acquisition",),
+    ),
+}
+
+
+def write_unchecked(url: str, change: ShapeChange, insert: str) -> None:
+    """Write the record alone (its parents' foreign keys not checked) and queue it, as the
+    chain's triggers do."""
+    engine = create_engine(normalize_url(url))  # SQLite: foreign keys off without the pragma
+    now = "clock_timestamp()" if engine.dialect.name == "postgresql" else "CURRENT_TIMESTAMP"
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":  # no foreign keys (nor triggers) checked
+                connection.execute(text("SET LOCAL session_replication_role = replica"))
+            connection.execute(text(insert))
+            connection.execute(
+                text(
+                    "INSERT INTO record_changes (chain, record_key, changed_at)"
+                    f" VALUES ('{change.chain}', '{change.key}', {now})"
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def chain_verdict(store: Store, name: str) -> chain.ChainVerdict:
+    """The one chain verified (the others' tables may not exist yet at an old revision)."""
+    verified, broken = verify_chain(
+        store, name, page_size=chain.VERIFY_PAGE_SIZE, grace=chain.UNCHAINED_GRACE
+    )
+    return chain.ChainVerdict(name, verified, broken)
+
+
+@pytest.mark.parametrize("name", list(SHAPE_CHANGES))
+def test_records_sealed_before_their_table_changed_shape_still_verify_after_the_upgrade(
+    brand_new_url: str, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    change = SHAPE_CHANGES[name]
+    migrate.upgrade(brand_new_url, change.before)
+    store = Store(create_ledger_engine(brand_new_url))
+    try:
+        write_unchecked(brand_new_url, change, change.old_insert)
+        current = record_chains.BY_NAME[change.chain]
+        columns = [
+            Column(c.name, c.type) for c in current.table.c if c.name not in change.new_columns
+        ]
+        columns += [Column(c.name, c.type) for c in change.old_columns]  # a Column is one table's
+        old_shape = Table(current.table.name, MetaData(), *columns)
+        parts = tuple(p for p in current.parts if p.table.name not in change.new_parts)
+        old_chain = RecordChain(change.chain, old_shape, current.key, parts)
+        monkeypatch.setitem(record_chains.BY_NAME, change.chain, old_chain)
+        chain.seal_all(store)
+        assert chain_verdict(store, change.chain) == chain.ChainVerdict(change.chain, 1, None)
+        monkeypatch.undo()
+
+        migrate.upgrade(brand_new_url)
+
+        assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 1, None)
+        chain.seal_all(store)  # the record, queued again, sealed in its new shape
+        assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 2, None)
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("name", list(SHAPE_CHANGES))
+def test_records_already_sealed_in_their_new_shape_are_not_sealed_again(
+    brand_new_url: str, name: str
+) -> None:
+    """A database that went through the shape change and sealed its records since: queuing them
+    again changes nothing (the sealer links only a record whose digest changed)."""
+    change = SHAPE_CHANGES[name]
+    migrate.upgrade(brand_new_url, BEFORE_RESEAL)
+    store = Store(create_ledger_engine(brand_new_url))
+    try:
+        write_unchecked(brand_new_url, change, change.new_insert)
+        chain.seal_all(store)
+        assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 1, None)
+
+        migrate.upgrade(brand_new_url)
+
+        assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 1, None)
+        chain.seal_all(store)
+        assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 1, None)
+        with store.engine.connect() as connection:
+            assert connection.execute(text("SELECT COUNT(*) FROM record_changes")).scalar() == 0
     finally:
         store.dispose()
