@@ -155,6 +155,10 @@ def downgrade() -> None:
         batch.drop_column("person")
     if op.get_bind().dialect.name == "sqlite":
         _chain_triggers(list(CHAINED))
+    # The principals and approvals lost columns: every digest changed (the audit lines were
+    # queued by the UPDATE of every one of them).
+    _reseal("principals", "principals", "id")
+    _reseal("approvals", "approval_requests", "id")
 
 
 def _chain_triggers(tables: list[tuple[str, str, str]]) -> None:
@@ -184,3 +188,13 @@ def _chain_triggers(tables: list[tuple[str, str, str]]) -> None:
             op.execute(
                 f"CREATE TRIGGER {name} AFTER {operation.upper()} ON {table} BEGIN {body} END"
             )
+
+
+def _reseal(chain: str, table: str, key: str) -> None:
+    """Queue every record of `chain` to be sealed again: the downgrade changed its shape, so
+    its digest (decision "A migration that reshapes a chained table queues its records")."""
+    now = "clock_timestamp()" if op.get_bind().dialect.name == "postgresql" else SQLITE_NOW
+    op.execute(
+        "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
+        f" SELECT '{chain}', CAST({key} AS TEXT), {now} FROM {table}"
+    )

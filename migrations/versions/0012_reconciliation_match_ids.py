@@ -22,6 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEX = "uq_reconciliation_matches_reconciliation_id_client_id"
+SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # 0009's fixed form
 
 
 def upgrade() -> None:
@@ -36,3 +37,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(INDEX, table_name="reconciliation_matches")
     op.drop_column("reconciliation_matches", "client_id")  # SQLite ≥ 3.35: in place
+    # Every match's digest changed: each is queued to be sealed again in its old shape.
+    now = "clock_timestamp()" if op.get_bind().dialect.name == "postgresql" else SQLITE_NOW
+    op.execute(
+        "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
+        f" SELECT 'reconciliation_matches', CAST(id AS TEXT), {now} FROM reconciliation_matches"
+    )

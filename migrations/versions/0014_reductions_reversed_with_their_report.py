@@ -160,3 +160,9 @@ def downgrade() -> None:
         batch.drop_column("retrofit_month")
     if not postgresql:  # the rebuilt table lost its triggers
         _guards("verified_reductions", "reductions", "id", replace=True)
+    # Every reduction lost a column and its reversals part: queued to be sealed again.
+    now = "clock_timestamp()" if postgresql else SQLITE_NOW
+    op.execute(
+        "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
+        f" SELECT 'reductions', id, {now} FROM verified_reductions"
+    )

@@ -68,6 +68,13 @@ def downgrade() -> None:
     op.drop_table("city_years")
     if op.get_bind().dialect.name == "sqlite":
         _chain_triggers(only_cities=True)
+    # Every city gained a column and lost its years (on SQLite the rebuild dropped the triggers
+    # before the UPDATE could queue them): queued to be sealed again.
+    now = "clock_timestamp()" if op.get_bind().dialect.name == "postgresql" else SQLITE_NOW
+    op.execute(
+        "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
+        f" SELECT 'cities', name, {now} FROM cities"
+    )
 
 
 def _chain_triggers(*, only_cities: bool = False) -> None:

@@ -72,6 +72,12 @@ def downgrade() -> None:
         batch.drop_column("acquisition")
     if op.get_bind().dialect.name == "sqlite":
         _chain_triggers("entitlements", "entitlements")
+    # Every entitlement lost a column: queued to be sealed again in its old shape.
+    now = "clock_timestamp()" if op.get_bind().dialect.name == "postgresql" else SQLITE_NOW
+    op.execute(
+        "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
+        f" SELECT 'entitlements', id, {now} FROM entitlements"
+    )
 
 
 def _chain_triggers(table: str, chain: str) -> None:

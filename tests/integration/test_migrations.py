@@ -321,7 +321,21 @@ PRINCIPAL = (
     "INSERT INTO principals (id, name, kind, role, active, created_at{extra})"
     f" VALUES ('p-9', 'Auditor', 'user', 'regulator', TRUE, {NOW_TEXT}{{value}})"
 )
+APPROVAL = (
+    "INSERT INTO approval_requests (id, operation, payload, authority, initiator{extra}, state,"
+    f" created_at, expires_at) VALUES ('A-0', 'x', '{{{{}}}}', 'HEBEI', 'p-1'{{value}}, 'pending',"
+    f" {NOW_TEXT}, {NOW_TEXT})"
+)
 SHAPE_CHANGES = {
+    # A control on the way up (0011 fills the new columns with an UPDATE): not on the way back.
+    "0011 approval_requests.initiator_person": ShapeChange(
+        "0010",
+        "approvals",
+        "A-0",
+        APPROVAL.format(extra="", value=""),
+        APPROVAL.format(extra=", initiator_person", value=", 'staff-1'"),
+        new_columns=("initiator_person", "decided_by_person"),
+    ),
     # A control: 0011 fills the new column with an UPDATE, which the triggers queue.
     "0011 principals.person": ShapeChange(
         "0010",
@@ -386,6 +400,16 @@ def write_unchecked(url: str, change: ShapeChange, insert: str) -> None:
         engine.dispose()
 
 
+def old_chain_of(change: ShapeChange) -> RecordChain:
+    """The chain as the sealer saw it before the migration: the table as it then was."""
+    current = record_chains.BY_NAME[change.chain]
+    columns = [Column(c.name, c.type) for c in current.table.c if c.name not in change.new_columns]
+    columns += [Column(c.name, c.type) for c in change.old_columns]  # a Column is one table's
+    old_shape = Table(current.table.name, MetaData(), *columns)
+    parts = tuple(p for p in current.parts if p.table.name not in change.new_parts)
+    return RecordChain(change.chain, old_shape, current.key, parts)
+
+
 def chain_verdict(store: Store, name: str) -> chain.ChainVerdict:
     """The one chain verified (the others' tables may not exist yet at an old revision)."""
     verified, broken = verify_chain(
@@ -403,15 +427,7 @@ def test_records_sealed_before_their_table_changed_shape_still_verify_after_the_
     store = Store(create_ledger_engine(brand_new_url))
     try:
         write_unchecked(brand_new_url, change, change.old_insert)
-        current = record_chains.BY_NAME[change.chain]
-        columns = [
-            Column(c.name, c.type) for c in current.table.c if c.name not in change.new_columns
-        ]
-        columns += [Column(c.name, c.type) for c in change.old_columns]  # a Column is one table's
-        old_shape = Table(current.table.name, MetaData(), *columns)
-        parts = tuple(p for p in current.parts if p.table.name not in change.new_parts)
-        old_chain = RecordChain(change.chain, old_shape, current.key, parts)
-        monkeypatch.setitem(record_chains.BY_NAME, change.chain, old_chain)
+        monkeypatch.setitem(record_chains.BY_NAME, change.chain, old_chain_of(change))
         chain.seal_all(store)
         assert chain_verdict(store, change.chain) == chain.ChainVerdict(change.chain, 1, None)
         monkeypatch.undo()
@@ -446,5 +462,30 @@ def test_records_already_sealed_in_their_new_shape_are_not_sealed_again(
         assert chain.verify(store).of(change.chain) == chain.ChainVerdict(change.chain, 1, None)
         with store.engine.connect() as connection:
             assert connection.execute(text("SELECT COUNT(*) FROM record_changes")).scalar() == 0
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("name", list(SHAPE_CHANGES))
+def test_records_sealed_before_a_downgrade_changed_their_shape_back_still_verify(
+    brand_new_url: str, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The way back: a record sealed at the migration that changed its shape, then the migration
+    downgraded; the record is queued and sealed again in its old shape."""
+    change = SHAPE_CHANGES[name]
+    migration = name.split(maxsplit=1)[0]  # the table there is as it is at head
+    migrate.upgrade(brand_new_url, migration)
+    store = Store(create_ledger_engine(brand_new_url))
+    try:
+        write_unchecked(brand_new_url, change, change.new_insert)
+        chain.seal_all(store)
+        assert chain_verdict(store, change.chain) == chain.ChainVerdict(change.chain, 1, None)
+
+        migrate.downgrade(brand_new_url, change.before)
+
+        monkeypatch.setitem(record_chains.BY_NAME, change.chain, old_chain_of(change))
+        assert chain_verdict(store, change.chain) == chain.ChainVerdict(change.chain, 1, None)
+        chain.seal_all(store)  # the record, queued by the downgrade, sealed in its old shape
+        assert chain_verdict(store, change.chain) == chain.ChainVerdict(change.chain, 2, None)
     finally:
         store.dispose()
