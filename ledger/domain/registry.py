@@ -16,6 +16,7 @@ from enum import Enum
 
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
+from ledger.domain.bounds import check_text
 from ledger.domain.errors import (
     BidTooLow,
     BuyerUnderEnforcement,
@@ -636,7 +637,9 @@ class Listing:
 @dataclass(frozen=True, slots=True)
 class Bid:
     """An enterprise's bid in an auction, per t; `outcome` is set when the auction closes:
-    `won`, or the code of the rule that refused its acceptance."""
+    `won`, or the code of the rule that refused its acceptance. `client_id`: the bidder's id of
+    the bid, unique within its listing (a retry under it is answered with this bid), or None
+    for a bid sent without one."""
 
     listing_id: str
     bidder: str
@@ -644,6 +647,19 @@ class Bid:
     at: datetime
     seq: int = 0
     outcome: str = ""
+    client_id: str | None = None
+
+
+BID_ID_LENGTH_MAX = 40  # as every client's id of a record (the API's `RecordId`)
+
+
+def check_bid_id(bid_id: str | None) -> str | None:
+    """A bid's client id: None (a bid without one), or 1–40 storable characters."""
+    if bid_id is None:
+        return None
+    if not bid_id.strip() or len(bid_id) > BID_ID_LENGTH_MAX:
+        raise InvalidField(f"a bid id has 1–{BID_ID_LENGTH_MAX} characters", field="id")
+    return check_text(bid_id, "id")
 
 
 def check_bid(listing: Listing, price_fen: int, best: int | None) -> None:

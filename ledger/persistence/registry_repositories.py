@@ -542,6 +542,7 @@ class SqlRegistryRepository:
                 price_fen=bid.price_fen,
                 at=bid.at,
                 outcome=bid.outcome,
+                client_id=bid.client_id,
             )
         )
 
@@ -550,7 +551,10 @@ class SqlRegistryRepository:
         rows = self._connection.execute(
             select(bids).where(bids.c.listing_id == listing_id).order_by(bids.c.id)
         )
-        return [Bid(r.listing_id, r.bidder, r.price_fen, r.at, r.id, r.outcome) for r in rows]
+        return [
+            Bid(r.listing_id, r.bidder, r.price_fen, r.at, r.id, r.outcome, r.client_id)
+            for r in rows
+        ]
 
     def set_bid_outcome(self, seq: int, outcome: str) -> None:
         self._connection.execute(
