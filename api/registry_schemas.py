@@ -521,11 +521,24 @@ class ListingIn(Strict):
 
 
 class BidIn(Strict):
+    """A bid in an auction. Send `id`: a retry under it answers the bid it made (even once
+    outbid or closed) instead of a refusal; without one, each call is a new bid, and a lost
+    answer's retry is refused as not above the best bid (which it has become)."""
+
+    id: RecordId | None = Field(
+        default=None,
+        description="your id of this bid, unique within the listing: a retry under it is "
+        "answered alike (recommended; optional for clients written before bids had ids)",
+    )
     price_cny_per_t: AmountText
     actor: PartyCode | None = Field(default=None, description="optional: always the caller's party")
 
 
 class BidOut(Strict):
+    id: str | None = Field(
+        description="the bidder's id of the bid (none if sent without one), shown where the "
+        "bidder is"
+    )
     bidder: str | None = Field(description="named to the bidder, the seller and oversight")
     price_cny_per_t: str
     at: str
@@ -548,6 +561,7 @@ class ListingOut(Strict):
 
 def bid_out(made: Bid) -> BidOut:
     return BidOut(
+        id=made.client_id,
         bidder=made.bidder or None,
         price_cny_per_t=cny(made.price_fen),
         at=made.at.isoformat(),

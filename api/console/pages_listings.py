@@ -105,6 +105,7 @@ def listing_page(request: Request, listing_id: IdPath, actor: Acts) -> Response:
         cny=cny,
         auction=ListingMode.AUCTION,
         open_state=ListingState.OPEN,
+        new_id=f"B-{secrets.token_hex(4).upper()}",
     )
 
 
@@ -154,18 +155,22 @@ def buy(request: Request, listing_id: IdPath, actor: Acts, form: Form) -> Respon
 
 @router.post("/listings/{listing_id}/bids", include_in_schema=False)
 def bid(request: Request, listing_id: IdPath, actor: Acts, form: Form) -> Response:
-    """Bid in an auction as the actor's enterprise (`POST …/bids`)."""
+    """Bid in an auction as the actor's enterprise (`POST …/bids`); the same form sent twice
+    replays (its hidden id): one bid, not a second refused as not above the first."""
     _, language = gettext(request), language_of(request)
     store = context_of(request).store
-    body = {k: v for k, v in form_values(form, "price_cny_per_t").items() if v is not None}
+    values = form_values(form, "id", "price_cny_per_t")
+    body = {k: v for k, v in values.items() if v is not None}
 
-    def run() -> Bid:
-        price = rs.fen(rs.BidIn.model_validate(body).price_cny_per_t, "price_cny_per_t")
-        return listings.bid(store, actor, listing_id, price)
+    def run() -> Created[Bid]:
+        sent = rs.BidIn.model_validate(body)
+        price = rs.fen(sent.price_cny_per_t, "price_cny_per_t")
+        return listings.bid(store, actor, listing_id, price, bid_id=sent.id)
 
-    def done(made: Bid) -> str:
+    def done(made: Created[Bid]) -> str:
         message = _("Bid of %(price)s per t placed on listing %(id)s.")
-        return message % {"price": i18n.money(cny(made.price_fen), language), "id": listing_id}
+        price = i18n.money(cny(made.record.price_fen), language)
+        return message % {"price": price, "id": listing_id}
 
     return act(request, f"{PREFIX}/listings/{listing_id}", done, run)
 

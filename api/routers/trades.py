@@ -103,10 +103,16 @@ def accept_listing(
 @router.post(
     "/listings/{listing_id}/bids", response_model=rs.BidOut, status_code=201, tags=["trades"]
 )
-def bid(listing_id: IdPath, body: rs.BidIn, store: Store, actor: Acts) -> rs.BidOut:
-    """An enterprise bids in an auction: at least the starting price, above the best bid."""
+def bid(
+    listing_id: IdPath, body: rs.BidIn, store: Store, actor: Acts, response: Response
+) -> rs.BidOut:
+    """An enterprise bids in an auction: at least the starting price, above the best bid. Under
+    your `id` (unique within the listing) the same bid again (a retry) answers the stored bid as
+    it is now, marked `Idempotent-Replayed`, even once outbid or after the close; another bid
+    under that id is a 409. Without an `id`, each call is a new bid."""
     price = rs.fen(body.price_cny_per_t, "price_cny_per_t")
-    return rs.bid_out(listings.bid(store, actor, listing_id, price, body.actor))
+    made = listings.bid(store, actor, listing_id, price, body.actor, body.id)
+    return created(response, made, rs.bid_out)
 
 
 @router.post("/listings/{listing_id}/close", response_model=rs.ListingOut, tags=["trades"])

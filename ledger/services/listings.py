@@ -9,7 +9,9 @@ transaction, so that the same rules and the same hold apply as to a bilateral tr
 the trade workflow. Closing an auction tries its bids best first (highest price, then
 earliest), each in a transaction of its own: a bid whose acceptance a rule refuses (or the
 bidder's cash) is marked with the rule's code, and the next one is tried. Closing a listing
-its close has closed (a retry) answers it as it is; only its seller closes it.
+its close has closed (a retry) answers it as it is; only its seller closes it. A bid sent under
+the bidder's id (unique within its listing) is answered again on a retry, even once outbid or
+closed; a bid without one is a new bid each time.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ledger.domain.registry import (
     PartyKind,
     Trade,
     check_bid,
+    check_bid_id,
     ranked,
 )
 from ledger.services import trading
@@ -119,26 +122,54 @@ def accept_listing(
 
 
 @use_case("listings.bid")
-def bid(
+def bid(  # noqa: PLR0917 - what a bid is
     uow_factory: UnitOfWorkFactory,
     actor: Actor,
     listing_id: str,
     price_fen: int,
     party: str | None = None,
-) -> Bid:
-    """An enterprise bids in an open auction: at least the starting price, above the best bid."""
+    bid_id: str | None = None,
+) -> Created[Bid]:
+    """An enterprise bids in an open auction: at least the starting price, above the best bid.
 
-    def work(uow: UnitOfWork) -> Bid:
+    Under the bidder's `bid_id` (unique within the listing) a bid is safely retryable: the same
+    bid again (same bidder, same price) answers the stored one as it is now, a replay, even once
+    outbid or after the close; another bid under that id is `RecordExists` (an id another
+    bidder took is refused alike, naming nothing of its bid). Without an id each call is a new
+    bid, as before bids had ids: a retry is then refused as not above the best bid, which it
+    has become."""
+    client_id = check_bid_id(bid_id)
+
+    def work(uow: UnitOfWork) -> Created[Bid]:
         bidder = acting_as(actor, party)
         listing = _listing(uow, listing_id, lock=True)  # bids one at a time
-        _check_open(listing)
         bids = uow.registry.bids_of(listing.id)
+        stored = next((b for b in bids if client_id and b.client_id == client_id), None)
+        if stored is not None:
+            return Created(_replayed(stored, bidder, price_fen), replayed=True)
+        _check_open(listing)
         check_bid(listing, price_fen, max((b.price_fen for b in bids), default=None))
-        made = Bid(listing.id, bidder, price_fen, uow.now())
+        made = Bid(listing.id, bidder, price_fen, uow.now(), client_id=client_id)
         uow.registry.add_bid(made)
-        return made
+        return Created(made)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _replayed(stored: Bid, bidder: str, price_fen: int) -> Bid:
+    """`stored` if the bid is sent again by its bidder at its price, else `RecordExists`: naming
+    what differs to its bidder, and nothing of another bidder's bid (its id is taken, no more)."""
+    if stored.bidder != bidder:
+        raise RecordExists(
+            f"bid {stored.client_id} exists on listing {stored.listing_id}", field="id"
+        )
+    if stored.price_fen != price_fen:
+        raise RecordExists(
+            f"bid {stored.client_id} exists on listing {stored.listing_id} at another "
+            "price_cny_per_t",
+            field="id",
+        )
+    return stored
 
 
 @use_case("listings.close")
@@ -270,17 +301,23 @@ def _check_open(listing: Listing) -> None:
 def get_listing(
     uow_factory: UnitOfWorkFactory, actor: Actor, listing_id: str
 ) -> tuple[Listing, list[Bid]]:
-    """A listing and its bids (a bidder is named to the listing's seller and to oversight only;
-    others see prices)."""
+    """A listing and its bids (a bidder, and its id of the bid, are named to the bidder, the
+    listing's seller and oversight only; others see prices)."""
 
     def work(uow: UnitOfWork) -> tuple[Listing, list[Bid]]:
         listing = _listing(uow, listing_id)
         bids = uow.registry.bids_of(listing_id)
         if not actor.scope.unlimited and actor.party != listing.seller:
-            bids = [b if b.bidder == actor.party else replace(b, bidder="") for b in bids]
+            bids = [b if b.bidder == actor.party else _anonymous(b) for b in bids]
         return listing, bids
 
     return read(uow_factory, work)
+
+
+def _anonymous(made: Bid) -> Bid:
+    """A bid as shown to a reader who is neither its bidder, nor the seller, nor oversight: its
+    price and time, not who bid nor the bidder's id of it."""
+    return replace(made, bidder="", client_id=None)
 
 
 @use_case("listings.list")

@@ -63,8 +63,6 @@ EXEMPT = {
     "hash: a retry cannot be answered the same (and a code redeems once)",
     "/v1/me/tokens": "answers a new token's secret, shown once and stored only as a hash: a "
     "retry cannot be answered the same",
-    "/v1/listings/{listing_id}/bids": "a bid is a new offer each time: the same bid again is "
-    "not above the best bid (`bid_too_low`), so a retry cannot book a second one",
 }
 # Creates whose whole request is their key: no other body can come under the same key.
 NO_OTHER_BODY = {
@@ -363,6 +361,13 @@ def clawed_back_credit(ledger: Ledger) -> None:
     assert ledger.post(clawback, REGULATOR).status_code == 200
 
 
+def auctioned(ledger: Ledger) -> None:
+    """Tangshan auctions 1 t/a of its reserve's SO2 from 6,000 CNY/t."""
+    offer = {"id": "RT-AUCTION", "seller": "TANGSHAN", "pollutant": "SO2", "quantity": "1"}
+    terms = {"mode": "auction", "price_cny_per_t": "6000.00", "listing_date": "2026-03-01"}
+    ledger.created(TANGSHAN, "/v1/listings", offer | terms)
+
+
 def reconcilable(ledger: Ledger) -> None:
     ledger.created(FINANCE, "/v1/statement-imports", RECONCILED, account="E02:cash")
 
@@ -599,6 +604,15 @@ EXAMPLES = [
         | {"mode": "fixed_price", "price_cny_per_t": "6000.00", "listing_date": "2026-03-01"},
         {"price_cny_per_t": "7000.00"},
         reads=("/v1/listings?state=open",),
+    ),
+    Example(
+        "/v1/listings/{listing_id}/bids",
+        enterprise("E01"),
+        "/v1/listings/RT-AUCTION/bids",
+        {"id": "RT-BID", "price_cny_per_t": "6000.00"},
+        {"price_cny_per_t": "6100.00"},
+        reads=("/v1/listings/RT-AUCTION",),
+        given=auctioned,
     ),
     Example(
         "/v1/reserve-operations",

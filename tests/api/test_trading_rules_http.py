@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.support import headers_for
+from tests.api.support import PROBLEM_JSON, REPLAYED, headers_for
 
 Json = dict[str, Any]
 
@@ -495,6 +495,76 @@ def test_an_auction_is_sold_to_the_best_bid_the_rules_allow(registry: TestClient
     assert (sale["buyer"], sale["price_cny_per_t"], sale["state"]) == ("E2", "5000.00", "accepted")
     problem(bid("E1", "9000.00"), 409, "listing_closed")
     assert ok(registry.post("/v1/listings/A1/close", json={}, headers=tangshan)) == closed
+
+
+def test_a_bid_under_its_id_is_answered_again_on_a_retry(registry: TestClient) -> None:
+    tangshan = as_(registry, "TANGSHAN")
+    ok(
+        registry.post("/v1/listings", json=listing("A1", "auction", "5000.00"), headers=tangshan),
+        201,
+    )
+
+    def bid(party: str, price: str, bid_id: str | None) -> Any:
+        body = {"price_cny_per_t": price} | ({} if bid_id is None else {"id": bid_id})
+        return registry.post("/v1/listings/A1/bids", json=body, headers=as_(registry, party))
+
+    first = bid("E1", "5000.00", "E1-B1")
+    assert (first.status_code, first.headers.get(REPLAYED)) == (201, None), first.text
+    assert first.json()["id"] == "E1-B1"
+    again = bid("E1", "5000.00", "E1-B1")
+    assert (again.status_code, again.headers.get(REPLAYED)) == (201, "true"), again.text
+    assert again.json() == first.json()
+    problem(bid("E1", "5000.00", None), 422, "bid_too_low")  # without an id: a new bid
+    conflict = problem(
+        bid("E1", "5100.00", "E1-B1"), 409, "record_exists_with_different_definition"
+    )
+    assert conflict["field"] == "id"
+    taken = problem(bid("E2", "5000.00", "E1-B1"), 409, "record_exists_with_different_definition")
+    assert "E1" not in taken["detail"].replace("E1-B1", "") and "5000" not in taken["detail"]
+
+    ok(bid("E2", "6000.00", "E2-B1"), 201)
+    outbid = bid("E1", "5000.00", "E1-B1")
+    assert (outbid.status_code, outbid.headers.get(REPLAYED)) == (201, "true")
+    assert outbid.json() == first.json()
+    # The bid id is shown where the bidder is: to the bidder, the seller; not to others.
+    assert [
+        (b["bidder"], b["id"])
+        for b in ok(registry.get("/v1/listings/A1", headers=as_(registry, "E1")))["bids"]
+    ] == [("E1", "E1-B1"), (None, None)]
+    seller_sees = ok(registry.get("/v1/listings/A1", headers=tangshan))["bids"]
+    assert [(b["bidder"], b["id"]) for b in seller_sees] == [("E1", "E1-B1"), ("E2", "E2-B1")]
+
+    ok(registry.post("/v1/listings/A1/close", json={}, headers=tangshan))
+    late = bid("E2", "6000.00", "E2-B1")
+    assert (late.status_code, late.headers.get(REPLAYED)) == (201, "true"), late.text
+    assert late.json()["outcome"] == "won"
+    problem(bid("E2", "9000.00", "E2-B2"), 409, "listing_closed")
+    assert len(ok(registry.get("/v1/listings/A1", headers=tangshan))["bids"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        ("", "invalid_field"),
+        ("-lead", "invalid_format"),
+        ("a b", "invalid_format"),
+        ("é", "invalid_format"),
+        ("x" * 41, "string_too_long"),
+        (7, "invalid_field"),
+    ],
+)
+def test_a_bad_bid_id_is_a_422_problem(registry: TestClient, bad: object, code: str) -> None:
+    """The id of a trade's (`RecordId`): 1–40 of A–Z, a–z, 0–9, `_`, `.`, `-`, not led by a sign."""
+    tangshan = as_(registry, "TANGSHAN")
+    ok(
+        registry.post("/v1/listings", json=listing("A1", "auction", "5000.00"), headers=tangshan),
+        201,
+    )
+    body = {"id": bad, "price_cny_per_t": "5000.00"}
+    refused = registry.post("/v1/listings/A1/bids", json=body, headers=as_(registry, "E1"))
+    assert refused.headers["content-type"] == PROBLEM_JSON
+    assert problem(refused, 422, code)["field"] == "id"
+    assert ok(registry.get("/v1/listings/A1", headers=tangshan))["bids"] == []
 
 
 # -- the public market report -----------------------------------------------------------------

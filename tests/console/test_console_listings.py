@@ -107,8 +107,27 @@ def test_an_auction_takes_bids_and_its_seller_closes_it(
     assert city.post("/console/listings/A-1/close", data={"csrf": city_csrf}).status_code == 403
     closed = regulator.post("/console/listings/A-1/close", data={"csrf": csrf}).text
     assert "Listing A-1 closed: sold." in closed
-    assert '<th scope="row">E2</th><td class="num">CN¥6,000.00</td>' in closed
+    assert '<th scope="row">E2</th><td></td><td class="num">CN¥6,000.00</td>' in closed
     assert "<td>won</td>" in closed
+
+
+def test_a_bid_form_sent_twice_places_one_bid(reserve: FastAPI, signed_in: SignedIn) -> None:
+    regulator, csrf = in_english(signed_in(Role.REGULATOR))
+    auction = {**LISTING, "mode": "auction", "price_cny_per_t": "5000"}
+    regulator.post("/console/listings", data={"csrf": csrf, "id": "A-1", **auction})
+    e1, e1_csrf = in_english(signed_in(Role.ENTERPRISE))
+    page = e1.get("/console/listings/A-1").text
+    bid_id = page.split('<input type="hidden" name="id" value="', 1)[1].split('"', 1)[0]
+    assert bid_id.startswith("B-")  # each page its own id: the form's retry is a replay
+    form = {"csrf": e1_csrf, "id": bid_id, "price_cny_per_t": "5000"}
+    first = e1.post("/console/listings/A-1/bids", data=form).text
+    again = e1.post("/console/listings/A-1/bids", data=form).text
+    said = "Bid of CN¥5,000.00 per t placed on listing A-1."
+    assert said in first and said in again and "Refused" not in again
+    assert again.count('<th scope="row">E1</th>') == 1
+    assert f'<th scope="row">E1</th><td>{bid_id}</td>' in again
+    other = e1.post("/console/listings/A-1/bids", data={**form, "price_cny_per_t": "5100"}).text
+    assert "Refused: record_exists_with_different_definition" in other
 
 
 def test_listings_are_shown_a_page_at_a_time_in_the_state_asked_for(
