@@ -178,7 +178,7 @@ def test_concurrent_identical_bids_write_one_row_and_each_is_answered(
     assert count == 1
 
 
-# -- migration 0025 on a database with bids -------------------------------------------------------
+# -- migration 0026 on a database with bids -------------------------------------------------------
 
 
 def queued_listings(url: str, *, clear: bool = False) -> list[str]:
@@ -199,7 +199,7 @@ def queued_listings(url: str, *, clear: bool = False) -> list[str]:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_bids_made_before_0025_have_no_id_and_their_listings_are_sealed_again(
+def test_bids_made_before_0026_have_no_id_and_their_listings_are_sealed_again(
     backend: str,
 ) -> None:
     if backend == "postgresql":
@@ -214,9 +214,9 @@ def test_bids_made_before_0025_have_no_id_and_their_listings_are_sealed_again(
         finally:
             store.dispose()
 
-        # Down to 0024 and up again, each queueing the listing with bids (its shape changed),
-        # as the sealer would find it after an upgrade from 0024 with everything sealed.
-        migrate.downgrade(database.url, "0024")
+        # Down to 0025 and up again, each queueing the listing with bids (its shape changed),
+        # as the sealer would find it after an upgrade from 0025 with everything sealed.
+        migrate.downgrade(database.url, "0025")
         assert queued_listings(database.url, clear=True) == [AUCTION]
         migrate.upgrade(database.url)
         assert queued_listings(database.url) == [AUCTION]
