@@ -466,8 +466,8 @@ listing_bids = Table(
     Column("price_fen", BigInteger, nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("outcome", String(64), nullable=False),
-    # The bidder's id of its bid (migration 0026), unique within the listing: a retry finds the
-    # bid it made. None for a bid sent without one (and for bids made before 0026).
+    # The bidder's id of its bid (migration 0027), unique within the listing: a retry finds the
+    # bid it made. None for a bid sent without one (and for bids made before 0027).
     Column("client_id", String(40)),
     Index("ix_listing_bids_listing_id", "listing_id"),
     Index("uq_listing_bids_listing_id_client_id", "listing_id", "client_id", unique=True),

@@ -9,18 +9,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy import func, select
 
-from bench.databases import fresh_database
 from ledger.domain.errors import BidTooLow, InvalidField, LedgerError, RecordExists
 from ledger.domain.pages import Created
 from ledger.domain.registry import Bid, Listing, ListingMode, ListingState
-from ledger.persistence import migrate
 from ledger.persistence import tables as t
-from ledger.persistence.engine import create_ledger_engine, normalize_url
 from ledger.persistence.store import Store
-from ledger.services import chain, listings
-from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL, require_postgres
+from ledger.services import listings
 from tests.integration.registry_support import TRADE_DAY, build_registry, entitle, of
 
 AUCTION = "A1"
@@ -176,58 +172,3 @@ def test_concurrent_identical_bids_write_one_row_and_each_is_answered(
     with postgres_store.engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(t.listing_bids)).scalar()
     assert count == 1
-
-
-# -- migration 0026 on a database with bids -------------------------------------------------------
-
-
-def queued_listings(url: str, *, clear: bool = False) -> list[str]:
-    """The listings queued to be sealed again (and, with `clear`, the queue emptied after)."""
-    engine = create_engine(normalize_url(url))
-    changes = t.record_changes
-    try:
-        with engine.begin() as connection:
-            keys = connection.execute(
-                select(changes.c.record_key).where(changes.c.chain == "listings")
-            )
-            queued = sorted(keys.scalars())
-            if clear:
-                connection.execute(delete(changes))
-            return queued
-    finally:
-        engine.dispose()
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_bids_made_before_0026_have_no_id_and_their_listings_are_sealed_again(
-    backend: str,
-) -> None:
-    if backend == "postgresql":
-        require_postgres()
-    with fresh_database(backend, "bid_ids", POSTGRES_ADMIN_URL) as database:
-        store = Store(create_ledger_engine(database.url))
-        try:
-            auction(store)
-            bid(store, "E1", 600_000, "E1-B1")
-            bid(store, "E2", 650_000, None)
-            chain.seal_all(store)
-        finally:
-            store.dispose()
-
-        # Down to 0025 and up again, each queueing the listing with bids (its shape changed),
-        # as the sealer would find it after an upgrade from 0025 with everything sealed.
-        migrate.downgrade(database.url, "0025")
-        assert queued_listings(database.url, clear=True) == [AUCTION]
-        migrate.upgrade(database.url)
-        assert queued_listings(database.url) == [AUCTION]
-
-        store = Store(create_ledger_engine(database.url))
-        try:
-            chain.seal_all(store)
-            assert chain.verify(store).of("listings").first_break is None
-            assert rows(store) == [("E1", 600_000, None), ("E2", 650_000, None)]
-            # An id now, even the one the bid had (lost with the column): a new bid.
-            assert not bid(store, "E1", 700_000, "E1-B1").replayed
-            assert bid(store, "E1", 700_000, "E1-B1").replayed
-        finally:
-            store.dispose()

@@ -16,16 +16,17 @@ from sqlalchemy.engine import make_url
 from ledger.domain.accounts import Side
 from ledger.domain.errors import BlockOfWiderAuthority
 from ledger.domain.ports import AccountDraft
+from ledger.domain.registry import Listing, ListingMode
 from ledger.persistence import migrate, record_chains, tables
 from ledger.persistence.engine import create_ledger_engine, normalize_url
-from ledger.persistence.record_chains import RecordChain
+from ledger.persistence.record_chains import Part, RecordChain
 from ledger.persistence.store import Store
 from ledger.persistence.tables import metadata
-from ledger.services import blocks, chain, journal, queries
+from ledger.services import blocks, chain, journal, listings, queries
 from ledger.services.record_chains import verify_chain
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import SO2, actor, setup_registry, transfer
-from tests.integration.registry_support import build_registry, of
+from tests.integration.registry_support import TRADE_DAY, build_registry, entitle, of
 
 LEDGER_TABLES = {
     "instruments",
@@ -268,6 +269,55 @@ def test_blocks_set_before_0025_still_verify_and_only_the_province_lifts_them(
             blocks.lift_block(store, of(store, "TANGSHAN"), "B0", date(2026, 3, 1))
         lifted = blocks.lift_block(store, of(store, "HEBEI"), "B0", date(2026, 3, 1))
         assert (lifted.lifted_on, lifted.set_by_city) == (date(2026, 3, 1), None)
+        chain.seal_all(store)
+        assert chain.verify(store).ok
+    finally:
+        store.dispose()
+
+
+def test_bids_made_before_0027_keep_no_id_and_their_listings_still_verify(
+    brand_new_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auction with a bid written and sealed before migration 0027 (bids had no client id):
+    the listings chain sealed in its old shape still verifies after the upgrade, the listing is
+    sealed again in its new one, the bid has no id, and a bid under an id replays."""
+    migrate.upgrade(brand_new_url, "0026")
+    store = Store(create_ledger_engine(brand_new_url))
+    try:
+        build_registry(store)  # nothing of it touches listing_bids, unchanged since 0022
+        entitle(store, "TANGSHAN", "SO2", 50_000)
+        offer = Listing("A0", "TANGSHAN", "SO2", 1_000, 600_000, ListingMode.AUCTION, TRADE_DAY)
+        listings.create_listing(store, of(store, "TANGSHAN"), offer)
+        with store.engine.begin() as connection:  # E1's bid, as 0022-0026 stored it
+            connection.execute(
+                text(
+                    "INSERT INTO listing_bids (listing_id, bidder, price_fen, at, outcome)"
+                    " VALUES ('A0', 'E1', 600000, '2026-03-01 08:00:00.000000', '')"
+                )
+            )
+        # The sealer and verify as they were before 0027: the bids without `client_id`.
+        columns = [Column(c.name, c.type) for c in tables.listing_bids.c if c.name != "client_id"]
+        old_bids = Table("listing_bids", MetaData(), *columns)
+        old_chain = RecordChain(
+            "listings", tables.listings, "id", (Part(old_bids, "listing_id", ("id",)),)
+        )
+        monkeypatch.setitem(record_chains.BY_NAME, "listings", old_chain)
+        chain.seal_all(store)
+        sealed = chain_verdict(store, "listings")
+        assert sealed.first_break is None
+        monkeypatch.undo()
+
+        migrate.upgrade(brand_new_url)
+
+        assert chain.verify(store).of("listings") == sealed
+        chain.seal_all(store)  # the listing, queued by the migration, sealed in its new shape
+        resealed = chain.ChainVerdict("listings", sealed.verified + 1, None)
+        assert chain.verify(store).of("listings") == resealed
+        _, bids = listings.get_listing(store, of(store, "TANGSHAN"), "A0")
+        assert [(b.bidder, b.client_id) for b in bids] == [("E1", None)]
+        e2 = of(store, "E2")
+        assert not listings.bid(store, e2, "A0", 700_000, bid_id="E2-B1").replayed
+        assert listings.bid(store, e2, "A0", 700_000, bid_id="E2-B1").replayed
         chain.seal_all(store)
         assert chain.verify(store).ok
     finally:

@@ -9,11 +9,13 @@ retryable).
 
 A plain ADD COLUMN on both databases (no table rebuild: the chain triggers stay). Bids are a part
 of their listing's chained record: the new column changes the digest of every listing with bids,
-so each is queued to be sealed again in its new shape by the sealer's next round (the migration,
-not a person, changed them), as 0015 and 0023 do.
+so every listing is queued to be sealed again in its new shape by the sealer's next round (the
+migration, not a person, changed them; decision "A migration that reshapes a chained table
+queues its records to be sealed again": a listing without bids is queued too, and gains no
+link). Its downgrade queues them alike.
 
-Revision ID: 0026
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-06
 """
 
@@ -22,8 +24,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,20 +37,20 @@ SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"  # 0009's fixed form
 def upgrade() -> None:
     op.add_column(TABLE, sa.Column("client_id", sa.String(length=40), nullable=True))
     op.create_index(INDEX, TABLE, ["listing_id", "client_id"], unique=True)
-    _reseal_listings_with_bids()
+    _reseal_listings()
 
 
 def downgrade() -> None:
     op.drop_index(INDEX, table_name=TABLE)
     op.drop_column(TABLE, "client_id")  # SQLite ≥ 3.35 and PostgreSQL: in place
-    _reseal_listings_with_bids()
+    _reseal_listings()
 
 
-def _reseal_listings_with_bids() -> None:
+def _reseal_listings() -> None:
     """A listing's sealed record includes its bids, whose columns changed: note every listing
-    with bids as changed so that the sealer seals it as it now is (not a tampering)."""
+    as changed so that the sealer seals it as it now is (not a tampering)."""
     now = "clock_timestamp()" if op.get_bind().dialect.name == "postgresql" else SQLITE_NOW
     op.execute(
         "INSERT INTO record_changes (chain, record_key, changed_at)"  # noqa: S608 - constants
-        f" SELECT 'listings', listing_id, {now} FROM (SELECT DISTINCT listing_id FROM {TABLE}) b"
+        f" SELECT 'listings', id, {now} FROM listings"
     )
