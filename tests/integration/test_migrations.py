@@ -280,7 +280,8 @@ def test_bids_made_before_0027_keep_no_id_and_their_listings_still_verify(
 ) -> None:
     """An auction with a bid written and sealed before migration 0027 (bids had no client id):
     the listings chain sealed in its old shape still verifies after the upgrade, the listing is
-    sealed again in its new one, the bid has no id, and a bid under an id replays."""
+    sealed again in its new one, the bid has no id, and a bid under an id replays; downgraded
+    again, the listing verifies and is sealed again in its old shape."""
     migrate.upgrade(brand_new_url, "0026")
     store = Store(create_ledger_engine(brand_new_url))
     try:
@@ -320,6 +321,16 @@ def test_bids_made_before_0027_keep_no_id_and_their_listings_still_verify(
         assert listings.bid(store, e2, "A0", 700_000, bid_id="E2-B1").replayed
         chain.seal_all(store)
         assert chain.verify(store).ok
+        at_head = chain.verify(store).of("listings")
+
+        # The way back: the ids go, the listing is queued and sealed again in its old shape.
+        migrate.downgrade(brand_new_url, "0026")
+
+        monkeypatch.setitem(record_chains.BY_NAME, "listings", old_chain)
+        assert chain_verdict(store, "listings") == at_head
+        chain.seal_all(store)
+        back = chain.ChainVerdict("listings", at_head.verified + 1, None)
+        assert chain_verdict(store, "listings") == back
     finally:
         store.dispose()
 
