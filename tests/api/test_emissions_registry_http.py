@@ -265,8 +265,9 @@ def test_compliance_surrender_status_and_deadline_over_http(
         "party": "E1",
         "period": 2026,
         "verified_emissions_tco2": "1000",
-        # Within the tokens' 90 days: past it, a request only passes while its token is cached.
-        "deadline": (clock() + timedelta(days=30)).date().isoformat(),
+        # Well within the test tokens' 30 days (`token_for`): past them, a request passes only
+        # while its token is still in the one-second cache, so a slow run answered 401.
+        "deadline": (clock() + timedelta(days=10)).date().isoformat(),
     }
     ok(registry.post("/v1/obligations", json=obligation), 201)
 
@@ -274,7 +275,7 @@ def test_compliance_surrender_status_and_deadline_over_http(
         registry.post("/v1/obligations/O1/surrenders", json={"id": "S1", "quantity_tco2": "900"}),
         201,
     )
-    clock.advance(timedelta(days=31))  # the day after the deadline
+    clock.advance(timedelta(days=11))  # the day after the deadline
     closed = ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
 
     assert surrendered == [{"instrument": "CEA-2026", "quantity_tco2": "900"}]
