@@ -3,7 +3,7 @@ through the services, on both databases: a count, not a timing, so it means the 
 machine as on a quiet one.
 
     .venv/bin/python -m bench.statements [--database sqlite|postgresql|both] [--rounds 3]
-                                         [--verbose] [--output FILE]
+                                         [--verbose] [--output FILE] [--timeline]
 
 Per database, a fresh database is seeded as `bench.load` seeds it (`bench.live.seed`: the demo's
 parties and rights, funded holder accounts, a principal per role). One trade of each pair of
@@ -19,7 +19,10 @@ Transaction control (BEGIN, COMMIT) and a new connection's PRAGMAs are not count
 case's transactions are, beside. The figure printed is the largest of the rounds; `--verbose`
 lists each step's statements. Each step's median wall time over the rounds is printed too (one
 thread, nothing else running in this process: with `--rounds 30` or so, a comparison of two
-versions of the code run one after the other). `make bench-smoke` runs this, so it cannot rot.
+versions of the code run one after the other). With `--timeline`, instead, the counted rounds
+run on PostgreSQL with `bench.timeline` timing each locked write's statements: the table
+`bench.load --timeline` prints under load, here for one thread with nothing else running.
+`make bench-smoke` runs both, so they cannot rot.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import re
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,6 +50,8 @@ from bench.config import DEFAULT_POSTGRES_URL
 from bench.databases import fresh_database
 from bench.live import TRANSFER_INSTRUMENT, enterprise_principal, seed
 from bench.load import TRADE_PAIRS
+from bench.timeline import Timeline, install
+from bench.timeline import report as report_timeline
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
 from ledger.domain.entries import PostingRequest
@@ -215,12 +221,16 @@ def trade_steps(
     }
 
 
-def measure(store: Store, cast: Cast, rounds: int) -> dict[str, list[Tally]]:
-    """Every step's tally in each round, after one uncounted trade per pair and transfer."""
+def measure(
+    store: Store, cast: Cast, rounds: int, counting: Callable[[], object] = lambda: None
+) -> dict[str, list[Tally]]:
+    """Every step's tally in each round, after one uncounted trade per pair and transfer
+    (`counting` is called between the two)."""
     for number, (seller, buyer) in enumerate(TRADE_PAIRS):
         transfer(store, cast, f"warm-{number}")
         for step in trade_steps(store, cast, f"warm-{number}", seller, buyer).values():
             step()
+    counting()
     counter = StatementCounter(store.engine)
     tallies: dict[str, list[Tally]] = {step: [] for step in STEPS}
     for number in range(rounds):
@@ -238,14 +248,26 @@ def measure(store: Store, cast: Cast, rounds: int) -> dict[str, list[Tally]]:
     return tallies
 
 
-def count_database(backend: str, postgres_url: str, rounds: int) -> dict[str, list[Tally]]:
+def count_database(
+    backend: str, postgres_url: str, rounds: int, counting: Callable[[], object] = lambda: None
+) -> dict[str, list[Tally]]:
     with fresh_database(backend, "statements", postgres_url) as target:
         seeded = seed(target.url, holders=2)
         store = Store(create_ledger_engine(target.url, sqlite_synchronous="NORMAL"))
         try:
-            return measure(store, _cast(store, seeded.tokens, seeded.holders), rounds)
+            return measure(store, _cast(store, seeded.tokens, seeded.holders), rounds, counting)
         finally:
             store.dispose()
+
+
+def timed_alone(postgres_url: str, rounds: int) -> list[str]:
+    """`bench.timeline`'s table for the counted rounds on PostgreSQL, one thread: where a locked
+    write's time goes with nothing else running, beside `bench.load --timeline`'s under load."""
+    with tempfile.TemporaryDirectory(prefix="ledger_timeline_") as directory:
+        timeline = Timeline(Path(directory))
+        install(timeline)
+        count_database("postgresql", postgres_url, rounds, (timeline.marker).touch)
+        return report_timeline(timeline.totals)
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -298,7 +320,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--postgres-url", default=os.environ.get("LEDGER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     )
     parser.add_argument("--output", help="also write the report to this file")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="instead: time each locked write's statements on PostgreSQL (`bench.timeline`)",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.timeline:
+        lines = ["mean ms per transaction, from its first lock on, one thread:"]
+        print("\n".join(lines + timed_alone(arguments.postgres_url, arguments.rounds)))
+        return 0
     databases = ("postgresql", "sqlite") if arguments.database == "both" else (arguments.database,)
     results = {
         database: count_database(database, arguments.postgres_url, arguments.rounds)
