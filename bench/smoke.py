@@ -70,7 +70,7 @@ RUNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("CEMS import", "bench.cems_import", ("--outlets", "1")),
     ("console pages", "bench.console", ("--rounds", "1", "--output", "{out}")),
     ("statements per step", "bench.statements", ("--rounds", "1", "--output", "{out}")),
-    ("locked time, one thread", "bench.statements", ("--rounds", "1", "--timeline")),
+    ("locked time, alone", "bench.statements", ("--rounds", "1", "--timeline")),
 )  # fmt: skip
 PEER = (
     "beside django-hordak",
