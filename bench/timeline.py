@@ -12,11 +12,13 @@ lock's wait), and the whole span from the lock's answer to the commit's. Transac
 by their audit line's action (`trades.accept`, `entries.post`, ...); one that rolls back is not
 counted, nor one committed before `bench.load` ends its warm-up (it then creates the file
 `MEASURING` in the directory). Each process adds to `timeline-<pid>.json` in the directory
-`LEDGER_BENCH_TIMELINE_DIR` names every `FLUSH_EVERY` transactions and when it exits; `merge`
-and `report` turn those files into the table `bench.load` prints after a run.
+`LEDGER_BENCH_TIMELINE_DIR` names every `FLUSH_EVERY` transactions and when its lifespan ends (a
+graceful shutdown); `merge` and `report` turn those files into the table `bench.load` prints
+after a run. `bench.statements --timeline` uses `Timeline` and `install` in its own process.
 
-The timing patches `psycopg.Cursor` and `psycopg.Connection` in the server processes only (this
-module is their ASGI app); it costs a few microseconds a statement, paid by every write alike.
+The timing patches `psycopg.Cursor` and `psycopg.Connection` in the processes that ask for it (the
+servers of `bench.timeline:app`, `bench.statements --timeline`); it costs a few microseconds a
+statement, paid by every write alike.
 """
 
 from __future__ import annotations
