@@ -122,13 +122,10 @@ def merge(files: Iterable[Path]) -> dict[str, Action]:
     return totals
 
 
-def report(totals: dict[str, Action], actions: Sequence[str] = ()) -> list[str]:
-    """Mean milliseconds per transaction, per action (those named, or all)."""
+def report(totals: dict[str, Action]) -> list[str]:
+    """Mean milliseconds per transaction, per action."""
     lines = [f"{'action / statement after the first lock':58} {'n':>6} {'before':>8} {'own':>8}"]
-    for action in sorted(actions or totals):
-        kept = totals.get(action)
-        if kept is None or not kept.count:
-            continue
+    for action, kept in sorted(totals.items()):
         lines.append(f"{action:58} {kept.count:>6}")
         lines.append(
             f"  {FIRST_LOCK:56} {kept.count:>6} {'':>8} {_ms(kept.first_lock, kept.count)}"
