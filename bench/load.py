@@ -679,7 +679,7 @@ def _print_run(result: RunResult) -> None:
     for error, count in result.errors.most_common(3):
         print(f"    {count} x {error}")
     if result.timeline:
-        print("\n".join(["  mean ms per transaction, from its first lock on:", *result.timeline]))
+        print("\n".join([f"  {timeline_module.TITLE}:", *result.timeline]))
 
 
 def _summary(results: list[RunResult], config: argparse.Namespace) -> list[str]:
@@ -707,7 +707,7 @@ def _summary(results: list[RunResult], config: argparse.Namespace) -> list[str]:
         )
     for result in results:
         if result.timeline:
-            lines += ["", f"{result.label}: mean ms per transaction, from its first lock on"]
+            lines += ["", f"{result.label}: {timeline_module.TITLE}"]
             lines += result.timeline
     lines.append("")
     for database in config.databases:

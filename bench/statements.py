@@ -50,7 +50,7 @@ from bench.config import DEFAULT_POSTGRES_URL
 from bench.databases import fresh_database
 from bench.live import TRANSFER_INSTRUMENT, enterprise_principal, seed
 from bench.load import TRADE_PAIRS
-from bench.timeline import Timeline, install
+from bench.timeline import TITLE, Timeline, install
 from bench.timeline import report as report_timeline
 from ledger.domain.access import Actor
 from ledger.domain.accounts import Side
@@ -266,7 +266,7 @@ def timed_alone(postgres_url: str, rounds: int) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="ledger_timeline_") as directory:
         timeline = Timeline(Path(directory))
         install(timeline)
-        count_database("postgresql", postgres_url, rounds, (timeline.marker).touch)
+        count_database("postgresql", postgres_url, rounds, timeline.marker.touch)
         return report_timeline(timeline.totals)
 
 
@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     if arguments.timeline:
-        lines = ["mean ms per transaction, from its first lock on, one thread:"]
+        lines = [f"{TITLE}, one thread:"]
         print("\n".join(lines + timed_alone(arguments.postgres_url, arguments.rounds)))
         return 0
     databases = ("postgresql", "sqlite") if arguments.database == "both" else (arguments.database,)

@@ -48,6 +48,7 @@ NAMES = {
 }
 FIRST_LOCK = "wait for and take the first lock"
 HELD = "held: first lock's answer to commit's"
+TITLE = "mean ms per transaction, from its first lock on"  # the table's, wherever printed
 
 
 def label(query: object) -> str:
