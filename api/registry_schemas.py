@@ -20,6 +20,7 @@ from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.permits import Permit
 from ledger.domain.ports import TradeEvent
 from ledger.domain.registry import (
+    UNDISCLOSED,
     Acquisition,
     Bid,
     BlockKind,
@@ -843,11 +844,11 @@ class BlockOut(Strict):
     )
 
 
-def block_out(block: TradingBlock, *, setter_shown: bool = True) -> BlockOut:
-    """A block as answered; `setter_shown` false (an enterprise) leaves out who set it."""
+def block_out(block: TradingBlock) -> BlockOut:
+    """A block as answered; who set it, unless the service left it undisclosed (an enterprise)."""
+    city = block.set_by_city
     setter = None
-    if setter_shown:
-        city = block.set_by_city
+    if city != UNDISCLOSED:
         setter = BlockSetterOut(authority="province" if city is None else "city", city=city)
     return BlockOut(
         id=block.id,

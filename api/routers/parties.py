@@ -4,7 +4,6 @@ vintage expiry. Translation only: every rule lives in the services."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query, Response
@@ -319,8 +318,7 @@ def list_pledges(  # noqa: PLR0917 - query parameters
 def set_block(body: rs.BlockIn, store: Store, actor: Acts, response: Response) -> rs.BlockOut:
     """Block a party under enforcement (it may not receive rights), or its leased or
     unclear-title rights (they may not be transferred), from a business date."""
-    made = blocks.set_block(store, actor, body.to_domain())
-    return created(response, made, partial(rs.block_out, setter_shown=blocks.setter_shown(actor)))
+    return created(response, blocks.set_block(store, actor, body.to_domain()), rs.block_out)
 
 
 @router.post("/trading-blocks/{block_id}/lift", response_model=rs.BlockOut, tags=["rights"])
@@ -328,8 +326,7 @@ def lift_block(block_id: IdPath, body: rs.BlockLiftIn, store: Store, actor: Acts
     """Lift a block from a business date (on which it no longer applies): only an authority
     whose scope covers that of the authority that set it (the province lifts a city's block, a
     city never the province's)."""
-    lifted = blocks.lift_block(store, actor, block_id, body.lifted_on)
-    return rs.block_out(lifted, setter_shown=blocks.setter_shown(actor))
+    return rs.block_out(blocks.lift_block(store, actor, block_id, body.lifted_on))
 
 
 @router.get("/trading-blocks", response_model=rs.BlockPage, tags=["rights"])
@@ -342,11 +339,7 @@ def list_blocks(
 ) -> rs.BlockPage:
     """Blocks, lifted or not, filtered by party; follow `next_cursor`."""
     page = blocks.list_blocks(store, actor, party, cursor, limit)
-    shown = blocks.setter_shown(actor)
-    return rs.BlockPage(
-        blocks=[rs.block_out(b, setter_shown=shown) for b in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return rs.BlockPage(blocks=[rs.block_out(b) for b in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(

@@ -282,6 +282,9 @@ class BlockKind(Enum):
     UNCLEAR_TITLE = "unclear_title"
 
 
+UNDISCLOSED = ""  # a block's setter as an enterprise reads it: not said (None is the province)
+
+
 @dataclass(frozen=True, slots=True)
 class TradingBlock:
     """A block a regulator set on a party from `effective_from`, until the day it is lifted
@@ -297,7 +300,7 @@ class TradingBlock:
     pollutant: str = ""
     basis: str = ""
     lifted_on: date | None = None
-    set_by_city: str | None = None
+    set_by_city: str | None = None  # UNDISCLOSED in an enterprise's answers
 
     def active_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.lifted_on is None or day < self.lifted_on)

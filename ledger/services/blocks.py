@@ -29,7 +29,13 @@ from ledger.domain.errors import (
 from ledger.domain.finance import beijing_date
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import BlockKind, TradingBlock, check_blocks, check_pollutant
+from ledger.domain.registry import (
+    UNDISCLOSED,
+    BlockKind,
+    TradingBlock,
+    check_blocks,
+    check_pollutant,
+)
 from ledger.services.authority import sees, use_case, visible_party
 from ledger.services.transactions import in_transaction, read
 
@@ -111,13 +117,11 @@ def list_blocks(
         uow_factory,
         lambda uow: uow.registry.list_blocks(party, after, limit, scope=actor.scope),
     )
-    return keyset_page("blocks", rows, limit)
-
-
-def setter_shown(actor: Actor) -> bool:
-    """Whether answers to `actor` say who set a block: to authorities and readers of every
-    party, not to an enterprise (which learns no more of the authorities' doings than before)."""
-    return actor.scope.party is None
+    page = keyset_page("blocks", rows, limit)
+    if actor.scope.party is None:
+        return page
+    # An enterprise learns no more of the authorities' doings than before blocks had setters.
+    return replace(page, items=[replace(b, set_by_city=UNDISCLOSED) for b in page.items])
 
 
 def check_transfer(
