@@ -27,9 +27,10 @@ run: install
 	$(BIN)/emissions-ledger serve --demo-if-empty --host 127.0.0.1 --port 8000
 
 ## Lint, type-check, check layer contracts, then run the whole test suite (the browser tests
-## need Debian's chromium: `make browser` installs it when missing).
+## need Debian's chromium: `make browser` installs it when missing). The ten slowest tests are
+## listed at the end, so the log shows what to look at when the suite nears its 15-minute budget.
 test: install lint browser
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=10
 
 ## Debian's headless Chromium and its driver for the console's browser tests (tests/browser),
 ## installed with apt-get when missing (as root, as on CI); CJK fonts for the Chinese pages.
