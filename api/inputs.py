@@ -22,7 +22,7 @@ from ledger.domain.limits import BIGINT_MAX
 
 # A NUL or surrogate escape in JSON text (a lone one only shows once parsed), or a long number.
 _SUSPECT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])|\d{19}")
-_INTEGER = re.compile(r"-?\d{19,}")
+_INTEGER = re.compile(r"-?\d{19,}", flags=re.ASCII)
 _BODIES = ("POST", "PUT", "PATCH", "DELETE")
 
 

@@ -31,8 +31,8 @@ CEMS_RECORDS_PER_REQUEST_MAX = 5000
 LINES_PER_REPORT_MAX = 2000
 Short = Annotated[str, Field(max_length=64), NO_NUL]
 Note = Annotated[str, Field(max_length=500), NO_NUL]
-MonthText = Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
-PeriodText = Annotated[str, Field(pattern=r"^\d{4}(-\d{2}|Q[1-4])?$")]
+MonthText = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+PeriodText = Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}|Q[1-4])?$")]
 DecimalText = Annotated[str, Field(min_length=1, max_length=40)]
 
 

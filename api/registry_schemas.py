@@ -130,7 +130,7 @@ class PermitIn(Strict):
     """An outlet's permit from a month on, as a regulator sets it (rules.md §7.4)."""
 
     effective_from: Annotated[
-        str, Field(pattern=r"^\d{4}-\d{2}$", description="first month in force, 'YYYY-MM'")
+        str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="first month in force, 'YYYY-MM'")
     ]
     standards: dict[PollutantKey, AmountText] = Field(
         default_factory=dict, description="measured pollutant → hourly limit in mg/Nm³"
@@ -167,8 +167,8 @@ class PenaltyEventIn(Strict):
     id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     outlet: Annotated[str, Field(min_length=1, max_length=64), NO_NUL]
     reason: Literal["no_networked_cems", "cems_tampered", "illegal_discharge", "false_return"]
-    first_month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="'YYYY-MM'")]
-    last_month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$", description="'YYYY-MM'")]
+    first_month: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="'YYYY-MM'")]
+    last_month: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="'YYYY-MM'")]
     evidence: Annotated[str, Field(min_length=1, max_length=500), NO_NUL] = Field(
         description="what the finding rests on: inspection report, case number, ..."
     )

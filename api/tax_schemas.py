@@ -43,7 +43,7 @@ from ledger.domain.tax_tables import (
 from ledger.services.reductions import RightsObligation
 from ledger.services.tax import Computation
 
-QuarterText = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$", examples=["2025Q1"])]
+QuarterText = Annotated[str, Field(pattern=r"^[0-9]{4}Q[1-4]$", examples=["2025Q1"])]
 Detail = Annotated[str, Field(max_length=400), NO_NUL]
 
 
@@ -486,7 +486,7 @@ class ReductionIn(Strict):
     retrofit_month: Annotated[
         str | None,
         Field(
-            pattern=r"^\d{4}-\d{2}$",
+            pattern=r"^[0-9]{4}-[0-9]{2}$",
             description="YYYY-MM: the CEMS baseline is the 12 months before it (default: the "
             "report's first month). The baseline is derived, never given.",
         ),

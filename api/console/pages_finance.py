@@ -35,7 +35,7 @@ from ledger.services.reconciliation import ReconciliationReport
 
 router = APIRouter()
 Instrument = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-Label = Annotated[str, Path(max_length=8, pattern=r"^\d{4}(-\d{2}|-Q[1-4])?$")]
+Label = Annotated[str, Path(max_length=8, pattern=r"^[0-9]{4}(-[0-9]{2}|-Q[1-4])?$")]
 ReconciliationId = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 SOURCES = ("bank", "exchange")
 

@@ -45,8 +45,8 @@ from ledger.services import monitoring, rights, tax
 router = APIRouter()
 Year = Annotated[int | None, Query(ge=YEAR_MIN, le=YEAR_MAX)]
 Pollutant = Annotated[str, Query(pattern=r"^(SO2|NOx|PM|CO|NH3-N|COD)$")]
-QuarterText = Annotated[str | None, Query(pattern=r"^\d{4}Q[1-4]$")]
-MonthText = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+QuarterText = Annotated[str | None, Query(pattern=r"^[0-9]{4}Q[1-4]$")]
+MonthText = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 OUTLET_CODE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 Outlet = Annotated[str, Query(min_length=1, max_length=32, pattern=OUTLET_CODE)]
 CENTI = Decimal("0.01")

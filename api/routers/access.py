@@ -24,6 +24,7 @@ from ledger.domain.access import (
     Role,
     StoredToken,
 )
+from ledger.domain.bounds import is_digits
 from ledger.domain.errors import InvalidCursor
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
 from ledger.services import access, approvals
@@ -319,7 +320,7 @@ def audit_log(
 def _seq(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not is_digits(cursor) or len(cursor) > 18:
         raise InvalidCursor("the cursor is not one this listing issued", field="cursor")
     return int(cursor)
 

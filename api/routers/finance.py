@@ -32,7 +32,7 @@ AsOf = Annotated[BusinessDate | None, Query(description="a Beijing calendar day;
 Axis = Annotated[Literal["effective", "recorded"], Query()]
 First = Annotated[BusinessDate, Query(alias="from")]
 Last = Annotated[BusinessDate, Query(alias="to")]
-PeriodLabel = Annotated[str, Path(max_length=8, pattern=r"^\d{4}(-\d{2}|-Q[1-4])?$")]
+PeriodLabel = Annotated[str, Path(max_length=8, pattern=r"^[0-9]{4}(-[0-9]{2}|-Q[1-4])?$")]
 RecordId = Annotated[str, Path(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 InstrumentCode = Annotated[str, Query(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Code = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]

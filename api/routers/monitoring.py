@@ -115,8 +115,8 @@ def _import(  # noqa: PLR0917 - one import's inputs
 def list_months(  # noqa: PLR0917 - query parameters
     actor: Acts,
     store: Store,
-    first: Annotated[str, Query(alias="from", pattern=r"^\d{4}-\d{2}$")],
-    last: Annotated[str, Query(alias="to", pattern=r"^\d{4}-\d{2}$")],
+    first: Annotated[str, Query(alias="from", pattern=r"^[0-9]{4}-[0-9]{2}$")],
+    last: Annotated[str, Query(alias="to", pattern=r"^[0-9]{4}-[0-9]{2}$")],
     enterprise: Filter = None,
     outlet: Filter = None,
     pollutant: Filter = None,
@@ -148,7 +148,7 @@ def month_of_hours(  # noqa: PLR0917 - query parameters
     enterprise: Annotated[str, Query(min_length=1, max_length=64)],
     outlet: Annotated[str, Query(min_length=1, max_length=64)],
     pollutant: Annotated[str, Query(min_length=1, max_length=16)],
-    month: Annotated[str, Query(pattern=r"^\d{4}-\d{2}$")],
+    month: Annotated[str, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")],
 ) -> ms.MonthOfHoursOut:
     """One month of an outlet's pollutant hour by hour: each stored hour's reading on the
     standard's basis, its substitute if not valid, and whether it exceeds (an outlet out of

@@ -19,7 +19,7 @@ from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.routing import Routes
 from ledger.domain.access import Pending
-from ledger.domain.bounds import parse_month
+from ledger.domain.bounds import is_digits, parse_month
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
@@ -32,12 +32,12 @@ router = Routes(prefix="/v1")
 TAX: list[str | Enum] = ["environmental tax"]
 INCENTIVES: list[str | Enum] = ["tax incentives"]
 Code = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
-QuarterPath = Annotated[str, Path(pattern=r"^\d{4}Q[1-4]$")]
+QuarterPath = Annotated[str, Path(pattern=r"^[0-9]{4}Q[1-4]$")]
 RecordPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 ReportQuery = Annotated[str, Query(max_length=48, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
 YearPath = Annotated[int, Path(ge=2000, le=2100)]
-MonthQuery = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
+MonthQuery = Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2026-01"])]
 CitPayable = Annotated[list[str], Query(max_length=40, description="YEAR:CNY, e.g. 2025:12000.00")]
 T = TypeVar("T")
 R = TypeVar("R")
@@ -235,7 +235,7 @@ def credit_schedule(
     payable: dict[int, int] = {}
     for item in cit_payable:
         year, _, amount = item.partition(":")
-        if not year.isdigit() or not amount:
+        if not is_digits(year) or not amount:
             raise InvalidField(f"{item!r} is not YEAR:CNY", field="cit_payable")
         payable[int(year)] = rs.fen(amount, "cit_payable", zero_allowed=True)
     schedule = incentives.credit_schedule(store, actor, code, payable)

@@ -54,6 +54,13 @@ def unstorable(text: str) -> str | None:
     return None
 
 
+def is_digits(text: str) -> bool:
+    """Whether `text` is one or more of the ASCII digits 0-9. `str.isdigit` alone also accepts
+    other scripts' digits and superscripts ('²', '٢'), some of which `int` refuses with a
+    ValueError: every number the ledger reads from text is written in ASCII digits."""
+    return text.isascii() and text.isdigit()
+
+
 def check_text(text: str, field: str) -> str:
     """`text`, or `TextNotStorable` naming `field`."""
     why = unstorable(text)
@@ -155,7 +162,7 @@ def parse_month(text: str, field: str) -> date:
     """'2025-03' -> 2025-03-01, within the range; `InvalidField` or `DateOutOfRange` naming
     `field` otherwise."""
     year, dash, month = text.partition("-")
-    if not (dash and len(year) == 4 and len(month) == 2 and year.isdigit() and month.isdigit()):
+    if not (dash and len(year) == 4 and len(month) == 2 and is_digits(year) and is_digits(month)):
         raise InvalidField(f"{field} {text!r} is not a month YYYY-MM", field=field)
     if not 1 <= int(month) <= 12:
         raise InvalidField(f"{field}: no month {month}", field=field)

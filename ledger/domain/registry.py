@@ -16,7 +16,7 @@ from enum import Enum
 
 from ledger.domain.accounts import Side
 from ledger.domain.amounts import Instrument, InstrumentKind
-from ledger.domain.bounds import check_text
+from ledger.domain.bounds import check_text, is_digits
 from ledger.domain.errors import (
     BidTooLow,
     BuyerUnderEnforcement,
@@ -543,7 +543,7 @@ class ComplianceStatus:
 def check_vintage(code: str, compliance_year: int) -> None:
     """CEA of a vintage up to the compliance year may be surrendered: no borrowing (§7.9)."""
     _, _, vintage = code.partition("-")
-    if vintage.isdigit() and int(vintage) > compliance_year:
+    if is_digits(vintage) and int(vintage) > compliance_year:
         raise VintageAfterComplianceYear(
             f"{code} is of a vintage after the compliance year {compliance_year}: "
             "allowances may not be borrowed",

@@ -130,7 +130,7 @@ class PeriodKind(StrEnum):
 
 # Years 2000–2100 (limits.YEAR_MIN..YEAR_MAX, checked after the pattern), as finance periods
 # and tax quarters.
-_PERIOD = re.compile(r"^([12]\d{3})(?:-(\d{2})|Q([1-4]))?$")
+_PERIOD = re.compile(r"^([12]\d{3})(?:-(\d{2})|Q([1-4]))?$", flags=re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,9 @@ from ledger.domain.tax import (
     outlet_totals,
 )
 
-_QUARTER = re.compile(r"^([12]\d{3})Q([1-4])$")  # years 2000–2100, checked after the pattern
+_QUARTER = re.compile(
+    r"^([12]\d{3})Q([1-4])$", flags=re.ASCII
+)  # years 2000–2100, checked after the pattern
 
 
 class TaxDataMissing(

@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ledger.domain.bounds import is_digits
 from ledger.domain.chain import GENESIS_HASH, ChainHead
 from ledger.domain.records import RecordLink
 from ledger.persistence import tables as t
@@ -368,7 +369,7 @@ def _head(length: int, hash_: str, position: int) -> ChainHead:
 def _typed(definition: RecordChain, keys: Sequence[str]) -> list[Any]:
     if not definition.integer_key:
         return list(keys)
-    return [int(key) for key in keys if key.isdigit()]
+    return [int(key) for key in keys if is_digits(key)]
 
 
 def _link(seq: int, key: str, digest: str, previous_hash: str, hash_: str) -> RecordLink:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ledger.domain.access import Actor, Pending
 from ledger.domain.accounts import Side
-from ledger.domain.bounds import check_year
+from ledger.domain.bounds import check_year, is_digits
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
     AmountNotPositive,
@@ -219,7 +219,7 @@ def _eligible_holdings(uow: UnitOfWork, obligation: Obligation) -> list[tuple[st
     for balance in uow.journal.balances_of(holdings.id):
         code = balance.instrument_code
         family, _, year = code.partition("-")
-        eligible = family == CARBON and year.isdigit() and int(year) <= obligation.period
+        eligible = family == CARBON and is_digits(year) and int(year) <= obligation.period
         if eligible and code not in expired and balance.available > 0:
             found.append((int(year), code, balance.available))
     return [(code, available) for _, code, available in sorted(found)]

@@ -268,3 +268,37 @@ def test_a_refusal_by_an_account_rule_names_the_offending_posting(
     expected = "postings[2].account" if action == "freeze" else "postings[3].account"
 
     assert_refused(funded, "/v1/entries", body, 422, code, expected)
+
+
+# '²' passes str.isdigit() but int() refuses it; '٢' (Arabic-Indic) and '２' (full width) pass
+# \d in Python and in pydantic-core. Numbers in text are ASCII digits only.
+NON_ASCII_DIGITS = ["²", "٢", "２"]
+
+
+@pytest.mark.parametrize("digit", NON_ASCII_DIGITS)
+def test_an_audit_cursor_of_non_ascii_digits_is_refused(funded: TestClient, digit: str) -> None:
+    response = funded.get("/v1/audit-log", params={"cursor": digit * 3})
+
+    assert_problem(response, 422, "invalid_cursor", "cursor")
+
+
+@pytest.mark.parametrize("digit", NON_ASCII_DIGITS)
+def test_a_year_of_non_ascii_digits_in_a_credit_schedule_is_refused(
+    funded: TestClient, digit: str
+) -> None:
+    response = funded.get(
+        "/v1/parties/E01/equipment-credit-schedule", params={"cit_payable": f"{digit * 4}:100"}
+    )
+
+    assert_problem(response, 422, "invalid_field", "cit_payable")
+
+
+@pytest.mark.parametrize("digit", NON_ASCII_DIGITS)
+def test_a_month_of_non_ascii_digits_is_refused(funded: TestClient, digit: str) -> None:
+    response = funded.get(
+        "/v1/cems/months", params={"from": f"{digit * 4}-{digit * 2}", "to": "2026-01"}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "from" in response.text
