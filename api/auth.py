@@ -60,31 +60,54 @@ class _Cached:
 
 
 class TokenCache:
-    """Presented token → principal, for a few seconds; bounded, cleared on any revocation."""
+    """Presented token → principal, for a few seconds; bounded, cleared on any revocation.
+
+    The console's sessions hold a token's id, not its secret: they are re-authenticated by id
+    (`lookup_id`, `authenticate_id`) with the same lifetime, in a map of their own, so that no
+    string a client presents as a bearer token can ever be taken for a token's id."""
 
     def __init__(self, store: UnitOfWorkFactory, clock: Callable[[], datetime]) -> None:
         self._store = store
         self._clock = clock
         self._entries: dict[str, _Cached] = {}
+        self._by_id: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
     def lookup(self, presented: str) -> Principal | None:
-        cached = self._entries.get(presented)
-        if cached is None or cached.until < time.monotonic():
-            return None
-        return cached.principal
+        return _live(self._entries.get(presented))
 
     def authenticate(self, presented: str) -> Principal:
         principal = access.authenticate(self._store, presented, self._clock())
-        with self._lock:
-            if len(self._entries) >= TOKEN_CACHE_MAX:
-                self._entries.clear()
-            self._entries[presented] = _Cached(principal, time.monotonic() + TOKEN_CACHE_SECONDS)
+        self._remember(self._entries, presented, principal)
         return principal
+
+    def lookup_id(self, token_id: str) -> Principal | None:
+        """The principal of a token a console session signed in with, if verified just now."""
+        return _live(self._by_id.get(token_id))
+
+    def authenticate_id(self, token_id: str) -> Principal:
+        """The principal of a token a console session signed in with, verified again (revoked,
+        expired or deactivated: `Unauthenticated`)."""
+        principal = access.authenticate_token_id(self._store, token_id, self._clock())
+        self._remember(self._by_id, token_id, principal)
+        return principal
+
+    def _remember(self, entries: dict[str, _Cached], key: str, principal: Principal) -> None:
+        with self._lock:
+            if len(entries) >= TOKEN_CACHE_MAX:
+                entries.clear()
+            entries[key] = _Cached(principal, time.monotonic() + TOKEN_CACHE_SECONDS)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._by_id.clear()
+
+
+def _live(cached: _Cached | None) -> Principal | None:
+    if cached is None or cached.until < time.monotonic():
+        return None
+    return cached.principal
 
 
 def check_permission_table(routers: Iterable[APIRouter], extra: Iterable[str] = ()) -> None:

@@ -52,7 +52,8 @@ SWEEPER_LAST_ROUND = Gauge(
 )
 SWEPT = Counter(
     "ledger_swept",
-    "What the sweeper did: entries sealed, entries, trades and approval requests expired",
+    "What the sweeper did: entries sealed, entries, trades, approval requests and console "
+    "sessions expired",
     ["task"],
 )
 SWEEP_FAILURES = Counter(

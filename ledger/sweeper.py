@@ -1,6 +1,6 @@
 """The background sweeper: seals new journal entries into the hash chain, exports a checkpoint
-of the chains when one is due, and expires pending entries, trades and four-eyes requests past
-their deadline, every `expiry_sweep_seconds`.
+of the chains when one is due, expires pending entries, trades and four-eyes requests past
+their deadline, and removes the web console's idle sessions, every `expiry_sweep_seconds`.
 
 Each server process runs one `Sweeper` thread (unless `LEDGER_SWEEPER_THREAD` is false), and
 `emissions-ledger sweep` runs one in a process of its own; a sweeper sweeps only while it holds
@@ -20,7 +20,7 @@ from datetime import timedelta
 from ledger import metrics
 from ledger.persistence.store import Store
 from ledger.persistence.sweeper_lock import SweeperLock
-from ledger.services import approvals, checkpoints, journal, trading
+from ledger.services import approvals, checkpoints, journal, sessions, trading
 from ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def _export_checkpoint(store: Store, settings: Settings) -> int:
         return 0
     every = timedelta(seconds=settings.checkpoint_seconds)
     return checkpoints.export_due(store, settings.checkpoint_dir, every, settings.checkpoint_key)
+
+
+def _expire_sessions(store: Store, settings: Settings) -> int:
+    """The console's sessions nobody came back to (one presented again is removed then)."""
+    return sessions.expire_idle(store, timedelta(minutes=settings.console_idle_minutes))
 
 
 # What each round does, in order: (metric label, what is counted, task returning the count).
@@ -57,6 +62,7 @@ SWEEP_TASKS: tuple[tuple[str, str, Callable[[Store, Settings], int]], ...] = (
         "approval requests expired",
         lambda store, _: approvals.expire_due(store),
     ),
+    ("console_sessions_expired", "idle console sessions removed", _expire_sessions),
 )
 
 

@@ -31,7 +31,7 @@ from api.console import (
 from api.console.jobs import Jobs
 from api.console.permissions import CONSOLE_ROUTES, PREFIX
 from api.console.sessions import Sessions
-from api.console.web import Context, install_error_pages
+from api.console.web import Context, FlashCookie, install_error_pages
 from api.rate_limits import RateLimits
 from ledger.domain.ports import UnitOfWorkFactory
 
@@ -56,11 +56,12 @@ def create_console(
 ) -> FastAPI:
     """The console over the API's store, token cache and rate limits."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    console.state.console = Context(Sessions(idle_seconds), tokens, limits, store, Jobs())
+    console.state.console = Context(Sessions(store, idle_seconds), tokens, limits, store, Jobs())
     # What api.auth's failed-authentication accounting reads from the application.
     console.state.store = store
     console.state.rate_limits = limits
     install_error_pages(console)
+    console.add_middleware(FlashCookie)
     for router in ROUTERS:
         console.include_router(router)
     check_console_table(ROUTERS)

@@ -2,7 +2,8 @@
 browser watches its progress on a page that refreshes itself (`<meta http-equiv="refresh">`: no
 JavaScript needed): rows done out of the total, once the total is known. A job belongs to the
 principal that started it; only it sees the job and downloads what it made. Jobs live in the
-process, like the sessions, and are forgotten an hour after they end, with their files.
+process that runs them (the sessions are in the database; a job is not: another worker answers
+its pages 404), and are forgotten an hour after they end, with their files.
 
 An export's file is kept in a spooled temporary file (8 MiB in memory, then on disk, as the
 API's XLSX; `docs/decisions/exports-stream-xlsx-spills-to-disk.md`), so a job's memory stays

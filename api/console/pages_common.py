@@ -17,6 +17,7 @@ from api.console.web import (
     context_of,
     gettext,
     is_tls,
+    load_session,
     new_sign_in_token,
     redirect,
     render,
@@ -61,10 +62,11 @@ async def sign_in(request: Request, form: SignInForm) -> Response:
         csrf = request.cookies.get(SIGN_IN_COOKIE, "")
         next_page = safe_next(form.get("next"))
         return render(request, "sign_in.html", 401, csrf=csrf, next=next_page, error=message)
-    old = session_of(request)
+    old = await load_session(request)
     if old is not None:
-        console.sessions.close(old.id)
-    session = console.sessions.open(token, principal.id)
+        await run_in_threadpool(console.sessions.close, old.id)
+    assert principal.token_id is not None, "a principal authenticated by a token"
+    session = await run_in_threadpool(console.sessions.open, principal.token_id, principal.id)
     response = redirect(safe_next(form.get("next")))
     _cookie(request, response, SESSION_COOKIE, session.id)
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)

@@ -36,7 +36,16 @@ from api.auth import TokenCache, source_of
 from api.console import i18n
 from api.console.jobs import Jobs
 from api.console.permissions import CONSOLE_ROUTES, MENU, PREFIX
-from api.console.sessions import LANGUAGE_COOKIE, SESSION_COOKIE, SIGN_IN_COOKIE, Session, Sessions
+from api.console.sessions import (
+    FLASH_COOKIE,
+    FLASH_SECONDS,
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    Session,
+    Sessions,
+    seal_flashes,
+)
 from api.errors import HTTP_STATUS_CODES, STATUS_OF_KIND
 from api.rate_limits import RateLimits
 from ledger.domain.access import Actor, Forbidden, Principal, Unauthenticated
@@ -89,12 +98,23 @@ def language_of(request: Request) -> str:
 
 
 def session_of(request: Request) -> Session | None:
-    """The browser's live session (looked up once per request)."""
+    """The browser's live session (looked up once per request: a read of the database, and a
+    write at most once a minute; async code awaits `load_session` first)."""
     if "console_session" not in request.scope.setdefault("state", {}):
-        found = context_of(request).sessions.get(request.cookies.get(SESSION_COOKIE))
+        cookies = request.cookies
+        found = context_of(request).sessions.get(
+            cookies.get(SESSION_COOKIE), cookies.get(FLASH_COOKIE)
+        )
         request.state.console_session = found
     session: Session | None = request.state.console_session
     return session
+
+
+async def load_session(request: Request) -> Session | None:
+    """`session_of`, its database work off the event loop."""
+    if "console_session" in request.scope.setdefault("state", {}):
+        return session_of(request)
+    return await run_in_threadpool(session_of, request)
 
 
 async def page_actor(request: Request) -> Actor:
@@ -103,13 +123,14 @@ async def page_actor(request: Request) -> Actor:
     operation = CONSOLE_ROUTES[endpoint]
     assert operation is not None, f"{endpoint} is public: it takes no actor"
     console = context_of(request)
-    session = session_of(request)
+    session = await load_session(request)
     if session is None:
         raise SignInRequired
     try:
-        principal = await _principal(console.tokens, session.token)
+        principal = await _principal(console.tokens, session.token_id)
     except Unauthenticated:  # revoked, expired, or its principal deactivated
-        console.sessions.close(session.id)
+        await run_in_threadpool(console.sessions.close, session.id)
+        request.state.console_session = None
         raise SignInRequired from None
     console.limits.hit_principal(principal.id)
     actor = Actor(
@@ -126,11 +147,12 @@ async def page_actor(request: Request) -> Actor:
     return actor
 
 
-async def _principal(tokens: TokenCache, token: str) -> Principal:
-    cached = tokens.lookup(token)
+async def _principal(tokens: TokenCache, token_id: str) -> Principal:
+    """The session's token authenticated again, by its id (the session holds no secret)."""
+    cached = tokens.lookup_id(token_id)
     if cached is not None:
         return cached
-    found: Principal = await run_in_threadpool(tokens.authenticate, token)
+    found: Principal = await run_in_threadpool(tokens.authenticate_id, token_id)
     return found
 
 
@@ -224,8 +246,9 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
     session = session_of(request)
     principal: Principal | None = getattr(request.state, "principal", None)
     flashes = list(session.flashes) if session is not None else []
-    if session is not None:
-        session.flashes.clear()
+    if session is not None and session.flashes:
+        session.flashes.clear()  # shown: the answer clears their cookie
+        session.flashes_changed = True
     html = (
         environment(language)
         .get_template(template)
@@ -260,9 +283,57 @@ def gettext(request: Request) -> Callable[[str], str]:
 
 
 def flash(request: Request, kind: str, message: str) -> None:
+    """A message for the next page the browser sees (`FlashCookie` carries it there)."""
     session = session_of(request)
     if session is not None:
         session.flashes.append((kind, message))
+        session.flashes_changed = True
+
+
+class FlashCookie:
+    """The console's middleware carrying a session's messages from a form to the page it
+    redirects to, in a cookie sealed for the session (`api.console.sessions.seal_flashes`),
+    whichever worker serves that page: set when a request left messages, cleared once a page
+    showed them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                session = state.get("console_session")
+                if session is not None and session.flashes_changed:
+                    headers = list(message.get("headers", []))
+                    headers.append(_flash_cookie(session, scope.get("scheme") == "https"))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def _flash_cookie(session: Session, tls: bool) -> tuple[bytes, bytes]:
+    """The Set-Cookie header of the session's messages (or of their removal)."""
+    carrier = Response()
+    if session.flashes:
+        carrier.set_cookie(
+            FLASH_COOKIE,
+            seal_flashes(session.id, session.flashes),
+            max_age=FLASH_SECONDS,
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=tls,
+        )
+    else:
+        carrier.delete_cookie(FLASH_COOKIE, path=PREFIX, httponly=True, samesite="strict")
+    header: tuple[bytes, bytes] = carrier.raw_headers[-1]
+    return header
 
 
 def redirect(url: str) -> RedirectResponse:
@@ -309,12 +380,14 @@ def install_error_pages(app: Any) -> None:
 
     async def csrf_refused(request: Request, error: Exception) -> Response:
         del error
+        await load_session(request)
         _ = gettext(request)
         text = _("The form has expired or did not come from this console.")
         return render(request, "error.html", 403, code="csrf_token_invalid", detail=text)
 
     async def ledger_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, LedgerError)
+        await load_session(request)
         status = STATUS_OF_KIND[error.kind]
         response = render(request, "error.html", status, code=error.code, detail=error.detail)
         retry = getattr(error, "retry_after", None)
@@ -324,11 +397,13 @@ def install_error_pages(app: Any) -> None:
 
     async def invalid_request(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
+        await load_session(request)
         fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) for e in error.errors())
         return render(request, "error.html", 422, code="invalid_field", detail=fields)
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
+        await load_session(request)
         code = HTTP_STATUS_CODES.get(error.status_code, "http_error")
         return render(request, "error.html", error.status_code, code=code, detail=str(error.detail))
 

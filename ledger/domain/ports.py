@@ -51,6 +51,7 @@ from ledger.domain.registry import (
     TradingBlock,
 )
 from ledger.domain.reports import Report, ReportLine, ReportStatus
+from ledger.domain.sessions import StoredSession
 from ledger.domain.tax_ports import TaxRepository
 
 
@@ -525,6 +526,21 @@ class AccessRepository(Protocol):
     def list_audit(self, principal_id: str | None, after: int, limit: int) -> list[AuditRecord]: ...
 
 
+class SessionRepository(Protocol):
+    """The web console's sessions, by the hash of their id (migration 0028)."""
+
+    def add(self, session: StoredSession) -> None: ...
+    def get(self, id_hash: str) -> StoredSession | None: ...
+    def touch(self, id_hash: str, at: datetime) -> None:
+        """Move the session's last use to `at` (never back)."""
+        ...
+
+    def remove(self, id_hash: str) -> None: ...
+    def remove_idle(self, unused_since: datetime) -> int:
+        """Every session last used before `unused_since`, removed; how many."""
+        ...
+
+
 class MonitoringRepository(Protocol):
     """CEMS hours (append-only), their imports and monthly aggregates (migration 0005).
 
@@ -628,6 +644,8 @@ class UnitOfWork(Protocol):
     def access(self) -> AccessRepository: ...
     @property
     def tax(self) -> TaxRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
     @property
     def four_eyes(self) -> FourEyesPolicy: ...
 

@@ -43,6 +43,7 @@ from ledger.persistence.repositories import (
     SqlInstrumentRepository,
     SqlJournalRepository,
 )
+from ledger.persistence.session_repositories import SqlSessionRepository
 from ledger.persistence.tax_repositories import SqlTaxRepository
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
@@ -237,7 +238,7 @@ class SqlUnitOfWork:
         self._caches = self._store.caches.in_transaction()
         return self
 
-    # Repositories are made when first used: most units of work use two or three of the twelve.
+    # Repositories are made when first used: most units of work use two or three of the thirteen.
     @cached_property
     def instruments(self) -> SqlInstrumentRepository:
         return SqlInstrumentRepository(self._live(), self._caches)
@@ -285,6 +286,10 @@ class SqlUnitOfWork:
     @cached_property
     def tax(self) -> SqlTaxRepository:
         return SqlTaxRepository(self._live())
+
+    @cached_property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self._live())
 
     def _live(self) -> Connection:
         assert self._connection is not None, "the unit of work is over"

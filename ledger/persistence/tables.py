@@ -795,6 +795,25 @@ audit_log = Table(
     Index("ix_audit_log_principal_id", "principal_id"),
 )
 
+# The web console's signed-in browsers (migration 0028), shared by every worker of a server. No
+# secret is stored: the SHA-256 of the session's id (the cookie's value), and the id of the token
+# it signed in with (every request re-authenticates that token; a revoked one ends the session).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", CHAR(64), primary_key=True),
+    Column(
+        "token_id",
+        String(24),
+        ForeignKey("api_tokens.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("principal_id", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Index("ix_console_sessions_last_seen_at", "last_seen_at"),
+)
+
 # --- Finance (migration 0007): closed periods, outside statements and reconciliations. ---
 # A trigger refuses entries effective in a closed period; imported statements never change;
 # a confirmed reconciliation and its matches are frozen by trigger (both databases).

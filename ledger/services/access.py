@@ -371,18 +371,33 @@ def authenticate(
     if parts is None:
         raise Unauthenticated("the bearer token is not valid")
     token_id, presented_hash = parts
+    return read(uow_factory, lambda uow: _principal_of_token(uow, token_id, presented_hash, now))
 
-    def work(uow: UnitOfWork) -> Principal:
-        token = uow.access.get_token(token_id)
-        if token is None or not same_hash(token.secret_hash, presented_hash):
-            raise Unauthenticated("the bearer token is not valid")
-        record = uow.access.get_principal(token.principal_id)
-        if record is None or not record.active or not token.usable_at(now or uow.now()):
-            raise Unauthenticated("the bearer token is not valid", token_id=token_id)
-        city = None if record.party is None else uow.access.city_of(record.party)
-        return Principal(record.id, record.name, record.role, record.party, city or None, token.id)
 
-    return read(uow_factory, work)
+def authenticate_token_id(
+    uow_factory: UnitOfWorkFactory, token_id: str, now: datetime | None = None
+) -> Principal:
+    """The principal of a token that authenticated before, by the token's id alone: a console
+    session keeps no secret, only the id of the token it signed in with (the session's own
+    256-bit id is the proof the browser holds). Refused like `authenticate` once the token is
+    revoked or expired or its principal deactivated. Never for a credential a client presents:
+    an id is public."""
+    return read(uow_factory, lambda uow: _principal_of_token(uow, token_id, None, now))
+
+
+def _principal_of_token(
+    uow: UnitOfWork, token_id: str, presented_hash: str | None, now: datetime | None
+) -> Principal:
+    token = uow.access.get_token(token_id)
+    if token is None or (
+        presented_hash is not None and not same_hash(token.secret_hash, presented_hash)
+    ):
+        raise Unauthenticated("the bearer token is not valid")
+    record = uow.access.get_principal(token.principal_id)
+    if record is None or not record.active or not token.usable_at(now or uow.now()):
+        raise Unauthenticated("the bearer token is not valid", token_id=token_id)
+    city = None if record.party is None else uow.access.city_of(record.party)
+    return Principal(record.id, record.name, record.role, record.party, city or None, token.id)
 
 
 # -- the operator at the server's shell ---------------------------------------------------------

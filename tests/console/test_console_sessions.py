@@ -4,6 +4,7 @@ idle expiry, revocation, the API's rate limits; the console's catalogs; /docs of
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -111,12 +112,12 @@ def test_a_planted_session_id_is_never_taken_over(app: FastAPI, tokens: dict[Rol
 
 def test_an_idle_session_expires_and_signing_out_ends_it(signed_in: SignedIn, app: FastAPI) -> None:
     sessions = console_of(app).sessions
-    now = [1000.0]
+    now = [datetime(2026, 3, 1, 9, tzinfo=UTC)]
     sessions.clock = lambda: now[0]
     client, csrf = signed_in(Role.FINANCE)
-    now[0] += sessions.idle_seconds - 1
+    now[0] += timedelta(seconds=sessions.idle_seconds - 1)
     assert client.get("/console/", follow_redirects=False).status_code == 200
-    now[0] += sessions.idle_seconds + 1
+    now[0] += timedelta(seconds=sessions.idle_seconds + 1)
     assert client.get("/console/", follow_redirects=False).status_code == 303
     other, csrf = signed_in(Role.FINANCE)
     out = other.post("/console/sign-out", data={"csrf": csrf}, follow_redirects=False)
