@@ -81,7 +81,7 @@ def create_app(
         yield
         if sweeper is not None:
             sweeper.stop()
-        application.state.console_jobs.close()  # exports' files kept for their principals
+        application.state.console_jobs.close()  # the jobs it still runs end, as failed
         store.dispose()
         metrics.process_exiting()
 

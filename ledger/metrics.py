@@ -53,7 +53,7 @@ SWEEPER_LAST_ROUND = Gauge(
 SWEPT = Counter(
     "ledger_swept",
     "What the sweeper did: entries sealed, entries, trades, approval requests and console "
-    "sessions expired",
+    "sessions expired, console jobs forgotten",
     ["task"],
 )
 SWEEP_FAILURES = Counter(

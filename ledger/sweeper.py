@@ -1,6 +1,7 @@
 """The background sweeper: seals new journal entries into the hash chain, exports a checkpoint
 of the chains when one is due, expires pending entries, trades and four-eyes requests past
-their deadline, and removes the web console's idle sessions, every `expiry_sweep_seconds`.
+their deadline, and removes the web console's idle sessions and the jobs it has forgotten, every
+`expiry_sweep_seconds`.
 
 Each server process runs one `Sweeper` thread (unless `LEDGER_SWEEPER_THREAD` is false), and
 `emissions-ledger sweep` runs one in a process of its own; a sweeper sweeps only while it holds
@@ -20,7 +21,7 @@ from datetime import timedelta
 from ledger import metrics
 from ledger.persistence.store import Store
 from ledger.persistence.sweeper_lock import SweeperLock
-from ledger.services import approvals, checkpoints, journal, sessions, trading
+from ledger.services import approvals, checkpoints, jobs, journal, sessions, trading
 from ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,11 @@ SWEEP_TASKS: tuple[tuple[str, str, Callable[[Store, Settings], int]], ...] = (
         lambda store, _: approvals.expire_due(store),
     ),
     ("console_sessions_expired", "idle console sessions removed", _expire_sessions),
+    (
+        "console_jobs_forgotten",
+        "console jobs forgotten an hour after they ended",
+        lambda store, _: jobs.forget_ended(store),
+    ),
 )
 
 

@@ -56,7 +56,9 @@ def create_console(
 ) -> FastAPI:
     """The console over the API's store, token cache and rate limits."""
     console = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    console.state.console = Context(Sessions(store, idle_seconds), tokens, limits, store, Jobs())
+    console.state.console = Context(
+        Sessions(store, idle_seconds), tokens, limits, store, Jobs(store)
+    )
     # What api.auth's failed-authentication accounting reads from the application.
     console.state.store = store
     console.state.rate_limits = limits

@@ -1,5 +1,6 @@
 """Long work's pages: a job's progress (a CEMS import's, an export's), refreshing itself until
-it ends, and the file an export made, for the principal that started it only.
+it ends, and the file an export made, for the principal that started it only; from any worker
+(`api.console.jobs`).
 
 Downloads are exports run as jobs: a party's account statement and the trial balance, as CSV or
 XLSX. The form starts the job and the browser is sent to its page, which shows rows written out
@@ -61,7 +62,7 @@ def job_file(request: Request, job_id: JobId, actor: Acts) -> Response:
     job = context_of(request).jobs.of(actor.id, job_id)
     if job is None or job.kind != "export":
         return render(request, "error.html", 404, code="job_not_found", detail=job_id)
-    if job.file is None:
+    if job.file is None or not job.ended:
         code = "job_failed" if job.failed else "job_running"
         return render(request, "error.html", 409, code=code, detail=job_id)
     kept = job.file
@@ -70,7 +71,8 @@ def job_file(request: Request, job_id: JobId, actor: Acts) -> Response:
         "content-disposition": f'attachment; filename="{kept.name}"',
         "content-length": str(kept.size),
     }
-    return StreamingResponse(kept.chunks(), media_type=kept.media_type, headers=headers)
+    chunks = context_of(request).jobs.chunks(job.id)  # read in the thread pool, a MiB a time
+    return StreamingResponse(chunks, media_type=kept.media_type, headers=headers)
 
 
 # -- exports ------------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def export(job: Job, report: Callable[[], ReportTable]) -> tuple[bool, str]:
         return True, f"{error.code}: {error.detail}"
     size = content.tell()
     content.seek(0)
-    job.file = Kept(job.what, exports.MEDIA_TYPES[kind], content, size)
+    job.file = Kept(job.what, exports.MEDIA_TYPES[kind], size, content)
     return False, f"{job.done} rows, {size} bytes"
 
 

@@ -28,6 +28,7 @@ from ledger.domain.cems import ImportRecord, OutletInfo, StoredHour, StoredMonth
 from ledger.domain.chain import ChainHead, ChainLink
 from ledger.domain.entries import BalanceKey, BookedPosting, EntryDraft, EntryRecord, EntryStatus
 from ledger.domain.finance_ports import FinanceRepository
+from ledger.domain.jobs import StoredJob
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.penalty_basis import PenaltyBasisEvent
@@ -541,6 +542,36 @@ class SessionRepository(Protocol):
         ...
 
 
+class JobRepository(Protocol):
+    """The web console's jobs and their files (migration 0029)."""
+
+    def running_of(self, principal_id: str, alive_since: datetime) -> int:
+        """How many of the principal's jobs run (their worker wrote since `alive_since`), its
+        row locked until commit."""
+        ...
+
+    def add(self, job: StoredJob) -> None: ...
+    def get(self, job_id: str) -> StoredJob | None: ...
+    def progress(self, job_id: str, done: int, total: int | None, at: datetime) -> None: ...
+    def end(  # noqa: PLR0917
+        self,
+        job_id: str,
+        failed: bool,
+        outcome: str,
+        done: int,
+        total: int | None,
+        at: datetime,
+        media_type: str | None,
+        size: int | None,
+    ) -> None: ...
+    def add_chunk(self, job_id: str, seq: int, content: bytes) -> None: ...
+    def chunk(self, job_id: str, seq: int) -> bytes | None: ...
+    def remove_ended(self, ended_before: datetime, silent_before: datetime) -> int:
+        """Jobs ended before `ended_before`, or running but silent since `silent_before`,
+        removed with their files; how many."""
+        ...
+
+
 class MonitoringRepository(Protocol):
     """CEMS hours (append-only), their imports and monthly aggregates (migration 0005).
 
@@ -646,6 +677,8 @@ class UnitOfWork(Protocol):
     def tax(self) -> TaxRepository: ...
     @property
     def sessions(self) -> SessionRepository: ...
+    @property
+    def jobs(self) -> JobRepository: ...
     @property
     def four_eyes(self) -> FourEyesPolicy: ...
 

@@ -30,6 +30,7 @@ from ledger.persistence import postgresql_write_path, sqlite_write_path
 from ledger.persistence.access_repositories import SqlAccessRepository
 from ledger.persistence.chain_repository import SqlChainRepository
 from ledger.persistence.finance_repositories import SqlFinanceRepository, finance_error
+from ledger.persistence.job_repositories import SqlJobRepository
 from ledger.persistence.monitoring_repositories import (
     SqlMonitoringRepository,
     SqlReportRepository,
@@ -238,7 +239,7 @@ class SqlUnitOfWork:
         self._caches = self._store.caches.in_transaction()
         return self
 
-    # Repositories are made when first used: most units of work use two or three of the thirteen.
+    # Repositories are made when first used: most units of work use two or three of the fourteen.
     @cached_property
     def instruments(self) -> SqlInstrumentRepository:
         return SqlInstrumentRepository(self._live(), self._caches)
@@ -290,6 +291,10 @@ class SqlUnitOfWork:
     @cached_property
     def sessions(self) -> SqlSessionRepository:
         return SqlSessionRepository(self._live())
+
+    @cached_property
+    def jobs(self) -> SqlJobRepository:
+        return SqlJobRepository(self._live())
 
     def _live(self) -> Connection:
         assert self._connection is not None, "the unit of work is over"

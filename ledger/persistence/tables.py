@@ -23,7 +23,9 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -812,6 +814,37 @@ console_sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Index("ix_console_sessions_last_seen_at", "last_seen_at"),
+)
+
+# The web console's long work (migration 0029): a job runs in a thread of the worker that started
+# it, and writes here what any worker shows of it; an export's file is kept as numbered chunks.
+console_jobs = Table(
+    "console_jobs",
+    metadata,
+    Column("id", String(24), primary_key=True),
+    Column("principal_id", String(40), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("what", String(200), nullable=False),
+    Column("total", BigInteger),
+    Column("done", BigInteger, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("beat_at", UtcDateTime, nullable=False),
+    Column("outcome", Text),
+    Column("failed", Boolean, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("media_type", String(100)),
+    Column("size", BigInteger),
+    CheckConstraint("kind IN ('import','export')", name="kind_known"),
+    Index("ix_console_jobs_principal_id", "principal_id"),
+)
+
+console_job_chunks = Table(
+    "console_job_chunks",
+    metadata,
+    Column("job_id", String(24), ForeignKey("console_jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "seq", name="pk_console_job_chunks"),
 )
 
 # --- Finance (migration 0007): closed periods, outside statements and reconciliations. ---

@@ -50,7 +50,7 @@ def app(sqlite_template: Path, tmp_path: Path) -> Iterator[FastAPI]:
     """The application over a registry of its own (for tests that change sessions or limits)."""
     application, store = _application(sqlite_template, tmp_path)
     yield application
-    console_of(application).jobs.close()  # the exports' files
+    console_of(application).jobs.close()  # its progress writer; jobs still running end
     store.dispose()
 
 

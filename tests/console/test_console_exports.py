@@ -9,21 +9,36 @@ import io
 import re
 import threading
 import time
+from datetime import timedelta
+from typing import IO
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import func, select, update
 
-from api.console import jobs
+from api.console import jobs, pages_jobs
 from api.console.jobs import Job
 from ledger.domain.access import Role
+from ledger.domain.jobs import KEPT
+from ledger.persistence import tables as t
+from ledger.services import jobs as shared_jobs
 from ledger.services import rights
 from tests.console.conftest import SignedIn, console_of, sign_in
 from tests.factories import actor, token_for
 from tests.integration.registry_support import of
 
+SECOND = timedelta(seconds=1)
 STATEMENT = {"account": "cash", "instrument": "CNY", "from": "2025-01-01", "to": "2030-12-31"}
+
+
+def jobs_in(app: FastAPI) -> int:
+    """How many jobs the database holds (every worker's)."""
+    with app.state.store.engine.connect() as connection:
+        return int(
+            connection.execute(select(func.count()).select_from(t.console_jobs)).scalar_one()
+        )
 
 
 def until_done(client: TestClient, location: str) -> str:
@@ -121,7 +136,7 @@ def test_a_refused_export_says_why_and_a_bad_form_starts_none(
     assert "/file" not in page
     bad = city.post("/console/exports/statement", data={**form, "party": "E1", "to": "soon"})
     assert bad.url.path == "/console/holdings" and "Refused: invalid_field: to" in bad.text
-    assert len(console_of(app).jobs._jobs) == 1
+    assert jobs_in(app) == 1
 
 
 def test_a_running_job_shows_rows_done_out_of_its_total(app: FastAPI) -> None:
@@ -154,21 +169,34 @@ def test_a_running_job_shows_rows_done_out_of_its_total(app: FastAPI) -> None:
     assert "10 / 10 (100 %)" in finished
 
 
-def test_an_export_spills_to_disk_and_is_forgotten_an_hour_after_it_ends(
+def test_an_export_spills_to_disk_is_stored_in_chunks_and_forgotten_an_hour_after_it_ends(
     deposits: FastAPI, signed_in: SignedIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(jobs, "SPOOL_BYTES", 64)  # any statement is larger: kept on disk
+    monkeypatch.setattr(shared_jobs, "CHUNK_BYTES", 100)  # stored (and read back) in pieces
+    spooled: list[IO[bytes]] = []
+
+    def recorded() -> IO[bytes]:
+        spooled.append(jobs.spool())
+        return spooled[-1]
+
+    monkeypatch.setattr(pages_jobs, "spool", recorded)
     client, csrf = signed_in(Role.ENTERPRISE)
     location = started(client, "/console/exports/statement", {"csrf": csrf, **STATEMENT})
     until_done(client, location)
-    job = console_of(deposits).jobs._jobs[location.rsplit("/", 1)[1]]
-    assert job.file is not None and job.file.content._rolled  # type: ignore[attr-defined]
+    assert spooled[0]._rolled and spooled[0].closed  # type: ignore[attr-defined]
     whole = client.get(f"{location}/file")
-    assert whole.status_code == 200 and len(whole.content) == job.file.size > 64
-    assert job.ended_at is not None
-    job.ended_at -= jobs.KEPT_SECONDS + 1
+    store = deposits.state.store
+    with store.engine.connect() as connection:
+        chunks = connection.execute(select(func.count()).select_from(t.console_job_chunks))
+        assert chunks.scalar_one() == -(-len(whole.content) // 100) > 1
+        connection.execute(update(t.console_jobs).values(ended_at=store.clock() - KEPT - SECOND))
+        connection.commit()
+    assert whole.status_code == 200 and len(whole.content) > 64
+    assert whole.headers["content-length"] == str(len(whole.content))
     assert client.get(location).status_code == 404
-    assert client.get(f"{location}/file").status_code == 404 and job.file.content.closed
+    assert client.get(f"{location}/file").status_code == 404
+    assert shared_jobs.forget_ended(store) == 1 and jobs_in(deposits) == 0
 
 
 def test_a_principal_runs_at_most_two_jobs_at_once(app: FastAPI) -> None:
@@ -188,7 +216,7 @@ def test_a_principal_runs_at_most_two_jobs_at_once(app: FastAPI) -> None:
         refused = client.post("/console/exports/trial-balance", data=form)
         assert refused.url.path == "/console/trial-balance"
         assert "You already run 2 imports or exports" in refused.text
-        assert len(console_of(app).jobs._jobs) == 2  # the third started nothing
+        assert jobs_in(app) == 2  # the third started nothing
         release.set()
         for job in running:
             until_done(client, f"/console/jobs/{job.id}")

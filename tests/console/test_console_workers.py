@@ -2,11 +2,14 @@
 to either process, with no stickiness. Two applications over one database stand for the two
 workers; one browser (one cookie jar) is served by whichever the test names. On SQLite and
 PostgreSQL. Also: what the database keeps of a session (no secret), the sessions' idle expiry
-and its sweeping, and the messages' cookie."""
+and its sweeping, the messages' cookie, and the console's jobs: run by one worker, followed and
+downloaded on either, their running limit counted over both."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape
@@ -19,16 +22,19 @@ from sqlalchemy import select
 
 from api import auth
 from api.app import create_app
+from api.console.jobs import Busy, Job, Jobs
 from api.console.sessions import SESSION_COOKIE, open_flashes, seal_flashes
 from ledger.domain.access import Role
+from ledger.domain.jobs import SILENT_MAX, WORKER_LOST, StoredJob
 from ledger.domain.sessions import session_hash
 from ledger.persistence import tables as t
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
 from ledger.services import access, sessions
 from ledger.settings import Settings
-from tests.console.conftest import csrf_in
+from tests.console.conftest import console_of, csrf_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
+from tests.integration.registry_support import build_registry
 
 
 class Workers:
@@ -58,6 +64,8 @@ def workers(database_url: str) -> Iterator[tuple[Workers, Store]]:
     settings = Settings(database_url=database_url, four_eyes=frozenset())
     apps = [create_app(settings, store=store) for store in stores]
     yield Workers(*apps), stores[0]
+    for app in apps:
+        console_of(app).jobs.close()  # its progress writer
     for store in stores:
         store.dispose()
 
@@ -222,3 +230,125 @@ def test_messages_are_shown_only_to_the_session_they_were_sealed_for() -> None:
     many = seal_flashes("session-a", [("done", "x" * 600)] * 20)
     assert len(many) <= 3600 and 0 < len(open_flashes("session-a", many)) < 20
     assert re.fullmatch(r"[A-Za-z0-9_=-]+\.[0-9a-f]{64}", many)
+
+
+# -- the console's jobs: run by one worker, followed and downloaded on any ---------------------
+
+
+def _until_done(browser: TestClient, location: str) -> str:
+    for _ in range(400):
+        page = browser.get(location).text
+        if 'http-equiv="refresh"' not in page:
+            return page
+        time.sleep(0.025)
+    raise AssertionError("the job did not end")
+
+
+def _ended(jobs: Jobs, principal_id: str, job_id: str) -> Job:
+    """The job once it has ended (as the database has it)."""
+    for _ in range(400):
+        found = jobs.of(principal_id, job_id)
+        if found is not None and found.ended:
+            return found
+        time.sleep(0.025)
+    raise AssertionError("the job did not end")
+
+
+def test_an_export_run_by_one_worker_is_followed_and_downloaded_on_the_other(
+    workers: tuple[Workers, Store],
+) -> None:
+    balancer, store = workers
+    build_registry(store)
+    token = token_for(store, actor(store, Role.FINANCE))
+    with TestClient(balancer) as browser:
+        _sign_in(browser, balancer, token, worker=0)
+        csrf = csrf_in(browser.get("/console/").text)
+        form = {"csrf": csrf, "instrument": "CNY", "as_of": "", "format": "csv"}
+        started = browser.post("/console/exports/trial-balance", data=form, follow_redirects=False)
+        assert started.status_code == 303, started.text
+        location = started.headers["location"]
+        _on(balancer, 1)
+        page = _until_done(browser, location)
+        file = browser.get(f"{location}/file")
+        api = browser.get(
+            "/v1/finance/trial-balance",
+            params={"instrument": "CNY", "format": "csv"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    rows = api.text.count("\n") - 2  # less the header and the total
+    assert f"Ready: {rows} rows." in page and f'href="{location}/file"' in page
+    assert file.status_code == 200 and file.content == api.content
+    other = token_for(store, actor(store, Role.REGULATOR))
+    with TestClient(_on(balancer, 0)) as stranger:
+        _sign_in(stranger, balancer, other, worker=0)
+        assert stranger.get(location).status_code == 404
+        assert stranger.get(f"{location}/file").status_code == 404
+
+
+def test_a_jobs_progress_and_the_running_limit_hold_across_workers(
+    workers: tuple[Workers, Store],
+) -> None:
+    balancer, store = workers
+    finance = actor(store, Role.FINANCE)
+    first, second = (console_of(app).jobs for app in balancer.apps)
+    release = threading.Event()
+
+    def work(job: Job) -> tuple[bool, str]:
+        job.total = 10
+        job.report(3)
+        release.wait(10)
+        job.report(10)
+        return False, "done"
+
+    running = [first.start(finance.id, f"slow-{n}.csv", None, work) for n in range(2)]
+    try:
+        with pytest.raises(Busy):  # two run on the first worker: the second starts none
+            second.start(finance.id, "third.csv", None, work)
+        for _ in range(200):
+            if all(job.done == 3 for job in running):
+                break
+            time.sleep(0.01)
+        first.flush()  # what its writer thread does every second
+        seen = second.of(finance.id, running[0].id)
+        assert seen is not None and (seen.done, seen.total, seen.percent) == (3, 10, 30)
+        assert second.of("someone-else", running[0].id) is None
+    finally:
+        release.set()
+    for job in running:
+        ended = _ended(second, finance.id, job.id)
+        assert (ended.outcome, ended.done, ended.percent) == ("done", 10, 100)
+    room = second.start(finance.id, "next.csv", 1, lambda job: (False, "done"))  # room again
+    _ended(second, finance.id, room.id)
+
+
+def test_a_job_whose_worker_stopped_ends_as_failed_and_frees_its_place(
+    workers: tuple[Workers, Store],
+) -> None:
+    balancer, store = workers
+    finance = actor(store, Role.FINANCE)
+    first, second = (console_of(app).jobs for app in balancer.apps)
+    release = threading.Event()
+
+    def work(job: Job) -> tuple[bool, str]:
+        release.wait(10)
+        return False, "too late"
+
+    stopped = first.start(finance.id, "cut.csv", 5, work)
+    first.close()  # the first worker stops (its thread would stop with it)
+    seen = second.of(finance.id, stopped.id)
+    release.set()
+    for thread in threading.enumerate():
+        if thread.name == f"console-job-{stopped.id}":
+            thread.join(5)  # it ends, too late: the job stays as it was ended
+    assert second.of(finance.id, stopped.id) == seen
+    assert seen is not None and seen.ended and seen.failed
+    assert seen.outcome is not None and seen.outcome.startswith("server_stopped")
+    with store() as uow:  # a worker killed outright: its job's last news is old
+        since = uow.now() - SILENT_MAX - timedelta(seconds=1)
+        for n in range(2):
+            uow.jobs.add(StoredJob(f"lost-{n}", finance.id, "import", "l.csv", 9, 4, since, since))
+        uow.commit()
+    shown = second.of(finance.id, "lost-0")
+    assert shown is not None and shown.failed and shown.outcome == WORKER_LOST and shown.done == 4
+    after = second.start(finance.id, "after.csv", 1, lambda job: (False, "done"))  # not counted
+    _ended(second, finance.id, after.id)
