@@ -288,6 +288,8 @@ def _default_floors() -> dict[Pollutant, str]:
 
 class PolicyModel(Strict):
     floor_cny_per_t: dict[Pollutant, AmountText] = Field(default_factory=_default_floors)
+    # A buy-back pays at most this per t (public money); by default the benchmark (the floor).
+    buy_back_ceiling_cny_per_t: dict[Pollutant, AmountText] = Field(default_factory=_default_floors)
     fee_rate: AmountText = "0.015"
     check_city_eligibility: bool = True
     check_basin: bool = True

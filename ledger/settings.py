@@ -23,6 +23,7 @@ DEFAULT_DATABASE_URL = "sqlite:///emissions-ledger.db"
 # enrolment and a period's reopening need four eyes whatever is configured.
 FourEyesOperation = Literal[
     "allocation",
+    "buy_back",
     "cancellation",
     "confiscation",
     "reversal",

@@ -21,7 +21,7 @@ from typing import Any
 from api.console import i18n
 from api.console.i18n import N_
 from ledger.domain.access import ApprovalRequest
-from ledger.domain.registry import scale_of
+from ledger.domain.registry import scale_of, trade_value_fen
 
 Payload = Mapping[str, Any]
 ACQUISITIONS = (N_("free"), N_("paid"))  # how allocated rights were acquired, shown translated
@@ -131,6 +131,32 @@ def _reserve(payload: Payload, words: Words) -> Described:
         whom = payload["authority"]
     amounts = (words.rights(payload["units"], payload["pollutant"]),)
     return words(message, **values), whom, amounts, _dated(payload, words)
+
+
+def _buy_back(payload: Payload, words: Words) -> Described:
+    """Rights into the reserve, paid from the authority's budget: the price and the sum paid
+    are what the approver weighs."""
+    what = words(
+        N_(
+            "Buy back %(pollutant)s rights of vintages %(first)s–%(last)s into the reserve of "
+            "%(authority)s, paid from its budget (decision %(id)s)"
+        ),
+        pollutant=payload["pollutant"],
+        first=payload["first_vintage"],
+        last=payload["last_vintage"],
+        id=payload["id"],
+        authority=payload["authority"],
+    )
+    price = int(payload["price_fen"])
+    paid = trade_value_fen(price, int(payload["units"]), scale_of(payload["pollutant"]))
+    amounts = (
+        words.rights(payload["units"], payload["pollutant"]),
+        words(N_("%(price)s per t"), price=words.fen(price)),
+        words(N_("%(paid)s paid from the budget"), paid=words.fen(paid)),
+    )
+    entitlement = payload.get("entitlement")
+    named = (words(N_("Entitlement %(id)s"), id=entitlement),) if entitlement else ()
+    return what, payload["party"], amounts, (*named, *_dated(payload, words))
 
 
 def _reversal(payload: Payload, words: Words) -> Described:
@@ -268,6 +294,7 @@ def _permit(payload: Payload, words: Words) -> Described:
 
 DESCRIBERS: dict[str, Describer] = {
     "allocation": _allocation,
+    "buy_back": _buy_back,
     "confiscation": _reserve,
     "cancellation": _reserve,
     "reversal": _reversal,

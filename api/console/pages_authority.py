@@ -308,7 +308,7 @@ def reserve(request: Request, actor: Acts, page: PageNumber = 1) -> Response:
 @router.post("/reserve-operations", include_in_schema=False)
 def reserve_operation(request: Request, actor: Acts, form: Form) -> Response:
     """Book a reserve operation as the actor's authority (confiscation and cancellation destroy
-    rights: they wait for a second principal)."""
+    rights, a buy-back pays public money: they wait for a second principal)."""
     _ = gettext(request)
     names = ("id", "action", "party", "pollutant", "quantity_t_per_year", "first_vintage")
     fields = form_values(form, *names, "last_vintage", "price_cny_per_t")

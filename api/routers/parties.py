@@ -214,6 +214,9 @@ def get_policy(store: Store, actor: Acts) -> rs.PolicyModel:
 def _policy_out(policy: Policy) -> rs.PolicyModel:
     return rs.PolicyModel(
         floor_cny_per_t={k: rs.cny(v) for k, v in policy.floor_fen_per_t.items()},
+        buy_back_ceiling_cny_per_t={
+            k: rs.cny(v) for k, v in policy.buy_back_ceiling_fen_per_t.items()
+        },
         fee_rate=str(policy.fee_rate),
         check_city_eligibility=policy.check_city_eligibility,
         check_basin=policy.check_basin,
@@ -232,6 +235,10 @@ def set_policy(body: rs.PolicyModel, store: Store, actor: Acts) -> rs.PolicyMode
         Policy(
             floor_fen_per_t={
                 k: rs.fen(v, "floor_cny_per_t") for k, v in body.floor_cny_per_t.items()
+            },
+            buy_back_ceiling_fen_per_t={
+                k: rs.fen(v, "buy_back_ceiling_cny_per_t")
+                for k, v in body.buy_back_ceiling_cny_per_t.items()
             },
             fee_rate=parse_decimal(body.fee_rate, field="fee_rate"),
             check_city_eligibility=body.check_city_eligibility,
@@ -353,7 +360,8 @@ def reserve_operation(
     body: rs.ReserveOperationIn, store: Store, actor: Acts, response: Response
 ) -> Any:
     """Reserve sale, buy-back, reclaim, confiscation or cancellation: one entry of that type.
-    Confiscations and cancellations need four eyes: 202 and an approval request."""
+    Confiscations, cancellations and buy-backs need four eyes: 202 and an approval request. A
+    buy-back pays at most the policy's ceiling, and naming no entitlement only for rights bought."""
     booked = rights.reserve_operation(store, actor, rs.reserve_command(body))
     return or_pending(
         booked,

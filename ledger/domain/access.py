@@ -176,12 +176,14 @@ class FourEyesPolicy:
 
 
 # What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
-# rights or cash (a rights penalty creates a receivable of 100,000 CNY or more, and so does
-# closing a carbon obligation with a shortfall, at a price one regulator states), a permit that
-# lowers tax, and reopening a closed period.
+# rights or cash (a buy-back pays public money from a budget that may go below zero; a rights
+# penalty creates a receivable of 100,000 CNY or more, and so does closing a carbon obligation
+# with a shortfall, at a price one regulator states), a permit that lowers tax, and reopening a
+# closed period.
 FOUR_EYES_OPERATIONS = frozenset(
     {
         "allocation",
+        "buy_back",
         "cancellation",
         "confiscation",
         "reversal",

@@ -416,6 +416,27 @@ class PriceBelowFloor(
     """A trade or reserve sale is priced below its pollutant's floor price."""
 
 
+class PriceAboveCeiling(
+    LedgerError,
+    code="price_above_ceiling",
+    kind=Kind.UNPROCESSABLE,
+    title="Buy-back price above the ceiling",
+):
+    """A buy-back is priced above its pollutant's buy-back ceiling (the policy's; by default
+    the benchmark price the reserve sells at): it pays public money."""
+
+
+class RightsNotPaidFor(
+    LedgerError,
+    code="rights_not_paid_for",
+    kind=Kind.UNPROCESSABLE,
+    title="A buy-back pays only for rights the enterprise paid for",
+):
+    """A buy-back naming no entitlement takes more, in a vintage, than the enterprise bought
+    (in trades at a price or reserve sales) and still shows, net of sales and earlier such
+    buy-backs: free rights are reclaimed, not bought back (rules §4, §7.11)."""
+
+
 class PriceZeroWithoutReason(
     LedgerError,
     code="price_zero_without_reason",

@@ -347,6 +347,12 @@ class Policy:
     """Configurable rules of the registry (stored in the `policies` table, these are defaults)."""
 
     floor_fen_per_t: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_FLOORS_FEN))
+    # What a buy-back may pay per t at most (public money); a pollutant without one is bought
+    # back at no price. By default the benchmark the reserve sells at, so the reserve never
+    # pays more for a tonne than its floor price for it.
+    buy_back_ceiling_fen_per_t: dict[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_FLOORS_FEN)
+    )
     fee_rate: Decimal = Decimal("0.015")  # of the trade value, split between buyer and seller
     check_city_eligibility: bool = True
     check_basin: bool = True

@@ -32,6 +32,8 @@ from ledger.domain.finance import PeriodState
 from ledger.domain.penalties import PenaltyPayment, RightsPenalty
 from ledger.domain.ports import ProposalContext, Surrender, TradeEvent, TransferRules
 from ledger.domain.registry import (
+    CASH,
+    HOLDINGS,
     Acquisition,
     Bid,
     BlockKind,
@@ -50,6 +52,8 @@ from ledger.domain.registry import (
     Trade,
     TradeState,
     TradingBlock,
+    account_code,
+    instrument_code,
 )
 from ledger.persistence import tables as t
 from ledger.persistence.scoping import visible_to
@@ -577,6 +581,64 @@ class SqlRegistryRepository:
             )
         )
         return [(int(m["first_vintage"]), int(m["last_vintage"]), int(m["units"])) for (m,) in rows]
+
+    def paid_rights(self, party: str, pollutant: str, codes: Sequence[str]) -> dict[str, int]:
+        """Per instrument code of `codes`: the rights `party` paid for and still has to show,
+        net. Bought in settled trades at a price, or in reserve sales with a cash leg; less sold
+        in settled trades and bought back naming no entitlement (neither reversed)."""
+        wanted = {code: 0 for code in codes}
+        trades = t.trades.c
+        rows = self._connection.execute(
+            select(trades.first_vintage, trades.last_vintage, trades.units, trades.buyer).where(
+                trades.state == "settled",
+                trades.family == pollutant,
+                or_(and_(trades.buyer == party, trades.price_fen > 0), trades.seller == party),
+            )
+        )
+        for first, last, units, buyer in rows:
+            for vintage in range(first or 0, (last or -1) + 1):
+                code = instrument_code(pollutant, vintage)
+                if code in wanted:
+                    wanted[code] += units if buyer == party else -units
+        for code, units in self._reserve_flows(party, list(wanted)):
+            wanted[code] += units
+        return wanted
+
+    def _reserve_flows(self, party: str, codes: Sequence[str]) -> list[tuple[str, int]]:
+        """(code, signed units) into `party`'s holdings from paid reserve sales, out of them by
+        buy-backs that name no entitlement; reversed entries left out."""
+        entries, postings, accounts = t.entries, t.postings, t.accounts
+        cash = postings.alias("cash")
+        reversal = entries.alias("reversal")
+        paid = (
+            select(cash.c.id)
+            .where(cash.c.entry_seq == entries.c.seq, cash.c.instrument_code == CASH)
+            .exists()
+        )
+        named = (
+            select(t.entry_references.c.entry_seq)
+            .where(
+                t.entry_references.c.entry_seq == entries.c.seq,
+                t.entry_references.c.kind == "entitlement",
+            )
+            .exists()
+        )
+        rows = self._connection.execute(
+            select(postings.c.instrument_code, postings.c.side, postings.c.units)
+            .join(entries, entries.c.seq == postings.c.entry_seq)
+            .join(accounts, accounts.c.id == postings.c.account_id)
+            .where(
+                accounts.c.code == account_code(party, HOLDINGS),
+                postings.c.instrument_code.in_(codes),
+                entries.c.status == "posted",
+                or_(
+                    and_(entries.c.entry_type == "reserve_sale", paid),
+                    and_(entries.c.entry_type == "buy_back", ~named),
+                ),
+                ~select(reversal.c.seq).where(reversal.c.reverses_seq == entries.c.seq).exists(),
+            )
+        )
+        return [(code, units if side == "credit" else -units) for code, side, units in rows]
 
     def list_pledges(
         self,

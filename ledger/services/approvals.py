@@ -62,6 +62,7 @@ def _executors() -> dict[str, Executor]:
 
     return {
         "allocation": rights.run_approved_allocation,
+        "buy_back": rights.run_approved_reserve_operation,
         "confiscation": rights.run_approved_reserve_operation,
         "cancellation": rights.run_approved_reserve_operation,
         "reversal": adjustments.run_approved_reversal,

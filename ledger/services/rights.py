@@ -22,9 +22,11 @@ from ledger.domain.errors import (
     AcquisitionMismatch,
     InvalidField,
     PledgeAlreadyReleased,
+    PriceAboveCeiling,
     PriceBelowFloor,
     RecordExists,
     RecordNotFound,
+    RightsNotPaidFor,
     SurplusExceeded,
 )
 from ledger.domain.finance import beijing_date
@@ -413,6 +415,13 @@ class ReserveAction(Enum):
     CANCELLATION = "cancellation"  # reserve → cancellation
 
 
+# The reserve operations that wait for a second regulator (`FourEyesPolicy`): those that destroy
+# rights, and the buy-back, which pays public money.
+FOUR_EYES_ACTIONS = frozenset(
+    {ReserveAction.CONFISCATION, ReserveAction.CANCELLATION, ReserveAction.BUY_BACK}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ReserveOperation:
     """A regulator's decision `id` moving `units` per vintage of a pollutant."""
@@ -435,7 +444,9 @@ def reserve_operation(
     uow_factory: UnitOfWorkFactory, actor: Actor, op: ReserveOperation
 ) -> Created[list[EntryRecord]] | Pending:
     """Book an authority's reserve operation as one entry referencing its decision, as that
-    authority. Confiscations and cancellations destroy rights: four eyes."""
+    authority. Confiscations and cancellations destroy rights, and a buy-back pays public money
+    from a budget that may go below zero: four eyes (each configurable, on by default). A sale's
+    price is refused below its floor, a buy-back's above its ceiling, before anyone is asked."""
 
     def work(uow: UnitOfWork) -> Created[list[EntryRecord]] | Pending:
         if actor.party is not None:
@@ -454,8 +465,9 @@ def reserve_operation(
         sold = vintages if op.action is ReserveAction.SALE else ()
         moment = effective_at(uow, op.business_date, vintages=sold)
         _check_decision_free(uow, op)
+        _check_price(op, policy_of(uow))
         if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
-            needed = op.action in (ReserveAction.CONFISCATION, ReserveAction.CANCELLATION)
+            needed = op.action in FOUR_EYES_ACTIONS
             payload = to_payload(op)
             pending = gate(uow, actor, op.action.value, payload, key=op.id, needed=needed)
             if pending is not None:
@@ -464,7 +476,7 @@ def reserve_operation(
         check_not_expired(uow, codes)
         source, destination = _route(op, party)
         postings = [p for c in codes for p in move(source, destination, c, op.units, 3)]
-        postings += _payment(op, party, policy_of(uow))
+        postings += _payment(op, party)
         entry = _entry(entry_id, op.action.value, postings, ("decision", op.id), moment)
         if op.entitlement:
             entry = replace(
@@ -500,11 +512,13 @@ def _check_surplus(uow: UnitOfWork, op: ReserveOperation, party: str) -> None:
     reclaim or buy-back naming the entitlement whose surplus it takes back is held to it: its
     acquisition, pollutant and vintages, and never more in a vintage than it confirmed (earlier
     reclaims and buy-backs of it counted). One naming none: a reclaim needs a free entitlement
-    of the party covering the vintages; a buy-back passes (rights bought in trades are paid and
-    carry no entitlement of their own)."""
+    of the party covering the vintages; a buy-back takes back only rights the party bought
+    (rights bought in trades or reserve sales are paid and carry no entitlement of their own)."""
     expected = Acquisition.FREE if op.action is ReserveAction.RECLAIM else Acquisition.PAID
     if not op.entitlement:
-        if expected is Acquisition.FREE and not any(
+        if expected is Acquisition.PAID:
+            _check_bought(uow, op, party)
+        elif not any(
             e.acquisition is Acquisition.FREE and _covers(e, op)
             for _, e in uow.registry.list_entitlements(party, op.pollutant, 0, PAGE_SIZE_MAX)
         ):
@@ -541,6 +555,24 @@ def _check_surplus(uow: UnitOfWork, op: ReserveOperation, party: str) -> None:
             )
 
 
+def _check_bought(uow: UnitOfWork, op: ReserveOperation, party: str) -> None:
+    """A buy-back naming no entitlement pays only for rights the party paid for: in no vintage
+    more than it bought (settled trades at a price, paid reserve sales) net of what it sold in
+    trades and earlier such buy-backs. Holdings are fungible, so the count is conservative: a
+    sold tonne counts as a bought one; a paid entitlement is named instead."""
+    codes = [instrument_code(op.pollutant, v) for v in range(op.first_vintage, op.last_vintage + 1)]
+    bought = uow.registry.paid_rights(party, op.pollutant, codes)
+    for code in codes:
+        if bought[code] < op.units:
+            shown = Decimal(max(bought[code], 0)).scaleb(-scale_of(op.pollutant))
+            raise RightsNotPaidFor(
+                f"{party} shows {shown} t/a of {code} bought and not yet sold or bought back: "
+                "free rights are reclaimed, and a paid "
+                "entitlement's surplus is bought back naming it",
+                field="quantity",
+            )
+
+
 def _covers(entitlement: Entitlement, op: ReserveOperation) -> bool:
     return entitlement.pollutant == op.pollutant and (
         entitlement.first_vintage <= op.first_vintage <= op.last_vintage <= entitlement.last_vintage
@@ -572,13 +604,27 @@ def _route(op: ReserveOperation, party: str) -> tuple[str, str]:
     }[op.action]
 
 
-def _payment(op: ReserveOperation, party: str, policy: Policy) -> list[PostingRequest]:
+def _check_price(op: ReserveOperation, policy: Policy) -> None:
+    """A sale sells at its floor or above; a buy-back pays at most its ceiling (none set: no
+    price at all), so that one decision cannot pay out public money at any price."""
+    if op.action is ReserveAction.SALE:
+        floor = policy.floor_fen_per_t.get(op.pollutant, 0)
+        if op.price_fen < floor:
+            raise PriceBelowFloor(
+                f"{op.price_fen / 100:.2f} CNY/t is below the {op.pollutant} floor", field="price"
+            )
+    if op.action is ReserveAction.BUY_BACK:
+        ceiling = policy.buy_back_ceiling_fen_per_t.get(op.pollutant, 0)
+        if op.price_fen > ceiling:
+            raise PriceAboveCeiling(
+                f"{op.price_fen / 100:.2f} CNY/t is above the {op.pollutant} buy-back ceiling "
+                f"of {ceiling / 100:.2f} CNY/t",
+                field="price",
+            )
+
+
+def _payment(op: ReserveOperation, party: str) -> list[PostingRequest]:
     """The CNY leg of a sale or buy-back: price × t/a, once for all the vintages."""
-    floor = policy.floor_fen_per_t.get(op.pollutant, 0)
-    if op.action is ReserveAction.SALE and op.price_fen < floor:
-        raise PriceBelowFloor(
-            f"{op.price_fen / 100:.2f} CNY/t is below the {op.pollutant} floor", field="price"
-        )
     if op.action not in (ReserveAction.SALE, ReserveAction.BUY_BACK) or op.price_fen == 0:
         return []
     fen = trade_value_fen(op.price_fen, op.units, scale_of(op.pollutant))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.domain.access import FOUR_EYES_DEFAULT
 from tests.api.support import PROBLEM_JSON, REPLAYED, headers_for
 
 Json = dict[str, Any]
@@ -370,6 +371,59 @@ def test_free_surplus_is_reclaimed_and_paid_surplus_bought_back(registry: TestCl
     )
     listed = ok(registry.get("/v1/entitlements", params={"party": "E3"}))["entitlements"]
     assert listed[0]["acquisition"] == "paid"
+
+
+def test_one_regulator_cannot_buy_back_at_any_price_from_the_public_budget(
+    registry: TestClient,
+) -> None:
+    """The audit's case: a regulator alone bought back 1 t/a of E3's paid SO2 at 100,000,000
+    CNY/t (201 at once, E3's cash 1,000,000 → 101,000,000). Now the price is held to the
+    ceiling (the benchmark, 5,000 CNY/t for SO2, by default) and a second regulator decides."""
+    registry.app.state.store.four_eyes = FOUR_EYES_DEFAULT  # type: ignore[attr-defined]
+    first = headers_for(registry, "regulator", principal="reg-a")
+    second = headers_for(registry, "regulator", principal="reg-b")
+    operations, e3_cash = "/v1/reserve-operations", "/v1/accounts/E3:cash/balances/CNY"
+    priced = {"quantity_t_per_year": "1", "first_vintage": 2027, "last_vintage": 2027}
+
+    greedy = taking_back("G1", "buy_back", "E3", "E3-SO2", price_cny_per_t="100000000.00")
+    body = problem(
+        registry.post(operations, json=greedy | priced, headers=first), 422, "price_above_ceiling"
+    )
+    assert body["field"] == "price"
+    fair = taking_back("G2", "buy_back", "E3", "E3-SO2", price_cny_per_t="5000.00") | priced
+    request = ok(registry.post(operations, json=fair, headers=first), 202)
+    assert (request["operation"], request["state"]) == ("buy_back", "pending")
+    assert ok(registry.get(e3_cash))["balance"] == "1000000.00"
+    problem(
+        registry.post(f"/v1/approvals/{request['id']}/approve", headers=first), 422, "self_approval"
+    )
+
+    decided = ok(registry.post(f"/v1/approvals/{request['id']}/approve", headers=second))
+
+    assert decided["state"] == "applied"
+    assert ok(registry.get(e3_cash))["balance"] == "1005000.00"
+    assert ok(registry.get("/v1/entries/buy_back-G2"))["entry_type"] == "buy_back"
+
+
+def test_the_buy_back_ceiling_is_the_policys_and_free_rights_are_not_bought_back(
+    registry: TestClient,
+) -> None:
+    operations = "/v1/reserve-operations"
+    policy = ok(registry.get("/v1/policy"))
+    assert policy["buy_back_ceiling_cny_per_t"]["SO2"] == "5000.00"
+    raised = policy | {"buy_back_ceiling_cny_per_t": {"SO2": "7000.00"}}
+    assert ok(registry.put("/v1/policy", json=raised))["buy_back_ceiling_cny_per_t"] == {
+        "SO2": "7000.00"
+    }
+    bought = taking_back("D1", "buy_back", "E3", "E3-SO2", price_cny_per_t="7000.00")
+    ok(registry.post(operations, json=bought), 201)
+    dearer = taking_back("D2", "buy_back", "E3", "E3-SO2", price_cny_per_t="7000.01")
+    problem(registry.post(operations, json=dearer), 422, "price_above_ceiling")
+    # E1's rights were allocated free: naming no entitlement does not make them paid.
+    unnamed = taking_back("D3", "buy_back", "E1", None, price_cny_per_t="5000.00")
+    body = problem(registry.post(operations, json=unnamed), 422, "rights_not_paid_for")
+    assert body["field"] == "quantity"
+    assert ok(registry.get("/v1/accounts/E1:cash/balances/CNY"))["balance"] == "1000000.00"
 
 
 # -- reserve listings -------------------------------------------------------------------------

@@ -46,6 +46,11 @@ ASKED_AT = datetime(2026, 12, 5, 16, 30, tzinfo=UTC)  # 2026-12-06 00:30 in Beij
 # Payloads as the use cases store them: their real commands through `to_payload`.
 PAYLOADS: dict[str, dict[str, Any]] = {
     "allocation": to_payload(Entitlement("A-1", "E1", "SO2", 1_500_250, 2031, 2035)),
+    "buy_back": to_payload(
+        ReserveOperation(
+            "R-3", ReserveAction.BUY_BACK, "TANGSHAN", "SO2", 1_500, 2027, 2028, "E3", 500_000
+        )
+    ),
     "confiscation": to_payload(
         ReserveOperation("R-1", ReserveAction.CONFISCATION, "HEBEI", "NOx", 2_005, 2026, 2027, "E2")
     ),
@@ -100,6 +105,13 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
         "分配 2031–2035 年度的 SO2 排污权（分配 A-1）",
         "E1",
         "1,500.250 t/a",
+    ),
+    "buy_back": (
+        "Buy back SO2 rights of vintages 2027–2028 into the reserve of TANGSHAN, paid from its "
+        "budget (decision R-3)",
+        "将 2027–2028 年度的 SO2 排污权回购入 TANGSHAN 政府储备，由其预算支付（决定 R-3）",
+        "E3",
+        "{cny}7,500.00",  # 1.5 t/a × 5,000 CNY/t, once for both vintages
     ),
     "confiscation": (
         "Confiscate NOx rights of vintages 2026–2027 and cancel them (decision R-1 of HEBEI)",

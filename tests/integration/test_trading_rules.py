@@ -5,13 +5,23 @@ buy-back of paid surplus. Every refusal changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import pytest
 from sqlalchemy import text
 
-from ledger.domain.access import ActorMismatch, Role
+from ledger.domain.access import (
+    FOUR_EYES_DEFAULT,
+    FOUR_EYES_OPERATIONS,
+    ActorMismatch,
+    FourEyesPolicy,
+    Pending,
+    RequestState,
+    Role,
+)
 from ledger.domain.errors import LedgerError, ListingClosed
+from ledger.domain.pages import Created
 from ledger.domain.registry import (
     Acquisition,
     BlockKind,
@@ -22,11 +32,12 @@ from ledger.domain.registry import (
     ListingState,
     Party,
     PartyKind,
+    Policy,
     TradeState,
     TradingBlock,
 )
 from ledger.persistence.store import Store
-from ledger.services import blocks, listings, parties, rights, trading
+from ledger.services import approvals, blocks, listings, parties, queries, rights, trading
 from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.factories import actor
 from tests.integration.registry_support import (
@@ -307,3 +318,140 @@ def test_an_auction_closed_twice_at_once_is_sold_once_and_its_bids_keep_their_ou
     _, bids = listings.get_listing(built, tangshan, "A1")
     assert [(b.bidder, b.outcome) for b in bids] == [("E1", ""), ("E2", "won")]
     assert trading.get_trade(built, tangshan, "A1")[0].buyer == "E2"
+
+
+# -- buy-backs pay public money: a second regulator, a ceiling, rights bought ------------------
+
+
+def cash_of(store: Store, account: str) -> int:
+    return queries.get_balance(store, actor(store), account, "CNY").balance.posted
+
+
+def buy_back(  # noqa: PLR0917 - the decision's terms
+    op_id: str,
+    party: str,
+    units: int,
+    price_fen: int,
+    entitlement: str | None = None,
+    vintage: int = 2027,
+) -> ReserveOperation:
+    """Tangshan buys back `units` t/a of `vintage` (SO2, or the entitlement's pollutant) from
+    `party` at `price_fen` per t."""
+    return ReserveOperation(
+        op_id,
+        ReserveAction.BUY_BACK,
+        "TANGSHAN",
+        entitlement.split("-")[1] if entitlement else "SO2",
+        units,
+        vintage,
+        vintage,
+        party,
+        price_fen,
+        entitlement=entitlement,
+    )
+
+
+def test_a_buy_back_waits_for_a_second_regulator_and_pays_at_most_the_ceiling(
+    built: Store,
+) -> None:
+    """The audit's case: one regulator paid E2 100,000,000 CNY/t from a budget that may go
+    below zero. Now the price is refused above the ceiling before anyone is asked, and a
+    buy-back within it is only a request until a second person approves it."""
+    paid = Entitlement("E2-NOx", "E2", "NOx", 10_000, 2026, 2030, acquisition=Acquisition.PAID)
+    rights.confirm_entitlement(built, of(built, "HEBEI"), paid)
+    built.four_eyes = FOUR_EYES_DEFAULT
+    asking = actor(built, Role.CITY_AUTHORITY, "TANGSHAN", principal="ts-a")
+    approving = actor(built, Role.CITY_AUTHORITY, "TANGSHAN", principal="ts-b")
+    before = cash_of(built, "E2:cash")
+
+    detail = refused(
+        built,
+        "price_above_ceiling",
+        lambda: rights.reserve_operation(
+            built, asking, buy_back("B1", "E2", 1_000, 10_000_000_000, "E2-NOx")
+        ),
+    )
+    assert "6000.00" in detail  # NOx's ceiling: its benchmark price
+    asked = rights.reserve_operation(built, asking, buy_back("B2", "E2", 1_000, 600_000, "E2-NOx"))
+    assert isinstance(asked, Pending)
+    assert asked.request.operation == "buy_back"
+    assert cash_of(built, "E2:cash") == before  # nothing paid on one person's word
+
+    with pytest.raises(LedgerError):  # the initiator may not approve their own request
+        approvals.approve(built, asking, asked.request.id)
+    decided = approvals.approve(built, approving, asked.request.id)
+
+    assert decided.state is RequestState.APPLIED
+    assert cash_of(built, "E2:cash") == before + 600_000  # 1 t/a × 6,000 CNY/t
+    assert cash_of(built, "TANGSHAN:cash") == -600_000
+
+
+def test_the_operator_may_take_buy_backs_out_of_four_eyes_and_the_policy_sets_the_ceiling(
+    built: Store,
+) -> None:
+    paid = Entitlement("E2-NOx", "E2", "NOx", 10_000, 2026, 2030, acquisition=Acquisition.PAID)
+    rights.confirm_entitlement(built, of(built, "HEBEI"), paid)
+    built.four_eyes = FourEyesPolicy(FOUR_EYES_OPERATIONS - {"buy_back"})
+    tangshan = of(built, "TANGSHAN")
+    parties.set_policy(
+        built, of(built, "HEBEI"), Policy(buy_back_ceiling_fen_per_t={"NOx": 700_000})
+    )
+
+    booked = rights.reserve_operation(
+        built, tangshan, buy_back("B1", "E2", 1_000, 700_000, "E2-NOx")
+    )
+    assert isinstance(booked, Created)
+    refused(
+        built,
+        "price_above_ceiling",
+        lambda: rights.reserve_operation(
+            built, tangshan, buy_back("B2", "E2", 1_000, 700_001, "E2-NOx")
+        ),
+    )
+    # A pollutant the policy sets no ceiling for is bought back at no price.
+    refused(
+        built,
+        "price_above_ceiling",
+        lambda: rights.reserve_operation(built, tangshan, buy_back("B3", "E2", 1_000, 1)),
+    )
+
+
+def test_a_buy_back_naming_no_entitlement_pays_only_for_rights_bought(built: Store) -> None:
+    """E1's SO2 was allocated free: paying for it would turn a reclaim into a gift of public
+    money. E2 bought 10 t/a from E1 and 5 t/a from the reserve: that much, no more, is bought
+    back; E1, the seller, has nothing bought to sell back."""
+    tangshan = of(built, "TANGSHAN")
+    refused(
+        built,
+        "rights_not_paid_for",
+        lambda: rights.reserve_operation(
+            built, tangshan, buy_back("B1", "E1", 1_000, 500_000, vintage=2026)
+        ),
+    )
+    accepted(built, "X1", "E1", "E2")  # 10 t/a at 6,000 CNY/t
+    trading.record(built, tangshan, "X1")
+    rights.reserve_operation(built, tangshan, sale("S1", "E2"))  # 5 t/a of 2026
+
+    refused(
+        built,
+        "rights_not_paid_for",
+        lambda: rights.reserve_operation(
+            built, tangshan, buy_back("B2", "E1", 1_000, 500_000, vintage=2026)
+        ),
+    )
+    rights.reserve_operation(built, tangshan, buy_back("B3", "E2", 12_000, 500_000, vintage=2026))
+    rights.reserve_operation(built, tangshan, buy_back("B4", "E2", 3_000, 500_000, vintage=2026))
+    detail = refused(
+        built,
+        "rights_not_paid_for",
+        lambda: rights.reserve_operation(
+            built, tangshan, buy_back("B5", "E2", 1, 500_000, vintage=2026)
+        ),
+    )
+    assert "0.000 t/a of SO2-2026" in detail
+    # E2 still holds its free 10 t/a of 2026: those are reclaimed, free.
+    rights.reserve_operation(
+        built,
+        tangshan,
+        replace(buy_back("B6", "E2", 10_000, 0, vintage=2026), action=ReserveAction.RECLAIM),
+    )
