@@ -118,8 +118,20 @@ class CemsLinesRequired(
     kind=Kind.UNPROCESSABLE,
     title="This outlet's lines come from CEMS",
 ):
-    """An enterprise gave an agency, coefficient or estimate line where CEMS data govern: the
-    outlet's permit requires CEMS, or CEMS data are stored for that month (rules.md §7.4)."""
+    """An enterprise gave an agency, coefficient or estimate line where CEMS data govern (the
+    outlet's permit requires CEMS, or CEMS data are stored for that month), or a draft asked to
+    leave out CEMS data stored for its period (rules.md §7.4)."""
+
+
+class CemsDataNotReported(
+    LedgerError,
+    code="cems_data_not_reported",
+    kind=Kind.UNPROCESSABLE,
+    title="The report does not carry the stored CEMS data",
+):
+    """A report leaves out, or carries other figures than, CEMS data stored for its period: a
+    month of an outlet and pollutant has no CEMS line, another method's line (not a
+    regulator's), or a CEMS line that no longer matches the stored aggregate (rules.md §7.4)."""
 
 
 class PeriodKind(StrEnum):

@@ -28,6 +28,7 @@ from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.domain.reports import (
     CORRECTABLE,
+    CemsDataNotReported,
     CemsLinesRequired,
     InvalidReportLine,
     LineStatesStandard,
@@ -61,7 +62,10 @@ PARTICULATES = frozenset({Pollutant.SOOT, Pollutant.GENERAL_DUST})  # measured a
 
 @dataclass(frozen=True, slots=True)
 class Content:
-    """What a draft is made of: CEMS aggregates (if `from_monitoring`) plus the given lines.
+    """What a draft is made of: the stored CEMS aggregates plus the given lines.
+
+    `from_monitoring` false asks for no CEMS lines: it is refused while CEMS data are stored
+    for the period (they are never left out of a report, rules §7.4), and means nothing else.
 
     `particulate_as` names the outlets whose measured PM is taxed as general dust (or soot);
     by default PM is soot (combustion flue gas).
@@ -235,6 +239,8 @@ def _decide(
             report, status=status, decided_by=actor.id, decided_at=now, decision_note=note
         )
         view = _save(uow, changed)
+        if status is ReportStatus.VERIFIED:
+            _check_carries_cems(uow, report)
         if status is ReportStatus.VERIFIED and report.supersedes is not None:
             return _supersede(uow, actor, report.supersedes, view)
         return view
@@ -396,9 +402,7 @@ def _lines(  # noqa: PLR0917 - the report's identity, what is given, what govern
     CEMS lines of their month, outlet and pollutant in every later version."""
     _check_given(content.lines)
     stored = uow.monitoring.months(party, None, None, period.first_month, period.last_month)
-    cems: tuple[ReportLine, ...] = ()
-    if content.from_monitoring:
-        cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
+    cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
     permits = PermitsOf(uow, party)
     given_lines = content.lines
     if actor.role is Role.REGULATOR:
@@ -411,6 +415,12 @@ def _lines(  # noqa: PLR0917 - the report's identity, what is given, what govern
         cems = tuple(line for line in cems if _key(line) not in kept)
         given_lines += tuple(
             replace(line, standard_mg=None, reference_o2=None) for line in governing
+        )
+    if stored and not content.from_monitoring:
+        raise CemsLinesRequired(
+            f"CEMS data are stored for {party} in {period}; a report carries them "
+            "(from_monitoring cannot be false)",
+            field="from_monitoring",
         )
     lines = cems + given_lines
     if not lines:
@@ -472,6 +482,43 @@ def _check_cems_governs(
             "CEMS (with substitution), not from agency, coefficient or estimate figures",
             field=f"lines[{index}].method",
         )
+
+
+def _check_carries_cems(uow: UnitOfWork, report: Report) -> None:
+    """What is verified carries every CEMS month stored for its period, as stored now: data
+    may arrive (or be re-aggregated under a new permit) after the draft. Only a regulator's
+    line (`_regulators_lines`) stands instead of a CEMS line (rules §7.4)."""
+    period = report.period
+    stored = uow.monitoring.months(report.party, None, None, period.first_month, period.last_month)
+    lines = {_measured_key(line): line for line in uow.reports.lines(report.id)}
+    ruled = {_measured_key(line) for line in _regulators_lines(uow, report)}
+    for month in stored:
+        aggregate = month.aggregate
+        key = (aggregate.month, aggregate.outlet, aggregate.pollutant)
+        line = lines.get(key)
+        if key in ruled or (line is not None and _as_stored(line, month)):
+            continue
+        why = "has no CEMS line" if line is None or line.method is not Method.CEMS else "differs"
+        raise CemsDataNotReported(
+            f"report {report.id}: {aggregate.outlet} {aggregate.pollutant} "
+            f"{aggregate.month:%Y-%m} {why} from the stored CEMS data; reject it so that the "
+            "enterprise corrects it",
+            field="lines",
+        )
+
+
+def _measured_key(line: ReportLine) -> tuple[date, str, str]:
+    return line.month, line.outlet, _measured(line)
+
+
+def _as_stored(line: ReportLine, stored: StoredMonth) -> bool:
+    """A CEMS line with the stored aggregate's figures (its standard is the permit's)."""
+    fresh = _cems_line(stored, {})
+    figures = ("mass_kg", "mean_concentration", "exceedances", "month_valid")
+    counts = ("valid_hours", "valid_days", "substituted_hours", "substitution")
+    return line.method is Method.CEMS and all(
+        getattr(line, name) == getattr(fresh, name) for name in figures + counts
+    )
 
 
 def _measured(line: ReportLine) -> str:

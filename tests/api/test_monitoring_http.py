@@ -112,7 +112,6 @@ def test_a_retried_draft_answers_201_with_the_draft_it_made(outlets: TestClient)
         "/v1/reports",
         json={
             **body,
-            "from_monitoring": False,
             "lines": [
                 {
                     "month": "2025-03",

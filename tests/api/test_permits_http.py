@@ -5,6 +5,8 @@ imports CEMS data, nor replaces CEMS lines with its own."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -138,3 +140,35 @@ def test_cems_data_come_from_the_network_and_govern_the_enterprises_lines(
     assert by_regulator.status_code == 201, by_regulator.text
     so2 = [x for x in by_regulator.json()["lines"] if x["pollutant"] == "SO2"]
     assert [(x["method"], x["mass_kg"]) for x in so2] == [("agency", "5000")]
+
+
+def test_stored_cems_data_are_never_left_out_of_a_report(outlets: TestClient) -> None:
+    # The audit's attempt: 14,880 kg SO2 stored, drafted with from_monitoring false and a 1 kg
+    # CO estimate; then the same data arriving after a draft, at verification.
+    co = {"month": "2025-03", "outlet": "SINTER-1", "pollutant": "CO", "method": "estimate"}
+    body = {"enterprise": "E1", "period": "2025-03", "lines": [co | {"mass_kg": "1"}]}
+    drafted = outlets.post("/v1/reports", json=body, headers=enterprise(outlets))
+    assert drafted.status_code == 201, drafted.text  # no CEMS data stored yet
+    report_id = drafted.json()["id"]
+    submitted = outlets.post(f"/v1/reports/{report_id}/submit", headers=enterprise(outlets))
+    assert submitted.status_code == 200, submitted.text
+    data = (HEADER + "".join(full_month("20"))).encode()
+    network = headers_for(outlets, "cems_network")
+    assert outlets.post("/v1/cems/imports", content=data, headers=CSV | network).status_code == 201
+
+    verifier = headers_for(outlets, "verifier")
+    refused = outlets.post(f"/v1/reports/{report_id}/verify", json={}, headers=verifier)
+    assert_problem(refused, 422, "cems_data_not_reported", "lines")
+
+    april_co = co | {"month": "2025-04", "mass_kg": "1"}
+    again = body | {"period": "2025-04", "lines": [april_co]}
+    april = (HEADER + "".join(full_month("20", month=date(2025, 4, 1)))).encode()
+    assert outlets.post("/v1/cems/imports", content=april, headers=CSV | network).status_code == 201
+    omitted = outlets.post(
+        "/v1/reports", json=again | {"from_monitoring": False}, headers=enterprise(outlets)
+    )
+    assert_problem(omitted, 422, "cems_lines_required", "from_monitoring")
+    carried = outlets.post("/v1/reports", json=again, headers=enterprise(outlets))
+    assert carried.status_code == 201, carried.text
+    so2 = [x for x in carried.json()["lines"] if x["pollutant"] == "SO2"]
+    assert [(x["method"], x["mass_kg"]) for x in so2] == [("cems", "14400")]
