@@ -170,8 +170,8 @@ def market_report(
     last: Last,
     format: Format = None,
 ) -> Response:
-    """Public, no token: per quarter and pollutant, settled volume and volume-weighted price;
-    no party is named."""
+    """Public, no token: per quarter, market (bilateral trades, reserve sales, buy-backs) and
+    pollutant, settled volume and volume-weighted price; no party is named."""
     return render(statements.market_report(store, first, last), request, format)
 
 

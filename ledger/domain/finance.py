@@ -18,6 +18,7 @@ from ledger.domain.accounts import Side
 from ledger.domain.errors import Kind, LedgerError
 from ledger.domain.limits import YEAR_MAX, YEAR_MIN
 from ledger.domain.monitoring import CHINA_STANDARD_TIME
+from ledger.domain.registry import scale_of, trade_value_fen
 
 BEIJING = CHINA_STANDARD_TIME  # the registry's accounting time zone: monitoring's own
 
@@ -335,7 +336,9 @@ def volume_weighted_price_fen(value_fen: int, volume_units: int, scale: int) -> 
 class MarketTrade:
     """A settled trade as the public report reads it: its parties are counted (for
     suppression), never shown. `reserve`: sold from a government reserve (its seller is an
-    authority), reported apart from bilateral trades."""
+    authority), reported apart from bilateral trades; so is a reserve operation's sale, whose
+    `value_fen` is its entry's cash leg (its price is not stored apart). `buy_back`: a
+    reserve's buy-back (the authority buys, paying public money), reported apart from both."""
 
     trade_date: date
     family: str
@@ -344,6 +347,15 @@ class MarketTrade:
     seller: str = ""
     buyer: str = ""
     reserve: bool = False
+    buy_back: bool = False
+    value_fen: int | None = None  # None: price × units
+
+    @property
+    def value(self) -> int:
+        """What changed hands, in fen (price × t/a, once for all the vintages)."""
+        if self.value_fen is not None:
+            return self.value_fen
+        return trade_value_fen(self.price_fen, self.units, scale_of(self.family))
 
 
 # Rules §7.11: a cell of the public market report with fewer trades, or fewer distinct

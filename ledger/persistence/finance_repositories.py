@@ -39,6 +39,7 @@ from ledger.domain.finance import (
     ReconciliationConfirmed,
     beijing_date,
     closed_period_error,
+    day_range,
 )
 from ledger.domain.reconciliation import (
     LedgerItem,
@@ -49,13 +50,15 @@ from ledger.domain.reconciliation import (
     StatementLine,
     Tolerance,
 )
-from ledger.domain.registry import Trade
+from ledger.domain.registry import CASH, RESERVE, Trade
 from ledger.persistence import tables as t
 from ledger.persistence.registry_repositories import _trade
 from ledger.persistence.repositories import CREDITS_SUM, DEBITS_SUM
 from ledger.persistence.scoping import visible_to
 
 _LOCK_ENTRIES = text("LOCK TABLE entries IN SHARE ROW EXCLUSIVE MODE")
+# The reserve operations the market report shows: what a reserve sells, and what it buys back.
+RESERVE_MARKET_TYPES = ("reserve_sale", "buy_back")
 
 
 def finance_error(message: str) -> Exception | None:
@@ -313,6 +316,49 @@ class SqlFinanceRepository:
             )
             for r in rows
         ]
+
+    def market_reserve_operations(self, first: date, last: date) -> list[MarketTrade]:
+        entries, postings, accounts = t.entries, t.postings, t.accounts
+        reversal = entries.alias("reversal")
+        start, end = day_range(first, last)
+        # Found from the reserves' postings (few accounts, indexed by account and instant), not
+        # by reading every entry of the quarter: the report is public.
+        at_reserve, reserves = postings.alias("at_reserve"), accounts.alias("reserves")
+        touching_reserves = (
+            select(at_reserve.c.entry_seq)
+            .join(reserves, reserves.c.id == at_reserve.c.account_id)
+            .where(
+                reserves.c.code.like(f"%:{RESERVE.suffix}"),
+                at_reserve.c.effective_at >= start,
+                at_reserve.c.effective_at < end,
+            )
+        )
+        rows = self._connection.execute(
+            select(
+                entries.c.seq,
+                entries.c.entry_type,
+                entries.c.effective_at,
+                accounts.c.party,
+                postings.c.instrument_code,
+                postings.c.side,
+                postings.c.units,
+            )
+            .join(postings, postings.c.entry_seq == entries.c.seq)
+            .join(accounts, accounts.c.id == postings.c.account_id)
+            .where(
+                entries.c.seq.in_(touching_reserves),
+                entries.c.entry_type.in_(RESERVE_MARKET_TYPES),
+                entries.c.status == "posted",
+                entries.c.effective_at >= start,
+                entries.c.effective_at < end,
+                ~select(reversal.c.seq).where(reversal.c.reverses_seq == entries.c.seq).exists(),
+            )
+            .order_by(entries.c.effective_at, entries.c.seq, postings.c.id)
+        )
+        grouped: dict[int, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(row.seq, []).append(row)
+        return [_reserve_market_trade(lines) for lines in grouped.values()]
 
     # -- statements -----------------------------------------------------------------------
 
@@ -624,4 +670,28 @@ def _movement_filter(
         ~p.pending,
         p.effective_at >= between[0],
         p.effective_at < between[1],
+    )
+
+
+def _reserve_market_trade(lines: Sequence[Any]) -> MarketTrade:
+    """A reserve operation's entry as a market trade: the rights legs (the same t/a in each
+    vintage) say the pollutant, the quantity, who gave and who received; the cash leg, the value."""
+    rights = [line for line in lines if line.instrument_code != CASH]
+    given = next(line for line in rights if line.side == Side.DEBIT.value)
+    taken = next(line for line in rights if line.side == Side.CREDIT.value)
+    value = sum(
+        line.units
+        for line in lines
+        if line.instrument_code == CASH and line.side == Side.DEBIT.value
+    )
+    return MarketTrade(
+        beijing_date(lines[0].effective_at),
+        given.instrument_code.rsplit("-", 1)[0],
+        given.units,
+        0,
+        seller=given.party,
+        buyer=taken.party,
+        reserve=True,
+        buy_back=lines[0].entry_type == "buy_back",
+        value_fen=value,
     )

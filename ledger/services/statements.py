@@ -28,6 +28,7 @@ from ledger.domain.finance import (
     Cell,
     Column,
     ColumnKind,
+    MarketTrade,
     ReportTable,
     day_range,
     end_of_day,
@@ -406,7 +407,7 @@ MARKET_COLUMNS = (
     Column("volume_weighted_price_cny", AMOUNT),
     Column("suppressed"),
 )
-BILATERAL, RESERVE_SALES = "bilateral", "reserve"
+BILATERAL, RESERVE_SALES, BUY_BACKS = "bilateral", "reserve", "buy_back"
 
 
 @dataclass
@@ -418,26 +419,38 @@ class _MarketCell:
 
 
 def market_report(uow_factory: UnitOfWorkFactory, first: date, last: date) -> ReportTable:
-    """Public (`market.report`, no actor): per quarter, market (bilateral trades, or reserve
-    sales) and pollutant, the settled trades' count, volume (t/a or tCO2), value and
-    volume-weighted price; no party is named. A cell of fewer than 3 trades or 3 distinct
-    parties shows only that it was suppressed (rules §7.11); the range is widened to whole
-    quarters (`quarter_bounds`), so that no two reports differ by a single trade."""
+    """Public (`market.report`, no actor): per quarter, market and pollutant, the settled
+    trades' count, volume (t/a or tCO2), value and volume-weighted price; no party is named.
+    Markets (rules §7.11: reserve sales apart from bilateral trades): `bilateral`; `reserve`,
+    every sale from a government reserve (a listing's or a trade whose seller is an authority,
+    and a reserve operation's sale); `buy_back`, a reserve's buy-backs (public money paid out).
+    A cell of fewer than 3 trades or 3 distinct parties (an authority counts as one) shows
+    only that it was suppressed; the range is widened to whole quarters (`quarter_bounds`), so
+    that no two reports differ by a single trade."""
     if first > last:
         raise InvalidField("from must not be after to", field="from")
     first, last = quarter_bounds(first, last)
-    settled = read(uow_factory, lambda uow: uow.finance.market_trades(first, last))
+
+    def settled_in(uow: UnitOfWork) -> list[MarketTrade]:
+        operations = uow.finance.market_reserve_operations(first, last)
+        return [*uow.finance.market_trades(first, last), *operations]
+
     cells: dict[tuple[str, str, str], _MarketCell] = defaultdict(_MarketCell)
-    for trade in settled:
-        market = RESERVE_SALES if trade.reserve else BILATERAL
-        cell = cells[(quarter_label(trade.trade_date), market, trade.family)]
+    for trade in read(uow_factory, settled_in):
+        cell = cells[(quarter_label(trade.trade_date), _market_of(trade), trade.family)]
         cell.trades += 1
         cell.volume += trade.units
-        cell.value_fen += trade_value_fen(trade.price_fen, trade.units, scale_of(trade.family))
+        cell.value_fen += trade.value
         cell.parties.update((trade.seller, trade.buyer))
     rows = [_market_row(key, cell) for key, cell in sorted(cells.items())]
     parameters = {"report": "market", "from": first.isoformat(), "to": last.isoformat()}
     return ReportTable("market", MARKET_COLUMNS, rows, parameters)
+
+
+def _market_of(trade: MarketTrade) -> str:
+    if trade.buy_back:
+        return BUY_BACKS
+    return RESERVE_SALES if trade.reserve else BILATERAL
 
 
 def _market_row(key: tuple[str, str, str], cell: _MarketCell) -> tuple[Cell, ...]:

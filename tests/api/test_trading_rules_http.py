@@ -657,3 +657,51 @@ def test_the_market_report_suppresses_small_cells_and_reports_reserve_sales_apar
     assert reserve["suppressed"] == "yes"
     hidden = ("trades", "volume", "value_cny", "volume_weighted_price_cny")
     assert [reserve[column] for column in hidden] == ["", "", "", ""]
+
+
+def test_reserve_operations_sales_and_buy_backs_are_in_the_market_report(
+    registry: TestClient,
+) -> None:
+    """The audit's case: a 10 t/a reserve sale at 5,000 CNY/t booked through
+    /v1/reserve-operations left the report empty. Sales are the `reserve` market (with the
+    listings' sales), buy-backs a `buy_back` market; both suppressed as every cell is."""
+    operations = "/v1/reserve-operations"
+
+    def booked(  # noqa: PLR0917 - the decision's terms
+        op_id: str, action: str, party: str, quantity: str, price: str, day: str, **more: Any
+    ) -> None:
+        body = more | {
+            "id": op_id,
+            "action": action,
+            "authority": "TANGSHAN",
+            "party": party,
+            "pollutant": "SO2",
+            "quantity_t_per_year": quantity,
+            "first_vintage": 2026,
+            "last_vintage": 2026,
+            "price_cny_per_t": price,
+            "business_date": day,
+        }
+        ok(registry.post(operations, json=body), 201)
+
+    def market(year: str) -> dict[tuple[str, str], Json]:
+        params = {"from": f"{year}-01-01", "to": f"{year}-12-31"}
+        report = ok(registry.get("/v1/market-report", params=params, headers={"Authorization": ""}))
+        return {(row["quarter"], row["market"]): row for row in report["rows"]}
+
+    booked("S1", "reserve_sale", "E1", "10", "5000.00", "2026-04-01")
+    alone = market("2026")
+    assert list(alone) == [("2026-Q2", "reserve")]
+    assert alone[("2026-Q2", "reserve")]["suppressed"] == "yes"
+
+    booked("S2", "reserve_sale", "E2", "5", "6000.00", "2026-05-01")
+    booked("S3", "reserve_sale", "E1", "5", "7000.00", "2026-06-01")
+    booked("B1", "buy_back", "E3", "2", "5000.00", "2026-06-15", entitlement="E3-SO2")
+    cells = market("2026")
+
+    sold = cells[("2026-Q2", "reserve")]
+    # (10 t × 5,000 + 5 t × 6,000 + 5 t × 7,000) / 20 t = 5,750.00 CNY/t
+    assert (sold["trades"], sold["volume"], sold["value_cny"]) == ("3", "20.000", "115000.00")
+    assert (sold["volume_weighted_price_cny"], sold["suppressed"]) == ("5750.00", "no")
+    assert cells[("2026-Q2", "buy_back")]["suppressed"] == "yes"
+    assert "E3" not in str(cells) and "TANGSHAN" not in str(cells)

@@ -18,9 +18,10 @@ from ledger.domain.access import Actor, Role, Scope
 from ledger.domain.errors import LedgerError
 from ledger.domain.finance import ReportTable
 from ledger.persistence.store import Store
-from ledger.services import exports, statements, trading
+from ledger.services import exports, rights, statements, trading
+from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.factories import actor
-from tests.integration.registry_support import TRADE_DAY, build_registry, of, so2_trade
+from tests.integration.registry_support import TRADE_DAY, build_registry, entitle, of, so2_trade
 
 YEAR = (date(2026, 1, 1), date(2026, 12, 31))
 
@@ -178,3 +179,49 @@ def test_tax_returns_report_is_empty_without_filed_returns(registry: Store, fina
         "reduction_cny": 0,
         "tax_due_cny": 0,
     }
+
+
+def test_reserve_sales_and_buy_backs_booked_as_reserve_operations_are_reported_apart(
+    registry: Store,
+) -> None:
+    """Rules §7.11: reserve sales apart from bilateral trades. A sale booked as a reserve
+    operation (a decision, not a listing) is a reserve sale all the same; the reserve's
+    buy-backs, public money paid out, are a market of their own, never averaged into a sale
+    price. The same suppression applies: the authority counts as one party."""
+    entitle(registry, "TANGSHAN", "SO2", 50_000)
+    tangshan = of(registry, "TANGSHAN")
+    for op_id, action, party, units, price, day in (
+        ("S1", ReserveAction.SALE, "E1", 2_000, 600_000, date(2026, 4, 10)),
+        ("S2", ReserveAction.SALE, "E2", 3_000, 550_000, date(2026, 5, 10)),
+        ("S3", ReserveAction.SALE, "E1", 1_000, 700_000, date(2026, 6, 30)),
+        ("B1", ReserveAction.BUY_BACK, "E2", 1_000, 500_000, date(2026, 5, 20)),
+    ):
+        operation = ReserveOperation(
+            op_id, action, "TANGSHAN", "SO2", units, 2026, 2026, party, price, day
+        )
+        rights.reserve_operation(registry, tangshan, operation)
+
+    cells = {
+        (line["quarter"], line["market"]): line
+        for line in rows(statements.market_report(registry, *YEAR))
+    }
+
+    assert sorted(cells) == [
+        ("2026-Q1", "bilateral"),
+        ("2026-Q2", "buy_back"),
+        ("2026-Q2", "reserve"),
+    ]
+    sold = cells[("2026-Q2", "reserve")]
+    assert (sold["trades"], sold["volume"], sold["value_cny"]) == (
+        3,
+        Decimal("6.000"),
+        Decimal("35500.00"),
+    )
+    # (2 t × 6,000 + 3 t × 5,500 + 1 t × 7,000) / 6 t = 5,916.67 CNY/t (half-up to the fen)
+    assert (sold["volume_weighted_price_cny"], sold["suppressed"]) == (Decimal("5916.67"), "no")
+    bought = cells[("2026-Q2", "buy_back")]  # one buy-back: its price is one decision's
+    assert (bought["trades"], bought["value_cny"], bought["suppressed"]) == (None, None, "yes")
+    first_quarter = rows(statements.market_report(registry, date(2026, 1, 1), date(2026, 3, 31)))
+    assert [line["market"] for line in first_quarter] == ["bilateral"]
+    text = "".join(exports.json_chunks(statements.market_report(registry, *YEAR)))
+    assert "TANGSHAN" not in text and "E1" not in text
