@@ -446,7 +446,9 @@ def reserve_operation(
     """Book an authority's reserve operation as one entry referencing its decision, as that
     authority. Confiscations and cancellations destroy rights, and a buy-back pays public money
     from a budget that may go below zero: four eyes (each configurable, on by default). A sale's
-    price is refused below its floor, a buy-back's above its ceiling, before anyone is asked."""
+    price is refused below its floor, a buy-back's above its ceiling, and what a reclaim or
+    buy-back takes back is checked against what the party may give (`_check_surplus`), before
+    anyone is asked."""
 
     def work(uow: UnitOfWork) -> Created[list[EntryRecord]] | Pending:
         if actor.party is not None:
@@ -467,6 +469,9 @@ def reserve_operation(
         _check_decision_free(uow, op)
         _check_price(op, policy_of(uow))
         if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
+            if op.action in (ReserveAction.RECLAIM, ReserveAction.BUY_BACK):
+                # Before a second regulator is asked, not only when they approve.
+                _check_surplus(uow, op, party)
             needed = op.action in FOUR_EYES_ACTIONS
             payload = to_payload(op)
             pending = gate(uow, actor, op.action.value, payload, key=op.id, needed=needed)
@@ -500,7 +505,6 @@ def reserve_operation(
             blocks.check_transfer(uow, authority.code, receiver.code, op.pollutant, day)
         if op.action in (ReserveAction.RECLAIM, ReserveAction.BUY_BACK):
             blocks.check_transfer(uow, party, authority.code, op.pollutant, day)
-            _check_surplus(uow, op, party)
         check_can_give(uow, giver, source, codes, op.units)
         return Created(_post(uow, [entry])[0])
 

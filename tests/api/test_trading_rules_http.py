@@ -390,6 +390,10 @@ def test_one_regulator_cannot_buy_back_at_any_price_from_the_public_budget(
         registry.post(operations, json=greedy | priced, headers=first), 422, "price_above_ceiling"
     )
     assert body["field"] == "price"
+    # What may not be bought back is refused before a second regulator is asked, too.
+    unpaid = taking_back("G3", "buy_back", "E1", None, price_cny_per_t="5000.00") | priced
+    problem(registry.post(operations, json=unpaid, headers=first), 422, "rights_not_paid_for")
+    assert ok(registry.get("/v1/approvals", headers=second))["requests"] == []
     fair = taking_back("G2", "buy_back", "E3", "E3-SO2", price_cny_per_t="5000.00") | priced
     request = ok(registry.post(operations, json=fair, headers=first), 202)
     assert (request["operation"], request["state"]) == ("buy_back", "pending")
