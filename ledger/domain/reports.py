@@ -134,6 +134,16 @@ class CemsDataNotReported(
     regulator's), or a CEMS line that no longer matches the stored aggregate (rules.md §7.4)."""
 
 
+class LineNotMeasured(
+    LedgerError,
+    code="line_not_measured",
+    kind=Kind.INVALID,
+    title="A coefficient or estimate line states no concentration",
+):
+    """A coefficient or estimate line states a mean concentration: only measured lines (CEMS,
+    a certified agency) have one, and only they may earn the Article 13 reduction (§1.3)."""
+
+
 class PeriodKind(StrEnum):
     MONTH = "month"
     QUARTER = "quarter"
@@ -228,6 +238,11 @@ class Method(StrEnum):
     ESTIMATE = "estimate"  # the province's sampling estimate
 
 
+# Methods that measure a concentration (rules §1.3: the month's mean of measured values); only
+# their lines may earn the Article 13 reduction or count as a valid monitoring month (§3).
+MEASURED = frozenset({Method.CEMS, Method.AGENCY})
+
+
 @dataclass(frozen=True, slots=True)
 class ReportLine:
     """One (month, outlet, pollutant) of a report: the tax facts and where they come from.
@@ -235,7 +250,9 @@ class ReportLine:
     `pollutant` is the tax identity (PM is `soot` or `general_dust`); `measured_as` is what the
     analyser or agency reported ('PM'). `mean_concentration` is the valid-hour mean on the
     standard's basis (O2-corrected where the standard names a reference O2), exact; None when
-    unknown (then no Article 13 reduction). CEMS lines also carry their validity counts.
+    unknown (then no Article 13 reduction). Only measured lines (`MEASURED`) have one: a
+    coefficient or estimate line is taxed without reduction. CEMS lines also carry their
+    validity counts.
     `standard_mg` and `reference_o2` are the outlet's permit's for the month, filled in by the
     service when the line is drafted: a line given by anyone never states them.
     """
@@ -264,6 +281,18 @@ class ReportLine:
         self.facts()  # the tax's own checks (mass, mean, standard, exceedances)
 
     @property
+    def measured(self) -> bool:
+        """Its figures were measured (CEMS, agency), not derived from coefficients or an
+        estimate."""
+        return self.method in MEASURED
+
+    @property
+    def valid_measured_month(self) -> bool:
+        """A valid monitoring month (§3): measured, and valid. A stored coefficient or estimate
+        line is never one, whatever its `month_valid` says."""
+        return self.measured and self.month_valid
+
+    @property
     def substituted(self) -> bool:
         """Marked "substituted" for the verifier: some of its hours are not measured ones."""
         return self.substituted_hours > 0
@@ -278,6 +307,7 @@ class ReportLine:
             standard_mg=self.standard_mg,
             exceedances=self.exceedances,
             month_valid=self.month_valid,
+            measured=self.measured,
         )
 
 

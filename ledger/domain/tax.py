@@ -91,6 +91,7 @@ class Disqualification(Enum):
     MONTH_INVALID = "monitoring_month_invalid"
     NO_VALID_MEAN = "no_valid_monthly_mean"
     NO_STANDARD = "no_standard"
+    NOT_MEASURED = "not_measured"  # coefficients or an estimate: no measured mean (§1.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,8 @@ class PollutantMonth:
     """What the tax needs about one outlet's pollutant in one month.
 
     `mean_concentration` and `standard_mg` are on the standard's basis (mg/Nm³, or mg/L for
-    water); None when unknown, which rules out a reduction but not the tax.
+    water); None when unknown, which rules out a reduction but not the tax. `measured` is false
+    for figures from coefficients or an estimate: they are taxed, never reduced (§1.3).
     """
 
     outlet: str
@@ -122,6 +124,7 @@ class PollutantMonth:
     standard_mg: Decimal | None = None
     exceedances: int = 0
     month_valid: bool = True
+    measured: bool = True
 
     def __post_init__(self) -> None:
         if not self.mass_kg.is_finite() or not 0 <= self.mass_kg <= MASS_KG_MAX:
@@ -434,6 +437,7 @@ def _disqualifications(
         (Disqualification.MONTH_INVALID, not fact.month_valid),
         (Disqualification.NO_VALID_MEAN, fact.mean_concentration is None),
         (Disqualification.NO_STANDARD, fact.standard_mg is None),
+        (Disqualification.NOT_MEASURED, not fact.measured),
     )
     return tuple(reason for reason, applies in checks if applies)
 

@@ -116,7 +116,7 @@ def _actual(report: Report, report_lines: Sequence[ReportLine], pollutant: str) 
         party=report.party,
         year=report.period.year,
         kg=sum((line.mass_kg for line in lines), Decimal(0)),
-        months_invalid=sum(not line.month_valid for line in lines),
+        months_invalid=sum(not line.valid_measured_month for line in lines),
         exceedances=sum(line.exceedances for line in lines),
     )
 

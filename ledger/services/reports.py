@@ -31,6 +31,7 @@ from ledger.domain.reports import (
     CemsDataNotReported,
     CemsLinesRequired,
     InvalidReportLine,
+    LineNotMeasured,
     LineStatesStandard,
     Method,
     NoReportData,
@@ -422,6 +423,10 @@ def _lines(  # noqa: PLR0917 - the report's identity, what is given, what govern
             "(from_monitoring cannot be false)",
             field="from_monitoring",
         )
+    _check_unmeasured(content.lines)
+    given_lines = tuple(
+        line if line.measured else replace(line, month_valid=False) for line in given_lines
+    )
     lines = cems + given_lines
     if not lines:
         raise NoReportData(f"no monitoring data and no lines for {party} in {period}")
@@ -460,6 +465,20 @@ def _check_given(lines: tuple[ReportLine, ...]) -> None:
             raise LineStatesStandard(
                 "a report line never states its standard: it is the outlet's permit's",
                 field=f"lines[{index}].standard_mg",
+            )
+
+
+def _check_unmeasured(lines: tuple[ReportLine, ...]) -> None:
+    """Coefficient and estimate lines measure nothing (rules §1.3, §3): a stated mean
+    concentration is refused (`_lines` stores them as no valid monitoring month), so that
+    neither the Article 13 reduction nor a verified reduction rests on typed figures. Their
+    exceedances stand as stated: an admitted exceedance only takes a reduction away."""
+    for index, line in enumerate(lines):
+        if not line.measured and line.mean_concentration is not None:
+            raise LineNotMeasured(
+                f"a {line.method.value} line has no measured concentration; only CEMS and "
+                "agency lines state one",
+                field=f"lines[{index}].mean_concentration",
             )
 
 

@@ -172,3 +172,26 @@ def test_stored_cems_data_are_never_left_out_of_a_report(outlets: TestClient) ->
     assert carried.status_code == 201, carried.text
     so2 = [x for x in carried.json()["lines"] if x["pollutant"] == "SO2"]
     assert [(x["method"], x["mass_kg"]) for x in so2] == [("cems", "14400")]
+
+
+def test_an_estimate_states_no_concentration_and_is_no_valid_month(outlets: TestClient) -> None:
+    # The audit's attempt: the worked example's SO2 typed as an estimate with its 20 mg/Nm³
+    # mean earned the Article 13 reduction (rules §1.3: only measured means count).
+    body = {"enterprise": "E1", "period": "2025-03"}
+    typed = agency_line(method="estimate", mass_kg="17280")
+    refused = outlets.post(
+        "/v1/reports", json=body | {"lines": [typed]}, headers=enterprise(outlets)
+    )
+    assert_problem(refused, 422, "line_not_measured", "lines[0].mean_concentration")
+
+    plain = {k: v for k, v in typed.items() if k != "mean_concentration"}
+    drafted = outlets.post(
+        "/v1/reports", json=body | {"lines": [plain]}, headers=enterprise(outlets)
+    )
+    assert drafted.status_code == 201, drafted.text
+    (line,) = drafted.json()["lines"]
+    assert (line["method"], line["mean_concentration"], line["month_valid"]) == (
+        "estimate",
+        None,
+        False,
+    )

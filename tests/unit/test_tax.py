@@ -17,6 +17,7 @@ from ledger.domain.monitoring import (
     HourlyRecord,
     MonthlyAccumulator,
 )
+from ledger.domain.reports import Method, ReportLine
 from ledger.domain.tax import (
     Disqualification,
     MonthlyTax,
@@ -453,3 +454,40 @@ def test_a_taxpayer_wide_disqualification_never_yields_less_tax_than_a_narrower_
 
     assert wide.total_due >= narrow.total_due
     assert wide.total_before == narrow.total_before
+
+
+# -- only measured lines earn the reduction (rules §1.3) ---------------------------------------
+
+
+@pytest.mark.parametrize("method", [Method.COEFFICIENT, Method.ESTIMATE])
+def test_the_worked_example_as_typed_figures_gets_no_reduction(method: Method) -> None:
+    # The audit entered the worked example as estimate lines and got 24,680.94 CNY off: a mean
+    # stored on such a line (as before the draft refused one) earns nothing.
+    lines = [as_report_line(f, method) for f in worked_example()]
+
+    result = monthly_tax("E01", APRIL, 3, [line.facts() for line in lines])
+
+    assert (result.total_before, result.total_reduction) == (D("273342.73"), D(0))
+    for line in result.lines:
+        assert Disqualification.NOT_MEASURED in line.disqualifications
+    assert not any(line.valid_measured_month for line in lines)
+
+
+def test_the_worked_example_measured_by_an_agency_keeps_its_reduction() -> None:
+    lines = [as_report_line(f, Method.AGENCY) for f in worked_example()]
+    result = monthly_tax("E01", APRIL, 3, [line.facts() for line in lines])
+    assert result.total_reduction == D("24680.94")
+
+
+def as_report_line(fact: PollutantMonth, method: Method) -> ReportLine:
+    measured_as = "PM" if fact.pollutant is P.SOOT else fact.pollutant.value
+    return ReportLine(
+        APRIL,
+        fact.outlet,
+        fact.pollutant,
+        measured_as,
+        method,
+        fact.mass_kg,
+        Fraction(fact.mean_concentration) if fact.mean_concentration is not None else None,
+        fact.standard_mg,
+    )
