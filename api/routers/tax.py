@@ -19,7 +19,7 @@ from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.routing import Routes
 from ledger.domain.access import Pending
-from ledger.domain.bounds import is_digits, parse_month
+from ledger.domain.bounds import check_year, is_digits, parse_month
 from ledger.domain.errors import InvalidField
 from ledger.domain.incentives import IncentiveKind, Release
 from ledger.domain.limits import PAGE_SIZE_DEFAULT
@@ -237,7 +237,11 @@ def credit_schedule(
         year, _, amount = item.partition(":")
         if not is_digits(year) or not amount:
             raise InvalidField(f"{item!r} is not YEAR:CNY", field="cit_payable")
-        payable[int(year)] = rs.fen(amount, "cit_payable", zero_allowed=True)
+        if int(year) in payable:  # two figures for one year: neither is the right one
+            raise InvalidField(f"year {int(year)} is given twice", field="cit_payable")
+        payable[check_year(int(year), "cit_payable")] = rs.fen(
+            amount, "cit_payable", zero_allowed=True
+        )
     schedule = incentives.credit_schedule(store, actor, code, payable)
     return [ts.credit_year_out(year) for year in schedule]
 

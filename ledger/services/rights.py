@@ -346,13 +346,15 @@ def release_pledge(
     uow_factory: UnitOfWorkFactory, actor: Actor, pledge_id: str, business_date: date | None = None
 ) -> Pledge:
     """Release a pledge: the rights return to the holdings account, effective on
-    `business_date` (not before the pledge)."""
+    `business_date` (not before the pledge). The same release again (no date, or the date it
+    took effect) is answered with the released pledge, so a client that lost the answer may
+    retry; a release on another date is `PledgeAlreadyReleased`."""
 
     def work(uow: UnitOfWork) -> Pledge:
         record = _visible_pledge(uow, actor, pledge_id)
-        if record.released:
-            raise PledgeAlreadyReleased(f"pledge {pledge_id} was already released", field="state")
         moment = effective_at(uow, business_date)
+        if record.released:
+            return _released_again(uow, record, moment)
         made = uow.journal.get_many([f"pledge-{pledge_id}"]).get(f"pledge-{pledge_id}")
         if moment is not None and made is not None and moment < made.effective_at:
             raise InvalidField("a pledge is released after it was made", field=BUSINESS_DATE)
@@ -366,6 +368,14 @@ def release_pledge(
         return uow.registry.get_pledge(pledge_id) or record
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _released_again(uow: UnitOfWork, record: Pledge, moment: datetime | None) -> Pledge:
+    entry_id = f"pledge-{record.id}-release"
+    release = uow.journal.get_many([entry_id]).get(entry_id)
+    if moment is not None and (release is None or release.effective_at != moment):
+        raise PledgeAlreadyReleased(f"pledge {record.id} was already released", field="state")
+    return record
 
 
 @use_case("pledges.list")

@@ -302,3 +302,19 @@ def test_a_month_of_non_ascii_digits_is_refused(funded: TestClient, digit: str) 
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert "from" in response.text
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["2026:1.00", "2026:2.00"], ["99999999999999999999:1.00"], ["1999:1.00"]],
+    ids=["a-year-twice", "a-year-beyond-bigint", "a-year-before-2000"],
+)
+def test_a_credit_schedule_with_a_year_twice_or_out_of_range_is_refused(
+    funded: TestClient, given: list[str]
+) -> None:
+    response = funded.get(
+        "/v1/parties/E01/equipment-credit-schedule",
+        params=[("cit_payable", item) for item in given],
+    )
+
+    assert_problem(response, 422, "invalid_field", "cit_payable")

@@ -4,7 +4,7 @@ entries and records) is exactly as it was before."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -14,6 +14,7 @@ from ledger.persistence.store import Store
 from ledger.services import compliance, parties, registry, rights, trading
 from tests.factories import actor
 from tests.integration.registry_support import (
+    TRADE_DAY,
     after_deadline,
     build_registry,
     entitle,
@@ -185,14 +186,36 @@ def test_a_reserve_sale_under_the_floor_is_price_below_floor(built: Store) -> No
     )
 
 
-def test_releasing_a_pledge_twice_is_pledge_already_released(built: Store) -> None:
-    rights.pledge(built, of(built, "HEBEI"), Pledge("P1", "E1", "SO2", 5_000, "Bank", 2026, 2026))
-    rights.release_pledge(built, of(built, "HEBEI"), "P1")
+RELEASE_DAY = TRADE_DAY + timedelta(days=1)
+
+
+def test_releasing_a_pledge_again_answers_the_released_pledge_and_books_once(
+    built: Store,
+) -> None:
+    regulator = of(built, "HEBEI")
+    pledge = Pledge("P1", "E1", "SO2", 5_000, "Bank", 2026, 2026)
+    rights.pledge(built, regulator, pledge, TRADE_DAY)
+    first = rights.release_pledge(built, regulator, "P1", RELEASE_DAY)
+    released = fingerprint(built)
+
+    assert rights.release_pledge(built, regulator, "P1", RELEASE_DAY) == first
+    assert rights.release_pledge(built, regulator, "P1") == first  # a retry without its date
+    assert first.released
+    assert fingerprint(built) == released
+
+
+def test_releasing_a_released_pledge_on_another_day_is_pledge_already_released(
+    built: Store,
+) -> None:
+    regulator = of(built, "HEBEI")
+    pledge = Pledge("P1", "E1", "SO2", 5_000, "Bank", 2026, 2026)
+    rights.pledge(built, regulator, pledge, TRADE_DAY)
+    rights.release_pledge(built, regulator, "P1", RELEASE_DAY)
 
     refused(
         built,
         "pledge_already_released",
-        lambda: rights.release_pledge(built, of(built, "HEBEI"), "P1"),
+        lambda: rights.release_pledge(built, regulator, "P1", RELEASE_DAY + timedelta(days=1)),
     )
 
 

@@ -839,7 +839,15 @@ class LedgerMachine(RuleBasedStateMachine):
         p = m.pledges[pledge_id]
         holdings, pledged = f"{p.party}:holdings", f"{p.party}:pledged"
         lines = tuple(line for c in p.codes for line in move(pledged, holdings, c, p.units))
-        predicted = "pledge_already_released" if p.released else m.refusal(lines, pending=False)
+        if p.released:  # a retry (no date) answers the released pledge and books nothing
+            self.attempt(
+                "release pledge again",
+                OK,
+                lambda: rights.release_pledge(self.store, self.regulator, pledge_id),
+                _nothing,
+            )
+            return
+        predicted = m.refusal(lines, pending=False)
 
         def booked() -> None:
             p.released = True
