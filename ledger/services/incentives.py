@@ -219,16 +219,23 @@ def reverse_for_report(uow: UnitOfWork, report_id: str, reason: str) -> list[Inc
 
 
 def reverse_for_amendment(
-    uow: UnitOfWork, amended: str, amending: str | None, report_id: str
+    uow: UnitOfWork,
+    amended: str,
+    amending: str | None,
+    report_id: str | None,
+    *,
+    cause: str | None = None,
 ) -> list[Incentive]:
     """Inside the correction's unit of work: the return `amended` rested on `report_id`, which a
     verified correction superseded. Void its basis and reverse its active incentives, each
-    reversal referencing both returns (`amending`: the amended return, if it could be made)."""
+    reversal referencing both returns (`amending`: the amended return, if it could be made).
+    `cause` says why otherwise (a penalty-basis event recorded after filing: no report)."""
     basis = uow.tax.basis_of_return(amended)
     if basis is None:
         return []
     locked = uow.tax.get_basis(basis.id, lock=True) or basis
-    reason = f"report {report_id} corrected" + (f": amended by {amending}" if amending else "")
+    why = cause or f"report {report_id} corrected"
+    reason = why + (f": amended by {amending}" if amending else "")
     if not locked.void:
         uow.tax.void_basis(basis.id, report_id, reason, uow.now())
     returns = [Reference("tax_return", amended)]

@@ -1,6 +1,8 @@
 """Use cases of penalty-basis events (rules.md §7.3): a regulator records one, with its evidence;
 the enterprise (and every reader in scope) sees its own. The tax applies them by itself when a
 quarter is computed or filed (`ledger.services.tax.compute_in`): nobody has to remember to.
+Recording one amends, in the same transaction, the return in force of every filed quarter it
+touches (`ledger.services.tax.amend_for_event`).
 
 An event is identified by the regulator's id: the same event again is a replay, another one
 under its id a 409. Events are never changed or removed (the chain `penalty_events` seals them).
@@ -15,6 +17,7 @@ from ledger.domain.errors import RecordExists, RecordNotFound
 from ledger.domain.pages import Created
 from ledger.domain.penalty_basis import PenaltyBasisEvent
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.services import tax
 from ledger.services.authority import party_in_scope, use_case
 from ledger.services.transactions import in_transaction, read
 
@@ -38,6 +41,9 @@ def record_event(
             return Created(stored, replayed=True)
         made = replace(event.definition(), recorded_by=actor.id, recorded_at=uow.now())
         uow.permits.add_event(made)
+        # The filed quarters it touches are amended at once: refiling is the enterprise's to
+        # do and may not be in its interest (rules §1.1: no reduction applies after tampering).
+        tax.amend_for_event(uow, actor.id, made)
         return Created(made)
 
     return in_transaction(uow_factory, work, actor=actor)

@@ -16,12 +16,13 @@ return as a replay when the return is what filing now would make, and is `tax_re
 when it is not on the same reports (the policy changed since). When the latest return rests on
 a report no longer in force, filing makes the amended return (`amend_in`): the next version,
 booking the difference of tax and replacing the incentive, every entry referencing both
-returns; verifying a correction does the same at once (`amend_for_correction`).
+returns; verifying a correction does the same at once (`amend_for_correction`), and so does
+recording a penalty-basis event for a filed quarter (`amend_for_event`, rules §1.1, §7.3).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,7 +35,7 @@ from ledger.domain.entries import Reference
 from ledger.domain.incentives import IncentiveBasis, IncentiveKind
 from ledger.domain.monitoring import MonthlyAggregate
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
-from ledger.domain.penalty_basis import on_generated_basis
+from ledger.domain.penalty_basis import PenaltyBasisEvent, on_generated_basis
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import CASH, PROVINCE, Party, account_code
 from ledger.domain.reports import VerifiedFacts
@@ -228,6 +229,11 @@ def file_return(
         if not latest.void and _same(latest, computation):
             return Created(latest, replayed=True)
         if not latest.void and latest.report_ids == computation.report_ids:
+            events = _events_since(uow, latest)
+            if events:  # recorded before events amended filed returns by themselves
+                amended = _amend_for_events(uow, actor.id, enterprise, latest, events)
+                if amended is not None:
+                    return Created(amended)
             raise TaxReturnExists(f"return {latest.id} is filed on other data", field="quarter")
         return Created(amend_in(uow, actor.id, enterprise, latest))
 
@@ -366,6 +372,68 @@ def amend_for_correction(uow: UnitOfWork, filed_by: str, old_report: str) -> lis
         except TaxDataMissing:
             incentives.reverse_for_amendment(uow, filed.id, None, old_report)
     return amended
+
+
+# -- penalty-basis events after filing (rules §1.1, §7.3) -------------------------------------
+
+
+def amend_for_event(uow: UnitOfWork, filed_by: str, event: PenaltyBasisEvent) -> list[FiledReturn]:
+    """Inside the unit of work that records `event`: every quarter it touches whose return is
+    in force gets its amended return, on the same reports with the event applied (a return is
+    never left standing as if the event did not exist). A quarter not filed, or whose return
+    is void (its report invalidated), takes the event when it is filed; one already computed
+    as it would be now (the event changes nothing in it) is left as it is."""
+    party = uow.registry.get_party(event.party)
+    assert party is not None, event.party  # the event's outlet is the party's
+    amended = []
+    for quarter in _quarters(event.first_month, event.last_month):
+        latest = uow.tax.latest_return(party.code, quarter.year, quarter.quarter)
+        if latest is None or latest.void:
+            continue
+        made = _amend_for_events(uow, filed_by, party, latest, [event])
+        if made is not None:
+            amended.append(made)
+    return amended
+
+
+def _amend_for_events(
+    uow: UnitOfWork,
+    filed_by: str,
+    party: Party,
+    latest: FiledReturn,
+    events: Sequence[PenaltyBasisEvent],
+) -> FiledReturn | None:
+    """The amended return of `latest`, under its policy, if `events` change what it would be
+    now (None if not): the difference of tax booked, `latest`'s incentive reversed and its
+    basis voided (it reads void), the new return's incentive booked."""
+    try:
+        computation = compute_in(uow, party, latest.quarter, policy=latest.policy)
+    except TaxDataMissing:
+        return None  # cannot be computed now; filing the quarter later applies the events
+    if _same(latest, computation):
+        return None
+    amended = _file_in(uow, filed_by, computation, latest)
+    names = ", ".join(event.id for event in events)
+    cause = f"penalty-basis event {names} recorded after filing"
+    incentives.reverse_for_amendment(uow, latest.id, amended.id, None, cause=cause)
+    return amended
+
+
+def _events_since(uow: UnitOfWork, filed: FiledReturn) -> list[PenaltyBasisEvent]:
+    """The events touching `filed`'s quarter recorded after it was filed."""
+    months = filed.quarter.months()
+    return [
+        event
+        for event in uow.permits.events_of(filed.party)
+        if any(event.touches(month) for month in months)
+        and (event.recorded_at is None or event.recorded_at >= filed.filed_at)
+    ]
+
+
+def _quarters(first: date, last: date) -> list[Quarter]:
+    """The quarters from `first`'s to `last`'s."""
+    start, end = (first.year * 4 + (first.month - 1) // 3, last.year * 4 + (last.month - 1) // 3)
+    return [Quarter(index // 4, index % 4 + 1) for index in range(start, end + 1)]
 
 
 # -- reads --------------------------------------------------------------------------------------

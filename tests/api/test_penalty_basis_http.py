@@ -77,3 +77,21 @@ def test_an_enterprise_cannot_record_an_event_and_one_needs_evidence(taxed: Test
     assert_problem(no_evidence, 422, "invalid_field", "evidence")
     unknown = taxed.post(EVENTS, json=EVENT | {"outlet": "NOPE"})
     assert_problem(unknown, 404, "record_not_found", "outlet")
+
+
+def test_an_event_after_filing_leaves_the_quarter_filed_on_it(taxed: TestClient) -> None:
+    e01 = headers_for(taxed, "enterprise", party="E01")
+    quarter = {"party": "E01", "quarter": "2026Q2"}
+    first = taxed.post("/v1/tax/returns", json=quarter, headers=e01).json()
+    assert first["total_due"] == "745985.37"
+
+    assert taxed.post(EVENTS, json=EVENT).status_code == 201
+
+    # Filing again answers the amended return the event made, not 409 tax_return_exists.
+    refiled = taxed.post("/v1/tax/returns", json=quarter, headers=e01)
+    assert (refiled.status_code, refiled.headers[REPLAYED]) == (201, "true")
+    amended = refiled.json()
+    assert (amended["id"], amended["supersedes"]) == ("E01-2026Q2-r2", first["id"])
+    assert amended["total_due"] == "4258038.98"
+    old = taxed.get(f"/v1/tax/returns/{first['id']}", headers=e01).json()
+    assert old["void"] is True

@@ -12,13 +12,14 @@ import pytest
 
 from ledger.domain.access import Forbidden, Role
 from ledger.domain.errors import InvalidField, PartyNotFound, RecordExists
+from ledger.domain.incentives import ReversalReason
 from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason, generated_mass
 from ledger.domain.registry import Outlet
 from ledger.domain.tax import Disqualification, MonthlyTax
-from ledger.domain.tax_filing import Quarter
+from ledger.domain.tax_filing import FiledReturn, Quarter, to_fen
 from ledger.domain.tax_tables import Pollutant
 from ledger.persistence.store import Store
-from ledger.services import parties, penalty_basis, tax
+from ledger.services import incentives, parties, penalty_basis, queries, tax
 from tests.factories import actor
 from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import (
@@ -111,6 +112,81 @@ def test_filing_applies_the_events_by_itself(taxed: Store) -> None:
     april = filed.computed.months[0]
     assert april.line("SINTER-1", P.SO2).mass_kg == D(345_600)
     assert april.total_reduction == D("0.00")
+
+
+# -- an event recorded after filing amends the filed return (rules §1.1, §7.3) ----------------
+
+
+def posted(store: Store, account: str) -> int:
+    with store(read_only=True) as uow:
+        found = uow.accounts.get_many([account]).get(account)
+        held = None if found is None else uow.journal.balance_of(found.id, "CNY")
+        return 0 if held is None else held.posted
+
+
+def latest(store: Store) -> FiledReturn:
+    with store(read_only=True) as uow:
+        found = uow.tax.latest_return("E01", 2026, 2)
+    assert found is not None
+    return found
+
+
+def test_an_event_after_filing_amends_the_filed_return_at_once(taxed: Store) -> None:
+    first = tax.file_return(taxed, filer(taxed), "E01", Q2).record
+    assert first.computed.total_due == D("745985.37")
+
+    penalty_basis.record_event(taxed, regulator(taxed), event())
+
+    amended = latest(taxed)
+    assert (amended.id, amended.supersedes) == ("E01-2026Q2-r2", first.id)
+    assert amended.computed == tax.compute_quarter(taxed, filer(taxed), "E01", Q2).computed
+    assert amended.computed.total_due == D("4258038.98")  # April on the generated amount
+    assert tax.get_return(taxed, filer(taxed), first.id).void  # no longer in force
+    # The books say what the amended return says: more tax owed, April's reduction gone.
+    assert posted(taxed, "E01:env_tax_owed") == to_fen(amended.computed.total_due)
+    assert posted(taxed, "E01:tax_incentives") == to_fen(amended.computed.total_reduction)
+    old = incentives.get_incentive(taxed, regulator(taxed), f"a13-{first.id}")
+    assert old.reversal is not None and "EV-1" in old.reversal.detail
+    assert old.reversal.reason is ReversalReason.REPORT_CORRECTED  # the amended-return code
+    again = tax.file_return(taxed, filer(taxed), "E01", Q2)  # no longer tax_return_exists
+    assert (again.replayed, again.record.id) == (True, amended.id)
+    assert queries.check_invariants(taxed, regulator(taxed)) == []
+
+
+def test_recording_the_event_again_amends_nothing_twice(taxed: Store) -> None:
+    tax.file_return(taxed, filer(taxed), "E01", Q2)
+    penalty_basis.record_event(taxed, regulator(taxed), event())
+    owed = posted(taxed, "E01:env_tax_owed")
+
+    again = penalty_basis.record_event(taxed, regulator(taxed), event())
+
+    assert again.replayed and latest(taxed).id == "E01-2026Q2-r2"
+    assert posted(taxed, "E01:env_tax_owed") == owed
+    penalty_basis.record_event(taxed, regulator(taxed), event("EV-2", MAY))  # another one
+    assert latest(taxed).id == "E01-2026Q2-r3"
+    assert posted(taxed, "E01:tax_incentives") == to_fen(latest(taxed).computed.total_reduction)
+
+
+def test_an_event_outside_the_filed_quarters_amends_nothing(taxed: Store) -> None:
+    tax.file_return(taxed, filer(taxed), "E01", Q2)
+    penalty_basis.record_event(taxed, regulator(taxed), event(month=date(2026, 7, 1)))
+    assert latest(taxed).id == "E01-2026Q2-r1"
+
+
+def test_an_event_stored_before_this_rule_amends_the_return_when_filed_again(
+    taxed: Store,
+) -> None:
+    first = tax.file_return(taxed, filer(taxed), "E01", Q2).record
+    with taxed() as uow:  # stored as events were before they amended filed returns
+        made = replace(event(), recorded_by="regulator-1", recorded_at=uow.now())
+        uow.permits.add_event(made)
+        uow.commit()
+
+    refiled = tax.file_return(taxed, filer(taxed), "E01", Q2)
+
+    assert not refiled.replayed and refiled.record.supersedes == first.id
+    assert refiled.record.computed.total_due == D("4258038.98")
+    assert posted(taxed, "E01:env_tax_owed") == to_fen(refiled.record.computed.total_due)
 
 
 def test_the_enterprise_sees_its_events_and_no_one_elses(taxed: Store) -> None:
