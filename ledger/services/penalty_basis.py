@@ -2,7 +2,8 @@
 the enterprise (and every reader in scope) sees its own. The tax applies them by itself when a
 quarter is computed or filed (`ledger.services.tax.compute_in`): nobody has to remember to.
 Recording one amends, in the same transaction, the return in force of every filed quarter it
-touches (`ledger.services.tax.amend_for_event`).
+touches (`ledger.services.tax.amend_for_event`) and reverses the verified reductions resting on
+a report it touches (`ledger.services.reductions.reverse_for_event`).
 
 An event is identified by the regulator's id: the same event again is a replay, another one
 under its id a 409. Events are never changed or removed (the chain `penalty_events` seals them).
@@ -17,7 +18,7 @@ from ledger.domain.errors import RecordExists, RecordNotFound
 from ledger.domain.pages import Created
 from ledger.domain.penalty_basis import PenaltyBasisEvent
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.services import tax
+from ledger.services import reductions, tax
 from ledger.services.authority import party_in_scope, use_case
 from ledger.services.transactions import in_transaction, read
 
@@ -44,6 +45,7 @@ def record_event(
         # The filed quarters it touches are amended at once: refiling is the enterprise's to
         # do and may not be in its interest (rules §1.1: no reduction applies after tampering).
         tax.amend_for_event(uow, actor.id, made)
+        reductions.reverse_for_event(uow, made)  # and no verified reduction stands on them
         return Created(made)
 
     return in_transaction(uow_factory, work, actor=actor)

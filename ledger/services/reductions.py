@@ -14,6 +14,9 @@ before the retrofit (every month present and valid), put on the report's calenda
 reduction per report and pollutant (the database has a unique index). Invalidating the report,
 or verifying a correction of it, reverses its reductions in the same transaction: a reclaim
 goes back to the enterprise as far as the reserve still holds it (`reverse_for_report`).
+A penalty-basis event touching a month and outlet of the report refuses the reduction (§1.1:
+no reduction applies after tampering); recording one reverses those verified before it
+(`reverse_for_event`).
 
 Each use case takes the acting `Actor`: a report or reduction out of its scope does not exist
 for it. A reduction is verified once per id: the same request again answers the stored one
@@ -47,6 +50,7 @@ from ledger.domain.incentives import (
     reduction_kg,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.penalty_basis import PenaltyBasisEvent
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import HOLDINGS, PLEDGED, PROVINCE, account_code, instrument_code
 from ledger.domain.reports import (
@@ -186,7 +190,8 @@ def verify_reduction(
                 f"report {report.id} has reduction {taken[0].id} of {request.pollutant}",
                 field="report_id",
             )
-        actual = _actual(report, uow.reports.lines(report.id), request.pollutant)
+        lines = uow.reports.lines(report.id)
+        actual = _actual(report, lines, request.pollutant)
         retrofit = request.retrofit_month or report.period.first_month
         baseline = _baseline(uow, report, request.pollutant, retrofit)
         claim = ReductionClaim(
@@ -200,6 +205,7 @@ def verify_reduction(
             actual_hours=calendar_hours(report.period.months()),
             months_invalid=actual.months_invalid,
             exceedances=actual.exceedances,
+            penalty_events=len(_events_on(uow, report, lines)),
         )
         kg = reduction_kg(claim)
         entry_id = _release(uow, actor, request, claim, kg)
@@ -255,6 +261,51 @@ def _release(
     assert not isinstance(reclaimed, Pending), "a reclaim is never four-eyes"
     (entry,) = reclaimed.record
     return entry.entry_id
+
+
+# -- penalty-basis events (rules §1.1, §3, §7.3) ---------------------------------------------
+
+
+def _events_on(
+    uow: UnitOfWork, report: Report, lines: Sequence[ReportLine]
+) -> list[PenaltyBasisEvent]:
+    """The penalty-basis events touching a month of the report on one of its outlets: after
+    tampering (or without networked CEMS, illegal discharge, a false return) no reduction
+    applies (§1.1), so none is verified on that report, of any pollutant."""
+    return [
+        event for event in uow.permits.events_of(report.party) if _touches(event, report, lines)
+    ]
+
+
+def _touches(event: PenaltyBasisEvent, report: Report, lines: Sequence[ReportLine]) -> bool:
+    on_outlet = any(line.outlet == event.outlet for line in lines)
+    return on_outlet and any(event.touches(month) for month in report.period.months())
+
+
+def reverse_for_event(uow: UnitOfWork, event: PenaltyBasisEvent) -> list[VerifiedReduction]:
+    """Inside the unit of work that records `event`: reverse every active reduction of the
+    party resting on a report the event touches (as verifying it now would be refused),
+    giving back what its reclaim took while the reserve still holds it."""
+    reversed_ = []
+    for reduction in _active_of(uow, event.party):
+        report = None if reduction.report_id is None else uow.reports.get(reduction.report_id)
+        if report is None or not _touches(event, report, uow.reports.lines(report.id)):
+            continue
+        detail = f"report {report.id}: penalty-basis event {event.id} ({event.reason.value})"
+        reversal = _reverse_one(uow, reduction, ReversalReason.REPORT_CORRECTED, detail)
+        uow.tax.add_reduction_reversal(reduction.id, reversal)
+        reversed_.append(reduction)
+    return reversed_
+
+
+def _active_of(uow: UnitOfWork, party: str) -> list[VerifiedReduction]:
+    """The party's active reductions (a handful a year: read in pages of 500)."""
+    found: list[VerifiedReduction] = []
+    after = 0
+    while page := uow.tax.list_reductions(party, after, 500):
+        found += [reduction for _, reduction in page if reduction.active]
+        after = page[-1][0]
+    return found
 
 
 # -- reversal with the report (rules §7.8) ---------------------------------------------------

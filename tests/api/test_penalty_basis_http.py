@@ -11,6 +11,7 @@ from ledger.domain.registry import Outlet
 from ledger.persistence.store import Store
 from ledger.services import parties
 from tests.api.support import REPLAYED, assert_problem, headers_for
+from tests.api.test_tax_http import entitle
 from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import (
     build_tax_registry,
@@ -95,3 +96,11 @@ def test_an_event_after_filing_leaves_the_quarter_filed_on_it(taxed: TestClient)
     assert amended["total_due"] == "4258038.98"
     old = taxed.get(f"/v1/tax/returns/{first['id']}", headers=e01).json()
     assert old["void"] is True
+
+
+def test_a_reduction_on_a_report_an_event_touches_is_refused(taxed: TestClient) -> None:
+    entitle(taxed)
+    assert taxed.post(EVENTS, json=EVENT).status_code == 201
+    report = "E01-2026Q2-v1"
+    body = {"id": "R1", "report_id": report, "pollutant": "SO2"}
+    assert_problem(taxed.post("/v1/reductions", json=body), 422, "reduction_not_verifiable")

@@ -21,10 +21,11 @@ from ledger.domain.incentives import (
     months_before,
 )
 from ledger.domain.monitoring import MonthlyAggregate
+from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.registry import Entitlement, Outlet
 from ledger.domain.reports import Method, ReportNotFound
 from ledger.persistence.store import Store
-from ledger.services import parties, queries, reductions, reports, rights
+from ledger.services import parties, penalty_basis, queries, reductions, reports, rights
 from tests.factories import actor
 from tests.integration.tax_support import (
     P,
@@ -298,3 +299,65 @@ def test_a_verified_correction_reverses_the_reduction_and_the_new_version_gets_i
     assert (record.report_id, record.reduction_kg) == (draft.id, 30_000)
     assert holdings(registry, "HEBEI:reserve") == 30_000
     assert queries.check_invariants(registry, regulator(registry)) == []
+
+
+# -- penalty-basis events (rules §1.1: no reduction applies after tampering) -------------------
+
+
+def tampered(store: Store, outlet: str = "SINTER-1", event_id: str = "EV-1") -> None:
+    """A regulator's CEMS_TAMPERED event on E01's `outlet` for January 2026."""
+    january = date(2026, 1, 1)
+    event = PenaltyBasisEvent(
+        event_id, "E01", outlet, PenaltyReason.CEMS_TAMPERED, january, january, "HB-2026-117"
+    )
+    penalty_basis.record_event(store, regulator(store), event)
+
+
+@pytest.fixture
+def outlets(registry: Store) -> Store:
+    for outlet in ("SINTER-1", "SINTER-2"):
+        parties.add_outlet(registry, regulator(registry), Outlet("E01", outlet))
+    return registry
+
+
+def test_a_reduction_on_a_report_a_penalty_event_touches_is_not_verifiable(
+    outlets: Store,
+) -> None:
+    report = so2_year(outlets)
+    tampered(outlets)
+
+    with pytest.raises(ReductionNotVerifiable) as caught:
+        reductions.verify_reduction(outlets, regulator(outlets), request(report))
+    assert "1 penalty-basis event(s)" in str(caught.value)
+    assert reductions.list_reductions(outlets, regulator(outlets), None, None, 10).items == []
+    assert holdings(outlets, "E01:holdings") == 100_000
+
+
+def test_an_event_on_an_outlet_the_report_does_not_cover_refuses_nothing(
+    outlets: Store,
+) -> None:
+    report = so2_year(outlets)  # SINTER-1's lines only
+    tampered(outlets, "SINTER-2")
+
+    record = reductions.verify_reduction(outlets, regulator(outlets), request(report)).record
+    assert record.reduction_kg == 60_000
+
+
+def test_an_event_recorded_after_the_reduction_reverses_it_and_gives_back_the_reclaim(
+    outlets: Store,
+) -> None:
+    report = so2_year(outlets)
+    reductions.verify_reduction(outlets, regulator(outlets), request(report))
+    assert holdings(outlets, "HEBEI:reserve") == 60_000
+
+    tampered(outlets)
+    tampered(outlets)  # a retry reverses nothing twice
+
+    (record,) = reductions.list_reductions(outlets, regulator(outlets), "E01", None, 10).items
+    assert record.reversal is not None
+    assert record.reversal.reason is ReversalReason.REPORT_CORRECTED  # no code of its own yet
+    assert "penalty-basis event EV-1" in record.reversal.detail
+    assert (record.reversal.restored_units, record.reversal.unrestored_units) == (60_000, 0)
+    assert holdings(outlets, "E01:holdings") == 100_000
+    assert holdings(outlets, "HEBEI:reserve") == 0
+    assert queries.check_invariants(outlets, regulator(outlets)) == []
