@@ -278,13 +278,11 @@ class ReportLineIn(Strict):
 class ContentIn(Strict):
     from_monitoring: bool = True
     lines: Annotated[list[ReportLineIn], Field(max_length=LINES_PER_REPORT_MAX)] = []
-    particulate_as: dict[Short, Literal["soot", "general_dust"]] = {}
 
     def to_domain(self) -> Content:
         return Content(
             from_monitoring=self.from_monitoring,
             lines=tuple(line.to_domain(index) for index, line in enumerate(self.lines)),
-            particulate_as={o: Pollutant(p) for o, p in self.particulate_as.items()},
         )
 
 

@@ -37,6 +37,7 @@ from ledger.domain.registry import (
     TradingBlock,
     scale_of,
 )
+from ledger.domain.tax_tables import Pollutant as TaxPollutant
 from ledger.services import rights
 
 PartyCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
@@ -143,6 +144,9 @@ class PermitIn(Strict):
     reference: Annotated[str, Field(max_length=64), NO_NUL] = Field(
         "", description="the permit document's number"
     )
+    particulate_as: Literal["soot", "general_dust"] = Field(
+        "soot", description="what the outlet's measured PM is taxed as (rules §1.2)"
+    )
 
     def to_domain(self, party: str, outlet: str) -> Permit:
         def numbers(values: dict[str, str], name: str) -> dict[str, Decimal]:
@@ -158,6 +162,7 @@ class PermitIn(Strict):
             removal_efficiencies=numbers(self.removal_efficiencies, "removal_efficiencies"),
             cems_required=self.cems_required,
             reference=self.reference,
+            particulate=TaxPollutant(self.particulate_as),
         )
 
 
@@ -233,6 +238,7 @@ class PermitOut(Strict):
     removal_efficiencies: dict[str, str]
     cems_required: bool
     reference: str
+    particulate_as: str
     set_by: str
     set_at: Instant | None
 
@@ -251,6 +257,7 @@ def permit_out(p: Permit) -> PermitOut:
         removal_efficiencies={k: str(v) for k, v in p.removal_efficiencies.items()},
         cems_required=p.cems_required,
         reference=p.reference,
+        particulate_as=p.particulate.value,
         set_by=p.set_by,
         set_at=p.set_at,
     )

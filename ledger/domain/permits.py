@@ -29,6 +29,9 @@ from ledger.domain.bounds import check_date
 from ledger.domain.cems import VALUE_MAX
 from ledger.domain.errors import InvalidField, Kind, LedgerError
 from ledger.domain.monitoring import O2_AMBIENT, EmissionStandard
+from ledger.domain.tax_tables import Pollutant
+
+PARTICULATES = frozenset({Pollutant.SOOT, Pollutant.GENERAL_DUST})  # measured as PM
 
 PERMIT_FOUR_EYES = "permit"  # the four-eyes operation of a permit that lowers tax
 REFERENCE_LENGTH_MAX = 64
@@ -49,8 +52,10 @@ class Permit:
     """An outlet's permit from `effective_from` (first day of a month) on.
 
     `standards` and `removal_efficiencies` are keyed by measured pollutant ('SO2', 'NOx', 'PM');
-    an efficiency is a fraction in [0, 1) (0.95 removes 95 %). `reference` is the permit
-    document's number. `set_by` / `set_at` are filled when it is stored.
+    an efficiency is a fraction in [0, 1) (0.95 removes 95 %). `particulate` is what the outlet's
+    measured PM is taxed as (rules §1.2): soot (combustion flue gas, the default) or general
+    dust. `reference` is the permit document's number. `set_by` / `set_at` are filled when it
+    is stored.
     """
 
     party: str
@@ -61,6 +66,7 @@ class Permit:
     removal_efficiencies: Mapping[str, Decimal] = field(default_factory=dict)
     cems_required: bool = False
     reference: str = ""
+    particulate: Pollutant = Pollutant.SOOT
     set_by: str = ""
     set_at: datetime | None = None
 
@@ -78,6 +84,10 @@ class Permit:
             _check_number(eta, f"removal_efficiencies.{pollutant}", low=Decimal(0), high=Decimal(1))
         if self.reference_o2 is not None:
             _check_number(self.reference_o2, "reference_o2", low=Decimal(0), high=O2_AMBIENT)
+        if self.particulate not in PARTICULATES:
+            raise InvalidField(
+                "measured PM is taxed as soot or general_dust", field="particulate_as"
+            )
         if len(self.reference) > REFERENCE_LENGTH_MAX:
             raise InvalidField("a permit reference is at most 64 characters", field="reference")
 
@@ -92,6 +102,7 @@ class Permit:
             dict(self.removal_efficiencies),
             self.cems_required,
             self.reference,
+            self.particulate,
         )
 
     def standard(self, pollutant: str) -> EmissionStandard | None:
@@ -154,4 +165,9 @@ def relaxations(before: Permit | None, after: Permit) -> tuple[str, ...]:
     ]
     if before is not None and before.cems_required and not after.cems_required:
         found.append("CEMS obligation lifted")
+    # General dust is 4 kg per equivalent against soot's 2.18: the same PM, ~45 % less tax.
+    if after.particulate is Pollutant.GENERAL_DUST and (
+        before is None or before.particulate is not Pollutant.GENERAL_DUST
+    ):
+        found.append("PM taxed as general dust")
     return tuple(found)

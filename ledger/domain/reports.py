@@ -144,6 +144,16 @@ class LineNotMeasured(
     a certified agency) have one, and only they may earn the Article 13 reduction (§1.3)."""
 
 
+class ParticulateNotPermitted(
+    LedgerError,
+    code="particulate_not_permitted",
+    kind=Kind.UNPROCESSABLE,
+    title="The outlet's permit taxes its PM otherwise",
+):
+    """A PM line names soot or general dust against its outlet's permit, which says what the
+    outlet's measured PM is taxed as (rules.md §1.2, §7.4)."""
+
+
 class PeriodKind(StrEnum):
     MONTH = "month"
     QUARTER = "quarter"

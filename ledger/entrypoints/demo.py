@@ -50,6 +50,7 @@ from ledger.domain.registry import (
     TradeState,
     scale_of,
 )
+from ledger.domain.tax_tables import Pollutant
 from ledger.entrypoints.common import opened_store
 from ledger.persistence import migrate
 from ledger.services import (
@@ -229,6 +230,7 @@ def _outlet(store: UnitOfWorkFactory, cast: Cast, row: dict[str, str]) -> None:
         removal_efficiencies={p: Decimal(row[f"removal_{key}"]) for p, key in measured},
         cems_required=row["cems_required"] == "1",
         reference=f"DEMO-PERMIT-{row['enterprise_id']}-{row['outlet_id']}",
+        particulate=Pollutant(row["particulate_tax_category"]),
     )
     cast.approved(store, permits.set_permit(store, cast.regulator, permit))
 

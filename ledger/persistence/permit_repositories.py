@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, insert, select
 
 from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.permits import Permit
+from ledger.domain.tax_tables import Pollutant
 from ledger.persistence import tables as t
 
 _P = t.outlet_permits.c
@@ -39,6 +40,7 @@ def _permit(row: Row[Any]) -> Permit:
         removal_efficiencies=_decimals(row.removal_efficiencies),
         cems_required=row.cems_required,
         reference=row.reference,
+        particulate=Pollutant(row.particulate),
         set_by=row.set_by,
         set_at=row.set_at,
     )
@@ -62,6 +64,7 @@ class SqlPermitRepository:
                 removal_efficiencies=_texts(permit.removal_efficiencies),
                 cems_required=permit.cems_required,
                 reference=permit.reference,
+                particulate=permit.particulate.value,
                 set_by=permit.set_by,
                 set_at=permit.set_at,
             )

@@ -317,6 +317,8 @@ outlet_permits = Table(
     Column("reference", String(64), nullable=False),
     Column("set_by", String(40), nullable=False),
     Column("set_at", UtcDateTime, nullable=False),
+    # What measured PM is taxed as: 'soot' or 'general_dust' (0030; 'soot' before).
+    Column("particulate", String(16), nullable=False, server_default="soot"),
     ForeignKeyConstraint(
         ["party_code", "outlet_code"],
         ["outlets.party_code", "outlets.outlet_code"],

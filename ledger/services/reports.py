@@ -15,7 +15,7 @@ verified report covering an enterprise's month) run inside the caller's unit of 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -24,6 +24,7 @@ from ledger.domain.cems import TAX_POLLUTANT, StoredMonth
 from ledger.domain.errors import InvalidField, LedgerError
 from ledger.domain.incentives import ReversalReason
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.permits import PARTICULATES
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import PartyKind
 from ledger.domain.reports import (
@@ -35,6 +36,7 @@ from ledger.domain.reports import (
     LineStatesStandard,
     Method,
     NoReportData,
+    ParticulateNotPermitted,
     Period,
     Report,
     ReportAlreadyCorrected,
@@ -58,8 +60,6 @@ from ledger.services.authority import sees, use_case, visible_party
 from ledger.services.permits import PermitsOf
 from ledger.services.transactions import in_transaction, read
 
-PARTICULATES = frozenset({Pollutant.SOOT, Pollutant.GENERAL_DUST})  # measured as PM
-
 
 @dataclass(frozen=True, slots=True)
 class Content:
@@ -68,13 +68,12 @@ class Content:
     `from_monitoring` false asks for no CEMS lines: it is refused while CEMS data are stored
     for the period (they are never left out of a report, rules §7.4), and means nothing else.
 
-    `particulate_as` names the outlets whose measured PM is taxed as general dust (or soot);
-    by default PM is soot (combustion flue gas).
+    What measured PM is taxed as (soot or general dust) is the outlet's permit's, never the
+    draft's (rules §7.4).
     """
 
     from_monitoring: bool = True
     lines: tuple[ReportLine, ...] = ()
-    particulate_as: Mapping[str, Pollutant] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,8 +402,8 @@ def _lines(  # noqa: PLR0917 - the report's identity, what is given, what govern
     CEMS lines of their month, outlet and pollutant in every later version."""
     _check_given(content.lines)
     stored = uow.monitoring.months(party, None, None, period.first_month, period.last_month)
-    cems = tuple(_cems_line(month, content.particulate_as or {}) for month in stored)
     permits = PermitsOf(uow, party)
+    cems = tuple(_cems_line(month, permits) for month in stored)
     given_lines = content.lines
     if actor.role is Role.REGULATOR:
         given = {_key(line) for line in content.lines}
@@ -424,6 +423,7 @@ def _lines(  # noqa: PLR0917 - the report's identity, what is given, what govern
             field="from_monitoring",
         )
     _check_unmeasured(content.lines)
+    _check_particulates(content.lines, permits)
     given_lines = tuple(
         line if line.measured else replace(line, month_valid=False) for line in given_lines
     )
@@ -482,6 +482,25 @@ def _check_unmeasured(lines: tuple[ReportLine, ...]) -> None:
             )
 
 
+def _check_particulates(lines: tuple[ReportLine, ...], permits: PermitsOf) -> None:
+    """A given PM line is soot or general dust as its outlet's permit says (rules §1.2, §7.4):
+    general dust is taxed ~45 % lower, so it is not the drafter's choice."""
+    for index, line in enumerate(lines):
+        taxed_as = _particulate(permits, line.outlet, line.month)
+        if line.pollutant in PARTICULATES and line.pollutant is not taxed_as:
+            raise ParticulateNotPermitted(
+                f"{line.outlet}'s permit taxes its PM in {line.month:%Y-%m} as "
+                f"{taxed_as.value}, not {line.pollutant.value}",
+                field=f"lines[{index}].pollutant",
+            )
+
+
+def _particulate(permits: PermitsOf, outlet: str, month: date) -> Pollutant:
+    """What the permit in force taxes the outlet's measured PM as (soot without a permit)."""
+    permit = permits.in_force(outlet, month)
+    return Pollutant.SOOT if permit is None else permit.particulate
+
+
 def _check_cems_governs(
     lines: tuple[ReportLine, ...], stored: Sequence[StoredMonth], permits: PermitsOf
 ) -> None:
@@ -532,7 +551,7 @@ def _measured_key(line: ReportLine) -> tuple[date, str, str]:
 
 def _as_stored(line: ReportLine, stored: StoredMonth) -> bool:
     """A CEMS line with the stored aggregate's figures (its standard is the permit's)."""
-    fresh = _cems_line(stored, {})
+    fresh = _cems_line(stored, None)
     figures = ("mass_kg", "mean_concentration", "exceedances", "month_valid")
     counts = ("valid_hours", "valid_days", "substituted_hours", "substitution")
     return line.method is Method.CEMS and all(
@@ -557,11 +576,13 @@ def _with_permit(line: ReportLine, permits: PermitsOf) -> ReportLine:
     )
 
 
-def _cems_line(stored: StoredMonth, particulate_as: Mapping[str, Pollutant]) -> ReportLine:
+def _cems_line(stored: StoredMonth, permits: PermitsOf | None) -> ReportLine:
+    """The stored aggregate as a line; its PM taxed as the permit in force says (`permits`
+    None: as soot, for comparing figures only)."""
     aggregate = stored.aggregate
     pollutant = TAX_POLLUTANT[aggregate.pollutant]
-    if aggregate.pollutant == "PM":
-        pollutant = particulate_as.get(aggregate.outlet, pollutant)
+    if aggregate.pollutant == "PM" and permits is not None:
+        pollutant = _particulate(permits, aggregate.outlet, aggregate.month)
     standard = aggregate.standard
     return ReportLine(
         month=aggregate.month,

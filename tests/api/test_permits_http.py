@@ -195,3 +195,24 @@ def test_an_estimate_states_no_concentration_and_is_no_valid_month(outlets: Test
         None,
         False,
     )
+
+
+def test_the_permit_not_the_draft_says_what_pm_is_taxed_as(outlets: TestClient) -> None:
+    # The audit's attempt: the draft named the outlet in particulate_as, and its measured PM
+    # was taxed as general dust (4 kg per equivalent against soot's 2.18).
+    pm = (HEADER + "".join(full_month("6", pollutant="PM"))).encode()
+    network = headers_for(outlets, "cems_network")
+    assert outlets.post("/v1/cems/imports", content=pm, headers=CSV | network).status_code == 201
+    body = {"enterprise": "E1", "period": "2025-03"}
+    dust = {"particulate_as": {"SINTER-1": "general_dust"}}
+    refused = outlets.post("/v1/reports", json=body | dust, headers=enterprise(outlets))
+    assert_problem(refused, 422, "unknown_field", "particulate_as")
+
+    made = outlets.post(PERMITS, json=permit(particulate_as="general_dust"))
+    assert made.status_code == 201, made.text
+    assert made.json()["particulate_as"] == "general_dust"
+    drafted = outlets.post("/v1/reports", json=body, headers=enterprise(outlets))
+    assert drafted.status_code == 201, drafted.text
+    assert [x["pollutant"] for x in drafted.json()["lines"] if x["measured_as"] == "PM"] == [
+        "general_dust"
+    ]

@@ -190,6 +190,7 @@ def test_removing_a_standard_waits_for_a_second_regulator(outlets: Store) -> Non
         ),
         ({"removal_efficiencies": {}}, "removal efficiency of SO2 lowered or removed"),
         ({"cems_required": False}, "CEMS obligation lifted"),
+        ({"particulate": Pollutant.GENERAL_DUST}, "PM taxed as general dust"),
         ({"standards": {}}, "standard of SO2 removed"),
     ],
 )
