@@ -45,7 +45,9 @@ def _mark(response: Response, posted: journal.Posted) -> schemas.EntryOut:
 )
 def post_entry(body: schemas.EntryIn, store: Store, actor: Acts, response: Response) -> Any:
     """Post a balanced adjustment now (types: transfer, adjustment, correction). The `entry_id`
-    makes retries safe. One that creates or destroys rights or cash needs four eyes: 202."""
+    makes retries safe. One that creates or destroys rights or cash, or moves anything into or
+    out of an enterprise's account, needs four eyes: 202 (the latter obeys the trade rules too).
+    Pledged, surrendered and penalties accounts are never adjusted: 422."""
     written = adjustments.post_entry(store, actor, post_entry_command(body))
     return or_pending(written, lambda posted: _mark(response, posted))
 
@@ -97,7 +99,8 @@ def post_pending_entry(
     entry_id: EntryId, body: schemas.PostPendingIn, store: Store, response: Response, actor: Acts
 ) -> schemas.EntryOut:
     """Post a hold in full, or the part named in `postings`; what is left is released. Only
-    holds placed here: a trade's hold is the trade workflow's."""
+    holds placed here: a trade's hold is the trade workflow's. What it moves into or out of an
+    enterprise's account obeys the trade rules again."""
     command = resolve_command(entry_id, body)
     return _mark(response, adjustments.post_pending_entry(store, actor, command))
 

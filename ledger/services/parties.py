@@ -18,6 +18,7 @@ from ledger.domain.accounts import Account, Balance, Side
 from ledger.domain.amounts import Instrument, amount_text
 from ledger.domain.entries import BalanceKey, PostingRequest
 from ledger.domain.errors import (
+    BasinMismatch,
     InsufficientBalance,
     RecordExists,
     RecordNotFound,
@@ -32,6 +33,7 @@ from ledger.domain.registry import (
     CASH,
     CHART,
     PLEDGED,
+    WATER_POLLUTANTS,
     City,
     CityYear,
     Outlet,
@@ -323,6 +325,22 @@ def check_may_receive(  # noqa: PLR0917 - the transfer's parts
     if found is None:
         found = uow.registry.city_in_year(receiver.city, year) if receiver.city else (None, None)
     check_receiving_city(family, giver, receiver, year, *found)
+
+
+def check_same_basin(
+    uow: UnitOfWork, family: str, giver: Party, receiver: Party, policy: Policy
+) -> None:
+    """Rules §4: water rights pass only within one river basin (a trade, a holder's
+    adjustment); a party in a city of no known basin beside one in a known basin is refused.
+    The policy's `check_basin` turns it off."""
+    if not policy.check_basin or family not in WATER_POLLUTANTS:
+        return
+    basins = [uow.registry.get_city(p.city) if p.city else None for p in (giver, receiver)]
+    names = {city.basin for city in basins if city is not None and city.basin}
+    if len(names) > 1 or (len(names) == 1 and any(c is None or not c.basin for c in basins)):
+        raise BasinMismatch(
+            f"{giver.code} and {receiver.code} are not in one river basin", field="buyer"
+        )
 
 
 def check_not_expired(uow: UnitOfWork, codes: Iterable[str]) -> None:

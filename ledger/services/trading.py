@@ -31,7 +31,6 @@ from ledger.domain.bounds import check_date
 from ledger.domain.business_dates import effective_instant
 from ledger.domain.entries import EntryRecord, PostingRequest, Reference
 from ledger.domain.errors import (
-    BasinMismatch,
     HoldingLimitExceeded,
     InsufficientBalance,
     InvalidField,
@@ -77,6 +76,7 @@ from ledger.services.parties import (
     amount,
     check_can_give,
     check_may_receive,
+    check_same_basin,
     ensure_instruments,
     move,
     quantity,
@@ -540,21 +540,8 @@ def _check_rules(
     blocks.check_transfer(
         uow, seller.code, buyer.code, trade.family, trade.trade_date, found=found.blocks
     )
-    _check_basin(uow, trade, seller, buyer, policy)
+    check_same_basin(uow, trade.family, seller, buyer, policy)
     _check_holding_limit(uow, trade, buyer, codes, policy, locked)
-
-
-def _check_basin(
-    uow: UnitOfWork, trade: Trade, seller: Party, buyer: Party, policy: Policy
-) -> None:
-    if not policy.check_basin or trade.family not in WATER_POLLUTANTS:
-        return
-    basins = [uow.registry.get_city(p.city) if p.city else None for p in (seller, buyer)]
-    names = {city.basin for city in basins if city is not None and city.basin}
-    if len(names) > 1 or (len(names) == 1 and any(c is None or not c.basin for c in basins)):
-        raise BasinMismatch(
-            f"{seller.code} and {buyer.code} are not in one river basin", field="buyer"
-        )
 
 
 def _check_holding_limit(  # noqa: PLR0917 - a rule over the locked balances

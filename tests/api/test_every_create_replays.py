@@ -191,11 +191,12 @@ class Ledger:
 # -- bodies ------------------------------------------------------------------------------------
 
 
-def transfer(entry_id: str, amount: str, source: str = "E01:holdings") -> Json:
-    """An adjustment moving `amount` t of SO2-2027 from `source` to E02's holdings."""
+def transfer(entry_id: str, amount: str, source: str = "TANGSHAN:reserve") -> Json:
+    """An adjustment moving `amount` t of SO2-2027 from `source` to the province's reserve:
+    between authorities' accounts, one regulator's (an enterprise's account takes four eyes)."""
     postings = [
         {"account": source, "instrument": "SO2-2027", "side": "debit", "amount": amount},
-        {"account": "E02:holdings", "instrument": "SO2-2027", "side": "credit", "amount": amount},
+        {"account": "HEBEI:reserve", "instrument": "SO2-2027", "side": "credit", "amount": amount},
     ]
     return {"entry_id": entry_id, "entry_type": "transfer", "postings": postings}
 
@@ -391,7 +392,8 @@ def unmatched(ledger: Ledger) -> Json:
 # -- the examples --------------------------------------------------------------------------------
 
 E01_SO2 = "/v1/accounts/E01:holdings/balances/SO2-2027"
-E02_SO2 = "/v1/accounts/E02:holdings/balances/SO2-2027"
+RESERVE_SO2 = "/v1/accounts/TANGSHAN:reserve/balances/SO2-2027"
+PROVINCE_SO2 = "/v1/accounts/HEBEI:reserve/balances/SO2-2027"
 PENDING = "/v1/approvals?state=pending&limit=1000"
 
 EXAMPLES = [
@@ -430,7 +432,7 @@ EXAMPLES = [
         transfer("RT-ENTRY", "1"),
         {"memo": "another"},
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-ENTRY", E01_SO2, E02_SO2),
+        reads=("/v1/entries/RT-ENTRY", RESERVE_SO2, PROVINCE_SO2),
     ),
     Example(
         "/v1/entries",
@@ -439,7 +441,7 @@ EXAMPLES = [
         issuance("RT-ENTRY-4E", "1"),
         {"memo": "another"},
         status=202,
-        reads=("/v1/entries/RT-ENTRY-4E", E02_SO2),
+        reads=("/v1/entries/RT-ENTRY-4E", PROVINCE_SO2),
     ),
     Example(
         "/v1/entries/{entry_id}/reverse",
@@ -448,7 +450,7 @@ EXAMPLES = [
         {"entry_id": "RT-REVERSAL"},
         {"memo": "another"},
         status=202,
-        reads=("/v1/entries/RT-REVERSED", "/v1/entries/RT-REVERSAL", E02_SO2),
+        reads=("/v1/entries/RT-REVERSED", "/v1/entries/RT-REVERSAL", PROVINCE_SO2),
         given=posted("RT-REVERSED"),
     ),
     Example(
@@ -458,7 +460,7 @@ EXAMPLES = [
         {"entry_id": "RT-REVERSAL-2"},
         {"memo": "another"},
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-REVERSED-2", "/v1/entries/RT-REVERSAL-2", E02_SO2),
+        reads=("/v1/entries/RT-REVERSED-2", "/v1/entries/RT-REVERSAL-2", PROVINCE_SO2),
         given=posted("RT-REVERSED-2"),
         four_eyes=False,  # reversals are four-eyes by default
     ),
@@ -469,7 +471,7 @@ EXAMPLES = [
         transfer("RT-HOLD", "1"),
         transfer("RT-HOLD", "2"),
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-HOLD", E01_SO2),
+        reads=("/v1/entries/RT-HOLD", RESERVE_SO2),
     ),
     Example(
         "/v1/pending-entries",
@@ -478,7 +480,7 @@ EXAMPLES = [
         issuance("RT-HOLD-4E", "1"),
         issuance("RT-HOLD-4E", "2"),
         status=202,
-        reads=("/v1/entries/RT-HOLD-4E", E02_SO2),
+        reads=("/v1/entries/RT-HOLD-4E", PROVINCE_SO2),
     ),
     Example(
         "/v1/pending-entries/{entry_id}/post",
@@ -487,7 +489,7 @@ EXAMPLES = [
         {"entry_id": "RT-HELD-POST"},
         {"memo": "another"},
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-HELD", "/v1/entries/RT-HELD-POST", E01_SO2, E02_SO2),
+        reads=("/v1/entries/RT-HELD", "/v1/entries/RT-HELD-POST", RESERVE_SO2, PROVINCE_SO2),
         given=hold("RT-HELD"),
     ),
     Example(
@@ -497,7 +499,7 @@ EXAMPLES = [
         {"entry_id": "RT-VOID"},
         {"memo": "another"},
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-VOIDED", "/v1/entries/RT-VOID", E01_SO2),
+        reads=("/v1/entries/RT-VOIDED", "/v1/entries/RT-VOID", RESERVE_SO2),
         given=hold("RT-VOIDED"),
     ),
     Example(
@@ -507,7 +509,7 @@ EXAMPLES = [
         {"entries": [transfer("RT-B1", "1"), transfer("RT-B2", "1")]},
         {"entries": [transfer("RT-B1", "1"), transfer("RT-B2", "2")]},
         "entry_exists_with_different_request",
-        reads=("/v1/entries/RT-B1", "/v1/entries/RT-B2", E01_SO2, E02_SO2),
+        reads=("/v1/entries/RT-B1", "/v1/entries/RT-B2", RESERVE_SO2, PROVINCE_SO2),
     ),
     Example(
         "/v1/batches",
@@ -516,7 +518,7 @@ EXAMPLES = [
         {"entries": [issuance("RT-B3", "1"), transfer("RT-B4", "1")]},
         {"entries": [issuance("RT-B3", "1"), transfer("RT-B4", "2")]},
         status=202,
-        reads=("/v1/entries/RT-B3", "/v1/entries/RT-B4", E02_SO2),
+        reads=("/v1/entries/RT-B3", "/v1/entries/RT-B4", PROVINCE_SO2),
     ),
     # -- parties and rights -----------------------------------------------------------------------
     Example(

@@ -3,7 +3,9 @@
 Every entry type a domain operation owns (allocation, reserve sale, trade settlement, surrender,
 penalty, tax incentive, reversal, ...) is refused on every generic journal endpoint, for every
 role, and the balances are unchanged afterwards; an adjustment that creates or destroys rights
-or cash waits for a second regulator; a trade's hold is posted or voided by the trade workflow
+or cash, or moves anything into or out of an enterprise's account, waits for a second regulator,
+and the latter is refused as a trade is while a block forbids it, when asked and when approved;
+no adjustment touches a pledged account; a trade's hold is posted or voided by the trade workflow
 only; only adjustments are reversed through the raw journal.
 """
 
@@ -102,10 +104,115 @@ def test_an_adjustment_that_mints_rights_waits_for_a_second_regulator(gated: Tes
     assert gated.get("/v1/accounts/E01/balances/SO2-2026").json()["balance"] == "51500.000"
 
 
-def test_an_adjustment_between_holders_needs_no_second_regulator(gated: TestClient) -> None:
+def _enterprises(client: TestClient, *codes: str) -> None:
+    """Register the owners of accounts `codes` as enterprises of one city (Tangshan: no city
+    rule applies between them); their accounts become enterprises' accounts."""
+    for code in codes:
+        party = {"code": code, "kind": "enterprise", "name": code, "city": "Tangshan"}
+        assert client.post("/v1/parties", json=party).status_code in (200, 201)
+
+
+def test_an_adjustment_between_enterprises_waits_for_a_second_regulator(
+    gated: TestClient,
+) -> None:
+    _enterprises(gated, "E01", "E02")
+    first = headers_for(gated, "regulator", principal="reg-a")
+    second = headers_for(gated, "regulator", principal="reg-b")
+    before = snapshot(gated)
+
+    asked = gated.post("/v1/entries", json=transfer("move", "E01", "E02", "1"), headers=first)
+    untouched = snapshot(gated)
+    approved = gated.post(f"/v1/approvals/{asked.json()['id']}/approve", headers=second)
+
+    assert (asked.status_code, asked.json()["operation"]) == (202, "adjustment")
+    assert untouched == before
+    assert approved.json()["state"] == "applied"
+    assert gated.get("/v1/accounts/E02/balances/SO2-2026").json()["balance"] == "1.000"
+
+
+@pytest.mark.parametrize("instrument", ["CNY", "SO2-2026"])
+def test_bulk_refuses_a_move_between_enterprises(gated: TestClient, instrument: str) -> None:
+    _enterprises(gated, "E01", "E02")
+    before = snapshot(gated)
+
+    items = [transfer("move", "E01", "E02", "1", instrument)]
+    (result,) = gated.post("/v1/bulk", json={"entries": items}).json()["results"]
+
+    assert (result["outcome"], result["code"]) == ("rejected", "four_eyes_required")
+    assert snapshot(gated) == before
+
+
+def test_accounts_of_no_registered_party_still_move_in_one_step(gated: TestClient) -> None:
+    """E01 and E02 are only accounts here, of owners the registry has no party for (as the
+    bench's holders): a correction between them is one regulator's."""
     response = gated.post("/v1/entries", json=transfer("move", "E01", "E02", "1"))
 
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/entries", "postings[0].account"),
+        ("/v1/pending-entries", "postings[0].account"),
+        ("/v1/batches", "entries[1].postings[0].account"),
+    ],
+)
+def test_no_adjustment_touches_a_pledged_account(funded: TestClient, path: str, field: str) -> None:
+    _enterprises(funded, "E01")
+    before = snapshot(funded)
+
+    drain = transfer("drain", "E01:pledged", "E01", "1")
+    body = {"entries": [transfer("fine", "E01", "E02", "1"), drain]}
+    response = funded.post(path, json=body if path == "/v1/batches" else drain)
+
+    assert (response.status_code, response.json()["code"]) == (422, "account_owned_by_record")
+    assert response.json()["field"] == field
+    assert snapshot(funded) == before
+
+
+def test_bulk_refuses_an_item_on_a_pledged_account_by_its_posting(funded: TestClient) -> None:
+    _enterprises(funded, "E01")
+    items = [transfer("fill", "E01", "E01:pledged", "1")]
+
+    (result,) = funded.post("/v1/bulk", json={"entries": items}).json()["results"]
+
+    assert (result["outcome"], result["code"]) == ("rejected", "account_owned_by_record")
+    assert result["field"] == "postings[1].account"
+
+
+def _enforce(client: TestClient, party: str) -> None:
+    block = {"id": f"B-{party}", "party": party, "kind": "enforcement"}
+    response = client.post("/v1/trading-blocks", json={**block, "effective_from": "2026-01-01"})
+    assert response.status_code == 201, response.text
+
+
+def test_no_adjustment_gives_rights_to_an_enterprise_under_enforcement(funded: TestClient) -> None:
+    _enterprises(funded, "E01", "E02")
+    _enforce(funded, "E02")
+    before = snapshot(funded)
+
+    response = funded.post("/v1/entries", json=transfer("move", "E01", "E02", "1"))
+
+    assert (response.status_code, response.json()["code"]) == (422, "buyer_under_enforcement")
+    assert response.json()["field"] == "postings[1].account"
+    assert snapshot(funded) == before
+
+
+def test_a_block_set_while_an_adjustment_waits_stops_its_approval(gated: TestClient) -> None:
+    _enterprises(gated, "E01", "E02")
+    first = headers_for(gated, "regulator", principal="reg-a")
+    second = headers_for(gated, "regulator", principal="reg-b")
+    asked = gated.post("/v1/entries", json=transfer("move", "E01", "E02", "1"), headers=first)
+    _enforce(gated, "E02")
+    before = snapshot(gated)
+
+    refused = gated.post(f"/v1/approvals/{asked.json()['id']}/approve", headers=second)
+
+    assert (refused.status_code, refused.json()["code"]) == (422, "buyer_under_enforcement")
+    assert snapshot(gated) == before
+    request = gated.get(f"/v1/approvals/{asked.json()['id']}", headers=second).json()
+    assert request["state"] == "pending"
 
 
 @pytest.mark.parametrize("path", ["/v1/batches", "/v1/pending-entries"])

@@ -8,9 +8,12 @@ was resolved) in one read after the lock, the hold in one read, and on PostgreSQ
 trade's state with its history line in one statement). The third pass added one statement to
 accept and record: the exchange's fee account is locked apart, last, when the hold's write books
 it, so that trades queue on that one row for the write and the commit only (`locked_last`);
-a change that needs more statements must say why, here and there. Counted on the second trade
-of a pair: the first creates the balance rows it finds missing (a retry on PostgreSQL) and fills
-the store's caches.
+a change that needs more statements must say why, here and there. A transfer reads its
+accounts' owners (one statement): an adjustment into or out of an enterprise's account is held
+to the trade rules and four eyes (decision "An adjustment of a holder's account is a transfer,
+with four eyes"); here four-eyes is off and only cash moves, so nothing more is read. Counted
+on the second trade of a pair: the first creates the balance rows it finds missing (a retry on
+PostgreSQL) and fills the store's caches.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from tests.integration.registry_support import build_registry, of, so2_trade
 
 # step -> the most statements it may send, per database (transaction control not counted)
 MOST = {
-    "postgresql": {"transfer": 3, "propose": 3, "accept": 7, "record": 8},
-    "sqlite": {"transfer": 6, "propose": 4, "accept": 12, "record": 13},
+    "postgresql": {"transfer": 4, "propose": 3, "accept": 7, "record": 8},
+    "sqlite": {"transfer": 7, "propose": 4, "accept": 12, "record": 13},
 }
 STEPS = ("transfer", "propose", "accept", "record")
 
