@@ -51,6 +51,10 @@ TRADERS = ("E01", "E02", "E04", "E06", "E07", "E08")
 
 
 def holder(index: int) -> str:
+    """A holder account of the owner `XFER`, which is no registered party: a regulator's
+    transfer between two of them is one step (an enterprise's account would take four eyes and
+    the trade rules; decision "An adjustment of a holder's account is a transfer, with four
+    eyes"), so `POST /v1/entries` measures a single-step transfer."""
     return f"XFER:H{index:03d}"
 
 
