@@ -10,7 +10,9 @@ these are its obligations.
 
 The baseline is derived, never typed in (§7.8): the lower, per calendar hour, of the
 enterprise's confirmed entitlement for the report's year and the 12 months of CEMS data
-before the retrofit (every month present and valid), put on the report's calendar hours. One
+before the retrofit, put on the report's calendar hours. Where the enterprise has CEMS data of
+the pollutant before the report, those 12 months must all be present and valid (else
+`reduction_baseline_unknown`): the retrofit month typed in cannot drop the lower candidate. One
 reduction per report and pollutant (the database has a unique index). Invalidating the report,
 or verifying a correction of it, reverses its reductions in the same transaction: a reclaim
 goes back to the enterprise as far as the reserve still holds it (`reverse_for_report`).
@@ -38,6 +40,7 @@ from ledger.domain.errors import InvalidField, RecordExists
 from ledger.domain.incentives import (
     Baseline,
     BaselineKind,
+    ReductionBaselineUnknown,
     ReductionClaim,
     ReductionExists,
     ReductionReversal,
@@ -49,6 +52,7 @@ from ledger.domain.incentives import (
     months_before,
     reduction_kg,
 )
+from ledger.domain.limits import DATE_MIN
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
 from ledger.domain.penalty_basis import PenaltyBasisEvent
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
@@ -81,7 +85,8 @@ class ReductionRequest:
     """A regulator's verification of a reduction, resting on a verified report.
 
     `retrofit_month` ends the CEMS baseline's 12 months (default: the report's first month);
-    the baseline itself is derived from the data.
+    the baseline itself is derived from the data, and a window the stored CEMS data do not
+    cover is refused, never answered with the entitlement alone.
     """
 
     id: str
@@ -139,7 +144,7 @@ def _baseline(uow: UnitOfWork, report: Report, pollutant: str, retrofit: date) -
         found
         for found in (
             _entitlement_baseline(uow, report, pollutant),
-            _cems_baseline(uow, report.party, pollutant, retrofit),
+            _cems_baseline(uow, report, pollutant, retrofit),
         )
         if found is not None
     ]
@@ -157,14 +162,28 @@ def _entitlement_baseline(uow: UnitOfWork, report: Report, pollutant: str) -> Ba
     return Baseline(BaselineKind.PRIOR_ENTITLEMENT, Decimal(units), hours)
 
 
-def _cems_baseline(uow: UnitOfWork, party: str, pollutant: str, retrofit: date) -> Baseline | None:
-    """The mass of the 12 months before the retrofit, if every one has valid CEMS data."""
-    window = months_before(retrofit)
-    stored = uow.monitoring.months(party, None, pollutant, window[0], window[-1])
-    aggregates = [month.aggregate for month in stored]
-    covered = {a.month for a in aggregates}
-    if covered != set(window) or not all(a.month_valid for a in aggregates):
+def _cems_baseline(
+    uow: UnitOfWork, report: Report, pollutant: str, retrofit: date
+) -> Baseline | None:
+    """The mass of the 12 months before the retrofit. None only where the enterprise has no
+    CEMS data of the pollutant before the report (the entitlement is then the baseline); with
+    some, the 12 months must all be stored and valid, or the reduction is refused rather than
+    left on the higher entitlement (§7.8: derived, whichever is lower, not chosen by the
+    retrofit month typed in; §3: only from valid months)."""
+    before_report = months_before(report.period.first_month, 1)[0]
+    history = uow.monitoring.months(report.party, None, pollutant, DATE_MIN, before_report)
+    if not history:
         return None
+    window = months_before(retrofit)
+    aggregates = [m.aggregate for m in history if window[0] <= m.aggregate.month <= window[-1]]
+    missing = len(set(window) - {a.month for a in aggregates})
+    invalid = len({a.month for a in aggregates if not a.month_valid})
+    if missing or invalid:
+        raise ReductionBaselineUnknown(
+            f"the 12 months before the retrofit ({retrofit:%Y-%m}) have {missing} month(s) "
+            f"without CEMS data and {invalid} invalid, while CEMS data of {pollutant} exist",
+            field="retrofit_month",
+        )
     kg = sum((a.mass_kg for a in aggregates), Decimal(0))
     return Baseline(BaselineKind.CEMS_BASELINE, kg, calendar_hours(window))
 

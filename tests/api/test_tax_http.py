@@ -20,6 +20,7 @@ from tests.api.support import REPLAYED, assert_problem, headers_for
 from tests.factories import actor
 from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import build_tax_registry, regulator, worked_example
+from tests.integration.test_reductions import cems_year
 
 QUARTER = "2026Q2"
 MONTHS = (date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1))
@@ -283,6 +284,24 @@ def test_a_reduction_derives_its_baseline_and_is_reversed_with_its_report_over_h
     assert taxed.get(reserve).json()["balance"] == "0.000"
     holdings = taxed.get("/v1/accounts/E01:holdings/balances/SO2-2027").json()
     assert holdings["balance"] == "500.000"
+
+
+def test_a_retrofit_month_whose_window_lacks_cems_data_is_refused_over_http(
+    taxed: TestClient,
+) -> None:
+    report = verified_quarter(taxed)
+    entitle(taxed)
+    cems_year(store_of(taxed), "5000", add_outlet=False)  # 2025: 60 t, below the 500 t
+    body = {"id": "R1", "report_id": report, "pollutant": "SO2"}
+
+    # 2024-07..2025-06 has 6 months without CEMS data: refused, not the entitlement instead.
+    typed = {**body, "retrofit_month": "2025-07"}
+    refused = taxed.post("/v1/reductions", json=typed)
+    assert_problem(refused, 422, "reduction_baseline_unknown", "retrofit_month")
+
+    made = taxed.post("/v1/reductions", json={**body, "retrofit_month": "2026-01"})
+    assert made.status_code == 201, made.text
+    assert made.json()["baseline_kind"] == "cems_baseline"
 
 
 # -- corrections after filing (rules §7.5) ----------------------------------------------------

@@ -158,9 +158,12 @@ def test_another_enterprises_report_and_reductions_do_not_exist_for_it(registry:
 # -- rules §7.8: unique, derived baseline, reversed with the report ---------------------------
 
 
-def cems_year(store: Store, kg_per_month: str, *, invalid: date | None = None) -> None:
+def cems_year(
+    store: Store, kg_per_month: str, *, invalid: date | None = None, add_outlet: bool = True
+) -> None:
     """Monthly SO2 aggregates of E01's SINTER-1 for 2025 (valid unless `invalid`)."""
-    parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1"))
+    if add_outlet:
+        parties.add_outlet(store, regulator(store), Outlet("E01", "SINTER-1"))
     with store() as uow:
         (outlet,) = uow.monitoring.outlets("E01")
         for month in months_before(date(2026, 1, 1)):
@@ -197,14 +200,48 @@ def test_the_baseline_is_the_lower_of_entitlement_and_pre_retrofit_cems(registry
     assert record.reduction_kg == 60_000 - 40_000
 
 
-def test_a_cems_year_with_an_invalid_month_is_no_baseline(registry: Store) -> None:
+def test_a_cems_year_with_an_invalid_month_refuses_rather_than_takes_the_entitlement(
+    registry: Store,
+) -> None:
+    # Before, the invalid month dropped the (lower) CEMS baseline: the 100 t entitlement made
+    # the reduction 60 t instead of 20 t. §3: a reduction is computed only from valid months.
     cems_year(registry, "5000", invalid=date(2025, 7, 1))
     report = so2_year(registry)
 
-    record = reductions.verify_reduction(registry, regulator(registry), request(report)).record
+    with pytest.raises(ReductionBaselineUnknown) as caught:
+        reductions.verify_reduction(registry, regulator(registry), request(report))
+    assert caught.value.field == "retrofit_month"
+    assert reductions.list_reductions(registry, regulator(registry), None, None, 10).items == []
 
-    assert record.claim.baseline_kind is BaselineKind.PRIOR_ENTITLEMENT
-    assert record.reduction_kg == 60_000
+
+def test_a_retrofit_month_typed_in_cannot_switch_the_baseline_to_the_entitlement(
+    registry: Store,
+) -> None:
+    cems_year(registry, "5000")  # 2025 complete and valid: 60 t < the 100 t entitlement
+    report = so2_year(registry)
+
+    # The window 2024-07..2025-06 has 6 months without CEMS data: refused, not 60 t instead of 20.
+    typed = replace(request(report), retrofit_month=date(2025, 7, 1))
+    with pytest.raises(ReductionBaselineUnknown) as caught:
+        reductions.verify_reduction(registry, regulator(registry), typed)
+    assert caught.value.field == "retrofit_month"
+
+    record = reductions.verify_reduction(registry, regulator(registry), request(report)).record
+    assert (record.claim.baseline_kind, record.reduction_kg) == (BaselineKind.CEMS_BASELINE, 20_000)
+
+
+def test_without_cems_data_before_the_report_the_entitlement_is_the_baseline(
+    registry: Store,
+) -> None:
+    report = so2_year(registry)
+    typed = replace(request(report), retrofit_month=date(2025, 7, 1))
+
+    record = reductions.verify_reduction(registry, regulator(registry), typed).record
+
+    assert (record.claim.baseline_kind, record.reduction_kg) == (
+        BaselineKind.PRIOR_ENTITLEMENT,
+        60_000,
+    )
 
 
 def test_without_entitlement_or_cems_history_there_is_no_baseline(registry: Store) -> None:
