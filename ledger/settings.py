@@ -31,6 +31,7 @@ FourEyesOperation = Literal[
     "penalty",
     "obligation_close",
     "permit",
+    "tax_incentive",
 ]
 # On by default: every one of them.
 FOUR_EYES_DEFAULT: frozenset[FourEyesOperation] = frozenset(get_args(FourEyesOperation))

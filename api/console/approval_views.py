@@ -292,6 +292,48 @@ def _permit(payload: Payload, words: Words) -> Described:
     return what, payload["party"], tuple(amounts), notes
 
 
+def _tax_incentive(payload: Payload, words: Words) -> Described:
+    """What books the province's tax expenditure on one regulator's figures: the figures are
+    what the approver weighs."""
+    kind = payload["incentive"]
+    notes = tuple(
+        words(N_("Description: %(text)s"), text=d) for d in [payload.get("description")] if d
+    )
+    if kind == "equipment_credit":
+        what = words(
+            N_("Grant the CIT credit of 10 %% on equipment %(id)s acquired on %(day)s"),
+            id=payload["id"],
+            day=payload["acquired_on"],
+        )
+        amounts = (words(N_("Investment %(cny)s"), cny=words.fen(payload["investment_fen"])),)
+        return what, payload["party"], amounts, notes
+    if kind == "retrofit_project":
+        what = words(
+            N_("Register retrofit project %(id)s, its income exempt from %(year)s"),
+            id=payload["id"],
+            year=payload["first_revenue_year"],
+        )
+        return what, payload["party"], (), notes
+    if kind == "incentive":
+        what = words(
+            N_("Book incentive %(id)s on basis %(basis)s"),
+            id=payload["id"],
+            basis=payload["basis_id"],
+        )
+        return what, "", (words.fen(payload["amount_fen"]),), ()
+    if kind == "project_year":
+        what = words(
+            N_("Book the %(year)s income of retrofit project %(id)s and its CIT exemption"),
+            year=payload["year"],
+            id=payload["project_id"],
+        )
+        amounts = (words(N_("Income %(cny)s"), cny=words.fen(payload["income_fen"])),)
+        return what, "", amounts, _dated(payload, words)
+    what = words(N_("Book tax year %(year)s of the equipment credits"), year=payload["year"])
+    amounts = (words(N_("CIT payable %(cny)s"), cny=words.fen(payload["cit_payable_fen"])),)
+    return what, payload["party"], amounts, _dated(payload, words)
+
+
 DESCRIBERS: dict[str, Describer] = {
     "allocation": _allocation,
     "buy_back": _buy_back,
@@ -305,4 +347,5 @@ DESCRIBERS: dict[str, Describer] = {
     "obligation_close": _obligation_close,
     "tax_table": _tax_table,
     "permit": _permit,
+    "tax_incentive": _tax_incentive,
 }

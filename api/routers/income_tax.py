@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from enum import Enum
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Response
 from pydantic import Field
 
-from api.answers import created
+from api.answers import PENDING, created, or_pending
 from api.auth import Acts
 from api.dependencies import IdPath, Store
 from api.registry_schemas import Dated, PartyCode, RecordId, Text, Year, cny, fen
@@ -116,19 +116,22 @@ def project_out(project: RetrofitProject, years: list[ProjectYear]) -> ProjectOu
 
 
 @router.post(
-    "/equipment-credit-years", response_model=CreditYearOut, status_code=201, tags=INCENTIVES
+    "/equipment-credit-years",
+    response_model=CreditYearOut,
+    status_code=201,
+    tags=INCENTIVES,
+    responses=PENDING,
 )
-def book_credit_year(
-    body: CreditYearIn, store: Store, actor: Acts, response: Response
-) -> CreditYearOut:
+def book_credit_year(body: CreditYearIn, store: Store, actor: Acts, response: Response) -> Any:
     """Book a tax year of the enterprise's equipment credits: what lapsed after 5 years
     (`tax_credit_lapse`) and what was used against the CIT payable, oldest first
-    (`tax_credit_use`). Years are booked in order."""
+    (`tax_credit_use`). Years are booked in order, none after the current year. Under
+    four-eyes (`tax_incentive`): 202 and a request."""
     payable = fen(body.cit_payable_cny, "cit_payable_cny", zero_allowed=True)
     made = income_tax.book_credit_year(
         store, actor, body.party, body.year, payable, body.business_date
     )
-    return created(response, made, credit_year_out)
+    return or_pending(made, lambda done: created(response, done, credit_year_out))
 
 
 @router.get(
@@ -139,13 +142,21 @@ def credit_years(code: Code, store: Store, actor: Acts) -> list[CreditYearOut]:
     return [credit_year_out(y) for y in income_tax.credit_years(store, actor, code)]
 
 
-@router.post("/retrofit-projects", response_model=ProjectOut, status_code=201, tags=INCENTIVES)
-def register_project(body: ProjectIn, store: Store, actor: Acts, response: Response) -> ProjectOut:
-    """Record a qualifying retrofit project: its income is exempt from CIT in its first 3
-    revenue years and taxed at half in the next 3 (the schedule)."""
+@router.post(
+    "/retrofit-projects",
+    response_model=ProjectOut,
+    status_code=201,
+    tags=INCENTIVES,
+    responses=PENDING,
+)
+def register_project(body: ProjectIn, store: Store, actor: Acts, response: Response) -> Any:
+    """Record a qualifying retrofit project of an enterprise: its income is exempt from CIT in
+    its first 3 revenue years and taxed at half in the next 3 (the schedule). The first revenue
+    year is not after the current one, and a project is registered once (its description).
+    Under four-eyes (`tax_incentive`): 202 and a request."""
     project = RetrofitProject(body.id, body.party, body.first_revenue_year, body.description)
     made = income_tax.register_project(store, actor, project)
-    return created(response, made, lambda p: project_out(p, []))
+    return or_pending(made, lambda done: created(response, done, lambda p: project_out(p, [])))
 
 
 @router.get("/retrofit-projects/{project_id}", response_model=ProjectOut, tags=INCENTIVES)
@@ -160,14 +171,16 @@ def get_project(project_id: IdPath, store: Store, actor: Acts) -> ProjectOut:
     response_model=ProjectYearOut,
     status_code=201,
     tags=INCENTIVES,
+    responses=PENDING,
 )
 def book_project_year(
     project_id: IdPath, body: ProjectYearIn, store: Store, actor: Acts, response: Response
-) -> ProjectYearOut:
+) -> Any:
     """Book a year's income of the project and the CIT it is exempted from, as a
-    `tax_exemption` entry."""
+    `tax_exemption` entry; no year after the current one. Under four-eyes (`tax_incentive`):
+    202 and a request."""
     income = fen(body.income_cny, "income_cny", zero_allowed=True)
     made = income_tax.book_project_year(
         store, actor, project_id, body.year, income, body.business_date
     )
-    return created(response, made, project_year_out)
+    return or_pending(made, lambda done: created(response, done, project_year_out))

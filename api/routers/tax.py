@@ -7,14 +7,14 @@ stored record, 201 with `Idempotent-Replayed: true`."""
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from api import registry_schemas as rs
 from api import tax_schemas as ts
-from api.answers import ApprovalOut, created, pending_answer
+from api.answers import PENDING, ApprovalOut, created, or_pending, pending_answer
 from api.auth import Acts
 from api.dependencies import Cursor, Filter, Store
 from api.routing import Routes
@@ -182,22 +182,35 @@ def get_incentive(incentive_id: RecordPath, store: Store, actor: Acts) -> ts.Inc
     return ts.incentive_out(incentives.get_incentive(store, actor, incentive_id))
 
 
-@router.post("/incentives", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
-def book_incentive(
-    body: ts.IncentiveIn, store: Store, actor: Acts, response: Response
-) -> ts.IncentiveOut:
-    """Book an incentive on an existing basis; refused beyond what the basis supports."""
+@router.post(
+    "/incentives",
+    response_model=ts.IncentiveOut,
+    status_code=201,
+    tags=INCENTIVES,
+    responses=PENDING,
+)
+def book_incentive(body: ts.IncentiveIn, store: Store, actor: Acts, response: Response) -> Any:
+    """Book an incentive on an existing basis; refused beyond what the basis supports. Under
+    four-eyes (`tax_incentive`): 202 and a request."""
     made = incentives.book_incentive(
         store, actor, body.basis_id, body.id, rs.fen(body.amount, "amount")
     )
-    return created(response, made, ts.incentive_out)
+    return or_pending(made, lambda done: created(response, done, ts.incentive_out))
 
 
-@router.post("/equipment-credits", response_model=ts.IncentiveOut, status_code=201, tags=INCENTIVES)
+@router.post(
+    "/equipment-credits",
+    response_model=ts.IncentiveOut,
+    status_code=201,
+    tags=INCENTIVES,
+    responses=PENDING,
+)
 def grant_equipment_credit(
     body: ts.EquipmentCreditIn, store: Store, actor: Acts, response: Response
-) -> ts.IncentiveOut:
-    """Book the CIT credit of 10% of a qualifying equipment investment (rounded down)."""
+) -> Any:
+    """Book the CIT credit of 10% of a qualifying equipment investment (rounded down), for an
+    enterprise, acquired by today, not credited under another id (the same description).
+    Under four-eyes (`tax_incentive`): 202 and a request."""
     investment = incentives.EquipmentInvestment(
         body.id,
         body.party,
@@ -206,7 +219,7 @@ def grant_equipment_credit(
         body.description,
     )
     made = incentives.grant_equipment_credit(store, actor, investment)
-    return created(response, made, ts.incentive_out)
+    return or_pending(made, lambda done: created(response, done, ts.incentive_out))
 
 
 @router.post(
@@ -215,11 +228,12 @@ def grant_equipment_credit(
     tags=INCENTIVES,
 )
 def claw_back(
-    equipment_id: RecordPath, body: ts.ClawbackIn, store: Store, actor: Acts
+    equipment_id: RecordPath, body: ts.ClawbackIn, store: Store, actor: Acts, response: Response
 ) -> list[ts.IncentiveOut]:
-    """The equipment was transferred or leased out: within 5 years, its credit is clawed back."""
+    """The equipment was transferred or leased out: within 5 years, its credit is clawed back.
+    The same clawback again answers the same, marked `Idempotent-Replayed`."""
     clawed = incentives.claw_back(store, actor, equipment_id, body.transferred_on, body.detail)
-    return [ts.incentive_out(i) for i in clawed]
+    return created(response, clawed, lambda done: [ts.incentive_out(i) for i in done])
 
 
 @router.get(

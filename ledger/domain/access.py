@@ -178,8 +178,9 @@ class FourEyesPolicy:
 # What needs four eyes unless the operator says otherwise: whatever creates, destroys or undoes
 # rights or cash (a buy-back pays public money from a budget that may go below zero; a rights
 # penalty creates a receivable of 100,000 CNY or more, and so does closing a carbon obligation
-# with a shortfall, at a price one regulator states), a permit that lowers tax, and reopening a
-# closed period.
+# with a shortfall, at a price one regulator states), a permit that lowers tax, a tax incentive
+# that books the province's tax expenditure on one regulator's figures (an equipment credit, a
+# retrofit project and its years, a credit year), and reopening a closed period.
 FOUR_EYES_OPERATIONS = frozenset(
     {
         "allocation",
@@ -191,6 +192,7 @@ FOUR_EYES_OPERATIONS = frozenset(
         "penalty",
         "obligation_close",
         "permit",
+        "tax_incentive",
         "period_reopen",
     }
 )

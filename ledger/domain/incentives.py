@@ -79,6 +79,44 @@ class ClawbackNotDue(
     """A clawback names equipment transferred more than five years after it was acquired."""
 
 
+class AcquiredInFuture(
+    LedgerError,
+    code="acquired_in_future",
+    kind=Kind.UNPROCESSABLE,
+    title="Equipment acquired after today",
+):
+    """An equipment credit names an acquisition date after today: a credit rests on an
+    investment made, and one dated later could never be clawed back (a transfer before the
+    acquisition is refused)."""
+
+
+class NotAnEnterprise(
+    LedgerError,
+    code="incentive_not_for_enterprise",
+    kind=Kind.UNPROCESSABLE,
+    title="Tax incentives are granted to enterprises only",
+):
+    """An equipment credit or retrofit project names a party that is no enterprise (the
+    province, a city, an exchange): only a taxpayer earns corporate income tax support."""
+
+
+class IncentiveRegistered(
+    LedgerError,
+    code="incentive_already_registered",
+    kind=Kind.CONFLICT,
+    title="The same equipment or project is registered under another id",
+):
+    """An equipment credit or retrofit project names what the enterprise already registered
+    under another id (the same party and description): registering it anew would grant the
+    credit twice or restart the exemption."""
+
+
+def same_thing_key(party: str, description: str) -> tuple[str, str]:
+    """What identifies equipment or a project: its party and its description, compared without
+    case or runs of spaces (the description names it: model and serial, or name and permit)."""
+    return party, " ".join(description.split()).casefold()
+
+
 class ReductionNotVerifiable(
     LedgerError,
     code="reduction_not_verifiable",

@@ -31,6 +31,24 @@ class CreditYearOutOfOrder(
     credit is used oldest first, year after year, so an earlier year cannot come afterwards."""
 
 
+class TaxYearInFuture(
+    LedgerError,
+    code="tax_year_in_future",
+    kind=Kind.UNPROCESSABLE,
+    title="A tax year after the current one",
+):
+    """A tax year (an equipment credit's, a retrofit project's income or first revenue year) is
+    after the current year: its figures cannot be known yet, and a credit year booked ahead
+    would lock out every earlier year (they are booked in order)."""
+
+
+def check_tax_year(year: int, current: int, field: str) -> int:
+    """`year`, unless it comes after `current` (`TaxYearInFuture` naming `field`)."""
+    if year > current:
+        raise TaxYearInFuture(f"{field} {year} is after the current year {current}", field=field)
+    return year
+
+
 class ProjectYearNotExempt(
     LedgerError,
     code="project_year_not_exempt",

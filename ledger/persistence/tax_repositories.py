@@ -536,6 +536,15 @@ class SqlTaxRepository:
             return None
         return RetrofitProject(row.id, row.party_code, row.first_revenue_year, row.description)
 
+    def projects_of(self, party: str) -> list[RetrofitProject]:
+        projects = t.retrofit_projects
+        rows = self._connection.execute(
+            select(projects).where(projects.c.party_code == party).order_by(projects.c.id)
+        )
+        return [
+            RetrofitProject(r.id, r.party_code, r.first_revenue_year, r.description) for r in rows
+        ]
+
     def add_project_year(self, booked: ProjectYear, at: datetime) -> None:
         self._connection.execute(
             insert(t.retrofit_project_years).values(

@@ -53,6 +53,7 @@ def _executors() -> dict[str, Executor]:
         access,
         adjustments,
         compliance,
+        income_tax,
         penalties,
         periods,
         permits,
@@ -73,6 +74,7 @@ def _executors() -> dict[str, Executor]:
         "obligation_close": compliance.run_approved_close,
         "tax_table": tax_tables.run_approved_entry,
         "permit": permits.run_approved_permit,
+        "tax_incentive": income_tax.run_approved_tax_incentive,
     }
 
 

@@ -16,7 +16,8 @@ The incentive's CNY is not cash: the accounts hold only it, so it never mixes wi
 
 Every use case takes the acting `Actor`; what lies outside its scope does not exist for it.
 Booking an incentive and granting an equipment credit are idempotent on their ids: the same
-request again answers the stored incentive as a replay, another one under the id is a 409.
+request again answers the stored incentive as a replay, another one under the id is a 409. Both
+book the province's tax expenditure on a regulator's figures: four eyes (`tax_incentive`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from ledger.domain.access import Actor
+from ledger.domain.access import Actor, Pending
 from ledger.domain.accounts import Side
 from ledger.domain.entries import Reference
 from ledger.domain.errors import InvalidField, RecordExists
+from ledger.domain.finance import beijing_date
 from ledger.domain.incentives import (
+    AcquiredInFuture,
     ClawbackNotDue,
     CreditYear,
     Incentive,
@@ -38,22 +41,30 @@ from ledger.domain.incentives import (
     IncentiveBasis,
     IncentiveKind,
     IncentiveNotFound,
+    IncentiveRegistered,
+    NotAnEnterprise,
     Reversal,
     ReversalReason,
     carry_forward,
     check_within_basis,
     clawback_due,
     equipment_credit_fen,
+    same_thing_key,
 )
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.payloads import from_payload, to_payload
 from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import CASH, PROVINCE, account_code
+from ledger.domain.registry import CASH, PROVINCE, PartyKind, account_code
 from ledger.services import journal
-from ledger.services.authority import party_in_scope, sees, use_case, visible_party
-from ledger.services.parties import ensure_instruments, move
+from ledger.services.authority import gate, party_in_scope, sees, use_case, visible_party
+from ledger.services.parties import ensure_instruments, lock_balances, move
 from ledger.services.transactions import in_transaction, read
 
 TAX_EXPENDITURE = "tax_expenditure"
+# The four-eyes operation of whatever books the province's tax expenditure on a regulator's
+# figures (`FourEyesPolicy`): an equipment credit here, a retrofit project and its years and a
+# credit year in `income_tax`.
+TAX_INCENTIVE = "tax_incentive"
 ACCOUNT_OF_KIND = {
     IncentiveKind.ARTICLE_13: "tax_incentives",
     IncentiveKind.EQUIPMENT_CREDIT: "equipment_credit",
@@ -173,11 +184,29 @@ def _reverse_in(  # noqa: PLR0917 - a reversal's inputs
     detail: str,
     report: str | None,
     also: tuple[Reference, ...] = (),
+    noted: Mapping[str, Any] | None = None,
 ) -> Incentive:
     if not incentive.active:
         raise IncentiveAlreadyReversed(f"incentive {incentive.id} was reversed", field="id")
-    expenditure, holder = _ensure_accounts(uow, incentive.party, incentive.kind)
-    entry = journal.PostEntry(
+    _ensure_accounts(uow, incentive.party, incentive.kind)
+    entry = _reversal_entry(incentive, reason, detail, also, noted or {})
+    (record,) = journal.write_in(uow, [entry])
+    reversal = Reversal(reason, record.entry_id, record.recorded_at, detail, report)
+    uow.tax.add_reversal(incentive.id, reversal)
+    return replace(incentive, reversal=reversal)
+
+
+def _reversal_entry(
+    incentive: Incentive,
+    reason: ReversalReason,
+    detail: str,
+    also: tuple[Reference, ...],
+    noted: Mapping[str, Any],
+) -> journal.PostEntry:
+    """The entry reversing `incentive` (`noted`: more of the request, kept in its metadata)."""
+    expenditure = account_code(PROVINCE, TAX_EXPENDITURE)
+    holder = account_code(incentive.party, ACCOUNT_OF_KIND[incentive.kind])
+    return journal.PostEntry(
         entry_id=f"incentive-{incentive.id}-{REVERSAL_SUFFIX[reason]}",
         entry_type=REVERSAL_ENTRY_TYPE[reason],
         postings=tuple(move(holder, expenditure, CASH, incentive.amount_fen, 2)),
@@ -188,12 +217,8 @@ def _reverse_in(  # noqa: PLR0917 - a reversal's inputs
             *(Reference("emission_report", r) for r in incentive.report_ids),
             *also,
         ),
-        metadata={"reverses": incentive.entry_id, "reason": reason.value},
+        metadata={"reverses": incentive.entry_id, "reason": reason.value, **noted},
     )
-    (record,) = journal.write_in(uow, [entry])
-    reversal = Reversal(reason, record.entry_id, record.recorded_at, detail, report)
-    uow.tax.add_reversal(incentive.id, reversal)
-    return replace(incentive, reversal=reversal)
 
 
 # -- invalidation ---------------------------------------------------------------------------
@@ -254,19 +279,43 @@ def reverse_for_amendment(
 @use_case("incentives.book")
 def book_incentive(
     uow_factory: UnitOfWorkFactory, actor: Actor, basis_id: str, incentive_id: str, amount_fen: int
-) -> Created[Incentive]:
-    """Book an incentive on an existing basis (refused beyond what the basis supports)."""
+) -> Created[Incentive] | Pending:
+    """Book an incentive on an existing basis (refused beyond what the basis supports): the
+    province's tax expenditure on a regulator's word (a clawed-back credit's basis has room
+    again), so four eyes (`tax_incentive`)."""
 
-    def work(uow: UnitOfWork) -> Created[Incentive]:
+    def work(uow: UnitOfWork) -> Created[Incentive] | Pending:
         stored = uow.tax.get_incentive(incentive_id)
         if stored is not None:
             same = (stored.basis_id, stored.amount_fen) == (basis_id, amount_fen)
             if not same or not sees(uow, actor, stored.party):
                 raise RecordExists(f"incentive {incentive_id} exists", field="id")
             return Created(stored, replayed=True)
+        basis = uow.tax.get_basis(basis_id)
+        if basis is None:
+            raise IncentiveNotFound(f"incentive basis {basis_id!r} not found", field="basis_id")
+        check_within_basis(basis, uow.tax.active_fen(basis.id), amount_fen)
+        payload = {
+            "incentive": "incentive",
+            "basis_id": basis_id,
+            "id": incentive_id,
+            "amount_fen": amount_fen,
+        }
+        pending = gate(uow, actor, TAX_INCENTIVE, payload, key=f"incentive:{incentive_id}")
+        if pending is not None:
+            return pending
         return Created(book_in(uow, basis_id, incentive_id, amount_fen))
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def run_approved_incentive(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> Created[Incentive] | Pending:
+    """The approved booking, run again for its initiator."""
+    return book_incentive(
+        uow_factory, actor, payload["basis_id"], payload["id"], int(payload["amount_fen"])
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,11 +332,14 @@ class EquipmentInvestment:
 @use_case("equipment_credits.grant")
 def grant_equipment_credit(
     uow_factory: UnitOfWorkFactory, actor: Actor, investment: EquipmentInvestment
-) -> Created[Incentive]:
-    """Book the CIT credit of 10% of the investment (rounded down to the fen)."""
+) -> Created[Incentive] | Pending:
+    """Book the CIT credit of 10% of the investment (rounded down to the fen): the province's
+    tax expenditure, on one regulator's figures, so four eyes (`tax_incentive`). Refused for a
+    party that is no enterprise, an acquisition after today, and equipment the enterprise has a
+    credit for under another id (the same description), before anyone is asked."""
 
-    def work(uow: UnitOfWork) -> Created[Incentive]:
-        visible_party(uow, actor, investment.party)
+    def work(uow: UnitOfWork) -> Created[Incentive] | Pending:
+        party = visible_party(uow, actor, investment.party)
         basis = IncentiveBasis(
             id=f"equipment-{investment.id}",
             kind=IncentiveKind.EQUIPMENT_CREDIT,
@@ -302,10 +354,48 @@ def grant_equipment_credit(
         if credited is not None:
             entry = _entry(basis, incentive_id, basis.cap_fen, memo, details)
             return _granted_already(uow, credited == basis, incentive_id, entry)
+        if party.kind is not PartyKind.ENTERPRISE:
+            raise NotAnEnterprise(f"{party.code} is no enterprise", field="party")
+        if investment.acquired_on > beijing_date(uow.now()):
+            raise AcquiredInFuture(
+                f"acquired on {investment.acquired_on}, after today", field="acquired_on"
+            )
+        _check_not_credited(uow, investment)
+        payload = {"incentive": "equipment_credit", **to_payload(investment)}
+        pending = gate(uow, actor, TAX_INCENTIVE, payload, key=f"equipment:{investment.id}")
+        if pending is not None:
+            return pending
+        _ensure_accounts(uow, investment.party, IncentiveKind.EQUIPMENT_CREDIT)
+        lock_balances(uow, [(account_code(investment.party, "equipment_credit"), CASH)])
+        _check_not_credited(uow, investment)  # again, now that no other grant runs
         uow.tax.add_basis(basis, uow.now())
         return Created(book_in(uow, basis.id, incentive_id, basis.cap_fen, memo, details))
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def run_approved_equipment_credit(
+    uow_factory: UnitOfWorkFactory, actor: Actor, payload: Mapping[str, Any]
+) -> Created[Incentive] | Pending:
+    """The approved grant, run again for its initiator."""
+    command = {k: v for k, v in payload.items() if k != "incentive"}
+    return grant_equipment_credit(uow_factory, actor, from_payload(EquipmentInvestment, command))
+
+
+def _check_not_credited(uow: UnitOfWork, investment: EquipmentInvestment) -> None:
+    """The same equipment (party and description, `same_thing_key`) credited under another id
+    is refused: the credit would be granted twice on one investment."""
+    wanted = same_thing_key(investment.party, investment.description)
+    found = uow.tax.list_incentives(investment.party, IncentiveKind.EQUIPMENT_CREDIT, 0, 100_000)
+    entries = uow.journal.get_many([i.entry_id for _, i in found])
+    for _, incentive in found:
+        entry = entries.get(incentive.entry_id)
+        if entry is not None and same_thing_key(incentive.party, entry.memo) == wanted:
+            raise IncentiveRegistered(
+                f"{incentive.id} credits {investment.party}'s equipment "
+                f"{investment.description!r} already",
+                field="description",
+            )
 
 
 def _granted_already(
@@ -327,11 +417,13 @@ def claw_back(
     equipment_id: str,
     transferred_on: date,
     detail: str = "",
-) -> list[Incentive]:
+) -> Created[list[Incentive]]:
     """The equipment was transferred or leased out: within 5 years of acquisition, every
-    active credit on it is reversed; later, the transfer is `clawback_not_due`."""
+    active credit on it is reversed; later, the transfer is `clawback_not_due`. The same
+    clawback again (the same transfer date and detail) answers the credits it reversed, as a
+    replay; another one finds nothing to claw back (`incentive_already_reversed`)."""
 
-    def work(uow: UnitOfWork) -> list[Incentive]:
+    def work(uow: UnitOfWork) -> Created[list[Incentive]]:
         basis = uow.tax.get_basis(f"equipment-{equipment_id}", lock=True)
         if basis is None or basis.acquired_on is None or not sees(uow, actor, basis.party):
             raise IncentiveNotFound(
@@ -343,12 +435,38 @@ def claw_back(
                 field="transferred_on",
             )
         text = detail or f"equipment {equipment_id} transferred on {transferred_on}"
-        active = [i for i in uow.tax.incentives_of_basis(basis.id) if i.active]
+        noted = {"transferred_on": transferred_on.isoformat()}
+        credits = uow.tax.incentives_of_basis(basis.id)
+        active = [i for i in credits if i.active]
         if not active:
-            raise IncentiveAlreadyReversed(f"no active credit on {equipment_id}", field="id")
-        return [_reverse_in(uow, i, ReversalReason.CLAWBACK, text, None) for i in active]
+            return _clawed_already(uow, equipment_id, credits, text, noted)
+        clawed = [
+            _reverse_in(uow, i, ReversalReason.CLAWBACK, text, None, noted=noted) for i in active
+        ]
+        return Created(clawed)
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _clawed_already(
+    uow: UnitOfWork,
+    equipment_id: str,
+    credits: list[Incentive],
+    text: str,
+    noted: Mapping[str, Any],
+) -> Created[list[Incentive]]:
+    """A retry of the clawback that reversed the credits (its entries written from the same
+    request: the same transfer date and detail) answers them; anything else is a conflict."""
+    clawed = [
+        i
+        for i in credits
+        if i.reversal is not None and i.reversal.reason is ReversalReason.CLAWBACK
+    ]
+    entries = [_reversal_entry(i, ReversalReason.CLAWBACK, text, (), noted) for i in clawed]
+    written = uow.journal.get_many([e.entry_id for e in entries])
+    if not clawed or not journal.is_replay(uow, entries, written):
+        raise IncentiveAlreadyReversed(f"no active credit on {equipment_id}", field="id")
+    return Created(clawed, replayed=True)
 
 
 # -- reads ------------------------------------------------------------------------------------

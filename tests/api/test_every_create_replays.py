@@ -168,13 +168,15 @@ class Ledger:
             call.path, json=call.json, content=call.content, params=call.params, headers=headers
         )
 
-    def created(self, who: Who, path: str, body: Json | bytes, **params: str) -> Json:
+    def created(
+        self, who: Who, path: str, body: Json | bytes, *, four_eyes: bool = True, **params: str
+    ) -> Json:
         """POST what an example needs first (JSON, or a CSV file's bytes): it is created."""
         if isinstance(body, bytes):
             call = Call(path, content=body, params=params)
         else:
             call = Call(path, json=body, params=params)
-        response = self.post(call, who)
+        response = self.post(call, who, four_eyes=four_eyes)
         assert response.status_code == 201, response.text
         made: Json = response.json()
         return made
@@ -346,20 +348,27 @@ def penalised(ledger: Ledger) -> None:
 
 def retrofitted(ledger: Ledger) -> None:
     project = {"id": "RT-PROJECT-Y", "party": "E07", "first_revenue_year": 2025}
-    ledger.created(REGULATOR, "/v1/retrofit-projects", project)
+    project |= {"description": "kiln RT-PROJECT-Y"}
+    ledger.created(REGULATOR, "/v1/retrofit-projects", project, four_eyes=False)
 
 
-def clawed_back_credit(ledger: Ledger) -> None:
+def clawed_back_credit(equipment_id: str) -> Callable[[Ledger], None]:
     """E05's equipment credit of 100.00 CNY, clawed back: its basis has room again."""
-    credit = {
-        "id": "RT-BASIS",
-        "party": "E05",
-        "investment": "1000.00",
-        "acquired_on": "2024-03-01",
-    }
-    ledger.created(REGULATOR, "/v1/equipment-credits", credit)
-    clawback = Call("/v1/equipment-credits/RT-BASIS/clawback", {"transferred_on": "2025-01-01"})
-    assert ledger.post(clawback, REGULATOR).status_code == 200
+
+    def given(ledger: Ledger) -> None:
+        credit = {
+            "id": equipment_id,
+            "party": "E05",
+            "investment": "1000.00",
+            "acquired_on": "2024-03-01",
+            "description": f"filter {equipment_id}",
+        }
+        ledger.created(REGULATOR, "/v1/equipment-credits", credit, four_eyes=False)
+        path = f"/v1/equipment-credits/{equipment_id}/clawback"
+        clawback = Call(path, {"transferred_on": "2025-01-01"})
+        assert ledger.post(clawback, REGULATOR).status_code == 200
+
+    return given
 
 
 def auctioned(ledger: Ledger) -> None:
@@ -819,9 +828,20 @@ EXAMPLES = [
         REGULATOR,
         "/v1/equipment-credits",
         {"id": "RT-EQUIPMENT", "party": "E05", "investment": "1000.00"}
-        | {"acquired_on": "2026-03-01"},
+        | {"acquired_on": "2026-03-01", "description": "filter RT-EQUIPMENT"},
         {"investment": "2000.00"},
         reads=("/v1/incentives/eq-RT-EQUIPMENT",),
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/equipment-credits",
+        REGULATOR,
+        "/v1/equipment-credits",
+        {"id": "RT-EQUIPMENT-4E", "party": "E05", "investment": "1000.00"}
+        | {"acquired_on": "2026-03-01", "description": "filter RT-EQUIPMENT-4E"},
+        {"investment": "2000.00"},
+        status=202,
+        reads=(PENDING,),
     ),
     Example(
         "/v1/incentives",
@@ -830,7 +850,18 @@ EXAMPLES = [
         {"id": "RT-INCENTIVE", "basis_id": "equipment-RT-BASIS", "amount": "50.00"},
         {"amount": "60.00"},
         reads=("/v1/incentives/RT-INCENTIVE", "/v1/incentives?party=E05"),
-        given=clawed_back_credit,
+        given=clawed_back_credit("RT-BASIS"),
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/incentives",
+        REGULATOR,
+        "/v1/incentives",
+        {"id": "RT-INCENTIVE-4E", "basis_id": "equipment-RT-BASIS-4E", "amount": "50.00"},
+        {"amount": "60.00"},
+        status=202,
+        reads=(PENDING,),
+        given=clawed_back_credit("RT-BASIS-4E"),
     ),
     Example(
         "/v1/equipment-credit-years",
@@ -839,14 +870,36 @@ EXAMPLES = [
         {"party": "E08", "year": 2025, "cit_payable_cny": "10.00"},
         {"cit_payable_cny": "11.00"},
         reads=("/v1/parties/E08/equipment-credit-years",),
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/equipment-credit-years",
+        REGULATOR,
+        "/v1/equipment-credit-years",
+        {"party": "E06", "year": 2025, "cit_payable_cny": "10.00"},
+        {"cit_payable_cny": "11.00"},
+        status=202,
+        reads=(PENDING,),
     ),
     Example(
         "/v1/retrofit-projects",
         REGULATOR,
         "/v1/retrofit-projects",
-        {"id": "RT-PROJECT", "party": "E07", "first_revenue_year": 2025},
+        {"id": "RT-PROJECT", "party": "E07", "first_revenue_year": 2025}
+        | {"description": "kiln RT-PROJECT"},
         {"first_revenue_year": 2024},
         reads=("/v1/retrofit-projects/RT-PROJECT",),
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/retrofit-projects",
+        REGULATOR,
+        "/v1/retrofit-projects",
+        {"id": "RT-PROJECT-4E", "party": "E07", "first_revenue_year": 2025}
+        | {"description": "kiln RT-PROJECT-4E"},
+        {"first_revenue_year": 2024},
+        status=202,
+        reads=(PENDING,),
     ),
     Example(
         "/v1/retrofit-projects/{project_id}/years",
@@ -855,6 +908,17 @@ EXAMPLES = [
         {"year": 2025, "income_cny": "400.00"},
         {"income_cny": "500.00"},
         reads=("/v1/retrofit-projects/RT-PROJECT-Y",),
+        given=retrofitted,
+        four_eyes=False,
+    ),
+    Example(
+        "/v1/retrofit-projects/{project_id}/years",
+        REGULATOR,
+        "/v1/retrofit-projects/RT-PROJECT-Y/years",
+        {"year": 2026, "income_cny": "400.00"},
+        {"income_cny": "500.00"},
+        status=202,
+        reads=(PENDING,),
         given=retrofitted,
     ),
     Example(

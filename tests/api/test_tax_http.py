@@ -187,6 +187,30 @@ def test_the_equipment_credit_and_its_clawback_over_http(taxed: TestClient) -> N
     )
     assert clawed.status_code == 200, clawed.text
     assert clawed.json()[0]["reversal"]["reason"] == "clawback"
+    assert REPLAYED not in clawed.headers
+
+
+def test_a_retried_clawback_answers_as_the_first_time(taxed: TestClient) -> None:
+    """The audit's case: the same clawback twice answered 200, then 409
+    `incentive_already_reversed`, so a client whose first answer was lost could not tell."""
+    credit = {"id": "DESOX-1", "party": "E01", "investment": "1000.00"}
+    granted = taxed.post("/v1/equipment-credits", json=credit | {"acquired_on": "2024-03-01"})
+    assert granted.status_code == 201, granted.text
+    path, body = "/v1/equipment-credits/DESOX-1/clawback", {"transferred_on": "2026-01-01"}
+
+    first = taxed.post(path, json=body)
+    again = taxed.post(path, json=body)
+
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.json() == first.json() and again.headers.get(REPLAYED) == "true"
+    assert_problem(
+        taxed.post(path, json={"transferred_on": "2026-01-02"}),
+        409,
+        "incentive_already_reversed",
+        "id",
+    )
+    e01 = taxed.get("/v1/accounts/E01:equipment_credit/balances/CNY").json()
+    assert e01["balance"] == "0.00"
 
 
 def test_the_tax_policy_is_readable_and_settable_by_the_regulator(taxed: TestClient) -> None:

@@ -35,6 +35,7 @@ from ledger.domain.tax_tables import (
     entry_payload,
 )
 from ledger.services import approvals, rights
+from ledger.services.incentives import EquipmentInvestment
 from ledger.services.journal import PostEntry, ReverseEntry
 from ledger.services.rights import ReserveAction, ReserveOperation
 from tests.console.conftest import sign_in
@@ -97,6 +98,10 @@ PAYLOADS: dict[str, dict[str, Any]] = {
             reference="PN-9",
         )
     ),
+    "tax_incentive": {
+        "incentive": "equipment_credit",
+        **to_payload(EquipmentInvestment("EQ-7", "E5", 123_456_00, date(2026, 3, 1), "SCR 7")),
+    },
 }
 # What each says (English, then Chinese): its sentence, for whom, its amounts.
 EXPECTED: dict[str, tuple[str, str, str, str]] = {
@@ -165,6 +170,12 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
         "E4",
         "SO2 ≤ 50 mg/Nm³",
     ),
+    "tax_incentive": (
+        "Grant the CIT credit of 10 % on equipment EQ-7 acquired on 2026-03-01",
+        "就 2026-03-01 购置的设备 EQ-7 给予 10 % 企业所得税抵免",
+        "E5",
+        "{cny}123,456.00",
+    ),
 }
 SIDES = {"en": "credit", "zh": "贷方"}
 YUAN = {"en": "CN¥", "zh": "¥"}  # Babel's CNY symbol in each locale
@@ -212,6 +223,26 @@ def test_other_tax_table_entries_and_notes_are_said_too() -> None:
     assert reopen.notes == ("Reason: late invoice",)
     permit = describe(_request("permit", PAYLOADS["permit"]), "zh")
     assert "SO2 去除率：95 %" in permit.amounts and permit.notes == ("许可证 PN-9",)
+
+
+def test_every_kind_of_tax_incentive_request_says_its_figures() -> None:
+    project: dict[str, Any] = {"incentive": "retrofit_project", "id": "RP-1", "party": "E5"}
+    project |= {"first_revenue_year": 2025, "description": "kiln SCR"}
+    registered = describe(_request("tax_incentive", project), "en")
+    year: dict[str, Any] = {"incentive": "project_year", "project_id": "RP-1", "year": 2026}
+    year |= {"income_fen": 400_000_00, "business_date": "2027-05-31"}
+    booked = describe(_request("tax_incentive", year), "zh")
+    credit_year: dict[str, Any] = {"incentive": "credit_year", "party": "E5", "year": 2026}
+    credit_year |= {"cit_payable_fen": 5_00, "business_date": None}
+    used = describe(_request("tax_incentive", credit_year), "en")
+
+    assert registered.what == "Register retrofit project RP-1, its income exempt from 2025"
+    assert registered.notes == ("Description: kiln SCR",)
+    assert booked.what == "登记改造项目 RP-1 2026 年度的所得及其企业所得税减免"
+    assert booked.notes == ("业务日期：2027-05-31",)
+    assert "400,000.00" in booked.amounts[0]
+    assert (used.what, used.whom) == ("Book tax year 2026 of the equipment credits", "E5")
+    assert "5.00" in used.amounts[0]
 
 
 def test_a_request_that_cannot_be_read_shows_its_operation_and_payload() -> None:

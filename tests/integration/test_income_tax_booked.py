@@ -16,6 +16,7 @@ from ledger.domain.income_tax import (
     ProjectYearNotExempt,
     RetrofitProject,
 )
+from ledger.domain.pages import Created
 from ledger.persistence.store import Store
 from ledger.services import incentives, income_tax, queries
 from tests.integration.tax_support import build_tax_registry, filer, regulator
@@ -32,7 +33,9 @@ def credited(store: Store) -> Store:
         incentives.grant_equipment_credit(
             store,
             regulator(store),
-            incentives.EquipmentInvestment(equipment, "E01", investment, acquired),
+            incentives.EquipmentInvestment(
+                equipment, "E01", investment, acquired, f"desulphuriser {equipment}"
+            ),
         )
     return store
 
@@ -42,7 +45,9 @@ def posted(store: Store, account: str) -> int:
 
 
 def book(store: Store, year: int, payable_fen: int) -> CreditYearRecord:
-    return income_tax.book_credit_year(store, regulator(store), "E01", year, payable_fen).record
+    booked = income_tax.book_credit_year(store, regulator(store), "E01", year, payable_fen)
+    assert isinstance(booked, Created)  # four-eyes is off in these tests
+    return booked.record
 
 
 def test_each_years_use_and_lapse_are_booked_as_the_schedule_computes(credited: Store) -> None:
@@ -71,6 +76,7 @@ def test_years_are_booked_in_order_and_a_retry_answers_the_same(credited: Store)
     first = income_tax.book_credit_year(credited, regulator(credited), "E01", 2025, 1_00)
     again = income_tax.book_credit_year(credited, regulator(credited), "E01", 2025, 1_00)
 
+    assert isinstance(first, Created) and isinstance(again, Created)
     assert (first.replayed, again.replayed, again.record) == (False, True, first.record)
     with pytest.raises(RecordExists):
         book(credited, 2025, 2_00)
@@ -80,19 +86,20 @@ def test_years_are_booked_in_order_and_a_retry_answers_the_same(credited: Store)
 
 
 def test_a_retrofit_projects_income_is_exempt_three_years_then_halved(credited: Store) -> None:
-    project = RetrofitProject("RP1", "E01", 2024, "desulphurisation retrofit")
+    project = RetrofitProject("RP1", "E01", 2019, "desulphurisation retrofit")
     income_tax.register_project(credited, regulator(credited), project)
 
-    full = income_tax.book_project_year(credited, regulator(credited), "RP1", 2024, 1_000_000_00)
-    half = income_tax.book_project_year(credited, regulator(credited), "RP1", 2027, 1_000_000_01)
-    for year in (2023, 2030):
+    full = income_tax.book_project_year(credited, regulator(credited), "RP1", 2019, 1_000_000_00)
+    half = income_tax.book_project_year(credited, regulator(credited), "RP1", 2022, 1_000_000_01)
+    for year in (2018, 2025):
         with pytest.raises(ProjectYearNotExempt):
             income_tax.book_project_year(credited, regulator(credited), "RP1", year, 1_00)
 
+    assert isinstance(full, Created) and isinstance(half, Created)
     assert (full.record.exempt_fen, half.record.exempt_fen) == (250_000_00, 125_000_00)
     assert [str(share) for _, share in project.schedule()] == ["1", "1", "1", "1/2", "1/2", "1/2"]
     assert posted(credited, "E01:income_exemption") == 375_000_00
     view = income_tax.get_project(credited, filer(credited), "RP1")
-    assert [y.year for y in view.years] == [2024, 2027]
+    assert [y.year for y in view.years] == [2019, 2022]
     with pytest.raises(RecordNotFound):
         income_tax.get_project(credited, filer(credited, "E02"), "RP1")
