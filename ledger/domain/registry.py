@@ -525,17 +525,23 @@ class Obligation:
 @dataclass(frozen=True, slots=True)
 class ComplianceStatus:
     """Obligation, what was surrendered, the shortfall, and the shortfall after current holdings;
-    once closed, how much of the shortfall later allocations have had deducted so far."""
+    once closed, how much of the shortfall later allocations have had deducted so far, and how
+    much of its penalty the enterprise has paid."""
 
     obligation: Obligation
     surrendered_units: int
     ccer_units: int
     holdings_units: int
     deducted_units: int = 0
+    penalty_paid_fen: int = 0
 
     @property
     def deduction_outstanding_units(self) -> int:
         return self.obligation.deduction_units - self.deducted_units
+
+    @property
+    def penalty_outstanding_fen(self) -> int:
+        return self.obligation.penalty_fen - self.penalty_paid_fen
 
     @property
     def shortfall_units(self) -> int:

@@ -77,6 +77,7 @@ CHAINS = (
         "obligations", t.obligations, "id", (Part(t.surrenders, "obligation_id", ("id",)),)
     ),
     RecordChain("deductions", t.carbon_deductions, "id"),
+    RecordChain("obligation_payments", t.obligation_penalty_payments, "id"),
     RecordChain(
         "credit_years",
         t.equipment_credit_years,

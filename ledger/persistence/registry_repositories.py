@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Select,
+    Table,
     and_,
     bindparam,
     exists,
@@ -893,26 +894,39 @@ class SqlRegistryRepository:
         return [(r.seq, _rights_penalty(r)) for r in self._page(query, table.c.seq, after, limit)]
 
     def add_penalty_payment(self, payment: PenaltyPayment, at: datetime) -> None:
-        self._connection.execute(
-            insert(t.rights_penalty_payments).values(
-                id=payment.id,
-                penalty_id=payment.penalty_id,
-                amount_fen=payment.amount_fen,
-                created_at=at,
-            )
-        )
+        self._add_payment(t.rights_penalty_payments, "penalty_id", payment, at)
 
     def get_penalty_payment(self, payment_id: str) -> PenaltyPayment | None:
-        table = t.rights_penalty_payments
-        row = self._connection.execute(select(table).where(table.c.id == payment_id)).first()
-        return None if row is None else PenaltyPayment(row.id, row.penalty_id, row.amount_fen)
+        return self._payment(t.rights_penalty_payments, "penalty_id", payment_id)
 
     def paid_fen(self, penalty_id: str) -> int:
-        table = t.rights_penalty_payments
+        return self._paid(t.rights_penalty_payments, "penalty_id", penalty_id)
+
+    # -- payments of an obligation's shortfall penalty (rules §5), kept as a rights penalty's ----
+
+    def add_obligation_payment(self, payment: PenaltyPayment, at: datetime) -> None:
+        self._add_payment(t.obligation_penalty_payments, "obligation_id", payment, at)
+
+    def get_obligation_payment(self, payment_id: str) -> PenaltyPayment | None:
+        return self._payment(t.obligation_penalty_payments, "obligation_id", payment_id)
+
+    def obligation_paid_fen(self, obligation_id: str) -> int:
+        return self._paid(t.obligation_penalty_payments, "obligation_id", obligation_id)
+
+    def _add_payment(self, table: Table, owed: str, payment: PenaltyPayment, at: datetime) -> None:
+        """A payment row of `table`, whose column `owed` names the penalty (its owner's key)."""
+        values = {"id": payment.id, owed: payment.penalty_id, "amount_fen": payment.amount_fen}
+        self._connection.execute(insert(table).values(**values, created_at=at))
+
+    def _payment(self, table: Table, owed: str, payment_id: str) -> PenaltyPayment | None:
+        row = self._connection.execute(select(table).where(table.c.id == payment_id)).first()
+        if row is None:
+            return None
+        return PenaltyPayment(row.id, row._mapping[owed], row.amount_fen)
+
+    def _paid(self, table: Table, owed: str, key: str) -> int:
         paid = self._connection.execute(
-            select(func.coalesce(func.sum(table.c.amount_fen), 0)).where(
-                table.c.penalty_id == penalty_id
-            )
+            select(func.coalesce(func.sum(table.c.amount_fen), 0)).where(table.c[owed] == key)
         ).scalar_one()
         return int(paid)
 

@@ -551,6 +551,24 @@ surrenders = Table(
     Index("ix_surrenders_obligation_id", "obligation_id"),
 )
 
+# Rules §5: the enterprise's payments of a closed obligation's shortfall penalty (each one a
+# `penalty_payment` entry from its cash to its penalties), chained on their own.
+obligation_penalty_payments = Table(
+    "obligation_penalty_payments",
+    metadata,
+    Column("id", String(48), primary_key=True),
+    Column(
+        "obligation_id",
+        String(48),
+        ForeignKey("obligations.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    Index("ix_obligation_penalty_payments_obligation_id", "obligation_id"),
+)
+
 # Rules §7.9: a closed obligation's shortfall deducted from later CEA allocations, one row per
 # (allocation, obligation); the allocation's id is unique per obligation, so it is deducted once.
 carbon_deductions = Table(

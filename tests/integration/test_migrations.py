@@ -232,6 +232,15 @@ def test_an_entry_stored_with_an_unpadded_year_is_repaired_on_sqlite(tmp_path: P
         store.dispose()
 
 
+def only_chains_it_has(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seal and verify, at an older revision, only the chains whose tables it has: a later
+    migration made the others (0030's `obligation_payments`), and their triggers with them."""
+    present = set(inspect(store.engine).get_table_names())
+    monkeypatch.setattr(
+        record_chains, "CHAINS", tuple(c for c in record_chains.CHAINS if c.table.name in present)
+    )
+
+
 def test_blocks_set_before_0025_still_verify_and_only_the_province_lifts_them(
     brand_new_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -256,6 +265,7 @@ def test_blocks_set_before_0025_still_verify_and_only_the_province_lifts_them(
         ]
         old_shape = Table("trading_blocks", MetaData(), *columns)
         monkeypatch.setitem(record_chains.BY_NAME, "blocks", RecordChain("blocks", old_shape, "id"))
+        only_chains_it_has(store, monkeypatch)
         chain.seal_all(store)
         assert chain.verify(store).ok
         monkeypatch.undo()
@@ -518,7 +528,7 @@ def test_records_sealed_before_their_table_changed_shape_still_verify_after_the_
 
 @pytest.mark.parametrize("name", list(SHAPE_CHANGES))
 def test_records_already_sealed_in_their_new_shape_are_not_sealed_again(
-    brand_new_url: str, name: str
+    brand_new_url: str, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     """A database that went through the shape change and sealed its records since: queuing them
     again changes nothing (the sealer links only a record whose digest changed)."""
@@ -527,6 +537,7 @@ def test_records_already_sealed_in_their_new_shape_are_not_sealed_again(
     # is its own: its records are written at it.
     migrate.upgrade(brand_new_url, max(BEFORE_RESEAL, name.split(maxsplit=1)[0]))
     store = Store(create_ledger_engine(brand_new_url))
+    only_chains_it_has(store, monkeypatch)  # the later tables' chains have nothing to seal
     try:
         write_unchecked(brand_new_url, change, change.new_insert)
         chain.seal_all(store)

@@ -40,6 +40,8 @@ RECORDS = (
     "INSERT INTO carbon_deductions (id, obligation_id, party_code, allocation_id, year,"
     " allocated_units, units, created_at) VALUES ('D1', (SELECT min(id) FROM obligations),"
     f" 'E01', 'A1', 2026, 10, 1, {NOW})",
+    "INSERT INTO obligation_penalty_payments (id, obligation_id, amount_fen, created_at) VALUES"
+    f" ('OP1', (SELECT min(id) FROM obligations), 100, {NOW})",
     "INSERT INTO rights_penalties (id, party_code, report_id, pollutant, amount_fen, findings,"
     f" note, created_at) VALUES ('RP1', 'E01', 'R1', 'SO2', 10000000, 'exceedances', '', {NOW})",
     "INSERT INTO rights_penalty_payments (id, penalty_id, amount_fen, created_at) VALUES"
@@ -111,6 +113,7 @@ EDITS = {
     "listings": ("'T3'", "price_fen = 100"),
     "obligations": ("(SELECT min(id) FROM obligations)", "verified_units = 0"),
     "deductions": ("'D1'", "units = 1000"),
+    "obligation_payments": ("'OP1'", "amount_fen = 1"),
     "rights_penalties": ("'RP1'", "amount_fen = 1"),
     "credit_years": ("'E01-2025'", "cit_payable_fen = 0"),
     "retrofit_projects": ("'RT1'", "first_revenue_year = 2020"),
