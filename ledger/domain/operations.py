@@ -137,6 +137,8 @@ OPERATIONS: Final[dict[str, frozenset[Role]]] = {
     "obligations.surrender": only(ENTERPRISE, REGULATOR),
     "obligations.status": READERS,
     "obligations.close": only(REGULATOR),
+    # Whoever may pay a rights penalty pays a shortfall penalty (the same kind of payment).
+    "obligations.pay_penalty": only(ENTERPRISE, REGULATOR, FINANCE),
     "deductions.list": READERS,
     "equipment_credits.book_year": only(REGULATOR),
     "equipment_credits.years": READERS,

@@ -1,5 +1,6 @@
 """Penalties for emission-rights non-compliance (rules §4, §7.10): the record a regulator books
-against a finding of a verified report, its payments, and the statutory range.
+against a finding of a verified report, its payments, and the statutory range; and the payments
+of a carbon obligation's shortfall penalty (rules §5), which are the same kind of payment.
 
 Pure: no I/O. A penalty is a receivable: the enterprise's `penalties` account (debit-normal)
 against the province's revenue, paid from the enterprise's cash through the ledger.
@@ -37,6 +38,16 @@ class PaymentExceedsOwed(
     """A payment of a penalty would take what was paid above the penalty's amount."""
 
 
+class NoPenaltyOwed(
+    LedgerError,
+    code="no_penalty_owed",
+    kind=Kind.CONFLICT,
+    title="The obligation has no penalty to pay",
+):
+    """A payment names a carbon obligation whose deadline has not been closed yet, or was closed
+    without a shortfall: no penalty was booked, so there is nothing to pay (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RightsPenalty:
     """A penalty booked against an enterprise for a finding of a verified report: emissions of
@@ -53,7 +64,9 @@ class RightsPenalty:
 
 @dataclass(frozen=True, slots=True)
 class PenaltyPayment:
-    """Cash paid by the enterprise against a penalty (its journal entry: `penalty-payment-{id}`)."""
+    """Cash paid by the enterprise against a penalty: a rights penalty (`penalty_id` is its id,
+    its journal entry `penalty-payment-{id}`) or an obligation's shortfall penalty (`penalty_id`
+    is the obligation's id, its entry `obligation-penalty-payment-{id}`)."""
 
     id: str
     penalty_id: str
@@ -80,12 +93,11 @@ def check_penalty_amount(amount_fen: int) -> None:
         )
 
 
-def check_payment(status: PenaltyStatus, amount_fen: int) -> None:
+def check_payment(owed: str, outstanding_fen: int, amount_fen: int) -> None:
+    """A payment is positive and at most what the penalty (`owed` names it) still owes."""
     if amount_fen <= 0:
         raise InvalidField("a payment is positive", field="amount_cny")
-    if amount_fen > status.outstanding_fen:
+    if amount_fen > outstanding_fen:
         raise PaymentExceedsOwed(
-            f"penalty {status.penalty.id} still owes "
-            f"{Decimal(status.outstanding_fen).scaleb(-2)} CNY",
-            field="amount_cny",
+            f"{owed} still owes {Decimal(outstanding_fen).scaleb(-2)} CNY", field="amount_cny"
         )

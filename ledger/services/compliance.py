@@ -1,12 +1,14 @@
 """Carbon compliance: obligations from verified emissions, surrender (oldest vintage first,
-CCER capped), status per enterprise, and the deadline (penalty booked, shortfall deducted from
-next year's allocation).
+CCER capped), status per enterprise, the deadline (penalty booked, shortfall deducted from
+next year's allocation), and the payment of that penalty through the ledger.
 
 An obligation is its enterprise's: out of the actor's scope it is not found. Setting an
 obligation and surrendering are idempotent on the client's id (a surrender's id names its
 journal entry, which keeps the request it was made for). Closing with a shortfall books a
 penalty sized by the price one regulator states: it needs a second regulator when the operator
-keeps `obligation_close` in `LEDGER_FOUR_EYES` (the default).
+keeps `obligation_close` in `LEDGER_FOUR_EYES` (the default). The enterprise (or whoever may
+pay a rights penalty) pays the shortfall penalty as it pays a rights penalty
+(`ledger.services.penalty_payments`): in parts, at most what is still owed, idempotent.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.finance import beijing_date
 from ledger.domain.pages import Created, Page, check_page_size, decode_cursor, keyset_page
+from ledger.domain.penalties import NoPenaltyOwed, PenaltyPayment
 from ledger.domain.ports import Surrender, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import (
     CARBON,
@@ -53,7 +56,7 @@ from ledger.domain.registry import (
     instrument_code,
     penalty_fen,
 )
-from ledger.services import journal
+from ledger.services import journal, penalty_payments
 from ledger.services.authority import gate, party_in_scope, sees, use_case, visible_party
 from ledger.services.business_dates import effective_at, same_day
 from ledger.services.parties import (
@@ -67,6 +70,15 @@ from ledger.services.parties import (
 from ledger.services.transactions import in_transaction, read
 
 OBLIGATION_CLOSE = "obligation_close"  # its four-eyes operation (with a shortfall)
+# A shortfall penalty's payments: their own table, their entries
+# `obligation-penalty-payment-{id}` (a rights penalty's payment ids are another namespace).
+PAYMENTS = penalty_payments.PaymentBook(
+    "obligation",
+    "obligation-penalty-payment-",
+    get=lambda uow, payment_id: uow.registry.get_obligation_payment(payment_id),
+    add=lambda uow, payment, at: uow.registry.add_obligation_payment(payment, at),
+    paid_fen=lambda uow, obligation_id: uow.registry.obligation_paid_fen(obligation_id),
+)
 
 
 @use_case("obligations.set")
@@ -256,6 +268,7 @@ def _status(uow: UnitOfWork, obligation: Obligation) -> ComplianceStatus:
         ccer_units=sum(s.units for s in surrenders if s.instrument_code == CCER),
         holdings_units=sum(units for _, units in _eligible_holdings(uow, obligation)),
         deducted_units=uow.registry.deducted_units([obligation.id]).get(obligation.id, 0),
+        penalty_paid_fen=uow.registry.obligation_paid_fen(obligation.id),
     )
 
 
@@ -350,6 +363,36 @@ def _book_shortfall_penalty(
             )
         ],
     )
+
+
+@use_case("obligations.pay_penalty")
+def pay_shortfall_penalty(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    payment: PenaltyPayment,
+    business_date: date | None = None,
+) -> Created[ComplianceStatus]:
+    """Pay (part of) the shortfall penalty of a closed obligation (`payment.penalty_id`) from
+    the enterprise's cash: at most what it still owes; the entry takes effect on
+    `business_date` (the payment date; None: today). The status answers paid and outstanding."""
+
+    def work(uow: UnitOfWork) -> Created[ComplianceStatus]:
+        obligation = _obligation(uow, actor, payment.penalty_id, lock=True)
+        if not obligation.penalty_fen:  # no payment can be stored for it: a retry is never here
+            why = "closed without a shortfall" if obligation.closed else "not closed yet"
+            raise NoPenaltyOwed(
+                f"obligation {obligation.id} has no penalty to pay: it is {why}",
+                field="obligation",
+            )
+        owed = penalty_payments.Owed(
+            f"the penalty of obligation {obligation.id}",
+            obligation.party_code,
+            obligation.penalty_fen,
+        )
+        replayed = penalty_payments.pay(uow, PAYMENTS, owed, payment, business_date)
+        return Created(_status(uow, obligation), replayed=replayed)
+
+    return in_transaction(uow_factory, work, actor=actor)
 
 
 def run_approved_close(

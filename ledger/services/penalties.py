@@ -4,7 +4,8 @@ receivable entry, and the enterprise pays it through the ledger.
 
 Booking is one `penalty` entry (the enterprise's `penalties`, debit-normal, against
 `HEBEI:revenue`) referencing the report and the penalty; a payment is one `penalty_payment`
-entry from the enterprise's cash to its `penalties`. Both are idempotent on the client's id.
+entry from the enterprise's cash to its `penalties` (`ledger.services.penalty_payments`, which
+pays an obligation's shortfall penalty alike). Both are idempotent on the client's id.
 Booking needs a second principal when the operator puts `penalty` in `LEDGER_FOUR_EYES`. A
 penalty is its enterprise's: out of the actor's scope it is not found.
 """
@@ -27,25 +28,25 @@ from ledger.domain.penalties import (
     PenaltyPayment,
     PenaltyStatus,
     RightsPenalty,
-    check_payment,
     check_penalty_amount,
 )
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.domain.registry import (
-    CASH,
-    CASH_ACCOUNT,
-    PENALTIES,
-    PROVINCE,
-    REVENUE,
-    account_code,
-)
-from ledger.services import journal, reductions
+from ledger.domain.registry import CASH, PENALTIES, PROVINCE, REVENUE, account_code
+from ledger.services import journal, penalty_payments, reductions
 from ledger.services.authority import gate, sees, use_case
-from ledger.services.business_dates import effective_at, same_day
+from ledger.services.business_dates import effective_at
 from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
 
 PENALTY = "penalty"  # its four-eyes operation
+# A rights penalty's payments: their own table, their entries `penalty-payment-{id}`.
+PAYMENTS = penalty_payments.PaymentBook(
+    "rights_penalty",
+    "penalty-payment-",
+    get=lambda uow, payment_id: uow.registry.get_penalty_payment(payment_id),
+    add=lambda uow, payment, at: uow.registry.add_penalty_payment(payment, at),
+    paid_fen=lambda uow, penalty_id: uow.registry.paid_fen(penalty_id),
+)
 
 
 @use_case("rights_penalties.book")
@@ -65,7 +66,7 @@ def book_penalty(
             if (
                 _asked(existing) != _asked(penalty)
                 or not sees(uow, actor, existing.party_code)
-                or not _dated(uow, f"rights-penalty-{existing.id}", business_date)
+                or not penalty_payments.booked_on(uow, _entry_id(existing), business_date)
             ):
                 raise RecordExists(f"penalty {penalty.id} exists", field="id")
             return Created(existing, replayed=True)
@@ -91,7 +92,7 @@ def book_penalty(
         ensure_instruments(uow, CASH, [None])
         owed, revenue = account_code(record.party_code, PENALTIES), account_code(PROVINCE, REVENUE)
         entry = journal.PostEntry(
-            entry_id=f"rights-penalty-{record.id}",
+            entry_id=_entry_id(record),
             entry_type="penalty",
             postings=tuple(move(owed, revenue, CASH, record.amount_fen, 2)),
             references=(Reference("report", report.id), Reference("rights_penalty", record.id)),
@@ -114,6 +115,10 @@ def run_approved_penalty(
     )
 
 
+def _entry_id(penalty: RightsPenalty) -> str:
+    return f"rights-penalty-{penalty.id}"
+
+
 def _asked(penalty: RightsPenalty) -> tuple[str, str, int, str]:
     """What a booking asked for (the party and findings come from the report)."""
     return (penalty.report_id, penalty.pollutant, penalty.amount_fen, penalty.note)
@@ -131,25 +136,10 @@ def pay_penalty(
 
     def work(uow: UnitOfWork) -> Created[PenaltyStatus]:
         penalty = _visible(uow, actor, payment.penalty_id, lock=True)
-        stored = uow.registry.get_penalty_payment(payment.id)
-        if stored is not None:
-            if stored != payment or not _dated(uow, f"penalty-payment-{payment.id}", business_date):
-                raise RecordExists(f"payment {payment.id} exists", field="id")
-            return Created(_status(uow, penalty), replayed=True)
-        moment = effective_at(uow, business_date)
-        check_payment(_status(uow, penalty), payment.amount_fen)
-        uow.registry.add_penalty_payment(payment, uow.now())
-        party = penalty.party_code
-        cash, owed = account_code(party, CASH_ACCOUNT), account_code(party, PENALTIES)
-        entry = journal.PostEntry(
-            entry_id=f"penalty-payment-{payment.id}",
-            entry_type="penalty_payment",
-            postings=tuple(move(cash, owed, CASH, payment.amount_fen, 2)),
-            references=(Reference("rights_penalty", penalty.id), Reference("payment", payment.id)),
-            effective_at=moment,
-        )
-        journal.write_in(uow, [entry])
-        return Created(_status(uow, penalty))
+        label = f"penalty {penalty.id}"
+        owed = penalty_payments.Owed(label, penalty.party_code, penalty.amount_fen)
+        replayed = penalty_payments.pay(uow, PAYMENTS, owed, payment, business_date)
+        return Created(_status(uow, penalty), replayed=replayed)
 
     return in_transaction(uow_factory, work, actor=actor)
 
@@ -177,12 +167,6 @@ def list_penalties(
         return [(seq, _status(uow, penalty)) for seq, penalty in rows]
 
     return keyset_page("rights_penalties", read(uow_factory, work), limit)
-
-
-def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
-    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
-    stored = uow.journal.get_many([entry_id]).get(entry_id)
-    return stored is None or same_day(stored.effective_at, day)
 
 
 def _status(uow: UnitOfWork, penalty: RightsPenalty) -> PenaltyStatus:
