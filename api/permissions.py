@@ -109,6 +109,7 @@ ROUTES: dict[str, str | None] = {
     "POST /v1/obligations/{obligation_id}/surrenders": "obligations.surrender",
     "GET /v1/obligations/{obligation_id}/status": "obligations.status",
     "POST /v1/obligations/{obligation_id}/close": "obligations.close",
+    "POST /v1/obligations/{obligation_id}/penalty-payments": "obligations.pay_penalty",
     "GET /v1/carbon-deductions": "deductions.list",
     "POST /v1/equipment-credit-years": "equipment_credits.book_year",
     "GET /v1/parties/{code}/equipment-credit-years": "equipment_credits.years",

@@ -729,6 +729,8 @@ class StatusOut(Strict):
     projected_shortfall_tco2: str
     deducted_tco2: str = Field(description="of the shortfall, deducted from allocations so far")
     deduction_outstanding_tco2: str = Field(description="of the shortfall, still to deduct")
+    penalty_paid_cny: str = Field(description="of the shortfall penalty, paid so far")
+    penalty_outstanding_cny: str = Field(description="of the shortfall penalty, still owed")
 
 
 def status_out(s: ComplianceStatus) -> StatusOut:
@@ -741,6 +743,8 @@ def status_out(s: ComplianceStatus) -> StatusOut:
         projected_shortfall_tco2=str(s.projected_shortfall_units),
         deducted_tco2=str(s.deducted_units),
         deduction_outstanding_tco2=str(s.deduction_outstanding_units),
+        penalty_paid_cny=cny(s.penalty_paid_fen),
+        penalty_outstanding_cny=cny(s.penalty_outstanding_fen),
     )
 
 

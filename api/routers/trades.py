@@ -1,4 +1,5 @@
-"""Trades and compliance: propose and act on trades; obligations, surrenders, status, deadline.
+"""Trades and compliance: propose and act on trades; obligations, surrenders, status, deadline,
+the shortfall penalty's payments; rights penalties.
 Translation only: who may act as which party, what each actor sees and every rule live in the
 services."""
 
@@ -237,6 +238,23 @@ def close(obligation_id: IdPath, body: rs.DeadlineIn, store: Store, actor: Acts)
     With a shortfall, under four-eyes (`obligation_close`): 202 and a request."""
     price = rs.fen(body.average_price_cny, "average_price_cny")
     return or_pending(compliance.close_deadline(store, actor, obligation_id, price), rs.status_out)
+
+
+@router.post(
+    "/obligations/{obligation_id}/penalty-payments",
+    response_model=rs.StatusOut,
+    status_code=201,
+    tags=["compliance"],
+)
+def pay_shortfall_penalty(
+    obligation_id: IdPath, body: ps.PaymentIn, store: Store, actor: Acts, response: Response
+) -> rs.StatusOut:
+    """Pay (part of) a closed obligation's shortfall penalty from the enterprise's cash, at most
+    what it still owes: a `penalty_payment` entry. The same payment again answers the status as
+    it is, marked `Idempotent-Replayed`."""
+    payment = body.to_domain(obligation_id)
+    paid = compliance.pay_shortfall_penalty(store, actor, payment, body.business_date)
+    return created(response, paid, rs.status_out)
 
 
 @router.get("/carbon-deductions", response_model=rs.DeductionPage, tags=["compliance"])

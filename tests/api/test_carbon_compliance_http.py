@@ -1,16 +1,18 @@
 """Carbon compliance per rules §7.9 over HTTP: borrowing and over-surrender are problems with
-their codes, a deadline closes only after it, and a shortfall is deducted once from later
-allocations, each deduction listed for the enterprise (and only for it)."""
+their codes, a deadline closes only after it, a shortfall is deducted once from later
+allocations, each deduction listed for the enterprise (and only for it), and the enterprise pays
+the shortfall penalty in parts, retries answered as replays (rules §5)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.domain.access import FOUR_EYES_DEFAULT
-from tests.api.support import Clock, headers_for
+from tests.api.support import REPLAYED, Clock, headers_for
 from tests.api.test_emissions_registry_http import as_, ok, problem
 
 
@@ -148,3 +150,48 @@ def test_a_close_without_a_shortfall_stays_immediate_under_four_eyes(
     closed = ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
 
     assert (closed["obligation"]["closed"], closed["shortfall_tco2"]) == (True, "0")
+
+
+def pay(client: TestClient, obligation: str, payment: str, cny: str, party: str = "E1") -> Any:
+    body = {"id": payment, "amount_cny": cny}
+    path = f"/v1/obligations/{obligation}/penalty-payments"
+    return client.post(path, json=body, headers=as_(client, party))
+
+
+def test_the_enterprise_pays_its_shortfall_penalty_in_parts_and_a_retry_is_a_replay(
+    registry: TestClient, clock: Clock
+) -> None:
+    exchange = {"code": "EXCHANGE", "kind": "exchange", "name": "Exchange"}  # deposits need it
+    ok(registry.post("/v1/parties", json=exchange), 201)
+    ok(registry.post("/v1/deposits", json={"id": "D1", "party": "E1", "amount_cny": "500000"}), 201)
+    oblige(registry, "O1", "E1", 2024, "1000")
+    oblige(registry, "O2", "E1", 2025, "1000")  # not closed: no penalty yet
+    clock.advance(datetime(2026, 1, 1, tzinfo=UTC) - clock())
+    ok(registry.post("/v1/obligations/O1/close", json={"average_price_cny": "98.00"}))
+
+    part = pay(registry, "O1", "P1", "90000.00")
+    retried = pay(registry, "O1", "P1", "90000.00")
+    problem(pay(registry, "O1", "P1", "1.00"), 409, "record_exists_with_different_definition")
+    over = pay(registry, "O1", "P2", "400000.01")
+    problem(over, 422, "payment_exceeds_owed")
+    problem(pay(registry, "O2", "P3", "1.00"), 409, "no_penalty_owed")
+    problem(pay(registry, "O1", "P4", "1.00", party="E2"), 404, "record_not_found")
+    rest = ok(pay(registry, "O1", "P2", "400000.00"), 201)
+
+    assert (part.status_code, retried.status_code) == (201, 201)
+    assert REPLAYED not in part.headers
+    assert retried.headers[REPLAYED] == "true"
+    assert retried.json() == part.json()
+    assert over.json()["field"] == "amount_cny"
+    assert (part.json()["penalty_paid_cny"], part.json()["penalty_outstanding_cny"]) == (
+        "90000.00",
+        "400000.00",
+    )
+    status = ok(registry.get("/v1/obligations/O1/status", headers=as_(registry, "E1")))
+    assert (status["penalty_paid_cny"], status["penalty_outstanding_cny"]) == ("490000.00", "0.00")
+    assert rest == status
+    balances = {
+        account: ok(registry.get(f"/v1/accounts/{account}/balances/CNY"))["balance"]
+        for account in ("E1:penalties", "E1:cash")
+    }
+    assert balances == {"E1:penalties": "0.00", "E1:cash": "10000.00"}

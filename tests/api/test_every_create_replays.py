@@ -330,6 +330,15 @@ def overdue(ledger: Ledger) -> None:
     ledger.created(REGULATOR, "/v1/obligations", {**owed, "deadline": "2025-12-31"})
 
 
+def shortfall_penalised(ledger: Ledger) -> None:
+    """E05 owed 10 tCO2 for 2024, surrendered none, and its deadline was closed: it owes the
+    shortfall penalty (10 × 98.00 × 5 = 4,900.00 CNY)."""
+    owed = {"id": "RT-PAY-OBL", "party": "E05", "period": 2024, "verified_emissions_tco2": "10"}
+    ledger.created(REGULATOR, "/v1/obligations", {**owed, "deadline": "2025-12-31"})
+    closing = Call("/v1/obligations/RT-PAY-OBL/close", {"average_price_cny": "98.00"})
+    assert ledger.post(closing, REGULATOR, four_eyes=False).status_code == 200
+
+
 def exceeded(month: date) -> list[ReportLine]:
     """The worked example in one month, measured by an agency, with an hourly NOx exceedance."""
     return [
@@ -695,6 +704,15 @@ EXAMPLES = [
         status=202,
         reads=("/v1/obligations/RT-CLOSE-OBL/status", "/v1/accounts/E04:penalties/balances/CNY"),
         given=overdue,
+    ),
+    Example(
+        "/v1/obligations/{obligation_id}/penalty-payments",
+        enterprise("E05"),
+        "/v1/obligations/RT-PAY-OBL/penalty-payments",
+        {"id": "RT-PAY-SHORTFALL", "amount_cny": "1.00"},
+        {"amount_cny": "2.00"},
+        reads=("/v1/obligations/RT-PAY-OBL/status", "/v1/accounts/E05:cash/balances/CNY"),
+        given=shortfall_penalised,
     ),
     Example(
         "/v1/rights-penalties",

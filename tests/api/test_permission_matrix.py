@@ -69,6 +69,10 @@ CROSS_SCOPE: dict[str, tuple[str, dict[str, object] | None]] = {
         {"id": "S-X", "quantity_tco2": "1"},
     ),
     "GET /v1/obligations/{obligation_id}/status": ("/v1/obligations/E07-2024/status", None),
+    "POST /v1/obligations/{obligation_id}/penalty-payments": (
+        "/v1/obligations/E07-2024/penalty-payments",
+        {"id": "P-X", "amount_cny": "1.00"},
+    ),
     "GET /v1/parties/{code}/equipment-credit-years": (
         "/v1/parties/E02/equipment-credit-years",
         None,
