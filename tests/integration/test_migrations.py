@@ -234,7 +234,7 @@ def test_an_entry_stored_with_an_unpadded_year_is_repaired_on_sqlite(tmp_path: P
 
 def only_chains_it_has(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seal and verify, at an older revision, only the chains whose tables it has: a later
-    migration made the others (0030's `obligation_payments`), and their triggers with them."""
+    migration made the others (0031's `obligation_payments`), and their triggers with them."""
     present = set(inspect(store.engine).get_table_names())
     monkeypatch.setattr(
         record_chains, "CHAINS", tuple(c for c in record_chains.CHAINS if c.table.name in present)
