@@ -286,7 +286,8 @@ def compliance_page(
     page: PageNumber = 1,
 ) -> Response:
     """Obligations by period (a page at a time): verified emissions, surrendered, shortfall and
-    projected shortfall after current holdings, with a chart of the page's periods."""
+    projected shortfall after current holdings, with a chart of the page's periods; for each
+    obligation of the page closed with a shortfall, its penalty booked, paid and outstanding."""
     code = party_of(actor, party)
     statuses = numbered(compliance.statuses_of(context_of(request).store, actor, code), page)
     found = statuses.rows
@@ -314,5 +315,7 @@ def compliance_page(
         statuses=statuses,
         chart=chart,
         against=against,
+        penalised=[s for s in found if s.obligation.closed and s.shortfall_units],
+        fen=lambda value: Decimal(value).scaleb(-2),
         year=year or "",
     )

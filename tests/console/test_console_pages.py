@@ -18,15 +18,17 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.console import pages_finance, web
 from ledger.domain.access import Role
+from ledger.domain.penalties import PenaltyPayment
 from ledger.domain.registry import Entitlement
 from ledger.persistence.engine import create_ledger_engine
 from ledger.persistence.store import Store
-from ledger.services import access, rights, statements, trading
+from ledger.services import access, compliance, rights, statements, trading
 from ledger.settings import Settings
 from tests.console.conftest import SignedIn, sign_in
 from tests.factories import NO_FOUR_EYES, actor, token_for
 from tests.integration.monitoring_support import HEADER, build_outlets, full_month, import_lines
 from tests.integration.registry_support import TRADE_DAY, of, so2_trade
+from tests.integration.test_carbon_compliance import closed_with_shortfall, oblige
 
 
 @pytest.fixture
@@ -120,6 +122,38 @@ def test_the_market_report_charts_only_the_cells_it_may_show(app: FastAPI) -> No
     assert "2026-Q1 SO2 bilateral" in page.text and "6,000.00" in page.text
     assert "2026-Q2" not in page.text
     assert "已隐藏的单元格（交易少于 3 笔或交易方少于 3 个，不公布其任何数据）：1 个。" in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ("Shortfall penalties", "CN¥490,000.00", "CN¥90,000.00", "CN¥400,000.00")),
+        ("zh", ("缺口罚款", "¥490,000.00", "¥90,000.00", "¥400,000.00")),
+    ],
+)
+def test_the_compliance_page_shows_a_shortfall_penalty_booked_paid_and_outstanding(
+    app: FastAPI, language: str, words: tuple[str, ...]
+) -> None:
+    # E1 closed its 2024 obligation O1 1,000 tCO2 short (5 × 98.00 CNY a tonne: 490,000.00
+    # CNY) and paid 90,000.00 of it; its 2025 obligation O2 is still open and owes nothing.
+    store = app.state.store
+    today = store.clock
+    closed_with_shortfall(store, "E1", 1_000, "O1")
+    store.clock = today  # back from the deadline: a token issued then has expired by now
+    oblige(store, "O2", "E1", 500, year=2025)
+    payment = PenaltyPayment("P1", "O1", 90_000_00)
+    compliance.pay_shortfall_penalty(store, of(store, "E1"), payment)
+    with TestClient(app) as client:
+        client.cookies.set("ledger_language", language, path="/console")
+        sign_in(client, token_for(store, actor(store, Role.ENTERPRISE, "E1")))
+        page = client.get("/console/compliance")
+    assert page.status_code == 200
+    penalties = page.text.split("<h2>", 1)[1].split("</table>", 1)[0]
+    assert words[0] in penalties
+    booked, paid, outstanding = words[1:]
+    row = f'<td>O1</td><td class="num">{booked}</td><td class="num">{paid}</td>'
+    assert f'{row}<td class="num">{outstanding}</td>' in penalties
+    assert "O2" not in penalties
 
 
 def test_a_market_report_whose_every_cell_is_suppressed_says_so(app: FastAPI) -> None:
