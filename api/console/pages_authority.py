@@ -4,6 +4,7 @@ registry overview, enterprises, allocations with four-eyes, and the approvals qu
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -13,7 +14,7 @@ from fastapi.responses import Response
 
 from api import registry_schemas as rs
 from api.console import approval_views, charts
-from api.console.i18n import CHINA_STANDARD_TIME
+from api.console.i18n import CHINA_STANDARD_TIME, N_
 from api.console.permissions import PREFIX
 from api.console.web import (
     Acts,
@@ -40,6 +41,12 @@ City = Annotated[str | None, Query(max_length=64)]
 Party = Annotated[str | None, Query(max_length=32, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 POLLUTANTS = ("SO2", "NOx", "COD", "NH3-N")
 Year = Annotated[int | None, Query(ge=YEAR_MIN + 1, le=YEAR_MAX)]
+# The market report's markets as a reader names them; the report (and the API) keeps its values.
+MARKET_NAMES = {
+    statements.BILATERAL: N_("bilateral trades"),
+    statements.RESERVE_SALES: N_("reserve sales"),
+    statements.BUY_BACKS: N_("reserve buy-backs"),
+}
 
 
 @router.get("/overview", include_in_schema=False)
@@ -205,15 +212,15 @@ def market(request: Request, year: Year = None, page: PageNumber = 1) -> Respons
         context_of(request).store, date(shown - 1, 1, 1), date(shown, 12, 31)
     )
     names = [column.name for column in table.columns]
-    rows = [dict(zip(names, row, strict=True)) for row in table]
+    _ = gettext(request)
+    rows = [_labelled(dict(zip(names, row, strict=True)), _) for row in table]
     # Suppressed cells (fewer than 3 trades or parties) carry no price: not charted, counted.
     priced = numbered([row for row in rows if row["volume_weighted_price_cny"] is not None], page)
     hidden = sum(1 for row in rows if row["suppressed"] == "yes")
-    _ = gettext(request)
     chart = charts.Chart(
         _("Market prices %(first)s–%(last)s") % {"first": shown - 1, "last": shown},
         _("Volume-weighted price of settled trades by quarter and pollutant (CNY per t)."),
-        [f"{row['quarter']} {row['pollutant']} {row['market']}" for row in priced.rows],
+        [str(row["label"]) for row in priced.rows],
         [
             charts.Series(
                 _("price"),
@@ -232,6 +239,14 @@ def market(request: Request, year: Year = None, page: PageNumber = 1) -> Respons
         chart=chart,
         year=shown,
     )
+
+
+def _labelled(row: dict[str, object], _: Callable[[str], str]) -> dict[str, object]:
+    """A report row with the label its chart and table show: quarter, pollutant and market, the
+    market translated (one the console does not know yet shown as the report names it)."""
+    market = str(row["market"])
+    label = f"{row['quarter']} {row['pollutant']} {_(MARKET_NAMES.get(market, market))}"
+    return {**row, "label": label}
 
 
 @router.get("/pledges", include_in_schema=False)

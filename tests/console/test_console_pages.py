@@ -118,10 +118,15 @@ def test_the_market_report_charts_only_the_cells_it_may_show(app: FastAPI) -> No
         trading.record(store, of(store, "HEBEI"), trade_id)
     with TestClient(app) as client:
         page = client.get("/console/market", params={"year": "2026"})
+        client.cookies.set("ledger_language", "en", path="/console")
+        english = client.get("/console/market", params={"year": "2026"}).text
     assert page.status_code == 200
-    assert "2026-Q1 SO2 bilateral" in page.text and "6,000.00" in page.text
+    assert "2026-Q1 SO2 双边交易" in page.text and "6,000.00" in page.text
     assert "2026-Q2" not in page.text
     assert "已隐藏的单元格（交易少于 3 笔或交易方少于 3 个，不公布其任何数据）：1 个。" in page.text
+    # The market is named in the reader's language, in the table and on the chart alike.
+    assert english.count("2026-Q1 SO2 bilateral trades") >= 2
+    assert "SO2 bilateral<" not in english
 
 
 @pytest.mark.parametrize(
