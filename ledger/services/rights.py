@@ -86,18 +86,23 @@ ALLOCATION = "allocation"  # the four-eyes operation of a large entitlement
 
 
 def _post(
-    uow: UnitOfWork, commands: Sequence[journal.PostEntry], *, retry_safe: bool = False
+    uow: UnitOfWork,
+    commands: Sequence[journal.PostEntry],
+    *,
+    retry_safe: bool = False,
+    locked: journal.LockedBalances | None = None,
 ) -> tuple[list[EntryRecord], bool]:
     """Write an operation's entries; and whether this was a replay. The operation's id names
     them: a second use of it is a clear conflict, not a unique-index failure surfacing as a
     500, unless the operation is `retry_safe` (its entries are all it writes) and the request
-    is the same: then the stored entries answer."""
+    is the same: then the stored entries answer. `locked`: the balances the caller locked
+    already (every one the entries touch)."""
     taken = uow.journal.get_many(c.entry_id for c in commands)
     if taken and retry_safe and journal.is_replay(uow, commands, taken):
         return [taken[c.entry_id] for c in commands], True
     if taken:
         raise RecordExists(f"entry {sorted(taken)[0]!r} exists: use a new operation id", field="id")
-    return journal.write_in(uow, commands), False
+    return journal.write_in(uow, commands, locked=locked), False
 
 
 # -- entitlements, carbon issuance, cash deposits ---------------------------------------------
@@ -430,6 +435,8 @@ class ReserveAction(Enum):
 FOUR_EYES_ACTIONS = frozenset(
     {ReserveAction.CONFISCATION, ReserveAction.CANCELLATION, ReserveAction.BUY_BACK}
 )
+# The reserve operations that take back an enterprise's surplus, held to what it may give.
+TAKING_BACK = frozenset({ReserveAction.RECLAIM, ReserveAction.BUY_BACK})
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,9 +485,13 @@ def reserve_operation(
         moment = effective_at(uow, op.business_date, vintages=sold)
         _check_decision_free(uow, op)
         _check_price(op, policy_of(uow))
+        locked = None
         if not uow.journal.get_many([entry_id]):  # a retry of a booked one replays below
-            if op.action in (ReserveAction.RECLAIM, ReserveAction.BUY_BACK):
-                # Before a second regulator is asked, not only when they approve.
+            if op.action in TAKING_BACK:
+                # Before a second regulator is asked, not only when they approve; under the
+                # lock of what the booking moves (`_lock_taken_back`), so that two at once
+                # cannot both pass and together take back more than there is.
+                locked = _lock_taken_back(uow, op, party)
                 _check_surplus(uow, op, party)
             needed = op.action in FOUR_EYES_ACTIONS
             payload = to_payload(op)
@@ -513,12 +524,31 @@ def reserve_operation(
             # (its city in the year of the sale, enforcement), on the day of the sale.
             check_may_receive(uow, op.pollutant, authority, receiver, day.year, policy_of(uow))
             blocks.check_transfer(uow, authority.code, receiver.code, op.pollutant, day)
-        if op.action in (ReserveAction.RECLAIM, ReserveAction.BUY_BACK):
+        if op.action in TAKING_BACK:
             blocks.check_transfer(uow, party, authority.code, op.pollutant, day)
-        check_can_give(uow, giver, source, codes, op.units)
-        return Created(_post(uow, [entry])[0])
+        held = None if locked is None else locked.by_code()
+        check_can_give(uow, giver, source, codes, op.units, locked=held)
+        return Created(_post(uow, [entry], locked=locked)[0])
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _lock_taken_back(uow: UnitOfWork, op: ReserveOperation, party: str) -> journal.LockedBalances:
+    """Lock, in the one ordered lock (`journal.lock`), every balance a reclaim or buy-back
+    books (the party's holdings and the reserve in each vintage, the price's cash leg) and the
+    party's pledged rights, before its checks read anything. Two operations taking back the
+    same rights lock the same holdings rows: the second waits for the first's commit, and its
+    checks count the first's booking (read committed: each statement sees what was committed
+    before it; serializable: the lock of a row changed meanwhile fails and the whole
+    operation is retried). No deadlock: one statement, in key order, before any other
+    balance lock of the transaction; the booking writes against these locks."""
+    vintages = range(op.first_vintage, op.last_vintage + 1)
+    codes = ensure_instruments(uow, check_pollutant(op.pollutant), vintages)
+    source, destination = _route(op, party)
+    pledged = account_code(party, PLEDGED)
+    pairs = [(account, code) for code in codes for account in (source, destination, pledged)]
+    pairs += [(p.account_code, p.instrument_code) for p in _payment(op, party)]
+    return journal.lock(uow, pairs)
 
 
 def _check_surplus(uow: UnitOfWork, op: ReserveOperation, party: str) -> None:
