@@ -216,8 +216,11 @@ class SqlRegistryRepository:
             )
         )
 
-    def get_party(self, code: str) -> Party | None:
-        row = self._connection.execute(select(t.parties).where(t.parties.c.code == code)).first()
+    def get_party(self, code: str, *, lock: bool = False) -> Party | None:
+        query = select(t.parties).where(t.parties.c.code == code)
+        if lock:  # FOR NO KEY UPDATE: an insert referencing the party (KEY SHARE) does not wait
+            query = query.with_for_update(key_share=True)
+        row = self._connection.execute(query).first()
         return None if row is None else _party(row)
 
     def get_parties(self, codes: Iterable[str]) -> dict[str, Party]:

@@ -35,6 +35,9 @@ def record_event(
             raise RecordNotFound(
                 f"outlet {event.outlet!r} of {event.party} not found", field="outlet"
             )
+        # After a concurrent filing or event of the party has committed: this one amends its
+        # return (reads see it from here on), and the same event again is a plain replay.
+        tax.lock_filings(uow, event.party)
         stored = uow.permits.get_event(event.id)
         if stored is not None:
             if stored.definition() != event.definition():

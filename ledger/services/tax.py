@@ -222,6 +222,7 @@ def file_return(
 
     def work(uow: UnitOfWork) -> Created[FiledReturn]:
         enterprise = visible_party(uow, actor, party)
+        lock_filings(uow, enterprise.code)
         computation = compute_in(uow, enterprise, quarter)
         latest = uow.tax.latest_return(party, quarter.year, quarter.quarter)
         if latest is None:
@@ -238,6 +239,15 @@ def file_return(
         return Created(amend_in(uow, actor.id, enterprise, latest))
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def lock_filings(uow: UnitOfWork, party: str) -> None:
+    """Filing `party`'s returns and recording its penalty-basis events take turns (a lock on
+    the party's row, held till the commit), taken before the latest return is read: a writer
+    that waited reads the return the one before it filed, and the events it recorded, and
+    amends that return. Without it, writers at once each computed the same next version, and
+    all but one met its unique id (retried once only: the third of three events got a 409)."""
+    uow.registry.get_party(party, lock=True)
 
 
 def _same(filed: FiledReturn, computation: Computation) -> bool:
