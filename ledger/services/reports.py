@@ -231,6 +231,8 @@ def _decide(
     uow_factory: UnitOfWorkFactory, actor: Actor, report_id_: str, step: str, note: str
 ) -> ReportView:
     def work(uow: UnitOfWork) -> ReportView:
+        if step == "verify":
+            _take_turn_with_filings(uow, _visible(uow, actor, report_id_).party)
         report = _visible(uow, actor, report_id_, lock=True)
         status = check_transition(report, step)
         _check_not_the_submitter(uow, report, actor)
@@ -246,6 +248,17 @@ def _decide(
         return view
 
     return in_transaction(uow_factory, work, actor=actor)
+
+
+def _take_turn_with_filings(uow: UnitOfWork, party: str) -> None:
+    """A verification that supersedes a report amends its party's filed returns: it takes its
+    turn with the party's filings and penalty-basis events (`tax.lock_filings`) before it
+    locks a report row, so that every path locks the party, then reports, then balances. An
+    event recorded meanwhile had amended the return first, and the verification amends that
+    one; without the turn, both made the same next version and met its unique id."""
+    from ledger.services import tax  # noqa: PLC0415 - the tax reads reports: no import cycle
+
+    tax.lock_filings(uow, party)
 
 
 def _check_not_the_submitter(uow: UnitOfWork, report: Report, actor: Actor) -> None:

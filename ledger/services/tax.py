@@ -366,7 +366,8 @@ def amend_for_correction(uow: UnitOfWork, filed_by: str, old_report: str) -> lis
     """Inside the unit of work that verified a correction of `old_report`: every quarter whose
     standing return rested on it gets its amended return. A quarter that cannot be computed
     now (a month without a verified report) keeps its return, whose incentive is reversed
-    and basis voided (nothing rests on a superseded report); filing it later amends it."""
+    and basis voided (nothing rests on a superseded report); filing it later amends it. The
+    verification holds the party's turn with filings and events (`lock_filings`)."""
     amended = []
     for basis in uow.tax.bases_of_report(old_report):
         filed = None if basis.return_id is None else uow.tax.get_return(basis.return_id)

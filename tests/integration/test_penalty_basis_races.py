@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -20,7 +21,16 @@ from ledger.domain.penalty_basis import PenaltyBasisEvent, PenaltyReason
 from ledger.domain.registry import Entitlement, Outlet
 from ledger.domain.tax_filing import FiledReturn, Quarter, to_fen
 from ledger.persistence.store import Store
-from ledger.services import incentives, parties, penalty_basis, queries, reductions, rights, tax
+from ledger.services import (
+    incentives,
+    parties,
+    penalty_basis,
+    queries,
+    reductions,
+    reports,
+    rights,
+    tax,
+)
 from tests.integration.monitoring_support import set_permit
 from tests.integration.tax_support import (
     P,
@@ -31,6 +41,7 @@ from tests.integration.tax_support import (
     verified_report,
     worked_example,
 )
+from tests.integration.test_amended_returns import agency, verifier
 
 D = Decimal
 JANUARY, FEBRUARY = date(2026, 1, 1), date(2026, 2, 1)
@@ -213,4 +224,45 @@ def test_events_recorded_at_once_reverse_the_reduction_once(reduced: Store) -> N
     assert (record.reversal.restored_units, record.reversal.unrestored_units) == (60_000, 0)
     assert posted(store, "E01:holdings", "SO2-2027") == 100_000  # given back once
     assert posted(store, "HEBEI:reserve", "SO2-2027") == 0
+    assert queries.check_invariants(store, regulator(store)) == []
+
+
+def test_a_correction_verified_as_events_are_recorded_amends_in_turn(filed: Store) -> None:
+    store = filed
+    lines = [x for m in (APRIL, MAY, JUNE) for x in worked_example(m)]
+    lines[0] = replace(lines[0], exceedances=1)  # the correction changes April
+    draft = reports.correct_report(store, filer(store), "E01-2026Q2-v1", agency(lines)).record
+    reports.submit_report(store, filer(store), draft.report.id)
+    events = [
+        event("EV-1", APRIL, PenaltyReason.CEMS_TAMPERED),
+        event("EV-2", MAY, PenaltyReason.CEMS_TAMPERED),
+        event("EV-3", JUNE, PenaltyReason.ILLEGAL_DISCHARGE, figure=400_000),
+    ]
+    barrier = threading.Barrier(1 + len(events))
+
+    def verify() -> reports.ReportView:
+        barrier.wait(timeout=30)
+        return reports.verify_report(store, verifier(store), draft.report.id)
+
+    def record(made: PenaltyBasisEvent) -> Created[PenaltyBasisEvent]:
+        barrier.wait(timeout=30)
+        return penalty_basis.record_event(store, regulator(store), made)
+
+    with ThreadPoolExecutor(max_workers=1 + len(events)) as pool:
+        verifying = pool.submit(verify)
+        recordings = [pool.submit(record, made) for made in events]
+        verifying.result(timeout=120)
+        assert [r.result(timeout=120).replayed for r in recordings] == [False] * len(events)
+
+    # In whatever order they committed, each amended the return in force then: five
+    # versions, the last on the correction with every event in it, the books saying the same.
+    versions = returns_of_q2(store)
+    assert [r.id for r in versions] == [f"E01-2026Q2-r{n}" for n in range(1, 6)]
+    assert [r.supersedes for r in versions[1:]] == [r.id for r in versions[:-1]]
+    latest = versions[-1]
+    assert (latest.void, latest.report_ids) == (False, (draft.report.id,))
+    assert latest.computed == tax.compute_quarter(store, filer(store), "E01", Q2).computed
+    assert latest.computed.months[2].line("SINTER-1", P.SO2).mass_kg == D(400_000)
+    assert posted(store, "E01:env_tax_owed") == to_fen(latest.computed.total_due)
+    assert posted(store, "E01:tax_incentives") == to_fen(latest.computed.total_reduction)
     assert queries.check_invariants(store, regulator(store)) == []
