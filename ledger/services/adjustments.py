@@ -30,7 +30,7 @@ from ledger.domain.adjustments import (
     holder_accounts,
     transfers,
 )
-from ledger.domain.entries import EntryRecord
+from ledger.domain.entries import EntryRecord, PostingRecord, PostingRequest
 from ledger.domain.errors import EntryNotFound, LedgerError
 from ledger.domain.finance import beijing_date
 from ledger.domain.payloads import from_payload, to_payload
@@ -163,12 +163,11 @@ def _write(
 
     def guard(uow: UnitOfWork) -> Pending | None:
         accounts = uow.accounts.cached(p.account_code for c in commands for p in c.postings)
-        parties = uow.registry.get_parties({account.party for account in accounts.values()})
-        holders = holder_accounts(accounts.values(), parties)
+        parties, holders = _holders(uow, accounts)
         if not (holders or changes_supply(accounts.values())):
             return None  # between accounts of no enterprise (the bench's holders): one query
         needed = uow.four_eyes.needs(ADJUSTMENT)
-        moves = _moves(commands, accounts, holders)
+        moves = _moves([c.postings for c in commands], accounts, holders)
         if not (needed or moves):
             return None  # cash between holders, four-eyes off: nothing to check
         if uow.journal.get_many(c.entry_id for c in commands):
@@ -188,14 +187,25 @@ def _write(
     return journal.write_entries(uow_factory, commands, actor=actor, guard=guard)
 
 
+def _holders(
+    uow: UnitOfWork, accounts: Mapping[str, Account]
+) -> tuple[Mapping[str, Party], set[str]]:
+    """The registered parties owning `accounts`, and which of the accounts are holders'."""
+    parties = uow.registry.get_parties({account.party for account in accounts.values()})
+    return parties, holder_accounts(accounts.values(), parties)
+
+
 def _moves(
-    commands: Sequence[PostEntry], accounts: Mapping[str, Account], holders: set[str]
+    entries: Sequence[Sequence[PostingRequest | PostingRecord]],
+    accounts: Mapping[str, Account],
+    holders: set[str],
 ) -> list[tuple[int, Transfer]]:
-    """Each entry's movements of rights into or out of a holder's account, by entry index."""
+    """Each entry's movements of rights into or out of a holder's account (`entries`: each
+    entry's postings), by entry index."""
     if not holders:
         return []
     owners = {code: account.party for code, account in accounts.items()}
-    return [(i, t) for i, c in enumerate(commands) for t in transfers(c.postings, owners, holders)]
+    return [(i, t) for i, p in enumerate(entries) for t in transfers(p, owners, holders)]
 
 
 def _check_moves(
@@ -263,10 +273,8 @@ def _postable(command: ResolvePending) -> journal.Guard:
     def guard(uow: UnitOfWork) -> None:
         hold = _check_generic(uow, command.pending_entry_id)
         accounts = uow.accounts.cached(p.account_code for p in hold.postings)
-        parties = uow.registry.get_parties({account.party for account in accounts.values()})
-        owners = {code: account.party for code, account in accounts.items()}
-        holders = holder_accounts(accounts.values(), parties)
-        moves = [(0, t) for t in transfers(hold.postings, owners, holders)] if holders else []
+        parties, holders = _holders(uow, accounts)
+        moves = _moves([hold.postings], accounts, holders)
         if moves and not uow.journal.get_many([command.entry_id]):  # not a retry's replay
             day = beijing_date(command.effective_at or hold.effective_at)
             _check_moves(uow, [day], moves, parties, field="pending_entry_id")
