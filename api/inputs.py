@@ -42,7 +42,8 @@ async def check_inputs(request: Request) -> None:
 
 
 def _check_integer(text: str, name: str) -> None:
-    if _INTEGER.fullmatch(text) and abs(int(text)) > BIGINT_MAX:
+    # More than 19 digits is beyond BIGINT whatever they are, and int() refuses over 4,300.
+    if _INTEGER.fullmatch(text) and (len(text.lstrip("-")) > 19 or abs(int(text)) > BIGINT_MAX):
         raise InvalidField(f"{name} is beyond the largest integer the ledger stores", field=name)
 
 

@@ -249,7 +249,7 @@ def credit_schedule(
     payable: dict[int, int] = {}
     for item in cit_payable:
         year, _, amount = item.partition(":")
-        if not is_digits(year) or not amount:
+        if not (is_digits(year) and len(year) == 4) or not amount:  # int() of 4,301 digits fails
             raise InvalidField(f"{item!r} is not YEAR:CNY", field="cit_payable")
         if int(year) in payable:  # two figures for one year: neither is the right one
             raise InvalidField(f"year {int(year)} is given twice", field="cit_payable")

@@ -56,3 +56,9 @@ def same_day(stored: datetime, day: date | None) -> bool:
     """Whether a retry dated `day` (None: undated, any day) asks for what was stored effective at
     `stored`."""
     return day is None or beijing_date(stored) == day
+
+
+def booked_on(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
+    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
+    stored = uow.journal.get_many([entry_id]).get(entry_id)
+    return stored is None or same_day(stored.effective_at, day)

@@ -65,7 +65,6 @@ EXPENDITURE = account_code(PROVINCE, "tax_expenditure")
 TAX_INCENTIVE = incentives.TAX_INCENTIVE
 
 
-
 def _ensure_accounts(uow: UnitOfWork, party: str, *suffixes: str) -> None:
     """The province's expenditure account and the party's accounts named, opened if new."""
     ensure_instruments(uow, CASH, [None])

@@ -34,7 +34,7 @@ from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import CASH, PENALTIES, PROVINCE, REVENUE, account_code
 from ledger.services import journal, penalty_payments, reductions
 from ledger.services.authority import gate, sees, use_case
-from ledger.services.business_dates import effective_at
+from ledger.services.business_dates import booked_on, effective_at
 from ledger.services.parties import ensure_instruments, move
 from ledger.services.transactions import in_transaction, read
 
@@ -66,7 +66,7 @@ def book_penalty(
             if (
                 _asked(existing) != _asked(penalty)
                 or not sees(uow, actor, existing.party_code)
-                or not penalty_payments.booked_on(uow, _entry_id(existing), business_date)
+                or not booked_on(uow, _entry_id(existing), business_date)
             ):
                 raise RecordExists(f"penalty {penalty.id} exists", field="id")
             return Created(existing, replayed=True)

@@ -23,7 +23,7 @@ from ledger.domain.penalties import PenaltyPayment, check_payment
 from ledger.domain.ports import UnitOfWork
 from ledger.domain.registry import CASH, CASH_ACCOUNT, PENALTIES, account_code
 from ledger.services import journal
-from ledger.services.business_dates import effective_at, same_day
+from ledger.services.business_dates import booked_on, effective_at
 from ledger.services.parties import move
 
 
@@ -80,9 +80,3 @@ def pay(
     )
     journal.write_in(uow, [entry])
     return False
-
-
-def booked_on(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
-    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
-    stored = uow.journal.get_many([entry_id]).get(entry_id)
-    return stored is None or same_day(stored.effective_at, day)

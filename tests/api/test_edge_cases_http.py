@@ -306,8 +306,8 @@ def test_a_month_of_non_ascii_digits_is_refused(funded: TestClient, digit: str) 
 
 @pytest.mark.parametrize(
     "given",
-    [["2026:1.00", "2026:2.00"], ["99999999999999999999:1.00"], ["1999:1.00"]],
-    ids=["a-year-twice", "a-year-beyond-bigint", "a-year-before-2000"],
+    [["2026:1.00", "2026:2.00"], ["99999999999999999999:1.00"], ["1999:1.00"], ["9" * 5000 + ":1"]],
+    ids=["a-year-twice", "a-year-beyond-bigint", "a-year-before-2000", "a-year-of-5000-digits"],
 )
 def test_a_credit_schedule_with_a_year_twice_or_out_of_range_is_refused(
     funded: TestClient, given: list[str]
@@ -318,3 +318,10 @@ def test_a_credit_schedule_with_a_year_twice_or_out_of_range_is_refused(
     )
 
     assert_problem(response, 422, "invalid_field", "cit_payable")
+
+
+def test_a_query_integer_of_5000_digits_is_refused_not_a_500(funded: TestClient) -> None:
+    # Python's int() refuses text of more than 4,300 digits with a ValueError.
+    response = funded.get("/v1/accounts", params={"limit": "9" * 5000})
+
+    assert_problem(response, 422, "invalid_field", "limit")

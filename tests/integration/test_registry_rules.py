@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from ledger.domain.errors import LedgerError
+from ledger.domain.finance import beijing_date
 from ledger.domain.registry import Obligation, Pledge, Policy
 from ledger.persistence.store import Store
 from ledger.services import compliance, parties, registry, rights, trading
@@ -202,6 +203,19 @@ def test_releasing_a_pledge_again_answers_the_released_pledge_and_books_once(
     assert rights.release_pledge(built, regulator, "P1") == first  # a retry without its date
     assert first.released
     assert fingerprint(built) == released
+
+
+def test_an_undated_release_retried_with_todays_date_answers_the_released_pledge(
+    built: Store,
+) -> None:
+    regulator = of(built, "HEBEI")
+    pledge = Pledge("P1", "E1", "SO2", 5_000, "Bank", 2026, 2026)
+    rights.pledge(built, regulator, pledge, TRADE_DAY)
+    first = rights.release_pledge(built, regulator, "P1")  # effective now
+    with built(read_only=True) as uow:
+        today = beijing_date(uow.now())
+
+    assert rights.release_pledge(built, regulator, "P1", today) == first
 
 
 def test_releasing_a_released_pledge_on_another_day_is_pledge_already_released(
