@@ -57,6 +57,7 @@ async def sign_in(request: Request, form: SignInForm) -> Response:
     except Unauthenticated as error:
         token_id = error.context.get("token_id")
         await run_in_threadpool(failed_authentication, request, error, token_id)
+        await load_session(request)  # the page's own session read, off the event loop
         _ = gettext(request)
         message = _("This token does not sign anyone in.")
         csrf = request.cookies.get(SIGN_IN_COOKIE, "")

@@ -8,10 +8,11 @@ it), never by its secret, and stores no CSRF token (the console derives it from 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+
+from ledger.domain.access import hash_secret
 
 SESSION_ID_BYTES = 32  # 256 bits
 
@@ -32,5 +33,5 @@ def new_session_id() -> str:
 
 
 def session_hash(session_id: str) -> str:
-    """What the database keeps of a session's id (the cookie's value)."""
-    return hashlib.sha256(session_id.encode()).hexdigest()
+    """What the database keeps of a session's id (the cookie's value): its hash, as of a token."""
+    return hash_secret(session_id)

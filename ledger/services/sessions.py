@@ -15,13 +15,16 @@ deleted when it is next presented, and the sweeper deletes those never presented
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
+from ledger.domain.errors import RetryableConflict
 from ledger.domain.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.domain.sessions import StoredSession, new_session_id, session_hash
 from ledger.services.transactions import in_transaction, read
 
 REFRESH_MAX = timedelta(minutes=1)
+logger = logging.getLogger(__name__)
 
 
 def refresh_of(idle: timedelta) -> timedelta:
@@ -61,8 +64,19 @@ def find_session(
         in_transaction(uow_factory, lambda uow: uow.sessions.remove(id_hash))
         return None
     if unused >= refresh_of(idle):
-        in_transaction(uow_factory, lambda uow: uow.sessions.touch(id_hash, at))
+        _touch(uow_factory, id_hash, at)
     return found
+
+
+def _touch(uow_factory: UnitOfWorkFactory, id_hash: str, at: datetime) -> None:
+    """Move a session's last use to `at`, best effort: the write only keeps the session from
+    expiring early, so when it cannot be made within the retries' time budget (SQLite's one
+    writer held by a long CEMS import) the page is served anyway and a later request writes
+    it. The wait for that budget remains: the page is slow, not an error."""
+    try:
+        in_transaction(uow_factory, lambda uow: uow.sessions.touch(id_hash, at))
+    except RetryableConflict:
+        logger.warning("a console session's last use was not written: the database is busy")
 
 
 def close_session(uow_factory: UnitOfWorkFactory, session_id: str) -> None:
