@@ -56,7 +56,7 @@ from ledger.domain.ports import AccountDraft, UnitOfWork, UnitOfWorkFactory
 from ledger.domain.registry import CASH, PROVINCE, PartyKind, account_code
 from ledger.services import incentives, journal
 from ledger.services.authority import gate, party_in_scope, sees, use_case, visible_party
-from ledger.services.business_dates import effective_at, same_day
+from ledger.services.business_dates import booked_on, effective_at
 from ledger.services.parties import ensure_instruments, lock_balances, move
 from ledger.services.transactions import in_transaction, read
 
@@ -114,7 +114,7 @@ def book_credit_year(  # noqa: PLR0917 - a tax year's inputs
         stored = uow.tax.get_credit_year(f"{party}-{year}")
         if stored is not None:
             dated = all(
-                _dated(uow, f"equipment-credit-{kind}-{stored.id}", business_date)
+                booked_on(uow, f"equipment-credit-{kind}-{stored.id}", business_date)
                 for kind in (USE, LAPSE)
             )
             if stored.cit_payable_fen != cit_payable_fen or not dated:
@@ -310,7 +310,9 @@ def book_project_year(  # noqa: PLR0917 - a project year's inputs
         booked = ProjectYear(project.id, year, income_fen, exemption_fen(project, year, income_fen))
         stored = {y.year: y for y in uow.tax.project_years(project.id)}.get(year)
         if stored is not None:
-            if stored != booked or not _dated(uow, f"retrofit-{project.id}-{year}", business_date):
+            if stored != booked or not booked_on(
+                uow, f"retrofit-{project.id}-{year}", business_date
+            ):
                 raise RecordExists(f"{project.id}'s year {year} is booked", field="year")
             return Created(stored, replayed=True)
         check_tax_year(year, this_year(uow), "year")
@@ -372,6 +374,7 @@ def run_approved_tax_incentive(
             int(payload["income_fen"]),
             business_date,
         )
+    assert kind == "credit_year", f"no tax incentive request of kind {kind!r}"
     return book_credit_year(
         uow_factory,
         actor,
@@ -380,12 +383,6 @@ def run_approved_tax_incentive(
         int(payload["cit_payable_fen"]),
         business_date,
     )
-
-
-def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
-    """Whether the stored entry `entry_id` (if any) was booked on `day` (a retry's date)."""
-    stored = uow.journal.get_many([entry_id]).get(entry_id)
-    return stored is None or same_day(stored.effective_at, day)
 
 
 def _project(uow: UnitOfWork, actor: Actor, project_id: str) -> RetrofitProject:

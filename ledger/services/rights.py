@@ -68,7 +68,7 @@ from ledger.services.authority import (
     use_case,
     visible_party,
 )
-from ledger.services.business_dates import booked_on, effective_at, same_day
+from ledger.services.business_dates import booked_on, effective_at
 from ledger.services.parties import (
     check_can_give,
     check_may_receive,
@@ -129,7 +129,7 @@ def confirm_entitlement(
             if (
                 existing != entitlement
                 or not sees(uow, actor, existing.party_code)
-                or not _dated(uow, first, business_date)
+                or not booked_on(uow, first, business_date)
             ):
                 raise RecordExists(f"entitlement {entitlement.id} exists", field="id")
             return Created(existing, replayed=True)
@@ -184,12 +184,6 @@ def _with_date(payload: dict[str, Any], day: date | None) -> dict[str, Any]:
 
 def _day(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
-
-
-def _dated(uow: UnitOfWork, entry_id: str, day: date | None) -> bool:
-    """Whether the stored entry `entry_id` was booked on `day` (a retry's date, if any)."""
-    stored = uow.journal.get_many([entry_id]).get(entry_id)
-    return stored is None or same_day(stored.effective_at, day)
 
 
 @use_case("entitlements.list")
@@ -319,7 +313,7 @@ def pledge(
     def work(uow: UnitOfWork) -> Created[Pledge]:
         existing = uow.registry.get_pledge(record.id)
         if existing is not None:
-            same = existing == record and _dated(uow, f"pledge-{record.id}", business_date)
+            same = existing == record and booked_on(uow, f"pledge-{record.id}", business_date)
             if not same or not sees(uow, actor, existing.party_code):
                 raise RecordExists(f"pledge {record.id} exists", field="id")
             return Created(existing, replayed=True)
